@@ -1,0 +1,52 @@
+"""sqlweave: SQL and lineage for notebooks, on DataFusion, DuckDB or a ZeroMQ cluster.
+
+>>> import sqlweave
+>>> sqlweave.Session().sql("SELECT 41 + 1 AS answer").to_arrow().to_pylist()
+[{'answer': 42}]
+
+In IPython/Jupyter: ``%load_ext sqlweave``, then ``%%sql`` cells.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._version import __version__
+from .errors import (
+    ParameterError,
+    ParseError,
+    PlanError,
+    QueryCancelled,
+    SqlError,
+    SqlWeaveError,
+    UsageError,
+)
+from .result import Result
+from .session import Session
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext sqlweave``: register the ``%sql``, ``%%sql``, ``%sqlweave`` and ``%lineage`` magics."""
+    from .magics import load_ipython_extension as _load
+
+    _load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    from .magics import unload_ipython_extension as _unload
+
+    _unload(ipython)
+
+
+__all__ = [
+    "ParameterError",
+    "ParseError",
+    "PlanError",
+    "QueryCancelled",
+    "Result",
+    "Session",
+    "SqlError",
+    "SqlWeaveError",
+    "UsageError",
+    "__version__",
+]

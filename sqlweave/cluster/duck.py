@@ -1,0 +1,117 @@
+"""Embedded DuckDB engine (``Session(engine="duckdb")``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from ..errors import PlanError, QueryCancelled, UsageError
+from . import paths, sqlerrors
+from .engine import Engine, ProgressCallback
+
+_READERS = {
+    "parquet": "read_parquet",
+    "csv": "read_csv_auto",
+    "json": "read_json_auto",
+}
+
+
+class DuckDBEngine(Engine):
+    """DuckDB in this process.
+
+    >>> DuckDBEngine().execute("SELECT 42 AS x").to_pylist()
+    [{'x': 42}]
+    """
+
+    name = "duckdb"
+    dialect = "duckdb"
+
+    def __init__(self, database: str = ":memory:") -> None:
+        self.con = duckdb.connect(database)
+
+    def execute(
+        self,
+        sql: str,
+        params: Mapping[str, Any] | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> pa.Table:
+        try:
+            rel = self.con.sql(sql, params=dict(params)) if params else self.con.sql(sql)
+            if rel is None:
+                return pa.table({})
+            return rel.to_arrow_table()
+        except KeyboardInterrupt:
+            self.con.interrupt()
+            raise QueryCancelled() from None
+        except duckdb.InterruptException:
+            raise QueryCancelled() from None
+        except duckdb.Error as exc:
+            raise sqlerrors.from_duckdb(exc, sql) from None
+
+    def register_path(self, name: str, path: str, format: str | None = None) -> None:
+        try:
+            fmt = paths.detect_format(path, format)
+        except (FileNotFoundError, ValueError) as exc:
+            raise UsageError(str(exc)) from None
+        files = paths.expand(path)
+        if fmt == "arrow":
+            import pyarrow.feather as feather
+
+            self.register_arrow(name, feather.read_table(files[0]))
+            return
+        listing = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+        self.deregister(name)
+        self.con.execute(
+            f'CREATE VIEW "{name}" AS SELECT * FROM {_READERS[fmt]}([{listing}])'
+        )
+
+    def register_arrow(self, name: str, data: pa.Table) -> None:
+        self.deregister(name)
+        self.con.register(name, data)
+
+    def deregister(self, name: str) -> None:
+        kind = self._kind(name)
+        if kind == "VIEW" and name in self._registered():
+            self.con.unregister(name)
+        elif kind == "VIEW":
+            self.con.execute(f'DROP VIEW IF EXISTS "{name}"')
+        elif kind == "TABLE":
+            self.con.execute(f'DROP TABLE IF EXISTS "{name}"')
+
+    def _registered(self) -> set[str]:
+        rows = self.con.execute(
+            "SELECT view_name FROM duckdb_views() WHERE temporary AND NOT internal"
+        ).fetchall()
+        return {r[0] for r in rows}
+
+    def _kind(self, name: str) -> str | None:
+        row = self.con.execute(
+            "SELECT table_type FROM information_schema.tables WHERE table_name = ? LIMIT 1",
+            [name],
+        ).fetchone()
+        if row is None:
+            return None
+        return "VIEW" if "VIEW" in row[0] else "TABLE"
+
+    def tables(self) -> list[str]:
+        rows = self.con.execute(
+            "SELECT DISTINCT table_name FROM information_schema.tables"
+            " WHERE table_schema NOT IN ('information_schema', 'pg_catalog') ORDER BY 1"
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def has_table(self, name: str) -> bool:
+        return self._kind(name) is not None
+
+    def schema(self, name: str) -> pa.Schema:
+        if not self.has_table(name):
+            raise PlanError(
+                f"table {name} not found", hint=sqlerrors.did_you_mean(name, self.tables())
+            )
+        return self.con.sql(f'SELECT * FROM "{name}" LIMIT 0').to_arrow_table().schema
+
+    def close(self) -> None:
+        self.con.close()

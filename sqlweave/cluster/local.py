@@ -1,0 +1,124 @@
+"""The embedded engine: Apache DataFusion in this process (the default)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import pyarrow as pa
+from datafusion import SessionConfig, SessionContext
+
+from ..errors import PlanError, QueryCancelled, SqlError, UsageError
+from . import paths, sqlerrors
+from .engine import Engine, ProgressCallback
+from .tuning import DATAFUSION_DEFAULTS
+
+
+def make_context(
+    settings: Mapping[str, str] | None = None, target_partitions: int | None = None
+) -> SessionContext:
+    """A DataFusion context with sqlweave's tuned defaults, overridden by ``settings``."""
+    config = SessionConfig().with_information_schema(True)
+    config = config.with_target_partitions(target_partitions or os.cpu_count() or 2)
+    for key, value in {**DATAFUSION_DEFAULTS, **(settings or {})}.items():
+        config = config.set(key, str(value))
+    return SessionContext(config)
+
+
+class DataFusionEngine(Engine):
+    """DataFusion running inside the kernel: nothing to start.
+
+    >>> e = DataFusionEngine()
+    >>> e.execute("SELECT 1 AS x").to_pylist()
+    [{'x': 1}]
+    """
+
+    name = "datafusion"
+    dialect = "postgres"
+
+    def __init__(
+        self,
+        settings: Mapping[str, str] | None = None,
+        target_partitions: int | None = None,
+        context: SessionContext | None = None,
+    ) -> None:
+        self.ctx = context or make_context(settings, target_partitions)
+
+    def execute(
+        self,
+        sql: str,
+        params: Mapping[str, Any] | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> pa.Table:
+        try:
+            df = self.ctx.sql(sql, param_values=dict(params)) if params else self.ctx.sql(sql)
+            batches = df.collect()
+            schema = df.schema()
+        except KeyboardInterrupt:
+            raise QueryCancelled() from None
+        except Exception as exc:  # DataFusion raises plain ValueError/Exception
+            raise sqlerrors.from_datafusion(exc, sql, self.tables()) from None
+        return pa.Table.from_batches(batches, schema=schema)
+
+    def register_path(self, name: str, path: str, format: str | None = None) -> None:
+        try:
+            fmt = paths.detect_format(path, format)
+        except (FileNotFoundError, ValueError) as exc:
+            raise UsageError(str(exc)) from None
+        self.deregister(name)
+        location = _listing_path(path)
+        try:
+            if fmt == "parquet":
+                ext = _extension(path, ".parquet")
+                self.ctx.register_parquet(name, location, file_extension=ext)
+            elif fmt == "csv":
+                self.ctx.register_csv(name, location, file_extension=_extension(path, ".csv"))
+            elif fmt == "json":
+                self.ctx.register_json(name, location, file_extension=_extension(path, ".json"))
+            else:
+                import pyarrow.feather as feather
+
+                self.register_arrow(name, feather.read_table(paths.expand(path)[0]))
+        except Exception as exc:
+            raise SqlError(f"cannot register {path} as {name}: {exc}".splitlines()[0]) from None
+
+    def register_arrow(self, name: str, data: pa.Table) -> None:
+        self.deregister(name)
+        self.ctx.from_arrow(data, name=name)
+
+    def deregister(self, name: str) -> None:
+        if self.ctx.table_exist(name):
+            self.ctx.deregister_table(name)
+
+    def tables(self) -> list[str]:
+        return sorted(self.ctx.catalog().schema().names())
+
+    def has_table(self, name: str) -> bool:
+        return self.ctx.table_exist(name)
+
+    def schema(self, name: str) -> pa.Schema:
+        try:
+            return self.ctx.table(name).schema()
+        except Exception:
+            hint = sqlerrors.did_you_mean(name, self.tables())
+            raise PlanError(f"table {name} not found", hint=hint) from None
+
+
+def _listing_path(path: str) -> str:
+    """DataFusion lists directories itself; a glob becomes its directory + extension filter."""
+    if any(ch in path for ch in "*?["):
+        head = path
+        while any(ch in head for ch in "*?["):
+            head = os.path.dirname(head)
+        return head + "/" if head else "./"
+    return path
+
+
+def _extension(path: str, default: str) -> str:
+    if any(ch in path for ch in "*?["):
+        base = os.path.basename(path)
+        return base[base.rfind(".") :] if "." in base else default
+    if os.path.isfile(path):
+        return os.path.splitext(path)[1] or default
+    return default

@@ -1,0 +1,656 @@
+"""Every message exchanged by the coordinator, workers and clients.
+
+A message is a frozen dataclass with a constant ``TAG``. On the wire it is a
+list of ZeroMQ frames::
+
+    [header JSON] [schema] [batch] [batch] ... [schema] [batch] ...
+
+The header carries the tag, the protocol version and the message's fields as
+JSON; every Arrow table inside the message travels out of band as its schema
+frame followed by one frame per record batch (Arrow IPC, no copies on send:
+``send_multipart(copy=False)``; on receive the frames are wrapped with
+``pa.py_buffer`` and read in place).
+
+Nobody builds message dicts at call sites: construct the dataclass and call
+:func:`send`; receive with :func:`recv`, which raises :class:`ProtocolError`
+for anything malformed or unknown so each socket's loop can answer with an
+:class:`ErrorReply` instead of crashing.
+
+>>> msg = Heartbeat(worker_id="w1", rss_bytes=1, fragments_run=0, running=0)
+>>> decode(encode(msg)) == msg
+True
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, ClassVar, TypeVar
+
+import pyarrow as pa
+import zmq
+
+from . import fragments
+
+#: bumped on any incompatible change to the messages below
+PROTOCOL_VERSION = 1
+
+
+class ProtocolError(Exception):
+    """A frame sequence that is not a valid message of this protocol version."""
+
+
+class ErrorKind(str, Enum):
+    """What went wrong, so the client can raise the matching ``sqlweave.errors`` class."""
+
+    PARSE = "parse"
+    PLAN = "plan"
+    EXECUTION = "execution"
+    WORKER = "worker"
+    CANCELLED = "cancelled"
+    USAGE = "usage"
+    PROTOCOL = "protocol"
+
+
+class WorkerLiveness(str, Enum):
+    ALIVE = "alive"
+    PROBATION = "probation"
+    LOST = "lost"
+
+
+_MESSAGES: dict[str, type[Message]] = {}
+_VALUES: dict[str, type] = {}
+M = TypeVar("M", bound="Message")
+
+
+@dataclass(frozen=True)
+class Message:
+    """Base of all messages; subclasses set ``TAG`` and are registered by :func:`message`."""
+
+    TAG: ClassVar[str] = ""
+
+
+def message(cls: type[M]) -> type[M]:
+    """Register a message class under its ``TAG`` (which must be unique)."""
+    if not cls.TAG or cls.TAG in _MESSAGES:
+        raise TypeError(f"message {cls.__name__} needs a unique TAG, got {cls.TAG!r}")
+    _MESSAGES[cls.TAG] = cls
+    _VALUES[cls.__name__] = cls
+    return cls
+
+
+# ----- value types carried inside messages ----------------------------------
+
+
+@dataclass(frozen=True)
+class WorkerStatus:
+    worker_id: str
+    peer_address: str
+    liveness: WorkerLiveness
+    pid: int
+    host: str
+    cores: int
+    last_seen_s: float
+    rss_bytes: int
+    fragments_run: int
+    running: int
+
+
+@dataclass(frozen=True)
+class FragmentRun:
+    """Where and how one task ran, for EXPLAIN."""
+
+    stage: int
+    index: int
+    worker: str
+    rows: int
+    seconds: float
+    attempt: int = 0
+
+
+# ----- coordinator <-> worker -----------------------------------------------
+
+
+@message
+@dataclass(frozen=True)
+class RegisterWorker(Message):
+    """First message from a worker; refused unless versions match the coordinator's."""
+
+    TAG: ClassVar[str] = "register_worker"
+    peer_address: str
+    pid: int
+    host: str
+    cores: int
+    sqlweave_version: str
+    datafusion_version: str
+    protocol_version: int = PROTOCOL_VERSION
+
+
+@message
+@dataclass(frozen=True)
+class Registered(Message):
+    """Welcome: the worker's id and the heartbeat period the coordinator expects."""
+
+    TAG: ClassVar[str] = "registered"
+    worker_id: str
+    heartbeat_s: float
+
+
+@message
+@dataclass(frozen=True)
+class RegistrationRefused(Message):
+    TAG: ClassVar[str] = "registration_refused"
+    reason: str
+
+
+@message
+@dataclass(frozen=True)
+class Heartbeat(Message):
+    """Sent from a worker thread of its own, so a long native query never looks like death."""
+
+    TAG: ClassVar[str] = "heartbeat"
+    worker_id: str
+    rss_bytes: int
+    fragments_run: int
+    running: int
+
+
+@message
+@dataclass(frozen=True)
+class PeerDirectory(Message):
+    """Every live worker's peer address; shuffle output goes worker to worker."""
+
+    TAG: ClassVar[str] = "peer_directory"
+    peers: dict[str, str]
+
+
+@message
+@dataclass(frozen=True)
+class StoreTable(Message):
+    """A partition of an in-memory table, cached by the worker under its content hash."""
+
+    TAG: ClassVar[str] = "store_table"
+    content_hash: str
+    table: pa.Table
+
+
+@message
+@dataclass(frozen=True)
+class RunTask(Message):
+    TAG: ClassVar[str] = "run_task"
+    spec: fragments.TaskSpec
+
+
+@message
+@dataclass(frozen=True)
+class TaskDone(Message):
+    """A task finished; ``output`` holds its result when the stage gathers to the coordinator."""
+
+    TAG: ClassVar[str] = "task_done"
+    worker_id: str
+    query_id: str
+    stage: int
+    index: int
+    attempt: int
+    rows: int
+    seconds: float
+    output: pa.Table | None = None
+
+
+@message
+@dataclass(frozen=True)
+class TaskFailed(Message):
+    """A task raised: the error travels as data and names the worker."""
+
+    TAG: ClassVar[str] = "task_failed"
+    worker_id: str
+    query_id: str
+    stage: int
+    index: int
+    attempt: int
+    error: str
+    kind: ErrorKind = ErrorKind.EXECUTION
+
+
+@message
+@dataclass(frozen=True)
+class CancelQuery(Message):
+    """Stop every task of ``query_id`` now (the worker ends its executor if it must)."""
+
+    TAG: ClassVar[str] = "cancel_query"
+    query_id: str
+
+
+@message
+@dataclass(frozen=True)
+class ReleaseQuery(Message):
+    """The query is over: drop its exchange buffers."""
+
+    TAG: ClassVar[str] = "release_query"
+    query_id: str
+
+
+@message
+@dataclass(frozen=True)
+class Shutdown(Message):
+    TAG: ClassVar[str] = "shutdown"
+    reason: str = ""
+
+
+# ----- worker <-> worker -----------------------------------------------------
+
+
+@message
+@dataclass(frozen=True)
+class PushPartition(Message):
+    """One producer task's rows for one consumer partition."""
+
+    TAG: ClassVar[str] = "push_partition"
+    query_id: str
+    stage: int
+    partition: int
+    producer: int
+    attempt: int
+    table: pa.Table
+
+
+@message
+@dataclass(frozen=True)
+class PushAck(Message):
+    TAG: ClassVar[str] = "push_ack"
+    query_id: str
+    stage: int
+    partition: int
+    producer: int
+
+
+# ----- client <-> coordinator -------------------------------------------------
+
+
+@message
+@dataclass(frozen=True)
+class ExecuteQuery(Message):
+    TAG: ClassVar[str] = "execute_query"
+    request_id: str
+    sql: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@message
+@dataclass(frozen=True)
+class CancelRequest(Message):
+    TAG: ClassVar[str] = "cancel_request"
+    request_id: str
+
+
+@message
+@dataclass(frozen=True)
+class QueryProgress(Message):
+    TAG: ClassVar[str] = "query_progress"
+    request_id: str
+    fragments_done: int
+    fragments_total: int
+    rows: int
+
+
+@message
+@dataclass(frozen=True)
+class QueryResult(Message):
+    TAG: ClassVar[str] = "query_result"
+    request_id: str
+    table: pa.Table
+    runs: tuple[FragmentRun, ...] = ()
+
+
+@message
+@dataclass(frozen=True)
+class QueryFailed(Message):
+    TAG: ClassVar[str] = "query_failed"
+    request_id: str
+    kind: ErrorKind
+    message: str
+    worker: str | None = None
+    line: int | None = None
+    column: int | None = None
+    hint: str | None = None
+
+
+@message
+@dataclass(frozen=True)
+class RegisterPath(Message):
+    TAG: ClassVar[str] = "register_path"
+    request_id: str
+    name: str
+    path: str
+    format: str | None = None
+
+
+@message
+@dataclass(frozen=True)
+class RegisterArrow(Message):
+    TAG: ClassVar[str] = "register_arrow"
+    request_id: str
+    name: str
+    table: pa.Table
+
+
+@message
+@dataclass(frozen=True)
+class Deregister(Message):
+    TAG: ClassVar[str] = "deregister"
+    request_id: str
+    name: str
+
+
+@message
+@dataclass(frozen=True)
+class ListTables(Message):
+    TAG: ClassVar[str] = "list_tables"
+    request_id: str
+
+
+@message
+@dataclass(frozen=True)
+class TableList(Message):
+    TAG: ClassVar[str] = "table_list"
+    request_id: str
+    names: tuple[str, ...]
+
+
+@message
+@dataclass(frozen=True)
+class DescribeTable(Message):
+    TAG: ClassVar[str] = "describe_table"
+    request_id: str
+    name: str
+
+
+@message
+@dataclass(frozen=True)
+class TableSchema(Message):
+    TAG: ClassVar[str] = "table_schema"
+    request_id: str
+    schema: pa.Schema
+
+
+@message
+@dataclass(frozen=True)
+class StatusRequest(Message):
+    TAG: ClassVar[str] = "status_request"
+    request_id: str
+
+
+@message
+@dataclass(frozen=True)
+class ClusterStatus(Message):
+    TAG: ClassVar[str] = "cluster_status"
+    request_id: str
+    coordinator_pid: int
+    workers: tuple[WorkerStatus, ...]
+    queries_run: int
+
+
+@message
+@dataclass(frozen=True)
+class Ok(Message):
+    """Plain acknowledgement of a catalog command."""
+
+    TAG: ClassVar[str] = "ok"
+    request_id: str
+    detail: str = ""
+
+
+@message
+@dataclass(frozen=True)
+class ErrorReply(Message):
+    """Answer to a message the receiver could not decode or does not handle."""
+
+    TAG: ClassVar[str] = "error_reply"
+    error: str
+    tag: str = ""
+    request_id: str = ""
+
+
+# ----- connection info --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConnectionInfo:
+    """Where a coordinator listens: one object instead of loose address strings."""
+
+    workers: str  # ROUTER address workers connect to
+    clients: str  # ROUTER address clients connect to
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> ConnectionInfo:
+        return cls(**json.loads(text))
+
+    @classmethod
+    def parse(cls, address: str) -> ConnectionInfo:
+        """Accept the client address alone (``tcp://host:port``), workers on port + 1, or JSON."""
+        if address.lstrip().startswith("{"):
+            return cls.from_json(address)
+        if address.startswith("tcp://"):
+            host, _, port = address.rpartition(":")
+            return cls(workers=f"{host}:{int(port) + 1}", clients=address)
+        raise ValueError(f"cannot parse coordinator address {address!r}")
+
+
+# ----- JSON with Arrow frames ---------------------------------------------------
+
+for _cls in (
+    fragments.Fragment,
+    fragments.Output,
+    fragments.ScanInput,
+    fragments.ExchangeInput,
+    fragments.Stage,
+    fragments.DistributedPlan,
+    fragments.FilesShare,
+    fragments.MemoryShare,
+    fragments.ExchangeShare,
+    fragments.TaskSpec,
+    fragments.FragmentFormat,
+    fragments.OutputMode,
+    fragments.Location,
+    ErrorKind,
+    WorkerLiveness,
+    WorkerStatus,
+    FragmentRun,
+):
+    _VALUES[_cls.__name__] = _cls
+
+
+def register_value(cls: type) -> type:
+    """Allow a dataclass or enum defined elsewhere (e.g. by the planner) inside messages."""
+    _VALUES[cls.__name__] = cls
+    return cls
+
+
+def to_json(value: Any, arrow: list[pa.Table | pa.Schema] | None = None) -> Any:
+    """A JSON-able form of ``value``; Arrow objects go to ``arrow`` and leave a reference.
+
+    Dataclasses and enums are tagged with their class name so :func:`from_json`
+    rebuilds the same types (only registered classes are ever instantiated).
+    """
+    if value is None or isinstance(value, (bool, int, float, str)) and not isinstance(value, Enum):
+        return value
+    if isinstance(value, Enum):
+        return {"__enum": type(value).__name__, "v": value.value}
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return {"__b64": base64.b64encode(bytes(value)).decode("ascii")}
+    if isinstance(value, (pa.Table, pa.RecordBatch, pa.Schema)):
+        if arrow is None:
+            raise ProtocolError("Arrow data outside a message")
+        arrow.append(value)
+        kind = "__schema" if isinstance(value, pa.Schema) else "__arrow"
+        return {kind: len(arrow) - 1}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        out = {"__dc": type(value).__name__}
+        for f in dataclasses.fields(value):
+            out[f.name] = to_json(getattr(value, f.name), arrow)
+        return out
+    if isinstance(value, (list, tuple)):
+        return [to_json(v, arrow) for v in value]
+    if isinstance(value, dict):
+        if all(isinstance(k, str) and not k.startswith("__") for k in value):
+            return {k: to_json(v, arrow) for k, v in value.items()}
+        return {"__map": [[to_json(k, arrow), to_json(v, arrow)] for k, v in value.items()]}
+    raise ProtocolError(f"cannot encode a {type(value).__name__}")
+
+
+def from_json(value: Any, arrow: list[Any] | None = None) -> Any:
+    """Inverse of :func:`to_json`; JSON lists come back as tuples (all our fields are tuples)."""
+    if isinstance(value, list):
+        return tuple(from_json(v, arrow) for v in value)
+    if not isinstance(value, dict):
+        return value
+    if "__dc" in value:
+        cls = _VALUES.get(value["__dc"])
+        if cls is None or not dataclasses.is_dataclass(cls):
+            raise ProtocolError(f"unknown value type {value['__dc']!r}")
+        kwargs = {k: from_json(v, arrow) for k, v in value.items() if k != "__dc"}
+        return cls(**kwargs)
+    if "__enum" in value:
+        cls = _VALUES.get(value["__enum"])
+        if cls is None or not issubclass(cls, Enum):
+            raise ProtocolError(f"unknown enum {value['__enum']!r}")
+        return cls(value["v"])
+    if "__b64" in value:
+        return base64.b64decode(value["__b64"])
+    if "__arrow" in value or "__schema" in value:
+        index = value.get("__arrow", value.get("__schema"))
+        if arrow is None or not isinstance(index, int) or not 0 <= index < len(arrow):
+            raise ProtocolError("dangling Arrow reference")
+        item = arrow[index]
+        return item.schema if "__schema" in value else item
+    if "__map" in value:
+        return {from_json(k, arrow): from_json(v, arrow) for k, v in value["__map"]}
+    return {k: from_json(v, arrow) for k, v in value.items()}
+
+
+def _plain_types(table: pa.Table) -> pa.Table:
+    """Dictionary columns need a dictionary memo per stream; send their values instead."""
+    if not any(pa.types.is_dictionary(f.type) for f in table.schema):
+        return table
+    fields = [
+        pa.field(f.name, f.type.value_type, f.nullable, f.metadata)
+        if pa.types.is_dictionary(f.type)
+        else f
+        for f in table.schema
+    ]
+    return table.cast(pa.schema(fields, metadata=table.schema.metadata))
+
+
+def table_frames(table: pa.Table | pa.RecordBatch | pa.Schema) -> list[pa.Buffer]:
+    """Schema frame then one IPC frame per record batch (buffers, no copy of the data)."""
+    if isinstance(table, pa.Schema):
+        return [table.serialize()]
+    if isinstance(table, pa.RecordBatch):
+        table = pa.Table.from_batches([table])
+    table = _plain_types(table)
+    return [table.schema.serialize(), *(b.serialize() for b in table.to_batches() if b.num_rows)]
+
+
+def _view(frame: Any) -> pa.Buffer:
+    if isinstance(frame, zmq.Frame):
+        return pa.py_buffer(frame.buffer)
+    return pa.py_buffer(frame)
+
+
+def encode(msg: Message) -> list[Any]:
+    """The frames of ``msg``: a JSON header, then Arrow frames."""
+    if not isinstance(msg, Message) or type(msg).TAG not in _MESSAGES:
+        raise ProtocolError(f"not a protocol message: {type(msg).__name__}")
+    arrow: list[Any] = []
+    body = {f.name: to_json(getattr(msg, f.name), arrow) for f in dataclasses.fields(msg)}
+    layout: list[int] = []
+    frames: list[Any] = []
+    for item in arrow:
+        parts = table_frames(item)
+        layout.append(len(parts) - 1)
+        frames.extend(parts)
+    header = {"v": PROTOCOL_VERSION, "tag": msg.TAG, "body": body, "arrow": layout}
+    return [json.dumps(header, separators=(",", ":")).encode(), *frames]
+
+
+def decode(frames: list[Any]) -> Message:
+    """Rebuild a message from its frames; :class:`ProtocolError` if they are not one."""
+    if not frames:
+        raise ProtocolError("empty message")
+    try:
+        header = json.loads(bytes(_view(frames[0])))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ProtocolError(f"header is not JSON: {exc}") from None
+    if not isinstance(header, dict) or not isinstance(header.get("body"), dict):
+        raise ProtocolError("header is not a message object")
+    tag = header.get("tag")
+    if header.get("v") != PROTOCOL_VERSION:
+        raise ProtocolError(
+            f"protocol version {header.get('v')!r} for {tag!r}, expected {PROTOCOL_VERSION}",
+        )
+    cls = _MESSAGES.get(tag) if isinstance(tag, str) else None
+    if cls is None:
+        raise ProtocolError(f"unknown message tag {tag!r}")
+    layout = header.get("arrow", [])
+    if not isinstance(layout, list) or sum(n + 1 for n in layout) != len(frames) - 1:
+        raise ProtocolError(f"{tag}: frame count does not match the header")
+    tables: list[Any] = []
+    pos = 1
+    try:
+        for count in layout:
+            schema = pa.ipc.read_schema(_view(frames[pos]))
+            batches = [
+                pa.ipc.read_record_batch(_view(frames[pos + 1 + i]), schema) for i in range(count)
+            ]
+            tables.append(pa.Table.from_batches(batches, schema=schema))
+            pos += count + 1
+        return cls(**{k: from_json(v, tables) for k, v in header["body"].items()})
+    except ProtocolError:
+        raise
+    except (TypeError, ValueError, KeyError, pa.ArrowException) as exc:
+        raise ProtocolError(f"{tag}: {exc}") from None
+
+
+def tag_of(frames: list[Any]) -> str:
+    """Best-effort tag of an undecodable message, for the error reply."""
+    try:
+        tag = json.loads(bytes(_view(frames[0]))).get("tag", "")
+        return tag if isinstance(tag, str) else ""
+    except Exception:
+        return ""
+
+
+def send(sock: zmq.Socket, msg: Message, identity: bytes | None = None) -> None:
+    """Send ``msg`` (to ``identity`` on a ROUTER socket) without copying its Arrow buffers."""
+    frames = encode(msg)
+    if identity is not None:
+        frames.insert(0, identity)
+    sock.send_multipart(frames, copy=False)
+
+
+def recv_frames(sock: zmq.Socket, routed: bool = False) -> tuple[bytes | None, list[Any]]:
+    """Raw frames of the next message (zero copy); the routing identity first on ROUTERs."""
+    frames = sock.recv_multipart(copy=False)
+    if routed:
+        return bytes(frames[0].bytes), frames[1:]
+    return None, frames
+
+
+def recv(sock: zmq.Socket, routed: bool = False) -> tuple[bytes | None, Message]:
+    """Next message on ``sock``; raises :class:`ProtocolError` when it cannot be decoded."""
+    identity, frames = recv_frames(sock, routed)
+    return identity, decode(frames)
+
+
+def request_id_of(frames: list[Any]) -> str:
+    try:
+        rid = json.loads(bytes(_view(frames[0])))["body"].get("request_id", "")
+        return rid if isinstance(rid, str) else ""
+    except Exception:
+        return ""

@@ -1,0 +1,113 @@
+"""Turn engine error texts into short ``sqlweave.errors`` with positions and hints.
+
+>>> e = from_datafusion(ValueError("Schema error: No field named nme.\\nValid fields are t.name."), "SELECT nme FROM t")
+>>> str(e)
+'column nme not found (line 1, column 8) Did you mean name?'
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable
+
+from ..errors import ExecutionError, ParseError, PlanError, Position, SqlError
+
+_LINE_COL = re.compile(r"at Line: (\d+), Column: (\d+)")
+_DF_TABLE = re.compile(r"table '([^']+)' not found")
+_DF_FIELD = re.compile(r"No field named ([^\s]+?)\.?(?:\s|$)")
+_DF_VALID = re.compile(r"Valid fields are (.+?)\.?$", re.S)
+_DF_PREFIXES = (
+    "SQL error: ",
+    "Error during planning: ",
+    "Schema error: ",
+    "Execution error: ",
+    "Internal error: ",
+    "This feature is not implemented: ",
+    "Arrow error: ",
+    "External error: ",
+)
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
+    """``"Did you mean X?"`` for the closest candidate, or ``None``."""
+    pool = {c.split(".")[-1].strip('"'): c for c in candidates}
+    match = difflib.get_close_matches(name.lower(), [c.lower() for c in pool], n=1, cutoff=0.6)
+    if not match:
+        return None
+    original = next(c for c in pool if c.lower() == match[0])
+    return f"Did you mean {original}?"
+
+
+def locate(sql: str, name: str) -> Position | None:
+    """Position of the first word ``name`` in ``sql`` (outside string literals, roughly)."""
+    bare = name.split(".")[-1].strip('"')
+    m = re.search(rf'(?<![\w\'"]){re.escape(bare)}(?![\w])', sql, re.I) or re.search(
+        rf'"{re.escape(bare)}"', sql
+    )
+    return Position.from_offset(sql, m.start()) if m else None
+
+
+def from_datafusion(exc: BaseException, sql: str, tables: Iterable[str] = ()) -> SqlError:
+    """A ``SqlError`` for a DataFusion exception raised while running ``sql``."""
+    text = str(exc).strip()
+    kind: type[SqlError] = PlanError
+    if text.startswith("SQL error: ParserError") or "ParserError(" in text:
+        kind = ParseError
+        inner = re.search(r'ParserError\("(.*)"\)', text, re.S)
+        text = inner.group(1) if inner else text
+    elif text.startswith(("Execution error", "Arrow error", "External error", "Resources exhausted")):
+        kind = ExecutionError
+    for prefix in _DF_PREFIXES:
+        if text.startswith(prefix):
+            text = text[len(prefix) :]
+    position = None
+    hint = None
+    if m := _LINE_COL.search(text):
+        position = Position(int(m.group(1)), int(m.group(2)))
+        text = _LINE_COL.sub("", text).rstrip()
+    elif m := _DF_TABLE.search(text):
+        name = m.group(1).split(".")[-1]
+        text = f"table {name} not found"
+        position = locate(sql, name)
+        hint = did_you_mean(name, tables)
+    elif m := _DF_FIELD.search(text):
+        name = m.group(1).strip('"')
+        valid = _DF_VALID.search(text)
+        fields = [f.strip() for f in valid.group(1).split(",")] if valid else []
+        text = f"column {name.split('.')[-1]} not found"
+        position = locate(sql, name)
+        hint = did_you_mean(name.split(".")[-1], fields)
+    first = text.strip().splitlines()[0] if text.strip() else str(exc)
+    if kind is ParseError and first.endswith("found: EOF"):
+        position = Position.from_offset(sql, len(sql.rstrip()))
+    return kind(first.strip(), sql=sql, position=position, hint=hint, engine="datafusion")
+
+
+_DUCK_NEAR = re.compile(r'at or near "([^"]+)"')
+_DUCK_NAME = re.compile(r'(?:Table|column|Column) (?:with name )?"?([\w.]+)"?')
+_DUCK_HINT = re.compile(r'(Did you mean "[^"]+"\?|Candidate bindings: .+)')
+
+
+def from_duckdb(exc: BaseException, sql: str) -> SqlError:
+    """A ``SqlError`` for a DuckDB exception raised while running ``sql``."""
+    name = type(exc).__name__
+    text = str(exc)
+    body = text.split("\n\nLINE", 1)[0]
+    first = body.splitlines()[0] if body else text
+    first = re.sub(r"^[A-Z][a-z]+ Error: ", "", first)
+    kind: type[SqlError] = {
+        "ParserException": ParseError,
+        "CatalogException": PlanError,
+        "BinderException": PlanError,
+    }.get(name, ExecutionError)
+    position = None
+    if m := _DUCK_NEAR.search(first):
+        position = locate(sql, m.group(1))
+    elif m := _DUCK_NAME.search(first):
+        position = locate(sql, m.group(1))
+    if position is None and kind is ParseError and "end of input" in first:
+        position = Position.from_offset(sql, len(sql.rstrip()))
+    hint_m = _DUCK_HINT.search(body)
+    hint = hint_m.group(1) if hint_m else None
+    return kind(first.strip(), sql=sql, position=position, hint=hint, engine="duckdb")

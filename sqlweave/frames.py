@@ -1,0 +1,45 @@
+"""Recognise notebook DataFrames and turn them into Arrow without copying where possible."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+
+
+def is_frame(value: Any) -> bool:
+    """True for pandas/polars DataFrames, polars LazyFrames, Arrow tables, batches, readers
+    and anything else speaking the Arrow PyCapsule stream protocol."""
+    if isinstance(value, (pa.Table, pa.RecordBatch, pa.RecordBatchReader)):
+        return True
+    if isinstance(value, type):
+        return False
+    module = type(value).__module__.split(".")[0]
+    if module in ("pandas", "polars") and type(value).__name__ in ("DataFrame", "LazyFrame"):
+        return True
+    return hasattr(value, "__arrow_c_stream__")
+
+
+def to_arrow(value: Any) -> pa.Table:
+    """An Arrow table for a frame-like ``value``.
+
+    pandas goes through ``pyarrow.Table.from_pandas`` (numeric columns are not
+    copied); polars, Arrow and PyCapsule producers are wrapped without copies.
+    A ``RecordBatchReader`` is consumed.
+    """
+    if isinstance(value, pa.Table):
+        return value
+    if isinstance(value, pa.RecordBatch):
+        return pa.Table.from_batches([value])
+    if isinstance(value, pa.RecordBatchReader):
+        return value.read_all()
+    module = type(value).__module__.split(".")[0]
+    if module == "pandas":
+        return pa.Table.from_pandas(value, preserve_index=False)
+    if module == "polars":
+        if type(value).__name__ == "LazyFrame":
+            value = value.collect()
+        return value.to_arrow()
+    if hasattr(value, "to_arrow") and not hasattr(value, "__arrow_c_stream__"):
+        return value.to_arrow()
+    return pa.table(value)

@@ -1,0 +1,31 @@
+"""The IPython face of sqlweave: ``%load_ext sqlweave`` registers the magics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .sql import SqlWeave
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    magics = SqlWeave(shell=ipython)
+    ipython.register_magics(magics)
+    if magics not in ipython.configurables:
+        ipython.configurables.append(magics)
+    import importlib.util
+
+    if importlib.util.find_spec("sqlweave.magics.lineage") is not None:  # TEMP until lineage lands
+        from .lineage import setup_lineage
+
+        magics.lineage_magics = setup_lineage(ipython, magics.session)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    for magics in [c for c in ipython.configurables if isinstance(c, SqlWeave)]:
+        ipython.configurables.remove(magics)
+        if magics.cluster is not None:
+            magics.cluster.close()
+        magics.session.close()
+
+
+__all__ = ["SqlWeave", "load_ipython_extension", "unload_ipython_extension"]

@@ -1,0 +1,178 @@
+"""The ``%sql`` / ``%%sql`` and ``%sqlweave`` magics: parse arguments, call the Session, display."""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any
+
+import pyarrow as pa
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
+from traitlets import Bool, Int, Unicode, observe
+
+from .. import errors
+from ..result import Result
+from ..session import Session
+from .args import USAGE, parse_sql_line
+
+SQLWEAVE_USAGE = """usage:
+  %sqlweave register NAME PATH [--format parquet|csv|json|arrow]
+  %sqlweave tables
+  %sqlweave describe NAME
+  %sqlweave engine [local|duckdb|ADDRESS]
+  %sqlweave connect ADDRESS
+  %sqlweave cluster start [--workers N] | stop | status"""
+
+
+@magics_class
+class SqlWeave(Magics):
+    """SQL cells on DataFusion (default), DuckDB or a sqlweave cluster.
+
+    Configure with ``%config SqlWeave.display_limit = 50`` and friends.
+    """
+
+    display_limit = Int(20, help="Rows shown when a result is displayed.").tag(config=True)
+    engine = Unicode(
+        "local", help="Engine at start: 'local' (DataFusion), 'duckdb' or a cluster address."
+    ).tag(config=True)
+    lineage = Bool(True, help="Capture lineage after each successful statement.").tag(config=True)
+    feedback = Bool(
+        True, help="Print what each statement but the last did (created table t, ...)."
+    ).tag(config=True)
+
+    def __init__(self, shell: Any = None, **kwargs: Any) -> None:
+        super().__init__(shell=shell, **kwargs)
+        self.session = Session(engine=self.engine, display_limit=self.display_limit)
+        self.cluster: Any = None  # a LocalCluster started by %sqlweave cluster start
+
+    @observe("display_limit")
+    def _display_limit_changed(self, change: dict[str, Any]) -> None:
+        if change["new"] < 0:
+            raise UsageError("SqlWeave.display_limit must be >= 0")
+        self.session.display_limit = change["new"]
+
+    @observe("engine")
+    def _engine_changed(self, change: dict[str, Any]) -> None:
+        self.use_engine(change["new"])
+
+    def use_engine(self, spec: Any) -> None:
+        """Switch the session's engine, turning bad specs into ``UsageError``."""
+        try:
+            self.session.set_engine(spec)
+        except errors.UsageError as exc:
+            raise UsageError(str(exc)) from None
+
+    # ----- %sql / %%sql ---------------------------------------------------------------
+    @line_cell_magic
+    def sql(self, line: str, cell: str | None = None) -> Result | None:
+        """Run SQL: ``%sql SELECT ...`` or a ``%%sql [NAME <<] [--limit N] [--quiet]`` cell.
+
+        ``:name`` binds the notebook variable ``name`` as a typed value; notebook
+        DataFrames are queryable by their variable names.
+        """
+        args = parse_sql_line(line)
+        if cell is not None and args.sql:
+            raise UsageError(f"unexpected text on the %%sql line: {args.sql!r}\n{USAGE}")
+        text = cell if cell is not None else args.sql
+        if not text.strip():
+            raise UsageError(f"no SQL to run\n{USAGE}")
+        result = self.session.sql(
+            text,
+            namespace=self.shell.user_ns if self.shell is not None else {},
+            feedback=print if self.feedback else None,
+            progress=self._progress(),
+        )
+        if args.limit is not None:
+            result.display_limit = args.limit
+        if args.target:
+            self.shell.user_ns[args.target] = result
+        return None if args.quiet else result
+
+    def _progress(self) -> Any:
+        if self.session.engine.name != "cluster":
+            return None
+        from .cluster import progress_display
+
+        return progress_display()
+
+    # ----- %sqlweave ------------------------------------------------------------------
+    @line_magic
+    def sqlweave(self, line: str) -> Any:
+        """Catalog, engine and cluster commands; ``%sqlweave`` alone prints the usage."""
+        try:
+            words = shlex.split(line)
+        except ValueError as exc:
+            raise UsageError(f"{exc}\n{SQLWEAVE_USAGE}") from None
+        if not words:
+            print(SQLWEAVE_USAGE)
+            return None
+        command, args = words[0], words[1:]
+        handler = self._commands.get(command)
+        if handler is None:
+            raise UsageError(f"unknown command {command!r}\n{SQLWEAVE_USAGE}")
+        try:
+            return handler(self, args)
+        except errors.UsageError as exc:
+            raise UsageError(str(exc)) from None
+
+    def _register(self, args: list[str]) -> None:
+        fmt = None
+        if "--format" in args:
+            i = args.index("--format")
+            if i + 1 >= len(args):
+                raise UsageError("--format needs a value")
+            fmt = args[i + 1]
+            args = args[:i] + args[i + 2 :]
+        if len(args) != 2:
+            raise UsageError(f"register needs NAME and PATH\n{SQLWEAVE_USAGE}")
+        name, path = args
+        self.session.register(name, path, fmt)
+        print(f"registered {name} ({self.session.schema(name).__len__()} columns) from {path}")
+
+    def _tables(self, args: list[str]) -> Result:
+        names = self.session.tables()
+        cols = [len(self.session.schema(n)) for n in names]
+        return self._table_result(pa.table({"table": names, "columns": pa.array(cols, pa.int32())}))
+
+    def _describe(self, args: list[str]) -> Result:
+        if len(args) != 1:
+            raise UsageError(f"describe needs one table name\n{SQLWEAVE_USAGE}")
+        schema = self.session.schema(args[0])
+        return self._table_result(
+            pa.table(
+                {
+                    "column": schema.names,
+                    "type": [str(f.type) for f in schema],
+                    "nullable": [f.nullable for f in schema],
+                }
+            )
+        )
+
+    def _engine(self, args: list[str]) -> None:
+        if len(args) > 1:
+            raise UsageError(f"engine takes one name\n{SQLWEAVE_USAGE}")
+        if args:
+            self.use_engine(args[0])
+        print(f"engine: {self.session.engine.name}")
+
+    def _cluster(self, args: list[str]) -> Any:
+        from .cluster import cluster_command
+
+        return cluster_command(args, self)
+
+    def _connect(self, args: list[str]) -> Any:
+        from .cluster import cluster_command
+
+        return cluster_command(["connect", *args], self)
+
+    def _table_result(self, table: pa.Table) -> Result:
+        return Result(table=table, engine=self.session.engine.name, display_limit=max(table.num_rows, 1))
+
+    _commands = {
+        "register": _register,
+        "tables": _tables,
+        "describe": _describe,
+        "engine": _engine,
+        "cluster": _cluster,
+        "connect": _connect,
+    }

@@ -1,0 +1,86 @@
+"""The result of running SQL: an Arrow table plus what the notebook shows about it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from . import render
+
+if TYPE_CHECKING:
+    import pandas
+    import polars
+
+
+@dataclass
+class Result:
+    """Rows of the last statement of a script, convertible without copies where possible.
+
+    >>> import sqlweave
+    >>> r = sqlweave.Session().sql("SELECT 1 AS x")
+    >>> r.to_arrow().column("x").to_pylist()
+    [1]
+    >>> len(r)
+    1
+    """
+
+    table: pa.Table
+    sql: str = ""
+    engine: str = ""
+    elapsed_s: float | None = None
+    #: "created table t", "inserted 3 rows into t", ... for statements without rows
+    message: str | None = None
+    #: things the user should know, e.g. a catalog table shadowing a notebook variable
+    notices: tuple[str, ...] = ()
+    #: rows shown by the notebook renderings
+    display_limit: int = 20
+    #: what every statement of the script did, in order
+    messages: tuple[str, ...] = field(default=())
+
+    # ----- conversions ---------------------------------------------------------------
+    def to_arrow(self) -> pa.Table:
+        """The rows as a ``pyarrow.Table`` (no copy)."""
+        return self.table
+
+    def to_pandas(self, **kwargs: Any) -> pandas.DataFrame:
+        """The rows as a pandas DataFrame (``pyarrow.Table.to_pandas`` options pass through)."""
+        return self.table.to_pandas(**kwargs)
+
+    def to_polars(self) -> polars.DataFrame:
+        """The rows as a polars DataFrame (zero-copy for most types)."""
+        import polars
+
+        return polars.from_arrow(self.table)  # type: ignore[return-value]
+
+    def __arrow_c_stream__(self, requested_schema: Any = None) -> Any:
+        return self.table.__arrow_c_stream__(requested_schema)
+
+    # ----- shape ----------------------------------------------------------------------
+    def __len__(self) -> int:
+        return self.table.num_rows
+
+    @property
+    def columns(self) -> list[str]:
+        return self.table.column_names
+
+    @property
+    def schema(self) -> pa.Schema:
+        return self.table.schema
+
+    # ----- display -------------------------------------------------------------------
+    def _render_args(self) -> dict[str, Any]:
+        return {
+            "limit": self.display_limit,
+            "elapsed_s": self.elapsed_s,
+            "engine": self.engine,
+            "notices": self.notices,
+            "message": self.message,
+        }
+
+    def _repr_html_(self) -> str:
+        return render.to_html(self.table, **self._render_args())
+
+    def __repr__(self) -> str:
+        return render.to_text(self.table, **self._render_args())

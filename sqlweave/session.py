@@ -1,0 +1,353 @@
+"""``Session``: the public Python API. The magics are a thin skin over it.
+
+>>> import sqlweave
+>>> s = sqlweave.Session()
+>>> s.sql("CREATE TABLE t AS SELECT 1 AS x; SELECT x + 1 AS y FROM t").to_arrow().to_pylist()
+[{'y': 2}]
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+import pyarrow as pa
+
+from . import frames, params
+from .cluster.engine import Engine, ProgressCallback
+from .errors import Position, SqlError, UsageError
+from .events import Listener, StatementEvent, Status
+from .result import Result
+from .statements import Kind, Statement, split
+
+log = logging.getLogger(__name__)
+
+EngineSpec = str | Engine | Any
+_NAME_TOKENS = ("VAR", "IDENTIFIER")
+
+
+def make_engine(spec: EngineSpec) -> Engine:
+    """An engine from ``"local"``/``"datafusion"``, ``"duckdb"``, a cluster address
+    (``tcp://…``, ``ipc://…``), an ``Engine``, or an object with an ``address`` (a LocalCluster)."""
+    if isinstance(spec, Engine):
+        return spec
+    if not isinstance(spec, str) and hasattr(spec, "address"):
+        spec = spec.address
+    if not isinstance(spec, str):
+        raise UsageError(f"engine must be 'local', 'duckdb' or a cluster address, not {spec!r}")
+    name = spec.strip()
+    if name in ("local", "datafusion", ""):
+        from .cluster.local import DataFusionEngine
+
+        return DataFusionEngine()
+    if name == "duckdb":
+        from .cluster.duck import DuckDBEngine
+
+        return DuckDBEngine()
+    if name.startswith(("tcp://", "ipc://")):
+        from .cluster.client import ClusterEngine
+
+        return ClusterEngine(name)
+    raise UsageError(
+        f"unknown engine {spec!r}: use 'local' (DataFusion), 'duckdb' or a cluster address like"
+        " tcp://127.0.0.1:5555"
+    )
+
+
+class Session:
+    """Runs SQL scripts on one engine and keeps the tables registered with it.
+
+    Args:
+        engine: ``"local"`` (embedded DataFusion, the default), ``"duckdb"``, a
+            cluster address such as ``"tcp://127.0.0.1:5555"``, a ``LocalCluster``,
+            or an ``Engine`` instance.
+        display_limit: rows shown when a result is displayed.
+    """
+
+    def __init__(self, engine: EngineSpec = "local", display_limit: int = 20) -> None:
+        self.engine: Engine = make_engine(engine)
+        self.display_limit = display_limit
+        self._listeners: list[Listener] = []
+        # name -> (source, format): replayed on a new engine by set_engine
+        self._registered: dict[str, tuple[Any, str | None]] = {}
+
+    # ----- engines --------------------------------------------------------------------
+    def set_engine(self, engine: EngineSpec) -> Engine:
+        """Switch engines; tables registered with :meth:`register` follow along."""
+        new = make_engine(engine)
+        if new is self.engine:
+            return new
+        for name, (source, fmt) in self._registered.items():
+            self._register_on(new, name, source, fmt)
+        old, self.engine = self.engine, new
+        old.close()
+        return new
+
+    def close(self) -> None:
+        self.engine.close()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ----- catalog --------------------------------------------------------------------
+    def register(self, name: str, source: Any, format: str | None = None) -> None:
+        """Register a file/directory/glob path, or an Arrow/pandas/polars object, as ``name``.
+
+        >>> s = Session()
+        >>> import pyarrow as pa
+        >>> s.register("nums", pa.table({"n": [1, 2, 3]}))
+        >>> s.sql("SELECT sum(n) AS total FROM nums").to_arrow().to_pylist()
+        [{'total': 6}]
+        """
+        if not name or not isinstance(name, str):
+            raise UsageError("a table name is required")
+        if isinstance(source, (str, os.PathLike)):
+            source = os.fspath(source)
+        elif frames.is_frame(source):
+            source = frames.to_arrow(source)
+        else:
+            raise UsageError(
+                f"cannot register a {type(source).__name__}: give a path or an Arrow/pandas/polars object"
+            )
+        self._register_on(self.engine, name, source, format)
+        self._registered[name] = (source, format)
+
+    @staticmethod
+    def _register_on(engine: Engine, name: str, source: Any, fmt: str | None) -> None:
+        if isinstance(source, str):
+            engine.register_path(name, source, fmt)
+        else:
+            engine.register_arrow(name, source)
+
+    def deregister(self, name: str) -> None:
+        self._registered.pop(name, None)
+        self.engine.deregister(name)
+
+    def tables(self) -> list[str]:
+        """Names of the tables and views in the engine's catalog."""
+        return self.engine.tables()
+
+    def schema(self, name: str) -> pa.Schema:
+        """Arrow schema of table ``name``."""
+        return self.engine.schema(name)
+
+    def catalog(self) -> dict[str, list[str]]:
+        """``{table: [column, ...]}`` for every table (used by lineage to expand ``*``)."""
+        out = {}
+        for name in self.engine.tables():
+            with contextlib.suppress(SqlError):
+                out[name] = self.engine.schema(name).names
+        return out
+
+    def explain(self, sql: str) -> str:
+        return self.engine.explain(sql)
+
+    # ----- listeners ------------------------------------------------------------------
+    def add_listener(self, listener: Listener) -> None:
+        """Call ``listener(StatementEvent)`` after every statement, successful or not."""
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Listener) -> None:
+        with contextlib.suppress(ValueError):
+            self._listeners.remove(listener)
+
+    # ----- running SQL ----------------------------------------------------------------
+    def sql(
+        self,
+        script: str,
+        params: Mapping[str, Any] | None = None,
+        namespace: Mapping[str, Any] | None = None,
+        feedback: Callable[[str], None] | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> Result:
+        """Run every statement of ``script``; return the last statement's result.
+
+        Args:
+            script: one or more statements separated by ``;``.
+            params: values for ``:name`` parameters (they win over ``namespace``).
+            namespace: variables visible to the SQL: ``:name`` parameters bind from it and
+                DataFrames in it are queryable by name (the notebook passes its user
+                namespace).
+            feedback: called with what each statement but the last did ("created table t").
+            progress: passed to engines that report progress (the cluster).
+
+        Raises:
+            SqlError: with the position inside ``script`` when known.
+        """
+        statements = split(script, self.engine.dialect)
+        if not statements:
+            raise UsageError("no SQL statement to run")
+        ns = namespace if namespace is not None else {}
+        result: Result | None = None
+        messages: list[str] = []
+        for i, stmt in enumerate(statements):
+            result = self._run_statement(script, stmt, ns, params, progress)
+            if result.message:
+                messages.append(result.message)
+                if feedback is not None and i < len(statements) - 1:
+                    feedback(result.message)
+        assert result is not None
+        result.messages = tuple(messages)
+        return result
+
+    def _run_statement(
+        self,
+        script: str,
+        stmt: Statement,
+        namespace: Mapping[str, Any],
+        explicit: Mapping[str, Any] | None,
+        progress: ProgressCallback | None,
+    ) -> Result:
+        started = datetime.now(timezone.utc)
+        t0 = time.perf_counter()
+        try:
+            text, values = params.bind(stmt.text, namespace, explicit, stmt.tokens or None, stmt.start)
+            with self._frames_in(stmt, namespace) as notices:
+                table = self.engine.execute(text, values or None, progress)
+                elapsed = time.perf_counter() - t0
+                rows, message = _outcome(stmt, table)
+                if stmt.kind is not Kind.QUERY and message is not None:
+                    table = pa.table({})
+                self._emit(script, stmt, Status.COMPLETE, started, elapsed, rows, None)
+        except SqlError as exc:
+            _relocate(exc, script, stmt)
+            self._emit(script, stmt, Status.FAIL, started, time.perf_counter() - t0, None, str(exc))
+            raise
+        return Result(
+            table=table,
+            sql=stmt.text,
+            engine=self.engine.name,
+            elapsed_s=elapsed,
+            message=message,
+            notices=tuple(notices),
+            display_limit=self.display_limit,
+        )
+
+    @contextlib.contextmanager
+    def _frames_in(self, stmt: Statement, namespace: Mapping[str, Any]) -> Iterator[list[str]]:
+        """Register the notebook DataFrames ``stmt`` names, for the statement's duration."""
+        notices: list[str] = []
+        if not namespace:
+            yield notices
+            return
+        candidates = {
+            tok.text: tok
+            for tok in stmt.tokens
+            if tok.token_type.name in _NAME_TOKENS
+            and tok.text in namespace
+            and frames.is_frame(namespace[tok.text])
+        }
+        if candidates:
+            candidates = {k: v for k, v in candidates.items() if k in _table_names(stmt, self.engine.dialect)}
+        registered: list[str] = []
+        try:
+            for name, tok in candidates.items():
+                engine_name = name if tok.token_type.name == "IDENTIFIER" else name.lower()
+                if _has_table(self.engine, engine_name):
+                    notices.append(
+                        f"note: {name} is the catalog table, not the notebook variable of the same name"
+                    )
+                    continue
+                self.engine.register_arrow(engine_name, frames.to_arrow(namespace[name]))
+                registered.append(engine_name)
+            yield notices
+        finally:
+            for name in registered:
+                with contextlib.suppress(Exception):
+                    self.engine.deregister(name)
+
+    def _emit(
+        self,
+        script: str,
+        stmt: Statement,
+        status: Status,
+        started: datetime,
+        duration: float,
+        rows: int | None,
+        error: str | None,
+    ) -> None:
+        if not self._listeners:
+            return
+        event = StatementEvent(
+            sql=stmt.text,
+            script=script,
+            span=(stmt.start, stmt.end),
+            engine=self.engine.name,
+            dialect=self.engine.dialect,
+            status=status,
+            started_at=started,
+            duration_s=duration,
+            rows=rows,
+            error=error,
+            catalog=self.catalog,
+        )
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:  # a listener never fails the statement
+                log.exception("sqlweave listener %r failed", listener)
+
+
+def _has_table(engine: Engine, name: str) -> bool:
+    has = getattr(engine, "has_table", None)
+    return bool(has(name)) if has else name in engine.tables()
+
+
+def _table_names(stmt: Statement, dialect: str) -> set[str]:
+    """Unqualified table names ``stmt`` reads (all name tokens if it does not parse)."""
+    import sqlglot
+    from sqlglot import exp
+
+    try:
+        tree = sqlglot.parse_one(stmt.text, read=dialect)
+    except Exception:
+        return {t.text for t in stmt.tokens}
+    if tree is None:
+        return set()
+    ctes = {c.alias for c in tree.find_all(exp.CTE)}
+    return {t.name for t in tree.find_all(exp.Table) if not t.db and t.name not in ctes}
+
+
+def _outcome(stmt: Statement, table: pa.Table) -> tuple[int | None, str | None]:
+    """Rows affected and a message like "inserted 3 rows into t" for ``stmt``."""
+    if stmt.kind is Kind.QUERY:
+        return table.num_rows, None
+    count = None
+    if table.num_rows == 1 and table.num_columns == 1 and table.column_names[0].lower() == "count":
+        count = table.column(0)[0].as_py()
+    target = stmt.target or "?"
+    plural = "" if count == 1 else "s"
+    if stmt.kind is Kind.INSERT:
+        return count, f"inserted {count:,} row{plural} into {target}" if count is not None else f"inserted into {target}"
+    if stmt.kind is Kind.UPDATE:
+        return count, f"updated {count:,} row{plural} in {target}" if count is not None else f"updated {target}"
+    if stmt.kind is Kind.DELETE:
+        return count, f"deleted {count:,} row{plural} from {target}" if count is not None else f"deleted from {target}"
+    if stmt.kind is Kind.CREATE_TABLE:
+        return count, f"created table {target}"
+    if stmt.kind is Kind.CREATE_VIEW:
+        return None, f"created view {target}"
+    if stmt.kind is Kind.DROP:
+        return None, f"dropped {target}"
+    if table.num_columns == 0 or count is not None:
+        words = " ".join(t.text for t in stmt.tokens[:3]) or "statement"
+        return count, f"done: {words}"
+    return table.num_rows, None
+
+
+def _relocate(exc: SqlError, script: str, stmt: Statement) -> None:
+    """Make an error raised for one statement point into the whole script."""
+    if exc.position is not None and exc.sql is not None:
+        offset = stmt.start + exc.position.to_offset(exc.sql)
+        exc.position = Position.from_offset(script, offset)
+    elif exc.position is None and exc.sql is None:
+        exc.position = Position.from_offset(script, stmt.start)
+    exc.sql = script
