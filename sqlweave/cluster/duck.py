@@ -64,9 +64,7 @@ class DuckDBEngine(Engine):
             return
         listing = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
         self.deregister(name)
-        self.con.execute(
-            f'CREATE VIEW "{name}" AS SELECT * FROM {_READERS[fmt]}([{listing}])'
-        )
+        self._fetch(f'CREATE VIEW "{name}" AS SELECT * FROM {_READERS[fmt]}([{listing}])')
 
     def register_arrow(self, name: str, data: pa.Table) -> None:
         self.deregister(name)
@@ -77,30 +75,27 @@ class DuckDBEngine(Engine):
         if kind == "VIEW" and name in self._registered():
             self.con.unregister(name)
         elif kind == "VIEW":
-            self.con.execute(f'DROP VIEW IF EXISTS "{name}"')
+            self._fetch(f'DROP VIEW IF EXISTS "{name}"')
         elif kind == "TABLE":
-            self.con.execute(f'DROP TABLE IF EXISTS "{name}"')
+            self._fetch(f'DROP TABLE IF EXISTS "{name}"')
 
     def _registered(self) -> set[str]:
-        rows = self.con.execute(
-            "SELECT view_name FROM duckdb_views() WHERE temporary AND NOT internal"
-        ).fetchall()
+        rows = self._fetch("SELECT view_name FROM duckdb_views() WHERE temporary AND NOT internal")
         return {r[0] for r in rows}
 
     def _kind(self, name: str) -> str | None:
-        row = self.con.execute(
-            "SELECT table_type FROM information_schema.tables WHERE table_name = ? LIMIT 1",
-            [name],
-        ).fetchone()
-        if row is None:
+        rows = self._fetch(
+            "SELECT table_type FROM information_schema.tables WHERE table_name = ? LIMIT 1", [name]
+        )
+        if not rows:
             return None
-        return "VIEW" if "VIEW" in row[0] else "TABLE"
+        return "VIEW" if "VIEW" in rows[0][0] else "TABLE"
 
     def tables(self) -> list[str]:
-        rows = self.con.execute(
+        rows = self._fetch(
             "SELECT DISTINCT table_name FROM information_schema.tables"
             " WHERE table_schema NOT IN ('information_schema', 'pg_catalog') ORDER BY 1"
-        ).fetchall()
+        )
         return [r[0] for r in rows]
 
     def has_table(self, name: str) -> bool:
@@ -112,6 +107,10 @@ class DuckDBEngine(Engine):
                 f"table {name} not found", hint=sqlerrors.did_you_mean(name, self.tables())
             )
         return self.con.sql(f'SELECT * FROM "{name}" LIMIT 0').to_arrow_table().schema
+
+    def _fetch(self, sql: str, args: list[Any] | None = None) -> list[tuple[Any, ...]]:
+        # DuckDB 2 refuses new work on a connection until the last result is drained
+        return self.con.execute(sql, args).fetchall() if args else self.con.execute(sql).fetchall()
 
     def close(self) -> None:
         self.con.close()

@@ -67,7 +67,7 @@ class DataFusionEngine(Engine):
         except (FileNotFoundError, ValueError) as exc:
             raise UsageError(str(exc)) from None
         self.deregister(name)
-        location = _listing_path(path)
+        location = path  # DataFusion lists directories and expands globs itself
         try:
             if fmt == "parquet":
                 ext = _extension(path, ".parquet")
@@ -103,16 +103,6 @@ class DataFusionEngine(Engine):
         except Exception:
             hint = sqlerrors.did_you_mean(name, self.tables())
             raise PlanError(f"table {name} not found", hint=hint) from None
-
-
-def _listing_path(path: str) -> str:
-    """DataFusion lists directories itself; a glob becomes its directory + extension filter."""
-    if any(ch in path for ch in "*?["):
-        head = path
-        while any(ch in head for ch in "*?["):
-            head = os.path.dirname(head)
-        return head + "/" if head else "./"
-    return path
 
 
 def _extension(path: str, default: str) -> str:

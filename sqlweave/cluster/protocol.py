@@ -148,6 +148,16 @@ class RegistrationRefused(Message):
 
 @message
 @dataclass(frozen=True)
+class WorkerExiting(Message):
+    """A worker's last word before it ends itself (e.g. to drop a query stuck in native code)."""
+
+    TAG: ClassVar[str] = "worker_exiting"
+    worker_id: str
+    reason: str
+
+
+@message
+@dataclass(frozen=True)
 class Heartbeat(Message):
     """Sent from a worker thread of its own, so a long native query never looks like death."""
 
@@ -395,6 +405,24 @@ class ClusterStatus(Message):
 
 @message
 @dataclass(frozen=True)
+class ConnectInfoRequest(Message):
+    """Asked on the client address by workers that were only told that address."""
+
+    TAG: ClassVar[str] = "connect_info_request"
+    request_id: str
+
+
+@message
+@dataclass(frozen=True)
+class ConnectInfoReply(Message):
+    TAG: ClassVar[str] = "connect_info_reply"
+    request_id: str
+    workers: str
+    clients: str
+
+
+@message
+@dataclass(frozen=True)
 class Ok(Message):
     """Plain acknowledgement of a catalog command."""
 
@@ -431,39 +459,20 @@ class ConnectionInfo:
     def from_json(cls, text: str) -> ConnectionInfo:
         return cls(**json.loads(text))
 
-    @classmethod
-    def parse(cls, address: str) -> ConnectionInfo:
-        """Accept the client address alone (``tcp://host:port``), workers on port + 1, or JSON."""
-        if address.lstrip().startswith("{"):
-            return cls.from_json(address)
-        if address.startswith("tcp://"):
-            host, _, port = address.rpartition(":")
-            return cls(workers=f"{host}:{int(port) + 1}", clients=address)
-        raise ValueError(f"cannot parse coordinator address {address!r}")
+    @property
+    def address(self) -> str:
+        """The one address users pass around (clients connect to it; workers ask it the rest)."""
+        return self.clients
 
 
 # ----- JSON with Arrow frames ---------------------------------------------------
 
-for _cls in (
-    fragments.Fragment,
-    fragments.Output,
-    fragments.ScanInput,
-    fragments.ExchangeInput,
-    fragments.Stage,
-    fragments.DistributedPlan,
-    fragments.FilesShare,
-    fragments.MemoryShare,
-    fragments.ExchangeShare,
-    fragments.TaskSpec,
-    fragments.FragmentFormat,
-    fragments.OutputMode,
-    fragments.Location,
-    ErrorKind,
-    WorkerLiveness,
-    WorkerStatus,
-    FragmentRun,
-):
+for _cls in (ErrorKind, WorkerLiveness, WorkerStatus, FragmentRun):
     _VALUES[_cls.__name__] = _cls
+# every value of the planner contract may travel (it grows additively)
+for _name, _cls in vars(fragments).items():
+    if isinstance(_cls, type) and (dataclasses.is_dataclass(_cls) or issubclass(_cls, Enum)):
+        _VALUES.setdefault(_name, _cls)
 
 
 def register_value(cls: type) -> type:

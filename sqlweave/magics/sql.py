@@ -40,6 +40,8 @@ class SqlWeave(Magics):
         True, help="Print what each statement but the last did (created table t, ...)."
     ).tag(config=True)
 
+    session: Session | None = None  # set in __init__, after traitlets loaded the config
+
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
         self.session = Session(engine=self.engine, display_limit=self.display_limit)
@@ -49,11 +51,13 @@ class SqlWeave(Magics):
     def _display_limit_changed(self, change: dict[str, Any]) -> None:
         if change["new"] < 0:
             raise UsageError("SqlWeave.display_limit must be >= 0")
-        self.session.display_limit = change["new"]
+        if self.session is not None:
+            self.session.display_limit = change["new"]
 
     @observe("engine")
     def _engine_changed(self, change: dict[str, Any]) -> None:
-        self.use_engine(change["new"])
+        if self.session is not None:
+            self.use_engine(change["new"])
 
     def use_engine(self, spec: Any) -> None:
         """Switch the session's engine, turning bad specs into ``UsageError``."""

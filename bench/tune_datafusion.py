@@ -1,0 +1,187 @@
+"""Measure DataFusion settings one at a time against the default config on TPC-H.
+
+    python bench/tune_datafusion.py --sf 1 --repeat 3
+    python bench/tune_datafusion.py --sf 1 --only pushdown,batch-32k --queries 1,6,19
+
+Each candidate is a fresh ``SessionContext`` whose config differs from the default by
+one setting (or one small group that only makes sense together). Rounds are
+interleaved (round -> query -> candidate), so noise from other processes spreads evenly;
+a query's time is its best round. The "sqlweave" row is ``DATAFUSION_DEFAULTS`` from
+``sqlweave/cluster/tuning.py`` (what the embedded engine applies), and "duckdb" is a
+plain DuckDB connection for scale. Every candidate's answers are checked against the
+baseline's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pyarrow as pa
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlweave import tpch
+from sqlweave.cluster.tuning import DATAFUSION_DEFAULTS
+
+PQ = "datafusion.execution.parquet."
+EXE = "datafusion.execution."
+OPT = "datafusion.optimizer."
+
+#: label -> settings differing from the default config
+CANDIDATES: dict[str, dict[str, str]] = {
+    "pushdown": {PQ + "pushdown_filters": "true"},
+    "pushdown+reorder": {PQ + "pushdown_filters": "true", PQ + "reorder_filters": "true"},
+    "no-view-types": {PQ + "schema_force_view_types": "false"},
+    "binary-as-string": {PQ + "binary_as_string": "true"},
+    "no-page-index": {PQ + "enable_page_index": "false"},
+    "batch-4k": {EXE + "batch_size": "4096"},
+    "batch-16k": {EXE + "batch_size": "16384"},
+    "batch-32k": {EXE + "batch_size": "32768"},
+    "partitions-1": {EXE + "target_partitions": "1"},
+    "partitions-4": {EXE + "target_partitions": "4"},
+    "no-repartition-joins": {OPT + "repartition_joins": "false"},
+    "no-repartition-aggs": {OPT + "repartition_aggregations": "false"},
+    "no-round-robin": {OPT + "enable_round_robin_repartition": "false"},
+    "single-part-join-16M": {
+        OPT + "hash_join_single_partition_threshold": str(16 * 2**20),
+        OPT + "hash_join_single_partition_threshold_rows": str(1_000_000),
+    },
+    "sort-merge-join": {OPT + "prefer_hash_join": "false"},
+    "no-dynamic-filters": {OPT + "enable_dynamic_filter_pushdown": "false"},
+    "no-statistics": {EXE + "collect_statistics": "false"},
+    "no-coalesce-batches": {EXE + "coalesce_batches": "false"},
+    "row-estimates": {EXE + "use_row_number_estimates_to_optimize_partitioning": "true"},
+    "join-batch-size": {EXE + "enforce_batch_size_in_joins": "true"},
+    "partial-agg-skip-10k": {EXE + "skip_partial_aggregation_probe_rows_threshold": "10000"},
+}
+
+
+def make_runner(settings: dict[str, str], root: Path) -> Callable[[str], pa.Table]:
+    import datafusion
+
+    config = datafusion.SessionConfig()
+    for key, value in settings.items():
+        config = config.set(key, value)
+    ctx = datafusion.SessionContext(config)
+    tpch.register_all(ctx, root)
+    return lambda sql: ctx.sql(sql).to_arrow_table()
+
+
+def duckdb_runner(root: Path) -> Callable[[str], pa.Table]:
+    import duckdb
+
+    con = duckdb.connect()
+    tpch.register_all(con, root)
+    return lambda sql: con.sql(sql).to_arrow_table()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--sf", type=float, default=1.0)
+    p.add_argument("--parts", type=int, default=8)
+    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--queries", help="comma-separated query numbers (default all 22)")
+    p.add_argument("--only", help="comma-separated candidate labels (default all)")
+    p.add_argument("--data-dir", type=Path, default=None)
+    args = p.parse_args(argv)
+
+    all_q = tpch.queries()
+    queries = (
+        {f"q{int(x):02d}": all_q[f"q{int(x):02d}"] for x in args.queries.split(",")}
+        if args.queries
+        else all_q
+    )
+    chosen = args.only.split(",") if args.only else list(CANDIDATES)
+    configs = {"baseline": {}, **{k: CANDIDATES[k] for k in chosen}}
+    configs["sqlweave"] = dict(DATAFUSION_DEFAULTS)
+    root = tpch.generate(args.data_dir, scale_factor=args.sf, parts=args.parts)
+    print(
+        f"TPC-H SF{args.sf:g} ({args.parts} files/table), {len(queries)} queries, "
+        f"best of {args.repeat}, {os.cpu_count()} cores"
+    )
+    runners = {label: make_runner(s, root) for label, s in configs.items()}
+    runners["duckdb"] = duckdb_runner(root)
+
+    best: dict[str, dict[str, float]] = {label: {} for label in runners}
+    wrong: dict[str, list[str]] = {label: [] for label in runners}
+    failed: dict[str, list[str]] = {label: [] for label in runners}
+    for rnd in range(args.repeat):
+        for q, sql in queries.items():
+            answers = {}
+            for label, run in runners.items():
+                if q in failed[label]:
+                    continue
+                start = time.perf_counter()
+                try:
+                    answers[label] = run(sql)
+                except Exception:
+                    failed[label].append(q)
+                    continue
+                elapsed = time.perf_counter() - start
+                best[label][q] = min(elapsed, best[label].get(q, float("inf")))
+            if rnd == 0 and "baseline" in answers:
+                for label, table in answers.items():
+                    try:
+                        tpch.assert_same(table, answers["baseline"], tpch.is_ordered(sql))
+                    except AssertionError:
+                        wrong[label].append(q)
+
+    base = best["baseline"]
+    total_base = sum(base.values())
+    header = [
+        "setting",
+        "total ms",
+        "vs baseline",
+        "q faster >5%",
+        "q slower >5%",
+        "biggest change",
+        "notes",
+    ]
+    rows = []
+    for label in runners:
+        t = best[label]
+        common = [q for q in base if q in t]
+        total = sum(t[q] for q in common)
+        ratios = {q: t[q] / base[q] for q in common}
+        faster = sum(1 for r in ratios.values() if r < 0.95)
+        slower = sum(1 for r in ratios.values() if r > 1.05)
+        big = max(ratios, key=lambda q: abs(ratios[q] - 1.0)) if ratios else None
+        change = f"{big} {ratios[big]:.2f}x" if big else "-"
+        notes = []
+        if wrong[label]:
+            notes.append(f"DIFFERENT ANSWERS {wrong[label]}")
+        if failed[label]:
+            notes.append(f"failed {failed[label]}")
+        if label not in ("baseline", "duckdb"):
+            notes.append(
+                ", ".join(f"{k.removeprefix('datafusion.')}={v}" for k, v in configs[label].items())
+            )
+        pct = f"{(total / total_base - 1) * 100:+.1f}%" if total_base else "-"
+        rows.append(
+            [label, f"{total * 1000:.0f}", pct, str(faster), str(slower), change, "; ".join(notes)]
+        )
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    for r in [header, ["-" * w for w in widths], *rows]:
+        print(
+            "  ".join(
+                c.ljust(w) if i in (0, 5, 6) else c.rjust(w)
+                for i, (c, w) in enumerate(zip(r, widths))
+            ).rstrip()
+        )
+    print("\nper-query best ms (baseline, sqlweave, duckdb):")
+    for q in queries:
+        cells = [
+            f"{best[label].get(q, float('nan')) * 1000:.0f}"
+            for label in ("baseline", "sqlweave", "duckdb")
+        ]
+        print(f"  {q}: " + " / ".join(cells))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,74 @@
+"""The ``sqlweave`` command: ``run`` notebooks headless; ``coordinator``, ``worker`` and
+``cluster up`` start the distributed engine."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ._version import __version__
+from .errors import SqlWeaveError
+
+CLUSTER_COMMANDS = ("coordinator", "worker", "cluster")
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .runner import parse_parameter, run_notebook
+
+    parameters = dict(parse_parameter(p) for p in args.parameters)
+    report = run_notebook(
+        args.notebook,
+        parameters=parameters,
+        output=args.output,
+        timeout=args.timeout,
+        kernel_name=args.kernel,
+    )
+    if report.failure is not None:
+        print(report.failure.summary(), file=sys.stderr)
+        print(f"\nexecuted notebook (up to the failure): {report.output}", file=sys.stderr)
+        return 1
+    print(f"ran {report.input}: {report.cells} cells in {report.seconds:.1f} s")
+    print(f"executed notebook: {report.output}")
+    if report.lineage_store is not None:
+        print(f"lineage: {report.lineage_store}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sqlweave", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"sqlweave {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="execute a notebook headless")
+    run.add_argument("notebook")
+    run.add_argument(
+        "-p", "--parameter", dest="parameters", action="append", default=[], metavar="NAME=VALUE",
+        help="set a parameter (injected after the cell tagged 'parameters')",
+    )
+    run.add_argument("-o", "--output", help="where to write the executed notebook")
+    run.add_argument("--timeout", type=int, default=600, help="seconds per cell (default 600)")
+    run.add_argument("--kernel", help="kernel name (default: the notebook's)")
+    run.set_defaults(func=_run)
+    for name in CLUSTER_COMMANDS:
+        sub.add_parser(name, help=f"{name} of the distributed engine (see sqlweave {name} --help)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in CLUSTER_COMMANDS:
+        from .cluster.cli import main as cluster_main
+
+        return cluster_main(argv)
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except SqlWeaveError as exc:
+        print(f"sqlweave: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("sqlweave: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,579 @@
+"""The coordinator process: a thin ZeroMQ loop around pure state machines.
+
+Two ROUTER sockets, each with one handler table: workers (registration,
+heartbeats, task results) and clients (queries, cancels, catalog commands,
+status). Decisions live elsewhere: membership and liveness in
+:class:`.coordinator_state.Membership`, planning in :mod:`.planner`, task
+scheduling and re-running lost work in :class:`.scheduler.QueryState`. This
+module only carries their instructions out: it ships in-memory partitions
+(once per worker, by content hash), sends tasks, runs coordinator-located
+stages in its own DataFusion context on a background thread, and answers
+clients.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures as cf
+import logging
+import os
+import re
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+import zmq
+
+from .. import errors
+from . import protocol as P
+from .catalog import Catalog
+from .coordinator_state import (
+    Membership,
+    MembershipEvent,
+    Versions,
+    WorkerJoined,
+    WorkerLost,
+)
+from .fragments import DistributedPlan, ExchangeShare, MemoryShare, TaskInput, TaskSpec
+
+log = logging.getLogger("sqlweave.cluster.coordinator")
+
+_CREATE_EXTERNAL = re.compile(
+    r"^\s*create\s+(?:or\s+replace\s+)?(?:unbounded\s+)?external\s+table\s+(?:if\s+not\s+exists\s+)?"
+    r"(?P<name>[\w.\"]+).*?stored\s+as\s+(?P<format>\w+).*?location\s+'(?P<location>[^']*)'",
+    re.IGNORECASE | re.DOTALL,
+)
+_EXPLAIN = re.compile(r"^\s*explain\s+(?P<analyze>analyze\s+)?(?P<sql>.*)$", re.I | re.S)
+_QUERY = re.compile(r"^\s*(\(\s*)*(select|with|values)\b", re.IGNORECASE)
+
+
+@dataclass
+class _Query:
+    """A running query: its scheduler state plus what the loop needs to answer the client."""
+
+    request_id: str
+    client: bytes
+    sql: str
+    plan: DistributedPlan
+    state: Any  # scheduler.QueryState
+    explain: bool = False
+    started: float = field(default_factory=time.perf_counter)
+    runs: list[P.FragmentRun] = field(default_factory=list)
+    rows: int = 0
+    #: gathered outputs kept on the coordinator: (stage, partition) -> {producer: table}
+    gathered: dict[tuple[int, int], dict[int, pa.Table]] = field(default_factory=dict)
+    last_progress: float = 0.0
+
+
+class Coordinator:
+    """Binds its sockets on construction; :meth:`serve` runs the loop until :meth:`stop`.
+
+    Args:
+        bind: client address, ``tcp://127.0.0.1`` (random port) or ``tcp://HOST:PORT``.
+        heartbeat_s: heartbeat period handed to workers.
+        worker_bind: address for the worker socket (default: same host, random port).
+    """
+
+    def __init__(
+        self,
+        bind: str = "tcp://127.0.0.1",
+        heartbeat_s: float = 1.0,
+        worker_bind: str | None = None,
+        versions: Versions | None = None,
+    ) -> None:
+        self.zctx = zmq.Context()
+        self.clients = self.zctx.socket(zmq.ROUTER)
+        self.workers = self.zctx.socket(zmq.ROUTER)
+        for s in (self.clients, self.workers):
+            s.linger = 0
+            s.router_mandatory = False
+        client_addr = _bind(self.clients, bind)
+        host = bind.rsplit(":", 1)[0] if bind.count(":") == 2 else bind
+        worker_addr = _bind(self.workers, worker_bind or host)
+        self.info = P.ConnectionInfo(workers=worker_addr, clients=client_addr)
+        self.membership = Membership(versions or Versions.current(), heartbeat_s)
+        self.catalog = Catalog()
+        self.queries: dict[str, _Query] = {}
+        self.queries_run = 0
+        self._ctx: Any = None
+        self._local = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="coordinator-stage")
+        #: coordinator-located tasks in flight: future -> (request_id, spec)
+        self._local_tasks: dict[cf.Future, tuple[str, TaskSpec]] = {}
+        self._stop = threading.Event()
+
+    # ----- the loop ------------------------------------------------------------------
+
+    def serve(self) -> None:
+        poller = zmq.Poller()
+        poller.register(self.clients, zmq.POLLIN)
+        poller.register(self.workers, zmq.POLLIN)
+        tick = min(0.1, self.membership.heartbeat_s / 4)
+        try:
+            while not self._stop.is_set():
+                timeout = 5 if self._local_tasks else tick * 1000
+                ready = dict(poller.poll(timeout))
+                # drain everything that queued up before judging liveness
+                while ready:
+                    if self.workers in ready:
+                        self._dispatch(self.workers, self._worker_handlers)
+                    if self.clients in ready:
+                        self._dispatch(self.clients, self._client_handlers)
+                    ready = dict(poller.poll(0))
+                self._finish_local_tasks()
+                self._membership_events(self.membership.tick(time.monotonic()))
+        finally:
+            self.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def close(self) -> None:
+        for rec in list(self.membership.workers.values()):
+            ident = self.membership.identity_of(rec.worker_id)
+            if ident is not None:
+                P.send(self.workers, P.Shutdown("coordinator stopping"), ident)
+        self._local.shutdown(wait=False, cancel_futures=True)
+        self.zctx.destroy(linger=200)
+
+    def _dispatch(self, sock: zmq.Socket, handlers: dict[type, Callable]) -> None:
+        identity, frames = P.recv_frames(sock, routed=True)
+        assert identity is not None
+        try:
+            msg = P.decode(frames)
+            handler = handlers.get(type(msg))
+            if handler is None:
+                raise P.ProtocolError(f"{msg.TAG} is not handled on this socket")
+            handler(self, identity, msg)
+        except P.ProtocolError as exc:
+            log.warning("bad message: %s", exc)
+            P.send(sock, P.ErrorReply(str(exc), P.tag_of(frames), P.request_id_of(frames)), identity)
+
+    # ----- workers ----------------------------------------------------------------------
+
+    def _on_register(self, identity: bytes, msg: P.RegisterWorker) -> None:
+        reply = self.membership.register(identity, msg, time.monotonic())
+        P.send(self.workers, reply, identity)
+        if isinstance(reply, P.RegistrationRefused):
+            log.warning("refused worker pid %d: %s", msg.pid, reply.reason)
+            return
+        log.info("worker %s joined (pid %d)", reply.worker_id, msg.pid)
+        self._membership_events([WorkerJoined(reply.worker_id)])
+
+    def _on_heartbeat(self, identity: bytes, msg: P.Heartbeat) -> None:
+        rec = self.membership.workers.get(msg.worker_id)
+        if rec is None or self.membership.identity_of(msg.worker_id) is None:
+            # we gave up on this worker; tell it so it can make way for a fresh one
+            P.send(self.workers, P.Shutdown(f"worker {msg.worker_id} was declared lost"), identity)
+            return
+        self._membership_events(
+            self.membership.heartbeat(msg.worker_id, time.monotonic(), msg.rss_bytes, msg.running)
+        )
+
+    def _on_worker_exiting(self, identity: bytes, msg: P.WorkerExiting) -> None:
+        self._membership_events(self.membership.lose(msg.worker_id, msg.reason))
+
+    def _on_task_done(self, identity: bytes, msg: P.TaskDone) -> None:
+        self.membership.seen(msg.worker_id, time.monotonic())
+        self.membership.fragment_ran(msg.worker_id)
+        q = self.queries.get(msg.query_id)
+        if q is None:
+            return
+        spec_key = (msg.stage, msg.index)
+        q.runs.append(
+            P.FragmentRun(msg.stage, msg.index, msg.worker_id, msg.rows, msg.seconds, msg.attempt)
+        )
+        if msg.output is not None:
+            q.gathered.setdefault((msg.stage, 0), {})[msg.index] = msg.output
+        self._feed(q, sched.task_done(q.state, spec_key, msg.attempt, msg.worker_id, msg.rows))
+
+    def _on_task_failed(self, identity: bytes, msg: P.TaskFailed) -> None:
+        self.membership.seen(msg.worker_id, time.monotonic())
+        q = self.queries.get(msg.query_id)
+        if q is None or msg.kind is P.ErrorKind.CANCELLED:
+            return
+        self._feed(
+            q,
+            sched.task_failed(q.state, (msg.stage, msg.index), msg.attempt, msg.worker_id, msg.error),
+        )
+
+    def _on_worker_error(self, identity: bytes, msg: P.ErrorReply) -> None:
+        log.warning("a worker could not handle our %s: %s", msg.tag, msg.error)
+
+    _worker_handlers: dict[type, Callable] = {
+        P.RegisterWorker: _on_register,
+        P.Heartbeat: _on_heartbeat,
+        P.WorkerExiting: _on_worker_exiting,
+        P.TaskDone: _on_task_done,
+        P.TaskFailed: _on_task_failed,
+        P.ErrorReply: _on_worker_error,
+    }
+
+    def _membership_events(self, events: list[MembershipEvent]) -> None:
+        changed = False
+        for ev in events:
+            if isinstance(ev, WorkerLost):
+                log.warning("worker %s lost: %s", ev.worker_id, ev.reason)
+                changed = True
+                for q in list(self.queries.values()):
+                    self._feed(q, sched.worker_lost(q.state, ev.worker_id, self.membership.alive()))
+            elif isinstance(ev, WorkerJoined):
+                changed = True
+                for q in list(self.queries.values()):
+                    self._feed(q, sched.worker_joined(q.state, ev.worker_id))
+        if changed:
+            directory = self.membership.peer_directory()
+            for wid in self.membership.alive():
+                self._send_worker(wid, directory)
+
+    def _send_worker(self, worker_id: str, msg: P.Message) -> bool:
+        ident = self.membership.identity_of(worker_id)
+        if ident is None:
+            return False
+        P.send(self.workers, msg, ident)
+        return True
+
+    # ----- clients ------------------------------------------------------------------------
+
+    def _on_connect_info(self, identity: bytes, msg: P.ConnectInfoRequest) -> None:
+        reply = P.ConnectInfoReply(msg.request_id, self.info.workers, self.info.clients)
+        P.send(self.clients, reply, identity)
+
+    def _on_status(self, identity: bytes, msg: P.StatusRequest) -> None:
+        status = P.ClusterStatus(
+            msg.request_id,
+            os.getpid(),
+            self.membership.status(time.monotonic()),
+            self.queries_run,
+        )
+        P.send(self.clients, status, identity)
+
+    def _reply_error(self, identity: bytes, request_id: str, exc: BaseException) -> None:
+        P.send(self.clients, failure(request_id, exc), identity)
+
+    def _on_register_path(self, identity: bytes, msg: P.RegisterPath) -> None:
+        try:
+            self._register_path(msg.name, msg.path, msg.format)
+        except Exception as exc:
+            return self._reply_error(identity, msg.request_id, exc)
+        P.send(self.clients, P.Ok(msg.request_id), identity)
+
+    def _register_path(self, name: str, path: str, format: str | None) -> None:
+        from . import paths
+
+        try:
+            fmt = paths.detect_format(path, format)
+        except (FileNotFoundError, ValueError) as exc:
+            raise errors.UsageError(str(exc)) from None
+        self.context().register_path(name, path, fmt)
+        if fmt == "arrow":
+            self.catalog.add_arrow(name, self._ctx.ctx.table(name).to_arrow_table(), self._parts())
+        else:
+            self.catalog.add_files(name, paths.expand(path), fmt)
+
+    def _parts(self) -> int:
+        return max(1, len(self.membership.alive()))
+
+    def _on_register_arrow(self, identity: bytes, msg: P.RegisterArrow) -> None:
+        try:
+            self.context().register_arrow(msg.name, msg.table)
+            self.catalog.add_arrow(msg.name, msg.table, self._parts())
+        except Exception as exc:
+            return self._reply_error(identity, msg.request_id, exc)
+        P.send(self.clients, P.Ok(msg.request_id), identity)
+
+    def _on_deregister(self, identity: bytes, msg: P.Deregister) -> None:
+        self.catalog.remove(msg.name)
+        self.context().deregister(msg.name)
+        P.send(self.clients, P.Ok(msg.request_id), identity)
+
+    def _on_list_tables(self, identity: bytes, msg: P.ListTables) -> None:
+        names = tuple(sorted(set(self.catalog.names()) | set(self.context().tables())))
+        P.send(self.clients, P.TableList(msg.request_id, names), identity)
+
+    def _on_describe(self, identity: bytes, msg: P.DescribeTable) -> None:
+        try:
+            schema = (
+                self.catalog[msg.name].schema
+                if msg.name in self.catalog
+                else self.context().schema(msg.name)
+            )
+        except Exception as exc:
+            return self._reply_error(identity, msg.request_id, exc)
+        P.send(self.clients, P.TableSchema(msg.request_id, schema), identity)
+
+    def _on_cancel(self, identity: bytes, msg: P.CancelRequest) -> None:
+        q = self.queries.pop(msg.request_id, None)
+        if q is None:
+            return
+        for wid in self.membership.alive():
+            self._send_worker(wid, P.CancelQuery(msg.request_id))
+        P.send(
+            self.clients,
+            P.QueryFailed(msg.request_id, P.ErrorKind.CANCELLED, "query cancelled"),
+            q.client,
+        )
+
+    def _on_execute(self, identity: bytes, msg: P.ExecuteQuery) -> None:
+        try:
+            self._start_query(identity, msg)
+        except Exception as exc:
+            log.info("query %s failed to start: %s", msg.request_id, exc)
+            self._reply_error(identity, msg.request_id, exc)
+
+    _client_handlers: dict[type, Callable] = {
+        P.ConnectInfoRequest: _on_connect_info,
+        P.StatusRequest: _on_status,
+        P.RegisterPath: _on_register_path,
+        P.RegisterArrow: _on_register_arrow,
+        P.Deregister: _on_deregister,
+        P.ListTables: _on_list_tables,
+        P.DescribeTable: _on_describe,
+        P.ExecuteQuery: _on_execute,
+        P.CancelRequest: _on_cancel,
+    }
+
+    # ----- queries ---------------------------------------------------------------------------
+
+    def context(self) -> Any:
+        """The coordinator's own engine: a mirror of the catalog for coordinator stages and DDL."""
+        if self._ctx is None:
+            from .local import DataFusionEngine
+
+            self._ctx = DataFusionEngine()
+        return self._ctx
+
+    def _start_query(self, identity: bytes, msg: P.ExecuteQuery) -> None:
+        sql = msg.sql
+        explain = False
+        m = _EXPLAIN.match(sql)
+        if m and _QUERY.match(m.group("sql")):
+            sql, explain = m.group("sql"), True
+        ddl = _CREATE_EXTERNAL.match(sql)
+        if ddl:
+            self.context().execute(sql)  # DataFusion validates and infers the schema
+            name = ddl.group("name").strip('"')
+            fmt = ddl.group("format").lower()
+            self.catalog.add_files(name, ddl.group("location"), fmt)
+            P.send(self.clients, P.QueryResult(msg.request_id, pa.table({})), identity)
+            return
+        if not _QUERY.match(sql) or not self.membership.alive():
+            # statements the cluster does not distribute (SET, SHOW, DDL) run here
+            self._run_locally(identity, msg)
+            return
+        plan = self._plan(sql, msg.params)
+        state = sched.new_query(msg.request_id, plan, self.catalog, self.membership.alive())
+        q = _Query(msg.request_id, identity, sql, plan, state, explain=explain)
+        self.queries[msg.request_id] = q
+        self.queries_run += 1
+        self._feed(q, sched.start(state))
+
+    def _plan(self, sql: str, params: dict[str, Any]) -> DistributedPlan:
+        from .planner import PlannerOptions, plan_query
+
+        try:
+            return plan_query(
+                sql,
+                self.catalog,
+                PlannerOptions(workers=len(self.membership.alive())),
+                params or None,
+            )
+        except errors.SqlError:
+            raise
+        except Exception as exc:
+            from . import sqlerrors
+
+            raise sqlerrors.from_datafusion(exc, sql, self.catalog.names()) from None
+
+    def _run_locally(self, identity: bytes, msg: P.ExecuteQuery) -> None:
+        table = self.context().execute(msg.sql, msg.params or None)
+        self.queries_run += 1
+        P.send(self.clients, P.QueryResult(msg.request_id, table), identity)
+
+    def _feed(self, q: _Query, actions: list[Any]) -> None:
+        """Carry out the scheduler's instructions for query ``q``."""
+        for action in actions:
+            kind = sched.kind(action)
+            if self.queries.get(q.request_id) is not q:
+                return  # cancelled or finished meanwhile
+            if kind == "run":
+                worker, spec = sched.run_target(action)
+                if worker == sched.COORDINATOR:
+                    self._run_on_coordinator(q, spec)
+                else:
+                    self._run_on_worker(worker, spec)
+            elif kind == "progress":
+                self._progress(q, action)
+            elif kind == "done":
+                self._finish(q)
+            elif kind == "failed":
+                self._fail(q, action)
+
+    def _run_on_worker(self, worker: str, spec: TaskSpec) -> None:
+        for item in spec.inputs:
+            if isinstance(item, MemoryShare) and self.membership.needs(worker, item.content_hash):
+                part = self.catalog.partitions[item.content_hash]
+                self._send_worker(worker, P.StoreTable(item.content_hash, part))
+                self.membership.shipped(worker, item.content_hash)
+        if not self._send_worker(worker, P.RunTask(spec)):
+            log.warning("task %s for lost worker %s dropped", spec.key, worker)
+
+    def _run_on_coordinator(self, q: _Query, spec: TaskSpec) -> None:
+        inputs: dict[TaskInput, pa.Table] = {}
+        for item in spec.inputs:
+            if isinstance(item, ExchangeShare):
+                parts = q.gathered.get((item.stage, item.partition), {})
+                inputs[item] = _concat([parts[i] for i in sorted(parts)])
+            elif isinstance(item, MemoryShare):
+                inputs[item] = self.catalog.partitions[item.content_hash]
+
+        def run() -> tuple[dict[int, pa.Table], float]:
+            from .local import make_context
+            from .worker import run_fragment
+
+            started = time.perf_counter()
+            out = run_fragment(make_context, spec, inputs)
+            return out, time.perf_counter() - started
+
+        self._local_tasks[self._local.submit(run)] = (q.request_id, spec)
+
+    def _finish_local_tasks(self) -> None:
+        for fut in [f for f in self._local_tasks if f.done()]:
+            request_id, spec = self._local_tasks.pop(fut)
+            q = self.queries.get(request_id)
+            if q is None:
+                continue
+            key = (spec.stage, spec.index)
+            try:
+                outputs, seconds = fut.result()
+            except Exception as exc:
+                self._feed(
+                    q, sched.task_failed(q.state, key, spec.attempt, sched.COORDINATOR, str(exc))
+                )
+                continue
+            rows = sum(t.num_rows for t in outputs.values())
+            q.runs.append(P.FragmentRun(spec.stage, spec.index, "coordinator", rows, seconds))
+            q.gathered.setdefault((spec.stage, 0), {})[spec.index] = _concat(
+                [outputs[p] for p in sorted(outputs)]
+            )
+            self._feed(q, sched.task_done(q.state, key, spec.attempt, sched.COORDINATOR, rows))
+
+    def _progress(self, q: _Query, action: Any) -> None:
+        done, total, rows = sched.progress_of(action)
+        now = time.perf_counter()
+        if done < total and now - q.last_progress < 0.05:
+            return
+        q.last_progress = now
+        P.send(self.clients, P.QueryProgress(q.request_id, done, total, rows), q.client)
+
+    def _finish(self, q: _Query) -> None:
+        self.queries.pop(q.request_id, None)
+        parts = q.gathered.get((q.plan.root, 0), {})
+        table = _concat([parts[i] for i in sorted(parts)])
+        if q.explain:
+            from .explain import explain_text
+
+            text = explain_text(q.plan, q.runs)
+            table = pa.table({"plan_type": ["distributed_plan"], "plan": [text]})
+        P.send(self.clients, P.QueryResult(q.request_id, table, tuple(q.runs)), q.client)
+        for wid in self.membership.alive():
+            self._send_worker(wid, P.ReleaseQuery(q.request_id))
+
+    def _fail(self, q: _Query, action: Any) -> None:
+        self.queries.pop(q.request_id, None)
+        message, worker = sched.failure_of(action)
+        kind = P.ErrorKind.WORKER if worker and worker != sched.COORDINATOR else P.ErrorKind.EXECUTION
+        P.send(self.clients, P.QueryFailed(q.request_id, kind, message, worker), q.client)
+        for wid in self.membership.alive():
+            self._send_worker(wid, P.CancelQuery(q.request_id))
+
+
+def failure(request_id: str, exc: BaseException) -> P.QueryFailed:
+    """An exception as a client-facing failure message (errors travel as data)."""
+    kinds = (
+        (errors.ParseError, P.ErrorKind.PARSE),
+        (errors.PlanError, P.ErrorKind.PLAN),
+        (errors.UsageError, P.ErrorKind.USAGE),
+        (errors.QueryCancelled, P.ErrorKind.CANCELLED),
+    )
+    kind = next((k for cls, k in kinds if isinstance(exc, cls)), P.ErrorKind.EXECUTION)
+    if isinstance(exc, errors.SqlError):
+        pos = exc.position
+        return P.QueryFailed(
+            request_id,
+            kind,
+            exc.message,
+            line=pos.line if pos else None,
+            column=pos.column if pos else None,
+            hint=exc.hint,
+        )
+    text = str(exc).strip().splitlines()
+    return P.QueryFailed(request_id, kind, text[0] if text else type(exc).__name__)
+
+
+def _bind(sock: zmq.Socket, address: str) -> str:
+    """Bind to ``tcp://HOST:PORT`` or, without a port, a random one; return the address."""
+    if address.startswith("tcp://") and address.count(":") == 1:
+        port = sock.bind_to_random_port(address)
+        return f"{address}:{port}"
+    sock.bind(address)
+    return sock.getsockopt_string(zmq.LAST_ENDPOINT)
+
+
+def _concat(tables: list[pa.Table]) -> pa.Table:
+    if not tables:
+        return pa.table({})
+    if len(tables) == 1:
+        return tables[0]
+    schema = tables[0].schema
+    return pa.concat_tables([t if t.schema == schema else t.cast(schema) for t in tables])
+
+
+# the scheduler glue lives in one place (below this line only)
+from . import _schedglue as sched  # noqa: E402
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="sqlweave coordinator")
+    parser.add_argument(
+        "--bind",
+        default="tcp://127.0.0.1",
+        help="client address: tcp://HOST[:PORT] (default 127.0.0.1, random port)",
+    )
+    parser.add_argument("--worker-bind", default=None, help="worker address (default: random)")
+    parser.add_argument("--heartbeat", type=float, default=1.0, help="heartbeat period, seconds")
+    parser.add_argument(
+        "--info-file", default=None, help="write the connection info JSON here once bound"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ns = parse_args(argv)
+    logging.basicConfig(
+        level=os.environ.get("SQLWEAVE_LOG", "WARNING"),
+        format="%(asctime)s coordinator %(levelname)s %(message)s",
+    )
+    coord = Coordinator(ns.bind, ns.heartbeat, ns.worker_bind)
+    if ns.info_file:
+        tmp = ns.info_file + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(coord.info.to_json())
+        os.replace(tmp, ns.info_file)
+    print(f"sqlweave coordinator listening on {coord.info.clients}", flush=True)
+    print(f"  workers connect to {coord.info.workers}", flush=True)
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda *a: coord.stop())
+    try:
+        coord.serve()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,688 @@
+"""SQL + catalog -> :class:`DistributedPlan`, by cutting DataFusion's own optimized plan.
+
+DataFusion optimizes the query (projection/filter pushdown, decorrelation, join
+planning); we serialise that plan to Substrait, read it as plain data (its JSON form)
+and walk it bottom-up. Every relation is either
+
+* a *pipeline*: runs on every worker over its share of the partitioned inputs (base
+  table shares, or one hash partition of an exchange), plus broadcast inputs; or
+* *local*: runs on the coordinator over gathered inputs.
+
+Cutting a subtree out means: finish it as a stage of its own (a Substrait plan whose
+output columns are named ``c0..cN``) and splice, in its place, a read of the exchange
+table ``__stage<N>`` with the same positional schema. Because Substrait field
+references are positional, the parent relations stay valid unchanged.
+
+Distributed: scans with pushed filters/projections, filters and projections, two-phase
+aggregation (sum/count/min/max/avg; others and DISTINCT via a hash shuffle on the group
+keys), joins by broadcasting a small side or hash-shuffling both sides on the equi keys,
+ORDER BY + LIMIT as per-worker top-k, LIMIT, UNION ALL. Everything else runs on the
+coordinator over gathered inputs, and :attr:`DistributedPlan.notes` says why.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+import pyarrow as pa
+from datafusion import SessionContext
+from datafusion import substrait as ss
+
+from .catalog import Catalog, register_table
+from .fragments import (
+    DistributedPlan,
+    ExchangeInput,
+    Fragment,
+    FragmentFormat,
+    Location,
+    Output,
+    OutputMode,
+    ScanInput,
+    Stage,
+)
+
+Rel = dict[str, Any]
+
+REL_KINDS = frozenset(
+    {
+        "read",
+        "filter",
+        "fetch",
+        "aggregate",
+        "sort",
+        "join",
+        "project",
+        "set",
+        "extensionSingle",
+        "extensionMulti",
+        "extensionLeaf",
+        "cross",
+        "reference",
+        "write",
+        "ddl",
+        "hashJoin",
+        "mergeJoin",
+        "nestedLoopJoin",
+        "window",
+        "exchange",
+        "expand",
+        "update",
+    }
+)
+CHILD_KEYS = ("input", "left", "right")
+
+#: aggregate functions whose partial results combine with another function
+DECOMPOSABLE = {"sum": "sum", "count": "sum", "min": "min", "max": "max"}
+
+# join types by which side may be partitioned while the other is broadcast
+BROADCAST_RIGHT_OK = {
+    "JOIN_TYPE_INNER",
+    "JOIN_TYPE_LEFT",
+    "JOIN_TYPE_LEFT_SEMI",
+    "JOIN_TYPE_LEFT_ANTI",
+    "JOIN_TYPE_LEFT_SINGLE",
+    "JOIN_TYPE_LEFT_MARK",
+}
+BROADCAST_LEFT_OK = {
+    "JOIN_TYPE_INNER",
+    "JOIN_TYPE_RIGHT",
+    "JOIN_TYPE_RIGHT_SEMI",
+    "JOIN_TYPE_RIGHT_ANTI",
+    "JOIN_TYPE_RIGHT_SINGLE",
+    "JOIN_TYPE_RIGHT_MARK",
+}
+# anti joins may be null-aware (NOT IN): a partition without the NULL key would answer wrongly
+HASH_JOIN_OK = {
+    "JOIN_TYPE_INNER",
+    "JOIN_TYPE_LEFT",
+    "JOIN_TYPE_RIGHT",
+    "JOIN_TYPE_OUTER",
+    "JOIN_TYPE_LEFT_SEMI",
+    "JOIN_TYPE_RIGHT_SEMI",
+}
+
+
+@dataclass(frozen=True)
+class PlannerOptions:
+    """Knobs of the distributed planner.
+
+    Attributes:
+        workers: tasks per distributed stage (usually the number of live workers).
+        broadcast_rows: a join side with at most this many (estimated) rows is broadcast.
+        broadcast_ratio: ... or one at least this many times smaller than the other side.
+        hash_joins: shuffle both sides of large equi-joins between workers.
+        partial_aggregates: two-phase aggregation (else: shuffle by group keys).
+    """
+
+    workers: int = 2
+    broadcast_rows: int = 100_000
+    broadcast_ratio: int = 8
+    hash_joins: bool = True
+    partial_aggregates: bool = True
+
+
+class PlanningError(Exception):
+    """The query cannot be planned for the cluster (e.g. an unknown table)."""
+
+
+@dataclass
+class _Pipeline:
+    """A subtree that runs on every worker over partitioned inputs."""
+
+    rel: Rel
+    scans: tuple[str, ...] = ()
+    exchanges: tuple[ExchangeInput, ...] = ()
+    rows: int = 0
+    steps: tuple[str, ...] = ()
+
+
+@dataclass
+class _Local:
+    """A subtree that runs on the coordinator."""
+
+    rel: Rel
+    exchanges: tuple[ExchangeInput, ...] = ()
+    rows: int = 0
+
+
+_Planned = _Pipeline | _Local
+
+
+def _kind(rel: Rel) -> str:
+    (kind,) = rel.keys()
+    return kind
+
+
+def _field_ref(i: int) -> dict[str, Any]:
+    return {"selection": {"directReference": {"structField": {"field": i}}, "rootReference": {}}}
+
+
+def _direct_field(expr: Mapping[str, Any]) -> int | None:
+    sel = expr.get("selection")
+    if not sel or "rootReference" not in sel:
+        return None
+    ref = sel.get("directReference", {}).get("structField")
+    if ref is None or "child" in ref:
+        return None
+    return int(ref.get("field", 0))
+
+
+def _walk(obj: Any) -> Iterator[Any]:
+    yield obj
+    if isinstance(obj, dict):
+        for v in obj.values():
+            yield from _walk(v)
+    elif isinstance(obj, list):
+        for v in obj:
+            yield from _walk(v)
+
+
+def _own_parts(body: Mapping[str, Any]) -> dict[str, Any]:
+    """A relation's own expressions (everything but its inputs)."""
+    return {k: v for k, v in body.items() if k not in (*CHILD_KEYS, "inputs")}
+
+
+def _has_key(obj: Any, key: str) -> bool:
+    return any(isinstance(o, dict) and key in o for o in _walk(obj))
+
+
+class _Builder:
+    def __init__(self, ctx: SessionContext, catalog: Catalog, plan_json: dict[str, Any], options):
+        self.ctx = ctx
+        self.catalog = catalog
+        self.options: PlannerOptions = options
+        self.header = {k: v for k, v in plan_json.items() if k != "relations"}
+        self.header.setdefault("extensions", [])
+        self.stages: list[Stage] = []
+        self.notes: list[str] = []
+        self.schemas: dict[int, pa.Schema] = {}
+        self._tmp = 0
+
+    # -- Substrait helpers --------------------------------------------------------
+
+    def function_name(self, anchor: int) -> str:
+        for ext in self.header["extensions"]:
+            fn = ext.get("extensionFunction")
+            if fn and int(fn.get("functionAnchor", 0)) == anchor:
+                return fn["name"].split(":")[0]
+        return ""
+
+    def function_anchor(self, name: str) -> int:
+        anchors = []
+        for ext in self.header["extensions"]:
+            fn = ext.get("extensionFunction")
+            if fn:
+                if fn["name"].split(":")[0] == name:
+                    return int(fn.get("functionAnchor", 0))
+                anchors.append(int(fn.get("functionAnchor", 0)))
+        anchor = max(anchors, default=-1) + 1
+        urn = {"extensionUrnReference": 4294967295}
+        self.header["extensions"].append(
+            {"extensionFunction": {**urn, "functionAnchor": anchor, "name": name}}
+        )
+        return anchor
+
+    def plan_bytes(self, rel: Rel, names: list[str]) -> bytes:
+        doc = {**self.header, "relations": [{"root": {"input": rel, "names": names}}]}
+        return ss.Plan.from_json(json.dumps(doc)).encode()
+
+    def schema_of(self, rel: Rel) -> pa.Schema:
+        doc = {**self.header, "relations": [{"rel": rel}]}
+        lp = ss.Consumer.from_substrait_plan(self.ctx, ss.Plan.from_json(json.dumps(doc)))
+        return self.ctx.create_dataframe_from_logical_plan(lp).schema()
+
+    def types_of(self, schema: pa.Schema) -> list[dict[str, Any]]:
+        """Substrait type JSON of each field, as DataFusion's producer writes them."""
+        self._tmp += 1
+        name = f"__types{self._tmp}"
+        register_table(self.ctx, name, schema.empty_table())
+        try:
+            return self._read_rel(name)["read"]["baseSchema"]["struct"]["types"]
+        finally:
+            self.ctx.deregister_table(name)
+
+    def _read_rel(self, table: str) -> Rel:
+        lp = self.ctx.table(table).logical_plan()
+        doc = json.loads(ss.Producer.to_substrait_plan(lp, self.ctx).to_json())
+        for obj in _walk(doc["relations"][0]):
+            if isinstance(obj, dict) and "read" in obj and len(obj) == 1:
+                read = copy.deepcopy(obj)
+                read["read"].pop("projection", None)
+                return read
+        raise PlanningError(f"no read relation for {table}")
+
+    # -- stages ------------------------------------------------------------------
+
+    def finish(self, p: _Pipeline, output: Output, description: str) -> tuple[Rel, ExchangeInput]:
+        """Make pipeline ``p`` a stage; return a read of its exchange table and the input."""
+        schema = self.schema_of(p.rel)
+        names = [f"c{i}" for i in range(len(schema))]
+        sid = len(self.stages)
+        table = f"__stage{sid}"
+        inputs = tuple(ScanInput(t) for t in dict.fromkeys(p.scans)) + p.exchanges
+        self.stages.append(
+            Stage(
+                id=sid,
+                fragment=Fragment(FragmentFormat.SUBSTRAIT, self.plan_bytes(p.rel, names)),
+                inputs=inputs,
+                output=output,
+                location=Location.WORKERS,
+                parallelism=self.options.workers,
+                description=description,
+            )
+        )
+        renamed = pa.schema([f.with_name(n) for f, n in zip(schema, names)])
+        self.schemas[sid] = renamed
+        register_table(self.ctx, table, renamed.empty_table())
+        return self._read_rel(table), ExchangeInput(sid, table)
+
+    def gather(self, planned: _Planned, why: str = "") -> _Local:
+        if isinstance(planned, _Local):
+            return planned
+        desc = " -> ".join(planned.steps) or "scan"
+        rel, inp = self.finish(planned, Output(OutputMode.GATHER), desc)
+        if why:
+            self.notes.append(why)
+        return _Local(rel, (inp,), planned.rows)
+
+    def broadcast(self, p: _Pipeline) -> tuple[Rel, ExchangeInput]:
+        desc = " -> ".join(p.steps) + " (broadcast)"
+        return self.finish(
+            p, Output(OutputMode.BROADCAST, partitions=self.options.workers), desc.strip()
+        )
+
+    def shuffle(self, p: _Pipeline, keys: list[int], why: str) -> tuple[Rel, ExchangeInput]:
+        desc = f"{' -> '.join(p.steps)} (hash shuffle for {why})"
+        out = Output(OutputMode.HASH, tuple(f"c{k}" for k in keys), self.options.workers)
+        return self.finish(p, out, desc.strip())
+
+    # -- the walk ----------------------------------------------------------------
+
+    def plan(self, rel: Rel) -> _Planned:
+        kind = _kind(rel)
+        body = rel[kind]
+        handler = getattr(self, f"_plan_{kind}", None)
+        if handler is not None and not self._has_subquery(body):
+            return handler(rel, body)
+        return self._plan_local(rel, body, f"{kind} runs on the coordinator")
+
+    def _has_subquery(self, body: Mapping[str, Any]) -> bool:
+        return _has_key(_own_parts(body), "subquery")
+
+    def _plan_local(self, rel: Rel, body: dict[str, Any], why: str) -> _Local:
+        """Run ``rel`` on the coordinator: gather its inputs, and any table its subqueries read."""
+        new = dict(body)
+        exchanges: tuple[ExchangeInput, ...] = ()
+        rows = 0
+        for key in CHILD_KEYS:
+            if key in body:
+                child = self.gather(self.plan(body[key]), why)
+                new[key] = child.rel
+                exchanges += child.exchanges
+                rows = max(rows, child.rows)
+        if "inputs" in body:
+            new["inputs"] = []
+            for sub in body["inputs"]:
+                child = self.gather(self.plan(sub), why)
+                new["inputs"].append(child.rel)
+                exchanges += child.exchanges
+                rows = max(rows, child.rows)
+        own, extra = self._gather_subquery_reads(_own_parts(body))
+        new.update(own)
+        return _Local({_kind(rel): new}, exchanges + extra, rows)
+
+    def _gather_subquery_reads(self, parts: dict[str, Any]):
+        """Replace each base-table read inside subquery expressions by a gathered copy."""
+        parts = copy.deepcopy(parts)
+        exchanges: list[ExchangeInput] = []
+
+        def visit(obj: Any) -> Any:
+            if isinstance(obj, dict):
+                if len(obj) == 1 and "read" in obj and self._base_table(obj["read"]):
+                    table = self._base_table(obj["read"])
+                    p = _Pipeline(obj, (table,), steps=(f"scan {table} (for a subquery)",))
+                    local = self.gather(p, f"subquery over {table} runs on the coordinator")
+                    exchanges.extend(local.exchanges)
+                    return local.rel
+                return {k: visit(v) for k, v in obj.items()}
+            if isinstance(obj, list):
+                return [visit(v) for v in obj]
+            return obj
+
+        if not _has_key(parts, "subquery"):
+            return parts, ()
+        return visit(parts), tuple(exchanges)
+
+    def _base_table(self, read: Mapping[str, Any]) -> str | None:
+        names = read.get("namedTable", {}).get("names")
+        if names and names[-1] in self.catalog:
+            return names[-1]
+        return None
+
+    def _plan_read(self, rel: Rel, body: dict[str, Any]) -> _Planned:
+        table = self._base_table(body)
+        if table is None:
+            names = body.get("namedTable", {}).get("names")
+            if names:
+                raise PlanningError(f"table {names[-1]!r} is not in the cluster catalog")
+            return _Local(rel)
+        rows = self.catalog[table].rows
+        step = f"scan {table}"
+        if "filter" in body or "bestEffortFilter" in body:
+            step += " (filter pushed)"
+        return _Pipeline(rel, (table,), rows=rows, steps=(step,))
+
+    def _plan_filter(self, rel: Rel, body: dict[str, Any]) -> _Planned:
+        return self._unary(rel, body, "filter")
+
+    def _plan_project(self, rel: Rel, body: dict[str, Any]) -> _Planned:
+        if _has_key(body.get("expressions", []), "windowFunction"):
+            return self._plan_local(rel, body, "window functions run on the coordinator")
+        return self._unary(rel, body, "project")
+
+    def _unary(self, rel: Rel, body: dict[str, Any], step: str) -> _Planned:
+        child = self.plan(body["input"])
+        new = {_kind(rel): {**body, "input": child.rel}}
+        if isinstance(child, _Pipeline):
+            steps = child.steps if child.steps and child.steps[-1] == step else child.steps + (step,)
+            return replace(child, rel=new, steps=steps)
+        return replace(child, rel=new)
+
+    def _plan_fetch(self, rel: Rel, body: dict[str, Any]) -> _Planned:
+        count = _literal_int(body.get("countExpr"), body.get("count"))
+        offset = _literal_int(body.get("offsetExpr"), body.get("offset")) or 0
+        inner = body["input"]
+        is_sort = _kind(inner) == "sort" and not self._has_subquery(inner["sort"])
+        child = self.plan(inner["sort"]["input"] if is_sort else inner)
+        if isinstance(child, _Local) or count is None:
+            if is_sort:
+                child = self.gather(child, "sort runs on the coordinator")
+                inner = {"sort": {**inner["sort"], "input": child.rel}}
+                child = replace(child, rel=inner)
+            local = self.gather(child, "limit runs on the coordinator")
+            return replace(local, rel={"fetch": {**body, "input": local.rel}})
+        # per-worker top-k (or first rows), then the same sort + fetch on the coordinator
+        top = {k: v for k, v in body.items() if k not in ("offset", "offsetExpr", "count")}
+        top["countExpr"] = {"literal": {"i64": str(count + offset)}}
+        if is_sort:
+            top["input"] = {"sort": {**inner["sort"], "input": child.rel}}
+            step = f"top {count + offset}"
+        else:
+            top["input"] = child.rel
+            step = f"limit {count + offset}"
+        local = self.gather(replace(child, rel={"fetch": top}, steps=(*child.steps, step)))
+        final_input = local.rel
+        if is_sort:
+            final_input = {"sort": {**inner["sort"], "input": local.rel}}
+        self.notes.append(f"final merge of the top {count + offset} rows runs on the coordinator")
+        return replace(local, rel={"fetch": {**body, "input": final_input}})
+
+    def _plan_sort(self, rel: Rel, body: dict[str, Any]) -> _Planned:
+        child = self.gather(self.plan(body["input"]), "sort runs on the coordinator")
+        return replace(child, rel={"sort": {**body, "input": child.rel}})
+
+    def _plan_set(self, rel: Rel, body: dict[str, Any]) -> _Planned:
+        if body.get("op") != "SET_OP_UNION_ALL":
+            return self._plan_local(rel, body, f"{body.get('op')} runs on the coordinator")
+        children = [self.plan(r) for r in body["inputs"]]
+        if all(isinstance(c, _Pipeline) for c in children):
+            scans = tuple(t for c in children for t in c.scans)
+            exchanges = tuple(e for c in children for e in c.exchanges)
+            steps = ("union all of (" + "; ".join(" -> ".join(c.steps) for c in children) + ")",)
+            new = {"set": {**body, "inputs": [c.rel for c in children]}}
+            return _Pipeline(new, scans, exchanges, sum(c.rows for c in children), steps)
+        gathered = [self.gather(c, "union all with a coordinator-side input") for c in children]
+        new = {"set": {**body, "inputs": [g.rel for g in gathered]}}
+        exchanges = tuple(e for g in gathered for e in g.exchanges)
+        return _Local(new, exchanges, sum(g.rows for g in gathered))
+
+    def _plan_aggregate(self, rel: Rel, body: dict[str, Any]) -> _Planned:
+        child = self.plan(body["input"])
+        if isinstance(child, _Local):
+            return replace(child, rel={"aggregate": {**body, "input": child.rel}})
+        groupings = body.get("groupings", [])
+        if len(groupings) > 1 or body.get("groupingExpressions"):
+            local = self.gather(child, "grouping sets run on the coordinator")
+            return replace(local, rel={"aggregate": {**body, "input": local.rel}})
+        keys = groupings[0].get("groupingExpressions", []) if groupings else []
+        measures = body.get("measures", [])
+        if self.options.partial_aggregates and all(self._decomposable(m) for m in measures):
+            return self._two_phase(body, child, keys, measures)
+        key_fields = [_direct_field(k) for k in keys]
+        if keys and all(k is not None for k in key_fields):
+            read, inp = self.shuffle(child, key_fields, "aggregate")
+            new = {"aggregate": {**body, "input": read}}
+            return _Pipeline(new, (), (inp,), child.rows, ("aggregate (by hash partition)",))
+        local = self.gather(child, "aggregate without decomposable measures runs on the coordinator")
+        return replace(local, rel={"aggregate": {**body, "input": local.rel}})
+
+    def _decomposable(self, m: Mapping[str, Any]) -> bool:
+        measure = m["measure"]
+        if measure.get("invocation") == "AGGREGATION_INVOCATION_DISTINCT" or measure.get("sorts"):
+            return False
+        name = self.function_name(int(measure.get("functionReference", 0)))
+        return name in DECOMPOSABLE or name == "avg"
+
+    def _two_phase(self, body, child: _Pipeline, keys, measures) -> _Local:
+        """Partial aggregate on the workers, final aggregate + avg division on the coordinator."""
+        target = self.types_of(self.schema_of({"aggregate": {**body, "input": child.rel}}))
+        nk = len(keys)
+        partial: list[dict[str, Any]] = []
+        # per original measure: (final function, partial column(s))
+        plan: list[tuple[str, list[int]]] = []
+        for m in measures:
+            name = self.function_name(int(m["measure"].get("functionReference", 0)))
+            if name == "avg":
+                cols = []
+                for fn in ("sum", "count"):
+                    partial.append(self._measure(m, fn))
+                    cols.append(nk + len(partial) - 1)
+                plan.append(("avg", cols))
+            else:
+                partial.append(self._measure(m, name))
+                plan.append((DECOMPOSABLE[name], [nk + len(partial) - 1]))
+        partial_rel = {"aggregate": {**body, "input": child.rel, "measures": partial}}
+        steps = (*child.steps, "partial aggregate")
+        local = self.gather(replace(child, rel=partial_rel, steps=steps))
+        self.notes.append("final aggregate runs on the coordinator")
+
+        finals: list[dict[str, Any]] = []
+        final_col: dict[int, int] = {}
+        for _fn, cols in plan:
+            for c in cols:
+                fn = "sum" if _fn in ("sum", "avg") else _fn
+                final_col[c] = nk + len(finals)
+                finals.append(
+                    {
+                        "measure": {
+                            "functionReference": self.function_anchor(fn),
+                            "arguments": [{"value": _field_ref(c)}],
+                            "invocation": "AGGREGATION_INVOCATION_ALL",
+                        }
+                    }
+                )
+        groupings = [{"groupingExpressions": [_field_ref(i) for i in range(nk)]}] if nk else []
+        final_agg = {
+            "aggregate": {"input": local.rel, "groupings": groupings, "measures": finals}
+        }
+        final_types = self.types_of(self.schema_of(final_agg))
+        exprs = [_field_ref(i) for i in range(nk)]
+        for i, (fn, cols) in enumerate(plan):
+            want = target[nk + i]
+            if fn == "avg":
+                s, c = (self._cast(_field_ref(final_col[x]), {"fp64": {}}) for x in cols)
+                div = {
+                    "scalarFunction": {
+                        "functionReference": self.function_anchor("divide"),
+                        "arguments": [{"value": s}, {"value": c}],
+                    }
+                }
+                exprs.append(self._cast(div, want))
+            else:
+                col = final_col[cols[0]]
+                ref = _field_ref(col)
+                exprs.append(ref if _same_type(final_types[col], want) else self._cast(ref, want))
+        width = nk + len(finals)
+        project = {
+            "project": {
+                "common": {"emit": {"outputMapping": list(range(width, width + len(exprs)))}},
+                "input": final_agg,
+                "expressions": exprs,
+            }
+        }
+        return _Local(project, local.exchanges, local.rows)
+
+    def _measure(self, m: Mapping[str, Any], fn: str) -> dict[str, Any]:
+        new = copy.deepcopy(dict(m))
+        measure = new["measure"]
+        measure["functionReference"] = self.function_anchor(fn)
+        measure.pop("outputType", None)
+        return new
+
+    @staticmethod
+    def _cast(expr: dict[str, Any], to: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "cast": {
+                "type": to,
+                "input": expr,
+                "failureBehavior": "FAILURE_BEHAVIOR_THROW_EXCEPTION",
+            }
+        }
+
+    def _plan_cross(self, rel: Rel, body: dict[str, Any]) -> _Planned:
+        return self._join(rel, body, "JOIN_TYPE_INNER", [])
+
+    def _plan_join(self, rel: Rel, body: dict[str, Any]) -> _Planned:
+        return self._join(rel, body, body.get("type", "JOIN_TYPE_UNSPECIFIED"), None)
+
+    def _join(self, rel: Rel, body: dict[str, Any], jtype: str, keys) -> _Planned:
+        kind = _kind(rel)
+        left, right = self.plan(body["left"]), self.plan(body["right"])
+        label = jtype.removeprefix("JOIN_TYPE_").lower().replace("_", " ")
+        if isinstance(left, _Pipeline) and isinstance(right, _Pipeline):
+            o = self.options
+
+            def small(a: _Pipeline, b: _Pipeline) -> bool:
+                return a.rows <= o.broadcast_rows or a.rows * o.broadcast_ratio <= b.rows
+
+            if jtype in BROADCAST_RIGHT_OK and small(right, left):
+                return self._broadcast_join(kind, body, left, right, "right", label)
+            if jtype in BROADCAST_LEFT_OK and small(left, right):
+                return self._broadcast_join(kind, body, right, left, "left", label)
+            if keys is None and o.hash_joins and jtype in HASH_JOIN_OK:
+                pairs = self._equi_keys(body)
+                if pairs:
+                    lread, lin = self.shuffle(left, [a for a, _ in pairs], f"{label} join")
+                    rread, rin = self.shuffle(right, [b for _, b in pairs], f"{label} join")
+                    new = {kind: {**body, "left": lread, "right": rread}}
+                    rows = max(left.rows, right.rows)
+                    return _Pipeline(new, (), (lin, rin), rows, (f"{label} join (by hash partition)",))
+            if jtype in BROADCAST_RIGHT_OK:
+                return self._broadcast_join(kind, body, left, right, "right", label)
+            if jtype in BROADCAST_LEFT_OK:
+                return self._broadcast_join(kind, body, right, left, "left", label)
+        why = f"{label} join runs on the coordinator"
+        lg, rg = self.gather(left, why), self.gather(right, why)
+        new = {kind: {**body, "left": lg.rel, "right": rg.rel}}
+        return _Local(new, lg.exchanges + rg.exchanges, max(lg.rows, rg.rows))
+
+    def _broadcast_join(self, kind, body, big: _Pipeline, small: _Pipeline, side: str, label: str):
+        read, inp = self.broadcast(small)
+        other = "left" if side == "right" else "right"
+        new = {kind: {**body, side: read, other: big.rel}}
+        steps = (*big.steps, f"{label} join with broadcast {side} side")
+        return _Pipeline(new, big.scans, (*big.exchanges, inp), big.rows, steps)
+
+    def _equi_keys(self, body: Mapping[str, Any]) -> list[tuple[int, int]]:
+        """(left field, right field) pairs of the join's top-level equality conjuncts."""
+        nleft = len(self.schema_of(body["left"]))
+        pairs: list[tuple[int, int]] = []
+
+        def visit(expr: Mapping[str, Any]) -> None:
+            fn = expr.get("scalarFunction")
+            if not fn:
+                return
+            name = self.function_name(int(fn.get("functionReference", 0)))
+            args = [a.get("value", {}) for a in fn.get("arguments", [])]
+            if name == "and":
+                for a in args:
+                    visit(a)
+            elif name in ("equal", "is_not_distinct_from") and len(args) == 2:
+                a, b = (_direct_field(x) for x in args)
+                if a is None or b is None:
+                    return
+                if a < nleft <= b:
+                    pairs.append((a, b - nleft))
+                elif b < nleft <= a:
+                    pairs.append((b, a - nleft))
+
+        if "expression" in body:
+            visit(body["expression"])
+        return pairs
+
+
+def _literal_int(expr: Mapping[str, Any] | None, legacy: Any) -> int | None:
+    if expr is None:
+        return None if legacy in (None, -1, "-1") else int(legacy)
+    lit = expr.get("literal", {})
+    for k in ("i64", "i32", "i16", "i8"):
+        if k in lit:
+            return int(lit[k])
+    return None
+
+
+def _same_type(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    def strip(t: Any) -> Any:
+        if isinstance(t, dict):
+            return {k: strip(v) for k, v in t.items() if k != "nullability"}
+        return t
+
+    return strip(a) == strip(b)
+
+
+def plan_query(
+    sql: str,
+    catalog: Catalog,
+    options: PlannerOptions | None = None,
+    params: Mapping[str, Any] | None = None,
+) -> DistributedPlan:
+    """Plan ``sql`` for the cluster.
+
+    Args:
+        sql: one SELECT statement in DataFusion's dialect.
+        catalog: the tables the workers can read.
+        options: planner knobs; ``options.workers`` tasks per distributed stage.
+        params: values for ``$name`` placeholders.
+
+    Returns:
+        A plan whose root stage runs on the coordinator and yields the result.
+
+    >>> # plan = plan_query("select count(*) from t", catalog, PlannerOptions(workers=2))
+    """
+    options = options or PlannerOptions()
+    ctx = catalog.planning_context()
+    df = ctx.sql(sql, param_values=dict(params)) if params else ctx.sql(sql)
+    lp = df.optimized_logical_plan()
+    doc = json.loads(ss.Producer.to_substrait_plan(lp, ctx).to_json())
+    root = doc["relations"][0]["root"]
+    builder = _Builder(ctx, catalog, doc, options)
+    top = builder.gather(builder.plan(root["input"]))
+    sid = len(builder.stages)
+    builder.stages.append(
+        Stage(
+            id=sid,
+            fragment=Fragment(FragmentFormat.SUBSTRAIT, builder.plan_bytes(top.rel, root["names"])),
+            inputs=tuple(dict.fromkeys(top.exchanges)),
+            output=Output(OutputMode.GATHER),
+            location=Location.COORDINATOR,
+            parallelism=1,
+            description="result",
+        )
+    )
+    notes = tuple(dict.fromkeys(builder.notes))
+    return DistributedPlan(tuple(builder.stages), sid, notes)
+

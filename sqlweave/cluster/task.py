@@ -1,0 +1,266 @@
+"""Run one :class:`TaskSpec` on a DataFusion ``SessionContext``.
+
+The caller (a worker process, the coordinator for its own stage, or :mod:`.simulate`)
+supplies a context factory and a resolver for the inputs it holds (cached in-memory
+partitions, received exchange pieces); files are read here. The output is split as
+the spec says: ``{partition: batches}``, every piece holding at least one batch.
+
+Hash partitioning uses our own hash (:func:`hash_rows`) over the key columns: the same
+value lands in the same partition on every worker and in every process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from datafusion import SessionContext
+from datafusion import substrait as ss
+
+from .catalog import register_table, schema_from_bytes
+from .fragments import (
+    EmptyShare,
+    ExchangeShare,
+    FilesShare,
+    Fragment,
+    FragmentFormat,
+    MemoryShare,
+    OutputMode,
+    TaskInput,
+    TaskSpec,
+)
+
+#: what a resolver returns for a MemoryShare or ExchangeShare
+Resolved = pa.Table | Sequence[pa.RecordBatch]
+InputResolver = Callable[[TaskInput], Resolved]
+
+
+def run_task(
+    ctx_factory: Callable[[], SessionContext],
+    spec: TaskSpec,
+    resolve_input: InputResolver,
+) -> dict[int, list[pa.RecordBatch]]:
+    """Run ``spec`` and return its output pieces by destination partition.
+
+    Args:
+        ctx_factory: returns a fresh SessionContext (configured as the caller likes).
+        spec: the task.
+        resolve_input: returns the data of a MemoryShare (a cached partition) or an
+            ExchangeShare (the concatenated pieces of all producers); FilesShare and
+            EmptyShare are handled here.
+
+    Returns:
+        GATHER: ``{0: batches}``; BROADCAST: the same batches under every partition
+        ``0..partitions-1``; HASH: ``{p: rows whose key hash % partitions == p}``.
+    """
+    ctx = ctx_factory()
+    register_inputs(ctx, spec.inputs, resolve_input)
+    table = execute_fragment(ctx, spec.fragment)
+    return split_output(table, spec.output.mode, spec.output.keys, spec.output.partitions)
+
+
+def register_inputs(ctx: SessionContext, inputs: Sequence[TaskInput], resolve: InputResolver):
+    """Register every input under its table name; several inputs of one table are concatenated."""
+    by_table: dict[str, list[TaskInput]] = {}
+    for inp in inputs:
+        by_table.setdefault(inp.table, []).append(inp)
+    for name, items in by_table.items():
+        if len(items) == 1 and isinstance(items[0], FilesShare) and not items[0].row_groups:
+            _register_files(ctx, name, items[0])
+            continue
+        tables = [_load(item, resolve) for item in items]
+        register_table(ctx, name, _concat(tables))
+
+
+def _register_files(ctx: SessionContext, name: str, share: FilesShare) -> None:
+    """Exactly these files, each a table of its own, under one UNION ALL view.
+
+    Keeps DataFusion's parquet pushdown (filters, projections, row-group pruning).
+    """
+    if share.format != "parquet":
+        register_table(ctx, name, _load(share, lambda _: []))
+        return
+    parts = []
+    for i, path in enumerate(share.paths):
+        part = f"__{name}_file{i}"
+        ctx.register_parquet(part, path)
+        parts.append(part)
+    if len(parts) == 1:
+        ctx.register_view(name, ctx.table(parts[0]))
+        return
+    sql = " UNION ALL ".join(f'SELECT * FROM "{p}"' for p in parts)
+    ctx.register_view(name, ctx.sql(sql))
+
+
+def _load(inp: TaskInput, resolve: InputResolver) -> pa.Table:
+    if isinstance(inp, EmptyShare):
+        return schema_from_bytes(inp.schema).empty_table()
+    if isinstance(inp, FilesShare):
+        return _read_files(inp)
+    if isinstance(inp, (MemoryShare, ExchangeShare)):
+        data = resolve(inp)
+        if isinstance(data, pa.Table):
+            return data
+        batches = list(data)
+        if not batches:
+            raise ValueError(f"no data (not even a schema) for input {inp}")
+        return pa.Table.from_batches(batches)
+    raise TypeError(f"unknown task input {inp!r}")
+
+
+def _read_files(share: FilesShare) -> pa.Table:
+    if share.format != "parquet":
+        import pyarrow.dataset as ds
+
+        return ds.dataset(list(share.paths), format=share.format).to_table()
+    tables = []
+    for i, path in enumerate(share.paths):
+        f = pq.ParquetFile(path)
+        groups = share.row_groups[i] if share.row_groups else ()
+        tables.append(f.read_row_groups(list(groups)) if groups else f.read())
+    table = _concat(tables)
+    # the schema DataFusion would give these files (string_view etc.), as on other tasks
+    ctx = SessionContext()
+    ctx.register_parquet("t", share.paths[0])
+    target = ctx.table("t").schema()
+    return table.cast(target) if table.schema != target else table
+
+
+def _concat(tables: list[pa.Table]) -> pa.Table:
+    if len(tables) == 1:
+        return tables[0]
+    first = tables[0].schema
+    return pa.concat_tables([t if t.schema == first else t.cast(first) for t in tables])
+
+
+def execute_fragment(ctx: SessionContext, fragment: Fragment) -> pa.Table:
+    """Run a fragment over the registered inputs and collect its output as one table."""
+    if fragment.format == FragmentFormat.SUBSTRAIT:
+        payload = fragment.payload
+        plan = ss.Serde.deserialize_bytes(payload if isinstance(payload, bytes) else payload.encode())
+        df = ctx.create_dataframe_from_logical_plan(ss.Consumer.from_substrait_plan(ctx, plan))
+    else:
+        df = ctx.sql(str(fragment.payload))
+    schema = df.schema()
+    batches = df.collect()
+    if not batches:
+        return schema.empty_table()
+    return pa.Table.from_batches(batches, schema=batches[0].schema)
+
+
+def split_output(
+    table: pa.Table, mode: OutputMode, keys: Sequence[str], partitions: int
+) -> dict[int, list[pa.RecordBatch]]:
+    """Cut a task's output into its destination pieces (each with at least one batch)."""
+
+    def pieces(t: pa.Table) -> list[pa.RecordBatch]:
+        return t.to_batches() or [pa.RecordBatch.from_pylist([], schema=t.schema)]
+
+    if mode == OutputMode.GATHER:
+        return {0: pieces(table)}
+    if mode == OutputMode.BROADCAST:
+        whole = pieces(table)
+        return {p: whole for p in range(max(1, partitions))}
+    n = max(1, partitions)
+    part = hash_rows(table, keys) % np.uint64(n)
+    out = {}
+    for p in range(n):
+        idx = np.flatnonzero(part == p)
+        out[p] = pieces(table.take(pa.array(idx, type=pa.int64())))
+    return out
+
+
+_MUL = np.uint64(0x9E3779B97F4A7C15)
+_P = np.uint64(0x100000001B3)
+
+
+def _mix(h: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser: spreads low-entropy keys (small integers) over all bits."""
+    h = h ^ (h >> np.uint64(30))
+    h = h * np.uint64(0xBF58476D1CE4E5B9)
+    h = h ^ (h >> np.uint64(27))
+    h = h * np.uint64(0x94D049BB133111EB)
+    return h ^ (h >> np.uint64(31))
+
+
+def hash_rows(table: pa.Table, keys: Sequence[str]) -> np.ndarray:
+    """A uint64 hash per row of the ``keys`` columns, identical in every process.
+
+    Integers and dates hash by their int64 value (so int32 and int64 keys agree), strings
+    by their UTF-8 bytes (string, large_string and string_view agree), NULLs as 0.
+
+    >>> t = pa.table({"k": [1, 2, 1]})
+    >>> h = hash_rows(t, ["k"]); bool(h[0] == h[2] and h[0] != h[1])
+    True
+    """
+    n = table.num_rows
+    h = np.zeros(n, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for key in keys:
+            col = table.column(key).combine_chunks() if n else pa.array([], pa.int64())
+            h = (h * _MUL) ^ _hash_column(col)
+            h = _mix(h)
+    return h
+
+
+def _hash_column(arr: pa.Array) -> np.ndarray:
+    t = arr.type
+    n = len(arr)
+    if n == 0:
+        return np.zeros(0, dtype=np.uint64)
+    if pa.types.is_dictionary(t):
+        arr = arr.dictionary_decode()
+        t = arr.type
+    valid = np.ones(n, dtype=bool) if arr.null_count == 0 else np.asarray(arr.is_valid())
+    if (
+        pa.types.is_integer(t)
+        or pa.types.is_boolean(t)
+        or pa.types.is_temporal(t)
+    ):
+        if pa.types.is_temporal(t):
+            width = 32 if t in (pa.date32(), pa.time32("s"), pa.time32("ms")) else 64
+            arr = arr.view(pa.int32() if width == 32 else pa.int64())
+        vals = np.asarray(pc.cast(arr, pa.int64()).fill_null(0)).view(np.uint64)
+    elif pa.types.is_floating(t):
+        vals = np.asarray(pc.cast(arr, pa.float64()).fill_null(0.0)).view(np.uint64)
+    elif pa.types.is_decimal(t):
+        scaled = pc.cast(arr, pa.decimal128(38, t.scale)) if t.bit_width != 128 else arr
+        buf = np.frombuffer(scaled.buffers()[1], dtype=np.uint64)
+        pairs = buf[2 * scaled.offset : 2 * (scaled.offset + n)].reshape(n, 2)
+        vals = (pairs[:, 0] * _P) ^ pairs[:, 1]
+    elif pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_binary(t) or (
+        pa.types.is_large_binary(t) or pa.types.is_string_view(t) or pa.types.is_binary_view(t)
+    ):
+        vals = _hash_bytes(pc.cast(arr, pa.large_binary()))
+    else:
+        vals = _hash_bytes(pc.cast(pc.cast(arr, pa.large_string()), pa.large_binary()))
+    return np.where(valid, vals, np.uint64(0)).astype(np.uint64)
+
+
+def _hash_bytes(arr: pa.Array) -> np.ndarray:
+    """Polynomial hash of each value's bytes, independent of where the value sits in the buffer."""
+    n = len(arr)
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset : arr.offset + n + 1]
+    data = arr.buffers()[2]
+    start, end = int(offsets[0]), int(offsets[-1])
+    raw = np.frombuffer(data, dtype=np.uint8)[start:end].astype(np.uint64) if data else np.zeros(
+        0, dtype=np.uint64
+    )
+    rel = offsets - start
+    lengths = np.diff(rel)
+    # h(value) = sum(b_j * P^(j - value_start)): weights P^j over the whole buffer, then
+    # multiplied by P^-value_start (P is odd, so invertible modulo 2^64)
+    pw = np.cumprod(np.full(len(raw), _P, dtype=np.uint64)) if len(raw) else raw
+    weights = np.concatenate([np.ones(1, dtype=np.uint64), pw[:-1]]) if len(raw) else raw
+    inv = np.uint64(pow(int(_P), -1, 2**64))
+    inv_pw = np.cumprod(np.full(len(raw) + 1, inv, dtype=np.uint64))
+    inv_pw = np.concatenate([np.ones(1, dtype=np.uint64), inv_pw[:-1]])
+    out = np.zeros(n, dtype=np.uint64)
+    nonempty = lengths > 0
+    if len(raw):
+        sums = np.add.reduceat(raw * weights, rel[:-1][nonempty])
+        out[nonempty] = sums * inv_pw[rel[:-1][nonempty]]
+    return out + lengths.astype(np.uint64)

@@ -1,0 +1,606 @@
+"""A worker process: registers with the coordinator, runs tasks on DataFusion, shuffles to peers.
+
+Threads and sockets (a ZeroMQ socket never crosses threads):
+
+* the **main thread** executes one task at a time (DataFusion checks for
+  signals only on the main thread, which is what makes a running query
+  interruptible); it sends results on its own DEALER and pushes shuffle
+  output straight to peer workers, waiting for their acknowledgements before
+  it reports the task done;
+* the **I/O thread** owns the registered control DEALER (tasks, in-memory
+  partitions, cancels, the peer directory) and the peer ROUTER where other
+  workers push partitions;
+* the **heartbeat thread** sends heartbeats at the period the coordinator
+  handed out, so a long native query never looks like death.
+
+Cancel: the I/O thread interrupts the main thread with SIGINT; if the task has
+not stopped after ``cancel_grace_s`` (stuck in native code without signal
+checks) the process says goodbye and exits with :data:`EXIT_REPLACE`, and its
+supervisor (:func:`supervise`, used by the CLI and ``LocalCluster``) starts a
+fresh worker in its place.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+import zmq
+
+from . import protocol as P
+from .coordinator_state import Versions
+from .fragments import ExchangeShare, MemoryShare, OutputMode, TaskInput, TaskSpec
+
+log = logging.getLogger("sqlweave.cluster.worker")
+
+#: exit status asking the supervisor for a replacement worker
+EXIT_REPLACE = 75
+PUSH_TIMEOUT_S = 60.0
+INPUT_TIMEOUT_S = 60.0
+
+
+class RegistrationError(Exception):
+    """The coordinator refused this worker (version mismatch) or never answered."""
+
+
+class TaskCancelled(BaseException):
+    """Raised in the main thread by our SIGINT handler; a BaseException so task code can't eat it."""
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    coordinator: str  # the coordinator's client address (workers ask it for the rest)
+    host: str = "127.0.0.1"
+    target_partitions: int | None = None
+    cancel_grace_s: float = 1.0
+    register_timeout_s: float = 30.0
+    #: pretend to run another version (tests of the refusal path)
+    versions: Versions | None = None
+
+
+def discover(zctx: zmq.Context, address: str, timeout_s: float) -> P.ConnectionInfo:
+    """Ask the coordinator at its client ``address`` where workers connect."""
+    sock = zctx.socket(zmq.DEALER)
+    sock.linger = 0
+    try:
+        sock.connect(address)
+        rid = uuid.uuid4().hex
+        P.send(sock, P.ConnectInfoRequest(rid))
+        if not sock.poll(int(timeout_s * 1000)):
+            raise RegistrationError(f"no coordinator answered at {address} within {timeout_s} s")
+        _, reply = P.recv(sock)
+        if not isinstance(reply, P.ConnectInfoReply):
+            raise RegistrationError(f"unexpected reply from {address}: {reply}")
+        return P.ConnectionInfo(workers=reply.workers, clients=reply.clients)
+    finally:
+        sock.close()
+
+
+def _rss_bytes() -> int:
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+class Worker:
+    """One worker process. ``Worker(config).run()`` blocks until shutdown."""
+
+    def __init__(self, config: WorkerConfig) -> None:
+        self.config = config
+        self.zctx = zmq.Context()
+        self.worker_id = ""
+        self.heartbeat_s = 1.0
+        self.fragments_run = 0
+        self._lock = threading.Condition()
+        self._tasks: queue.Queue[TaskSpec | None] = queue.Queue()
+        self._cache: dict[str, pa.Table] = {}
+        self._exchange: dict[tuple[str, int, int], dict[int, pa.Table]] = {}
+        self._cancelled: set[str] = set()
+        self._peers: dict[str, str] = {}
+        self._running: TaskSpec | None = None
+        self._interrupt_key: tuple[str, int, int] | None = None
+        self._stop = threading.Event()
+        self._main_thread = threading.get_ident()
+
+    # ----- startup ----------------------------------------------------------
+
+    def register(self) -> None:
+        """Connect, bind the peer socket and register; :class:`RegistrationError` if refused."""
+        info = discover(self.zctx, self.config.coordinator, self.config.register_timeout_s)
+        self.info = info
+        self.control = self.zctx.socket(zmq.DEALER)
+        self.control.linger = 0
+        self.control.connect(info.workers)
+        self.peer = self.zctx.socket(zmq.ROUTER)
+        self.peer.linger = 0
+        port = self.peer.bind_to_random_port(f"tcp://{self.config.host}")
+        versions = self.config.versions or Versions.current()
+        P.send(
+            self.control,
+            P.RegisterWorker(
+                peer_address=f"tcp://{self.config.host}:{port}",
+                pid=os.getpid(),
+                host=socket.gethostname(),
+                cores=len(os.sched_getaffinity(0)),
+                sqlweave_version=versions.sqlweave,
+                datafusion_version=versions.datafusion,
+                protocol_version=versions.protocol,
+            ),
+        )
+        if not self.control.poll(int(self.config.register_timeout_s * 1000)):
+            raise RegistrationError("the coordinator did not answer the registration")
+        _, reply = P.recv(self.control)
+        if isinstance(reply, P.RegistrationRefused):
+            raise RegistrationError(reply.reason)
+        if not isinstance(reply, P.Registered):
+            raise RegistrationError(f"unexpected reply to registration: {reply}")
+        self.worker_id, self.heartbeat_s = reply.worker_id, reply.heartbeat_s
+        self.results = self.zctx.socket(zmq.DEALER)
+        self.results.linger = 1000
+        self.results.connect(info.workers)
+        log.info("registered as %s (heartbeat %.2f s)", self.worker_id, self.heartbeat_s)
+
+    def _new_context(self) -> Any:
+        """A fresh DataFusion context per task (tables are registered per task)."""
+        from .local import make_context
+
+        return make_context(None, self.config.target_partitions)
+
+    def run(self) -> int:
+        """Register, then execute tasks until told to shut down. Returns an exit status."""
+        self.register()
+        self._new_context()  # import DataFusion before the first task arrives
+        signal.signal(signal.SIGINT, self._on_sigint)
+        signal.signal(signal.SIGTERM, self._on_sigterm)
+        threads = [
+            threading.Thread(target=self._io_loop, name="io", daemon=True),
+            threading.Thread(target=self._heartbeat_loop, name="heartbeat", daemon=True),
+        ]
+        for t in threads:
+            t.start()
+        try:
+            while not self._stop.is_set():
+                try:
+                    spec = self._tasks.get(timeout=0.5)
+                except queue.Empty:
+                    continue
+                except TaskCancelled:
+                    continue
+                if spec is None:
+                    break
+                try:
+                    self._run_one(spec)
+                except TaskCancelled:
+                    continue  # the interrupt landed just after the task ended
+        finally:
+            self._stop.set()
+            for t in threads:
+                t.join(timeout=2)
+            self.zctx.destroy(linger=0)
+        return 0
+
+    # ----- signals ------------------------------------------------------------
+
+    def _on_sigint(self, signum: int, frame: object) -> None:
+        with self._lock:
+            running = self._running
+            wanted = self._interrupt_key
+        if running is not None and wanted == running.key:
+            raise TaskCancelled()
+        if wanted is None:
+            raise KeyboardInterrupt
+
+    def _on_sigterm(self, signum: int, frame: object) -> None:
+        self._stop.set()
+        self._tasks.put(None)
+
+    # ----- executing ------------------------------------------------------------
+
+    def _run_one(self, spec: TaskSpec) -> None:
+        with self._lock:
+            if spec.query_id in self._cancelled:
+                return
+            self._running = spec
+        started = time.perf_counter()
+        try:
+            inputs = self._inputs(spec)
+            outputs = run_fragment(self._new_context, spec, inputs)
+            rows = sum(t.num_rows for t in outputs.values())
+            gathered = None
+            if spec.output.mode is OutputMode.GATHER:
+                gathered = outputs.get(0)
+                if gathered is None and outputs:
+                    gathered = pa.concat_tables(list(outputs.values()))
+            else:
+                self._push(spec, outputs)
+            self.fragments_run += 1
+            done = P.TaskDone(
+                worker_id=self.worker_id,
+                query_id=spec.query_id,
+                stage=spec.stage,
+                index=spec.index,
+                attempt=spec.attempt,
+                rows=rows,
+                seconds=time.perf_counter() - started,
+                output=gathered,
+            )
+            with self._lock:
+                self._running = None
+                self._interrupt_key = None
+            P.send(self.results, done)
+        except TaskCancelled:
+            self._fail(spec, "cancelled", P.ErrorKind.CANCELLED)
+        except Exception as exc:
+            log.exception("task %s failed", spec.key)
+            self._fail(spec, _first_line(exc), P.ErrorKind.EXECUTION)
+        finally:
+            with self._lock:
+                self._running = None
+                self._interrupt_key = None
+
+    def _fail(self, spec: TaskSpec, error: str, kind: P.ErrorKind) -> None:
+        with self._lock:
+            self._running = None
+            self._interrupt_key = None
+        P.send(
+            self.results,
+            P.TaskFailed(
+                worker_id=self.worker_id,
+                query_id=spec.query_id,
+                stage=spec.stage,
+                index=spec.index,
+                attempt=spec.attempt,
+                error=error,
+                kind=kind,
+            ),
+        )
+
+    def _inputs(self, spec: TaskSpec) -> dict[TaskInput, pa.Table]:
+        """Cached in-memory and received exchange inputs; exchange waits for every producer."""
+        out: dict[TaskInput, pa.Table] = {}
+        deadline = time.monotonic() + INPUT_TIMEOUT_S
+        with self._lock:
+            for item in spec.inputs:
+                if isinstance(item, MemoryShare):
+                    table = self._cache.get(item.content_hash)
+                    if table is None:
+                        raise RuntimeError(f"in-memory partition {item.content_hash} not shipped")
+                    out[item] = table
+                elif isinstance(item, ExchangeShare):
+                    key = (spec.query_id, item.stage, item.partition)
+                    while len(self._exchange.get(key, {})) < item.producers:
+                        left = deadline - time.monotonic()
+                        if left <= 0 or spec.query_id in self._cancelled:
+                            have = len(self._exchange.get(key, {}))
+                            raise RuntimeError(
+                                f"exchange {key} has {have} of {item.producers} inputs"
+                            )
+                        self._lock.wait(min(left, 0.2))
+                    parts = self._exchange[key]
+                    out[item] = _concat([parts[p] for p in sorted(parts)])
+        return out
+
+    def _push(self, spec: TaskSpec, outputs: dict[int, pa.Table]) -> None:
+        """Send each consumer partition to the worker that owns it; wait for every ack."""
+        pending: dict[zmq.Socket, int] = {}
+        sockets: dict[str, zmq.Socket] = {}
+        broadcast = spec.output.mode is OutputMode.BROADCAST
+        try:
+            for partition, dest in enumerate(spec.destinations):
+                table = outputs.get(partition)
+                if table is None:
+                    table = outputs.get(0) if broadcast else _empty_like(outputs)
+                if dest == self.worker_id:
+                    self._store_exchange(spec.query_id, spec.stage, partition, spec.index, table)
+                    continue
+                with self._lock:
+                    address = self._peers.get(dest)
+                if address is None:
+                    raise RuntimeError(f"no address for peer worker {dest}")
+                sock = sockets.get(dest)
+                if sock is None:
+                    sock = sockets[dest] = self.zctx.socket(zmq.DEALER)
+                    sock.linger = 0
+                    sock.connect(address)
+                P.send(
+                    sock,
+                    P.PushPartition(
+                        spec.query_id, spec.stage, partition, spec.index, spec.attempt, table
+                    ),
+                )
+                pending[sock] = pending.get(sock, 0) + 1
+            poller = zmq.Poller()
+            for sock in pending:
+                poller.register(sock, zmq.POLLIN)
+            deadline = time.monotonic() + PUSH_TIMEOUT_S
+            while any(pending.values()):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    late = [w for w, s in sockets.items() if pending.get(s)]
+                    raise RuntimeError(f"peer worker(s) {', '.join(late)} did not take shuffle data")
+                for sock, _ in poller.poll(int(min(left, 0.5) * 1000)):
+                    P.recv(sock)
+                    pending[sock] -= 1
+        finally:
+            for sock in sockets.values():
+                sock.close()
+
+    def _store_exchange(
+        self, query_id: str, stage: int, partition: int, producer: int, table: pa.Table
+    ) -> None:
+        with self._lock:
+            if query_id in self._cancelled:
+                return
+            self._exchange.setdefault((query_id, stage, partition), {})[producer] = table
+            self._lock.notify_all()
+
+    # ----- I/O thread --------------------------------------------------------------
+
+    def _io_loop(self) -> None:
+        poller = zmq.Poller()
+        poller.register(self.control, zmq.POLLIN)
+        poller.register(self.peer, zmq.POLLIN)
+        while not self._stop.is_set():
+            for sock, _ in poller.poll(100):
+                routed = sock is self.peer
+                identity, frames = P.recv_frames(sock, routed)
+                try:
+                    msg = P.decode(frames)
+                    handler = (
+                        self._peer_handlers if routed else self._control_handlers
+                    ).get(type(msg))
+                    if handler is None:
+                        raise P.ProtocolError(f"{msg.TAG} not handled by workers")
+                    reply = handler(self, msg)
+                except P.ProtocolError as exc:
+                    log.warning("bad message on %s socket: %s", "peer" if routed else "control", exc)
+                    reply = P.ErrorReply(str(exc), P.tag_of(frames), P.request_id_of(frames))
+                if reply is not None:
+                    P.send(sock, reply, identity)
+
+    def _on_run_task(self, msg: P.RunTask) -> None:
+        with self._lock:
+            if msg.spec.query_id in self._cancelled:
+                return
+        self._tasks.put(msg.spec)
+
+    def _on_store_table(self, msg: P.StoreTable) -> None:
+        with self._lock:
+            self._cache[msg.content_hash] = msg.table
+
+    def _on_peers(self, msg: P.PeerDirectory) -> None:
+        with self._lock:
+            self._peers = dict(msg.peers)
+
+    def _on_cancel(self, msg: P.CancelQuery) -> None:
+        with self._lock:
+            self._cancelled.add(msg.query_id)
+            self._drop_query(msg.query_id)
+            running = self._running
+            if running is None or running.query_id != msg.query_id:
+                return
+            self._interrupt_key = running.key
+        signal.pthread_kill(self._main_thread, signal.SIGINT)
+        threading.Thread(target=self._watchdog, args=(running.key,), daemon=True).start()
+
+    def _watchdog(self, key: tuple[str, int, int]) -> None:
+        """End the process if the interrupted task is stuck in native code."""
+        deadline = time.monotonic() + self.config.cancel_grace_s
+        while time.monotonic() < deadline:
+            with self._lock:
+                if self._running is None or self._running.key != key:
+                    return
+            time.sleep(0.02)
+        reason = f"task {key} ignored cancel for {self.config.cancel_grace_s} s; replacing worker"
+        log.warning(reason)
+        sock = self.zctx.socket(zmq.DEALER)
+        sock.linger = 500
+        sock.connect(self.info.workers)
+        P.send(sock, P.WorkerExiting(self.worker_id, reason))
+        sock.close()
+        time.sleep(0.1)
+        os._exit(EXIT_REPLACE)
+
+    def _drop_query(self, query_id: str) -> None:
+        kept = []
+        while True:
+            try:
+                spec = self._tasks.get_nowait()
+            except queue.Empty:
+                break
+            if spec is None or spec.query_id != query_id:
+                kept.append(spec)
+        for spec in kept:
+            self._tasks.put(spec)
+        for key in [k for k in self._exchange if k[0] == query_id]:
+            del self._exchange[key]
+
+    def _on_release(self, msg: P.ReleaseQuery) -> None:
+        with self._lock:
+            self._drop_query(msg.query_id)
+            self._cancelled.discard(msg.query_id)
+
+    def _on_shutdown(self, msg: P.Shutdown) -> None:
+        log.info("shutdown requested: %s", msg.reason)
+        self._stop.set()
+        self._tasks.put(None)
+
+    def _on_error_reply(self, msg: P.ErrorReply) -> None:
+        log.warning("coordinator could not handle our %s: %s", msg.tag, msg.error)
+
+    def _on_push(self, msg: P.PushPartition) -> P.PushAck:
+        self._store_exchange(msg.query_id, msg.stage, msg.partition, msg.producer, msg.table)
+        return P.PushAck(msg.query_id, msg.stage, msg.partition, msg.producer)
+
+    _control_handlers: dict[type, Any] = {
+        P.RunTask: _on_run_task,
+        P.StoreTable: _on_store_table,
+        P.PeerDirectory: _on_peers,
+        P.CancelQuery: _on_cancel,
+        P.ReleaseQuery: _on_release,
+        P.Shutdown: _on_shutdown,
+        P.ErrorReply: _on_error_reply,
+    }
+    _peer_handlers: dict[type, Any] = {P.PushPartition: _on_push}
+
+    # ----- heartbeat thread ----------------------------------------------------------
+
+    def _heartbeat_loop(self) -> None:
+        sock = self.zctx.socket(zmq.DEALER)
+        sock.linger = 0
+        sock.connect(self.info.workers)
+        try:
+            while not self._stop.wait(self.heartbeat_s):
+                with self._lock:
+                    running = int(self._running is not None)
+                P.send(
+                    sock,
+                    P.Heartbeat(self.worker_id, _rss_bytes(), self.fragments_run, running),
+                )
+                while sock.poll(0):
+                    _, msg = P.recv(sock)
+                    if isinstance(msg, P.Shutdown):
+                        # the coordinator gave up on us: make way for a fresh worker
+                        log.warning("coordinator declared this worker lost: %s", msg.reason)
+                        os._exit(EXIT_REPLACE)
+        finally:
+            sock.close()
+
+
+def run_fragment(
+    ctx_factory: Callable[[], Any], spec: TaskSpec, inputs: dict[TaskInput, pa.Table]
+) -> dict[int, pa.Table]:
+    """Run one task through :func:`.task.run_task`; output tables by destination partition."""
+    from . import task
+
+    result = task.run_task(ctx_factory, spec, inputs.__getitem__)
+    return {int(p): _as_table(v) for p, v in result.items()}
+
+
+def _as_table(value: Any) -> pa.Table:
+    if isinstance(value, pa.Table):
+        return value
+    if isinstance(value, pa.RecordBatch):
+        return pa.Table.from_batches([value])
+    batches = list(value)
+    if not batches:
+        raise ValueError("an output partition with no batches and no schema")
+    return pa.Table.from_batches(batches)
+
+
+def _concat(tables: list[pa.Table]) -> pa.Table:
+    if len(tables) == 1:
+        return tables[0]
+    schema = tables[0].schema
+    return pa.concat_tables([t.cast(schema) if t.schema != schema else t for t in tables])
+
+
+def _empty_like(outputs: dict[int, pa.Table]) -> pa.Table:
+    for table in outputs.values():
+        return table.schema.empty_table()
+    return pa.table({})
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:2000]
+
+
+# ----- supervision -----------------------------------------------------------------
+
+
+def _die_with_parent() -> None:
+    """Linux: kill this child if the process that started it dies (no orphans)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
+def worker_command(args: Sequence[str]) -> list[str]:
+    return [sys.executable, "-m", "sqlweave.cluster.worker", *args]
+
+
+def supervise(args: Sequence[str]) -> int:
+    """Run a worker process, starting a fresh one whenever it asks to be replaced."""
+    stopping = False
+    child: subprocess.Popen[bytes] | None = None
+
+    def forward(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        if child is not None and child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+
+    old = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        while True:
+            child = subprocess.Popen(worker_command(args), preexec_fn=_die_with_parent)
+            while True:
+                try:
+                    rc = child.wait()
+                    break
+                except KeyboardInterrupt:
+                    forward(signal.SIGINT, None)
+            if stopping or rc != EXIT_REPLACE:
+                return 0 if stopping else rc
+            log.warning("worker pid %d asked to be replaced; starting a new one", child.pid)
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="sqlweave worker", description="Run a sqlweave worker.")
+    parser.add_argument("--coordinator", required=True, help="the coordinator's address")
+    parser.add_argument("--host", default="127.0.0.1", help="interface for the peer socket")
+    parser.add_argument("--partitions", type=int, default=None, help="DataFusion partitions")
+    parser.add_argument("--cancel-grace", type=float, default=1.0)
+    parser.add_argument("--fake-version", default=None, help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of one worker process (no supervision: see :func:`supervise`)."""
+    ns = parse_args(argv)
+    logging.basicConfig(
+        level=os.environ.get("SQLWEAVE_LOG", "WARNING"),
+        format="%(asctime)s worker %(process)d %(levelname)s %(message)s",
+    )
+    versions = None
+    if ns.fake_version:
+        current = Versions.current()
+        versions = Versions(ns.fake_version, current.datafusion, current.protocol)
+    config = WorkerConfig(
+        coordinator=ns.coordinator,
+        host=ns.host,
+        target_partitions=ns.partitions,
+        cancel_grace_s=ns.cancel_grace,
+        versions=versions,
+    )
+    try:
+        return Worker(config).run()
+    except RegistrationError as exc:
+        print(f"sqlweave worker: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

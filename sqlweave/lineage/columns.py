@@ -1,0 +1,463 @@
+"""End-to-end column lineage of one query, resolved over sqlglot scopes.
+
+Every output column of a query gets a :class:`Flow`: the *base* columns it is computed from
+(through CTEs, derived tables, subqueries and set operations) with an OpenLineage DIRECT
+subtype, plus the columns that influence it INDIRECTLY. Clauses that shape every row (JOIN
+conditions, WHERE/HAVING/QUALIFY, GROUP BY, ORDER BY) give query-wide indirect columns;
+window PARTITION/ORDER and CASE conditions belong to the one output column they appear in.
+
+Resolution never guesses: an unqualified column that several sources could own (no schema)
+becomes one ``unresolved`` reference per candidate table; ``*`` without a schema stays a
+``dataset.*`` reference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from sqlglot import exp
+from sqlglot.optimizer.scope import Scope, build_scope
+
+from .model import ColumnRef, TransformSubtype
+from .names import Catalog, Namer
+
+STAR = "*"
+
+_IDENTITY = TransformSubtype.IDENTITY
+_TRANSFORMATION = TransformSubtype.TRANSFORMATION
+_AGGREGATION = TransformSubtype.AGGREGATION
+_RANK = {_IDENTITY: 0, _TRANSFORMATION: 1, _AGGREGATION: 2}
+
+#: query-wide clauses and the INDIRECT subtype their columns get
+_CLAUSES = (
+    ("where", TransformSubtype.FILTER),
+    ("having", TransformSubtype.FILTER),
+    ("qualify", TransformSubtype.FILTER),
+    ("group", TransformSubtype.GROUP_BY),
+    ("order", TransformSubtype.SORT),
+)
+
+Indirect = frozenset[tuple[ColumnRef, TransformSubtype]]
+
+
+def stronger(a: TransformSubtype, b: TransformSubtype) -> TransformSubtype:
+    """The DIRECT subtype of a chain of two steps: IDENTITY < TRANSFORMATION < AGGREGATION."""
+    return a if _RANK[a] >= _RANK[b] else b
+
+
+@dataclass
+class Flow:
+    """Where one output column comes from: DIRECT sources and per-column INDIRECT ones."""
+
+    direct: dict[ColumnRef, TransformSubtype] = field(default_factory=dict)
+    indirect: set[tuple[ColumnRef, TransformSubtype]] = field(default_factory=set)
+
+    def add_direct(self, ref: ColumnRef, subtype: TransformSubtype) -> None:
+        """Record ``ref`` as a direct source, keeping the strongest subtype seen."""
+        known = self.direct.get(ref)
+        self.direct[ref] = subtype if known is None else stronger(known, subtype)
+
+    def merge(self, other: Flow, local: TransformSubtype = _IDENTITY) -> None:
+        """Add ``other``'s sources, seen through a step of subtype ``local``."""
+        for ref, subtype in other.direct.items():
+            self.add_direct(ref, stronger(subtype, local))
+        self.indirect |= other.indirect
+
+    def as_indirect(self, subtype: TransformSubtype) -> set[tuple[ColumnRef, TransformSubtype]]:
+        """Every source of this flow, used as an INDIRECT influence of ``subtype``."""
+        found = {(ref, subtype) for ref in self.direct}
+        found |= {(ref, subtype) for ref, _ in self.indirect}
+        return found
+
+
+@dataclass(frozen=True)
+class QueryColumns:
+    """Output columns of a query, in order, with their flows, plus query-wide influences."""
+
+    outputs: tuple[tuple[str, Flow], ...]
+    indirect: Indirect
+
+
+_EMPTY = Flow()
+
+
+class ColumnResolver:
+    """Computes :class:`QueryColumns` for queries of one statement.
+
+    Args:
+        namer: identifier normalisation for the dialect.
+        catalog: known columns per dataset.
+        dataset_of: maps a ``Table`` node to its dataset name (None for table functions).
+    """
+
+    def __init__(
+        self, namer: Namer, catalog: Catalog, dataset_of: Callable[[exp.Table], str | None]
+    ) -> None:
+        self._namer = namer
+        self._catalog = catalog
+        self._dataset_of = dataset_of
+        self._outputs: dict[int, list[tuple[str, Flow]]] = {}
+        self._indirect: dict[int, set[tuple[ColumnRef, TransformSubtype]]] = {}
+        self._sources: dict[int, dict[str, exp.Table | Scope]] = {}
+        self._children: dict[int, dict[int, Scope]] = {}
+
+    def query(self, query: exp.Expression) -> QueryColumns | None:
+        """Column lineage of ``query`` (a SELECT, set operation, ...), None if not a query."""
+        try:
+            scope = build_scope(query)
+        except Exception:
+            return None
+        if scope is None:
+            return None
+        outputs = self._scope_outputs(scope)
+        return QueryColumns(tuple(outputs), frozenset(self._scope_indirect(scope)))
+
+    # -- outputs --------------------------------------------------------------------------
+
+    def _scope_outputs(self, scope: Scope) -> list[tuple[str, Flow]]:
+        key = id(scope)
+        if key in self._outputs:
+            return self._outputs[key]
+        self._outputs[key] = []  # cycle guard for recursive CTEs
+        expression = scope.expression
+        if isinstance(expression, exp.SetOperation):
+            outputs = self._set_outputs(scope)
+        elif isinstance(expression, exp.Select):
+            outputs = self._select_outputs(scope, expression)
+        else:
+            outputs = self._udtf_outputs(scope)
+        self._outputs[key] = outputs
+        return outputs
+
+    def _set_outputs(self, scope: Scope) -> list[tuple[str, Flow]]:
+        branches = [self._scope_outputs(s) for s in scope.set_operation_scopes]
+        if not branches:
+            return []
+        first = branches[0]
+        outputs = [(name, Flow()) for name, _ in first]
+        for branch in branches:
+            if len(branch) != len(first):
+                return self._merge_by_star(branches)
+            for (_, flow), (_, other) in zip(outputs, branch):
+                flow.merge(other)
+        return outputs
+
+    def _merge_by_star(self, branches: list[list[tuple[str, Flow]]]) -> list[tuple[str, Flow]]:
+        """Branches of different widths (``*`` without schema): one ``*`` output for all."""
+        flow = Flow()
+        for branch in branches:
+            for _, other in branch:
+                flow.merge(other)
+        return [(STAR, flow)]
+
+    def _select_outputs(self, scope: Scope, select: exp.Select) -> list[tuple[str, Flow]]:
+        outputs: list[tuple[str, Flow]] = []
+        for index, projection in enumerate(select.expressions):
+            if _is_star(projection):
+                outputs.extend(self._star_outputs(scope, projection))
+                continue
+            name = self._output_name(projection, index)
+            outputs.append((name, self._expression_flow(scope, projection)))
+        return outputs
+
+    def _output_name(self, projection: exp.Expression, index: int) -> str:
+        if isinstance(projection, exp.Alias):
+            return self._namer.identifier(projection.args.get("alias"))
+        if isinstance(projection, exp.Column):
+            return self._namer.column(projection)
+        if isinstance(projection, exp.Dot) and projection.name:
+            return self._namer.ident(projection.name)
+        return f"_col_{index}"
+
+    def _star_outputs(self, scope: Scope, star: exp.Expression) -> list[tuple[str, Flow]]:
+        sources = self._scope_sources(scope)
+        if isinstance(star, exp.Column) and star.table:
+            chosen = [sources.get(star.table.lower())]
+        else:
+            chosen = [sources.get(name.lower()) for name in scope.selected_sources]
+        outputs: list[tuple[str, Flow]] = []
+        for source in chosen:
+            if source is None:
+                continue
+            if isinstance(source, Scope):
+                outputs.extend(self._scope_outputs(source))
+                continue
+            dataset = self._dataset_of(source)
+            if dataset is None:
+                continue
+            columns = self._catalog.columns(dataset)
+            for column in columns or (STAR,):
+                outputs.append((column, Flow({ColumnRef(dataset, column): _IDENTITY})))
+        return outputs
+
+    def _udtf_outputs(self, scope: Scope) -> list[tuple[str, Flow]]:
+        """UNNEST / LATERAL / table functions: every output depends on every input column."""
+        expression = scope.expression
+        inner = [s for s in scope.subquery_scopes + scope.derived_table_scopes]
+        flow = Flow()
+        if inner:
+            for child in inner:
+                for _, child_flow in self._scope_outputs(child):
+                    flow.merge(child_flow, _TRANSFORMATION)
+        else:
+            parent = scope.parent or scope
+            for column in _own_columns(expression):
+                flow.merge(self._resolve(parent, column), _TRANSFORMATION)
+        alias = expression.args.get("alias")
+        names = []
+        if isinstance(alias, exp.TableAlias):
+            names = [self._namer.identifier(c) for c in alias.columns]
+            if not names and isinstance(expression, exp.Unnest) and alias.name:
+                names = [self._namer.identifier(alias.this)]
+        if not names:
+            names = ["value"]
+        return [(name, flow) for name in names]
+
+    # -- flows of expressions -------------------------------------------------------------
+
+    def _expression_flow(self, scope: Scope, projection: exp.Expression) -> Flow:
+        node = projection.this if isinstance(projection, exp.Alias) else projection
+        flow = Flow()
+        children = self._child_scopes(scope)
+        for column in _own_columns(node):
+            role = _role(column, node)
+            resolved = self._resolve(scope, column)
+            if isinstance(role, TransformSubtype) and role in _RANK:
+                flow.merge(resolved, role)
+            else:
+                flow.indirect |= resolved.as_indirect(role or TransformSubtype.CONDITIONAL)
+        for query in _own_subqueries(node):
+            child = children.get(id(query))
+            if child is None:
+                continue
+            role = _role(query, node)
+            child_flow = Flow()
+            for _, output in self._scope_outputs(child):
+                child_flow.merge(output)
+            child_flow.indirect |= self._scope_indirect(child)
+            if role in _RANK:
+                flow.merge(child_flow, role if node is not query.parent else _IDENTITY)
+            else:
+                flow.indirect |= child_flow.as_indirect(role)
+        return flow
+
+    def _clause_indirect(
+        self, scope: Scope, node: exp.Expression, subtype: TransformSubtype
+    ) -> set[tuple[ColumnRef, TransformSubtype]]:
+        found: set[tuple[ColumnRef, TransformSubtype]] = set()
+        for column in _own_columns(node):
+            found |= self._resolve(scope, column, allow_alias=True).as_indirect(subtype)
+        if subtype in (TransformSubtype.GROUP_BY, TransformSubtype.SORT):
+            found |= self._positional(scope, node, subtype)
+        children = self._child_scopes(scope)
+        for query in _own_subqueries(node):
+            child = children.get(id(query))
+            if child is None:
+                continue
+            for _, output in self._scope_outputs(child):
+                found |= output.as_indirect(subtype)
+            found |= {(ref, subtype) for ref, _ in self._scope_indirect(child)}
+        return found
+
+    def _positional(
+        self, scope: Scope, node: exp.Expression, subtype: TransformSubtype
+    ) -> set[tuple[ColumnRef, TransformSubtype]]:
+        """``GROUP BY 1`` / ``ORDER BY 2``: the influence of that output column."""
+        items = node.expressions if isinstance(node, exp.Group) else []
+        if isinstance(node, exp.Order):
+            items = [o.this for o in node.expressions]
+        found: set[tuple[ColumnRef, TransformSubtype]] = set()
+        outputs = None
+        for item in items:
+            if isinstance(item, exp.Literal) and item.is_int:
+                outputs = outputs or self._scope_outputs(scope)
+                position = int(item.this) - 1
+                if 0 <= position < len(outputs):
+                    found |= outputs[position][1].as_indirect(subtype)
+        return found
+
+    def _scope_indirect(self, scope: Scope) -> set[tuple[ColumnRef, TransformSubtype]]:
+        key = id(scope)
+        if key in self._indirect:
+            return self._indirect[key]
+        self._indirect[key] = set()  # cycle guard
+        found: set[tuple[ColumnRef, TransformSubtype]] = set()
+        expression = scope.expression
+        if isinstance(expression, exp.SetOperation):
+            for branch in scope.set_operation_scopes:
+                found |= self._scope_indirect(branch)
+        for join in expression.args.get("joins") or ():
+            if join.args.get("on"):
+                found |= self._clause_indirect(scope, join.args["on"], TransformSubtype.JOIN)
+            for name in join.args.get("using") or ():
+                found |= self._using(scope, join, name)
+        for arg, subtype in _CLAUSES:
+            clause = expression.args.get(arg)
+            if clause is not None:
+                found |= self._clause_indirect(scope, clause, subtype)
+        for source in self._scope_sources(scope).values():
+            if isinstance(source, Scope) and source is not scope:
+                found |= self._scope_indirect(source)
+        self._indirect[key] = found
+        return found
+
+    def _using(
+        self, scope: Scope, join: exp.Join, name: exp.Expression
+    ) -> set[tuple[ColumnRef, TransformSubtype]]:
+        column = self._namer.identifier(name)
+        found: set[tuple[ColumnRef, TransformSubtype]] = set()
+        for source in self._scope_sources(scope).values():
+            flow = self._from_source(source, column)
+            if any(not ref.unresolved or ref.column == column for ref in flow.direct):
+                found |= flow.as_indirect(TransformSubtype.JOIN)
+        del join
+        return found
+
+    # -- resolving one column -------------------------------------------------------------
+
+    def _resolve(self, scope: Scope, column: exp.Column, allow_alias: bool = False) -> Flow:
+        name = self._namer.column(column)
+        table = column.table
+        current: Scope | None = scope
+        if table:
+            while current is not None:
+                source = self._scope_sources(current).get(table.lower())
+                if source is not None:
+                    return self._from_source(source, name)
+                current = current.parent
+            return Flow({ColumnRef(self._namer.ident(table), name, unresolved=True): _IDENTITY})
+        while current is not None:
+            flow = self._resolve_unqualified(current, name, allow_alias)
+            if flow is not None:
+                return flow
+            current = current.parent
+        return _EMPTY
+
+    def _resolve_unqualified(self, scope: Scope, name: str, allow_alias: bool) -> Flow | None:
+        sources = [
+            s
+            for key in scope.selected_sources
+            if (s := self._scope_sources(scope).get(key.lower())) is not None
+        ]
+        if allow_alias and isinstance(scope.expression, exp.Select):
+            owners = [s for s in sources if self._knows(s, name) is True]
+            if not owners:
+                for index, projection in enumerate(scope.expression.expressions):
+                    if isinstance(projection, exp.Alias) and self._output_name(
+                        projection, index
+                    ) == name:
+                        return self._expression_flow(scope, projection)
+        if not sources:
+            return None
+        if len(sources) == 1:
+            return self._from_source(sources[0], name)
+        known = [self._knows(s, name) for s in sources]
+        owners = [s for s, k in zip(sources, known) if k is True]
+        if owners:
+            return self._from_source(owners[0], name)
+        candidates = [s for s, k in zip(sources, known) if k is None]
+        if not candidates:
+            return None
+        flow = Flow()
+        for source in candidates:
+            for ref, subtype in self._from_source(source, name).direct.items():
+                flow.add_direct(ColumnRef(ref.dataset, ref.column, unresolved=True), subtype)
+        return flow
+
+    def _knows(self, source: exp.Table | Scope, name: str) -> bool | None:
+        """Whether ``source`` has column ``name``: True, False, or None when unknown."""
+        if isinstance(source, Scope):
+            names = [n for n, _ in self._scope_outputs(source)]
+            if name in names:
+                return True
+            return None if STAR in names else False
+        dataset = self._dataset_of(source)
+        columns = self._catalog.columns(dataset) if dataset else None
+        if columns is None:
+            return None
+        return name in columns
+
+    def _from_source(self, source: exp.Table | Scope, name: str) -> Flow:
+        if not isinstance(source, Scope):
+            dataset = self._dataset_of(source)
+            if dataset is None:
+                return _EMPTY
+            return Flow({ColumnRef(dataset, name): _IDENTITY})
+        outputs = self._scope_outputs(source)
+        for output, flow in outputs:
+            if output == name:
+                return flow
+        stars = [flow for output, flow in outputs if output == STAR]
+        result = Flow()
+        for flow in stars:
+            for ref, subtype in flow.direct.items():
+                column = name if ref.column == STAR else ref.column
+                unresolved = ref.unresolved or len(stars) > 1
+                result.add_direct(ColumnRef(ref.dataset, column, unresolved), subtype)
+            result.indirect |= flow.indirect
+        return result
+
+    # -- scope bookkeeping ----------------------------------------------------------------
+
+    def _scope_sources(self, scope: Scope) -> dict[str, exp.Table | Scope]:
+        key = id(scope)
+        found = self._sources.get(key)
+        if found is None:
+            found = {name.lower(): source for name, source in scope.sources.items()}
+            self._sources[key] = found
+        return found
+
+    def _child_scopes(self, scope: Scope) -> dict[int, Scope]:
+        key = id(scope)
+        found = self._children.get(key)
+        if found is None:
+            found = {id(child.expression): child for child in scope.subquery_scopes}
+            self._children[key] = found
+        return found
+
+
+def _is_star(node: exp.Expression) -> bool:
+    return isinstance(node, exp.Star) or (
+        isinstance(node, exp.Column) and isinstance(node.this, exp.Star)
+    )
+
+
+def _own_columns(node: exp.Expression) -> Iterator[exp.Column]:
+    """Columns under ``node`` that belong to its scope (not to nested queries)."""
+    if isinstance(node, exp.Column):
+        if not isinstance(node.this, exp.Star):
+            yield node
+        return
+    for child in node.iter_expressions():
+        if isinstance(child, exp.Query):
+            continue
+        yield from _own_columns(child)
+
+
+def _own_subqueries(node: exp.Expression) -> Iterator[exp.Query]:
+    """Outermost queries nested under ``node``."""
+    for child in node.iter_expressions():
+        if isinstance(child, exp.Query):
+            yield child.this if isinstance(child, exp.Subquery) else child
+        else:
+            yield from _own_subqueries(child)
+
+
+def _role(node: exp.Expression, root: exp.Expression) -> TransformSubtype:
+    """How ``node`` influences the value of ``root``: a DIRECT or an INDIRECT subtype."""
+    if node is root or (isinstance(node, exp.Query) and node.parent is root):
+        return _IDENTITY
+    direct = _TRANSFORMATION
+    child, parent = node, node.parent
+    while parent is not None and child is not root:
+        if isinstance(parent, exp.Window) and child is not parent.this:
+            return TransformSubtype.WINDOW
+        if isinstance(parent, exp.If) and child is parent.this:
+            return TransformSubtype.CONDITIONAL
+        if isinstance(parent, exp.Case) and child is parent.this:
+            return TransformSubtype.CONDITIONAL
+        if isinstance(parent, (exp.AggFunc, exp.Count)):
+            direct = _AGGREGATION
+        child, parent = parent, parent.parent
+    return direct

@@ -1,0 +1,196 @@
+"""Extract table and column lineage from a SQL script.
+
+>>> from sqlweave.lineage import extract
+>>> [(s.kind.value, sorted(s.reads), sorted(s.writes)) for s in extract(
+...     "CREATE TABLE b AS SELECT x FROM a; SELECT * FROM b")]
+[('CREATE_TABLE_AS', ['a'], ['b']), ('SELECT', ['b'], [])]
+
+The passes, in order (:data:`PASSES`): split the script on ``;`` tokens, parse each
+statement, analyse it, then mark datasets that the script writes and later reads as
+intermediate.
+
+Naming rule for datasets and columns:
+
+* Unquoted identifiers are case-folded as sqlglot normalises them for the dialect (lower
+  case for DataFusion/postgres, duckdb, spark, mysql...; upper case for snowflake/oracle);
+  quoted identifiers are kept verbatim. BigQuery table paths keep their case.
+* Qualification is kept as written (``catalog.db.table``), parts joined by ``"."``.
+* File tables are named by their path/URI verbatim (``'data/x.parquet'``,
+  ``read_parquet('x.parquet')``, the ``LOCATION`` of ``CREATE EXTERNAL TABLE``).
+* A query that writes nothing flows into the dataset ``"<result>"``
+  (:data:`sqlweave.lineage.statements.RESULT`); its columns are the output names, or
+  ``_col_<i>`` for unnamed expressions.
+* Without a schema, ``*`` stays a ``dataset.*`` column and a column several tables could
+  own is reported once per candidate with ``ColumnRef.unresolved`` set.
+
+Extraction never raises on SQL text: a statement that cannot be tokenized or parsed becomes
+a :class:`StatementLineage` of kind ``UNPARSEABLE`` carrying the error and its position.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import Any
+
+from sqlglot.dialects.dialect import Dialect
+from sqlglot.errors import ParseError
+
+from .model import Span, StatementKind, StatementLineage
+from .names import Catalog, Namer
+from .split import Chunk, split
+from .statements import Facts, StatementAnalyzer
+
+#: dialect used when none is given: DataFusion's SQL is postgres-like
+DEFAULT_DIALECT = "postgres"
+_ALIASES = {"datafusion": "postgres", "": "postgres"}
+
+Schema = Mapping[str, Any]
+
+
+def extract(
+    sql: str, dialect: str | None = None, schema: Schema | None = None
+) -> list[StatementLineage]:
+    """Lineage of every statement in ``sql``, in script order.
+
+    Args:
+        sql: one statement or a ``;``-separated script.
+        dialect: a sqlglot dialect name; None (or ``"datafusion"``) reads DataFusion's
+            postgres-like SQL.
+        schema: table -> columns (a list of names or a name -> type mapping; sqlglot's
+            nested ``{db: {table: {col: type}}}`` form works too). Used to expand ``*``
+            and to attribute unqualified columns.
+
+    Returns:
+        One :class:`StatementLineage` per non-empty statement.
+
+    Raises:
+        ValueError: ``dialect`` is not a dialect sqlglot knows (never for bad SQL).
+
+    >>> [str(e.source) + " -> " + str(e.target) for e in extract(
+    ...     "INSERT INTO b (y) SELECT x FROM a")[0].column_edges]
+    ['a.x -> b.y']
+    """
+    dialect_obj = Dialect.get_or_raise(_ALIASES.get((dialect or "").lower(), dialect))
+    namer = Namer(dialect_obj)
+    analyzer = StatementAnalyzer(namer, Catalog(schema, namer))
+    text = sql if isinstance(sql, str) else str(sql)
+    results: list[StatementLineage] = []
+    for step in PASSES:
+        results = step(text, dialect_obj, analyzer, results)
+    return results
+
+
+def _statements(
+    sql: str, dialect: Dialect, analyzer: StatementAnalyzer, _: list[StatementLineage]
+) -> list[StatementLineage]:
+    try:
+        chunks = split(sql, dialect)
+    except Exception as error:  # the splitter is defensive; this is the last resort
+        chunks = [Chunk(0, len(sql), None, str(error))]
+    results = []
+    for chunk in chunks:
+        results.extend(_statement(sql, chunk, dialect, analyzer))
+    return results
+
+
+def _statement(
+    sql: str, chunk: Chunk, dialect: Dialect, analyzer: StatementAnalyzer
+) -> list[StatementLineage]:
+    text = sql[chunk.start : chunk.end]
+    span = Span(chunk.start, chunk.end)
+    if chunk.tokens is None:
+        return [_unparseable(sql, text, span, chunk.error or "cannot tokenize", None, None)]
+    try:
+        parsed = dialect.parser().parse(list(chunk.tokens), sql)
+    except ParseError as error:
+        first = error.errors[0] if error.errors else {}
+        message = first.get("description") or str(error)
+        return [_unparseable(sql, text, span, message, first.get("line"), first.get("col"))]
+    except Exception as error:
+        return [_unparseable(sql, text, span, str(error) or type(error).__name__, None, None)]
+    results = []
+    for statement in parsed:
+        if statement is None:
+            continue
+        try:
+            facts = analyzer.analyze(statement)
+        except Exception as error:  # a bug of ours must not hide the rest of the script
+            facts = Facts(StatementKind.NO_LINEAGE, notes=[f"analysis failed: {error!r}"])
+        results.append(_lineage(facts, text, span))
+    return results
+
+
+def _lineage(facts: Facts, text: str, span: Span) -> StatementLineage:
+    return StatementLineage(
+        kind=facts.kind,
+        sql=text,
+        span=span,
+        reads=frozenset(facts.reads),
+        writes=frozenset(facts.writes),
+        column_edges=tuple(sorted(facts.edges)),
+        drops=frozenset(facts.drops),
+        renames=tuple(facts.renames),
+        notes=tuple(facts.notes),
+    )
+
+
+def _unparseable(
+    sql: str, text: str, span: Span, message: str, line: int | None, column: int | None
+) -> StatementLineage:
+    if line is None:
+        line = sql.count("\n", 0, span.start) + 1
+        column = span.start - sql.rfind("\n", 0, span.start)
+    return StatementLineage(
+        kind=StatementKind.UNPARSEABLE,
+        sql=text,
+        span=span,
+        error=message,
+        error_line=line,
+        error_column=column,
+    )
+
+
+def _intermediate(
+    sql: str, dialect: Dialect, analyzer: StatementAnalyzer, results: list[StatementLineage]
+) -> list[StatementLineage]:
+    """Datasets written by one statement and read by a later one are intermediate."""
+    del sql, dialect, analyzer
+    written: set[str] = set()
+    intermediate: set[str] = set()
+    for result in results:
+        intermediate |= result.reads & written
+        written |= result.writes
+    if not intermediate:
+        return results
+    return [_with_intermediate(r, intermediate) for r in results]
+
+
+def _with_intermediate(result: StatementLineage, intermediate: set[str]) -> StatementLineage:
+    mine = (result.reads | result.writes) & intermediate
+    return replace(result, intermediate=frozenset(mine)) if mine else result
+
+
+Pass = Callable[[str, Dialect, StatementAnalyzer, list[StatementLineage]], list[StatementLineage]]
+
+#: the extraction passes, applied in order
+PASSES: tuple[Pass, ...] = (_statements, _intermediate)
+
+
+class _CallableModule(types.ModuleType):
+    """This module, callable as :func:`extract`.
+
+    The package exports ``extract`` lazily from this module of the same name; importing the
+    module rebinds ``sqlweave.lineage.extract`` to the module object, so calls through the
+    package must still reach the function.
+    """
+
+    def __call__(
+        self, sql: str, dialect: str | None = None, schema: Schema | None = None
+    ) -> list[StatementLineage]:
+        return extract(sql, dialect, schema)
+
+
+sys.modules[__name__].__class__ = _CallableModule

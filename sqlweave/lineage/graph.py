@@ -1,0 +1,552 @@
+"""The lineage graph: datasets, columns and runs, behind a small interface.
+
+A *run* is one statement execution (one statement of one notebook cell). The
+graph is a pure function of its ordered run log: every change replays the log
+into a fresh networkx graph, so re-running a cell (which replaces that cell's
+earlier runs), renames and drops can never leave a duplicate or stale edge.
+Notebook logs hold hundreds of runs, so replaying costs microseconds to
+milliseconds.
+
+    >>> from datetime import datetime, timezone
+    >>> from sqlweave.lineage.model import Span, StatementKind, StatementLineage
+    >>> g = LineageGraph()
+    >>> info = RunInfo.new(notebook="nb.ipynb", cell_id="c1", execution_count=1,
+    ...                    sql="CREATE TABLE b AS SELECT * FROM a", engine="duckdb")
+    >>> sl = StatementLineage(StatementKind.CREATE_TABLE_AS, info.sql, Span(0, 33),
+    ...                       reads=frozenset({"a"}), writes=frozenset({"b"}))
+    >>> _ = g.add_run(info, sl)
+    >>> [n.name for n in g.downstream("a") if n.kind is NodeKind.DATASET]
+    ['b']
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Any
+
+import networkx as nx
+
+from ..errors import UsageError
+from ..events import Status
+from .model import ColumnRef, StatementKind, StatementLineage
+
+
+class NodeKind(str, Enum):
+    """What a graph node stands for."""
+
+    DATASET = "dataset"
+    COLUMN = "column"
+    RUN = "run"
+
+
+class EdgeKind(str, Enum):
+    """What a graph edge stands for (direction in the comment)."""
+
+    READS = "reads"  # dataset -> run
+    WRITES = "writes"  # run -> dataset
+    HAS_COLUMN = "has_column"  # dataset -> column
+    DERIVES = "derives"  # column -> column
+    DROPS = "drops"  # run -> dataset
+    RENAMES = "renames"  # run -> dataset (its new name)
+
+
+#: edges along which data flows; the only ones lineage queries follow
+FLOW_EDGES = frozenset({EdgeKind.READS, EdgeKind.WRITES, EdgeKind.DERIVES})
+
+#: statements that replace a dataset's whole definition (old column derivations go away)
+REPLACING_KINDS = frozenset(
+    {
+        StatementKind.CREATE_TABLE_AS,
+        StatementKind.CREATE_TABLE,
+        StatementKind.CREATE_VIEW,
+        StatementKind.CREATE_EXTERNAL_TABLE,
+    }
+)
+
+
+class UnknownNodeError(UsageError):
+    """A query named a dataset or column the graph does not hold."""
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """Where and how one statement ran.
+
+    ``session_id`` names the kernel session: execution counts restart at 1 in
+    each kernel, so a cell execution is identified by ``(session_id,
+    execution_count)``.
+    """
+
+    run_id: str
+    notebook: str
+    cell_id: str | None
+    execution_count: int | None
+    started_at: datetime
+    sql: str
+    engine: str
+    status: Status = Status.COMPLETE
+    duration_s: float = 0.0
+    rows: int | None = None
+    dialect: str | None = None
+    error: str | None = None
+    session_id: str = ""
+
+    def __post_init__(self) -> None:
+        if self.started_at.tzinfo is None:  # naive times are local; compare them as aware
+            object.__setattr__(self, "started_at", self.started_at.astimezone())
+
+    @classmethod
+    def new(cls, **fields: Any) -> RunInfo:
+        """A RunInfo with a fresh ``run_id`` and, unless given, ``started_at`` = now (UTC)."""
+        fields.setdefault("run_id", str(uuid.uuid4()))
+        fields.setdefault("started_at", datetime.now(timezone.utc))
+        fields.setdefault("notebook", "<interactive>")
+        fields.setdefault("cell_id", None)
+        fields.setdefault("execution_count", None)
+        return cls(**fields)
+
+    @property
+    def cell(self) -> CellRef:
+        return CellRef(self.notebook, self.cell_id, self.execution_count)
+
+    @property
+    def cell_key(self) -> tuple[str, str]:
+        """Identity of the cell; runs outside any cell are their own cell."""
+        return (self.notebook, self.cell_id if self.cell_id is not None else f"run:{self.run_id}")
+
+    @property
+    def execution_key(self) -> tuple[str, int | None]:
+        return (self.session_id, self.execution_count)
+
+
+@dataclass(frozen=True)
+class Run:
+    """One statement execution and its lineage: an entry of the run log."""
+
+    info: RunInfo
+    lineage: StatementLineage
+
+
+@dataclass(frozen=True, order=True)
+class CellRef:
+    """A notebook cell, as last executed."""
+
+    notebook: str
+    cell_id: str | None
+    execution_count: int | None
+
+    def __str__(self) -> str:
+        count = "" if self.execution_count is None else f"[{self.execution_count}] "
+        return f"{count}{self.notebook}:{self.cell_id or '-'}"
+
+
+@dataclass(frozen=True, order=True)
+class Node:
+    """A node of the graph: a dataset, a column of a dataset, or a run (key = run id)."""
+
+    kind: NodeKind
+    name: str
+    column: str | None = None
+
+    @property
+    def id(self) -> str:
+        if self.kind is NodeKind.COLUMN:
+            return f"column:{self.name}.{self.column}"
+        return f"{self.kind.value}:{self.name}"
+
+    def __str__(self) -> str:
+        return f"{self.name}.{self.column}" if self.kind is NodeKind.COLUMN else self.name
+
+
+def dataset_node(name: str) -> Node:
+    return Node(NodeKind.DATASET, name)
+
+
+def column_node(dataset: str, column: str) -> Node:
+    return Node(NodeKind.COLUMN, dataset, column)
+
+
+def run_node(run_id: str) -> Node:
+    return Node(NodeKind.RUN, run_id)
+
+
+@dataclass(frozen=True)
+class Impact:
+    """What changing a dataset or column affects, in topological order."""
+
+    source: Node
+    datasets: tuple[str, ...]
+    columns: tuple[ColumnRef, ...]
+    cells: tuple[CellRef, ...]
+
+
+@dataclass(frozen=True)
+class StaleCell:
+    """A cell whose inputs were rewritten (by other cells) after it last ran."""
+
+    cell: CellRef
+    inputs: tuple[str, ...]
+    rewritten_by: tuple[CellRef, ...] = field(default=())
+
+
+NodeLike = str | Node | ColumnRef
+
+
+class LineageGraph:
+    """Datasets, columns and runs, built from an ordered log of runs."""
+
+    def __init__(self, runs: Iterable[Run] = ()) -> None:
+        self._runs: list[Run] = []
+        self._ids: set[str] = set()
+        self._g = nx.DiGraph()
+        self.merge(runs)
+
+    # ---- building ---------------------------------------------------------------------------
+
+    def add_run(self, info: RunInfo, lineage: StatementLineage) -> bool:
+        """Add one statement execution; returns False when it was ignored.
+
+        A run of a cell whose earlier execution is in the graph replaces that
+        execution's runs. A run older than the cell's current execution (seen
+        when merging another kernel's log) and an already known run id are ignored.
+        """
+        if info.run_id in self._ids:
+            return False
+        current = [r for r in self._runs if r.info.cell_key == info.cell_key]
+        older = [r for r in current if r.info.execution_key != info.execution_key]
+        if older:
+            if max(r.info.started_at for r in older) > info.started_at:
+                return False
+            self._runs = [r for r in self._runs if r not in older]
+            self._ids -= {r.info.run_id for r in older}
+        run = Run(info, lineage)
+        in_order = not self._runs or self._runs[-1].info.started_at <= info.started_at
+        self._runs.append(run)
+        self._ids.add(info.run_id)
+        if in_order and not older:
+            self._apply(run, len(self._runs) - 1)
+        else:
+            self._runs.sort(key=lambda r: r.info.started_at)
+            self._rebuild()
+        return True
+
+    def merge(self, runs: Iterable[Run] | LineageGraph) -> None:
+        """Add every run of another graph or run log (the cell rules of :meth:`add_run` apply)."""
+        items = runs.runs if isinstance(runs, LineageGraph) else tuple(runs)
+        for run in sorted(items, key=lambda r: r.info.started_at):
+            self.add_run(run.info, run.lineage)
+
+    def remove_cell(self, notebook: str, cell_id: str) -> None:
+        """Forget everything one cell contributed."""
+        self._keep(lambda r: r.info.cell_key != (notebook, cell_id))
+
+    def clear(self, notebook: str | None = None) -> None:
+        """Forget all runs, or only those of one notebook."""
+        self._keep(lambda r: notebook is not None and r.info.notebook != notebook)
+
+    def _keep(self, predicate: Any) -> None:
+        self._runs = [r for r in self._runs if predicate(r)]
+        self._ids = {r.info.run_id for r in self._runs}
+        self._rebuild()
+
+    def _rebuild(self) -> None:
+        self._g = nx.DiGraph()
+        for seq, run in enumerate(self._runs):
+            self._apply(run, seq)
+
+    def _apply(self, run: Run, seq: int) -> None:
+        info, sl = run.info, run.lineage
+        rid = run_node(info.run_id).id
+        self._g.add_node(rid, kind=NodeKind.RUN, name=info.run_id, seq=seq)
+        if info.status is not Status.COMPLETE:
+            return
+        for name in sorted(sl.reads):
+            self._edge(self._dataset(name), rid, EdgeKind.READS)
+        for name in sorted(sl.writes):
+            ds = self._dataset(name)
+            if sl.kind in REPLACING_KINDS:
+                self._forget_derivations(name)
+            self._touch(ds, seq, info.run_id, dropped=False)
+            self._edge(rid, ds, EdgeKind.WRITES)
+        for edge in sl.column_edges:
+            src = self._column(edge.source)
+            dst = self._column(edge.target)
+            self._edge(src, dst, EdgeKind.DERIVES, run_id=info.run_id, type=edge.type.value,
+                       subtype=edge.subtype.value)
+        for name in sorted(sl.drops):
+            ds = self._dataset(name)
+            self._touch(ds, seq, info.run_id, dropped=True)
+            self._edge(rid, ds, EdgeKind.DROPS)
+        for old, new in sl.renames:
+            self._rename(old, new)
+            ds = self._dataset(new)
+            self._touch(ds, seq, info.run_id, dropped=False)
+            self._edge(rid, ds, EdgeKind.RENAMES)
+
+    def _edge(self, u: str, v: str, kind: EdgeKind, **attrs: Any) -> None:
+        self._g.add_edge(u, v, kind=kind, **attrs)
+
+    def _dataset(self, name: str) -> str:
+        nid = dataset_node(name).id
+        if nid not in self._g:
+            self._g.add_node(nid, kind=NodeKind.DATASET, name=name, dropped=False,
+                             previous_names=(), modified_seq=-1, modified_by="")
+        return nid
+
+    def _column(self, ref: ColumnRef) -> str:
+        ds = self._dataset(ref.dataset)
+        nid = column_node(ref.dataset, ref.column).id
+        if nid not in self._g:
+            self._g.add_node(nid, kind=NodeKind.COLUMN, name=ref.dataset, column=ref.column,
+                             unresolved=ref.unresolved)
+            self._edge(ds, nid, EdgeKind.HAS_COLUMN)
+        return nid
+
+    def _touch(self, nid: str, seq: int, run_id: str, *, dropped: bool) -> None:
+        self._g.nodes[nid].update(modified_seq=seq, modified_by=run_id, dropped=dropped)
+
+    def _forget_derivations(self, dataset: str) -> None:
+        for col in self._columns_of(dataset):
+            self._g.remove_edges_from(
+                [(u, col) for u in list(self._g.predecessors(col))
+                 if self._g.edges[u, col]["kind"] is EdgeKind.DERIVES]
+            )
+
+    def _columns_of(self, dataset: str) -> list[str]:
+        nid = dataset_node(dataset).id
+        if nid not in self._g:
+            return []
+        return [v for v in self._g.successors(nid)
+                if self._g.edges[nid, v]["kind"] is EdgeKind.HAS_COLUMN]
+
+    def _rename(self, old: str, new: str) -> None:
+        old_id = dataset_node(old).id
+        if old_id not in self._g:
+            return
+        mapping = {old_id: dataset_node(new).id}
+        for col in self._columns_of(old):
+            column = self._g.nodes[col]["column"]
+            mapping[col] = column_node(new, column).id
+            self._g.nodes[col]["name"] = new
+        previous = self._g.nodes[old_id]["previous_names"]
+        nx.relabel_nodes(self._g, mapping, copy=False)
+        self._g.nodes[mapping[old_id]].update(name=new, previous_names=(*previous, old))
+
+    # ---- reading ------------------------------------------------------------------------------
+
+    @property
+    def runs(self) -> tuple[Run, ...]:
+        """The run log, oldest first."""
+        return tuple(self._runs)
+
+    def run(self, run_id: str) -> Run:
+        for r in self._runs:
+            if r.info.run_id == run_id:
+                return r
+        raise UnknownNodeError(f"unknown run {run_id!r}")
+
+    def __len__(self) -> int:
+        return len(self._runs)
+
+    def __contains__(self, item: object) -> bool:
+        try:
+            return self.node(item) is not None  # type: ignore[arg-type]
+        except (UnknownNodeError, TypeError):
+            return False
+
+    def nodes(self, kind: NodeKind | None = None) -> Iterator[Node]:
+        for nid in self._g.nodes:
+            node = self._as_node(nid)
+            if kind is None or node.kind is kind:
+                yield node
+
+    def edges(self, kind: EdgeKind | None = None) -> Iterator[tuple[Node, Node, EdgeKind]]:
+        for u, v, k in self._g.edges(data="kind"):
+            if kind is None or k is kind:
+                yield self._as_node(u), self._as_node(v), k
+
+    def datasets(self, *, include_dropped: bool = True) -> tuple[str, ...]:
+        return tuple(
+            sorted(n.name for n in self.nodes(NodeKind.DATASET)
+                   if include_dropped or not self.attrs(n)["dropped"])
+        )
+
+    def columns(self, dataset: str) -> tuple[str, ...]:
+        return tuple(sorted(self._g.nodes[c]["column"] for c in self._columns_of(dataset)))
+
+    def attrs(self, node: NodeLike) -> dict[str, Any]:
+        """A copy of a node's attributes (run nodes get their RunInfo fields too)."""
+        n = self.node(node)
+        out = dict(self._g.nodes[n.id])
+        if n.kind is NodeKind.RUN:
+            info = self.run(n.name).info
+            out.update({k: getattr(info, k) for k in info.__dataclass_fields__})
+        return out
+
+    def node(self, ref: NodeLike) -> Node:
+        """Resolve ``"table"``, ``"table.column"``, a :class:`ColumnRef` or a :class:`Node`."""
+        if isinstance(ref, Node):
+            candidates = [ref]
+        elif isinstance(ref, ColumnRef):
+            candidates = [column_node(ref.dataset, ref.column)]
+        elif isinstance(ref, str):
+            candidates = [dataset_node(ref), run_node(ref)]
+            if "." in ref:
+                table, column = ref.rsplit(".", 1)
+                candidates.append(column_node(table, column))
+        else:
+            raise TypeError(f"not a node reference: {ref!r}")
+        for cand in candidates:
+            if cand.id in self._g:
+                return cand
+        raise UnknownNodeError(f"no dataset or column named {str(ref)!r} in the lineage graph")
+
+    def _as_node(self, nid: str) -> Node:
+        a = self._g.nodes[nid]
+        return Node(a["kind"], a["name"], a.get("column"))
+
+    def cell_of(self, run_id: str) -> CellRef:
+        return self.run(run_id).info.cell
+
+    def producers(self, node: NodeLike) -> tuple[str, ...]:
+        """Run ids that wrote a dataset (or derived a column), oldest first."""
+        n = self.node(node)
+        kinds = {EdgeKind.WRITES, EdgeKind.RENAMES} if n.kind is NodeKind.DATASET else set()
+        runs = {u for u in self._g.predecessors(n.id) if self._g.edges[u, n.id]["kind"] in kinds}
+        runs = {self._as_node(u).name for u in runs}
+        if n.kind is NodeKind.COLUMN:
+            runs |= {d["run_id"] for _, _, d in self._g.in_edges(n.id, data=True)
+                     if d["kind"] is EdgeKind.DERIVES}
+        return tuple(sorted(runs, key=lambda r: self._g.nodes[run_node(r).id]["seq"]))
+
+    # ---- queries ------------------------------------------------------------------------------
+
+    def upstream(self, node: NodeLike, depth: int | None = None) -> list[Node]:
+        """Datasets/columns (and the runs between them) that ``node`` derives from.
+
+        ``depth`` counts dataset or column hops (runs are free); results are in
+        topological order, sources first.
+        """
+        return self._walk(self.node(node), depth, reverse=True)
+
+    def downstream(self, node: NodeLike, depth: int | None = None) -> list[Node]:
+        """Datasets/columns (and runs) derived from ``node``, in topological order."""
+        return self._walk(self.node(node), depth, reverse=False)
+
+    def _walk(self, start: Node, depth: int | None, *, reverse: bool) -> list[Node]:
+        step = self._g.predecessors if reverse else self._g.successors
+        seen: dict[str, int] = {start.id: 0}
+        frontier = [start.id]
+        while frontier:
+            nxt: list[str] = []
+            for nid in frontier:
+                for other in step(nid):
+                    u, v = (other, nid) if reverse else (nid, other)
+                    if self._g.edges[u, v]["kind"] not in FLOW_EDGES:
+                        continue
+                    hops = seen[nid] + (self._g.nodes[other]["kind"] is not NodeKind.RUN)
+                    if depth is not None and hops > depth:
+                        continue
+                    if other not in seen or seen[other] > hops:
+                        seen[other] = hops
+                        nxt.append(other)
+            frontier = nxt
+        found = set(seen) - {start.id}
+        if depth is not None:  # a run at the depth edge without its far side is noise
+            found = {n for n in found if self._g.nodes[n]["kind"] is not NodeKind.RUN
+                     or any(m in found or m == start.id for m in step(n))}
+        return [self._as_node(n) for n in self._topological(found)]
+
+    def _topological(self, nids: Iterable[str]) -> list[str]:
+        """Flow-edge topological order; cycles (INSERT INTO t ... FROM t) collapse into one step."""
+        flow = nx.DiGraph()
+        nids = set(nids)
+        flow.add_nodes_from(nids)
+        flow.add_edges_from((u, v) for u, v, k in self._g.edges(nids, data="kind")
+                            if v in nids and k in FLOW_EDGES)
+        cond = nx.condensation(flow)
+        order: list[str] = []
+        for comp in nx.lexicographical_topological_sort(
+            cond, key=lambda c: min(self._sort_key(n) for n in cond.nodes[c]["members"])
+        ):
+            order.extend(sorted(cond.nodes[comp]["members"], key=self._sort_key))
+        return order
+
+    def _sort_key(self, nid: str) -> tuple[int, str]:
+        return (self._g.nodes[nid].get("seq", -1), nid)
+
+    def impact(self, node: NodeLike) -> Impact:
+        """What depends on a dataset or column, and the cells that produce it.
+
+        For a dataset, its columns' downstream columns count too.
+        """
+        start = self.node(node)
+        found = self.downstream(start)
+        if start.kind is NodeKind.DATASET:
+            for col in self._columns_of(start.name):
+                found += self.downstream(self._as_node(col))
+        ids = self._topological({n.id for n in found})
+        datasets: list[str] = []
+        columns: list[ColumnRef] = []
+        run_ids: list[str] = []
+        for nid in ids:
+            n = self._as_node(nid)
+            if n.kind is NodeKind.DATASET and n.name not in datasets:
+                datasets.append(n.name)
+            elif n.kind is NodeKind.COLUMN:
+                columns.append(ColumnRef(n.name, n.column or ""))
+                if n.name not in datasets:
+                    datasets.append(n.name)
+            for rid in self.producers(n) if n.kind is not NodeKind.RUN else ():
+                if rid not in run_ids:
+                    run_ids.append(rid)
+        cells: list[CellRef] = []
+        for rid in sorted(run_ids, key=lambda r: self._g.nodes[run_node(r).id]["seq"]):
+            cell = self.cell_of(rid)
+            if cell not in cells:
+                cells.append(cell)
+        return Impact(start, tuple(datasets), tuple(columns), tuple(cells))
+
+    def stale(self) -> list[StaleCell]:
+        """Cells that read a dataset another cell rewrote, dropped or renamed after they ran."""
+        out: dict[tuple[str, str], StaleCell] = {}
+        for seq, run in enumerate(self._runs):
+            rid = run_node(run.info.run_id).id
+            for ds in self._g.predecessors(rid):
+                if self._g.edges[ds, rid]["kind"] is not EdgeKind.READS:
+                    continue
+                a = self._g.nodes[ds]
+                if a["modified_seq"] <= seq:
+                    continue
+                writer = self.run(a["modified_by"]).info
+                if writer.cell_key == run.info.cell_key:
+                    continue
+                key = run.info.cell_key
+                prev = out.get(key, StaleCell(run.info.cell, ()))
+                inputs = tuple(sorted({*prev.inputs, a["name"]}))
+                by = tuple(sorted({*prev.rewritten_by, writer.cell}))
+                out[key] = StaleCell(run.info.cell, inputs, by)
+        return list(out.values())
+
+    def to_networkx(self) -> nx.DiGraph:
+        """A copy of the underlying graph with plain-string ``kind`` attributes."""
+        g = self._g.copy()
+        for _, a in g.nodes(data=True):
+            a["kind"] = a["kind"].value
+        for _, _, a in g.edges(data=True):
+            a["kind"] = a["kind"].value
+        for _, a in g.nodes(data=True):
+            if a["kind"] == NodeKind.RUN.value:
+                info = self.run(a["name"]).info
+                a.update(
+                    notebook=info.notebook, cell_id=info.cell_id or "",
+                    execution_count=-1 if info.execution_count is None else info.execution_count,
+                    started_at=info.started_at.isoformat(), sql=info.sql, engine=info.engine,
+                    status=info.status.value, duration_s=info.duration_s,
+                    rows=-1 if info.rows is None else info.rows,
+                )
+        return g

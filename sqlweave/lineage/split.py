@@ -1,0 +1,113 @@
+"""Split a SQL script into statements that can be parsed one by one.
+
+Splitting happens on ``;`` tokens from sqlglot's tokenizer, so semicolons inside strings and
+comments are safe. If the whole script cannot be tokenized (an unterminated string, say), a
+small quote-aware scanner splits it instead and each piece is tokenized on its own: one bad
+statement never hides the others.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlglot.dialects.dialect import Dialect
+from sqlglot.tokens import Token, TokenType
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One statement's text and tokens; ``tokens`` is None when it could not be tokenized."""
+
+    start: int
+    end: int
+    tokens: tuple[Token, ...] | None
+    error: str | None = None
+
+
+def split(sql: str, dialect: Dialect) -> list[Chunk]:
+    """Split ``sql`` into statement chunks (empty statements are dropped).
+
+    >>> from sqlglot.dialects.dialect import Dialect
+    >>> [(c.start, c.end) for c in split("select 1; select 2;", Dialect.get_or_raise("duckdb"))]
+    [(0, 8), (10, 18)]
+    """
+    try:
+        tokens = dialect.tokenize(sql)
+    except Exception:
+        return [_tokenize_piece(sql, start, end, dialect) for start, end in _scan(sql)]
+    return _split_tokens(tokens)
+
+
+def _split_tokens(tokens: list[Token]) -> list[Chunk]:
+    chunks: list[Chunk] = []
+    current: list[Token] = []
+    for token in tokens:
+        if token.token_type is TokenType.SEMICOLON:
+            if current:
+                chunks.append(Chunk(current[0].start, current[-1].end + 1, tuple(current)))
+            current = []
+        else:
+            current.append(token)
+    if current:
+        chunks.append(Chunk(current[0].start, current[-1].end + 1, tuple(current)))
+    return chunks
+
+
+def _tokenize_piece(sql: str, start: int, end: int, dialect: Dialect) -> Chunk:
+    try:
+        tokens = dialect.tokenize(sql[start:end])
+    except Exception as error:
+        return Chunk(start, end, None, str(error) or type(error).__name__)
+    return Chunk(start, end, tuple(_shift(t, start, sql) for t in tokens))
+
+
+def _shift(token: Token, offset: int, sql: str) -> Token:
+    """Move a token tokenized from a slice back to script coordinates."""
+    if not offset:
+        return token
+    start = token.start + offset
+    line = sql.count("\n", 0, start) + 1
+    col = token.end + offset - sql.rfind("\n", 0, start)
+    return Token(
+        token.token_type,
+        token.text,
+        line=line,
+        col=col,
+        start=start,
+        end=token.end + offset,
+        comments=token.comments,
+    )
+
+
+def _scan(sql: str) -> list[tuple[int, int]]:
+    """Quote- and comment-aware ``;`` splitting without a tokenizer."""
+    pieces: list[tuple[int, int]] = []
+    i, start, n = 0, 0, len(sql)
+    quote: str | None = None
+    while i < n:
+        ch = sql[i]
+        if quote:
+            if ch == quote:
+                quote = None
+        elif ch in "'\"`":
+            quote = ch
+        elif sql.startswith("--", i):
+            newline = sql.find("\n", i)
+            i = n if newline < 0 else newline
+        elif sql.startswith("/*", i):
+            close = sql.find("*/", i + 2)
+            i = n if close < 0 else close + 1
+        elif ch == ";":
+            pieces.append((start, i))
+            start = i + 1
+        i += 1
+    pieces.append((start, n))
+    return [(s, e) for s, e in (_strip(sql, s, e) for s, e in pieces) if e > s]
+
+
+def _strip(sql: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and sql[start].isspace():
+        start += 1
+    while end > start and sql[end - 1].isspace():
+        end -= 1
+    return start, end

@@ -1,0 +1,197 @@
+"""Run a notebook headless in a real kernel (nbclient), papermill-style parameters included.
+
+>>> parse_parameter("limit=10")
+('limit', 10)
+>>> parse_parameter("region=EUROPE")
+('region', 'EUROPE')
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from .errors import UsageError
+
+PARAMETERS_TAG = "parameters"
+INJECTED_TAG = "injected-parameters"
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+@dataclass
+class CellFailure:
+    index: int  # 0-based cell index in the executed notebook
+    execution_count: int | None
+    source: str
+    error: str  # ename: evalue plus the rendered traceback, ANSI-free
+
+    def summary(self, max_lines: int = 12) -> str:
+        src = self.source.strip().splitlines()
+        shown = src[:max_lines] + (["..."] if len(src) > max_lines else [])
+        count = f" [{self.execution_count}]" if self.execution_count else ""
+        return "\n".join(
+            [f"cell {self.index + 1}{count} failed:", *("  " + s for s in shown), "", self.error]
+        )
+
+
+@dataclass
+class RunReport:
+    input: Path
+    output: Path | None
+    cells: int
+    seconds: float
+    failure: CellFailure | None = None
+    lineage_store: Path | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None
+
+
+def parse_parameter(text: str) -> tuple[str, Any]:
+    """``name=value`` with ints, floats, true/false and none typed, anything else a string."""
+    if "=" not in text:
+        raise UsageError(f"parameter {text!r} is not NAME=VALUE")
+    name, raw = text.split("=", 1)
+    name = name.strip()
+    if not name.isidentifier():
+        raise UsageError(f"parameter name {name!r} is not a Python identifier")
+    lowered = raw.strip().lower()
+    if lowered in ("true", "false"):
+        return name, lowered == "true"
+    if lowered in ("none", "null"):
+        return name, None
+    for cast in (int, float):
+        try:
+            return name, cast(raw)
+        except ValueError:
+            pass
+    return name, raw
+
+
+def inject_parameters(nb: nbformat.NotebookNode, parameters: dict[str, Any]) -> None:
+    """Insert a cell assigning ``parameters`` after the cell tagged ``parameters`` (papermill's rule)."""
+    cells = [c for c in nb.cells if INJECTED_TAG not in c.get("metadata", {}).get("tags", [])]
+    nb.cells = cells
+    if not parameters:
+        return
+    source = "# Injected parameters\n" + "".join(f"{k} = {v!r}\n" for k, v in parameters.items())
+    cell = nbformat.v4.new_code_cell(source, metadata={"tags": [INJECTED_TAG]})
+    at = next(
+        (i + 1 for i, c in enumerate(cells) if PARAMETERS_TAG in c.get("metadata", {}).get("tags", [])),
+        0,
+    )
+    nb.cells.insert(at, cell)
+
+
+def write_atomic(nb: nbformat.NotebookNode, path: Path) -> None:
+    """Write ``nb`` to ``path`` via a temporary file and rename: never a half-written notebook."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            nbformat.write(nb, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def default_output(path: Path) -> Path:
+    return path.with_name(f"{path.stem}.out.ipynb")
+
+
+def run_notebook(
+    path: str | os.PathLike[str],
+    parameters: dict[str, Any] | None = None,
+    output: str | os.PathLike[str] | None = None,
+    timeout: int = 600,
+    kernel_name: str | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+) -> RunReport:
+    """Execute the notebook at ``path`` in a fresh kernel and save the executed copy.
+
+    Stops at the first failing cell (cells tagged ``raises-exception`` may fail);
+    the executed notebook is written either way.
+    """
+    from jupyter_client.manager import KernelManager
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    src = Path(path)
+    if not src.is_file():
+        raise UsageError(f"no notebook at {src}")
+    try:
+        nb = nbformat.read(src, as_version=4)
+    except Exception as exc:
+        raise UsageError(f"{src} is not a readable notebook: {exc}") from None
+    inject_parameters(nb, parameters or {})
+    workdir = Path(cwd) if cwd is not None else src.resolve().parent
+    name = kernel_name or nb.metadata.get("kernelspec", {}).get("name") or "python3"
+    # IPC transport: the kernel listens on no TCP port at all
+    km = KernelManager(kernel_name=name, transport="ipc", ip=_ipc_prefix())
+    client = NotebookClient(
+        nb,
+        km=km,
+        timeout=timeout,
+        kernel_name=name,
+        resources={"metadata": {"path": str(workdir)}},
+    )
+    started = time.perf_counter()
+    failure = None
+    try:
+        client.execute()
+    except CellExecutionError as exc:
+        failure = _find_failure(nb, exc)
+    finally:
+        if km.has_kernel:
+            km.shutdown_kernel(now=True)
+    seconds = time.perf_counter() - started
+    out = Path(output) if output is not None else default_output(src)
+    write_atomic(nb, out)
+    store = workdir / ".sqlweave"
+    return RunReport(
+        input=src,
+        output=out,
+        cells=sum(1 for c in nb.cells if c.cell_type == "code" and c.get("execution_count")),
+        seconds=seconds,
+        failure=failure,
+        lineage_store=store if store.exists() else None,
+    )
+
+
+def _ipc_prefix() -> str:
+    folder = tempfile.mkdtemp(prefix="sqlweave-kernel-")
+    return os.path.join(folder, "kernel")
+
+
+def _find_failure(nb: nbformat.NotebookNode, exc: Exception) -> CellFailure:
+    """The cell that stopped the run: the first with an unexpected error output, else the
+    last one executed (a ``UsageError`` fails a cell but prints to stderr)."""
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        if "raises-exception" in cell.get("metadata", {}).get("tags", []):
+            continue
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                trace = _ANSI.sub("", "\n".join(out.get("traceback", [])))
+                head = f"{out.get('ename')}: {out.get('evalue')}"
+                text = trace if trace.strip() else head
+                if len(text.splitlines()) > 20:  # a Python traceback: keep its end
+                    text = "\n".join(["...", *text.splitlines()[-15:]])
+                return CellFailure(i, cell.get("execution_count"), cell.source, text)
+    executed = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.get("execution_count")]
+    i = executed[-1] if executed else 0
+    cell = nb.cells[i]
+    ename, evalue = getattr(exc, "ename", type(exc).__name__), getattr(exc, "evalue", str(exc))
+    return CellFailure(i, cell.get("execution_count"), cell.get("source", ""), f"{ename}: {evalue}")

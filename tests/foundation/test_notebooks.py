@@ -1,0 +1,144 @@
+"""Notebooks executed in a real kernel (nbclient / jupyter_client), and the ``sqlweave run`` CLI."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from jupyter_client.manager import start_new_kernel
+
+from sqlweave.runner import run_notebook
+
+pytestmark = pytest.mark.process
+ROOT = Path(__file__).resolve().parents[2]
+SQLWEAVE = [sys.executable, "-m", "sqlweave.cli"]
+
+
+def _outputs(cell) -> str:
+    parts = []
+    for out in cell.get("outputs", []):
+        parts.append(out.get("text", ""))
+        parts.append(str(out.get("data", {}).get("text/plain", "")))
+        parts.append(str(out.get("data", {}).get("text/html", "")))
+        parts.extend(out.get("traceback", []))
+    return "\n".join(parts)
+
+
+def _cell(nb, startswith: str):
+    return next(c for c in nb.cells if c.cell_type == "code" and c.source.startswith(startswith))
+
+
+@pytest.fixture(scope="module")
+def quickstart(tmp_path_factory):
+    work = tmp_path_factory.mktemp("quickstart")
+    shutil.copy(ROOT / "notebooks" / "quickstart.ipynb", work)
+    report = run_notebook(work / "quickstart.ipynb", {"region": "ASIA"}, output=work / "out.ipynb")
+    return report, nbformat.read(work / "out.ipynb", as_version=4)
+
+
+def test_quickstart_runs_clean(quickstart):
+    report, nb = quickstart
+    assert report.ok, report.failure and report.failure.summary()
+    assert all(c.execution_count for c in nb.cells if c.cell_type == "code")
+
+
+def test_quickstart_outputs(quickstart):
+    _, nb = quickstart
+    # parameters were injected after the parameters cell
+    injected = nb.cells[2]
+    assert "injected-parameters" in injected.metadata.tags and "region = 'ASIA'" in injected.source
+    by_region = _outputs(_cell(nb, "%%sql by_region <<"))
+    assert "<table>" in by_region and "4 rows" in by_region and "datafusion" in by_region
+    for region in ("EUROPE", "ASIA", "AMERICA", "AFRICA"):
+        assert region in by_region
+    # the parameter cell filtered on the injected region (ASIA)
+    param_out = _outputs(_cell(nb, "%%sql\nSELECT c.name, count(*) AS big_orders"))
+    assert "5 rows" in param_out
+    # the injection attempt stayed a string
+    assert "orders is still there: True" in _outputs(_cell(nb, "sneaky ="))
+    # a notebook DataFrame and an earlier result joined by name
+    assert "pct_of_target" in _outputs(_cell(nb, "%%sql\nSELECT b.region"))
+    # the expected error: short, with caret and suggestion, no Python traceback
+    err_cell = _cell(nb, "%%sql\nSELECT regin")
+    err = next(o for o in err_cell.outputs if o.output_type == "error")
+    text = "\n".join(err.traceback)
+    assert err.ename == "PlanError"
+    assert "column regin not found" in text and "^" in text and "Did you mean region?" in text
+    assert "Traceback" not in text and ".py" not in text
+
+
+def test_run_cli_reports_the_failing_cell(tmp_path):
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell("%load_ext sqlweave"),
+            nbformat.v4.new_code_cell("%%sql\nCREATE TABLE t AS SELECT 1 AS a;\nSELECT b FROM t"),
+            nbformat.v4.new_code_cell("print('never runs')"),
+        ],
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+    )
+    path = tmp_path / "bad.ipynb"
+    nbformat.write(nb, path)
+    proc = subprocess.run(
+        [*SQLWEAVE, "run", str(path), "-o", str(tmp_path / "bad.out.ipynb")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 1
+    assert "cell 2 [2] failed:" in proc.stderr
+    assert "SELECT b FROM t" in proc.stderr
+    assert "column b not found" in proc.stderr and "line 2" in proc.stderr
+    out = nbformat.read(tmp_path / "bad.out.ipynb", as_version=4)  # written, and valid
+    assert out.cells[2].execution_count is None
+
+
+def test_run_cli_parameters_and_bad_input(tmp_path):
+    proc = subprocess.run([*SQLWEAVE, "run", str(tmp_path / "missing.ipynb")], capture_output=True, text=True)
+    assert proc.returncode == 2 and "no notebook at" in proc.stderr
+    proc = subprocess.run([*SQLWEAVE, "run", "x.ipynb", "-p", "novalue"], capture_output=True, text=True)
+    assert proc.returncode == 2 and "NAME=VALUE" in proc.stderr
+
+
+def test_interrupt_cancels_a_long_query_within_about_a_second():
+    km, kc = start_new_kernel(kernel_name="python3")
+    try:
+        kc.execute_interactive("%load_ext sqlweave", timeout=60)
+        # a query that runs for minutes
+        msg_id = kc.execute(
+            "%sql SELECT count(*) FROM generate_series(1, 2000000000) a(x) WHERE x % 7 = 3"
+        )
+        _wait_busy(kc, msg_id)
+        time.sleep(0.5)
+        t0 = time.monotonic()
+        km.interrupt_kernel()
+        reply = kc.get_shell_msg(timeout=30)
+        while reply["parent_header"].get("msg_id") != msg_id:
+            reply = kc.get_shell_msg(timeout=30)
+        elapsed = time.monotonic() - t0
+        assert reply["content"]["status"] == "error"
+        assert reply["content"]["ename"] == "QueryCancelled"
+        assert "query cancelled" in "\n".join(reply["content"]["traceback"])
+        assert elapsed < 3.0, f"took {elapsed:.2f} s to cancel"
+        # the kernel is alive and usable
+        out = []
+        kc.execute_interactive("%sql SELECT 7 AS seven", timeout=30, output_hook=out.append)
+        assert any("seven" in str(m["content"]) for m in out)
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
+def _wait_busy(kc, msg_id: str) -> None:
+    while True:
+        msg = kc.get_iopub_msg(timeout=30)
+        if (
+            msg["parent_header"].get("msg_id") == msg_id
+            and msg["msg_type"] == "status"
+            and msg["content"]["execution_state"] == "busy"
+        ):
+            return

@@ -1,0 +1,47 @@
+import pytest
+
+from sqlweave.statements import Kind, split
+
+
+@pytest.mark.parametrize(
+    ("script", "expected"),
+    [
+        ("SELECT 1", [("SELECT 1", Kind.QUERY, None)]),
+        ("select ';' as x;", [("select ';' as x", Kind.QUERY, None)]),
+        (
+            "CREATE TABLE IF NOT EXISTS s.t AS SELECT 1; insert into \"T\" values (1)",
+            [
+                ("CREATE TABLE IF NOT EXISTS s.t AS SELECT 1", Kind.CREATE_TABLE, "s.t"),
+                ('insert into "T" values (1)', Kind.INSERT, "T"),
+            ],
+        ),
+        (
+            "CREATE EXTERNAL TABLE x STORED AS PARQUET LOCATION 'a;b/'",
+            [("CREATE EXTERNAL TABLE x STORED AS PARQUET LOCATION 'a;b/'", Kind.CREATE_TABLE, "x")],
+        ),
+        ("CREATE OR REPLACE VIEW v AS SELECT 1", [("CREATE OR REPLACE VIEW v AS SELECT 1", Kind.CREATE_VIEW, "v")]),
+        ("DROP VIEW IF EXISTS v", [("DROP VIEW IF EXISTS v", Kind.DROP, "v")]),
+        ("UPDATE t SET a = 1", [("UPDATE t SET a = 1", Kind.UPDATE, "t")]),
+        ("DELETE FROM t WHERE a = 1", [("DELETE FROM t WHERE a = 1", Kind.DELETE, "t")]),
+        ("WITH a AS (SELECT 1) SELECT * FROM a", [("WITH a AS (SELECT 1) SELECT * FROM a", Kind.QUERY, None)]),
+        ("EXPLAIN SELECT 1", [("EXPLAIN SELECT 1", Kind.QUERY, None)]),
+        ("SET datafusion.execution.batch_size = 1024", [("SET datafusion.execution.batch_size = 1024", Kind.OTHER, None)]),
+        (" ; ;\n", []),
+        ("-- only a comment", []),
+    ],
+)
+def test_split(script, expected):
+    got = [(s.text, s.kind, s.target) for s in split(script)]
+    assert got == expected
+
+
+def test_offsets_point_into_the_script():
+    script = "SELECT 1;\n\n  SELECT 2 ;SELECT 3"
+    for stmt in split(script):
+        assert script[stmt.start : stmt.end] == stmt.text
+
+
+def test_unreadable_text_is_one_statement():
+    # an unterminated string cannot be tokenized: the engine reports the error instead
+    stmts = split("SELECT 'oops")
+    assert len(stmts) == 1 and stmts[0].text == "SELECT 'oops"

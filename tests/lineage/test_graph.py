@@ -1,0 +1,152 @@
+"""LineageGraph behaviour: re-runs, renames, drops, upstream/downstream, impact, stale."""
+
+from __future__ import annotations
+
+import pytest
+from test_graph_builders import add, chain, info, stmt
+
+from sqlweave.errors import UsageError
+from sqlweave.events import Status
+from sqlweave.lineage.graph import (
+    CellRef,
+    EdgeKind,
+    LineageGraph,
+    NodeKind,
+    UnknownNodeError,
+)
+from sqlweave.lineage.model import ColumnRef, StatementKind
+
+
+def names(nodes, kind=NodeKind.DATASET):
+    return [str(n) for n in nodes if n.kind is kind]
+
+
+def edge_set(g: LineageGraph, kind: EdgeKind) -> set[tuple[str, str]]:
+    return {(str(u), str(v)) for u, v, _ in g.edges(kind)}
+
+
+def test_upstream_and_downstream_in_topological_order() -> None:
+    g = chain()
+    assert names(g.upstream("summary")) == ["raw", "clean"]
+    assert names(g.upstream("summary", depth=1)) == ["clean"]
+    assert names(g.downstream("raw")) == ["clean", "summary"]
+    assert names(g.upstream("summary.total"), NodeKind.COLUMN) == ["raw.amount", "clean.amount"]
+    runs = [g.run(n.name).info.cell_id for n in g.upstream("summary") if n.kind is NodeKind.RUN]
+    assert runs == ["c0", "c1", "c2"]  # c0 created raw
+
+
+def test_rerunning_a_cell_replaces_its_contribution() -> None:
+    g = chain()
+    # c1 now reads from another table and keeps only id
+    add(g, "c1", 5, "CREATE TABLE clean AS SELECT id FROM other", reads=("other",),
+        writes=("clean",), cols=(("other.id", "clean.id"),))
+    assert names(g.upstream("clean")) == ["other"]
+    assert ("raw", "clean") not in {(a, b) for a, b in edge_set(g, EdgeKind.DERIVES)}
+    derives = edge_set(g, EdgeKind.DERIVES)
+    assert ("raw.id", "clean.id") not in derives
+    assert ("raw.amount", "clean.amount") not in derives
+    assert ("other.id", "clean.id") in derives
+    assert [r.info.cell_id for r in g.runs].count("c1") == 1
+    # the same execution twice (a second statement of the same cell) adds, not replaces
+    add(g, "c1", 5, "CREATE TABLE clean2 AS SELECT id FROM clean", reads=("clean",),
+        writes=("clean2",))
+    assert [r.info.cell_id for r in g.runs].count("c1") == 2
+
+
+def test_rerun_is_idempotent_and_leaves_no_duplicates() -> None:
+    g1, g2 = chain(), chain()
+    for n in (10, 11, 12):
+        add(g2, "c1", n, "CREATE TABLE clean AS SELECT id, amount FROM raw", reads=("raw",),
+            writes=("clean",), cols=(("raw.id", "clean.id"), ("raw.amount", "clean.amount")))
+    assert len(g2.runs) == len(g1.runs)
+    for kind in EdgeKind:
+        assert len(edge_set(g2, kind)) == len(edge_set(g1, kind))
+
+
+def test_older_execution_is_ignored_when_merging() -> None:
+    g = chain()
+    old = info("c1", 1, at=g.runs[0].info.started_at)  # earlier than the current c1
+    assert g.add_run(old, stmt(reads=("x",), writes=("clean",))) is False
+    assert "x" not in g.datasets()
+
+
+def test_drop_marks_the_dataset_and_recreate_revives_it() -> None:
+    g = chain()
+    add(g, "c9", 9, "DROP TABLE clean", kind=StatementKind.DROP, drops=("clean",))
+    assert g.attrs("clean")["dropped"] is True
+    assert "clean" not in g.datasets(include_dropped=False)
+    # history stays: summary still derives from the dropped table
+    assert names(g.upstream("summary")) == ["raw", "clean"]
+    add(g, "c1", 10, "CREATE TABLE clean AS SELECT id FROM raw", reads=("raw",), writes=("clean",))
+    assert g.attrs("clean")["dropped"] is False
+    # re-running the dropping cell without the DROP undoes it
+    g.remove_cell("nb.ipynb", "c9")
+    assert g.attrs("clean")["dropped"] is False
+
+
+def test_rename_moves_edges_and_columns() -> None:
+    g = chain()
+    add(g, "c8", 8, "ALTER TABLE clean RENAME TO tidy", kind=StatementKind.RENAME,
+        renames=(("clean", "tidy"),))
+    assert "clean" not in g.datasets()
+    assert g.attrs("tidy")["previous_names"] == ("clean",)
+    assert g.columns("tidy") == ("amount", "id")
+    assert names(g.downstream("raw")) == ["tidy", "summary"]
+    assert names(g.upstream("summary.total"), NodeKind.COLUMN) == ["raw.amount", "tidy.amount"]
+    # undoing the rename (cell re-run without it) restores the old name
+    add(g, "c8", 9, "SELECT 1", kind=StatementKind.SELECT)
+    assert "clean" in g.datasets() and "tidy" not in g.datasets()
+
+
+def test_impact_lists_datasets_columns_and_cells_in_order() -> None:
+    g = chain()
+    imp = g.impact("raw")
+    assert imp.datasets == ("clean", "summary")
+    assert ColumnRef("summary", "total") in imp.columns
+    assert [c.cell_id for c in imp.cells] == ["c1", "c2"]
+    col = g.impact("raw.id")
+    assert col.columns == (ColumnRef("clean", "id"),)
+    assert [c.cell_id for c in col.cells] == ["c1"]
+
+
+def test_stale_cells_after_an_input_is_rewritten() -> None:
+    g = chain()
+    assert g.stale() == []
+    add(g, "c1", 5, "CREATE TABLE clean AS SELECT id, amount FROM raw WHERE id > 0",
+        reads=("raw",), writes=("clean",))
+    stale = g.stale()
+    assert [s.cell.cell_id for s in stale] == ["c2"]
+    assert stale[0].inputs == ("clean",)
+    assert stale[0].rewritten_by == (CellRef("nb.ipynb", "c1", 5),)
+    add(g, "c2", 6, "CREATE TABLE summary AS SELECT sum(amount) AS total FROM clean",
+        reads=("clean",), writes=("summary",))
+    assert [s.cell.cell_id for s in g.stale()] == ["c3"]
+
+
+def test_cycles_do_not_break_ordering() -> None:
+    g = chain()
+    add(g, "c5", 5, "INSERT INTO clean SELECT * FROM clean", kind=StatementKind.INSERT,
+        reads=("clean",), writes=("clean",))
+    assert "summary" in names(g.downstream("raw"))
+    assert g.stale() == [] or all(s.cell.cell_id != "c5" for s in g.stale())
+
+
+def test_failed_runs_are_kept_without_edges() -> None:
+    g = LineageGraph()
+    g.add_run(info("c1", 1, status=Status.FAIL), stmt(reads=("a",), writes=("b",)))
+    assert len(g.runs) == 1 and g.datasets() == ()
+
+
+def test_unknown_names_raise_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="nope"):
+        chain().upstream("nope")
+    assert issubclass(UnknownNodeError, UsageError)
+    assert "raw" in chain() and "raw.id" in chain() and "nope" not in chain()
+
+
+def test_dotted_dataset_names_resolve_before_columns() -> None:
+    g = LineageGraph()
+    add(g, "c1", 1, "x", reads=("db.raw",), writes=("db.out",), cols=(("db.raw.a", "db.out.a"),))
+    assert g.node("db.out").kind is NodeKind.DATASET
+    assert g.node("db.out.a").kind is NodeKind.COLUMN
+    assert names(g.upstream("db.out")) == ["db.raw"]
