@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import itertools
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -123,7 +124,9 @@ class Catalog:
             for p in paths:
                 meta = pq.ParquetFile(p).metadata
                 rows.append(meta.num_rows)
-                rg_rows.append(tuple(meta.row_group(i).num_rows for i in range(meta.num_row_groups)))
+                rg_rows.append(
+                    tuple(meta.row_group(i).num_rows for i in range(meta.num_row_groups))
+                )
         else:
             rows = [max(1, os.path.getsize(p) // 100) for p in paths]  # a size-based guess
         entry = TableEntry(
@@ -143,7 +146,7 @@ class Catalog:
         partitions = max(1, min(partitions, max(1, table.num_rows)))
         bounds = [table.num_rows * i // partitions for i in range(partitions + 1)]
         hashes, rows = [], []
-        for lo, hi in zip(bounds, bounds[1:]):
+        for lo, hi in itertools.pairwise(bounds):
             part = table.slice(lo, hi - lo)
             h = content_hash(part)
             self.partitions[h] = part

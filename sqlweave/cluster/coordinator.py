@@ -30,6 +30,7 @@ import zmq
 
 from .. import errors
 from . import protocol as P
+from . import scheduler as S
 from .catalog import Catalog
 from .coordinator_state import (
     Membership,
@@ -38,7 +39,7 @@ from .coordinator_state import (
     WorkerJoined,
     WorkerLost,
 )
-from .fragments import DistributedPlan, ExchangeShare, MemoryShare, TaskInput, TaskSpec
+from .fragments import COORDINATOR, DistributedPlan, ExchangeShare, MemoryShare, TaskInput, TaskSpec
 
 log = logging.getLogger("sqlweave.cluster.coordinator")
 
@@ -47,6 +48,7 @@ _CREATE_EXTERNAL = re.compile(
     r"(?P<name>[\w.\"]+).*?stored\s+as\s+(?P<format>\w+).*?location\s+'(?P<location>[^']*)'",
     re.IGNORECASE | re.DOTALL,
 )
+_LEADING_COMMENTS = re.compile(r"^(\s*(--[^\n]*(\n|$)|/\*.*?\*/))*\s*", re.S)
 _EXPLAIN = re.compile(r"^\s*explain\s+(?P<analyze>analyze\s+)?(?P<sql>.*)$", re.I | re.S)
 _QUERY = re.compile(r"^\s*(\(\s*)*(select|with|values)\b", re.IGNORECASE)
 
@@ -150,7 +152,9 @@ class Coordinator:
             handler(self, identity, msg)
         except P.ProtocolError as exc:
             log.warning("bad message: %s", exc)
-            P.send(sock, P.ErrorReply(str(exc), P.tag_of(frames), P.request_id_of(frames)), identity)
+            P.send(
+                sock, P.ErrorReply(str(exc), P.tag_of(frames), P.request_id_of(frames)), identity
+            )
 
     # ----- workers ----------------------------------------------------------------------
 
@@ -182,23 +186,21 @@ class Coordinator:
         q = self.queries.get(msg.query_id)
         if q is None:
             return
-        spec_key = (msg.stage, msg.index)
         q.runs.append(
             P.FragmentRun(msg.stage, msg.index, msg.worker_id, msg.rows, msg.seconds, msg.attempt)
         )
         if msg.output is not None:
             q.gathered.setdefault((msg.stage, 0), {})[msg.index] = msg.output
-        self._feed(q, sched.task_done(q.state, spec_key, msg.attempt, msg.worker_id, msg.rows))
+        key = (msg.query_id, msg.stage, msg.index)
+        self._feed(q, [S.TaskDone(key, msg.worker_id, msg.rows, msg.seconds, msg.attempt)])
 
     def _on_task_failed(self, identity: bytes, msg: P.TaskFailed) -> None:
         self.membership.seen(msg.worker_id, time.monotonic())
         q = self.queries.get(msg.query_id)
         if q is None or msg.kind is P.ErrorKind.CANCELLED:
             return
-        self._feed(
-            q,
-            sched.task_failed(q.state, (msg.stage, msg.index), msg.attempt, msg.worker_id, msg.error),
-        )
+        key = (msg.query_id, msg.stage, msg.index)
+        self._feed(q, [S.TaskFailed(key, msg.worker_id, msg.error, msg.attempt)])
 
     def _on_worker_error(self, identity: bytes, msg: P.ErrorReply) -> None:
         log.warning("a worker could not handle our %s: %s", msg.tag, msg.error)
@@ -219,11 +221,9 @@ class Coordinator:
                 log.warning("worker %s lost: %s", ev.worker_id, ev.reason)
                 changed = True
                 for q in list(self.queries.values()):
-                    self._feed(q, sched.worker_lost(q.state, ev.worker_id, self.membership.alive()))
+                    self._feed(q, [S.WorkerLost(ev.worker_id)])
             elif isinstance(ev, WorkerJoined):
-                changed = True
-                for q in list(self.queries.values()):
-                    self._feed(q, sched.worker_joined(q.state, ev.worker_id))
+                changed = True  # running queries keep their placement; new ones use it
         if changed:
             directory = self.membership.peer_directory()
             for wid in self.membership.alive():
@@ -347,7 +347,7 @@ class Coordinator:
         return self._ctx
 
     def _start_query(self, identity: bytes, msg: P.ExecuteQuery) -> None:
-        sql = msg.sql
+        sql = _LEADING_COMMENTS.sub("", msg.sql, count=1)
         explain = False
         m = _EXPLAIN.match(sql)
         if m and _QUERY.match(m.group("sql")):
@@ -365,11 +365,11 @@ class Coordinator:
             self._run_locally(identity, msg)
             return
         plan = self._plan(sql, msg.params)
-        state = sched.new_query(msg.request_id, plan, self.catalog, self.membership.alive())
+        state = S.QueryState(msg.request_id, plan, self.membership.alive(), self.catalog)
         q = _Query(msg.request_id, identity, sql, plan, state, explain=explain)
         self.queries[msg.request_id] = q
         self.queries_run += 1
-        self._feed(q, sched.start(state))
+        self._feed(q, state.start())
 
     def _plan(self, sql: str, params: dict[str, Any]) -> DistributedPlan:
         from .planner import PlannerOptions, plan_query
@@ -393,24 +393,24 @@ class Coordinator:
         self.queries_run += 1
         P.send(self.clients, P.QueryResult(msg.request_id, table), identity)
 
-    def _feed(self, q: _Query, actions: list[Any]) -> None:
-        """Carry out the scheduler's instructions for query ``q``."""
-        for action in actions:
-            kind = sched.kind(action)
-            if self.queries.get(q.request_id) is not q:
-                return  # cancelled or finished meanwhile
-            if kind == "run":
-                worker, spec = sched.run_target(action)
-                if worker == sched.COORDINATOR:
-                    self._run_on_coordinator(q, spec)
+    def _feed(self, q: _Query, events: list[Any]) -> None:
+        """Hand events to the query's scheduler and carry out its instructions."""
+        pending = list(events)
+        while pending and self.queries.get(q.request_id) is q:
+            item = pending.pop(0)
+            if isinstance(item, (S.TaskDone, S.TaskFailed, S.WorkerLost)):
+                pending[:0] = q.state.handle(item)
+                if isinstance(item, S.TaskDone):
+                    self._progress(q)
+            elif isinstance(item, S.RunTask):
+                if item.worker == COORDINATOR:
+                    self._run_on_coordinator(q, item.spec)
                 else:
-                    self._run_on_worker(worker, spec)
-            elif kind == "progress":
-                self._progress(q, action)
-            elif kind == "done":
+                    self._run_on_worker(item.worker, item.spec)
+            elif isinstance(item, S.QueryDone):
                 self._finish(q)
-            elif kind == "failed":
-                self._fail(q, action)
+            elif isinstance(item, S.QueryFailed):
+                self._fail(q, item)
 
     def _run_on_worker(self, worker: str, spec: TaskSpec) -> None:
         for item in spec.inputs:
@@ -446,28 +446,26 @@ class Coordinator:
             q = self.queries.get(request_id)
             if q is None:
                 continue
-            key = (spec.stage, spec.index)
             try:
                 outputs, seconds = fut.result()
             except Exception as exc:
-                self._feed(
-                    q, sched.task_failed(q.state, key, spec.attempt, sched.COORDINATOR, str(exc))
-                )
+                self._feed(q, [S.TaskFailed(spec.key, COORDINATOR, _first_line(exc), spec.attempt)])
                 continue
             rows = sum(t.num_rows for t in outputs.values())
-            q.runs.append(P.FragmentRun(spec.stage, spec.index, "coordinator", rows, seconds))
+            q.runs.append(P.FragmentRun(spec.stage, spec.index, COORDINATOR, rows, seconds))
             q.gathered.setdefault((spec.stage, 0), {})[spec.index] = _concat(
                 [outputs[p] for p in sorted(outputs)]
             )
-            self._feed(q, sched.task_done(q.state, key, spec.attempt, sched.COORDINATOR, rows))
+            self._feed(q, [S.TaskDone(spec.key, COORDINATOR, rows, seconds, spec.attempt)])
 
-    def _progress(self, q: _Query, action: Any) -> None:
-        done, total, rows = sched.progress_of(action)
+    def _progress(self, q: _Query) -> None:
+        p = q.state.progress
         now = time.perf_counter()
-        if done < total and now - q.last_progress < 0.05:
+        if p.fragments_done < p.fragments_total and now - q.last_progress < 0.05:
             return
         q.last_progress = now
-        P.send(self.clients, P.QueryProgress(q.request_id, done, total, rows), q.client)
+        msg = P.QueryProgress(q.request_id, p.fragments_done, p.fragments_total, p.rows)
+        P.send(self.clients, msg, q.client)
 
     def _finish(self, q: _Query) -> None:
         self.queries.pop(q.request_id, None)
@@ -482,11 +480,12 @@ class Coordinator:
         for wid in self.membership.alive():
             self._send_worker(wid, P.ReleaseQuery(q.request_id))
 
-    def _fail(self, q: _Query, action: Any) -> None:
+    def _fail(self, q: _Query, outcome: S.QueryFailed) -> None:
         self.queries.pop(q.request_id, None)
-        message, worker = sched.failure_of(action)
-        kind = P.ErrorKind.WORKER if worker and worker != sched.COORDINATOR else P.ErrorKind.EXECUTION
-        P.send(self.clients, P.QueryFailed(q.request_id, kind, message, worker), q.client)
+        remote = outcome.worker and outcome.worker != COORDINATOR
+        kind = P.ErrorKind.WORKER if remote else P.ErrorKind.EXECUTION
+        reply = P.QueryFailed(q.request_id, kind, outcome.error, outcome.worker)
+        P.send(self.clients, reply, q.client)
         for wid in self.membership.alive():
             self._send_worker(wid, P.CancelQuery(q.request_id))
 
@@ -532,8 +531,9 @@ def _concat(tables: list[pa.Table]) -> pa.Table:
     return pa.concat_tables([t if t.schema == schema else t.cast(schema) for t in tables])
 
 
-# the scheduler glue lives in one place (below this line only)
-from . import _schedglue as sched  # noqa: E402
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from .protocol import (
     PROTOCOL_VERSION,
     PeerDirectory,
-    RegisterWorker,
     Registered,
+    RegisterWorker,
     RegistrationRefused,
     WorkerLiveness,
     WorkerStatus,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import duckdb
@@ -31,6 +33,9 @@ class DuckDBEngine(Engine):
 
     def __init__(self, database: str = ":memory:") -> None:
         self.con = duckdb.connect(database)
+        # queries run on this thread so the main thread stays interruptible: DuckDB
+        # does not notice SIGINT while it holds the main thread in native code
+        self._runner = ThreadPoolExecutor(1, thread_name_prefix="sqlweave-duckdb")
 
     def execute(
         self,
@@ -38,18 +43,24 @@ class DuckDBEngine(Engine):
         params: Mapping[str, Any] | None = None,
         progress: ProgressCallback | None = None,
     ) -> pa.Table:
+        future = self._runner.submit(self._run, sql, params)
         try:
-            rel = self.con.sql(sql, params=dict(params)) if params else self.con.sql(sql)
-            if rel is None:
-                return pa.table({})
-            return rel.to_arrow_table()
+            return future.result()
         except KeyboardInterrupt:
             self.con.interrupt()
+            with contextlib.suppress(BaseException):
+                future.result(timeout=10)
             raise QueryCancelled() from None
         except duckdb.InterruptException:
             raise QueryCancelled() from None
         except duckdb.Error as exc:
+            if "interrupted" in str(exc).lower():
+                raise QueryCancelled() from None
             raise sqlerrors.from_duckdb(exc, sql) from None
+
+    def _run(self, sql: str, params: Mapping[str, Any] | None) -> pa.Table:
+        rel = self.con.sql(sql, params=dict(params)) if params else self.con.sql(sql)
+        return pa.table({}) if rel is None else rel.to_arrow_table()
 
     def register_path(self, name: str, path: str, format: str | None = None) -> None:
         try:
@@ -113,4 +124,5 @@ class DuckDBEngine(Engine):
         return self.con.execute(sql, args).fetchall() if args else self.con.execute(sql).fetchall()
 
     def close(self) -> None:
+        self._runner.shutdown(wait=False, cancel_futures=True)
         self.con.close()

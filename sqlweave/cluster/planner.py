@@ -239,7 +239,8 @@ class _Builder:
         """Substrait type JSON of each field, as DataFusion's producer writes them."""
         self._tmp += 1
         name = f"__types{self._tmp}"
-        register_table(self.ctx, name, schema.empty_table())
+        plain = pa.schema([f.with_name(f"t{i}") for i, f in enumerate(schema)])
+        register_table(self.ctx, name, plain.empty_table())
         try:
             return self._read_rel(name)["read"]["baseSchema"]["struct"]["types"]
         finally:
@@ -388,7 +389,7 @@ class _Builder:
         child = self.plan(body["input"])
         new = {_kind(rel): {**body, "input": child.rel}}
         if isinstance(child, _Pipeline):
-            steps = child.steps if child.steps and child.steps[-1] == step else child.steps + (step,)
+            steps = child.steps if child.steps and child.steps[-1] == step else (*child.steps, step)
             return replace(child, rel=new, steps=steps)
         return replace(child, rel=new)
 
@@ -445,10 +446,12 @@ class _Builder:
         if isinstance(child, _Local):
             return replace(child, rel={"aggregate": {**body, "input": child.rel}})
         groupings = body.get("groupings", [])
-        if len(groupings) > 1 or body.get("groupingExpressions"):
+        if len(groupings) > 1:
             local = self.gather(child, "grouping sets run on the coordinator")
             return replace(local, rel={"aggregate": {**body, "input": local.rel}})
-        keys = groupings[0].get("groupingExpressions", []) if groupings else []
+        keys = body.get("groupingExpressions") or (
+            groupings[0].get("groupingExpressions", []) if groupings else []
+        )
         measures = body.get("measures", [])
         if self.options.partial_aggregates and all(self._decomposable(m) for m in measures):
             return self._two_phase(body, child, keys, measures)
@@ -457,7 +460,9 @@ class _Builder:
             read, inp = self.shuffle(child, key_fields, "aggregate")
             new = {"aggregate": {**body, "input": read}}
             return _Pipeline(new, (), (inp,), child.rows, ("aggregate (by hash partition)",))
-        local = self.gather(child, "aggregate without decomposable measures runs on the coordinator")
+        local = self.gather(
+            child, "aggregate without decomposable measures runs on the coordinator"
+        )
         return replace(local, rel={"aggregate": {**body, "input": local.rel}})
 
     def _decomposable(self, m: Mapping[str, Any]) -> bool:
@@ -506,9 +511,7 @@ class _Builder:
                     }
                 )
         groupings = [{"groupingExpressions": [_field_ref(i) for i in range(nk)]}] if nk else []
-        final_agg = {
-            "aggregate": {"input": local.rel, "groupings": groupings, "measures": finals}
-        }
+        final_agg = {"aggregate": {"input": local.rel, "groupings": groupings, "measures": finals}}
         final_types = self.types_of(self.schema_of(final_agg))
         exprs = [_field_ref(i) for i in range(nk)]
         for i, (fn, cols) in enumerate(plan):
@@ -580,7 +583,9 @@ class _Builder:
                     rread, rin = self.shuffle(right, [b for _, b in pairs], f"{label} join")
                     new = {kind: {**body, "left": lread, "right": rread}}
                     rows = max(left.rows, right.rows)
-                    return _Pipeline(new, (), (lin, rin), rows, (f"{label} join (by hash partition)",))
+                    return _Pipeline(
+                        new, (), (lin, rin), rows, (f"{label} join (by hash partition)",)
+                    )
             if jtype in BROADCAST_RIGHT_OK:
                 return self._broadcast_join(kind, body, left, right, "right", label)
             if jtype in BROADCAST_LEFT_OK:
@@ -685,4 +690,3 @@ def plan_query(
     )
     notes = tuple(dict.fromkeys(builder.notes))
     return DistributedPlan(tuple(builder.stages), sid, notes)
-

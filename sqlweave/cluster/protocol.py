@@ -487,10 +487,10 @@ def to_json(value: Any, arrow: list[pa.Table | pa.Schema] | None = None) -> Any:
     Dataclasses and enums are tagged with their class name so :func:`from_json`
     rebuilds the same types (only registered classes are ever instantiated).
     """
-    if value is None or isinstance(value, (bool, int, float, str)) and not isinstance(value, Enum):
-        return value
     if isinstance(value, Enum):
         return {"__enum": type(value).__name__, "v": value.value}
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
     if isinstance(value, (bytes, bytearray, memoryview)):
         return {"__b64": base64.b64encode(bytes(value)).decode("ascii")}
     if isinstance(value, (pa.Table, pa.RecordBatch, pa.Schema)):

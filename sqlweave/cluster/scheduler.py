@@ -175,9 +175,7 @@ class QueryState:
         return Progress(len(done), len(records), sum(r.rows for r in done))
 
     def start(self) -> list[Instruction]:
-        if not self.live and any(
-            s.location == Location.WORKERS for s in self.plan.stages
-        ):
+        if not self.live and any(s.location == Location.WORKERS for s in self.plan.stages):
             return self._fail("no live workers")
         return self._launch_ready()
 
@@ -262,9 +260,10 @@ class QueryState:
 
     def _producers_done(self, stage_id: int) -> bool:
         for inp in self._stages[stage_id].inputs:
-            if isinstance(inp, ExchangeInput):
-                if any(r.status != TaskStatus.DONE for r in self.tasks[inp.stage]):
-                    return False
+            if isinstance(inp, ExchangeInput) and any(
+                r.status != TaskStatus.DONE for r in self.tasks[inp.stage]
+            ):
+                return False
         return True
 
     def _launch_ready(self) -> list[Instruction]:

@@ -11,6 +11,8 @@ value lands in the same partition on every worker and in every process.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -57,42 +59,44 @@ def run_task(
         ``0..partitions-1``; HASH: ``{p: rows whose key hash % partitions == p}``.
     """
     ctx = ctx_factory()
-    register_inputs(ctx, spec.inputs, resolve_input)
-    table = execute_fragment(ctx, spec.fragment)
+    with tempfile.TemporaryDirectory(prefix="sqlweave-task-") as tmp:
+        register_inputs(ctx, spec.inputs, resolve_input, tmp)
+        table = execute_fragment(ctx, spec.fragment)
     return split_output(table, spec.output.mode, spec.output.keys, spec.output.partitions)
 
 
-def register_inputs(ctx: SessionContext, inputs: Sequence[TaskInput], resolve: InputResolver):
-    """Register every input under its table name; several inputs of one table are concatenated."""
+def register_inputs(
+    ctx: SessionContext, inputs: Sequence[TaskInput], resolve: InputResolver, tmp: str
+) -> None:
+    """Register every input under its table name; several inputs of one table are concatenated.
+
+    ``tmp`` is a scratch directory that must outlive the query (file shares link there).
+    """
     by_table: dict[str, list[TaskInput]] = {}
     for inp in inputs:
         by_table.setdefault(inp.table, []).append(inp)
     for name, items in by_table.items():
-        if len(items) == 1 and isinstance(items[0], FilesShare) and not items[0].row_groups:
-            _register_files(ctx, name, items[0])
+        files = [i for i in items if isinstance(i, FilesShare)]
+        if len(files) == len(items) and all(
+            f.format == "parquet" and not f.row_groups for f in files
+        ):
+            _register_files(ctx, name, [p for f in files for p in f.paths], tmp)
             continue
         tables = [_load(item, resolve) for item in items]
         register_table(ctx, name, _concat(tables))
 
 
-def _register_files(ctx: SessionContext, name: str, share: FilesShare) -> None:
-    """Exactly these files, each a table of its own, under one UNION ALL view.
+def _register_files(ctx: SessionContext, name: str, paths: list[str], tmp: str) -> None:
+    """Exactly these files as one listing table: a directory of symlinks to them.
 
-    Keeps DataFusion's parquet pushdown (filters, projections, row-group pruning).
+    Keeps DataFusion's parquet pushdown (filters, projections, row-group pruning) and gives
+    Substrait a real table scan to resolve by name.
     """
-    if share.format != "parquet":
-        register_table(ctx, name, _load(share, lambda _: []))
-        return
-    parts = []
-    for i, path in enumerate(share.paths):
-        part = f"__{name}_file{i}"
-        ctx.register_parquet(part, path)
-        parts.append(part)
-    if len(parts) == 1:
-        ctx.register_view(name, ctx.table(parts[0]))
-        return
-    sql = " UNION ALL ".join(f'SELECT * FROM "{p}"' for p in parts)
-    ctx.register_view(name, ctx.sql(sql))
+    folder = os.path.join(tmp, f"files-{len(os.listdir(tmp))}")
+    os.mkdir(folder)
+    for i, path in enumerate(paths):
+        os.symlink(os.path.abspath(path), os.path.join(folder, f"{i:06d}-{os.path.basename(path)}"))
+    ctx.register_parquet(name, folder)
 
 
 def _load(inp: TaskInput, resolve: InputResolver) -> pa.Table:
@@ -140,7 +144,9 @@ def execute_fragment(ctx: SessionContext, fragment: Fragment) -> pa.Table:
     """Run a fragment over the registered inputs and collect its output as one table."""
     if fragment.format == FragmentFormat.SUBSTRAIT:
         payload = fragment.payload
-        plan = ss.Serde.deserialize_bytes(payload if isinstance(payload, bytes) else payload.encode())
+        plan = ss.Serde.deserialize_bytes(
+            payload if isinstance(payload, bytes) else payload.encode()
+        )
         df = ctx.create_dataframe_from_logical_plan(ss.Consumer.from_substrait_plan(ctx, plan))
     else:
         df = ctx.sql(str(fragment.payload))
@@ -166,11 +172,22 @@ def split_output(
         return {p: whole for p in range(max(1, partitions))}
     n = max(1, partitions)
     part = hash_rows(table, keys) % np.uint64(n)
+    takeable = _takeable(table)
     out = {}
     for p in range(n):
-        idx = np.flatnonzero(part == p)
-        out[p] = pieces(table.take(pa.array(idx, type=pa.int64())))
+        idx = pa.array(np.flatnonzero(part == p), type=pa.int64())
+        out[p] = pieces(takeable.take(idx).cast(table.schema))
     return out
+
+
+_VIEW_TO_PLAIN = {pa.string_view(): pa.large_string(), pa.binary_view(): pa.large_binary()}
+
+
+def _takeable(table: pa.Table) -> pa.Table:
+    """Arrow has no take kernel for view types: select rows on a plain copy, cast back."""
+    fields = [f.with_type(_VIEW_TO_PLAIN.get(f.type, f.type)) for f in table.schema]
+    target = pa.schema(fields, metadata=table.schema.metadata)
+    return table if target == table.schema else table.cast(target)
 
 
 _MUL = np.uint64(0x9E3779B97F4A7C15)
@@ -215,11 +232,7 @@ def _hash_column(arr: pa.Array) -> np.ndarray:
         arr = arr.dictionary_decode()
         t = arr.type
     valid = np.ones(n, dtype=bool) if arr.null_count == 0 else np.asarray(arr.is_valid())
-    if (
-        pa.types.is_integer(t)
-        or pa.types.is_boolean(t)
-        or pa.types.is_temporal(t)
-    ):
+    if pa.types.is_integer(t) or pa.types.is_boolean(t) or pa.types.is_temporal(t):
         if pa.types.is_temporal(t):
             width = 32 if t in (pa.date32(), pa.time32("s"), pa.time32("ms")) else 64
             arr = arr.view(pa.int32() if width == 32 else pa.int64())
@@ -231,8 +244,11 @@ def _hash_column(arr: pa.Array) -> np.ndarray:
         buf = np.frombuffer(scaled.buffers()[1], dtype=np.uint64)
         pairs = buf[2 * scaled.offset : 2 * (scaled.offset + n)].reshape(n, 2)
         vals = (pairs[:, 0] * _P) ^ pairs[:, 1]
-    elif pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_binary(t) or (
-        pa.types.is_large_binary(t) or pa.types.is_string_view(t) or pa.types.is_binary_view(t)
+    elif (
+        pa.types.is_string(t)
+        or pa.types.is_large_string(t)
+        or pa.types.is_binary(t)
+        or (pa.types.is_large_binary(t) or pa.types.is_string_view(t) or pa.types.is_binary_view(t))
     ):
         vals = _hash_bytes(pc.cast(arr, pa.large_binary()))
     else:
@@ -246,8 +262,10 @@ def _hash_bytes(arr: pa.Array) -> np.ndarray:
     offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset : arr.offset + n + 1]
     data = arr.buffers()[2]
     start, end = int(offsets[0]), int(offsets[-1])
-    raw = np.frombuffer(data, dtype=np.uint8)[start:end].astype(np.uint64) if data else np.zeros(
-        0, dtype=np.uint64
+    raw = (
+        np.frombuffer(data, dtype=np.uint8)[start:end].astype(np.uint64)
+        if data
+        else np.zeros(0, dtype=np.uint64)
     )
     rel = offsets - start
     lengths = np.diff(rel)

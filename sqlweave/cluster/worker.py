@@ -332,7 +332,9 @@ class Worker:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     late = [w for w, s in sockets.items() if pending.get(s)]
-                    raise RuntimeError(f"peer worker(s) {', '.join(late)} did not take shuffle data")
+                    raise RuntimeError(
+                        f"peer worker(s) {', '.join(late)} did not take shuffle data"
+                    )
                 for sock, _ in poller.poll(int(min(left, 0.5) * 1000)):
                     P.recv(sock)
                     pending[sock] -= 1
@@ -361,14 +363,16 @@ class Worker:
                 identity, frames = P.recv_frames(sock, routed)
                 try:
                     msg = P.decode(frames)
-                    handler = (
-                        self._peer_handlers if routed else self._control_handlers
-                    ).get(type(msg))
+                    handler = (self._peer_handlers if routed else self._control_handlers).get(
+                        type(msg)
+                    )
                     if handler is None:
                         raise P.ProtocolError(f"{msg.TAG} not handled by workers")
                     reply = handler(self, msg)
                 except P.ProtocolError as exc:
-                    log.warning("bad message on %s socket: %s", "peer" if routed else "control", exc)
+                    log.warning(
+                        "bad message on %s socket: %s", "peer" if routed else "control", exc
+                    )
                     reply = P.ErrorReply(str(exc), P.tag_of(frames), P.request_id_of(frames))
                 if reply is not None:
                     P.send(sock, reply, identity)

@@ -38,6 +38,9 @@ _CLAUSES = (
     ("order", TransformSubtype.SORT),
 )
 
+#: window functions that copy a value from another row rather than aggregate
+_VALUE_PICKERS = (exp.Lag, exp.Lead, exp.FirstValue, exp.LastValue, exp.NthValue)
+
 Indirect = frozenset[tuple[ColumnRef, TransformSubtype]]
 
 
@@ -127,8 +130,23 @@ class ColumnResolver:
             outputs = self._select_outputs(scope, expression)
         else:
             outputs = self._udtf_outputs(scope)
+        outputs = self._renamed(scope, outputs)
         self._outputs[key] = outputs
         return outputs
+
+    def _renamed(self, scope: Scope, outputs: list[tuple[str, Flow]]) -> list[tuple[str, Flow]]:
+        """``WITH c (p, q) AS (...)`` and ``(...) AS d (p, q)`` rename outputs by position."""
+        parent = scope.expression.parent
+        if not isinstance(parent, (exp.CTE, exp.Subquery)) or scope.is_udtf:
+            return outputs
+        alias = parent.args.get("alias")
+        columns = alias.columns if isinstance(alias, exp.TableAlias) else []
+        if not columns or any(name == STAR for name, _ in outputs):
+            return outputs
+        names = [self._namer.identifier(c) for c in columns]
+        return [
+            (names[i] if i < len(names) else name, flow) for i, (name, flow) in enumerate(outputs)
+        ]
 
     def _set_outputs(self, scope: Scope) -> list[tuple[str, Flow]]:
         branches = [self._scope_outputs(s) for s in scope.set_operation_scopes]
@@ -195,6 +213,9 @@ class ColumnResolver:
         """UNNEST / LATERAL / table functions: every output depends on every input column."""
         expression = scope.expression
         inner = [s for s in scope.subquery_scopes + scope.derived_table_scopes]
+        alias = expression.args.get("alias")
+        if len(inner) == 1 and not (isinstance(alias, exp.TableAlias) and alias.columns):
+            return self._scope_outputs(inner[0])
         flow = Flow()
         if inner:
             for child in inner:
@@ -204,7 +225,6 @@ class ColumnResolver:
             parent = scope.parent or scope
             for column in _own_columns(expression):
                 flow.merge(self._resolve(parent, column), _TRANSFORMATION)
-        alias = expression.args.get("alias")
         names = []
         if isinstance(alias, exp.TableAlias):
             names = [self._namer.identifier(c) for c in alias.columns]
@@ -299,6 +319,9 @@ class ColumnResolver:
         for source in self._scope_sources(scope).values():
             if isinstance(source, Scope) and source is not scope:
                 found |= self._scope_indirect(source)
+        if scope.is_udtf:
+            for child in scope.subquery_scopes + scope.derived_table_scopes:
+                found |= self._scope_indirect(child)
         self._indirect[key] = found
         return found
 
@@ -326,13 +349,34 @@ class ColumnResolver:
                 if source is not None:
                     return self._from_source(source, name)
                 current = current.parent
-            return Flow({ColumnRef(self._namer.ident(table), name, unresolved=True): _IDENTITY})
+            return self._struct_field(scope, column, allow_alias)
         while current is not None:
             flow = self._resolve_unqualified(current, name, allow_alias)
             if flow is not None:
                 return flow
             current = current.parent
         return _EMPTY
+
+    def _struct_field(self, scope: Scope, column: exp.Column, allow_alias: bool) -> Flow:
+        """``t.info.city`` / ``info.city``: a field of struct column ``info``."""
+        struct = column.table
+        holder = column.args.get("db")
+        qualified = exp.column(struct, holder.name if holder else None)
+        flow = Flow()
+        flow.merge(self._resolve(scope, qualified, allow_alias) if holder else _EMPTY)
+        if not flow.direct:
+            current: Scope | None = scope
+            while current is not None and not flow.direct:
+                found = self._resolve_unqualified(current, self._namer.ident(struct), False)
+                if found is not None:
+                    flow.merge(found)
+                current = current.parent
+        if not flow.direct:
+            unknown = ColumnRef(self._namer.ident(struct), self._namer.column(column), True)
+            return Flow({unknown: _IDENTITY})
+        result = Flow()
+        result.merge(flow, _TRANSFORMATION)
+        return result
 
     def _resolve_unqualified(self, scope: Scope, name: str, allow_alias: bool) -> Flow | None:
         sources = [
@@ -359,6 +403,8 @@ class ColumnResolver:
         candidates = [s for s, k in zip(sources, known) if k is None]
         if not candidates:
             return None
+        if len(candidates) == 1:
+            return self._from_source(candidates[0], name)
         flow = Flow()
         for source in candidates:
             for ref, subtype in self._from_source(source, name).direct.items():
@@ -457,7 +503,7 @@ def _role(node: exp.Expression, root: exp.Expression) -> TransformSubtype:
             return TransformSubtype.CONDITIONAL
         if isinstance(parent, exp.Case) and child is parent.this:
             return TransformSubtype.CONDITIONAL
-        if isinstance(parent, (exp.AggFunc, exp.Count)):
+        if isinstance(parent, exp.AggFunc) and not isinstance(parent, _VALUE_PICKERS):
             direct = _AGGREGATION
         child, parent = parent, parent.parent
     return direct

@@ -156,13 +156,21 @@ def _unparseable(
 def _intermediate(
     sql: str, dialect: Dialect, analyzer: StatementAnalyzer, results: list[StatementLineage]
 ) -> list[StatementLineage]:
-    """Datasets written by one statement and read by a later one are intermediate."""
+    """Datasets written by one statement and read by a later one are intermediate.
+
+    A rename carries "written by this script" over to the new name; a drop ends it.
+    """
     del sql, dialect, analyzer
     written: set[str] = set()
     intermediate: set[str] = set()
     for result in results:
         intermediate |= result.reads & written
         written |= result.writes
+        written -= result.drops
+        for old, new in result.renames:
+            if old in written:
+                written.discard(old)
+                written.add(new)
     if not intermediate:
         return results
     return [_with_intermediate(r, intermediate) for r in results]

@@ -122,6 +122,14 @@ class RunInfo:
     def execution_key(self) -> tuple[str, int | None]:
         return (self.session_id, self.execution_count)
 
+    @property
+    def label(self) -> str:
+        """A short display label: ``[3] CREATE TABLE clean AS ...``."""
+        head = " ".join(self.sql.split())
+        head = head if len(head) <= 32 else head[:31] + "…"
+        count = "" if self.execution_count is None else f"[{self.execution_count}] "
+        return f"{count}{head}"
+
 
 @dataclass(frozen=True)
 class Run:
@@ -272,7 +280,10 @@ class LineageGraph:
                 self._forget_derivations(name)
             self._touch(ds, seq, info.run_id, dropped=False)
             self._edge(rid, ds, EdgeKind.WRITES)
+        targets = sl.writes | {new for _, new in sl.renames}
         for edge in sl.column_edges:
+            if edge.target.dataset not in targets:  # a SELECT's result set is no dataset
+                continue
             src = self._column(edge.source)
             dst = self._column(edge.target)
             self._edge(src, dst, EdgeKind.DERIVES, run_id=info.run_id, type=edge.type.value,
@@ -533,16 +544,19 @@ class LineageGraph:
         return list(out.values())
 
     def to_networkx(self) -> nx.DiGraph:
-        """A copy of the underlying graph with plain-string ``kind`` attributes."""
+        """A copy of the underlying graph: plain-string ``kind``s, a ``label`` on every node,
+        and run nodes carrying their :class:`RunInfo` fields (``None`` as ``""`` or ``-1``)."""
         g = self._g.copy()
         for _, a in g.nodes(data=True):
             a["kind"] = a["kind"].value
         for _, _, a in g.edges(data=True):
             a["kind"] = a["kind"].value
         for _, a in g.nodes(data=True):
+            a["label"] = f"{a['name']}.{a['column']}" if a.get("column") else a["name"]
             if a["kind"] == NodeKind.RUN.value:
                 info = self.run(a["name"]).info
                 a.update(
+                    label=info.label,
                     notebook=info.notebook, cell_id=info.cell_id or "",
                     execution_count=-1 if info.execution_count is None else info.execution_count,
                     started_at=info.started_at.isoformat(), sql=info.sql, engine=info.engine,

@@ -105,8 +105,15 @@ class Namer:
             return this.this
         parts = [p for p in (table.args.get("catalog"), table.args.get("db"), this) if p]
         if self._tables_case_sensitive:
-            return ".".join(p.name for p in parts)
-        return ".".join(self.identifier(p) for p in parts)
+            name = ".".join(p.name for p in parts)
+        else:
+            name = ".".join(self.identifier(p) for p in parts)
+        # T-SQL temporary tables keep their marker: #tmp and ##global are distinct names
+        if this.args.get("global_"):
+            name = "##" + name
+        elif this.args.get("temporary"):
+            name = "#" + name
+        return name
 
     def dotted(self, name: str) -> str:
         """Normalise a dotted name given as a plain string (schema keys, rename targets)."""

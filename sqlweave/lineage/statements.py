@@ -302,10 +302,29 @@ def _has(properties: exp.Expression | None, kind: type[exp.Expression]) -> bool:
     return properties is not None and properties.find(kind) is not None
 
 
+def _target_aliases(
+    analyzer: StatementAnalyzer, statement: exp.Expression, target: str | None
+) -> list[exp.Expression]:
+    """``UPDATE t ... FROM t JOIN s`` (T-SQL) and ``DELETE t FROM t JOIN s`` (MySQL): the
+    FROM-clause mention of the target names the written rows, it is not a read."""
+    found: list[exp.Expression] = []
+    from_ = statement.args.get("from_")
+    tables = [from_.this] if from_ is not None else []
+    tables += [j.this for j in statement.args.get("joins") or ()]
+    if from_ is not None:
+        tables += [j.this for j in from_.this.args.get("joins") or ()]
+    tables += list(statement.args.get("using") or ())
+    for table in tables:
+        if isinstance(table, exp.Table) and target and analyzer.dataset(table) == target:
+            found.append(table)
+    return found
+
+
 def _update(analyzer: StatementAnalyzer, statement: exp.Update) -> Facts:
     target_node = statement.this
     target = analyzer.dataset(target_node)
-    facts = Facts(StatementKind.UPDATE, reads=analyzer.reads_of(statement, [target_node]))
+    skip = [target_node, *_target_aliases(analyzer, statement, target)]
+    facts = Facts(StatementKind.UPDATE, reads=analyzer.reads_of(statement, skip))
     if target is None:
         return facts
     facts.writes.add(target)
@@ -327,17 +346,25 @@ def _update(analyzer: StatementAnalyzer, statement: exp.Update) -> Facts:
 
 
 def _assign(assignment: exp.EQ) -> exp.Expression:
-    target = assignment.this
-    name = target.this if isinstance(target, exp.Column) else target
-    return exp.alias_(assignment.expression.copy(), name.copy() if isinstance(name, exp.Identifier) else str(name))
+    return _aliased(assignment.expression, assignment.this)
+
+
+def _aliased(value: exp.Expression, column: exp.Expression) -> exp.Alias:
+    """``value AS column`` (exp.alias_ would turn a subquery alias into a table alias)."""
+    name = column.this if isinstance(column, exp.Column) else column
+    identifier = name.copy() if isinstance(name, exp.Identifier) else exp.to_identifier(name.name)
+    return exp.Alias(this=value.copy(), alias=identifier)
 
 
 def _delete(analyzer: StatementAnalyzer, statement: exp.Delete) -> Facts:
-    target_node = statement.this
-    target = analyzer.dataset(target_node)
-    facts = Facts(StatementKind.DELETE, reads=analyzer.reads_of(statement, [target_node]))
-    if target is not None:
-        facts.writes.add(target)
+    # MySQL's multi-table DELETE lists its targets in ``tables``; ``this`` is then the FROM
+    targets = list(statement.args.get("tables") or [statement.this])
+    writes = {name for t in targets if (name := analyzer.dataset(t))}
+    skip = [*targets, *_target_aliases(analyzer, statement, next(iter(writes), None))]
+    if analyzer.dataset(statement.this) in writes:
+        skip.append(statement.this)
+    facts = Facts(StatementKind.DELETE, reads=analyzer.reads_of(statement, skip))
+    facts.writes = writes
     return facts
 
 
@@ -358,8 +385,7 @@ def _merge(analyzer: StatementAnalyzer, statement: exp.Merge) -> Facts:
             names = then.this.expressions if isinstance(then.this, exp.Tuple) else []
             values = then.expression.expressions if isinstance(then.expression, exp.Tuple) else []
             for column, value in zip(names, values):
-                name = column.this if isinstance(column, exp.Column) else column
-                projections.append(exp.alias_(value.copy(), name.copy()))
+                projections.append(_aliased(value, column))
     using = statement.args.get("using")
     if not projections or using is None:
         return facts

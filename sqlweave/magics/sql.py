@@ -7,7 +7,7 @@ from typing import Any
 
 import pyarrow as pa
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
+from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class, no_var_expand
 from traitlets import Bool, Int, Unicode, observe
 
 from .. import errors
@@ -67,6 +67,7 @@ class SqlWeave(Magics):
             raise UsageError(str(exc)) from None
 
     # ----- %sql / %%sql ---------------------------------------------------------------
+    @no_var_expand  # `$1`, `{'a': 1}` are SQL, not IPython variable expansion
     @line_cell_magic
     def sql(self, line: str, cell: str | None = None) -> Result | None:
         """Run SQL: ``%sql SELECT ...`` or a ``%%sql [NAME <<] [--limit N] [--quiet]`` cell.

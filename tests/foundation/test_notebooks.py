@@ -104,14 +104,18 @@ def test_run_cli_parameters_and_bad_input(tmp_path):
     assert proc.returncode == 2 and "NAME=VALUE" in proc.stderr
 
 
-def test_interrupt_cancels_a_long_query_within_about_a_second():
+LONG_QUERIES = {  # each runs for minutes
+    "local": "SELECT count(*) FROM generate_series(1, 2000000000) a(x) WHERE x % 7 = 3",
+    "duckdb": "SELECT count(*) FROM range(20000000000) t(x) WHERE x % 7 = 3",
+}
+
+
+@pytest.mark.parametrize("engine", sorted(LONG_QUERIES))
+def test_interrupt_cancels_a_long_query_within_about_a_second(engine):
     km, kc = start_new_kernel(kernel_name="python3")
     try:
-        kc.execute_interactive("%load_ext sqlweave", timeout=60)
-        # a query that runs for minutes
-        msg_id = kc.execute(
-            "%sql SELECT count(*) FROM generate_series(1, 2000000000) a(x) WHERE x % 7 = 3"
-        )
+        kc.execute_interactive(f"%load_ext sqlweave\n%sqlweave engine {engine}", timeout=60)
+        msg_id = kc.execute(f"%sql {LONG_QUERIES[engine]}")
         _wait_busy(kc, msg_id)
         time.sleep(0.5)
         t0 = time.monotonic()

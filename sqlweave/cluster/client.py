@@ -1,0 +1,181 @@
+"""``ClusterEngine``: the :class:`~sqlweave.cluster.engine.Engine` that talks to a coordinator.
+
+>>> # with LocalCluster(workers=2) as c:
+>>> #     ClusterEngine(c.address).execute("select 1 as x").to_pylist()
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import pyarrow as pa
+import zmq
+
+from .. import errors
+from . import protocol as P
+from .engine import Engine, Progress, ProgressCallback
+
+#: how long a cancelled query may take to be confirmed before we stop waiting
+CANCEL_WAIT_S = 2.0
+#: silence after which the client checks that the coordinator is still there
+PING_AFTER_S = 5.0
+
+
+class ClusterEngine(Engine):
+    """Runs statements on a sqlweave cluster.
+
+    Args:
+        address: the coordinator's client address (``tcp://127.0.0.1:PORT``).
+        timeout_s: how long catalog commands wait for an answer.
+    """
+
+    name = "cluster"
+    dialect = "postgres"
+
+    def __init__(self, address: str, timeout_s: float = 30.0) -> None:
+        self.address = address
+        self.timeout_s = timeout_s
+        self._zctx = zmq.Context.instance()
+        self._sock = self._zctx.socket(zmq.DEALER)
+        self._sock.linger = 0
+        self._sock.connect(address)
+        self._lock = threading.RLock()
+        self._closed = False
+
+    # ----- Engine -----------------------------------------------------------------------
+
+    def execute(
+        self,
+        sql: str,
+        params: Mapping[str, Any] | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> pa.Table:
+        rid = uuid.uuid4().hex
+        with self._lock:
+            P.send(self._sock, P.ExecuteQuery(rid, sql, dict(params or {})))
+            try:
+                reply = self._wait(rid, None, progress)
+            except KeyboardInterrupt:
+                self._cancel(rid)
+                raise errors.QueryCancelled() from None
+        if isinstance(reply, P.QueryResult):
+            self.last_runs = reply.runs
+            return reply.table
+        raise self._unexpected(reply)
+
+    def register_path(self, name: str, path: str, format: str | None = None) -> None:
+        if "://" not in path and not os.path.isabs(path):
+            path = os.path.abspath(path)  # the coordinator runs elsewhere
+        self._expect(P.RegisterPath(_rid(), name, str(path), format), P.Ok)
+
+    def register_arrow(self, name: str, data: pa.Table) -> None:
+        if isinstance(data, pa.RecordBatch):
+            data = pa.Table.from_batches([data])
+        self._expect(P.RegisterArrow(_rid(), name, data), P.Ok)
+
+    def deregister(self, name: str) -> None:
+        self._expect(P.Deregister(_rid(), name), P.Ok)
+
+    def tables(self) -> list[str]:
+        return list(self._expect(P.ListTables(_rid()), P.TableList).names)
+
+    def schema(self, name: str) -> pa.Schema:
+        return self._expect(P.DescribeTable(_rid(), name), P.TableSchema).schema
+
+    def status(self) -> P.ClusterStatus:
+        """Workers, their liveness, memory and fragments run."""
+        return self._expect(P.StatusRequest(_rid()), P.ClusterStatus)
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._sock.close(linger=0)
+
+    # ----- plumbing -----------------------------------------------------------------------
+
+    def _expect(self, msg: P.Message, reply_type: type[P.Message]) -> Any:
+        with self._lock:
+            P.send(self._sock, msg)
+            reply = self._wait(msg.request_id, self.timeout_s, None)  # type: ignore[attr-defined]
+        if isinstance(reply, reply_type):
+            return reply
+        raise self._unexpected(reply)
+
+    def _wait(
+        self, rid: str, timeout_s: float | None, progress: ProgressCallback | None
+    ) -> P.Message:
+        """The final reply to request ``rid``; progress messages go to ``progress``."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        last_heard = time.monotonic()
+        ping: str | None = None
+        while True:
+            if deadline is not None and time.monotonic() > deadline:
+                raise errors.ExecutionError(
+                    f"the coordinator at {self.address} did not answer within {timeout_s} s"
+                )
+            if not self._sock.poll(100):
+                silent = time.monotonic() - last_heard
+                if ping is None and silent > PING_AFTER_S:
+                    ping = _rid()
+                    P.send(self._sock, P.StatusRequest(ping))
+                elif ping is not None and silent > 2 * PING_AFTER_S:
+                    raise errors.ExecutionError(
+                        f"lost contact with the coordinator at {self.address}"
+                    )
+                continue
+            _, reply = P.recv(self._sock)
+            last_heard = time.monotonic()
+            if ping is not None and getattr(reply, "request_id", None) == ping:
+                ping = None
+                continue
+            if getattr(reply, "request_id", None) not in (rid, ""):
+                continue  # a late answer to an earlier, abandoned request
+            if isinstance(reply, P.QueryProgress):
+                if progress is not None:
+                    progress(Progress(reply.fragments_done, reply.fragments_total, reply.rows))
+                continue
+            return reply
+
+    def _cancel(self, rid: str) -> None:
+        """Ask the coordinator to cancel ``rid`` on every worker; wait briefly for the answer."""
+        P.send(self._sock, P.CancelRequest(rid))
+        deadline = time.monotonic() + CANCEL_WAIT_S
+        while time.monotonic() < deadline:
+            if not self._sock.poll(50):
+                continue
+            _, reply = P.recv(self._sock)
+            if getattr(reply, "request_id", None) == rid and not isinstance(reply, P.QueryProgress):
+                return
+
+    def _unexpected(self, reply: P.Message) -> Exception:
+        if isinstance(reply, P.QueryFailed):
+            return to_error(reply)
+        if isinstance(reply, P.ErrorReply):
+            return errors.ExecutionError(f"the coordinator rejected the request: {reply.error}")
+        return errors.ExecutionError(f"unexpected reply from the coordinator: {reply.TAG}")
+
+
+def to_error(reply: P.QueryFailed, sql: str | None = None) -> Exception:
+    """The ``sqlweave.errors`` exception for a failure that travelled as data."""
+    pos = errors.Position(reply.line, reply.column) if reply.line and reply.column else None
+    kw: dict[str, Any] = {"sql": sql, "position": pos, "hint": reply.hint, "engine": "cluster"}
+    if reply.kind is P.ErrorKind.CANCELLED:
+        return errors.QueryCancelled(reply.message)
+    if reply.kind is P.ErrorKind.USAGE:
+        return errors.UsageError(reply.message)
+    if reply.kind is P.ErrorKind.WORKER:
+        return errors.WorkerError(reply.message, worker=reply.worker, **kw)
+    if reply.kind is P.ErrorKind.PARSE:
+        return errors.ParseError(reply.message, **kw)
+    if reply.kind is P.ErrorKind.PLAN:
+        return errors.PlanError(reply.message, **kw)
+    return errors.ExecutionError(reply.message, **kw)
+
+
+def _rid() -> str:
+    return uuid.uuid4().hex

@@ -1,0 +1,236 @@
+"""``LocalCluster``: a coordinator and N worker processes on this machine.
+
+>>> # with LocalCluster(workers=2) as cluster:
+>>> #     engine = ClusterEngine(cluster.address)
+
+Every process runs in its own process group and dies with its parent (Linux
+``PR_SET_PDEATHSIG``); :meth:`LocalCluster.close`, a ``weakref.finalize`` and
+therefore interpreter exit end them all, so no orphans are left behind.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import weakref
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..errors import UsageError
+from . import protocol as P
+
+_REPO_ROOT = str(Path(__file__).resolve().parents[2])
+
+
+def _child_setup(cpus: frozenset[int] | None) -> None:
+    from .worker import _die_with_parent
+
+    _die_with_parent()
+    if cpus:
+        os.sched_setaffinity(0, cpus)
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    path = env.get("PYTHONPATH", "")
+    env["PYTHONPATH"] = _REPO_ROOT + (os.pathsep + path if path else "")
+    return env
+
+
+def _terminate(procs: list[subprocess.Popen], grace_s: float = 3.0) -> None:
+    """SIGTERM every process group, then SIGKILL whatever is left."""
+    for p in procs:
+        if p.poll() is None:
+            try:
+                os.killpg(p.pid, signal.SIGTERM)
+            except (ProcessLookupError, PermissionError):
+                pass
+    deadline = time.monotonic() + grace_s
+    for p in procs:
+        try:
+            p.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            pass
+    for p in procs:
+        try:
+            os.killpg(p.pid, signal.SIGKILL)  # also any child the group still holds
+        except (ProcessLookupError, PermissionError):
+            pass
+        if p.poll() is None:
+            p.wait(5)
+
+
+class LocalCluster:
+    """Start a coordinator and ``workers`` worker processes; wait until all registered.
+
+    Args:
+        workers: number of worker processes.
+        heartbeat_s: heartbeat period the coordinator hands out (short in tests).
+        bind: the coordinator's client address (default 127.0.0.1, random port).
+        worker_cpus: pin worker ``i`` to CPU ``worker_cpus[i % len]`` (benchmarks).
+        worker_partitions: DataFusion target partitions inside each worker.
+        start_timeout_s: how long to wait for registration.
+    """
+
+    def __init__(
+        self,
+        workers: int = 2,
+        heartbeat_s: float = 1.0,
+        bind: str = "tcp://127.0.0.1",
+        worker_cpus: Sequence[int] | None = None,
+        worker_partitions: int | None = None,
+        start_timeout_s: float = 60.0,
+        log_level: str | None = None,
+    ) -> None:
+        if workers < 0:
+            raise UsageError("workers must be >= 0")
+        self.heartbeat_s = heartbeat_s
+        self.worker_cpus = list(worker_cpus or [])
+        self.worker_partitions = worker_partitions
+        self._procs: list[subprocess.Popen] = []
+        self.workers: list[subprocess.Popen] = []
+        self._env = _env()
+        if log_level:
+            self._env["SQLWEAVE_LOG"] = log_level
+        self._finalizer = weakref.finalize(self, _terminate, self._procs)
+        self._tmp = tempfile.TemporaryDirectory(prefix="sqlweave-cluster-")
+        self._client = None
+        try:
+            self.coordinator = self._spawn(
+                [
+                    "-m",
+                    "sqlweave.cluster.coordinator",
+                    "--bind",
+                    bind,
+                    "--heartbeat",
+                    str(heartbeat_s),
+                    "--info-file",
+                    os.path.join(self._tmp.name, "info.json"),
+                ],
+                None,
+            )
+            self.info = self._wait_info(start_timeout_s)
+            for _ in range(workers):
+                self.add_worker()
+            self.wait_for_workers(workers, start_timeout_s)
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def address(self) -> str:
+        """The coordinator's client address: pass it to ``ClusterEngine`` or ``Session``."""
+        return self.info.clients
+
+    def _spawn(self, args: list[str], cpus: frozenset[int] | None) -> subprocess.Popen:
+        proc = subprocess.Popen(
+            [sys.executable, *args],
+            env=self._env,
+            start_new_session=True,
+            preexec_fn=lambda: _child_setup(cpus),
+        )
+        self._procs.append(proc)
+        return proc
+
+    def _wait_info(self, timeout_s: float) -> P.ConnectionInfo:
+        path = os.path.join(self._tmp.name, "info.json")
+        deadline = time.monotonic() + timeout_s
+        while not os.path.exists(path):
+            if self.coordinator.poll() is not None:
+                raise RuntimeError(f"coordinator exited with status {self.coordinator.returncode}")
+            if time.monotonic() > deadline:
+                raise TimeoutError("the coordinator did not start")
+            time.sleep(0.02)
+        with open(path) as f:
+            return P.ConnectionInfo.from_json(f.read())
+
+    def add_worker(self) -> subprocess.Popen:
+        """Start one more worker process (under a supervisor that replaces it on request)."""
+        i = len(self.workers)
+        cpus = (
+            frozenset([self.worker_cpus[i % len(self.worker_cpus)]]) if self.worker_cpus else None
+        )
+        args = ["-m", "sqlweave.cluster.cli", "worker", "--coordinator", self.address]
+        if self.worker_partitions:
+            args += ["--partitions", str(self.worker_partitions)]
+        proc = self._spawn(args, cpus)
+        self.workers.append(proc)
+        return proc
+
+    def client(self):  # -> ClusterEngine
+        if self._client is None:
+            from .client import ClusterEngine
+
+            self._client = ClusterEngine(self.address)
+        return self._client
+
+    def status(self) -> P.ClusterStatus:
+        """Workers (liveness, memory, fragments run) as the coordinator sees them."""
+        return self.client().status()
+
+    def alive(self) -> list[str]:
+        return [
+            w.worker_id for w in self.status().workers if w.liveness is not P.WorkerLiveness.LOST
+        ]
+
+    def wait_for_workers(self, n: int, timeout_s: float = 60.0) -> None:
+        """Block until exactly ``n`` workers are registered and not lost."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            alive = self.alive()
+            if len(alive) == n:
+                return
+            if self.coordinator.poll() is not None:
+                raise RuntimeError("the coordinator exited")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{len(alive)} of {n} workers registered after {timeout_s} s")
+            time.sleep(0.05)
+
+    def worker_pids(self, i: int) -> list[int]:
+        """The supervisor's pid and its worker children's pids for worker slot ``i``."""
+        sup = self.workers[i].pid
+        try:
+            with open(f"/proc/{sup}/task/{sup}/children") as f:
+                children = [int(x) for x in f.read().split()]
+        except OSError:
+            children = []
+        return [sup, *children]
+
+    def kill_worker(self, i: int, sig: int = signal.SIGKILL) -> None:
+        """Kill worker slot ``i`` (its supervisor too, so it stays dead)."""
+        proc = self.workers[i]
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            pass
+        proc.wait(10)
+
+    def pids(self) -> list[int]:
+        """Every process this cluster started and their children (for orphan checks)."""
+        out = []
+        for p in self._procs:
+            out.append(p.pid)
+            try:
+                with open(f"/proc/{p.pid}/task/{p.pid}/children") as f:
+                    out.extend(int(x) for x in f.read().split())
+            except OSError:
+                pass
+        return out
+
+    def close(self) -> None:
+        """Stop everything; idempotent."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        self._finalizer()
+        self._tmp.cleanup()
+
+    def __enter__(self) -> LocalCluster:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
