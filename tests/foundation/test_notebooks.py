@@ -146,3 +146,35 @@ def _wait_busy(kc, msg_id: str) -> None:
             and msg["content"]["execution_state"] == "busy"
         ):
             return
+
+
+def _result_texts(nb) -> list[str]:
+    """Text outputs of every code cell with the timing/engine footer lines removed."""
+    texts = []
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        for out in cell.get("outputs", []):
+            text = out.get("text") or str(out.get("data", {}).get("text/plain", ""))
+            lines = [ln for ln in text.splitlines() if " · " not in ln and not ln.startswith("engine:")]
+            texts.append("\n".join(lines))
+    return texts
+
+
+def test_dataframes_notebook_same_answers_on_both_engines(tmp_path):
+    results = {}
+    for engine in ("local", "duckdb"):
+        report = run_notebook(
+            ROOT / "notebooks" / "dataframes.ipynb",
+            {"engine": engine},
+            output=tmp_path / f"{engine}.ipynb",
+            cwd=tmp_path,
+        )
+        assert report.ok, report.failure and report.failure.summary()
+        results[engine] = _result_texts(nbformat.read(tmp_path / f"{engine}.ipynb", as_version=4))
+    assert results["local"] == results["duckdb"]
+    joined = "\n".join(results["local"])
+    assert "NO      3   11.75    3.06         3.42" in joined  # the pandas x polars x arrow join
+    assert "8          7        7" in joined  # NULL-aware counts
+    assert "8 rows (showing first 2)" not in joined  # footer stripped, but the limit applied:
+    assert joined.rstrip().endswith("2    Lima    12.0    25.0")
