@@ -31,6 +31,8 @@ from sqlweave.cluster.tuning import DATAFUSION_DEFAULTS
 PQ = "datafusion.execution.parquet."
 EXE = "datafusion.execution."
 OPT = "datafusion.optimizer."
+#: runtime settings are not SessionConfig keys: they are applied with SQL ``SET``
+RT = "datafusion.runtime."
 
 #: label -> settings differing from the default config
 CANDIDATES: dict[str, dict[str, str]] = {
@@ -58,6 +60,14 @@ CANDIDATES: dict[str, dict[str, str]] = {
     "row-estimates": {EXE + "use_row_number_estimates_to_optimize_partitioning": "true"},
     "join-batch-size": {EXE + "enforce_batch_size_in_joins": "true"},
     "partial-agg-skip-10k": {EXE + "skip_partial_aggregation_probe_rows_threshold": "10000"},
+    "no-metadata-cache": {RT + "metadata_cache_limit": "0"},
+    "combo": {
+        PQ + "schema_force_view_types": "false",
+        OPT + "repartition_joins": "false",
+        EXE + "enforce_batch_size_in_joins": "true",
+        EXE + "skip_partial_aggregation_probe_rows_threshold": "10000",
+        EXE + "use_row_number_estimates_to_optimize_partitioning": "true",
+    },
 }
 
 
@@ -66,8 +76,12 @@ def make_runner(settings: dict[str, str], root: Path) -> Callable[[str], pa.Tabl
 
     config = datafusion.SessionConfig()
     for key, value in settings.items():
-        config = config.set(key, value)
+        if not key.startswith(RT):
+            config = config.set(key, value)
     ctx = datafusion.SessionContext(config)
+    for key, value in settings.items():
+        if key.startswith(RT):
+            ctx.sql(f"SET {key} = '{value}'").collect()
     tpch.register_all(ctx, root)
     return lambda sql: ctx.sql(sql).to_arrow_table()
 
@@ -97,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
         else all_q
     )
     chosen = args.only.split(",") if args.only else list(CANDIDATES)
-    configs = {"baseline": {}, **{k: CANDIDATES[k] for k in chosen}}
+    # "baseline-again" repeats the baseline: its deviation is the noise floor of this run
+    configs = {"baseline": {}, "baseline-again": {}, **{k: CANDIDATES[k] for k in chosen}}
     configs["sqlweave"] = dict(DATAFUSION_DEFAULTS)
     root = tpch.generate(args.data_dir, scale_factor=args.sf, parts=args.parts)
     print(
@@ -108,6 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     runners["duckdb"] = duckdb_runner(root)
 
     best: dict[str, dict[str, float]] = {label: {} for label in runners}
+    # CPU time of this process (all engine threads): less sensitive than wall time to
+    # other processes on a shared machine, but blind to lost parallelism
+    best_cpu: dict[str, dict[str, float]] = {label: {} for label in runners}
     wrong: dict[str, list[str]] = {label: [] for label in runners}
     failed: dict[str, list[str]] = {label: [] for label in runners}
     for rnd in range(args.repeat):
@@ -116,14 +134,15 @@ def main(argv: list[str] | None = None) -> int:
             for label, run in runners.items():
                 if q in failed[label]:
                     continue
-                start = time.perf_counter()
+                start, cpu_start = time.perf_counter(), time.process_time()
                 try:
                     answers[label] = run(sql)
                 except Exception:
                     failed[label].append(q)
                     continue
-                elapsed = time.perf_counter() - start
+                elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
                 best[label][q] = min(elapsed, best[label].get(q, float("inf")))
+                best_cpu[label][q] = min(cpu, best_cpu[label].get(q, float("inf")))
             if rnd == 0 and "baseline" in answers:
                 for label, table in answers.items():
                     try:
@@ -133,10 +152,13 @@ def main(argv: list[str] | None = None) -> int:
 
     base = best["baseline"]
     total_base = sum(base.values())
+    cpu_base = sum(best_cpu["baseline"].values())
     header = [
         "setting",
         "total ms",
         "vs baseline",
+        "cpu ms",
+        "cpu vs baseline",
         "q faster >5%",
         "q slower >5%",
         "biggest change",
@@ -157,19 +179,31 @@ def main(argv: list[str] | None = None) -> int:
             notes.append(f"DIFFERENT ANSWERS {wrong[label]}")
         if failed[label]:
             notes.append(f"failed {failed[label]}")
-        if label not in ("baseline", "duckdb"):
+        if configs.get(label):
             notes.append(
                 ", ".join(f"{k.removeprefix('datafusion.')}={v}" for k, v in configs[label].items())
             )
         pct = f"{(total / total_base - 1) * 100:+.1f}%" if total_base else "-"
+        cpu = sum(best_cpu[label][q] for q in common)
+        cpu_pct = f"{(cpu / cpu_base - 1) * 100:+.1f}%" if cpu_base else "-"
         rows.append(
-            [label, f"{total * 1000:.0f}", pct, str(faster), str(slower), change, "; ".join(notes)]
+            [
+                label,
+                f"{total * 1000:.0f}",
+                pct,
+                f"{cpu * 1000:.0f}",
+                cpu_pct,
+                str(faster),
+                str(slower),
+                change,
+                "; ".join(notes),
+            ]
         )
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     for r in [header, ["-" * w for w in widths], *rows]:
         print(
             "  ".join(
-                c.ljust(w) if i in (0, 5, 6) else c.rjust(w)
+                c.ljust(w) if i in (0, 7, 8) else c.rjust(w)
                 for i, (c, w) in enumerate(zip(r, widths))
             ).rstrip()
         )

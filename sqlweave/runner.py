@@ -154,7 +154,7 @@ def run_notebook(
         failure = _find_failure(nb, exc)
     finally:
         if km.has_kernel:
-            km.shutdown_kernel(now=True)
+            km.shutdown_kernel()  # graceful: the kernel writes pending lineage at exit
     seconds = time.perf_counter() - started
     out = Path(output) if output is not None else default_output(src)
     write_atomic(nb, out)

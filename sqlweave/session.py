@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import time
@@ -141,11 +142,7 @@ class Session:
 
     def catalog(self) -> dict[str, list[str]]:
         """``{table: [column, ...]}`` for every table (used by lineage to expand ``*``)."""
-        out = {}
-        for name in self.engine.tables():
-            with contextlib.suppress(SqlError):
-                out[name] = self.engine.schema(name).names
-        return out
+        return catalog_of(self.engine)
 
     def explain(self, sql: str) -> str:
         return self.engine.explain(sql)
@@ -287,13 +284,25 @@ class Session:
             duration_s=duration,
             rows=rows,
             error=error,
-            catalog=self.catalog,
+            catalog=functools.partial(catalog_of, self.engine),
         )
         for listener in list(self._listeners):
             try:
                 listener(event)
             except Exception:  # a listener never fails the statement
                 log.exception("sqlweave listener %r failed", listener)
+
+
+def catalog_of(engine: Engine) -> dict[str, list[str]]:
+    """``{table: [column, ...]}`` of ``engine``; empty once the engine is closed."""
+    out: dict[str, list[str]] = {}
+    try:
+        for name in engine.tables():
+            with contextlib.suppress(SqlError):
+                out[name] = engine.schema(name).names
+    except Exception:  # a closed or switched-away engine: no catalog, no harm
+        return {}
+    return out
 
 
 def _has_table(engine: Engine, name: str) -> bool:

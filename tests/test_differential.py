@@ -319,3 +319,17 @@ def test_assert_same_normalises_types_only() -> None:
     tpch.assert_same(a, b, ordered=False)
     with pytest.raises(AssertionError):
         tpch.assert_same(a, b, ordered=True)
+
+
+def test_tpch_queries_are_the_22_standard_ones() -> None:
+    qs = tpch.queries()
+    assert list(qs) == [f"q{i:02d}" for i in range(1, 23)]
+    assert not any(q.rstrip().endswith(";") for q in qs.values())
+    unordered = sorted(name for name, q in qs.items() if not tpch.is_ordered(q))
+    assert unordered == ["q06", "q14", "q17", "q19"]  # the single-row aggregates
+
+
+def test_generate_is_cached(tpch_dir: Path) -> None:
+    again = tpch.generate(tpch_dir.parent, scale_factor=0.01, parts=4)
+    assert again == tpch_dir
+    assert sorted(tpch.table_paths(tpch_dir)) == sorted(tpch.TABLES)

@@ -99,7 +99,7 @@ def datafusion_schema(paths: tuple[str, ...], format: str) -> pa.Schema:
     """The schema DataFusion gives these files when a worker registers them (string_view etc.)."""
     ctx = SessionContext()
     reader = {"parquet": ctx.register_parquet, "csv": ctx.register_csv, "json": ctx.register_json}
-    reader[format]("t", paths[0])
+    reader[format]("t", paths[0], file_extension=os.path.splitext(paths[0])[1])
     return ctx.table("t").schema()
 
 

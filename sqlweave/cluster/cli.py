@@ -30,15 +30,17 @@ def _cluster(argv: Sequence[str]) -> int:
     from .localcluster import LocalCluster
 
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *a: stop.set())
+    # Ctrl-C and SIGTERM only set a flag: the cluster always shuts down through close()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *a: stop.set())
     with LocalCluster(workers=ns.workers, heartbeat_s=ns.heartbeat, bind=ns.bind) as cluster:
-        print(f"sqlweave cluster with {ns.workers} workers at {cluster.address}", flush=True)
-        print(f"  connect with: %sqlweave connect {cluster.address}", flush=True)
-        print("  press Ctrl-C to stop", flush=True)
-        try:
-            while not stop.wait(0.5):
-                pass
-        except KeyboardInterrupt:
+        print(
+            f"sqlweave cluster with {ns.workers} workers at {cluster.address}\n"
+            f"  connect with: %sqlweave connect {cluster.address}\n"
+            "  press Ctrl-C to stop",
+            flush=True,
+        )
+        while not stop.wait(0.5):
             pass
         print("stopping the cluster...", flush=True)
     return 0

@@ -46,6 +46,8 @@ class ClusterEngine(Engine):
         self._sock.connect(address)
         self._lock = threading.RLock()
         self._closed = False
+        #: where each fragment of the last query ran (worker, rows, seconds)
+        self.last_runs: tuple[P.FragmentRun, ...] = ()
 
     # ----- Engine -----------------------------------------------------------------------
 
@@ -66,6 +68,8 @@ class ClusterEngine(Engine):
         if isinstance(reply, P.QueryResult):
             self.last_runs = reply.runs
             return reply.table
+        if isinstance(reply, P.QueryFailed):
+            raise to_error(reply, sql)
         raise self._unexpected(reply)
 
     def register_path(self, name: str, path: str, format: str | None = None) -> None:

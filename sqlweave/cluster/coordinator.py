@@ -86,16 +86,21 @@ class Coordinator:
         heartbeat_s: float = 1.0,
         worker_bind: str | None = None,
         versions: Versions | None = None,
+        context: zmq.Context | None = None,
     ) -> None:
-        self.zctx = zmq.Context()
+        self._own_context = context is None
+        self.zctx = context or zmq.Context()
         self.clients = self.zctx.socket(zmq.ROUTER)
         self.workers = self.zctx.socket(zmq.ROUTER)
         for s in (self.clients, self.workers):
             s.linger = 0
             s.router_mandatory = False
         client_addr = _bind(self.clients, bind)
-        host = bind.rsplit(":", 1)[0] if bind.count(":") == 2 else bind
-        worker_addr = _bind(self.workers, worker_bind or host)
+        if worker_bind is None:
+            if not bind.startswith("tcp://"):
+                raise ValueError("give worker_bind for non-tcp client addresses")
+            worker_bind = bind.rsplit(":", 1)[0] if bind.count(":") == 2 else bind
+        worker_addr = _bind(self.workers, worker_bind)
         self.info = P.ConnectionInfo(workers=worker_addr, clients=client_addr)
         self.membership = Membership(versions or Versions.current(), heartbeat_s)
         self.catalog = Catalog()
@@ -139,7 +144,11 @@ class Coordinator:
             if ident is not None:
                 P.send(self.workers, P.Shutdown("coordinator stopping"), ident)
         self._local.shutdown(wait=False, cancel_futures=True)
-        self.zctx.destroy(linger=200)
+        if self._own_context:
+            self.zctx.destroy(linger=200)
+        else:
+            self.clients.close(linger=0)
+            self.workers.close(linger=0)
 
     def _dispatch(self, sock: zmq.Socket, handlers: dict[type, Callable]) -> None:
         identity, frames = P.recv_frames(sock, routed=True)
@@ -474,7 +483,7 @@ class Coordinator:
         if q.explain:
             from .explain import explain_text
 
-            text = explain_text(q.plan, q.runs)
+            text = explain_text(q.plan, q.state.tasks)
             table = pa.table({"plan_type": ["distributed_plan"], "plan": [text]})
         P.send(self.clients, P.QueryResult(q.request_id, table, tuple(q.runs)), q.client)
         for wid in self.membership.alive():

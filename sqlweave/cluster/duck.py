@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -33,9 +34,12 @@ class DuckDBEngine(Engine):
 
     def __init__(self, database: str = ":memory:") -> None:
         self.con = duckdb.connect(database)
-        # queries run on this thread so the main thread stays interruptible: DuckDB
-        # does not notice SIGINT while it holds the main thread in native code
+        # Every use of the connection runs on this one thread: the main thread stays
+        # interruptible (DuckDB does not notice SIGINT while it holds the calling thread
+        # in native code), and other threads (lineage reading the catalog) never use the
+        # connection concurrently, which DuckDB refuses.
         self._runner = ThreadPoolExecutor(1, thread_name_prefix="sqlweave-duckdb")
+        self._closed = False
 
     def execute(
         self,
@@ -47,7 +51,7 @@ class DuckDBEngine(Engine):
         try:
             return future.result()
         except KeyboardInterrupt:
-            self.con.interrupt()
+            self.con.interrupt()  # the one call meant to come from another thread
             with contextlib.suppress(BaseException):
                 future.result(timeout=10)
             raise QueryCancelled() from None
@@ -79,12 +83,12 @@ class DuckDBEngine(Engine):
 
     def register_arrow(self, name: str, data: pa.Table) -> None:
         self.deregister(name)
-        self.con.register(name, data)
+        self._runner.submit(self.con.register, name, data).result()
 
     def deregister(self, name: str) -> None:
         kind = self._kind(name)
         if kind == "VIEW" and name in self._registered():
-            self.con.unregister(name)
+            self._runner.submit(self.con.unregister, name).result()
         elif kind == "VIEW":
             self._fetch(f'DROP VIEW IF EXISTS "{name}"')
         elif kind == "TABLE":
@@ -117,12 +121,20 @@ class DuckDBEngine(Engine):
             raise PlanError(
                 f"table {name} not found", hint=sqlerrors.did_you_mean(name, self.tables())
             )
-        return self.con.sql(f'SELECT * FROM "{name}" LIMIT 0').to_arrow_table().schema
+        return self._runner.submit(
+            lambda: self.con.sql(f'SELECT * FROM "{name}" LIMIT 0').to_arrow_table().schema
+        ).result()
 
     def _fetch(self, sql: str, args: list[Any] | None = None) -> list[tuple[Any, ...]]:
-        # DuckDB 2 refuses new work on a connection until the last result is drained
-        return self.con.execute(sql, args).fetchall() if args else self.con.execute(sql).fetchall()
+        if threading.current_thread().name.startswith("sqlweave-duckdb"):
+            # DuckDB 2 refuses new work on a connection until the last result is drained
+            cur = self.con.execute(sql, args) if args else self.con.execute(sql)
+            return cur.fetchall()
+        return self._runner.submit(self._fetch, sql, args).result()
 
     def close(self) -> None:
-        self._runner.shutdown(wait=False, cancel_futures=True)
-        self.con.close()
+        if self._closed:
+            return
+        self._closed = True
+        self._runner.submit(self.con.close).result()
+        self._runner.shutdown(wait=True)

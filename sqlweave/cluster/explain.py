@@ -8,13 +8,27 @@ its rows and time) once the query has run.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
+from typing import Protocol
 
 from .fragments import DistributedPlan, ExchangeInput, Location, OutputMode, ScanInput, Stage
 from .scheduler import TaskRecord, TaskStatus
 
-Tasks = Mapping[int, Sequence[TaskRecord]]
+
+class TaskRun(Protocol):
+    """One finished run of a task, as the coordinator records it (``protocol.FragmentRun``)."""
+
+    stage: int
+    index: int
+    worker: str
+    rows: int
+    seconds: float
+    attempt: int
+
+
+#: the scheduler's records (``QueryState.tasks``) or a list of finished runs
+Tasks = Mapping[int, Sequence[TaskRecord]] | Iterable[TaskRun]
 
 
 class NodeKind:
@@ -77,9 +91,15 @@ def _stage_id(stage: int) -> str:
 def _tasks_of(stage: Stage, tasks: Tasks | None) -> tuple[TaskInfo, ...]:
     if not tasks:
         return ()
+    if isinstance(tasks, Mapping):
+        return tuple(
+            TaskInfo(r.index, r.home, r.status.value, r.rows, round(r.seconds, 6), r.attempt)
+            for r in tasks.get(stage.id, ())
+        )
+    runs = sorted((r for r in tasks if r.stage == stage.id), key=lambda r: (r.index, r.attempt))
+    done = TaskStatus.DONE.value
     return tuple(
-        TaskInfo(r.index, r.home, r.status.value, r.rows, round(r.seconds, 6), r.attempt)
-        for r in tasks.get(stage.id, ())
+        TaskInfo(r.index, r.worker, done, r.rows, round(r.seconds, 6), r.attempt) for r in runs
     )
 
 
@@ -89,6 +109,7 @@ def explain_graph(plan: DistributedPlan, tasks: Tasks | None = None) -> ExplainG
     edges: list[ExplainEdge] = []
     tables: dict[str, None] = {}
     by_id = {s.id: s for s in plan.stages}
+    tasks = tasks if tasks is None or isinstance(tasks, Mapping) else list(tasks)
     for stage in plan.stages:
         infos = _tasks_of(stage, tasks)
         done = [t for t in infos if t.status == TaskStatus.DONE.value]
@@ -129,6 +150,7 @@ def explain_text(plan: DistributedPlan, tasks: Tasks | None = None) -> str:
           task 0 on w0: 1 234 rows, 0.012 s
     """
     by_id = {s.id: s for s in plan.stages}
+    tasks = tasks if tasks is None or isinstance(tasks, Mapping) else list(tasks)
     lines: list[str] = []
     workers = sum(1 for s in plan.stages if s.location == Location.WORKERS)
     lines.append(

@@ -130,6 +130,7 @@ class LocalCluster:
         proc = subprocess.Popen(
             [sys.executable, *args],
             env=self._env,
+            stdout=subprocess.DEVNULL,  # the addresses are in self.info; logs go to stderr
             start_new_session=True,
             preexec_fn=lambda: _child_setup(cpus),
         )

@@ -15,15 +15,21 @@ references are positional, the parent relations stay valid unchanged.
 
 Distributed: scans with pushed filters/projections, filters and projections, two-phase
 aggregation (sum/count/min/max/avg; others and DISTINCT via a hash shuffle on the group
-keys), joins by broadcasting a small side or hash-shuffling both sides on the equi keys,
-ORDER BY + LIMIT as per-worker top-k, LIMIT, UNION ALL. Everything else runs on the
-coordinator over gathered inputs, and :attr:`DistributedPlan.notes` says why.
+keys; below a join, aggregates are shuffled so the join stays on the workers), joins by
+broadcasting a small side or hash-shuffling both sides on the equi keys (a side already
+partitioned on its keys is not shuffled again, and an aggregate over rows partitioned by
+its group keys runs in place), ORDER BY + LIMIT as per-worker top-k, LIMIT, UNION ALL,
+filters with uncorrelated subqueries (their results are broadcast). Everything else runs
+on the coordinator over gathered inputs, and :attr:`DistributedPlan.notes` says why; a
+plan the walk cannot cut at all falls back to gathering every table it names.
 """
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -138,6 +144,8 @@ class _Pipeline:
     exchanges: tuple[ExchangeInput, ...] = ()
     rows: int = 0
     steps: tuple[str, ...] = ()
+    #: output columns whose hash (in this order) chose each row's partition; None = unknown
+    partitioned_by: tuple[int, ...] | None = None
 
 
 @dataclass
@@ -201,6 +209,7 @@ class _Builder:
         self.notes: list[str] = []
         self.schemas: dict[int, pa.Schema] = {}
         self._tmp = 0
+        self._inside_join = 0
 
     # -- Substrait helpers --------------------------------------------------------
 
@@ -309,7 +318,65 @@ class _Builder:
         handler = getattr(self, f"_plan_{kind}", None)
         if handler is not None and not self._has_subquery(body):
             return handler(rel, body)
+        if kind in ("filter", "project") and not _has_key(_own_parts(body), "outerReference"):
+            planned = self._with_broadcast_subqueries(rel, body)
+            if planned is not None:
+                return planned
         return self._plan_local(rel, body, f"{kind} runs on the coordinator")
+
+    def _with_broadcast_subqueries(self, rel: Rel, body: dict[str, Any]) -> _Planned | None:
+        """Keep a filter/projection with uncorrelated subqueries on the workers.
+
+        Each subquery's result is broadcast to every worker: a subquery that is itself a
+        pipeline broadcasts its output; one that ends on the coordinator (say, a final
+        aggregate) instead broadcasts its gathered inputs and runs on every worker.
+        """
+        if _has_key(body.get("expressions", []), "windowFunction"):
+            return None
+        child = self.plan(body["input"])
+        if isinstance(child, _Local):
+            own, extra = self._gather_subquery_reads(_own_parts(body))
+            return _Local(
+                {_kind(rel): {**body, **own, "input": child.rel}}, child.exchanges + extra
+            )
+        exchanges: list[ExchangeInput] = []
+
+        def visit(obj: Any) -> Any:
+            if isinstance(obj, dict):
+                if len(obj) == 1 and next(iter(obj)) in REL_KINDS:
+                    read, inputs = self._broadcast_result(obj)
+                    exchanges.extend(inputs)
+                    return read
+                return {k: visit(v) for k, v in obj.items()}
+            if isinstance(obj, list):
+                return [visit(v) for v in obj]
+            return obj
+
+        own = visit(copy.deepcopy(_own_parts(body)))
+        new = {_kind(rel): {**body, **own, "input": child.rel}}
+        step = f"{_kind(rel)} with broadcast subquery"
+        return replace(
+            child,
+            rel=new,
+            exchanges=(*child.exchanges, *exchanges),
+            steps=(*child.steps, step),
+            partitioned_by=self._through(new, child),
+        )
+
+    def _broadcast_result(self, rel: Rel) -> tuple[Rel, tuple[ExchangeInput, ...]]:
+        notes = len(self.notes)
+        planned = self.plan(rel)
+        if isinstance(planned, _Pipeline):
+            read, inp = self.broadcast(planned)
+            return read, (inp,)
+        # computed from gathered inputs: broadcast those instead, run the rest everywhere
+        del self.notes[notes:]
+        for inp in planned.exchanges:
+            stage = self.stages[inp.stage]
+            out = Output(OutputMode.BROADCAST, partitions=self.options.workers)
+            desc = f"{stage.description} (broadcast for a subquery)"
+            self.stages[inp.stage] = replace(stage, output=out, description=desc)
+        return planned.rel, planned.exchanges
 
     def _has_subquery(self, body: Mapping[str, Any]) -> bool:
         return _has_key(_own_parts(body), "subquery")
@@ -337,18 +404,29 @@ class _Builder:
         return _Local({_kind(rel): new}, exchanges + extra, rows)
 
     def _gather_subquery_reads(self, parts: dict[str, Any]):
-        """Replace each base-table read inside subquery expressions by a gathered copy."""
+        """Plan the relations inside subquery expressions; the results are gathered.
+
+        An uncorrelated subquery is planned like any query (so its scans, aggregates and
+        joins are distributed). A correlated one runs on the coordinator, over gathered
+        copies of the tables it reads.
+        """
         parts = copy.deepcopy(parts)
         exchanges: list[ExchangeInput] = []
 
         def visit(obj: Any) -> Any:
             if isinstance(obj, dict):
-                if len(obj) == 1 and "read" in obj and self._base_table(obj["read"]):
-                    table = self._base_table(obj["read"])
-                    p = _Pipeline(obj, (table,), steps=(f"scan {table} (for a subquery)",))
-                    local = self.gather(p, f"subquery over {table} runs on the coordinator")
-                    exchanges.extend(local.exchanges)
-                    return local.rel
+                if len(obj) == 1 and next(iter(obj)) in REL_KINDS:
+                    if not _has_key(obj, "outerReference"):
+                        local = self.gather(self.plan(obj), "subquery results are gathered")
+                        exchanges.extend(local.exchanges)
+                        return local.rel
+                    if "read" in obj and self._base_table(obj["read"]):
+                        table = self._base_table(obj["read"])
+                        p = _Pipeline(obj, (table,), steps=(f"scan {table} (for a subquery)",))
+                        why = f"correlated subquery over {table} runs on the coordinator"
+                        local = self.gather(p, why)
+                        exchanges.extend(local.exchanges)
+                        return local.rel
                 return {k: visit(v) for k, v in obj.items()}
             if isinstance(obj, list):
                 return [visit(v) for v in obj]
@@ -390,8 +468,31 @@ class _Builder:
         new = {_kind(rel): {**body, "input": child.rel}}
         if isinstance(child, _Pipeline):
             steps = child.steps if child.steps and child.steps[-1] == step else (*child.steps, step)
-            return replace(child, rel=new, steps=steps)
+            by = self._through(new, child)
+            return replace(child, rel=new, steps=steps, partitioned_by=by)
         return replace(child, rel=new)
+
+    def _through(self, new: Rel, child: _Pipeline) -> tuple[int, ...] | None:
+        """Where the child's partitioning columns are in the output of filter/project ``new``."""
+        if child.partitioned_by is None:
+            return None
+        kind = _kind(new)
+        body = new[kind]
+        positions: list[int | None] = list(child.partitioned_by)
+        if kind == "project":
+            width = len(self.schema_of(child.rel))
+            out = list(range(width))
+            for expr in body.get("expressions", []):
+                ref = _direct_field(expr)
+                out.append(ref if ref is not None else -1)
+            mapping = body.get("common", {}).get("emit", {}).get("outputMapping")
+            produced = [out[m] for m in mapping] if mapping else out
+            positions = [produced.index(c) if c in produced else None for c in positions]
+        elif kind != "filter":
+            return None
+        if any(p is None for p in positions):
+            return None
+        return tuple(p for p in positions if p is not None)
 
     def _plan_fetch(self, rel: Rel, body: dict[str, Any]) -> _Planned:
         count = _literal_int(body.get("countExpr"), body.get("count"))
@@ -429,7 +530,7 @@ class _Builder:
     def _plan_set(self, rel: Rel, body: dict[str, Any]) -> _Planned:
         if body.get("op") != "SET_OP_UNION_ALL":
             return self._plan_local(rel, body, f"{body.get('op')} runs on the coordinator")
-        children = [self.plan(r) for r in body["inputs"]]
+        children = [self._plan_inside_join(r) for r in body["inputs"]]
         if all(isinstance(c, _Pipeline) for c in children):
             scans = tuple(t for c in children for t in c.scans)
             exchanges = tuple(e for c in children for e in c.exchanges)
@@ -453,17 +554,39 @@ class _Builder:
             groupings[0].get("groupingExpressions", []) if groupings else []
         )
         measures = body.get("measures", [])
-        if self.options.partial_aggregates and all(self._decomposable(m) for m in measures):
-            return self._two_phase(body, child, keys, measures)
         key_fields = [_direct_field(k) for k in keys]
-        if keys and all(k is not None for k in key_fields):
+        shuffle_ok = bool(keys) and all(k is not None for k in key_fields)
+        by = child.partitioned_by
+        if shuffle_ok and by is not None and set(by) <= set(key_fields) and not body.get("common"):
+            # rows of one group already share a partition: aggregate where they are
+            new = {"aggregate": {**body, "input": child.rel}}
+            where = tuple(key_fields.index(c) for c in by)
+            steps = (*child.steps, "aggregate (partitions already by group keys)")
+            return replace(child, rel=new, steps=steps, partitioned_by=where)
+        # below a join or union, a coordinator-side aggregate would drag the join there too:
+        # aggregate per hash partition instead, so the result stays on the workers
+        if (
+            self.options.partial_aggregates
+            and all(self._decomposable(m) for m in measures)
+            and not (shuffle_ok and self._inside_join)
+        ):
+            return self._two_phase(body, child, keys, measures)
+        if shuffle_ok:
             read, inp = self.shuffle(child, key_fields, "aggregate")
             new = {"aggregate": {**body, "input": read}}
-            return _Pipeline(new, (), (inp,), child.rows, ("aggregate (by hash partition)",))
+            by = None if body.get("common") else tuple(range(len(key_fields)))
+            return _Pipeline(new, (), (inp,), child.rows, ("aggregate (by hash partition)",), by)
         local = self.gather(
             child, "aggregate without decomposable measures runs on the coordinator"
         )
         return replace(local, rel={"aggregate": {**body, "input": local.rel}})
+
+    def _plan_inside_join(self, rel: Rel) -> _Planned:
+        self._inside_join += 1
+        try:
+            return self.plan(rel)
+        finally:
+            self._inside_join -= 1
 
     def _decomposable(self, m: Mapping[str, Any]) -> bool:
         measure = m["measure"]
@@ -517,14 +640,8 @@ class _Builder:
         for i, (fn, cols) in enumerate(plan):
             want = target[nk + i]
             if fn == "avg":
-                s, c = (self._cast(_field_ref(final_col[x]), {"fp64": {}}) for x in cols)
-                div = {
-                    "scalarFunction": {
-                        "functionReference": self.function_anchor("divide"),
-                        "arguments": [{"value": s}, {"value": c}],
-                    }
-                }
-                exprs.append(self._cast(div, want))
+                s, c = (_field_ref(final_col[x]) for x in cols)
+                exprs.append(self._average(s, c, want))
             else:
                 col = final_col[cols[0]]
                 ref = _field_ref(col)
@@ -538,6 +655,31 @@ class _Builder:
             }
         }
         return _Local(project, local.exchanges, local.rows)
+
+    def _call(self, fn: str, *args: dict[str, Any]) -> dict[str, Any]:
+        arguments = [{"value": a} for a in args]
+        return {
+            "scalarFunction": {
+                "functionReference": self.function_anchor(fn),
+                "arguments": arguments,
+            }
+        }
+
+    def _average(self, s: dict[str, Any], c: dict[str, Any], want: dict[str, Any]):
+        """sum / count with DataFusion's AVG semantics for the result type ``want``.
+
+        Decimal AVG truncates to the result scale: divide exactly in decimal, then drop the
+        extra digits with ``q - q % 10^-scale`` (a cast would round).
+        """
+        if "decimal" not in want:
+            div = self._call("divide", self._cast(s, {"fp64": {}}), self._cast(c, {"fp64": {}}))
+            return self._cast(div, want)
+        scale = int(want["decimal"].get("scale", 0))
+        wide = {"decimal": {"scale": scale, "precision": 38}}
+        q = self._call("divide", self._cast(s, wide), c)
+        unit = base64.b64encode((1).to_bytes(16, "little", signed=True)).decode()
+        lit = {"literal": {"decimal": {"value": unit, "precision": 38, "scale": scale}}}
+        return self._cast(self._call("subtract", q, self._call("modulus", q, lit)), want)
 
     def _measure(self, m: Mapping[str, Any], fn: str) -> dict[str, Any]:
         new = copy.deepcopy(dict(m))
@@ -564,7 +706,7 @@ class _Builder:
 
     def _join(self, rel: Rel, body: dict[str, Any], jtype: str, keys) -> _Planned:
         kind = _kind(rel)
-        left, right = self.plan(body["left"]), self.plan(body["right"])
+        left, right = self._plan_inside_join(body["left"]), self._plan_inside_join(body["right"])
         label = jtype.removeprefix("JOIN_TYPE_").lower().replace("_", " ")
         if isinstance(left, _Pipeline) and isinstance(right, _Pipeline):
             o = self.options
@@ -572,20 +714,16 @@ class _Builder:
             def small(a: _Pipeline, b: _Pipeline) -> bool:
                 return a.rows <= o.broadcast_rows or a.rows * o.broadcast_ratio <= b.rows
 
-            if jtype in BROADCAST_RIGHT_OK and small(right, left):
+            right_ok = jtype in BROADCAST_RIGHT_OK and small(right, left)
+            left_ok = jtype in BROADCAST_LEFT_OK and small(left, right)
+            if right_ok and (not left_ok or right.rows <= left.rows):
                 return self._broadcast_join(kind, body, left, right, "right", label)
-            if jtype in BROADCAST_LEFT_OK and small(left, right):
+            if left_ok:
                 return self._broadcast_join(kind, body, right, left, "left", label)
             if keys is None and o.hash_joins and jtype in HASH_JOIN_OK:
                 pairs = self._equi_keys(body)
                 if pairs:
-                    lread, lin = self.shuffle(left, [a for a, _ in pairs], f"{label} join")
-                    rread, rin = self.shuffle(right, [b for _, b in pairs], f"{label} join")
-                    new = {kind: {**body, "left": lread, "right": rread}}
-                    rows = max(left.rows, right.rows)
-                    return _Pipeline(
-                        new, (), (lin, rin), rows, (f"{label} join (by hash partition)",)
-                    )
+                    return self._hash_join(kind, body, jtype, left, right, pairs, label)
             if jtype in BROADCAST_RIGHT_OK:
                 return self._broadcast_join(kind, body, left, right, "right", label)
             if jtype in BROADCAST_LEFT_OK:
@@ -595,12 +733,68 @@ class _Builder:
         new = {kind: {**body, "left": lg.rel, "right": rg.rel}}
         return _Local(new, lg.exchanges + rg.exchanges, max(lg.rows, rg.rows))
 
+    def _hash_join(self, kind, body, jtype, left: _Pipeline, right: _Pipeline, pairs, label):
+        """Both sides partitioned by the join keys: shuffle whichever side is not already."""
+        lkeys, rkeys = [a for a, _ in pairs], [b for _, b in pairs]
+        # a side already hash-partitioned on some of its keys fixes the key order for both
+        if left.partitioned_by is not None and set(left.partitioned_by) <= set(lkeys):
+            lkeys = list(left.partitioned_by)
+            rkeys = [next(b for a, b in pairs if a == k) for k in lkeys]
+        elif right.partitioned_by is not None and set(right.partitioned_by) <= set(rkeys):
+            rkeys = list(right.partitioned_by)
+            lkeys = [next(a for a, b in pairs if b == k) for k in rkeys]
+        why = f"{label} join"
+        sides = {}
+        for name, side, keys in (("left", left, lkeys), ("right", right, rkeys)):
+            if side.partitioned_by == tuple(keys):
+                sides[name] = side  # co-partitioned: joins in place
+            else:
+                read, inp = self.shuffle(side, keys, why)
+                sides[name] = _Pipeline(read, (), (inp,), side.rows, (), tuple(keys))
+        lp, rp = sides["left"], sides["right"]
+        new = {kind: {**body, "left": lp.rel, "right": rp.rel}}
+        nleft = len(self.schema_of(body["left"]))
+        if jtype in ("JOIN_TYPE_RIGHT_SEMI", "JOIN_TYPE_RIGHT_ANTI"):
+            by = tuple(rkeys)
+        elif jtype in ("JOIN_TYPE_LEFT_SEMI", "JOIN_TYPE_LEFT_ANTI"):
+            by = tuple(lkeys)
+        else:
+            by = tuple(lkeys) if jtype != "JOIN_TYPE_RIGHT" else tuple(k + nleft for k in rkeys)
+        if jtype == "JOIN_TYPE_OUTER":
+            by = None  # unmatched rows carry NULL keys on one side
+        by = _emit(body, by)
+        steps = (*lp.steps, *rp.steps, f"{label} join (by hash partition)")
+        return _Pipeline(
+            new,
+            lp.scans + rp.scans,
+            lp.exchanges + rp.exchanges,
+            max(left.rows, right.rows),
+            steps,
+            by,
+        )
+
     def _broadcast_join(self, kind, body, big: _Pipeline, small: _Pipeline, side: str, label: str):
         read, inp = self.broadcast(small)
         other = "left" if side == "right" else "right"
         new = {kind: {**body, side: read, other: big.rel}}
         steps = (*big.steps, f"{label} join with broadcast {side} side")
-        return _Pipeline(new, big.scans, (*big.exchanges, inp), big.rows, steps)
+        by = big.partitioned_by
+        jtype = body.get("type", "JOIN_TYPE_INNER")
+        if (
+            by is not None
+            and other == "right"
+            and jtype
+            not in (
+                "JOIN_TYPE_RIGHT_SEMI",
+                "JOIN_TYPE_RIGHT_ANTI",
+                "JOIN_TYPE_RIGHT_MARK",
+            )
+        ):
+            by = tuple(k + len(self.schemas[inp.stage]) for k in by)
+        if jtype == "JOIN_TYPE_RIGHT_MARK" or (jtype == "JOIN_TYPE_LEFT_MARK" and other == "right"):
+            by = None
+        by = _emit(body, by)
+        return _Pipeline(new, big.scans, (*big.exchanges, inp), big.rows, steps, by)
 
     def _equi_keys(self, body: Mapping[str, Any]) -> list[tuple[int, int]]:
         """(left field, right field) pairs of the join's top-level equality conjuncts."""
@@ -628,6 +822,16 @@ class _Builder:
         if "expression" in body:
             visit(body["expression"])
         return pairs
+
+
+def _emit(body: Mapping[str, Any], by: tuple[int, ...] | None) -> tuple[int, ...] | None:
+    """Partitioning columns after the relation's own output mapping (if it has one)."""
+    mapping = body.get("common", {}).get("emit", {}).get("outputMapping")
+    if by is None or not mapping:
+        return by
+    if not all(k in mapping for k in by):
+        return None
+    return tuple(mapping.index(k) for k in by)
 
 
 def _literal_int(expr: Mapping[str, Any] | None, legacy: Any) -> int | None:
@@ -672,6 +876,14 @@ def plan_query(
     ctx = catalog.planning_context()
     df = ctx.sql(sql, param_values=dict(params)) if params else ctx.sql(sql)
     lp = df.optimized_logical_plan()
+    try:
+        return _distribute(ctx, catalog, lp, options)
+    except Exception as exc:  # a plan shape we cannot cut: still answer, on the coordinator
+        reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
+        return _gathered_plan(sql, lp, ctx, catalog, options, params, reason)
+
+
+def _distribute(ctx, catalog: Catalog, lp, options: PlannerOptions) -> DistributedPlan:
     doc = json.loads(ss.Producer.to_substrait_plan(lp, ctx).to_json())
     root = doc["relations"][0]["root"]
     builder = _Builder(ctx, catalog, doc, options)
@@ -690,3 +902,44 @@ def plan_query(
     )
     notes = tuple(dict.fromkeys(builder.notes))
     return DistributedPlan(tuple(builder.stages), sid, notes)
+
+
+def _gathered_plan(sql, lp, ctx, catalog: Catalog, options, params, reason: str) -> DistributedPlan:
+    """The safety net: gather every table the query names, run the whole query on the coordinator.
+
+    Gathered tables keep their own names, so the root fragment (Substrait of the optimized
+    plan, else the SQL text) resolves them unchanged.
+    """
+    words = {w.lower() for w in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", sql)}
+    tables = [t for t in catalog.names() if t.lower() in words]
+    stages = [
+        Stage(
+            id=i,
+            fragment=Fragment(FragmentFormat.SQL, f'SELECT * FROM "{t}"'),
+            inputs=(ScanInput(t),),
+            output=Output(OutputMode.GATHER),
+            location=Location.WORKERS,
+            parallelism=options.workers,
+            description=f"scan {t} (whole table)",
+        )
+        for i, t in enumerate(tables)
+    ]
+    try:
+        root = Fragment(FragmentFormat.SUBSTRAIT, ss.Producer.to_substrait_plan(lp, ctx).encode())
+    except Exception:
+        if params:
+            raise
+        root = Fragment(FragmentFormat.SQL, sql)
+    stages.append(
+        Stage(
+            id=len(stages),
+            fragment=root,
+            inputs=tuple(ExchangeInput(i, t) for i, t in enumerate(tables)),
+            output=Output(OutputMode.GATHER),
+            location=Location.COORDINATOR,
+            parallelism=1,
+            description="result (the whole query on the coordinator)",
+        )
+    )
+    note = f"the query could not be distributed ({reason}); it runs on the coordinator"
+    return DistributedPlan(tuple(stages), len(stages) - 1, (note,))

@@ -204,6 +204,12 @@ class QueryState:
             return [self.outcome]
         return self._launch_ready()
 
+    def cancel(self, reason: str = "cancelled") -> list[Instruction]:
+        """Stop scheduling; later events are ignored. Returns the QueryFailed to report."""
+        if self.finished:
+            return []
+        return self._fail(reason)
+
     # -- internals -----------------------------------------------------------------
 
     def _current(self, event: TaskDone | TaskFailed) -> TaskRecord | None:

@@ -77,26 +77,33 @@ def register_inputs(
         by_table.setdefault(inp.table, []).append(inp)
     for name, items in by_table.items():
         files = [i for i in items if isinstance(i, FilesShare)]
-        if len(files) == len(items) and all(
-            f.format == "parquet" and not f.row_groups for f in files
-        ):
-            _register_files(ctx, name, [p for f in files for p in f.paths], tmp)
+        formats = {f.format for f in files}
+        if len(files) == len(items) and len(formats) == 1 and not any(f.row_groups for f in files):
+            _register_files(ctx, name, [p for f in files for p in f.paths], formats.pop(), tmp)
             continue
         tables = [_load(item, resolve) for item in items]
         register_table(ctx, name, _concat(tables))
 
 
-def _register_files(ctx: SessionContext, name: str, paths: list[str], tmp: str) -> None:
+_REGISTER = {
+    "parquet": SessionContext.register_parquet,
+    "csv": SessionContext.register_csv,
+    "json": SessionContext.register_json,
+}
+
+
+def _register_files(ctx: SessionContext, name: str, paths: list[str], format: str, tmp: str):
     """Exactly these files as one listing table: a directory of symlinks to them.
 
-    Keeps DataFusion's parquet pushdown (filters, projections, row-group pruning) and gives
-    Substrait a real table scan to resolve by name.
+    Keeps DataFusion's pushdown (filters, projections, parquet row-group pruning), reads
+    the files with the same schema inference as the catalog, and gives Substrait a real
+    table scan to resolve by name.
     """
     folder = os.path.join(tmp, f"files-{len(os.listdir(tmp))}")
     os.mkdir(folder)
     for i, path in enumerate(paths):
-        os.symlink(os.path.abspath(path), os.path.join(folder, f"{i:06d}-{os.path.basename(path)}"))
-    ctx.register_parquet(name, folder)
+        os.symlink(os.path.abspath(path), os.path.join(folder, f"{i:06d}.{format}"))
+    _REGISTER[format](ctx, name, folder, file_extension=f".{format}")
 
 
 def _load(inp: TaskInput, resolve: InputResolver) -> pa.Table:
@@ -116,10 +123,7 @@ def _load(inp: TaskInput, resolve: InputResolver) -> pa.Table:
 
 
 def _read_files(share: FilesShare) -> pa.Table:
-    if share.format != "parquet":
-        import pyarrow.dataset as ds
-
-        return ds.dataset(list(share.paths), format=share.format).to_table()
+    """Some row groups of parquet files, read into memory."""
     tables = []
     for i, path in enumerate(share.paths):
         f = pq.ParquetFile(path)
@@ -171,23 +175,35 @@ def split_output(
         whole = pieces(table)
         return {p: whole for p in range(max(1, partitions))}
     n = max(1, partitions)
-    part = hash_rows(table, keys) % np.uint64(n)
-    takeable = _takeable(table)
-    out = {}
-    for p in range(n):
-        idx = pa.array(np.flatnonzero(part == p), type=pa.int64())
-        out[p] = pieces(takeable.take(idx).cast(table.schema))
-    return out
+    out: dict[int, list[pa.RecordBatch]] = {p: [] for p in range(n)}
+    plain = _plain_schema(table.schema)
+    for batch in table.to_batches():
+        if batch.num_rows == 0:
+            continue
+        part = (hash_rows(batch, keys) % np.uint64(n)).astype(np.int64)
+        # one take per batch (rows grouped by partition), then zero-copy slices
+        order = pa.array(np.argsort(part, kind="stable"), type=pa.int64())
+        counts = np.bincount(part, minlength=n)
+        taken = batch if plain == batch.schema else batch.cast(plain)
+        taken = taken.take(order)
+        if plain != batch.schema:
+            taken = taken.cast(batch.schema)
+        start = 0
+        for p in range(n):
+            if counts[p]:
+                out[p].append(taken.slice(start, int(counts[p])))
+                start += int(counts[p])
+    empty = pa.RecordBatch.from_pylist([], schema=table.schema)
+    return {p: batches or [empty] for p, batches in out.items()}
 
 
 _VIEW_TO_PLAIN = {pa.string_view(): pa.large_string(), pa.binary_view(): pa.large_binary()}
 
 
-def _takeable(table: pa.Table) -> pa.Table:
-    """Arrow has no take kernel for view types: select rows on a plain copy, cast back."""
-    fields = [f.with_type(_VIEW_TO_PLAIN.get(f.type, f.type)) for f in table.schema]
-    target = pa.schema(fields, metadata=table.schema.metadata)
-    return table if target == table.schema else table.cast(target)
+def _plain_schema(schema: pa.Schema) -> pa.Schema:
+    """Arrow has no take kernel for view types: rows are selected on a plain-typed copy."""
+    fields = [f.with_type(_VIEW_TO_PLAIN.get(f.type, f.type)) for f in schema]
+    return pa.schema(fields, metadata=schema.metadata)
 
 
 _MUL = np.uint64(0x9E3779B97F4A7C15)
@@ -203,7 +219,7 @@ def _mix(h: np.ndarray) -> np.ndarray:
     return h ^ (h >> np.uint64(31))
 
 
-def hash_rows(table: pa.Table, keys: Sequence[str]) -> np.ndarray:
+def hash_rows(table: pa.Table | pa.RecordBatch, keys: Sequence[str]) -> np.ndarray:
     """A uint64 hash per row of the ``keys`` columns, identical in every process.
 
     Integers and dates hash by their int64 value (so int32 and int64 keys agree), strings
@@ -217,7 +233,9 @@ def hash_rows(table: pa.Table, keys: Sequence[str]) -> np.ndarray:
     h = np.zeros(n, dtype=np.uint64)
     with np.errstate(over="ignore"):
         for key in keys:
-            col = table.column(key).combine_chunks() if n else pa.array([], pa.int64())
+            col = table.column(key)
+            if isinstance(col, pa.ChunkedArray):
+                col = col.combine_chunks() if n else pa.array([], pa.int64())
             h = (h * _MUL) ^ _hash_column(col)
             h = _mix(h)
     return h
@@ -231,14 +249,15 @@ def _hash_column(arr: pa.Array) -> np.ndarray:
     if pa.types.is_dictionary(t):
         arr = arr.dictionary_decode()
         t = arr.type
-    valid = np.ones(n, dtype=bool) if arr.null_count == 0 else np.asarray(arr.is_valid())
+    valid = None if arr.null_count == 0 else np.asarray(arr.is_valid())
     if pa.types.is_integer(t) or pa.types.is_boolean(t) or pa.types.is_temporal(t):
         if pa.types.is_temporal(t):
             width = 32 if t in (pa.date32(), pa.time32("s"), pa.time32("ms")) else 64
             arr = arr.view(pa.int32() if width == 32 else pa.int64())
         vals = np.asarray(pc.cast(arr, pa.int64()).fill_null(0)).view(np.uint64)
     elif pa.types.is_floating(t):
-        vals = np.asarray(pc.cast(arr, pa.float64()).fill_null(0.0)).view(np.uint64)
+        floats = np.asarray(pc.cast(arr, pa.float64()).fill_null(0.0)) + 0.0  # -0.0 -> 0.0
+        vals = np.where(np.isnan(floats), np.nan, floats).view(np.uint64)  # one NaN
     elif pa.types.is_decimal(t):
         scaled = pc.cast(arr, pa.decimal128(38, t.scale)) if t.bit_width != 128 else arr
         buf = np.frombuffer(scaled.buffers()[1], dtype=np.uint64)
@@ -250,10 +269,23 @@ def _hash_column(arr: pa.Array) -> np.ndarray:
         or pa.types.is_binary(t)
         or (pa.types.is_large_binary(t) or pa.types.is_string_view(t) or pa.types.is_binary_view(t))
     ):
-        vals = _hash_bytes(pc.cast(arr, pa.large_binary()))
+        vals = _hash_binary(pc.cast(arr, pa.large_binary()))
     else:
-        vals = _hash_bytes(pc.cast(pc.cast(arr, pa.large_string()), pa.large_binary()))
-    return np.where(valid, vals, np.uint64(0)).astype(np.uint64)
+        vals = _hash_binary(pc.cast(pc.cast(arr, pa.large_string()), pa.large_binary()))
+    if arr.null_count == 0:
+        return vals
+    return np.where(valid, vals, np.uint64(0))
+
+
+_CHUNK_ROWS = 1 << 16
+
+
+def _hash_binary(arr: pa.Array) -> np.ndarray:
+    """:func:`_hash_bytes` over slices, so the temporary arrays stay small."""
+    if len(arr) <= _CHUNK_ROWS:
+        return _hash_bytes(arr)
+    parts = [_hash_bytes(arr.slice(i, _CHUNK_ROWS)) for i in range(0, len(arr), _CHUNK_ROWS)]
+    return np.concatenate(parts)
 
 
 def _hash_bytes(arr: pa.Array) -> np.ndarray:

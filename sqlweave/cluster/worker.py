@@ -49,11 +49,15 @@ log = logging.getLogger("sqlweave.cluster.worker")
 #: exit status asking the supervisor for a replacement worker
 EXIT_REPLACE = 75
 PUSH_TIMEOUT_S = 60.0
-INPUT_TIMEOUT_S = 60.0
+INPUT_TIMEOUT_S = 30.0
 
 
 class RegistrationError(Exception):
     """The coordinator refused this worker (version mismatch) or never answered."""
+
+
+class Superseded(Exception):
+    """A newer attempt of the same task arrived (the scheduler re-ran it after a worker loss)."""
 
 
 class TaskCancelled(BaseException):
@@ -113,6 +117,8 @@ class Worker:
         self._cancelled: set[str] = set()
         self._peers: dict[str, str] = {}
         self._running: TaskSpec | None = None
+        #: newest attempt seen per task key; older attempts are dropped
+        self._latest: dict[tuple[str, int, int], int] = {}
         self._interrupt_key: tuple[str, int, int] | None = None
         self._stop = threading.Event()
         self._main_thread = threading.get_ident()
@@ -213,7 +219,7 @@ class Worker:
 
     def _run_one(self, spec: TaskSpec) -> None:
         with self._lock:
-            if spec.query_id in self._cancelled:
+            if spec.query_id in self._cancelled or self._latest.get(spec.key, 0) > spec.attempt:
                 return
             self._running = spec
         started = time.perf_counter()
@@ -245,8 +251,10 @@ class Worker:
             P.send(self.results, done)
         except TaskCancelled:
             self._fail(spec, "cancelled", P.ErrorKind.CANCELLED)
+        except Superseded:
+            log.info("task %s attempt %d superseded", spec.key, spec.attempt)
         except Exception as exc:
-            log.exception("task %s failed", spec.key)
+            log.warning("task %s attempt %d failed: %s", spec.key, spec.attempt, exc)
             self._fail(spec, _first_line(exc), P.ErrorKind.EXECUTION)
         finally:
             with self._lock:
@@ -285,6 +293,8 @@ class Worker:
                     key = (spec.query_id, item.stage, item.partition)
                     while len(self._exchange.get(key, {})) < item.producers:
                         left = deadline - time.monotonic()
+                        if self._latest.get(spec.key, 0) > spec.attempt:
+                            raise Superseded()
                         if left <= 0 or spec.query_id in self._cancelled:
                             have = len(self._exchange.get(key, {}))
                             raise RuntimeError(
@@ -329,6 +339,14 @@ class Worker:
                 poller.register(sock, zmq.POLLIN)
             deadline = time.monotonic() + PUSH_TIMEOUT_S
             while any(pending.values()):
+                with self._lock:
+                    gone = [
+                        w for w, s in sockets.items() if pending.get(s) and w not in self._peers
+                    ]
+                    if self._latest.get(spec.key, 0) > spec.attempt:
+                        raise Superseded()
+                if gone:
+                    raise RuntimeError(f"peer worker(s) {', '.join(gone)} lost during the shuffle")
                 left = deadline - time.monotonic()
                 if left <= 0:
                     late = [w for w, s in sockets.items() if pending.get(s)]
@@ -381,6 +399,9 @@ class Worker:
         with self._lock:
             if msg.spec.query_id in self._cancelled:
                 return
+            key = msg.spec.key
+            self._latest[key] = max(self._latest.get(key, 0), msg.spec.attempt)
+            self._lock.notify_all()
         self._tasks.put(msg.spec)
 
     def _on_store_table(self, msg: P.StoreTable) -> None:
@@ -433,6 +454,8 @@ class Worker:
             self._tasks.put(spec)
         for key in [k for k in self._exchange if k[0] == query_id]:
             del self._exchange[key]
+        for key in [k for k in self._latest if k[0] == query_id]:
+            del self._latest[key]
 
     def _on_release(self, msg: P.ReleaseQuery) -> None:
         with self._lock:
@@ -469,7 +492,7 @@ class Worker:
         sock.linger = 0
         sock.connect(self.info.workers)
         try:
-            while not self._stop.wait(self.heartbeat_s):
+            while True:
                 with self._lock:
                     running = int(self._running is not None)
                 P.send(
@@ -482,6 +505,8 @@ class Worker:
                         # the coordinator gave up on us: make way for a fresh worker
                         log.warning("coordinator declared this worker lost: %s", msg.reason)
                         os._exit(EXIT_REPLACE)
+                if self._stop.wait(self.heartbeat_s):
+                    return
         finally:
             sock.close()
 

@@ -99,7 +99,9 @@ class ColumnResolver:
     ) -> None:
         self._namer = namer
         self._catalog = catalog
-        self._dataset_of = dataset_of
+        self._dataset_of_node = dataset_of
+        self._datasets: dict[int, str | None] = {}
+        self._unqualified: dict[tuple[int, str, bool], Flow | None] = {}
         self._outputs: dict[int, list[tuple[str, Flow]]] = {}
         self._indirect: dict[int, set[tuple[ColumnRef, TransformSubtype]]] = {}
         self._sources: dict[int, dict[str, exp.Table | Scope]] = {}
@@ -257,7 +259,7 @@ class ColumnResolver:
                 child_flow.merge(output)
             child_flow.indirect |= self._scope_indirect(child)
             if role in _RANK:
-                flow.merge(child_flow, role if node is not query.parent else _IDENTITY)
+                flow.merge(child_flow, role)
             else:
                 flow.indirect |= child_flow.as_indirect(role)
         return flow
@@ -316,6 +318,9 @@ class ColumnResolver:
             clause = expression.args.get(arg)
             if clause is not None:
                 found |= self._clause_indirect(scope, clause, subtype)
+        group = expression.args.get("group")
+        if isinstance(group, exp.Group) and group.args.get("all"):
+            found |= self._group_by_all(scope, expression)
         for source in self._scope_sources(scope).values():
             if isinstance(source, Scope) and source is not scope:
                 found |= self._scope_indirect(source)
@@ -323,6 +328,17 @@ class ColumnResolver:
             for child in scope.subquery_scopes + scope.derived_table_scopes:
                 found |= self._scope_indirect(child)
         self._indirect[key] = found
+        return found
+
+    def _group_by_all(
+        self, scope: Scope, select: exp.Expression
+    ) -> set[tuple[ColumnRef, TransformSubtype]]:
+        """``GROUP BY ALL`` groups by every projection that is not an aggregate."""
+        found: set[tuple[ColumnRef, TransformSubtype]] = set()
+        for projection in select.expressions:
+            if not _is_star(projection) and projection.find(exp.AggFunc) is None:
+                flow = self._expression_flow(scope, projection)
+                found |= flow.as_indirect(TransformSubtype.GROUP_BY)
         return found
 
     def _using(
@@ -355,7 +371,16 @@ class ColumnResolver:
             if flow is not None:
                 return flow
             current = current.parent
-        return _EMPTY
+        return self._unknown(scope, name)
+
+    def _unknown(self, scope: Scope, name: str) -> Flow:
+        """A column no source is known to have (the schema disagrees): flag, don't drop."""
+        flow = Flow()
+        for key in scope.selected_sources:
+            source = self._scope_sources(scope).get(key.lower())
+            if isinstance(source, exp.Table) and (dataset := self._dataset_of(source)):
+                flow.add_direct(ColumnRef(dataset, name, unresolved=True), _IDENTITY)
+        return flow
 
     def _struct_field(self, scope: Scope, column: exp.Column, allow_alias: bool) -> Flow:
         """``t.info.city`` / ``info.city``: a field of struct column ``info``."""
@@ -379,6 +404,13 @@ class ColumnResolver:
         return result
 
     def _resolve_unqualified(self, scope: Scope, name: str, allow_alias: bool) -> Flow | None:
+        key = (id(scope), name, allow_alias)
+        if key not in self._unqualified:
+            self._unqualified[key] = None  # cycle guard
+            self._unqualified[key] = self._find_unqualified(scope, name, allow_alias)
+        return self._unqualified[key]
+
+    def _find_unqualified(self, scope: Scope, name: str, allow_alias: bool) -> Flow | None:
         sources = [
             s
             for key in scope.selected_sources
@@ -388,9 +420,10 @@ class ColumnResolver:
             owners = [s for s in sources if self._knows(s, name) is True]
             if not owners:
                 for index, projection in enumerate(scope.expression.expressions):
-                    if isinstance(projection, exp.Alias) and self._output_name(
-                        projection, index
-                    ) == name:
+                    if (
+                        isinstance(projection, exp.Alias)
+                        and self._output_name(projection, index) == name
+                    ):
                         return self._expression_flow(scope, projection)
         if not sources:
             return None
@@ -446,6 +479,12 @@ class ColumnResolver:
 
     # -- scope bookkeeping ----------------------------------------------------------------
 
+    def _dataset_of(self, table: exp.Table) -> str | None:
+        key = id(table)
+        if key not in self._datasets:
+            self._datasets[key] = self._dataset_of_node(table)
+        return self._datasets[key]
+
     def _scope_sources(self, scope: Scope) -> dict[str, exp.Table | Scope]:
         key = id(scope)
         found = self._sources.get(key)
@@ -492,7 +531,7 @@ def _own_subqueries(node: exp.Expression) -> Iterator[exp.Query]:
 
 def _role(node: exp.Expression, root: exp.Expression) -> TransformSubtype:
     """How ``node`` influences the value of ``root``: a DIRECT or an INDIRECT subtype."""
-    if node is root or (isinstance(node, exp.Query) and node.parent is root):
+    if node is root or (isinstance(root, exp.Subquery) and node.parent is root):
         return _IDENTITY
     direct = _TRANSFORMATION
     child, parent = node, node.parent
@@ -503,6 +542,8 @@ def _role(node: exp.Expression, root: exp.Expression) -> TransformSubtype:
             return TransformSubtype.CONDITIONAL
         if isinstance(parent, exp.Case) and child is parent.this:
             return TransformSubtype.CONDITIONAL
+        if isinstance(parent, exp.Filter) and child is parent.expression:
+            return TransformSubtype.FILTER
         if isinstance(parent, exp.AggFunc) and not isinstance(parent, _VALUE_PICKERS):
             direct = _AGGREGATION
         child, parent = parent, parent.parent

@@ -80,10 +80,17 @@ def to_json(graph: LineageGraph) -> str:
     return json.dumps(to_node_link(graph), indent=1, sort_keys=True, default=str) + "\n"
 
 
-_DOT_SHAPES = {NodeKind.DATASET.value: "box", NodeKind.COLUMN.value: "note",
-               NodeKind.RUN.value: "ellipse"}
-_DOT_STYLES = {EdgeKind.DERIVES.value: "dashed", EdgeKind.HAS_COLUMN.value: "dotted",
-               EdgeKind.DROPS.value: "bold", EdgeKind.RENAMES.value: "bold"}
+_DOT_SHAPES = {
+    NodeKind.DATASET.value: "box",
+    NodeKind.COLUMN.value: "note",
+    NodeKind.RUN.value: "ellipse",
+}
+_DOT_STYLES = {
+    EdgeKind.DERIVES.value: "dashed",
+    EdgeKind.HAS_COLUMN.value: "dotted",
+    EdgeKind.DROPS.value: "bold",
+    EdgeKind.RENAMES.value: "bold",
+}
 
 
 def _dot_quote(text: str) -> str:
@@ -96,12 +103,15 @@ def to_dot(graph: LineageGraph, *, columns: bool = True) -> str:
     lines = ["digraph lineage {", "  rankdir=LR;", '  node [fontname="Helvetica"];']
     for nid, a in g.nodes(data=True):
         extra = ", style=dashed" if a.get("dropped") else ""
-        lines.append(f"  {_dot_quote(nid)} [label={_dot_quote(_label(a))}, "
-                     f"shape={_DOT_SHAPES[a['kind']]}{extra}];")
+        lines.append(
+            f"  {_dot_quote(nid)} [label={_dot_quote(_label(a))}, "
+            f"shape={_DOT_SHAPES[a['kind']]}{extra}];"
+        )
     for u, v, a in g.edges(data=True):
         style = _DOT_STYLES.get(a["kind"], "solid")
-        lines.append(f"  {_dot_quote(u)} -> {_dot_quote(v)} [label={_dot_quote(a['kind'])}, "
-                     f"style={style}];")
+        lines.append(
+            f"  {_dot_quote(u)} -> {_dot_quote(v)} [label={_dot_quote(a['kind'])}, style={style}];"
+        )
     lines.append("}")
     return "\n".join(lines) + "\n"
 
@@ -132,7 +142,7 @@ def to_mermaid(graph: LineageGraph, *, columns: bool = False) -> str:
 def render(graph: LineageGraph, fmt: ExportFormat | str) -> str:
     """The text of ``graph`` in format ``fmt``."""
     try:
-        fmt = ExportFormat(str(fmt).lower())
+        fmt = fmt if isinstance(fmt, ExportFormat) else ExportFormat(fmt.lower())
     except ValueError:
         known = ", ".join(f.value for f in ExportFormat)
         raise UsageError(f"unknown export format {fmt!r}; choose one of: {known}") from None

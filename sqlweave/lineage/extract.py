@@ -18,7 +18,7 @@ Naming rule for datasets and columns:
 * File tables are named by their path/URI verbatim (``'data/x.parquet'``,
   ``read_parquet('x.parquet')``, the ``LOCATION`` of ``CREATE EXTERNAL TABLE``).
 * A query that writes nothing flows into the dataset ``"<result>"``
-  (:data:`sqlweave.lineage.statements.RESULT`); its columns are the output names, or
+  (:data:`sqlweave.lineage.analysis.RESULT`); its columns are the output names, or
   ``_col_<i>`` for unnamed expressions.
 * Without a schema, ``*`` stays a ``dataset.*`` column and a column several tables could
   own is reported once per candidate with ``ColumnRef.unresolved`` set.
@@ -38,10 +38,11 @@ from typing import Any
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ParseError
 
-from .model import Span, StatementKind, StatementLineage
+from .analysis import Facts, StatementAnalyzer
+from .model import ColumnEdge, Span, StatementKind, StatementLineage
 from .names import Catalog, Namer
 from .split import Chunk, split
-from .statements import Facts, StatementAnalyzer
+from .statements import analyze
 
 #: dialect used when none is given: DataFusion's SQL is postgres-like
 DEFAULT_DIALECT = "postgres"
@@ -116,7 +117,7 @@ def _statement(
         if statement is None:
             continue
         try:
-            facts = analyzer.analyze(statement)
+            facts = analyze(analyzer, statement)
         except Exception as error:  # a bug of ours must not hide the rest of the script
             facts = Facts(StatementKind.NO_LINEAGE, notes=[f"analysis failed: {error!r}"])
         results.append(_lineage(facts, text, span))
@@ -130,10 +131,24 @@ def _lineage(facts: Facts, text: str, span: Span) -> StatementLineage:
         span=span,
         reads=frozenset(facts.reads),
         writes=frozenset(facts.writes),
-        column_edges=tuple(sorted(facts.edges)),
+        column_edges=tuple(sorted(facts.edges, key=_edge_order)),
         drops=frozenset(facts.drops),
         renames=tuple(facts.renames),
         notes=tuple(facts.notes),
+    )
+
+
+def _edge_order(edge: ColumnEdge) -> tuple[str, str, bool, str, str, str, str]:
+    """Sort key for edges: by source, then target, then type (cheaper than dataclass order)."""
+    source, target = edge.source, edge.target
+    return (
+        source.dataset,
+        source.column,
+        source.unresolved,
+        target.dataset,
+        target.column,
+        edge.type.value,
+        edge.subtype.value,
     )
 
 

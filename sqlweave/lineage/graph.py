@@ -1,13 +1,12 @@
 """The lineage graph: datasets, columns and runs, behind a small interface.
 
 A *run* is one statement execution (one statement of one notebook cell). The
-graph is a pure function of its ordered run log: every change replays the log
-into a fresh networkx graph, so re-running a cell (which replaces that cell's
-earlier runs), renames and drops can never leave a duplicate or stale edge.
-Notebook logs hold hundreds of runs, so replaying costs microseconds to
-milliseconds.
+graph is a pure function of its ordered run log (:class:`RunLog`): a new run at
+the end is applied incrementally; anything else (re-running a cell replaces that
+cell's earlier runs, merging another kernel's log, removing a cell) replays the
+whole log into a fresh networkx graph, so renames, drops and re-runs can never
+leave a duplicate or stale edge. Replaying a few hundred runs takes milliseconds.
 
-    >>> from datetime import datetime, timezone
     >>> from sqlweave.lineage.model import Span, StatementKind, StatementLineage
     >>> g = LineageGraph()
     >>> info = RunInfo.new(notebook="nb.ipynb", cell_id="c1", execution_count=1,
@@ -21,10 +20,8 @@ milliseconds.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from enum import Enum
 from typing import Any
 
@@ -32,7 +29,24 @@ import networkx as nx
 
 from ..errors import UsageError
 from ..events import Status
-from .model import ColumnRef, StatementKind, StatementLineage
+from .model import ColumnRef, StatementKind, StatementLineage, TransformSubtype, TransformType
+from .runs import INTERACTIVE, CellRef, LogChange, Run, RunInfo, RunLog
+
+__all__ = [
+    "FLOW_EDGES",
+    "INTERACTIVE",
+    "CellRef",
+    "EdgeKind",
+    "Impact",
+    "LineageGraph",
+    "Node",
+    "NodeKind",
+    "Run",
+    "RunInfo",
+    "RunLog",
+    "StaleCell",
+    "UnknownNodeError",
+]
 
 
 class NodeKind(str, Enum):
@@ -70,86 +84,6 @@ REPLACING_KINDS = frozenset(
 
 class UnknownNodeError(UsageError):
     """A query named a dataset or column the graph does not hold."""
-
-
-@dataclass(frozen=True)
-class RunInfo:
-    """Where and how one statement ran.
-
-    ``session_id`` names the kernel session: execution counts restart at 1 in
-    each kernel, so a cell execution is identified by ``(session_id,
-    execution_count)``.
-    """
-
-    run_id: str
-    notebook: str
-    cell_id: str | None
-    execution_count: int | None
-    started_at: datetime
-    sql: str
-    engine: str
-    status: Status = Status.COMPLETE
-    duration_s: float = 0.0
-    rows: int | None = None
-    dialect: str | None = None
-    error: str | None = None
-    session_id: str = ""
-
-    def __post_init__(self) -> None:
-        if self.started_at.tzinfo is None:  # naive times are local; compare them as aware
-            object.__setattr__(self, "started_at", self.started_at.astimezone())
-
-    @classmethod
-    def new(cls, **fields: Any) -> RunInfo:
-        """A RunInfo with a fresh ``run_id`` and, unless given, ``started_at`` = now (UTC)."""
-        fields.setdefault("run_id", str(uuid.uuid4()))
-        fields.setdefault("started_at", datetime.now(timezone.utc))
-        fields.setdefault("notebook", "<interactive>")
-        fields.setdefault("cell_id", None)
-        fields.setdefault("execution_count", None)
-        return cls(**fields)
-
-    @property
-    def cell(self) -> CellRef:
-        return CellRef(self.notebook, self.cell_id, self.execution_count)
-
-    @property
-    def cell_key(self) -> tuple[str, str]:
-        """Identity of the cell; runs outside any cell are their own cell."""
-        return (self.notebook, self.cell_id if self.cell_id is not None else f"run:{self.run_id}")
-
-    @property
-    def execution_key(self) -> tuple[str, int | None]:
-        return (self.session_id, self.execution_count)
-
-    @property
-    def label(self) -> str:
-        """A short display label: ``[3] CREATE TABLE clean AS ...``."""
-        head = " ".join(self.sql.split())
-        head = head if len(head) <= 32 else head[:31] + "…"
-        count = "" if self.execution_count is None else f"[{self.execution_count}] "
-        return f"{count}{head}"
-
-
-@dataclass(frozen=True)
-class Run:
-    """One statement execution and its lineage: an entry of the run log."""
-
-    info: RunInfo
-    lineage: StatementLineage
-
-
-@dataclass(frozen=True, order=True)
-class CellRef:
-    """A notebook cell, as last executed."""
-
-    notebook: str
-    cell_id: str | None
-    execution_count: int | None
-
-    def __str__(self) -> str:
-        count = "" if self.execution_count is None else f"[{self.execution_count}] "
-        return f"{count}{self.notebook}:{self.cell_id or '-'}"
 
 
 @dataclass(frozen=True, order=True)
@@ -208,8 +142,7 @@ class LineageGraph:
     """Datasets, columns and runs, built from an ordered log of runs."""
 
     def __init__(self, runs: Iterable[Run] = ()) -> None:
-        self._runs: list[Run] = []
-        self._ids: set[str] = set()
+        self._log = RunLog()
         self._g = nx.DiGraph()
         self.merge(runs)
 
@@ -222,48 +155,40 @@ class LineageGraph:
         execution's runs. A run older than the cell's current execution (seen
         when merging another kernel's log) and an already known run id are ignored.
         """
-        if info.run_id in self._ids:
-            return False
-        current = [r for r in self._runs if r.info.cell_key == info.cell_key]
-        older = [r for r in current if r.info.execution_key != info.execution_key]
-        if older:
-            if max(r.info.started_at for r in older) > info.started_at:
-                return False
-            self._runs = [r for r in self._runs if r not in older]
-            self._ids -= {r.info.run_id for r in older}
-        run = Run(info, lineage)
-        in_order = not self._runs or self._runs[-1].info.started_at <= info.started_at
-        self._runs.append(run)
-        self._ids.add(info.run_id)
-        if in_order and not older:
-            self._apply(run, len(self._runs) - 1)
-        else:
-            self._runs.sort(key=lambda r: r.info.started_at)
-            self._rebuild()
-        return True
+        return self.merge([Run(info, lineage)]) > 0
 
-    def merge(self, runs: Iterable[Run] | LineageGraph) -> None:
-        """Add every run of another graph or run log (the cell rules of :meth:`add_run` apply)."""
+    def merge(self, runs: Iterable[Run] | LineageGraph) -> int:
+        """Add every run of another graph or run log (the rules of :meth:`add_run` apply).
+
+        Returns how many runs were taken.
+        """
         items = runs.runs if isinstance(runs, LineageGraph) else tuple(runs)
+        replay = False
+        taken = 0
         for run in sorted(items, key=lambda r: r.info.started_at):
-            self.add_run(run.info, run.lineage)
+            change = self._log.add(run)
+            taken += change is not LogChange.IGNORED
+            if change is LogChange.REWRITTEN:
+                replay = True
+            elif change is LogChange.APPENDED and not replay:
+                self._apply(run, len(self._log) - 1)
+        if replay:
+            self._rebuild()
+        return taken
 
     def remove_cell(self, notebook: str, cell_id: str) -> None:
         """Forget everything one cell contributed."""
-        self._keep(lambda r: r.info.cell_key != (notebook, cell_id))
+        self._log.keep(lambda r: r.info.cell_key != (notebook, cell_id))
+        self._rebuild()
 
     def clear(self, notebook: str | None = None) -> None:
         """Forget all runs, or only those of one notebook."""
-        self._keep(lambda r: notebook is not None and r.info.notebook != notebook)
-
-    def _keep(self, predicate: Any) -> None:
-        self._runs = [r for r in self._runs if predicate(r)]
-        self._ids = {r.info.run_id for r in self._runs}
+        self._log.keep(lambda r: notebook is not None and r.info.notebook != notebook)
         self._rebuild()
 
     def _rebuild(self) -> None:
         self._g = nx.DiGraph()
-        for seq, run in enumerate(self._runs):
+        for seq, run in enumerate(self._log.runs):
             self._apply(run, seq)
 
     def _apply(self, run: Run, seq: int) -> None:
@@ -286,8 +211,14 @@ class LineageGraph:
                 continue
             src = self._column(edge.source)
             dst = self._column(edge.target)
-            self._edge(src, dst, EdgeKind.DERIVES, run_id=info.run_id, type=edge.type.value,
-                       subtype=edge.subtype.value)
+            self._edge(
+                src,
+                dst,
+                EdgeKind.DERIVES,
+                run_id=info.run_id,
+                type=edge.type.value,
+                subtype=edge.subtype.value,
+            )
         for name in sorted(sl.drops):
             ds = self._dataset(name)
             self._touch(ds, seq, info.run_id, dropped=True)
@@ -304,16 +235,28 @@ class LineageGraph:
     def _dataset(self, name: str) -> str:
         nid = dataset_node(name).id
         if nid not in self._g:
-            self._g.add_node(nid, kind=NodeKind.DATASET, name=name, dropped=False,
-                             previous_names=(), modified_seq=-1, modified_by="")
+            self._g.add_node(
+                nid,
+                kind=NodeKind.DATASET,
+                name=name,
+                dropped=False,
+                previous_names=(),
+                modified_seq=-1,
+                modified_by="",
+            )
         return nid
 
     def _column(self, ref: ColumnRef) -> str:
         ds = self._dataset(ref.dataset)
         nid = column_node(ref.dataset, ref.column).id
         if nid not in self._g:
-            self._g.add_node(nid, kind=NodeKind.COLUMN, name=ref.dataset, column=ref.column,
-                             unresolved=ref.unresolved)
+            self._g.add_node(
+                nid,
+                kind=NodeKind.COLUMN,
+                name=ref.dataset,
+                column=ref.column,
+                unresolved=ref.unresolved,
+            )
             self._edge(ds, nid, EdgeKind.HAS_COLUMN)
         return nid
 
@@ -321,18 +264,35 @@ class LineageGraph:
         self._g.nodes[nid].update(modified_seq=seq, modified_by=run_id, dropped=dropped)
 
     def _forget_derivations(self, dataset: str) -> None:
+        """A dataset being re-created: its columns' old derivations no longer hold.
+
+        Columns left without any derivation are dropped too; the new statement's
+        column edges add back the ones it knows.
+        """
         for col in self._columns_of(dataset):
             self._g.remove_edges_from(
-                [(u, col) for u in list(self._g.predecessors(col))
-                 if self._g.edges[u, col]["kind"] is EdgeKind.DERIVES]
+                [
+                    (u, col)
+                    for u in list(self._g.predecessors(col))
+                    if self._g.edges[u, col]["kind"] is EdgeKind.DERIVES
+                ]
             )
+        for col in self._columns_of(dataset):
+            if not any(
+                self._g.edges[e]["kind"] is EdgeKind.DERIVES
+                for e in [*self._g.in_edges(col), *self._g.out_edges(col)]
+            ):
+                self._g.remove_node(col)
 
     def _columns_of(self, dataset: str) -> list[str]:
         nid = dataset_node(dataset).id
         if nid not in self._g:
             return []
-        return [v for v in self._g.successors(nid)
-                if self._g.edges[nid, v]["kind"] is EdgeKind.HAS_COLUMN]
+        return [
+            v
+            for v in self._g.successors(nid)
+            if self._g.edges[nid, v]["kind"] is EdgeKind.HAS_COLUMN
+        ]
 
     def _rename(self, old: str, new: str) -> None:
         old_id = dataset_node(old).id
@@ -352,16 +312,16 @@ class LineageGraph:
     @property
     def runs(self) -> tuple[Run, ...]:
         """The run log, oldest first."""
-        return tuple(self._runs)
+        return self._log.runs
 
     def run(self, run_id: str) -> Run:
-        for r in self._runs:
-            if r.info.run_id == run_id:
-                return r
+        run = self._log.get(run_id)
+        if run is not None:
+            return run
         raise UnknownNodeError(f"unknown run {run_id!r}")
 
     def __len__(self) -> int:
-        return len(self._runs)
+        return len(self._log)
 
     def __contains__(self, item: object) -> bool:
         try:
@@ -380,10 +340,25 @@ class LineageGraph:
             if kind is None or k is kind:
                 yield self._as_node(u), self._as_node(v), k
 
+    def derivations(self) -> Iterator[tuple[Node, Node, TransformType, TransformSubtype, str]]:
+        """Column edges: ``(source, target, type, subtype, run_id)``."""
+        for u, v, a in self._g.edges(data=True):
+            if a["kind"] is EdgeKind.DERIVES:
+                yield (
+                    self._as_node(u),
+                    self._as_node(v),
+                    TransformType(a["type"]),
+                    TransformSubtype(a["subtype"]),
+                    a["run_id"],
+                )
+
     def datasets(self, *, include_dropped: bool = True) -> tuple[str, ...]:
         return tuple(
-            sorted(n.name for n in self.nodes(NodeKind.DATASET)
-                   if include_dropped or not self.attrs(n)["dropped"])
+            sorted(
+                n.name
+                for n in self.nodes(NodeKind.DATASET)
+                if include_dropped or not self.attrs(n)["dropped"]
+            )
         )
 
     def columns(self, dataset: str) -> tuple[str, ...]:
@@ -430,8 +405,11 @@ class LineageGraph:
         runs = {u for u in self._g.predecessors(n.id) if self._g.edges[u, n.id]["kind"] in kinds}
         runs = {self._as_node(u).name for u in runs}
         if n.kind is NodeKind.COLUMN:
-            runs |= {d["run_id"] for _, _, d in self._g.in_edges(n.id, data=True)
-                     if d["kind"] is EdgeKind.DERIVES}
+            runs |= {
+                d["run_id"]
+                for _, _, d in self._g.in_edges(n.id, data=True)
+                if d["kind"] is EdgeKind.DERIVES
+            }
         return tuple(sorted(runs, key=lambda r: self._g.nodes[run_node(r).id]["seq"]))
 
     # ---- queries ------------------------------------------------------------------------------
@@ -468,8 +446,12 @@ class LineageGraph:
             frontier = nxt
         found = set(seen) - {start.id}
         if depth is not None:  # a run at the depth edge without its far side is noise
-            found = {n for n in found if self._g.nodes[n]["kind"] is not NodeKind.RUN
-                     or any(m in found or m == start.id for m in step(n))}
+            found = {
+                n
+                for n in found
+                if self._g.nodes[n]["kind"] is not NodeKind.RUN
+                or any(m in found or m == start.id for m in step(n))
+            }
         return [self._as_node(n) for n in self._topological(found)]
 
     def _topological(self, nids: Iterable[str]) -> list[str]:
@@ -477,8 +459,9 @@ class LineageGraph:
         flow = nx.DiGraph()
         nids = set(nids)
         flow.add_nodes_from(nids)
-        flow.add_edges_from((u, v) for u, v, k in self._g.edges(nids, data="kind")
-                            if v in nids and k in FLOW_EDGES)
+        flow.add_edges_from(
+            (u, v) for u, v, k in self._g.edges(nids, data="kind") if v in nids and k in FLOW_EDGES
+        )
         cond = nx.condensation(flow)
         order: list[str] = []
         for comp in nx.lexicographical_topological_sort(
@@ -525,7 +508,7 @@ class LineageGraph:
     def stale(self) -> list[StaleCell]:
         """Cells that read a dataset another cell rewrote, dropped or renamed after they ran."""
         out: dict[tuple[str, str], StaleCell] = {}
-        for seq, run in enumerate(self._runs):
+        for seq, run in enumerate(self._log.runs):
             rid = run_node(run.info.run_id).id
             for ds in self._g.predecessors(rid):
                 if self._g.edges[ds, rid]["kind"] is not EdgeKind.READS:
@@ -557,10 +540,14 @@ class LineageGraph:
                 info = self.run(a["name"]).info
                 a.update(
                     label=info.label,
-                    notebook=info.notebook, cell_id=info.cell_id or "",
+                    notebook=info.notebook,
+                    cell_id=info.cell_id or "",
                     execution_count=-1 if info.execution_count is None else info.execution_count,
-                    started_at=info.started_at.isoformat(), sql=info.sql, engine=info.engine,
-                    status=info.status.value, duration_s=info.duration_s,
+                    started_at=info.started_at.isoformat(),
+                    sql=info.sql,
+                    engine=info.engine,
+                    status=info.status.value,
+                    duration_s=info.duration_s,
                     rows=-1 if info.rows is None else info.rows,
                 )
         return g

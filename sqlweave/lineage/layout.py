@@ -16,6 +16,7 @@ The passes, in order (:data:`PASSES`):
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -56,7 +57,7 @@ class Layout:
 
 @dataclass(frozen=True)
 class Spacing:
-    layer_gap: float = 70.0
+    layer_gap: float = 48.0
     node_gap: float = 14.0
     margin: float = 12.0
     sweeps: int = 6
@@ -121,6 +122,12 @@ def _layers(state: _State) -> None:
 
     for n in state.sizes:
         depth(n)
+    succ: dict[str, list[str]] = defaultdict(list)
+    for u, v in state.edges:
+        succ[u].append(v)
+    for n in state.sizes:  # sources sit just left of their first consumer, not at the far left
+        if not pred[n] and succ[n]:
+            layer[n] = min(layer[v] for v in succ[n]) - 1
     state.layer = layer
 
 
@@ -137,7 +144,7 @@ def _dummies(state: _State) -> None:
             chain.append(d)
         chain.append(v)
         state.chains[(u, v)] = chain
-        edges.extend(zip(chain, chain[1:]))
+        edges.extend(itertools.pairwise(chain))
     state.edges = edges
     width = 1 + max(state.layer.values(), default=-1)
     state.order = [[] for _ in range(width)]
@@ -147,11 +154,15 @@ def _dummies(state: _State) -> None:
 
 def _crossings(order: list[list[str]], succ: Mapping[str, list[str]]) -> int:
     total = 0
-    for left, right in zip(order, order[1:]):
+    for left, right in itertools.pairwise(order):
         pos = {n: i for i, n in enumerate(right)}
         ends = [(i, pos[v]) for i, u in enumerate(left) for v in succ[u] if v in pos]
-        total += sum(1 for a in range(len(ends)) for b in range(a + 1, len(ends))
-                     if (ends[a][0] - ends[b][0]) * (ends[a][1] - ends[b][1]) < 0)
+        total += sum(
+            1
+            for a in range(len(ends))
+            for b in range(a + 1, len(ends))
+            if (ends[a][0] - ends[b][0]) * (ends[a][1] - ends[b][1]) < 0
+        )
     return total
 
 
@@ -176,8 +187,7 @@ def _reduce_crossings(state: _State) -> None:
                 ps = [pos[m] for m in nbrs[n] if m in pos]
                 return sum(ps) / len(ps) if ps else float(k)
 
-            order[i] = [n for _, n in sorted(
-                ((bary(n, k), k), n) for k, n in enumerate(order[i]))]
+            order[i] = [n for _, n in sorted(((bary(n, k), k), n) for k, n in enumerate(order[i]))]
         count = _crossings(order, succ)
         if count < best_count:
             best, best_count = [list(layer) for layer in order], count
@@ -204,8 +214,10 @@ def _place(state: _State) -> Layout:
             y += h + sp.node_gap
     for _ in range(4):  # then: pulled toward neighbours, order kept, gaps kept
         for layer in state.order:
-            want = [sum(ys[m] for m in neighbours[n]) / len(neighbours[n]) if neighbours[n]
-                    else ys[n] for n in layer]
+            want = [
+                sum(ys[m] for m in neighbours[n]) / len(neighbours[n]) if neighbours[n] else ys[n]
+                for n in layer
+            ]
             _pack(layer, want, state.sizes, sp.node_gap, ys)
     top = min((ys[n] - state.sizes[n][1] / 2 for n in ys), default=sp.margin)
     shift = sp.margin - top
@@ -228,8 +240,13 @@ def _place(state: _State) -> Layout:
     return Layout(real, tuple(routes), width, height)
 
 
-def _pack(layer: list[str], want: list[float], sizes: Mapping[str, tuple[float, float]],
-          gap: float, ys: dict[str, float]) -> None:
+def _pack(
+    layer: list[str],
+    want: list[float],
+    sizes: Mapping[str, tuple[float, float]],
+    gap: float,
+    ys: dict[str, float],
+) -> None:
     """Place centres as close to ``want`` as the order and the gaps allow (two passes)."""
     n = len(layer)
     pos = list(want)

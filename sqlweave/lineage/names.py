@@ -103,6 +103,8 @@ class Namer:
             return None
         if this.quoted and looks_like_path(this.this):
             return this.this
+        if not this.quoted and not table.args.get("db") and this.this.lower() == "dual":
+            return None  # Oracle/MySQL's one-row pseudo table
         parts = [p for p in (table.args.get("catalog"), table.args.get("db"), this) if p]
         if self._tables_case_sensitive:
             name = ".".join(p.name for p in parts)
@@ -121,7 +123,7 @@ class Namer:
             return name
         parts = []
         for part in name.split("."):
-            if len(part) > 1 and part[0] == part[-1] and part[0] in "\"`[":
+            if len(part) > 1 and part[0] == part[-1] and part[0] in '"`[':
                 parts.append(part[1:-1])
             elif self._tables_case_sensitive:
                 parts.append(part)
@@ -181,8 +183,10 @@ class Catalog:
     def _load(self, mapping: Mapping[str, Any], prefix: tuple[str, ...]) -> None:
         for key, value in mapping.items():
             path = (*prefix, str(key))
-            if isinstance(value, Mapping) and value and all(
-                isinstance(v, Mapping) for v in value.values()
+            if (
+                isinstance(value, Mapping)
+                and value
+                and all(isinstance(v, Mapping) for v in value.values())
             ):
                 self._load(value, path)
                 continue

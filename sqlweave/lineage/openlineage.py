@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from datetime import timedelta
+from enum import Enum
 from typing import Any
 
 from .._version import __version__
@@ -28,7 +29,10 @@ JOB_NAMESPACE = "sqlweave"
 
 #: facet key -> (facet class, schema file $id); tests check these against the vendored schemas
 FACETS = {
-    "schema": ("SchemaDatasetFacet", "https://openlineage.io/spec/facets/1-2-0/SchemaDatasetFacet.json"),
+    "schema": (
+        "SchemaDatasetFacet",
+        "https://openlineage.io/spec/facets/1-2-0/SchemaDatasetFacet.json",
+    ),
     "columnLineage": (
         "ColumnLineageDatasetFacet",
         "https://openlineage.io/spec/facets/1-2-0/ColumnLineageDatasetFacet.json",
@@ -61,7 +65,7 @@ _LIFECYCLE = {
 }
 
 
-class EventType:
+class EventType(str, Enum):
     """OpenLineage run states we emit."""
 
     START = "START"
@@ -101,16 +105,19 @@ def run_events(run: Run, graph: LineageGraph | None = None) -> list[dict[str, An
         "namespace": JOB_NAMESPACE,
         "name": job_name(run),
         "facets": {
-            "sql": _facet("sql", query=info.sql, **({"dialect": info.dialect} if info.dialect else {})),
-            "jobType": _facet("jobType", processingType="BATCH", integration="SQLWEAVE",
-                              jobType="QUERY"),
+            "sql": _facet(
+                "sql", query=info.sql, **({"dialect": info.dialect} if info.dialect else {})
+            ),
+            "jobType": _facet(
+                "jobType", processingType="BATCH", integration="SQLWEAVE", jobType="QUERY"
+            ),
         },
     }
     run_facets: dict[str, Any] = {
         "processing_engine": _facet("processing_engine", version=__version__, name=info.engine),
     }
     start = {
-        "eventType": EventType.START,
+        "eventType": EventType.START.value,
         "eventTime": info.started_at.isoformat(),
         "run": {"runId": info.run_id, "facets": run_facets},
         "job": job,
@@ -126,7 +133,7 @@ def run_events(run: Run, graph: LineageGraph | None = None) -> list[dict[str, An
         )
     end = {
         **start,
-        "eventType": EventType.COMPLETE if ok else EventType.FAIL,
+        "eventType": (EventType.COMPLETE if ok else EventType.FAIL).value,
         "eventTime": (info.started_at + timedelta(seconds=info.duration_s)).isoformat(),
         "run": {"runId": info.run_id, "facets": end_facets},
     }
@@ -175,15 +182,32 @@ def _outputs(run: Run, ns: str, graph: LineageGraph | None) -> list[dict[str, An
             )
         ds = _dataset(ns, name, _columns(run, name, graph), **facets)
         if info.rows is not None and sl.kind is not StatementKind.SELECT:
-            ds["outputFacets"] = {"outputStatistics": _facet("outputStatistics", rowCount=info.rows)}
+            ds["outputFacets"] = {
+                "outputStatistics": _facet("outputStatistics", rowCount=info.rows)
+            }
         out.append(ds)
     for name in sorted(sl.drops):
-        out.append(_dataset(ns, name, (), lifecycleStateChange=_facet(
-            "lifecycleStateChange", lifecycleStateChange="DROP")))
+        out.append(
+            _dataset(
+                ns,
+                name,
+                (),
+                lifecycleStateChange=_facet("lifecycleStateChange", lifecycleStateChange="DROP"),
+            )
+        )
     for old, new in sl.renames:
-        out.append(_dataset(ns, new, _columns(run, new, graph), lifecycleStateChange=_facet(
-            "lifecycleStateChange", lifecycleStateChange="RENAME",
-            previousIdentifier={"namespace": ns, "name": old})))
+        out.append(
+            _dataset(
+                ns,
+                new,
+                _columns(run, new, graph),
+                lifecycleStateChange=_facet(
+                    "lifecycleStateChange",
+                    lifecycleStateChange="RENAME",
+                    previousIdentifier={"namespace": ns, "name": old},
+                ),
+            )
+        )
     return out
 
 
@@ -191,10 +215,12 @@ def _column_lineage(edges: list[ColumnEdge], ns: str) -> dict[str, Any]:
     fields: dict[str, dict[str, Any]] = {}
     for edge in sorted(edges):
         entry = fields.setdefault(edge.target.column, {"inputFields": []})
-        entry["inputFields"].append({
-            "namespace": ns,
-            "name": edge.source.dataset,
-            "field": edge.source.column,
-            "transformations": [{"type": edge.type.value, "subtype": edge.subtype.value}],
-        })
+        entry["inputFields"].append(
+            {
+                "namespace": ns,
+                "name": edge.source.dataset,
+                "field": edge.source.column,
+                "transformations": [{"type": edge.type.value, "subtype": edge.subtype.value}],
+            }
+        )
     return _facet("columnLineage", fields=fields)

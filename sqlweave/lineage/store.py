@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import os
 import tempfile
@@ -32,8 +33,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import SqlWeaveError
-from .graph import LineageGraph, Run, RunInfo
+from .graph import LineageGraph
 from .model import StatementLineage
+from .runs import Run, RunInfo, RunLog
 
 try:
     import fcntl
@@ -76,11 +78,16 @@ class LineageStore:
 
     def save(self, graph: LineageGraph) -> LineageGraph:
         """Merge ``graph``'s runs into the store; returns the merged graph."""
-        return self._update(list(graph.runs))
+        return LineageGraph(self._update(list(graph.runs)).runs)
 
     def append(self, info: RunInfo, lineage: StatementLineage) -> None:
         """Merge one run into the store."""
         self._update([Run(info, lineage)])
+
+    def extend(self, runs: list[Run]) -> None:
+        """Merge several runs into the store in one locked read-merge-write."""
+        if runs:
+            self._update(list(runs))
 
     def clear(self, notebook: str | None = None) -> None:
         """Forget all runs (or one notebook's) up to now, including in other kernels' later saves."""
@@ -93,13 +100,13 @@ class LineageStore:
                 cleared = {**cleared, notebook: now}
             self._write(_without_cleared(runs, cleared), cleared)
 
-    def _update(self, new: list[Run]) -> LineageGraph:
+    def _update(self, new: list[Run]) -> RunLog:
         with self._locked():
             runs, cleared = self._read()
-            graph = LineageGraph(_without_cleared(runs, cleared))
-            graph.merge(_without_cleared(new, cleared))
-            self._write(list(graph.runs), cleared)
-            return graph
+            log = RunLog(_without_cleared(runs, cleared))
+            log.merge(_without_cleared(new, cleared))
+            self._write(list(log.runs), cleared)
+            return log
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
@@ -108,10 +115,19 @@ class LineageStore:
             if fcntl is not None:
                 fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
             try:
+                self._remove_orphans()
                 yield
             finally:
                 if fcntl is not None:
                     fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+
+    def _remove_orphans(self) -> None:
+        """Delete temporary files of writers killed mid-write (only a lock holder writes one)."""
+        if fcntl is None:
+            return
+        for tmp in self.path.parent.glob(f".{self.path.name}.*.tmp"):
+            with contextlib.suppress(OSError):
+                tmp.unlink()
 
     def _read(self) -> tuple[list[Run], dict[str, str]]:
         try:
@@ -130,18 +146,28 @@ class LineageStore:
                 f"lineage store {self.path} has format version {version!r}; this sqlweave reads "
                 f"versions up to {VERSION}. Upgrade sqlweave, or move the file away to start afresh."
             )
-        runs = [Run(decode(RunInfo, r["info"]), decode(StatementLineage, r["lineage"]))
-                for r in doc.get("runs", [])]
+        try:
+            runs = [
+                Run(decode(RunInfo, r["info"]), decode(StatementLineage, r["lineage"]))
+                for r in doc.get("runs", [])
+            ]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StoreError(f"lineage store {self.path} has a malformed run: {exc!r}") from exc
         return runs, dict(doc.get("cleared", {}))
 
     def _write(self, runs: list[Run], cleared: dict[str, str]) -> None:
-        doc = {
-            "format": FORMAT,
-            "version": VERSION,
-            "cleared": cleared,
-            "runs": [{"info": encode(r.info), "lineage": encode(r.lineage)} for r in runs],
-        }
-        write_atomic(self.path, json.dumps(doc, indent=1, sort_keys=True) + "\n")
+        # one run per line: diffable, and json's fast C encoder (indent= would disable it)
+        head = json.dumps({"format": FORMAT, "version": VERSION, "cleared": cleared})
+        lines = [
+            json.dumps(
+                {"info": encode(r.info), "lineage": encode(r.lineage)},
+                sort_keys=True,
+                ensure_ascii=False,
+            )
+            for r in runs
+        ]
+        body = ",\n".join(lines)
+        write_atomic(self.path, f'{head[:-1]}, "runs": [\n{body}\n]}}\n')
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -203,6 +229,12 @@ def encode(value: Any) -> Any:
     return value
 
 
+@functools.cache
+def _init_hints(tp: type) -> dict[str, Any]:
+    hints = typing.get_type_hints(tp)
+    return {f.name: hints[f.name] for f in dataclasses.fields(tp) if f.init}
+
+
 def decode(tp: Any, data: Any) -> Any:
     """The inverse of :func:`encode`, driven by the type hint ``tp``."""
     origin = typing.get_origin(tp)
@@ -222,9 +254,8 @@ def decode(tp: Any, data: Any) -> Any:
     if isinstance(tp, type) and issubclass(tp, Enum):
         return tp(data)
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
-        hints = typing.get_type_hints(tp)
-        names = {f.name for f in dataclasses.fields(tp) if f.init}
-        return tp(**{k: decode(hints[k], v) for k, v in data.items() if k in names})
+        hints = _init_hints(tp)
+        return tp(**{k: decode(hints[k], v) for k, v in data.items() if k in hints})
     if tp is datetime:
         return datetime.fromisoformat(data)
     if tp is float and isinstance(data, int):

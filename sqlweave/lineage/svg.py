@@ -21,12 +21,13 @@ from xml.sax.saxutils import escape, quoteattr
 from ..events import Status
 from .graph import EdgeKind, LineageGraph, Node, NodeKind
 from .layout import Layout, Point, layered_layout
+from .model import TransformType
 
 CHAR_W = 7.0  # average glyph width of 12px sans-serif
 ROW_H = 18.0
 HEAD_H = 26.0
 RUN_H = 22.0
-RUN_CHARS = 28
+RUN_CHARS = 24
 
 COLORS = {
     "dataset": ("#eef4fc", "#3b73b9"),
@@ -52,11 +53,18 @@ def _drawn(graph: LineageGraph, nodes: Collection[Node] | None) -> tuple[list[No
     """Datasets and runs to draw: completed runs that touched something, within ``nodes``."""
     wanted = None if nodes is None else {n.id for n in nodes}
     datasets = [n for n in graph.nodes(NodeKind.DATASET) if wanted is None or n.id in wanted]
-    touched = {v.id if u.kind is NodeKind.RUN else u.id for u, v, k in graph.edges()
-               if k is not EdgeKind.HAS_COLUMN and NodeKind.RUN in (u.kind, v.kind)}
-    runs = [n for n in graph.nodes(NodeKind.RUN)
-            if n.id in touched and (wanted is None or n.id in wanted)
-            and graph.run(n.name).info.status is Status.COMPLETE]
+    touched = {
+        u.id if u.kind is NodeKind.RUN else v.id
+        for u, v, k in graph.edges()
+        if k is not EdgeKind.HAS_COLUMN and NodeKind.RUN in (u.kind, v.kind)
+    }
+    runs = [
+        n
+        for n in graph.nodes(NodeKind.RUN)
+        if n.id in touched
+        and (wanted is None or n.id in wanted)
+        and graph.run(n.name).info.status is Status.COMPLETE
+    ]
     return datasets, runs
 
 
@@ -83,15 +91,19 @@ def draw(
         height = HEAD_H + (len(col_names[d.id]) * ROW_H + 6 if col_names[d.id] else 0)
         sizes[d.id] = (max(60.0, longest * CHAR_W + 16), height)
     for r in runs:
-        sizes[r.id] = (len(_run_text(graph, r.name)) * 6.2 + 18, RUN_H)
-    flow = [(u.id, v.id, k) for u, v, k in graph.edges()
-            if u.id in sizes and v.id in sizes and k is not EdgeKind.HAS_COLUMN]
+        sizes[r.id] = (len(_run_text(graph, r.name)) * 6.6 + 18, RUN_H)
+    flow = [
+        (u.id, v.id, k)
+        for u, v, k in graph.edges()
+        if u.id in sizes and v.id in sizes and k is not EdgeKind.HAS_COLUMN
+    ]
     layout = layered_layout(sizes, [(u, v) for u, v, _ in flow])
     uid = next(_ids)
     out = [
         f"<svg xmlns='http://www.w3.org/2000/svg' class='sqlweave-lineage' "
         f"width='{layout.width:.0f}' height='{layout.height:.0f}' "
-        f"viewBox='0 0 {layout.width:.0f} {layout.height:.0f}' {FONT} font-size='12'>",
+        f"viewBox='0 0 {layout.width:.0f} {layout.height:.0f}' style='max-width:100%;height:auto' "
+        f"{FONT} font-size='12'>",
         "<defs>",
         f"<marker id='swl-arrow-{uid}' viewBox='0 0 10 10' refX='9' refY='5' markerWidth='7' "
         f"markerHeight='7' orient='auto-start-reverse'><path d='M0,0 L10,5 L0,10 z' "
@@ -129,8 +141,9 @@ def _curve(points: tuple[Point, ...]) -> str:
     return " ".join(parts)
 
 
-def _dataset(graph: LineageGraph, d: Node, layout: Layout, cols: tuple[str, ...],
-             focus: Node | None) -> str:
+def _dataset(
+    graph: LineageGraph, d: Node, layout: Layout, cols: tuple[str, ...], focus: Node | None
+) -> str:
     box = layout.boxes[d.id]
     attrs = graph.attrs(d)
     fill, stroke = COLORS["dropped"] if attrs["dropped"] else COLORS["dataset"]
@@ -138,6 +151,7 @@ def _dataset(graph: LineageGraph, d: Node, layout: Layout, cols: tuple[str, ...]
     if focus is not None and focus.id == d.id:
         stroke, width = COLORS["focus"], 2.6
     dash = " stroke-dasharray='4,3'" if attrs["dropped"] else ""
+    strike = " text-decoration='line-through'" if attrs["dropped"] else ""
     title = d.name + (" (dropped)" if attrs["dropped"] else "")
     if attrs["previous_names"]:
         title += f" (renamed from {', '.join(attrs['previous_names'])})"
@@ -147,7 +161,7 @@ def _dataset(graph: LineageGraph, d: Node, layout: Layout, cols: tuple[str, ...]
         f"<rect x='{box.x:.1f}' y='{box.y:.1f}' width='{box.width:.1f}' height='{box.height:.1f}' "
         f"rx='4' fill='{fill}' stroke='{stroke}' stroke-width='{width}'{dash}/>",
         f"<text x='{box.x + 8:.1f}' y='{box.y + 17:.1f}' font-weight='bold' "
-        f"fill='{COLORS['text']}'{' text-decoration=\"line-through\"' if attrs['dropped'] else ''}>"
+        f"fill='{COLORS['text']}'{strike}>"
         f"{escape(d.name)}</text>",
     ]
     for i, col in enumerate(cols):
@@ -167,8 +181,9 @@ def _dataset(graph: LineageGraph, d: Node, layout: Layout, cols: tuple[str, ...]
     return "".join(parts)
 
 
-def _column_port(layout: Layout, col_names: dict[str, tuple[str, ...]], node: Node,
-                 right: bool) -> Point | None:
+def _column_port(
+    layout: Layout, col_names: dict[str, tuple[str, ...]], node: Node, right: bool
+) -> Point | None:
     did = Node(NodeKind.DATASET, node.name).id
     if did not in layout.boxes or node.column not in col_names.get(did, ()):
         return None
@@ -177,21 +192,25 @@ def _column_port(layout: Layout, col_names: dict[str, tuple[str, ...]], node: No
     return (box.x + (box.width if right else 0), box.y + HEAD_H + i * ROW_H + ROW_H / 2)
 
 
-def _column_edges(graph: LineageGraph, layout: Layout, col_names: dict[str, tuple[str, ...]],
-                  focus: Node | None) -> list[str]:
+def _column_edges(
+    graph: LineageGraph, layout: Layout, col_names: dict[str, tuple[str, ...]], focus: Node | None
+) -> list[str]:
     out = []
-    for u, v, k in graph.edges(EdgeKind.DERIVES):
+    for u, v, kind, _, _ in graph.derivations():
         a = _column_port(layout, col_names, u, right=True)
         b = _column_port(layout, col_names, v, right=False)
         if a is None or b is None:
             continue
         hot = focus is not None and focus.id in (u.id, v.id)
         color = COLORS["focus"] if hot else COLORS["derives"]
+        # INDIRECT (filters, join keys, grouping) drawn dashed and fainter than data flow
+        dash = " stroke-dasharray='3,3'" if kind is TransformType.INDIRECT else ""
+        opacity = 0.8 if kind is TransformType.DIRECT else 0.45
         out.append(
             f"<path class='swl-edge swl-column-edge' data-source={quoteattr(u.id)} "
-            f"data-target={quoteattr(v.id)} data-kind='{k.value}' d='{_curve((a, b))}' "
-            f"fill='none' stroke='{color}' stroke-width='{1.8 if hot else 1.1}' "
-            f"stroke-opacity='0.8'/>"
+            f"data-target={quoteattr(v.id)} data-kind='{EdgeKind.DERIVES.value}' "
+            f"data-transform='{kind.value}' d='{_curve((a, b))}' fill='none' stroke='{color}' "
+            f"stroke-width='{1.8 if hot else 1.1}' stroke-opacity='{opacity}'{dash}/>"
         )
     return out
 

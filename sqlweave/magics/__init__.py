@@ -12,17 +12,15 @@ def load_ipython_extension(ipython: Any) -> None:
     ipython.register_magics(magics)
     if magics not in ipython.configurables:
         ipython.configurables.append(magics)
-    import importlib.util
+    from .lineage import setup_lineage
 
-    if importlib.util.find_spec("sqlweave.magics.lineage") is not None:  # TEMP until lineage lands
-        from .lineage import setup_lineage
-
-        magics.lineage_magics = setup_lineage(ipython, magics.session)
+    magics.lineage_magics = setup_lineage(ipython, magics.session)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
     for magics in [c for c in ipython.configurables if isinstance(c, SqlWeave)]:
         ipython.configurables.remove(magics)
+        magics.lineage_magics.close(magics.session)
         if magics.cluster is not None:
             magics.cluster.close()
         magics.session.close()

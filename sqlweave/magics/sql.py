@@ -46,6 +46,7 @@ class SqlWeave(Magics):
         super().__init__(shell=shell, **kwargs)
         self.session = Session(engine=self.engine, display_limit=self.display_limit)
         self.cluster: Any = None  # a LocalCluster started by %sqlweave cluster start
+        self.lineage_magics: Any = None  # set by load_ipython_extension
 
     @observe("display_limit")
     def _display_limit_changed(self, change: dict[str, Any]) -> None:

@@ -33,7 +33,11 @@ def test_line_magic_assignment(ip):
 
 
 def test_multi_statement_cell_prints_what_it_did(ip, capsys):
-    r = ip.run_cell_magic("sql", "", "CREATE TABLE t AS SELECT 1 AS a;\nINSERT INTO t VALUES (5);\nSELECT sum(a) AS s FROM t")
+    r = ip.run_cell_magic(
+        "sql",
+        "",
+        "CREATE TABLE t AS SELECT 1 AS a;\nINSERT INTO t VALUES (5);\nSELECT sum(a) AS s FROM t",
+    )
     assert r.to_arrow().to_pylist() == [{"s": 6}]
     assert capsys.readouterr().out.splitlines() == ["created table t", "inserted 1 row into t"]
 

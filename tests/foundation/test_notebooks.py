@@ -79,7 +79,9 @@ def test_run_cli_reports_the_failing_cell(tmp_path):
             nbformat.v4.new_code_cell("%%sql\nCREATE TABLE t AS SELECT 1 AS a;\nSELECT b FROM t"),
             nbformat.v4.new_code_cell("print('never runs')"),
         ],
-        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+        metadata={
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        },
     )
     path = tmp_path / "bad.ipynb"
     nbformat.write(nb, path)
@@ -98,9 +100,13 @@ def test_run_cli_reports_the_failing_cell(tmp_path):
 
 
 def test_run_cli_parameters_and_bad_input(tmp_path):
-    proc = subprocess.run([*SQLWEAVE, "run", str(tmp_path / "missing.ipynb")], capture_output=True, text=True)
+    proc = subprocess.run(
+        [*SQLWEAVE, "run", str(tmp_path / "missing.ipynb")], capture_output=True, text=True
+    )
     assert proc.returncode == 2 and "no notebook at" in proc.stderr
-    proc = subprocess.run([*SQLWEAVE, "run", "x.ipynb", "-p", "novalue"], capture_output=True, text=True)
+    proc = subprocess.run(
+        [*SQLWEAVE, "run", "x.ipynb", "-p", "novalue"], capture_output=True, text=True
+    )
     assert proc.returncode == 2 and "NAME=VALUE" in proc.stderr
 
 
@@ -156,7 +162,9 @@ def _result_texts(nb) -> list[str]:
             continue
         for out in cell.get("outputs", []):
             text = out.get("text") or str(out.get("data", {}).get("text/plain", ""))
-            lines = [ln for ln in text.splitlines() if " · " not in ln and not ln.startswith("engine:")]
+            lines = [
+                ln for ln in text.splitlines() if " · " not in ln and not ln.startswith("engine:")
+            ]
             texts.append("\n".join(lines))
     return texts
 

@@ -16,7 +16,9 @@ def data_dir(tmp_path):
     (tmp_path / "orders").mkdir()
     for i in range(3):
         pq.write_table(
-            pa.table({"id": [i * 10 + j for j in range(10)], "amount": [float(j) for j in range(10)]}),
+            pa.table(
+                {"id": [i * 10 + j for j in range(10)], "amount": [float(j) for j in range(10)]}
+            ),
             tmp_path / "orders" / f"part-{i}.parquet",
         )
     (tmp_path / "people.csv").write_text("id,name\n1,ada\n2,grace\n")
@@ -35,7 +37,10 @@ def test_register_files(engine, data_dir):
     assert s.schema("orders").names == ["id", "amount"]
     assert s.sql("SELECT count(*) AS n FROM orders").to_arrow().column(0)[0].as_py() == 30
     assert s.sql("SELECT count(*) AS n FROM subset").to_arrow().column(0)[0].as_py() == 20
-    assert s.sql("SELECT name FROM people ORDER BY id").to_arrow().column(0).to_pylist() == ["ada", "grace"]
+    assert s.sql("SELECT name FROM people ORDER BY id").to_arrow().column(0).to_pylist() == [
+        "ada",
+        "grace",
+    ]
     assert s.sql("SELECT sum(k) AS s FROM events").to_arrow().column(0)[0].as_py() == 3
 
 

@@ -9,7 +9,7 @@ from sqlweave.statements import Kind, split
         ("SELECT 1", [("SELECT 1", Kind.QUERY, None)]),
         ("select ';' as x;", [("select ';' as x", Kind.QUERY, None)]),
         (
-            "CREATE TABLE IF NOT EXISTS s.t AS SELECT 1; insert into \"T\" values (1)",
+            'CREATE TABLE IF NOT EXISTS s.t AS SELECT 1; insert into "T" values (1)',
             [
                 ("CREATE TABLE IF NOT EXISTS s.t AS SELECT 1", Kind.CREATE_TABLE, "s.t"),
                 ('insert into "T" values (1)', Kind.INSERT, "T"),
@@ -19,13 +19,22 @@ from sqlweave.statements import Kind, split
             "CREATE EXTERNAL TABLE x STORED AS PARQUET LOCATION 'a;b/'",
             [("CREATE EXTERNAL TABLE x STORED AS PARQUET LOCATION 'a;b/'", Kind.CREATE_TABLE, "x")],
         ),
-        ("CREATE OR REPLACE VIEW v AS SELECT 1", [("CREATE OR REPLACE VIEW v AS SELECT 1", Kind.CREATE_VIEW, "v")]),
+        (
+            "CREATE OR REPLACE VIEW v AS SELECT 1",
+            [("CREATE OR REPLACE VIEW v AS SELECT 1", Kind.CREATE_VIEW, "v")],
+        ),
         ("DROP VIEW IF EXISTS v", [("DROP VIEW IF EXISTS v", Kind.DROP, "v")]),
         ("UPDATE t SET a = 1", [("UPDATE t SET a = 1", Kind.UPDATE, "t")]),
         ("DELETE FROM t WHERE a = 1", [("DELETE FROM t WHERE a = 1", Kind.DELETE, "t")]),
-        ("WITH a AS (SELECT 1) SELECT * FROM a", [("WITH a AS (SELECT 1) SELECT * FROM a", Kind.QUERY, None)]),
+        (
+            "WITH a AS (SELECT 1) SELECT * FROM a",
+            [("WITH a AS (SELECT 1) SELECT * FROM a", Kind.QUERY, None)],
+        ),
         ("EXPLAIN SELECT 1", [("EXPLAIN SELECT 1", Kind.QUERY, None)]),
-        ("SET datafusion.execution.batch_size = 1024", [("SET datafusion.execution.batch_size = 1024", Kind.OTHER, None)]),
+        (
+            "SET datafusion.execution.batch_size = 1024",
+            [("SET datafusion.execution.batch_size = 1024", Kind.OTHER, None)],
+        ),
         (" ; ;\n", []),
         ("-- only a comment", []),
     ],

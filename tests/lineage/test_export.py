@@ -17,8 +17,14 @@ from sqlweave.lineage.model import StatementKind
 
 def graph():
     g = chain()
-    add(g, "c8", 8, 'RENAME clean TO "tidy"', kind=StatementKind.RENAME,
-        renames=(("clean", "tidy"),))
+    add(
+        g,
+        "c8",
+        8,
+        'RENAME clean TO "tidy"',
+        kind=StatementKind.RENAME,
+        renames=(("clean", "tidy"),),
+    )
     add(g, "c9", 9, "DROP TABLE raw", kind=StatementKind.DROP, drops=("raw",))
     return g
 

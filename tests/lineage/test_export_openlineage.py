@@ -31,17 +31,16 @@ CHECKER = jsonschema.Draft202012Validator.FORMAT_CHECKER
 
 def validate(event: dict) -> None:
     spec = BY_ID[openlineage.SPEC_URL]
-    jsonschema.Draft202012Validator(spec, registry=REGISTRY, format_checker=CHECKER).validate(
-        event
-    )
+    jsonschema.Draft202012Validator(spec, registry=REGISTRY, format_checker=CHECKER).validate(event)
     facets = [*event["run"].get("facets", {}).items(), *event["job"].get("facets", {}).items()]
     for ds in event.get("inputs", []) + event.get("outputs", []):
         facets += ds.get("facets", {}).items()
         facets += ds.get("outputFacets", {}).items()
     for key, facet in facets:
         schema_id = openlineage.FACETS[key][1]
-        validator = jsonschema.Draft202012Validator(BY_ID[schema_id], registry=REGISTRY,
-                                                    format_checker=CHECKER)
+        validator = jsonschema.Draft202012Validator(
+            BY_ID[schema_id], registry=REGISTRY, format_checker=CHECKER
+        )
         validator.validate({key: facet})
 
 
@@ -54,15 +53,24 @@ def test_facet_schema_urls_match_the_vendored_schemas() -> None:
 
 def test_complete_runs_validate_and_carry_column_lineage() -> None:
     g = chain()
-    add(g, "c8", 8, "ALTER TABLE clean RENAME TO tidy", kind=StatementKind.RENAME,
-        renames=(("clean", "tidy"),))
+    add(
+        g,
+        "c8",
+        8,
+        "ALTER TABLE clean RENAME TO tidy",
+        kind=StatementKind.RENAME,
+        renames=(("clean", "tidy"),),
+    )
     add(g, "c9", 9, "DROP TABLE raw", kind=StatementKind.DROP, drops=("raw",))
     events = openlineage.graph_events(g)
     assert [e["eventType"] for e in events[:2]] == ["START", "COMPLETE"]
     for event in events:
         validate(event)
-    summary = next(e for e in events if e["eventType"] == "COMPLETE"
-                   and any(o["name"] == "summary" for o in e["outputs"]))
+    summary = next(
+        e
+        for e in events
+        if e["eventType"] == "COMPLETE" and any(o["name"] == "summary" for o in e["outputs"])
+    )
     (out,) = summary["outputs"]
     fields = out["facets"]["columnLineage"]["fields"]
     assert fields["total"]["inputFields"][0]["name"] == "clean"

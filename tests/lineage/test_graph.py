@@ -38,8 +38,15 @@ def test_upstream_and_downstream_in_topological_order() -> None:
 def test_rerunning_a_cell_replaces_its_contribution() -> None:
     g = chain()
     # c1 now reads from another table and keeps only id
-    add(g, "c1", 5, "CREATE TABLE clean AS SELECT id FROM other", reads=("other",),
-        writes=("clean",), cols=(("other.id", "clean.id"),))
+    add(
+        g,
+        "c1",
+        5,
+        "CREATE TABLE clean AS SELECT id FROM other",
+        reads=("other",),
+        writes=("clean",),
+        cols=(("other.id", "clean.id"),),
+    )
     assert names(g.upstream("clean")) == ["other"]
     assert ("raw", "clean") not in {(a, b) for a, b in edge_set(g, EdgeKind.DERIVES)}
     derives = edge_set(g, EdgeKind.DERIVES)
@@ -48,16 +55,29 @@ def test_rerunning_a_cell_replaces_its_contribution() -> None:
     assert ("other.id", "clean.id") in derives
     assert [r.info.cell_id for r in g.runs].count("c1") == 1
     # the same execution twice (a second statement of the same cell) adds, not replaces
-    add(g, "c1", 5, "CREATE TABLE clean2 AS SELECT id FROM clean", reads=("clean",),
-        writes=("clean2",))
+    add(
+        g,
+        "c1",
+        5,
+        "CREATE TABLE clean2 AS SELECT id FROM clean",
+        reads=("clean",),
+        writes=("clean2",),
+    )
     assert [r.info.cell_id for r in g.runs].count("c1") == 2
 
 
 def test_rerun_is_idempotent_and_leaves_no_duplicates() -> None:
     g1, g2 = chain(), chain()
     for n in (10, 11, 12):
-        add(g2, "c1", n, "CREATE TABLE clean AS SELECT id, amount FROM raw", reads=("raw",),
-            writes=("clean",), cols=(("raw.id", "clean.id"), ("raw.amount", "clean.amount")))
+        add(
+            g2,
+            "c1",
+            n,
+            "CREATE TABLE clean AS SELECT id, amount FROM raw",
+            reads=("raw",),
+            writes=("clean",),
+            cols=(("raw.id", "clean.id"), ("raw.amount", "clean.amount")),
+        )
     assert len(g2.runs) == len(g1.runs)
     for kind in EdgeKind:
         assert len(edge_set(g2, kind)) == len(edge_set(g1, kind))
@@ -86,8 +106,14 @@ def test_drop_marks_the_dataset_and_recreate_revives_it() -> None:
 
 def test_rename_moves_edges_and_columns() -> None:
     g = chain()
-    add(g, "c8", 8, "ALTER TABLE clean RENAME TO tidy", kind=StatementKind.RENAME,
-        renames=(("clean", "tidy"),))
+    add(
+        g,
+        "c8",
+        8,
+        "ALTER TABLE clean RENAME TO tidy",
+        kind=StatementKind.RENAME,
+        renames=(("clean", "tidy"),),
+    )
     assert "clean" not in g.datasets()
     assert g.attrs("tidy")["previous_names"] == ("clean",)
     assert g.columns("tidy") == ("amount", "id")
@@ -112,21 +138,40 @@ def test_impact_lists_datasets_columns_and_cells_in_order() -> None:
 def test_stale_cells_after_an_input_is_rewritten() -> None:
     g = chain()
     assert g.stale() == []
-    add(g, "c1", 5, "CREATE TABLE clean AS SELECT id, amount FROM raw WHERE id > 0",
-        reads=("raw",), writes=("clean",))
+    add(
+        g,
+        "c1",
+        5,
+        "CREATE TABLE clean AS SELECT id, amount FROM raw WHERE id > 0",
+        reads=("raw",),
+        writes=("clean",),
+    )
     stale = g.stale()
     assert [s.cell.cell_id for s in stale] == ["c2"]
     assert stale[0].inputs == ("clean",)
     assert stale[0].rewritten_by == (CellRef("nb.ipynb", "c1", 5),)
-    add(g, "c2", 6, "CREATE TABLE summary AS SELECT sum(amount) AS total FROM clean",
-        reads=("clean",), writes=("summary",))
+    add(
+        g,
+        "c2",
+        6,
+        "CREATE TABLE summary AS SELECT sum(amount) AS total FROM clean",
+        reads=("clean",),
+        writes=("summary",),
+    )
     assert [s.cell.cell_id for s in g.stale()] == ["c3"]
 
 
 def test_cycles_do_not_break_ordering() -> None:
     g = chain()
-    add(g, "c5", 5, "INSERT INTO clean SELECT * FROM clean", kind=StatementKind.INSERT,
-        reads=("clean",), writes=("clean",))
+    add(
+        g,
+        "c5",
+        5,
+        "INSERT INTO clean SELECT * FROM clean",
+        kind=StatementKind.INSERT,
+        reads=("clean",),
+        writes=("clean",),
+    )
     assert "summary" in names(g.downstream("raw"))
     assert g.stale() == [] or all(s.cell.cell_id != "c5" for s in g.stale())
 
@@ -150,3 +195,30 @@ def test_dotted_dataset_names_resolve_before_columns() -> None:
     assert g.node("db.out").kind is NodeKind.DATASET
     assert g.node("db.out.a").kind is NodeKind.COLUMN
     assert names(g.upstream("db.out")) == ["db.raw"]
+
+
+def test_recreating_a_dataset_forgets_its_old_column_derivations() -> None:
+    g = chain()
+    add(
+        g,
+        "c7",
+        7,
+        "CREATE OR REPLACE TABLE clean AS SELECT id FROM raw",
+        reads=("raw",),
+        writes=("clean",),
+        cols=(("raw.id", "clean.id"),),
+    )
+    derives = edge_set(g, EdgeKind.DERIVES)
+    assert ("raw.amount", "clean.amount") not in derives
+    assert ("raw.id", "clean.id") in derives
+    # clean.amount still feeds summary.total (that cell has not re-run), so it stays
+    assert "amount" in g.columns("clean")
+    add(
+        g,
+        "c2",
+        8,
+        "CREATE TABLE summary AS SELECT count(*) AS total FROM clean",
+        reads=("clean",),
+        writes=("summary",),
+    )
+    assert g.columns("clean") == ("id",)

@@ -36,14 +36,21 @@ def stmt(
             ColumnRef(*s.rsplit(".", 1)),
             ColumnRef(*t.rsplit(".", 1)),
             TransformType.DIRECT,
-            TransformSubtype.IDENTITY if s.rsplit(".", 1)[1] == t.rsplit(".", 1)[1]
+            TransformSubtype.IDENTITY
+            if s.rsplit(".", 1)[1] == t.rsplit(".", 1)[1]
             else TransformSubtype.TRANSFORMATION,
         )
         for s, t in cols
     )
     return StatementLineage(
-        kind, sql, Span(0, len(sql)), frozenset(reads), frozenset(writes), edges,
-        frozenset(drops), tuple(renames),
+        kind,
+        sql,
+        Span(0, len(sql)),
+        frozenset(reads),
+        frozenset(writes),
+        edges,
+        frozenset(drops),
+        tuple(renames),
     )
 
 
@@ -58,9 +65,17 @@ def info(
 ) -> RunInfo:
     """A RunInfo whose start times increase with every call (deterministic order)."""
     return RunInfo.new(
-        notebook=notebook, cell_id=cell, execution_count=n, sql=sql, engine="duckdb",
-        status=status, started_at=at or T0 + timedelta(seconds=next(_tick)), session_id=session,
-        rows=3, duration_s=0.01, dialect="duckdb",
+        notebook=notebook,
+        cell_id=cell,
+        execution_count=n,
+        sql=sql,
+        engine="duckdb",
+        status=status,
+        started_at=at or T0 + timedelta(seconds=next(_tick)),
+        session_id=session,
+        rows=3,
+        duration_s=0.01,
+        dialect="duckdb",
     )
 
 
@@ -72,12 +87,32 @@ def add(g: LineageGraph, cell: str, n: int, sql: str, **kw: object) -> None:
 def chain() -> LineageGraph:
     """raw -> (c1) clean -> (c2) summary; c3 reads summary; column lineage throughout."""
     g = LineageGraph()
-    add(g, "c0", 1, "CREATE TABLE raw (id INT, amount INT)", kind=StatementKind.CREATE_TABLE,
-        writes=("raw",))
-    add(g, "c1", 2, "CREATE TABLE clean AS SELECT id, amount FROM raw", reads=("raw",),
-        writes=("clean",), cols=(("raw.id", "clean.id"), ("raw.amount", "clean.amount")))
-    add(g, "c2", 3, "CREATE TABLE summary AS SELECT sum(amount) AS total FROM clean",
-        reads=("clean",), writes=("summary",), cols=(("clean.amount", "summary.total"),))
+    add(
+        g,
+        "c0",
+        1,
+        "CREATE TABLE raw (id INT, amount INT)",
+        kind=StatementKind.CREATE_TABLE,
+        writes=("raw",),
+    )
+    add(
+        g,
+        "c1",
+        2,
+        "CREATE TABLE clean AS SELECT id, amount FROM raw",
+        reads=("raw",),
+        writes=("clean",),
+        cols=(("raw.id", "clean.id"), ("raw.amount", "clean.amount")),
+    )
+    add(
+        g,
+        "c2",
+        3,
+        "CREATE TABLE summary AS SELECT sum(amount) AS total FROM clean",
+        reads=("clean",),
+        writes=("summary",),
+        cols=(("clean.amount", "summary.total"),),
+    )
     add(g, "c3", 4, "SELECT total FROM summary", kind=StatementKind.SELECT, reads=("summary",))
     return g
 

@@ -27,8 +27,14 @@ def snapshot(g: LineageGraph) -> tuple:
 def test_round_trip(tmp_path: Path) -> None:
     store = LineageStore(tmp_path / "lineage.json")
     g = chain()
-    add(g, "c8", 8, "ALTER TABLE clean RENAME TO tidy", kind=StatementKind.RENAME,
-        renames=(("clean", "tidy"),))
+    add(
+        g,
+        "c8",
+        8,
+        "ALTER TABLE clean RENAME TO tidy",
+        kind=StatementKind.RENAME,
+        renames=(("clean", "tidy"),),
+    )
     merged = store.save(g)
     assert snapshot(merged) == snapshot(g)
     assert snapshot(store.load()) == snapshot(g)
@@ -40,8 +46,10 @@ def test_sessions_merge_and_reruns_replace(tmp_path: Path) -> None:
     store = LineageStore(tmp_path / "lineage.json")
     store.save(chain())
     other = LineageGraph()  # a second kernel, another notebook
-    other.add_run(info("x1", 1, notebook="other.ipynb", session="k2"),
-                  stmt(reads=("summary",), writes=("report",)))
+    other.add_run(
+        info("x1", 1, notebook="other.ipynb", session="k2"),
+        stmt(reads=("summary",), writes=("report",)),
+    )
     merged = store.save(other)
     assert "report" in merged.datasets() and "raw" in merged.datasets()
     # after a kernel restart the first notebook re-runs c1 (execution count restarts at 1)
@@ -72,6 +80,9 @@ def test_future_version_is_a_clear_error(tmp_path: Path) -> None:
     path.write_text("{not json")
     with pytest.raises(StoreError, match="not valid JSON"):
         LineageStore(path).load()
+    path.write_text(json.dumps({"format": "sqlweave-lineage", "version": 1, "runs": [{}]}))
+    with pytest.raises(StoreError, match="malformed run"):
+        LineageStore(path).load()
 
 
 def test_unknown_record_fields_are_ignored(tmp_path: Path) -> None:
@@ -87,8 +98,10 @@ def _writer(path: str, cell_prefix: str, n: int, start: mp.synchronize.Event) ->
     start.wait()
     store = LineageStore(path)
     for i in range(n):
-        store.append(info(f"{cell_prefix}{i}", i, session=cell_prefix),
-                     stmt(reads=(f"{cell_prefix}_in{i}",), writes=(f"{cell_prefix}_out{i}",)))
+        store.append(
+            info(f"{cell_prefix}{i}", i, session=cell_prefix),
+            stmt(reads=(f"{cell_prefix}_in{i}",), writes=(f"{cell_prefix}_out{i}",)),
+        )
 
 
 def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
@@ -118,7 +131,9 @@ def _hammer(path: str) -> None:
     big = "SELECT " + ", ".join(f"c{i}" for i in range(2000)) + " FROM t"
     i = 0
     while True:  # rewrite a large file forever; the parent kills us mid-write
-        g.add_run(info(f"h{i}", i, sql=big, session="h"), stmt(big, reads=("t",), writes=(f"o{i}",)))
+        g.add_run(
+            info(f"h{i}", i, sql=big, session="h"), stmt(big, reads=("t",), writes=(f"o{i}",))
+        )
         store.save(g)
         i += 1
 
@@ -133,13 +148,16 @@ def test_kill_9_mid_write_leaves_a_valid_file(tmp_path: Path) -> None:
         while time.monotonic() < deadline:  # wait until several writes have completed
             if path.exists() and len(LineageStore(path).load()) >= 5:
                 break
-        time.sleep(0.013)  # land somewhere inside a write
+        while time.monotonic() < deadline:  # then until a write is in flight (temp file exists)
+            if any(tmp_path.glob(".lineage.json.*.tmp")):
+                break
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.join(10)
     assert proc.exitcode == -signal.SIGKILL
     g = LineageStore(path).load()
     assert len(g.runs) >= 5
-    # the next writer still works (the lock died with the process)
+    # the next writer still works (the lock died with the process) and sweeps the orphan
     LineageStore(path).append(info("after", 1), stmt(writes=("z",)))
     assert "z" in LineageStore(path).load().datasets()
+    assert not any(tmp_path.glob(".lineage.json.*.tmp"))

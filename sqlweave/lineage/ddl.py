@@ -1,0 +1,163 @@
+"""Handlers for statements that define, drop or rename datasets.
+
+``CREATE TABLE/VIEW ... AS`` writes through a query; ``CREATE EXTERNAL TABLE ... LOCATION``
+reads its rows from the location; DataFusion's external-table options and MySQL's ``RENAME
+TABLE``, which sqlglot keeps as raw commands, are recognised by small patterns.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlglot import exp
+
+from .analysis import Facts, StatementAnalyzer, copy_edges, target_columns
+from .model import StatementKind
+from .names import Namer
+
+
+def create(analyzer: StatementAnalyzer, statement: exp.Create) -> Facts:
+    kind = (statement.args.get("kind") or "").upper()
+    if kind not in ("TABLE", "VIEW", "MATERIALIZED VIEW", "DYNAMIC TABLE", "STREAMING TABLE"):
+        return Facts(StatementKind.NO_LINEAGE)
+    target_node = statement.this
+    target = analyzer.dataset(target_node)
+    if target is None:
+        return Facts(StatementKind.NO_LINEAGE)
+    table_node = target_node.this if isinstance(target_node, exp.Schema) else target_node
+    query = statement.expression
+    properties = statement.args.get("properties")
+    location = _location(properties)
+    if "VIEW" in kind:
+        result = StatementKind.CREATE_VIEW
+    elif query is not None:
+        result = StatementKind.CREATE_TABLE_AS
+    elif location is not None or _has(properties, exp.ExternalProperty):
+        result = StatementKind.CREATE_EXTERNAL_TABLE
+    else:
+        result = StatementKind.CREATE_TABLE
+    facts = Facts(result, writes={target})
+    facts.reads = analyzer.reads_of(statement, [target_node, table_node])
+    columns = target_columns(analyzer, target_node)
+    if isinstance(query, exp.Query):
+        facts.edges = analyzer.query_edges(query, target, columns)
+    elif location is not None:
+        # the table reads its rows from LOCATION (a CTAS writes there instead)
+        facts.reads.add(location)
+        facts.edges |= copy_edges(location, target, columns)
+    clone = statement.args.get("clone")
+    if isinstance(clone, exp.Clone) and (source := analyzer.dataset(clone.this)):
+        facts.edges |= copy_edges(source, target, analyzer.catalog.columns(source))
+    return facts
+
+
+def _location(properties: exp.Expression | None) -> str | None:
+    if properties is None:
+        return None
+    found = properties.find(exp.LocationProperty)
+    if found is not None and isinstance(found.this, exp.Literal):
+        return found.this.name
+    return None
+
+
+def _has(properties: exp.Expression | None, kind: type[exp.Expression]) -> bool:
+    return properties is not None and properties.find(kind) is not None
+
+
+def drop(analyzer: StatementAnalyzer, statement: exp.Drop) -> Facts:
+    kind = (statement.args.get("kind") or "").upper()
+    if kind not in ("TABLE", "VIEW", "MATERIALIZED VIEW", "EXTERNAL TABLE", "DYNAMIC TABLE"):
+        return Facts(StatementKind.NO_LINEAGE)
+    tables = statement.args.get("tables") or [statement.this]
+    drops = {name for t in tables if (name := analyzer.dataset(t))}
+    return Facts(StatementKind.DROP, drops=drops)
+
+
+def alter(analyzer: StatementAnalyzer, statement: exp.Alter) -> Facts:
+    renames = []
+    old = analyzer.dataset(statement.this)
+    for action in statement.args.get("actions") or ():
+        if isinstance(action, exp.AlterRename) and old:
+            new = _qualify_like(action.this, statement.this)
+            name = analyzer.dataset(new)
+            if name:
+                renames.append((old, name))
+    if renames:
+        return Facts(StatementKind.RENAME, renames=renames)
+    return Facts(StatementKind.NO_LINEAGE)
+
+
+def _qualify_like(new: exp.Expression, old: exp.Expression) -> exp.Expression:
+    """``ALTER TABLE s.a RENAME TO b`` keeps ``b`` in schema ``s``."""
+    if isinstance(new, exp.Table) and isinstance(old, exp.Table) and not new.args.get("db"):
+        new = new.copy()
+        for part in ("db", "catalog"):
+            if old.args.get(part):
+                new.set(part, old.args[part].copy())
+    return new
+
+
+_EXTERNAL = re.compile(
+    r"^\s*CREATE\s+(?:OR\s+REPLACE\s+)?(?:UNBOUNDED\s+)?EXTERNAL\s+TABLE\s+"
+    r"(?:IF\s+NOT\s+EXISTS\s+)?(?P<name>[^\s(]+)\s*(?P<columns>\((?:[^()]|\([^()]*\))*\))?"
+    r".*?\bLOCATION\s+'(?P<location>[^']*)'",
+    re.IGNORECASE | re.DOTALL,
+)
+_RENAME = re.compile(r"^\s*RENAME\s+TABLE\s+(?P<pairs>.+)$", re.IGNORECASE | re.DOTALL)
+
+
+def command(analyzer: StatementAnalyzer, statement: exp.Command) -> Facts:
+    """Statements sqlglot keeps as raw text: DataFusion's external tables, MySQL RENAME."""
+    rest = statement.expression
+    text = f"{statement.name} {rest.name if isinstance(rest, exp.Expression) else rest or ''}"
+    if match := _EXTERNAL.match(text):
+        target = analyzer.namer.dotted(match["name"])
+        location = match["location"]
+        columns = _column_names(match["columns"] or "", analyzer.namer)
+        return Facts(
+            StatementKind.CREATE_EXTERNAL_TABLE,
+            reads={location},
+            writes={target},
+            edges=copy_edges(location, target, columns),
+        )
+    if match := _RENAME.match(text):
+        renames = []
+        for pair in match["pairs"].split(","):
+            parts = re.split(r"\s+TO\s+", pair.strip(), flags=re.IGNORECASE)
+            if len(parts) == 2:
+                renames.append((analyzer.namer.dotted(parts[0]), analyzer.namer.dotted(parts[1])))
+        if renames:
+            return Facts(StatementKind.RENAME, renames=renames)
+    return Facts(StatementKind.NO_LINEAGE, notes=[f"not analysed: {statement.name.upper()}"])
+
+
+def execute(analyzer: StatementAnalyzer, statement: exp.Execute) -> Facts:
+    """T-SQL ``EXEC sp_rename 'schema.old', 'new'`` renames; other procedures are opaque."""
+    procedure = statement.this.name.lower() if statement.this else ""
+    arguments = [a for a in statement.expressions if isinstance(a, exp.Literal)]
+    if procedure == "sp_rename" and len(arguments) >= 2 and len(statement.expressions) == 2:
+        old = analyzer.namer.dotted(arguments[0].name)
+        new = analyzer.namer.dotted(arguments[1].name)
+        if "." in old and "." not in new:  # the new name stays in the old schema
+            new = old.rsplit(".", 1)[0] + "." + new
+        return Facts(StatementKind.RENAME, renames=[(old, new)])
+    return Facts(StatementKind.NO_LINEAGE, notes=[f"not analysed: EXEC {procedure}"])
+
+
+def _column_names(columns: str, namer: Namer) -> list[str]:
+    inner = columns.strip()[1:-1]
+    names = []
+    depth, current = 0, ""
+    for ch in inner + ",":
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        if ch == "," and depth == 0:
+            words = current.split()
+            if words and words[0].upper() not in ("PRIMARY", "CONSTRAINT", "UNIQUE", "FOREIGN"):
+                names.append(namer.dotted(words[0]))
+            current = ""
+        else:
+            current += ch
+    return names

@@ -1,0 +1,239 @@
+"""Handlers for statements that move rows: SELECT, INSERT, UPDATE, DELETE, MERGE, COPY.
+
+UPDATE and MERGE are analysed as the SELECT they amount to (``SELECT <new values> FROM
+target JOIN source``), so column edges come from the same resolver as queries.
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from .analysis import (
+    RESULT,
+    Facts,
+    StatementAnalyzer,
+    aliased,
+    copy_edges,
+    target_columns,
+    with_ctes,
+)
+from .model import StatementKind
+
+
+def query_statement(analyzer: StatementAnalyzer, statement: exp.Query) -> Facts:
+    into = statement.args.get("into")
+    if isinstance(into, exp.Into) and isinstance(into.this, exp.Table):
+        target = analyzer.dataset(into.this)
+        facts = Facts(
+            StatementKind.CREATE_TABLE_AS, reads=analyzer.reads_of(statement, [into.this])
+        )
+        if target:
+            facts.writes.add(target)
+            query = statement.copy()
+            query.set("into", None)
+            facts.edges = analyzer.query_edges(query, target)
+        return facts
+    facts = Facts(StatementKind.SELECT, reads=analyzer.reads_of(statement))
+    facts.edges = analyzer.query_edges(statement, RESULT)
+    return facts
+
+
+def insert(analyzer: StatementAnalyzer, statement: exp.Insert) -> Facts:
+    target_node = statement.this
+    target = analyzer.dataset(target_node)
+    skip = [target_node, target_node.this] if isinstance(target_node, exp.Schema) else [target_node]
+    facts = Facts(StatementKind.INSERT, reads=analyzer.reads_of(statement, skip))
+    if target is None:
+        return facts
+    facts.writes.add(target)
+    query = with_ctes(statement, statement.expression)
+    if isinstance(query, exp.Query):
+        facts.edges = analyzer.query_edges(query, target, target_columns(analyzer, target_node))
+    return facts
+
+
+def multi_insert(analyzer: StatementAnalyzer, statement: exp.MultitableInserts) -> Facts:
+    """Hive ``FROM src INSERT ... INSERT ...`` and Snowflake ``INSERT ALL INTO ... SELECT``."""
+    facts = Facts(StatementKind.INSERT)
+    source = statement.args.get("source")
+    if source is not None:
+        facts.reads |= analyzer.reads_of(source)
+    for branch in statement.expressions:
+        node = branch.this if isinstance(branch, exp.ConditionalInsert) else branch
+        if not isinstance(node, exp.Insert):
+            continue
+        part = insert(analyzer, _with_source(node, source))
+        facts.reads |= part.reads
+        facts.writes |= part.writes
+        facts.edges |= part.edges
+    return facts
+
+
+def _with_source(node: exp.Insert, source: exp.Expression | None) -> exp.Insert:
+    """One branch of a multi-table insert as a stand-alone INSERT ... SELECT."""
+    if source is None:
+        return node
+    query = node.expression
+    if isinstance(query, exp.Select) and not query.args.get("from_"):
+        # Hive: FROM src INSERT ... SELECT x  (the shared FROM is the source)
+        query = query.copy()
+        query.set("from_", exp.From(this=source.copy()))
+    elif isinstance(query, exp.Values) and len(query.expressions) == 1:
+        # Snowflake: INTO t (a) VALUES (x) -- x names a column of the shared SELECT
+        derived = exp.Subquery(this=source.copy(), alias=exp.TableAlias(this="_source"))
+        values = query.expressions[0].expressions
+        query = exp.Select(expressions=[v.copy() for v in values]).from_(derived, copy=False)
+    elif query is None and isinstance(source, exp.Query):
+        query = source.copy()
+    else:
+        return node
+    standalone = node.copy()
+    standalone.set("expression", query)
+    return standalone
+
+
+def _target_aliases(
+    analyzer: StatementAnalyzer, statement: exp.Expression, target: str | None
+) -> list[exp.Expression]:
+    """``UPDATE t ... FROM t JOIN s`` (T-SQL) and ``DELETE t FROM t JOIN s`` (MySQL): the
+    FROM-clause mention of the target names the written rows, it is not a read."""
+    found: list[exp.Expression] = []
+    from_ = statement.args.get("from_")
+    tables = [from_.this] if from_ is not None else []
+    tables += [j.this for j in statement.args.get("joins") or ()]
+    if from_ is not None:
+        tables += [j.this for j in from_.this.args.get("joins") or ()]
+    tables += list(statement.args.get("using") or ())
+    for table in tables:
+        if isinstance(table, exp.Table) and target and analyzer.dataset(table) == target:
+            found.append(table)
+    return found
+
+
+def update(analyzer: StatementAnalyzer, statement: exp.Update) -> Facts:
+    target_node = statement.this
+    target = analyzer.dataset(target_node)
+    skip = [target_node, *_target_aliases(analyzer, statement, target)]
+    facts = Facts(StatementKind.UPDATE, reads=analyzer.reads_of(statement, skip))
+    if target is None:
+        return facts
+    facts.writes.add(target)
+    assignments = [a for a in statement.expressions if isinstance(a, exp.EQ)]
+    from_ = statement.args.get("from_")
+    joins = [j.copy() for j in target_node.args.get("joins") or ()]
+    base = target_node.copy()
+    base.set("joins", None)
+    select = exp.Select(expressions=[_assign(a) for a in assignments]).from_(base, copy=False)
+    if from_ is not None:
+        joins.append(exp.Join(this=from_.this.copy()))
+        joins.extend(j.copy() for j in from_.this.args.get("joins") or ())
+    if joins:
+        select.set("joins", joins)
+    if statement.args.get("where"):
+        select.set("where", statement.args["where"].copy())
+    facts.edges = analyzer.query_edges(with_ctes(statement, select), target)
+    return facts
+
+
+def _assign(assignment: exp.EQ) -> exp.Expression:
+    return aliased(assignment.expression, assignment.this)
+
+
+def delete(analyzer: StatementAnalyzer, statement: exp.Delete) -> Facts:
+    # MySQL's multi-table DELETE lists its targets in ``tables``; ``this`` is then the FROM
+    targets = list(statement.args.get("tables") or [statement.this])
+    writes = {name for t in targets if (name := analyzer.dataset(t))}
+    skip = [*targets, *_target_aliases(analyzer, statement, next(iter(writes), None))]
+    if analyzer.dataset(statement.this) in writes:
+        skip.append(statement.this)
+    facts = Facts(StatementKind.DELETE, reads=analyzer.reads_of(statement, skip))
+    facts.writes = writes
+    return facts
+
+
+def merge(analyzer: StatementAnalyzer, statement: exp.Merge) -> Facts:
+    target_node = statement.this
+    target = analyzer.dataset(target_node)
+    facts = Facts(StatementKind.MERGE, reads=analyzer.reads_of(statement, [target_node]))
+    if target is None:
+        return facts
+    facts.writes.add(target)
+    using = statement.args.get("using")
+    if using is None:
+        return facts
+    projections, star = _merge_projections(analyzer, statement, target)
+    if star:  # Databricks' UPDATE SET * / INSERT *: every source column, by name
+        projections.append(exp.Star())
+    if not projections:
+        return facts
+    select = exp.Select(expressions=projections).from_(target_node.copy(), copy=False)
+    on = statement.args.get("on")
+    select.set("joins", [exp.Join(this=using.copy(), on=on.copy() if on else None)])
+    if star:
+        source_alias = using.alias_or_name
+        select.set("expressions", [*projections[:-1], exp.column("*", table=source_alias)])
+    facts.edges = analyzer.query_edges(with_ctes(statement, select), target)
+    return facts
+
+
+def _merge_projections(
+    analyzer: StatementAnalyzer, statement: exp.Merge, target: str
+) -> tuple[list[exp.Expression], bool]:
+    """``value AS target_column`` for every assignment of every WHEN branch."""
+    projections: list[exp.Expression] = []
+    star = False
+    whens = statement.args.get("whens")
+    for when in whens.expressions if whens else ():
+        then = when.args.get("then")
+        if isinstance(then, exp.Update):
+            star |= any(isinstance(a, exp.Star) for a in then.expressions)
+            projections.extend(_assign(a) for a in then.expressions if isinstance(a, exp.EQ))
+        elif isinstance(then, exp.Insert):
+            if isinstance(then.this, exp.Star):
+                star = True
+                continue
+            values = then.expression.expressions if isinstance(then.expression, exp.Tuple) else []
+            names: list[exp.Expression | str] = (
+                list(then.this.expressions) if isinstance(then.this, exp.Tuple) else []
+            )
+            if not names:  # INSERT VALUES (...) without a column list: the table's columns
+                names = list(analyzer.catalog.columns(target) or ())
+            for column, value in zip(names, values):
+                if isinstance(column, str):
+                    column = exp.to_identifier(column)
+                projections.append(aliased(value, column))
+    return projections, star
+
+
+def copy(analyzer: StatementAnalyzer, statement: exp.Copy) -> Facts:
+    files = [analyzer.dataset(f) for f in statement.args.get("files") or ()]
+    paths = {f for f in files if f}
+    this = statement.this
+    if statement.args.get("kind"):  # COPY INTO table FROM files
+        target = analyzer.dataset(this)
+        facts = Facts(StatementKind.INSERT, reads=paths, writes={target} if target else set())
+        if target:
+            for path in paths:
+                facts.edges |= copy_edges(path, target, None)
+        return facts
+    reads = analyzer.reads_of(this) if isinstance(this, exp.Expression) else set()
+    facts = Facts(StatementKind.INSERT, reads=reads, writes=paths)
+    query = this.unnest() if isinstance(this, exp.Subquery) else None
+    for path in paths:
+        if isinstance(query, exp.Query):
+            facts.edges |= analyzer.query_edges(query, path)
+        else:
+            for source in reads:
+                facts.edges |= copy_edges(source, path, analyzer.catalog.columns(source))
+    return facts
+
+
+def cache(analyzer: StatementAnalyzer, statement: exp.Cache) -> Facts:
+    target = analyzer.dataset(statement.this)
+    facts = Facts(
+        StatementKind.CREATE_TABLE_AS, reads=analyzer.reads_of(statement, [statement.this])
+    )
+    if target:
+        facts.writes.add(target)
+        facts.edges = analyzer.query_edges(statement.expression, target)
+    return facts

@@ -1,0 +1,176 @@
+"""``%sqlweave cluster start|stop|status`` and ``%sqlweave connect``, plus the progress bar.
+
+A thin skin over :mod:`sqlweave.cluster`: parse the words, call the library, display.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+import pyarrow as pa
+
+from ..cluster.engine import Progress, ProgressCallback
+from ..errors import UsageError
+
+USAGE = """\
+%sqlweave cluster start [--workers N] [--heartbeat S]   start a local cluster and use it
+%sqlweave cluster stop                                  stop it (back to the embedded engine)
+%sqlweave cluster status                                workers, liveness, memory, fragments run
+%sqlweave connect ADDRESS                               use a running cluster (tcp://host:port)"""
+
+#: queries shorter than this never show a progress bar
+SHOW_AFTER_S = 0.5
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{message}\n{USAGE}")
+
+
+def _start_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="%sqlweave cluster start", add_help=False)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--heartbeat", type=float, default=1.0)
+    return p
+
+
+def cluster_command(args: list[str], magics: Any) -> object:
+    """Run one cluster command for the ``SqlWeave`` magics object ``magics``.
+
+    ``magics.session`` is the notebook's Session; ``magics.cluster`` holds the
+    LocalCluster this notebook started (or None).
+    """
+    if not args:
+        raise UsageError(USAGE)
+    word, rest = args[0], args[1:]
+    if word == "connect":
+        return _connect(rest, magics)
+    if word == "start":
+        return _start(rest, magics)
+    if word == "stop":
+        return _stop(magics)
+    if word == "status":
+        return _status(magics)
+    raise UsageError(f"unknown cluster command {word!r}\n{USAGE}")
+
+
+def _start(args: list[str], magics: Any) -> None:
+    ns = _start_parser().parse_args(args)
+    if ns.workers < 1:
+        raise UsageError("--workers must be at least 1")
+    if getattr(magics, "cluster", None) is not None:
+        raise UsageError(
+            f"a cluster is already running at {magics.cluster.address}; "
+            "%sqlweave cluster stop first"
+        )
+    from ..cluster.localcluster import LocalCluster
+
+    started = time.perf_counter()
+    cluster = LocalCluster(workers=ns.workers, heartbeat_s=ns.heartbeat)
+    magics.cluster = cluster
+    magics.session.set_engine(cluster.address)
+    print(
+        f"started a cluster with {ns.workers} workers at {cluster.address} "
+        f"in {time.perf_counter() - started:.1f} s; SQL cells now run there"
+    )
+
+
+def _stop(magics: Any) -> None:
+    cluster = getattr(magics, "cluster", None)
+    if cluster is None:
+        raise UsageError("no cluster was started in this notebook")
+    if getattr(magics.session.engine, "address", None) == cluster.address:
+        magics.session.set_engine("local")
+    magics.cluster = None
+    cluster.close()
+    print("cluster stopped; SQL cells run on the embedded engine")
+
+
+def _connect(args: list[str], magics: Any) -> None:
+    if len(args) != 1:
+        raise UsageError(f"connect needs one ADDRESS\n{USAGE}")
+    from ..cluster.client import ClusterEngine
+    from ..errors import SqlWeaveError
+
+    engine = ClusterEngine(args[0], timeout_s=5.0)
+    try:
+        status = engine.status()
+    except SqlWeaveError as exc:
+        engine.close()
+        raise UsageError(f"no sqlweave coordinator answers at {args[0]}: {exc}") from None
+    engine.timeout_s = 30.0
+    magics.session.set_engine(engine)
+    print(f"connected to {args[0]} ({len(status.workers)} workers)")
+
+
+def _status(magics: Any) -> object:
+    engine = magics.session.engine
+    if getattr(engine, "name", "") != "cluster":
+        cluster = getattr(magics, "cluster", None)
+        if cluster is None:
+            raise UsageError("not connected to a cluster: %sqlweave cluster start or connect")
+        engine = cluster.client()
+    table = status_table(engine.status())
+    to_result = getattr(magics, "_table_result", None)
+    return to_result(table) if to_result is not None else table
+
+
+def status_table(status: Any) -> pa.Table:
+    """One row per worker: liveness, memory, fragments run."""
+    workers = status.workers
+    return pa.table(
+        {
+            "worker": [w.worker_id for w in workers],
+            "liveness": [w.liveness.value for w in workers],
+            "pid": pa.array([w.pid for w in workers], pa.int64()),
+            "host": [w.host for w in workers],
+            "cores": pa.array([w.cores for w in workers], pa.int32()),
+            "memory_mb": [round(w.rss_bytes / 2**20, 1) for w in workers],
+            "fragments_run": pa.array([w.fragments_run for w in workers], pa.int64()),
+            "running": pa.array([w.running for w in workers], pa.int32()),
+            "last_seen_s": [w.last_seen_s for w in workers],
+        }
+    )
+
+
+class _ProgressBar:
+    """An ipywidgets bar (fragments done/total, rows) shown once a query runs long enough."""
+
+    def __init__(self, show_after_s: float = SHOW_AFTER_S) -> None:
+        self.started = time.perf_counter()
+        self.show_after_s = show_after_s
+        self.bar: Any = None
+        self.label: Any = None
+
+    def __call__(self, progress: Progress) -> None:
+        if self.bar is None:
+            if time.perf_counter() - self.started < self.show_after_s:
+                return
+            if not self._show():
+                return
+        self.bar.max = max(1, progress.fragments_total)
+        self.bar.value = progress.fragments_done
+        self.label.value = (
+            f"{progress.fragments_done}/{progress.fragments_total} fragments, "
+            f"{progress.rows:,} rows"
+        )
+        if progress.fragments_total and progress.fragments_done >= progress.fragments_total:
+            self.bar.bar_style = "success"
+
+    def _show(self) -> bool:
+        try:
+            import ipywidgets as w
+            from IPython.display import display
+        except ImportError:
+            return False
+        self.bar = w.IntProgress(value=0, min=0, max=1, description="cluster")
+        self.label = w.Label("")
+        display(w.HBox([self.bar, self.label]))
+        return True
+
+
+def progress_display(show_after_s: float = SHOW_AFTER_S) -> ProgressCallback:
+    """A fresh progress callback for one query: pass it as ``Engine.execute(progress=...)``."""
+    return _ProgressBar(show_after_s)

@@ -1,0 +1,343 @@
+"""The ``%lineage`` magic and automatic lineage capture in IPython.
+
+:func:`setup_lineage` (called by ``%load_ext sqlweave``) registers the magic,
+subscribes a :class:`~sqlweave.lineage.capture.LineageCapture` to the Session
+and tracks the running cell (id, execution count, notebook path).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import html
+import os
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_magic, magics_class, no_var_expand
+
+from .. import errors
+from ..lineage import exports
+from ..lineage.capture import INTERACTIVE, CellContext, LineageCapture
+from ..lineage.graph import Impact, LineageGraph, Node, NodeKind, StaleCell
+from ..lineage.store import DEFAULT_PATH, LineageStore
+from ..lineage.svg import draw
+from ..lineage.widget import html_fallback, make_widget
+
+USAGE = """usage:
+  %lineage                                   draw the lineage graph
+  %lineage [show] NAME [--upstream|--downstream] [--columns] [--depth N] [--static]
+  %lineage impact NAME                       what depends on a dataset or column
+  %lineage stale                             cells whose inputs changed after they ran
+  %lineage export graphml|json|dot|mermaid|openlineage|svg PATH
+  %lineage clear [--notebook]                forget lineage (all, or this notebook's)
+  %lineage on|off                            turn automatic capture on or off"""
+
+_COMMANDS = ("show", "impact", "stale", "export", "clear", "on", "off", "help")
+
+#: user_ns names frontends set to the notebook path (JupyterLab/ipykernel, VS Code)
+_NOTEBOOK_VARS = ("__session__", "__vsc_ipynb_file__")
+
+
+@dataclass(frozen=True)
+class Report:
+    """A small rich result: HTML in notebooks, plain text in terminals."""
+
+    text: str
+    html: str
+
+    def __repr__(self) -> str:
+        return self.text
+
+    def _repr_html_(self) -> str:
+        return self.html
+
+
+class CellTracker:
+    """Remembers which cell runs (from IPython's ``pre_run_cell`` event)."""
+
+    def __init__(self, shell: Any) -> None:
+        self.shell = shell
+        self.cell_id: str | None = None
+        self.execution_count: int | None = None
+
+    def pre_run_cell(self, info: Any) -> None:
+        # JupyterLab and VS Code send a cell id; nbclient/papermill and terminals do not, and
+        # then the cell's text stands in for it (re-running unchanged text replaces its runs)
+        cell_id = getattr(info, "cell_id", None)
+        if not cell_id:
+            raw = getattr(info, "raw_cell", None) or ""
+            cell_id = "src-" + hashlib.sha1(raw.encode("utf-8")).hexdigest()[:12]
+        self.cell_id = cell_id
+        self.execution_count = getattr(self.shell, "execution_count", None)
+
+    def notebook(self) -> str:
+        ns = getattr(self.shell, "user_ns", {}) or {}
+        for var in _NOTEBOOK_VARS:
+            if isinstance(ns.get(var), str) and ns[var]:
+                return ns[var]
+        return os.environ.get("JPY_SESSION_NAME") or INTERACTIVE
+
+    def context(self) -> CellContext:
+        return CellContext(self.notebook(), self.cell_id, self.execution_count)
+
+
+@magics_class
+class LineageMagics(Magics):
+    """``%lineage``: draw, query and export the lineage captured from ``%%sql`` cells."""
+
+    def __init__(self, shell: Any, capture: LineageCapture, tracker: CellTracker) -> None:
+        super().__init__(shell=shell)
+        self.capture = capture
+        self.tracker = tracker
+        #: draw an interactive widget (with a static SVG fallback) rather than the SVG alone
+        self.interactive = True
+
+    @property
+    def graph(self) -> LineageGraph:
+        self.capture.flush()  # statements recorded on the background thread
+        return self.capture.graph
+
+    def close(self, session: Any = None) -> None:
+        """Stop tracking cells and (given the session) stop capturing; for extension unload."""
+        with contextlib.suppress(ValueError):
+            self.shell.events.unregister("pre_run_cell", self.tracker.pre_run_cell)
+        if session is not None and hasattr(session, "remove_listener"):
+            session.remove_listener(self.capture)
+        self.capture.flush()
+
+    @no_var_expand
+    @line_magic
+    def lineage(self, line: str = "") -> Any:
+        """Draw, query and export lineage; ``%lineage help`` lists the commands."""
+        try:
+            words = shlex.split(line)
+        except ValueError as exc:
+            raise UsageError(f"{exc}\n{USAGE}") from None
+        self.capture.flush()
+        if not words:
+            return self._show_all()
+        command = words[0] if words[0] in _COMMANDS else "show"
+        args = words[1:] if words[0] in _COMMANDS else words
+        handler: Callable[[list[str]], Any] = getattr(self, f"_cmd_{command}")
+        try:
+            return handler(args)
+        except errors.UsageError as exc:
+            raise UsageError(str(exc)) from None
+
+    # ----- commands ----------------------------------------------------------------------
+    def _cmd_help(self, args: list[str]) -> Report:
+        return Report(USAGE, f"<pre>{html.escape(USAGE)}</pre>")
+
+    def _cmd_on(self, args: list[str]) -> None:
+        _expect(args, 0, "on")
+        self.capture.enabled = True
+
+    def _cmd_off(self, args: list[str]) -> None:
+        _expect(args, 0, "off")
+        self.capture.enabled = False
+
+    def _show_all(self) -> Any:
+        if not len(self.graph.datasets()):
+            return Report("no lineage captured yet", "<i>no lineage captured yet</i>")
+        return self._picture(columns=False, nodes=None, focus=None)
+
+    def _cmd_show(self, args: list[str]) -> Any:
+        flags, values, rest = _options(
+            args, {"--upstream", "--downstream", "--columns", "--static"}, {"--depth"}
+        )
+        if len(rest) != 1:
+            raise UsageError(f"%lineage show takes one dataset or column name\n{USAGE}")
+        if "--upstream" in flags and "--downstream" in flags:
+            raise UsageError("choose one of --upstream and --downstream (or neither for both)")
+        depth = _int(values.get("--depth"), "--depth")
+        start = self.graph.node(rest[0])
+        picked: list[Node] = [start]
+        if "--downstream" not in flags:
+            picked += self.graph.upstream(start, depth)
+        if "--upstream" not in flags:
+            picked += self.graph.downstream(start, depth)
+        columns = "--columns" in flags or start.kind is NodeKind.COLUMN
+        shown = self._frame(picked)
+        return self._picture(columns=columns, nodes=shown, focus=start, static="--static" in flags)
+
+    def _cmd_impact(self, args: list[str]) -> Report:
+        _, _, rest = _options(args, set(), set())
+        if len(rest) != 1:
+            raise UsageError(f"%lineage impact takes one dataset or column name\n{USAGE}")
+        impact = self.graph.impact(rest[0])
+        shown = self._frame([impact.source, *self.graph.downstream(impact.source)])
+        shown |= {Node(NodeKind.DATASET, d) for d in impact.datasets}
+        picture = draw(
+            self.graph,
+            nodes=shown,
+            focus=impact.source,
+            columns=impact.source.kind is NodeKind.COLUMN,
+        )
+        return _impact_report(impact, picture)
+
+    def _cmd_stale(self, args: list[str]) -> Report:
+        _expect(args, 0, "stale")
+        return _stale_report(self.graph.stale())
+
+    def _cmd_export(self, args: list[str]) -> Report:
+        _expect(args, 2, "export")
+        path = exports.export(self.graph, args[0], Path(args[1]).expanduser())
+        text = f"lineage written to {path} ({args[0]})"
+        return Report(text, html.escape(text))
+
+    def _cmd_clear(self, args: list[str]) -> Report:
+        flags, _, rest = _options(args, {"--notebook"}, set())
+        if rest:
+            raise UsageError(f"%lineage clear takes no names\n{USAGE}")
+        notebook = self.tracker.notebook() if "--notebook" in flags else None
+        self.capture.clear(notebook)
+        text = f"lineage of {notebook} cleared" if notebook else "lineage cleared"
+        return Report(text, html.escape(text))
+
+    def _frame(self, picked: list[Node]) -> set[Node]:
+        """What to draw for ``picked``: columns become their datasets plus the runs deriving them."""
+        shown: set[Node] = set()
+        for n in picked:
+            if n.kind is NodeKind.COLUMN:
+                shown.add(Node(NodeKind.DATASET, n.name))
+                shown |= {Node(NodeKind.RUN, r) for r in self.graph.producers(n)}
+            else:
+                shown.add(n)
+        return shown
+
+    def _picture(
+        self, *, columns: bool, nodes: set[Node] | None, focus: Node | None, static: bool = False
+    ) -> Any:
+        if self.interactive and not static:
+            return make_widget(self.graph, columns=columns, nodes=nodes, focus=focus)
+        return Report(
+            "<lineage drawing>",
+            html_fallback(draw(self.graph, columns=columns, nodes=nodes, focus=focus)),
+        )
+
+
+def _expect(args: list[str], n: int, command: str) -> None:
+    if len(args) != n:
+        raise UsageError(f"%lineage {command} takes {n} argument(s), got {len(args)}\n{USAGE}")
+
+
+def _options(
+    args: list[str], flags: set[str], valued: set[str]
+) -> tuple[set[str], dict[str, str], list[str]]:
+    seen: set[str] = set()
+    values: dict[str, str] = {}
+    rest: list[str] = []
+    it = iter(args)
+    for word in it:
+        if word in flags:
+            seen.add(word)
+        elif word in valued:
+            value = next(it, None)
+            if value is None:
+                raise UsageError(f"{word} needs a value\n{USAGE}")
+            values[word] = value
+        elif word.startswith("--"):
+            raise UsageError(f"unknown option {word}\n{USAGE}")
+        else:
+            rest.append(word)
+    return seen, values, rest
+
+
+def _int(value: str | None, name: str) -> int | None:
+    if value is None:
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        raise UsageError(f"{name} takes a whole number, not {value!r}") from None
+    if number < 0:
+        raise UsageError(f"{name} must be >= 0")
+    return number
+
+
+def _impact_report(impact: Impact, picture: str) -> Report:
+    lines = [f"impact of {impact.source}:"]
+    lines.append("  datasets: " + (", ".join(impact.datasets) or "none"))
+    lines.append("  columns:  " + (", ".join(map(str, impact.columns)) or "none"))
+    lines.append("  cells:    " + (", ".join(map(str, impact.cells)) or "none"))
+    esc = html.escape
+
+    def items(values: Any) -> str:
+        return "".join(f"<li><code>{esc(str(v))}</code></li>" for v in values) or "<li>none</li>"
+
+    body = (
+        f"<div class='sqlweave-impact'><b>Impact of <code>{esc(str(impact.source))}</code></b>"
+        f"<table><tr><th style='text-align:left'>datasets</th><th style='text-align:left'>"
+        f"columns</th><th style='text-align:left'>cells to re-run (in order)</th></tr>"
+        f"<tr style='vertical-align:top'><td><ol>{items(impact.datasets)}</ol></td>"
+        f"<td><ol>{items(impact.columns)}</ol></td><td><ol>{items(impact.cells)}</ol></td></tr>"
+        f"</table>{html_fallback(picture)}</div>"
+    )
+    return Report("\n".join(lines), body)
+
+
+def _stale_report(stale: list[StaleCell]) -> Report:
+    if not stale:
+        return Report("no stale cells", "<i>no stale cells</i>")
+    lines = [
+        f"{s.cell}: inputs {', '.join(s.inputs)} rewritten by {', '.join(map(str, s.rewritten_by))}"
+        for s in stale
+    ]
+    rows = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
+    return Report("stale cells:\n  " + "\n  ".join(lines), f"<b>Stale cells</b><ul>{rows}</ul>")
+
+
+def _lineage_switch(ipython: Any, session: Any) -> Any:
+    """The configurable (``SqlWeave``) owning ``session`` whose ``lineage`` trait switches capture."""
+    for conf in getattr(ipython, "configurables", []):
+        if (
+            getattr(conf, "session", None) is session
+            and hasattr(conf, "has_trait")
+            and conf.has_trait("lineage")
+        ):
+            return conf
+    return None
+
+
+def setup_lineage(
+    ipython: Any,
+    session: Any,
+    *,
+    store_path: str | os.PathLike[str] | None = None,
+    enabled: bool | None = None,
+) -> LineageMagics:
+    """Register ``%lineage``, capture lineage from ``session`` and track the running cell.
+
+    Args:
+        ipython: the InteractiveShell.
+        session: a :class:`sqlweave.Session` (anything with ``add_listener``).
+        store_path: the lineage store; default ``.sqlweave/lineage.json`` in the
+            working directory (the project), ``""`` for none (memory only).
+        enabled: capture on or off; default: the ``SqlWeave.lineage`` trait of the
+            configurable owning ``session``, else on. Later changes of that trait
+            (``%config SqlWeave.lineage = False``) switch capture too.
+    """
+    tracker = CellTracker(ipython)
+    store = None if store_path == "" else LineageStore(store_path or Path.cwd() / DEFAULT_PATH)
+    capture = LineageCapture(store=store, context=tracker.context, background=True)
+    try:
+        capture.load()
+    except errors.SqlWeaveError as exc:  # e.g. a store from a newer sqlweave: memory only
+        print(f"sqlweave: lineage store not loaded: {exc}")
+        capture.store = None
+    switch = _lineage_switch(ipython, session)
+    if enabled is None:
+        enabled = bool(switch.lineage) if switch is not None else True
+    capture.enabled = enabled
+    if switch is not None:
+        switch.observe(lambda change: setattr(capture, "enabled", bool(change["new"])), "lineage")
+    ipython.events.register("pre_run_cell", tracker.pre_run_cell)
+    session.add_listener(capture)
+    magics = LineageMagics(ipython, capture, tracker)
+    ipython.register_magics(magics)
+    return magics

@@ -1,0 +1,53 @@
+"""Fixtures for the cluster's pure tests: a TPC-H catalog and a single-process reference."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from datafusion import SessionContext
+
+from sqlweave import tpch
+from sqlweave.cluster.catalog import Catalog
+from sqlweave.cluster.planner import PlannerOptions
+
+
+@pytest.fixture(scope="session")
+def tpch_catalog(tpch_dir: Path) -> Catalog:
+    """The eight TPC-H tables (SF 0.01, several files each) in a cluster catalog."""
+    catalog = Catalog()
+    for name, path in tpch.table_paths(tpch_dir).items():
+        catalog.add_files(name, path)
+    return catalog
+
+
+@pytest.fixture(scope="session")
+def tpch_reference(tpch_dir: Path) -> SessionContext:
+    """Single-process DataFusion over the same files: the expected answers."""
+    ctx = SessionContext()
+    tpch.register_all(ctx, tpch_dir)
+    return ctx
+
+
+@pytest.fixture(scope="session")
+def tpch_queries() -> dict[str, str]:
+    return tpch.queries()
+
+
+@pytest.fixture(scope="session")
+def shuffle_options() -> PlannerOptions:
+    """At SF 0.01 every table is "small": these options force hash-shuffled joins."""
+    return PlannerOptions(workers=2, broadcast_rows=2_000, broadcast_ratio=8)
+
+
+def _assert_result(got: pa.Table, expected: pa.Table) -> None:
+    assert got.schema.names == expected.schema.names
+    assert [f.type for f in got.schema] == [f.type for f in expected.schema]
+    tpch.assert_same(got, expected, ordered=False)
+
+
+@pytest.fixture(scope="session")
+def assert_result():
+    """Same column names and types, same rows (any order, float tolerance)."""
+    return _assert_result

@@ -1,0 +1,117 @@
+"""TPC-H (SF 0.01) on a real 2-worker cluster: same answers as embedded DataFusion and DuckDB,
+also when a worker is SIGKILLed in the middle of every query."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pytest
+from datafusion import SessionContext
+
+from sqlweave import tpch
+from sqlweave.cluster import protocol as P
+from sqlweave.cluster.client import ClusterEngine
+from sqlweave.cluster.engine import Progress
+from sqlweave.cluster.localcluster import LocalCluster
+
+pytestmark = pytest.mark.process
+
+QUERIES = tpch.queries()
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[LocalCluster]:
+    with LocalCluster(workers=2, heartbeat_s=0.2) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def engine(cluster: LocalCluster, tpch_dir: Path) -> Iterator[ClusterEngine]:
+    e = ClusterEngine(cluster.address)
+    for name, path in tpch.table_paths(tpch_dir).items():
+        e.register_path(name, str(path))
+    yield e
+    e.close()
+
+
+@pytest.fixture(scope="module")
+def reference(tpch_dir: Path) -> dict[str, pa.Table]:
+    ctx = SessionContext()
+    tpch.register_all(ctx, tpch_dir)
+    return {q: ctx.sql(sql).to_arrow_table() for q, sql in QUERIES.items()}
+
+
+@pytest.fixture(scope="module")
+def duck(tpch_dir: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    con = duckdb.connect()
+    tpch.register_all(con, tpch_dir)
+    yield con
+    con.close()
+
+
+def _live(cluster: LocalCluster) -> list[P.WorkerStatus]:
+    return [w for w in cluster.status().workers if w.liveness is not P.WorkerLiveness.LOST]
+
+
+def _alive_pid(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
+def _two_healthy_workers(cluster: LocalCluster, timeout_s: float = 30) -> None:
+    """Wait until exactly two registered workers whose processes exist."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        live = _live(cluster)
+        if len(live) == 2 and all(_alive_pid(w.pid) for w in live):
+            return
+        assert time.monotonic() < deadline, f"cluster did not recover: {live}"
+        time.sleep(0.02)
+
+
+def test_tpch_has_22_queries() -> None:
+    assert len(QUERIES) == 22
+
+
+@pytest.mark.parametrize("q", list(QUERIES))
+def test_cluster_matches_datafusion_and_duckdb(
+    q: str, engine: ClusterEngine, reference: dict[str, pa.Table], duck
+) -> None:
+    sql = QUERIES[q]
+    ordered = tpch.is_ordered(sql)
+    got = engine.execute(sql)
+    tpch.assert_same(got, reference[q], ordered=ordered)
+    tpch.assert_same(got, duck.sql(sql).to_arrow_table(), ordered=ordered)
+    assert {r.worker for r in engine.last_runs} >= {"w1", "w2", "coordinator"}
+
+
+@pytest.mark.parametrize("q", list(QUERIES))
+def test_cluster_survives_a_worker_killed_mid_query(
+    q: str, cluster: LocalCluster, engine: ClusterEngine, reference: dict[str, pa.Table]
+) -> None:
+    _two_healthy_workers(cluster)
+    victim = _live(cluster)[int(q[1:]) % 2].pid
+    slot = next(i for i in range(len(cluster.workers)) if victim in cluster.worker_pids(i))
+    killed: list[Progress] = []
+
+    def kill_on_first_progress(progress: Progress) -> None:
+        if not killed and progress.fragments_done < progress.fragments_total:
+            killed.append(progress)
+            os.kill(victim, signal.SIGKILL)
+
+    got = engine.execute(QUERIES[q], progress=kill_on_first_progress)
+    tpch.assert_same(got, reference[q], ordered=tpch.is_ordered(QUERIES[q]))
+    assert killed, "the query finished before the kill"
+    if killed:
+        # the supervisor of the dead worker is gone too: start a replacement
+        cluster.kill_worker(slot)
+        cluster.add_worker()

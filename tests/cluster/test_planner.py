@@ -1,0 +1,188 @@
+"""The distributed planner: plan shapes, and (cheaply) that each shape gives the right answer."""
+
+from __future__ import annotations
+
+import pytest
+from datafusion import substrait as ss
+
+from sqlweave.cluster.fragments import (
+    ExchangeInput,
+    FragmentFormat,
+    Location,
+    OutputMode,
+    ScanInput,
+)
+from sqlweave.cluster.planner import PlannerOptions, plan_query
+from sqlweave.cluster.simulate import simulate
+
+TWO = PlannerOptions(workers=2)
+
+
+def worker_stages(plan):
+    return [s for s in plan.stages if s.location == Location.WORKERS]
+
+
+def check(sql, catalog, reference, assert_result, options=TWO, **params):
+    plan = plan_query(sql, catalog, options, params or None)
+    got = simulate(plan, catalog, workers=options.workers).table
+    expected = reference.sql(sql, param_values=params).to_arrow_table() if params else None
+    assert_result(got, expected if params else reference.sql(sql).to_arrow_table())
+    return plan
+
+
+def test_q1_is_a_partial_aggregate_on_workers_and_a_final_one_on_the_coordinator(
+    tpch_catalog, tpch_queries
+):
+    plan = plan_query(tpch_queries["q01"], tpch_catalog, TWO)
+    assert len(plan.stages) == 2
+    scan, root = plan.stages
+    assert root.id == plan.root and root.location == Location.COORDINATOR
+    assert scan.inputs == (ScanInput("lineitem"),)
+    assert scan.output.mode == OutputMode.GATHER and scan.parallelism == 2
+    assert "partial aggregate" in scan.description
+    assert root.inputs == (ExchangeInput(scan.id, f"__stage{scan.id}"),)
+    assert "final aggregate runs on the coordinator" in plan.notes
+    for stage in plan.stages:
+        assert stage.fragment.format == FragmentFormat.SUBSTRAIT
+        ss.Serde.deserialize_bytes(stage.fragment.payload)  # a valid Substrait plan
+
+
+def test_large_joins_are_hash_shuffled_and_small_sides_broadcast(
+    tpch_catalog, tpch_queries, shuffle_options
+):
+    plan = plan_query(tpch_queries["q03"], tpch_catalog, shuffle_options)
+    by_mode = {m: [s for s in plan.stages if s.output.mode == m] for m in OutputMode}
+    assert len(by_mode[OutputMode.HASH]) == 2
+    assert all(s.output.keys and s.output.partitions == 2 for s in by_mode[OutputMode.HASH])
+    assert [s.inputs for s in by_mode[OutputMode.BROADCAST]] == [(ScanInput("customer"),)]
+    join = next(
+        s
+        for s in plan.stages
+        if sum(isinstance(i, ExchangeInput) for i in s.inputs) == 2
+        and s.location.value == "workers"
+    )
+    assert "by hash partition" in join.description
+
+
+def test_with_default_options_small_tpch_tables_are_broadcast(tpch_catalog, tpch_queries):
+    plan = plan_query(tpch_queries["q05"], tpch_catalog, TWO)
+    modes = {s.output.mode for s in worker_stages(plan)}
+    assert OutputMode.HASH not in modes and OutputMode.BROADCAST in modes
+    (probe,) = [s for s in worker_stages(plan) if ScanInput("lineitem") in s.inputs]
+    assert "partial aggregate" in probe.description
+
+
+def test_order_by_limit_is_a_top_k_per_worker(tpch_catalog, tpch_reference, assert_result):
+    sql = "select l_orderkey, l_extendedprice from lineitem order by l_extendedprice desc, l_orderkey limit 7"
+    plan = check(sql, tpch_catalog, tpch_reference, assert_result)
+    assert "top 7" in worker_stages(plan)[0].description
+
+
+def test_limit_with_offset_keeps_the_right_rows(tpch_catalog, tpch_reference, assert_result):
+    sql = "select o_orderkey from orders order by o_orderkey limit 5 offset 3"
+    plan = check(sql, tpch_catalog, tpch_reference, assert_result)
+    assert "top 8" in worker_stages(plan)[0].description
+
+
+def test_union_all_runs_both_branches_in_one_stage(tpch_catalog, tpch_reference, assert_result):
+    sql = """
+        select l_orderkey as k from lineitem where l_quantity > 45
+        union all
+        select o_orderkey from orders where o_totalprice > 400000
+    """
+    plan = check(sql, tpch_catalog, tpch_reference, assert_result)
+    (stage,) = worker_stages(plan)
+    assert set(stage.inputs) == {ScanInput("lineitem"), ScanInput("orders")}
+
+
+def test_non_decomposable_aggregate_is_shuffled_by_group_keys(
+    tpch_catalog, tpch_reference, assert_result
+):
+    sql = "select l_returnflag, median(l_quantity) as m, count(*) as n from lineitem group by 1"
+    plan = check(sql, tpch_catalog, tpch_reference, assert_result)
+    (shuffle,) = [s for s in plan.stages if s.output.mode == OutputMode.HASH]
+    assert shuffle.output.keys
+
+
+def test_count_distinct_and_avg_of_integers(tpch_catalog, tpch_reference, assert_result):
+    sql = """
+        select l_linestatus, count(distinct l_suppkey) as suppliers, avg(l_linenumber) as line,
+               min(l_shipdate) as first, max(l_comment) as last
+        from lineitem group by l_linestatus
+    """
+    check(sql, tpch_catalog, tpch_reference, assert_result)
+
+
+def test_global_aggregate_without_rows(tpch_catalog, tpch_reference, assert_result):
+    sql = (
+        "select sum(l_quantity) s, avg(l_discount) a, count(*) n from lineitem where l_quantity < 0"
+    )
+    check(sql, tpch_catalog, tpch_reference, assert_result)
+
+
+def test_window_functions_run_on_the_coordinator_and_say_so(
+    tpch_catalog, tpch_reference, assert_result
+):
+    sql = """
+        select n_name, n_regionkey, rank() over (partition by n_regionkey order by n_name) as r
+        from nation
+    """
+    plan = check(sql, tpch_catalog, tpch_reference, assert_result)
+    assert any("window" in n for n in plan.notes)
+
+
+def test_full_outer_join_of_large_sides_is_hash_shuffled(
+    tpch_catalog, tpch_reference, assert_result, shuffle_options
+):
+    sql = """
+        select count(*) as n, count(o_orderkey) as o, count(l_orderkey) as l
+        from (select * from orders where o_orderkey % 3 = 0) o
+        full outer join (select * from lineitem where l_linenumber = 1) l on o_orderkey = l_orderkey
+    """
+    plan = check(sql, tpch_catalog, tpch_reference, assert_result, shuffle_options)
+    assert sum(s.output.mode == OutputMode.HASH for s in plan.stages) == 2
+
+
+def test_parameters(tpch_catalog, tpch_reference, assert_result):
+    sql = "select count(*) as n from lineitem where l_quantity > $q"
+    check(sql, tpch_catalog, tpch_reference, assert_result, q=45)
+
+
+def test_unknown_table_is_an_error(tpch_catalog):
+    with pytest.raises(Exception, match="nope"):
+        plan_query("select * from nope", tpch_catalog, TWO)
+
+
+def test_a_plan_shape_the_planner_cannot_cut_runs_on_the_coordinator(
+    tpch_catalog, tpch_reference, tpch_queries, assert_result, monkeypatch
+):
+    from sqlweave.cluster import planner
+
+    def refuse(self, rel):
+        raise NotImplementedError("no")
+
+    monkeypatch.setattr(planner._Builder, "plan", refuse)
+    sql = tpch_queries["q18"]
+    plan = plan_query(sql, tpch_catalog, TWO)
+    assert "could not be distributed (NotImplementedError: no)" in plan.notes[0]
+    assert {s.inputs[0].table for s in worker_stages(plan)} == {"customer", "orders", "lineitem"}
+    got = simulate(plan, tpch_catalog, workers=2).table
+    assert_result(got, tpch_reference.sql(sql).to_arrow_table())
+
+
+def test_co_partitioned_sides_are_not_shuffled_again(tpch_catalog, tpch_queries, shuffle_options):
+    plan = plan_query(tpch_queries["q18"], tpch_catalog, shuffle_options)
+    hashed = [s for s in plan.stages if s.output.mode == OutputMode.HASH]
+    assert len(hashed) == 3  # orders+customer, lineitem, lineitem for the IN subquery
+    (final,) = [s for s in worker_stages(plan) if s.output.mode == OutputMode.GATHER]
+    assert "semi join (by hash partition)" in final.description
+    assert "aggregate (partitions already by group keys)" in final.description
+
+
+def test_uncorrelated_subquery_results_are_broadcast_to_the_workers(tpch_catalog, tpch_queries):
+    plan = plan_query(tpch_queries["q22"], tpch_catalog, TWO)
+    assert not any("filter runs on the coordinator" in n for n in plan.notes)
+    (probe,) = [s for s in worker_stages(plan) if "filter with broadcast subquery" in s.description]
+    sub = [s for s in worker_stages(plan) if "broadcast for a subquery" in s.description]
+    assert sub and all(s.output.mode == OutputMode.BROADCAST for s in sub)
+    assert {i.stage for i in probe.inputs if isinstance(i, ExchangeInput)} >= {s.id for s in sub}

@@ -1,0 +1,208 @@
+"""Real coordinator and worker processes on loopback, with short heartbeats.
+
+Every test waits on conditions (status polls), never on fixed sleeps; clusters are
+closed by fixtures and checked for orphan processes.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import pyarrow as pa
+import pytest
+
+from sqlweave import errors
+from sqlweave.cluster import protocol as P
+from sqlweave.cluster.client import ClusterEngine
+from sqlweave.cluster.localcluster import LocalCluster
+
+pytestmark = pytest.mark.process
+
+HEARTBEAT_S = 0.2
+
+
+def wait_for(condition: Callable[[], object], timeout_s: float = 20.0, what: str = "") -> object:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or condition}")
+        time.sleep(0.02)
+
+
+def running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[LocalCluster]:
+    with LocalCluster(workers=2, heartbeat_s=HEARTBEAT_S) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def engine(cluster: LocalCluster) -> Iterator[ClusterEngine]:
+    e = ClusterEngine(cluster.address)
+    e.register_arrow("nums", pa.table({"x": list(range(40_000)), "s": ["a", "1"] * 20_000}))
+    yield e
+    e.close()
+
+
+def test_cluster_runs_distributed_queries(cluster: LocalCluster, engine: ClusterEngine) -> None:
+    seen: list[object] = []
+    table = engine.execute(
+        "select x % 3 as k, count(*) as n from nums group by x % 3 order by k", progress=seen.append
+    )
+    assert table.to_pylist() == [{"k": 0, "n": 13334}, {"k": 1, "n": 13333}, {"k": 2, "n": 13333}]
+    workers = {r.worker for r in engine.last_runs}
+    assert {"coordinator"} < workers and len(workers) == 3  # both workers took fragments
+    assert seen and seen[-1].fragments_done == seen[-1].fragments_total
+    status = cluster.status()
+    assert len(status.workers) == 2 and all(w.fragments_run >= 1 for w in status.workers), status
+    assert all(w.liveness is P.WorkerLiveness.ALIVE for w in status.workers), status
+    wait_for(lambda: all(w.rss_bytes > 0 for w in cluster.status().workers), 5, "memory figures")
+
+
+def test_errors_surface_as_sqlweave_errors(engine: ClusterEngine) -> None:
+    with pytest.raises(errors.ParseError):
+        engine.execute("selec 1")
+    with pytest.raises(errors.PlanError):
+        engine.execute("select * from no_such_table")
+    with pytest.raises(errors.WorkerError) as info:
+        engine.execute("select cast(s as int) as i from nums")
+    assert info.value.worker in {"w1", "w2"} and "[worker w" in str(info.value)
+
+
+def test_catalog_commands_and_explain(engine: ClusterEngine, tmp_path) -> None:
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"a": [1, 2, 3]}), tmp_path / "f.parquet")
+    engine.execute(
+        f"create external table ext stored as parquet location '{tmp_path / 'f.parquet'}'"
+    )
+    assert "ext" in engine.tables() and "nums" in engine.tables()
+    assert engine.schema("ext").names == ["a"]
+    assert engine.execute("select sum(a) as s from ext").to_pylist() == [{"s": 6}]
+    text = engine.explain("select count(*) from nums")
+    assert "Distributed plan" in text and "on w1" in text and "rows" in text
+    engine.deregister("ext")
+    assert "ext" not in engine.tables()
+
+
+def test_cancel_stops_every_worker_and_workers_stay_usable(
+    cluster: LocalCluster, engine: ClusterEngine
+) -> None:
+    slow = "select count(*) from nums a, nums b where (a.x * 7 + b.x) % 1000003 = 5"
+    main = threading.get_ident()
+
+    def interrupt() -> None:
+        # wait until both workers are busy, then press Ctrl-C
+        wait_for(lambda: sum(w.running for w in cluster.status().workers) >= 1, what="busy")
+        signal.pthread_kill(main, signal.SIGINT)
+
+    threading.Thread(target=interrupt, daemon=True).start()
+    started = time.monotonic()
+    with pytest.raises(errors.QueryCancelled):
+        engine.execute(slow)
+    assert time.monotonic() - started < 30
+    cancelled_at = time.monotonic()
+
+    def idle() -> bool:
+        live = [w for w in cluster.status().workers if w.liveness is not P.WorkerLiveness.LOST]
+        return len(live) == 2 and all(w.running == 0 for w in live)
+
+    wait_for(idle, 20, "workers idle after cancel")
+    stopped_in = time.monotonic() - cancelled_at
+    # a worker stuck in native code is replaced by a fresh process; either way fast
+    assert stopped_in < 5, stopped_in
+    assert engine.execute("select count(*) as n from nums").to_pylist() == [{"n": 40_000}]
+
+
+def test_version_mismatch_is_refused(cluster: LocalCluster) -> None:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sqlweave.cluster.worker",
+            "--coordinator",
+            cluster.address,
+            "--fake-version",
+            "0.0.0-other",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert "version mismatch" in proc.stderr and "sqlweave 0.0.0-other" in proc.stderr
+
+
+def test_killed_worker_is_lost_and_nothing_is_orphaned() -> None:
+    c = LocalCluster(workers=2, heartbeat_s=HEARTBEAT_S)
+    try:
+        pids = c.pids()
+        assert len(pids) >= 5  # coordinator, 2 supervisors, 2 workers
+        e = ClusterEngine(c.address)
+        e.register_arrow("t", pa.table({"x": list(range(100))}))
+        victim = c.worker_pids(0)[-1]
+        os.kill(victim, signal.SIGKILL)
+        wait_for(
+            lambda: any(w.liveness is P.WorkerLiveness.LOST for w in c.status().workers),
+            10,
+            "the killed worker to be declared lost",
+        )
+        lost = [w for w in c.status().workers if w.liveness is P.WorkerLiveness.LOST]
+        assert [w.pid for w in lost] == [victim]
+        # the survivor (and the supervisor's replacement, if any) still answer
+        assert e.execute("select sum(x) as s from t").to_pylist() == [{"s": 4950}]
+        e.close()
+    finally:
+        c.close()
+    wait_for(lambda: not any(running(p) for p in pids), 10, "no orphan processes")
+
+
+def test_cluster_up_command_stops_cleanly_on_ctrl_c() -> None:
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "sqlweave.cluster.cli",
+            "cluster",
+            "up",
+            "--workers",
+            "1",
+            "--heartbeat",
+            str(HEARTBEAT_S),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        line = proc.stdout.readline()
+        assert "sqlweave cluster with 1 workers at tcp://127.0.0.1:" in line
+        address = line.rsplit(" ", 1)[1].strip()
+        e = ClusterEngine(address)
+        assert len(e.status().workers) == 1
+        e.close()
+        with open(f"/proc/{proc.pid}/task/{proc.pid}/children") as f:
+            children = [int(x) for x in f.read().split()]
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(20) == 0
+        wait_for(lambda: not any(running(p) for p in children), 10, "children to exit")
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()

@@ -1,0 +1,169 @@
+"""Pure tests of the scheduler state machine: events in, instructions out, no execution."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+
+from sqlweave.cluster.catalog import Catalog
+from sqlweave.cluster.fragments import (
+    COORDINATOR,
+    DistributedPlan,
+    ExchangeInput,
+    ExchangeShare,
+    Fragment,
+    FragmentFormat,
+    Location,
+    MemoryShare,
+    Output,
+    OutputMode,
+    ScanInput,
+    Stage,
+)
+from sqlweave.cluster.scheduler import (
+    QueryDone,
+    QueryFailed,
+    QueryState,
+    RunTask,
+    TaskDone,
+    TaskFailed,
+    WorkerLost,
+)
+
+SQL = Fragment(FragmentFormat.SQL, "select * from t")
+
+
+def shuffle_plan(n: int = 2) -> DistributedPlan:
+    """scan t (hash by c0) -> aggregate per partition (gather) -> coordinator."""
+    return DistributedPlan(
+        (
+            Stage(0, SQL, (ScanInput("t"),), Output(OutputMode.HASH, ("c0",), n), parallelism=n),
+            Stage(1, SQL, (ExchangeInput(0, "__stage0"),), Output(), parallelism=n),
+            Stage(2, SQL, (ExchangeInput(1, "__stage1"),), Output(), Location.COORDINATOR),
+        ),
+        root=2,
+    )
+
+
+@pytest.fixture
+def catalog() -> Catalog:
+    cat = Catalog()
+    cat.add_arrow("t", pa.table({"x": list(range(8))}), partitions=4)
+    return cat
+
+
+def done(instr: RunTask, rows: int = 1) -> TaskDone:
+    return TaskDone(instr.spec.key, instr.worker, rows, 0.01, instr.spec.attempt)
+
+
+def by_stage(instrs, stage: int) -> list[RunTask]:
+    return [i for i in instrs if isinstance(i, RunTask) and i.spec.stage == stage]
+
+
+def test_start_runs_scan_tasks_with_shares_and_destinations(catalog):
+    state = QueryState("q", shuffle_plan(), ["a", "b"], catalog)
+    first = state.start()
+    assert [i.spec.stage for i in first] == [0, 0]
+    assert [i.worker for i in first] == ["a", "b"]
+    shares = [i.spec.inputs for i in first]
+    assert all(isinstance(s, MemoryShare) for share in shares for s in share)
+    assert sorted(s.content_hash for share in shares for s in share) == sorted(
+        catalog["t"].source.hashes
+    )
+    assert all(i.spec.destinations == ("a", "b") for i in first)
+    assert all(i.spec.output.partitions == 2 for i in first)
+
+
+def test_consumers_wait_for_every_producer_then_read_their_partition(catalog):
+    state = QueryState("q", shuffle_plan(), ["a", "b"], catalog)
+    s0 = state.start()
+    assert state.handle(done(s0[0])) == []
+    s1 = state.handle(done(s0[1]))
+    assert [(i.worker, i.spec.index) for i in s1] == [("a", 0), ("b", 1)]
+    assert s1[1].spec.inputs == (ExchangeShare("__stage0", 0, 1, 2),)
+    assert s1[0].spec.destinations == (COORDINATOR,)
+    root = state.handle(done(s1[0])) + state.handle(done(s1[1]))
+    assert len(root) == 1 and root[0].worker == COORDINATOR
+    assert root[0].spec.inputs == (ExchangeShare("__stage1", 1, 0, 2),)
+    assert state.handle(done(root[0], rows=5)) == [QueryDone("q", 5, pytest.approx(0.05))]
+    assert state.finished
+    assert state.progress.fragments_done == state.progress.fragments_total == 5
+
+
+def test_stale_and_unknown_events_are_ignored(catalog):
+    state = QueryState("q", shuffle_plan(), ["a", "b"], catalog)
+    s0 = state.start()
+    stale = TaskDone(s0[0].spec.key, "a", 1, 0.0, attempt=7)
+    wrong_worker = TaskDone(s0[0].spec.key, "b", 1, 0.0, 0)
+    other_query = TaskDone(("other", 0, 0), "a")
+    for event in (stale, wrong_worker, other_query):
+        assert state.handle(event) == []
+    assert state.progress.fragments_done == 0
+
+
+def test_losing_a_consumer_home_reruns_all_producers_toward_the_survivor(catalog):
+    state = QueryState("q", shuffle_plan(), ["a", "b"], catalog)
+    s0 = state.start()
+    state.handle(done(s0[0]))
+    s1 = state.handle(done(s0[1]))
+    assert {i.worker for i in s1} == {"a", "b"}
+    again = state.handle(WorkerLost("b"))
+    # b held partition 1 of stage 0's output: both producers run again, sending to a only
+    rerun = by_stage(again, 0)
+    assert sorted(i.spec.index for i in rerun) == [0, 1]
+    assert all(i.worker == "a" and i.spec.attempt == 1 for i in rerun)
+    assert all(i.spec.destinations == ("a", "a") for i in rerun)
+    assert by_stage(again, 1) == []  # waits for the re-run producers
+    # the earlier stage-1 task on b can no longer report
+    assert state.handle(done(s1[1])) == []
+    ready = state.handle(done(rerun[0])) + state.handle(done(rerun[1]))
+    assert [(i.worker, i.spec.index, i.spec.attempt) for i in ready] == [("a", 1, 1)]
+
+
+def test_lost_worker_with_finished_gather_output_is_not_rerun(catalog):
+    state = QueryState("q", shuffle_plan(), ["a", "b"], catalog)
+    s0 = state.start()
+    state.handle(done(s0[0]))
+    s1 = state.handle(done(s0[1]))
+    state.handle(done(s1[1]))  # b's gathered output already reached the coordinator
+    assert state.handle(WorkerLost("b")) == []
+    root = state.handle(done(s1[0]))
+    assert [i.worker for i in root] == [COORDINATOR]
+
+
+def test_losing_the_last_worker_fails_the_query(catalog):
+    state = QueryState("q", shuffle_plan(), ["a"], catalog)
+    state.start()
+    out = state.handle(WorkerLost("a"))
+    assert isinstance(out[0], QueryFailed) and "no workers are left" in out[0].error
+    assert state.handle(WorkerLost("a")) == []
+
+
+def test_task_failure_names_worker_and_stage(catalog):
+    state = QueryState("q", shuffle_plan(), ["a", "b"], catalog)
+    s0 = state.start()
+    out = state.handle(TaskFailed(s0[1].spec.key, "b", "boom", 0))
+    assert out == [QueryFailed("q", "stage 0 task 1 failed on worker b: boom", "b", 0)]
+
+
+def test_retries_rerun_a_failed_task(catalog):
+    state = QueryState("q", shuffle_plan(), ["a", "b"], catalog, retries=1)
+    s0 = state.start()
+    out = state.handle(TaskFailed(s0[1].spec.key, "b", "flaky", 0))
+    assert [(i.worker, i.spec.attempt) for i in out] == [("b", 1)]
+
+
+def test_more_tasks_than_workers_share_workers(catalog):
+    state = QueryState("q", shuffle_plan(n=3), ["a", "b"], catalog)
+    first = state.start()
+    assert [i.worker for i in first] == ["a", "b", "a"]
+    assert first[0].spec.destinations == ("a", "b", "a")
+    # 4 memory partitions over 3 tasks
+    assert [len(i.spec.inputs) for i in first] == [2, 1, 1]
+
+
+def test_cancel_stops_the_query(catalog):
+    state = QueryState("q", shuffle_plan(), ["a", "b"], catalog)
+    s0 = state.start()
+    assert state.cancel() == [QueryFailed("q", "cancelled")]
+    assert state.handle(done(s0[0])) == [] and state.cancel() == []

@@ -1,0 +1,85 @@
+"""Golden tests for :func:`sqlweave.lineage.extract` plus the contract around it."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from helpers import Case, load_cases, render
+
+import sqlweave.lineage
+from sqlweave.lineage.extract import extract
+from sqlweave.lineage.model import StatementKind
+
+CASES = load_cases()
+
+
+def test_there_are_enough_golden_cases() -> None:
+    assert len(CASES) >= 150
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_golden(case: Case) -> None:
+    assert render(extract(case.sql, case.dialect, case.schema)) == case.expected
+
+
+def test_package_export_stays_callable() -> None:
+    first = sqlweave.lineage.extract("SELECT x FROM a")
+    again = sqlweave.lineage.extract("SELECT x FROM a")
+    assert first == again
+    assert [s.reads for s in first] == [frozenset({"a"})]
+
+
+def test_results_are_immutable() -> None:
+    (statement,) = extract("INSERT INTO b SELECT x FROM a")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        statement.reads = frozenset()  # type: ignore[misc]
+    assert isinstance(statement.column_edges, tuple)
+
+
+def test_spans_point_at_statement_text() -> None:
+    sql = "SELECT 1;\n  INSERT INTO t SELECT x FROM a ; -- done"
+    statements = extract(sql)
+    assert [sql[s.span.start : s.span.end] for s in statements] == [
+        "SELECT 1",
+        "INSERT INTO t SELECT x FROM a",
+    ]
+    assert [s.sql for s in statements] == ["SELECT 1", "INSERT INTO t SELECT x FROM a"]
+
+
+def test_unparseable_statement_carries_message_and_position() -> None:
+    (bad,) = extract("SELECT x\nFROM a WHERE (")
+    assert bad.kind is StatementKind.UNPARSEABLE
+    assert bad.error
+    assert (bad.error_line, bad.error_column) == (2, 14)
+
+
+def test_empty_script() -> None:
+    assert extract("") == []
+    assert extract("  -- only a comment\n") == []
+
+
+def test_unknown_dialect_is_a_usage_error() -> None:
+    with pytest.raises(ValueError):
+        extract("SELECT 1", dialect="no-such-dialect")
+
+
+def test_nested_schema_form() -> None:
+    schema = {"db": {"t": {"a": "INT", "b": "INT"}}}
+    (statement,) = extract("SELECT * FROM db.t", schema=schema)
+    assert sorted(str(e.source) for e in statement.column_edges) == ["db.t.a", "db.t.b"]
+
+
+def test_schema_matches_less_qualified_names() -> None:
+    (statement,) = extract("SELECT * FROM t", schema={"public.t": ["a"]})
+    assert [str(e.source) for e in statement.column_edges] == ["t.a"]
+
+
+@pytest.mark.parametrize("module", ["extract", "names", "split"])
+def test_docstring_examples(module: str) -> None:
+    import doctest
+    import importlib
+
+    mod = importlib.import_module(f"sqlweave.lineage.{module}")
+    failures, _ = doctest.testmod(mod)
+    assert failures == 0
