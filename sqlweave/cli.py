@@ -41,7 +41,12 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="execute a notebook headless")
     run.add_argument("notebook")
     run.add_argument(
-        "-p", "--parameter", dest="parameters", action="append", default=[], metavar="NAME=VALUE",
+        "-p",
+        "--parameter",
+        dest="parameters",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
         help="set a parameter (injected after the cell tagged 'parameters')",
     )
     run.add_argument("-o", "--output", help="where to write the executed notebook")

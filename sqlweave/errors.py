@@ -75,7 +75,9 @@ class SqlError(SqlWeaveError):
         self.engine = engine
 
     def __str__(self) -> str:
-        where = f" (line {self.position.line}, column {self.position.column})" if self.position else ""
+        where = (
+            f" (line {self.position.line}, column {self.position.column})" if self.position else ""
+        )
         hint = f" {self.hint}" if self.hint else ""
         return f"{self.message}{where}{hint}"
 

@@ -62,9 +62,14 @@ def find(
             continue
         # `a[1:n]` slices and `x: y` struct fields are not parameters: require no name
         # directly glued before the colon (``col:name`` is a JSON path in some dialects)
-        if prev is not None and prev.end + 1 == colon.start and prev.token_type not in (
-            TokenType.L_PAREN,
-            TokenType.COMMA,
+        if (
+            prev is not None
+            and prev.end + 1 == colon.start
+            and prev.token_type
+            not in (
+                TokenType.L_PAREN,
+                TokenType.COMMA,
+            )
         ):
             continue
         found.append((name.text, colon.start - base, name.end + 1 - base))

@@ -98,7 +98,9 @@ def to_html(
             out.append("</tr>")
         out.append("</tbody></table>")
     shown = min(limit, table.num_rows)
-    out.append(f'<div class="meta">{html.escape(footer(table.num_rows, shown, elapsed_s, engine))}</div>')
+    out.append(
+        f'<div class="meta">{html.escape(footer(table.num_rows, shown, elapsed_s, engine))}</div>'
+    )
     out.append("</div>")
     return "".join(out)
 
@@ -120,7 +122,8 @@ def to_text(
         types = [type_name(f.type) for f in table.schema]
         rows = head_rows(table, limit)
         widths = [
-            max(len(header[i]), len(types[i]), *(len(r[i]) for r in rows)) for i in range(len(header))
+            max(len(header[i]), len(types[i]), *(len(r[i]) for r in rows))
+            for i in range(len(header))
         ]
         lines.append("  ".join(h.rjust(w) for h, w in zip(header, widths)))
         lines.append("  ".join(t.rjust(w) for t, w in zip(types, widths)))

@@ -85,7 +85,11 @@ def inject_parameters(nb: nbformat.NotebookNode, parameters: dict[str, Any]) -> 
     source = "# Injected parameters\n" + "".join(f"{k} = {v!r}\n" for k, v in parameters.items())
     cell = nbformat.v4.new_code_cell(source, metadata={"tags": [INJECTED_TAG]})
     at = next(
-        (i + 1 for i, c in enumerate(cells) if PARAMETERS_TAG in c.get("metadata", {}).get("tags", [])),
+        (
+            i + 1
+            for i, c in enumerate(cells)
+            if PARAMETERS_TAG in c.get("metadata", {}).get("tags", [])
+        ),
         0,
     )
     nb.cells.insert(at, cell)
@@ -190,7 +194,9 @@ def _find_failure(nb: nbformat.NotebookNode, exc: Exception) -> CellFailure:
                 if len(text.splitlines()) > 20:  # a Python traceback: keep its end
                     text = "\n".join(["...", *text.splitlines()[-15:]])
                 return CellFailure(i, cell.get("execution_count"), cell.source, text)
-    executed = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.get("execution_count")]
+    executed = [
+        i for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.get("execution_count")
+    ]
     i = executed[-1] if executed else 0
     cell = nb.cells[i]
     ename, evalue = getattr(exc, "ename", type(exc).__name__), getattr(exc, "evalue", str(exc))

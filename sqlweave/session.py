@@ -206,7 +206,9 @@ class Session:
         started = datetime.now(timezone.utc)
         t0 = time.perf_counter()
         try:
-            text, values = params.bind(stmt.text, namespace, explicit, stmt.tokens or None, stmt.start)
+            text, values = params.bind(
+                stmt.text, namespace, explicit, stmt.tokens or None, stmt.start
+            )
             with self._frames_in(stmt, namespace) as notices:
                 table = self.engine.execute(text, values or None, progress)
                 elapsed = time.perf_counter() - t0
@@ -243,7 +245,9 @@ class Session:
             and frames.is_frame(namespace[tok.text])
         }
         if candidates:
-            candidates = {k: v for k, v in candidates.items() if k in _table_names(stmt, self.engine.dialect)}
+            candidates = {
+                k: v for k, v in candidates.items() if k in _table_names(stmt, self.engine.dialect)
+            }
         registered: list[str] = []
         try:
             for name, tok in candidates.items():
@@ -335,11 +339,26 @@ def _outcome(stmt: Statement, table: pa.Table) -> tuple[int | None, str | None]:
     target = stmt.target or "?"
     plural = "" if count == 1 else "s"
     if stmt.kind is Kind.INSERT:
-        return count, f"inserted {count:,} row{plural} into {target}" if count is not None else f"inserted into {target}"
+        return (
+            count,
+            f"inserted {count:,} row{plural} into {target}"
+            if count is not None
+            else f"inserted into {target}",
+        )
     if stmt.kind is Kind.UPDATE:
-        return count, f"updated {count:,} row{plural} in {target}" if count is not None else f"updated {target}"
+        return (
+            count,
+            f"updated {count:,} row{plural} in {target}"
+            if count is not None
+            else f"updated {target}",
+        )
     if stmt.kind is Kind.DELETE:
-        return count, f"deleted {count:,} row{plural} from {target}" if count is not None else f"deleted from {target}"
+        return (
+            count,
+            f"deleted {count:,} row{plural} from {target}"
+            if count is not None
+            else f"deleted from {target}",
+        )
     if stmt.kind is Kind.CREATE_TABLE:
         return count, f"created table {target}"
     if stmt.kind is Kind.CREATE_VIEW:

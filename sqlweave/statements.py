@@ -49,7 +49,7 @@ class Statement:
 
 
 @lru_cache(maxsize=8)
-def _tokenizer(dialect: str):  # noqa: ANN202 - sqlglot's tokenizer classes are untyped
+def _tokenizer(dialect: str):
     return Dialect.get_or_raise(dialect).tokenizer_class()
 
 

@@ -24,4 +24,11 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(name)
 
 
-__all__ = ["ClusterEngine", "DataFusionEngine", "DuckDBEngine", "Engine", "LocalCluster", "Progress"]
+__all__ = [
+    "ClusterEngine",
+    "DataFusionEngine",
+    "DuckDBEngine",
+    "Engine",
+    "LocalCluster",
+    "Progress",
+]

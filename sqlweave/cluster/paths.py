@@ -28,9 +28,7 @@ def expand(path: str) -> list[str]:
         out = []
         for root, dirs, files in os.walk(path):
             dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_")))
-            out.extend(
-                os.path.join(root, f) for f in sorted(files) if not f.startswith((".", "_"))
-            )
+            out.extend(os.path.join(root, f) for f in sorted(files) if not f.startswith((".", "_")))
         return out
     return [path] if os.path.isfile(path) else []
 

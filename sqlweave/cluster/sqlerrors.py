@@ -56,7 +56,9 @@ def from_datafusion(exc: BaseException, sql: str, tables: Iterable[str] = ()) ->
         kind = ParseError
         inner = re.search(r'ParserError\("(.*)"\)', text, re.S)
         text = inner.group(1) if inner else text
-    elif text.startswith(("Execution error", "Arrow error", "External error", "Resources exhausted")):
+    elif text.startswith(
+        ("Execution error", "Arrow error", "External error", "Resources exhausted")
+    ):
         kind = ExecutionError
     for prefix in _DF_PREFIXES:
         if text.startswith(prefix):
@@ -102,9 +104,7 @@ def from_duckdb(exc: BaseException, sql: str) -> SqlError:
         "BinderException": PlanError,
     }.get(name, ExecutionError)
     position = None
-    if m := _DUCK_NEAR.search(first):
-        position = locate(sql, m.group(1))
-    elif m := _DUCK_NAME.search(first):
+    if (m := _DUCK_NEAR.search(first)) or (m := _DUCK_NAME.search(first)):
         position = locate(sql, m.group(1))
     if position is None and kind is ParseError and "end of input" in first:
         position = Position.from_offset(sql, len(sql.rstrip()))

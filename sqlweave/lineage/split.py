@@ -8,6 +8,7 @@ statement never hides the others.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 from sqlglot.dialects.dialect import Dialect
@@ -34,7 +35,7 @@ def split(sql: str, dialect: Dialect) -> list[Chunk]:
     try:
         tokens = dialect.tokenize(sql)
     except Exception:
-        return [_tokenize_piece(sql, start, end, dialect) for start, end in _scan(sql)]
+        return [c for start, end in _scan(sql) for c in _tokenize_piece(sql, start, end, dialect)]
     return _split_tokens(tokens)
 
 
@@ -53,12 +54,31 @@ def _split_tokens(tokens: list[Token]) -> list[Chunk]:
     return chunks
 
 
-def _tokenize_piece(sql: str, start: int, end: int, dialect: Dialect) -> Chunk:
+def _tokenize_piece(sql: str, start: int, end: int, dialect: Dialect) -> list[Chunk]:
     try:
         tokens = dialect.tokenize(sql[start:end])
     except Exception as error:
-        return Chunk(start, end, None, str(error) or type(error).__name__)
-    return Chunk(start, end, tuple(_shift(t, start, sql) for t in tokens))
+        return _retry_raw(sql, start, end, dialect, str(error) or type(error).__name__)
+    return [Chunk(start, end, tuple(_shift(t, start, sql) for t in tokens))]
+
+
+def _retry_raw(sql: str, start: int, end: int, dialect: Dialect, error: str) -> list[Chunk]:
+    """An untokenizable piece (say ``'oops; SELECT 1``): split on every ``;`` regardless of
+    quotes, so statements after an unterminated string still get their lineage."""
+    bounds = [start] + [i + 1 for i in range(start, end) if sql[i] == ";"] + [end + 1]
+    pieces = [_strip(sql, a, b - 1) for a, b in itertools.pairwise(bounds)]
+    pieces = [(a, b) for a, b in pieces if b > a]
+    if len(pieces) <= 1:
+        return [Chunk(start, end, None, error)]
+    chunks: list[Chunk] = []
+    for a, b in pieces:
+        try:
+            tokens = dialect.tokenize(sql[a:b])
+        except Exception as piece_error:
+            chunks.append(Chunk(a, b, None, str(piece_error) or type(piece_error).__name__))
+        else:
+            chunks.append(Chunk(a, b, tuple(_shift(t, a, sql) for t in tokens)))
+    return chunks
 
 
 def _shift(token: Token, offset: int, sql: str) -> Token:

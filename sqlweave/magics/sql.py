@@ -172,7 +172,9 @@ class SqlWeave(Magics):
         return cluster_command(["connect", *args], self)
 
     def _table_result(self, table: pa.Table) -> Result:
-        return Result(table=table, engine=self.session.engine.name, display_limit=max(table.num_rows, 1))
+        return Result(
+            table=table, engine=self.session.engine.name, display_limit=max(table.num_rows, 1)
+        )
 
     _commands = {
         "register": _register,

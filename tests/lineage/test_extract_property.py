@@ -58,3 +58,13 @@ def test_shuffled_tokens_never_raise(sql: str, rng, dialect: str | None) -> None
     words = sql.split()
     rng.shuffle(words)
     _check(" ".join(words), dialect)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(max_size=40), DIALECTS)
+def test_a_bad_statement_never_hides_its_neighbours(garbage: str, dialect: str | None) -> None:
+    garbage = garbage.replace(";", " ")
+    statements = extract(f"SELECT x FROM first_t;\n{garbage}\n;\nSELECT y FROM last_t", dialect)
+    reads = [{name.lower() for name in s.reads} for s in statements]
+    assert reads[0] == {"first_t"}
+    assert reads[-1] == {"last_t"}
