@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -145,18 +146,16 @@ def is_ordered(sql: str) -> bool:
 # result comparison
 
 
-class _Kind:
-    INT, FLOAT, STRING, TEMPORAL, BOOL, OTHER = (
-        "int",
-        "float",
-        "string",
-        "temporal",
-        "bool",
-        "other",
-    )
+class _Kind(str, Enum):
+    INT = "int"
+    FLOAT = "float"
+    STRING = "string"
+    TEMPORAL = "temporal"
+    BOOL = "bool"
+    OTHER = "other"
 
 
-def _kind(t: pa.DataType) -> str:
+def _kind(t: pa.DataType) -> _Kind:
     if pa.types.is_integer(t):
         return _Kind.INT
     if pa.types.is_floating(t) or pa.types.is_decimal(t):
@@ -178,8 +177,8 @@ def _kind(t: pa.DataType) -> str:
 # - date vs timestamp: date_trunc/interval arithmetic return timestamp on DataFusion
 #   and date on DuckDB.
 # Values are compared after mapping each pair of columns to one common type; a decimal
-# side contributes an absolute tolerance of one unit in its last place, because it
-# was cut there while the double side was not (DataFusion's avg(decimal(15,2)) is a
+# side facing a double contributes an absolute tolerance of one unit in its last place,
+# because it was cut there while the double side was not (DataFusion's avg(decimal(15,2)) is a
 # decimal(19,6) that truncates: 0.04775862... becomes 0.047758).
 _COMMON = {
     _Kind.INT: pa.int64(),
@@ -190,7 +189,7 @@ _COMMON = {
 }
 
 
-def _common_kind(ta: pa.DataType, tb: pa.DataType, name: str) -> str:
+def _common_kind(ta: pa.DataType, tb: pa.DataType, name: str) -> _Kind:
     ka, kb = _kind(ta), _kind(tb)
     if ka == kb:
         return ka
@@ -199,7 +198,7 @@ def _common_kind(ta: pa.DataType, tb: pa.DataType, name: str) -> str:
     raise AssertionError(f"column {name!r}: incompatible types {ta} vs {tb}")
 
 
-def _normalise(col: pa.ChunkedArray, kind: str) -> pa.ChunkedArray:
+def _normalise(col: pa.ChunkedArray, kind: _Kind) -> pa.ChunkedArray:
     if kind == _Kind.OTHER:
         return col
     target = _COMMON[kind]
@@ -208,11 +207,23 @@ def _normalise(col: pa.ChunkedArray, kind: str) -> pa.ChunkedArray:
     return col.cast(target)
 
 
-def _decimal_tol(t: pa.DataType) -> float:
-    return 10.0 ** (-t.scale) if pa.types.is_decimal(t) else 0.0
+def _pair_tol(ta: pa.DataType, tb: pa.DataType) -> float:
+    """Absolute tolerance for a column typed ``ta`` on one side and ``tb`` on the other.
+
+    Non-zero only where one side was cut at a decimal scale and the other was not (a
+    double, or a finer decimal scale); exact pairs (int vs decimal, equal scales) get none.
+    """
+    da, db = pa.types.is_decimal(ta), pa.types.is_decimal(tb)
+    if da and db:
+        return 0.0 if ta.scale == tb.scale else 10.0 ** -min(ta.scale, tb.scale)
+    if da and pa.types.is_floating(tb):
+        return 10.0**-ta.scale
+    if db and pa.types.is_floating(ta):
+        return 10.0**-tb.scale
+    return 0.0
 
 
-def _sorted(t: pa.Table, kinds: list[str]) -> pa.Table:
+def _sorted(t: pa.Table, kinds: list[_Kind]) -> pa.Table:
     # exact-valued columns first, so tiny float differences cannot reorder rows
     order = [i for i, k in enumerate(kinds) if k not in (_Kind.FLOAT, _Kind.OTHER)]
     order += [i for i, k in enumerate(kinds) if k == _Kind.FLOAT]
@@ -268,10 +279,7 @@ def assert_same(
         _common_kind(a.schema.field(i).type, b.schema.field(i).type, names[i])
         for i in range(a.num_columns)
     ]
-    tols = [
-        max(_decimal_tol(a.schema.field(i).type), _decimal_tol(b.schema.field(i).type))
-        for i in range(a.num_columns)
-    ]
+    tols = [_pair_tol(a.schema.field(i).type, b.schema.field(i).type) for i in range(a.num_columns)]
     na_t = pa.table(
         [_normalise(a.column(i), k) for i, k in enumerate(kinds)],
         names=[f"c{i}" for i in range(len(kinds))],

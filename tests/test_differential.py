@@ -333,3 +333,11 @@ def test_generate_is_cached(tpch_dir: Path) -> None:
     again = tpch.generate(tpch_dir.parent, scale_factor=0.01, parts=4)
     assert again == tpch_dir
     assert sorted(tpch.table_paths(tpch_dir)) == sorted(tpch.TABLES)
+
+
+def test_assert_same_gives_exact_pairs_no_tolerance() -> None:
+    # int vs decimal(38, 0) (q12 on DuckDB) must compare exactly, not within one unit
+    a = pa.table({"n": pa.array([5], pa.int64())})
+    b = pa.table({"n": pa.array([Decimal(6)], pa.decimal128(38, 0))})
+    with pytest.raises(AssertionError, match="'n' row 0"):
+        tpch.assert_same(a, b, ordered=True)

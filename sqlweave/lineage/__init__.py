@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from .extract import extract  # eager: the submodule of the same name must not shadow it
 from .model import (
     ColumnEdge,
     ColumnRef,
@@ -24,21 +25,26 @@ from .model import (
 
 # public name -> module that defines it (imported on first use, keeps `import sqlweave` fast)
 _LAZY = {
-    "extract": ".extract",
     "LineageGraph": ".graph",
     "LineageStore": ".store",
+    "LineageCapture": ".capture",
+    "draw": ".svg",
+    "export": ".exports",
 }
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
     raise AttributeError(name)
 
 
 __all__ = [
     "ColumnEdge",
     "ColumnRef",
+    "LineageCapture",
     "LineageGraph",
     "LineageStore",
     "Span",
@@ -46,5 +52,7 @@ __all__ = [
     "StatementLineage",
     "TransformSubtype",
     "TransformType",
+    "draw",
+    "export",
     "extract",
 ]

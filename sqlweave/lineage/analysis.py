@@ -13,7 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+import sqlglot
 from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
 
 from .columns import STAR, ColumnResolver, Flow, QueryColumns
 from .model import ColumnEdge, ColumnRef, StatementKind, TransformType
@@ -44,9 +46,17 @@ class StatementAnalyzer:
         catalog: known columns per dataset (may be empty).
     """
 
-    def __init__(self, namer: Namer, catalog: Catalog) -> None:
+    def __init__(self, namer: Namer, catalog: Catalog, dialect: Dialect | None = None) -> None:
         self.namer = namer
         self.catalog = catalog
+        self.dialect = dialect
+
+    def parse(self, sql: str) -> exp.Expression | None:
+        """Parse SQL embedded in a statement (``UNLOAD ('...')``); None when it does not parse."""
+        try:
+            return sqlglot.parse_one(sql, dialect=self.dialect)
+        except Exception:
+            return None
 
     # -- names ----------------------------------------------------------------------------
 
@@ -89,6 +99,8 @@ class StatementAnalyzer:
         query: exp.Expression | None,
         target: str,
         columns: list[str] | None = None,
+        *,
+        existing_target: bool = False,
     ) -> set[ColumnEdge]:
         """End-to-end edges from ``query``'s base columns to ``target``.
 
@@ -96,14 +108,17 @@ class StatementAnalyzer:
             query: the query feeding ``target``.
             target: written dataset.
             columns: explicit target columns matched by position (INSERT column list,
-                view column list), else the target's known columns, else output names.
+                view column list); otherwise output names.
+            existing_target: the target exists already (INSERT), so without ``columns``
+                its catalog columns, when known, are matched by position. A CTAS or view
+                defines its columns and never uses the catalog's (possibly stale) ones.
         """
         if query is None:
             return set()
         lineage = self.resolver().query(query)
         if lineage is None:
             return set()
-        if columns is None and target != RESULT:
+        if columns is None and existing_target:
             known = self.catalog.columns(target)
             if known and len(known) == len(lineage.outputs):
                 columns = list(known)

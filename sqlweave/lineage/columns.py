@@ -178,7 +178,8 @@ class ColumnResolver:
                 outputs.extend(self._star_outputs(scope, projection))
                 continue
             name = self._output_name(projection, index)
-            outputs.append((name, self._expression_flow(scope, projection)))
+            earlier = dict(outputs) if self._namer.alias_refs else None
+            outputs.append((name, self._expression_flow(scope, projection, earlier)))
         return outputs
 
     def _output_name(self, projection: exp.Expression, index: int) -> str:
@@ -238,17 +239,24 @@ class ColumnResolver:
 
     # -- flows of expressions -------------------------------------------------------------
 
-    def _expression_flow(self, scope: Scope, projection: exp.Expression) -> Flow:
+    def _expression_flow(
+        self, scope: Scope, projection: exp.Expression, earlier: dict[str, Flow] | None = None
+    ) -> Flow:
+        """Flow of one projection; ``earlier`` projections may be referenced by alias
+        (``SELECT a * b AS total, total * 0.2 AS tax``) unless a source owns the name."""
         node = projection.this if isinstance(projection, exp.Alias) else projection
         flow = Flow()
         children = self._child_scopes(scope)
         for column in _own_columns(node):
             role = _role(column, node)
-            resolved = self._resolve(scope, column)
-            if isinstance(role, TransformSubtype) and role in _RANK:
+            resolved = self._lateral_alias(scope, column, earlier) or self._resolve(scope, column)
+            if role in _RANK:
                 flow.merge(resolved, role)
             else:
-                flow.indirect |= resolved.as_indirect(role or TransformSubtype.CONDITIONAL)
+                flow.indirect |= resolved.as_indirect(role)
+        for window in self._named_windows(scope, node):
+            for column in _own_columns(window):
+                flow.indirect |= self._resolve(scope, column).as_indirect(TransformSubtype.WINDOW)
         for query in _own_subqueries(node):
             child = children.get(id(query))
             if child is None:
@@ -262,6 +270,31 @@ class ColumnResolver:
                 flow.merge(child_flow, role)
             else:
                 flow.indirect |= child_flow.as_indirect(role)
+        return flow
+
+    def _named_windows(self, scope: Scope, node: exp.Expression) -> list[exp.Expression]:
+        """``OVER w`` ... ``WINDOW w AS (PARTITION BY k ORDER BY ts)``: the definitions used."""
+        named = (
+            scope.expression.args.get("windows")
+            if isinstance(scope.expression, exp.Select)
+            else None
+        )
+        if not named:
+            return []
+        used = {w.alias.lower() for w in node.find_all(exp.Window) if w.alias}
+        return [w for w in named if w.name.lower() in used]
+
+    def _lateral_alias(
+        self, scope: Scope, column: exp.Column, earlier: dict[str, Flow] | None
+    ) -> Flow | None:
+        if not earlier or column.table:
+            return None
+        name = self._namer.column(column)
+        flow = earlier.get(name)
+        if flow is None or any(ref.column == name for ref in flow.direct):
+            return None  # ``x * 2 AS x, x + 1``: the source has an ``x`` of its own
+        if any(self._knows(s, name) is True for s in self._selected(scope)):
+            return None
         return flow
 
     def _clause_indirect(
@@ -313,7 +346,7 @@ class ColumnResolver:
             if join.args.get("on"):
                 found |= self._clause_indirect(scope, join.args["on"], TransformSubtype.JOIN)
             for name in join.args.get("using") or ():
-                found |= self._using(scope, join, name)
+                found |= self._using(scope, name)
         for arg, subtype in _CLAUSES:
             clause = expression.args.get(arg)
             if clause is not None:
@@ -321,7 +354,7 @@ class ColumnResolver:
         group = expression.args.get("group")
         if isinstance(group, exp.Group) and group.args.get("all"):
             found |= self._group_by_all(scope, expression)
-        for source in self._scope_sources(scope).values():
+        for source in self._selected(scope):
             if isinstance(source, Scope) and source is not scope:
                 found |= self._scope_indirect(source)
         if scope.is_udtf:
@@ -341,16 +374,13 @@ class ColumnResolver:
                 found |= flow.as_indirect(TransformSubtype.GROUP_BY)
         return found
 
-    def _using(
-        self, scope: Scope, join: exp.Join, name: exp.Expression
-    ) -> set[tuple[ColumnRef, TransformSubtype]]:
+    def _using(self, scope: Scope, name: exp.Expression) -> set[tuple[ColumnRef, TransformSubtype]]:
+        """``JOIN ... USING (c)``: column ``c`` of every joined source that may have it."""
         column = self._namer.identifier(name)
         found: set[tuple[ColumnRef, TransformSubtype]] = set()
-        for source in self._scope_sources(scope).values():
-            flow = self._from_source(source, column)
-            if any(not ref.unresolved or ref.column == column for ref in flow.direct):
-                found |= flow.as_indirect(TransformSubtype.JOIN)
-        del join
+        for source in self._selected(scope):
+            if self._knows(source, column) is not False:
+                found |= self._from_source(source, column).as_indirect(TransformSubtype.JOIN)
         return found
 
     # -- resolving one column -------------------------------------------------------------
@@ -411,11 +441,7 @@ class ColumnResolver:
         return self._unqualified[key]
 
     def _find_unqualified(self, scope: Scope, name: str, allow_alias: bool) -> Flow | None:
-        sources = [
-            s
-            for key in scope.selected_sources
-            if (s := self._scope_sources(scope).get(key.lower())) is not None
-        ]
+        sources = self._selected(scope)
         if allow_alias and isinstance(scope.expression, exp.Select):
             owners = [s for s in sources if self._knows(s, name) is True]
             if not owners:
@@ -493,6 +519,11 @@ class ColumnResolver:
             self._sources[key] = found
         return found
 
+    def _selected(self, scope: Scope) -> list[exp.Table | Scope]:
+        """The sources in the FROM/JOIN clauses of ``scope``, in order (no unused CTEs)."""
+        sources = self._scope_sources(scope)
+        return [s for key in scope.selected_sources if (s := sources.get(key.lower())) is not None]
+
     def _child_scopes(self, scope: Scope) -> dict[int, Scope]:
         key = id(scope)
         found = self._children.get(key)
@@ -533,7 +564,7 @@ def _role(node: exp.Expression, root: exp.Expression) -> TransformSubtype:
     """How ``node`` influences the value of ``root``: a DIRECT or an INDIRECT subtype."""
     if node is root or (isinstance(root, exp.Subquery) and node.parent is root):
         return _IDENTITY
-    direct = _TRANSFORMATION
+    direct = _IDENTITY  # stays so while only parentheses wrap the node
     child, parent = node, node.parent
     while parent is not None and child is not root:
         if isinstance(parent, exp.Window) and child is not parent.this:
@@ -546,5 +577,7 @@ def _role(node: exp.Expression, root: exp.Expression) -> TransformSubtype:
             return TransformSubtype.FILTER
         if isinstance(parent, exp.AggFunc) and not isinstance(parent, _VALUE_PICKERS):
             direct = _AGGREGATION
+        elif not isinstance(parent, exp.Paren):
+            direct = stronger(direct, _TRANSFORMATION)
         child, parent = parent, parent.parent
     return direct

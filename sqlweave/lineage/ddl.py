@@ -11,6 +11,7 @@ import re
 
 from sqlglot import exp
 
+from . import dml
 from .analysis import Facts, StatementAnalyzer, copy_edges, target_columns
 from .model import StatementKind
 from .names import Namer
@@ -103,6 +104,11 @@ _EXTERNAL = re.compile(
     r".*?\bLOCATION\s+'(?P<location>[^']*)'",
     re.IGNORECASE | re.DOTALL,
 )
+_REPLACE_INTO = re.compile(r"^\s*REPLACE\s+(?P<rest>INTO\s.+)$", re.IGNORECASE | re.DOTALL)
+_UNLOAD = re.compile(
+    r"^\s*UNLOAD\s*\(\s*'(?P<query>(?:[^']|'')*)'\s*\)\s*TO\s*'(?P<path>[^']*)'",
+    re.IGNORECASE | re.DOTALL,
+)
 _RENAME = re.compile(r"^\s*RENAME\s+TABLE\s+(?P<pairs>.+)$", re.IGNORECASE | re.DOTALL)
 
 
@@ -128,7 +134,23 @@ def command(analyzer: StatementAnalyzer, statement: exp.Command) -> Facts:
                 renames.append((analyzer.namer.dotted(parts[0]), analyzer.namer.dotted(parts[1])))
         if renames:
             return Facts(StatementKind.RENAME, renames=renames)
+    if match := _REPLACE_INTO.match(text):
+        parsed = analyzer.parse("INSERT " + match["rest"])
+        if isinstance(parsed, exp.Insert):
+            return dml.insert(analyzer, parsed)
+    if match := _UNLOAD.match(text):
+        return _unload(analyzer, match["query"].replace("''", "'"), match["path"])
     return Facts(StatementKind.NO_LINEAGE, notes=[f"not analysed: {statement.name.upper()}"])
+
+
+def _unload(analyzer: StatementAnalyzer, sql: str, path: str) -> Facts:
+    """Redshift ``UNLOAD ('<query>') TO 's3://...'``: the query's rows land at the path."""
+    query = analyzer.parse(sql)
+    facts = Facts(StatementKind.INSERT, writes={path})
+    if isinstance(query, exp.Query):
+        facts.reads = analyzer.reads_of(query)
+        facts.edges = analyzer.query_edges(query, path)
+    return facts
 
 
 def execute(analyzer: StatementAnalyzer, statement: exp.Execute) -> Facts:

@@ -48,7 +48,8 @@ def insert(analyzer: StatementAnalyzer, statement: exp.Insert) -> Facts:
     facts.writes.add(target)
     query = with_ctes(statement, statement.expression)
     if isinstance(query, exp.Query):
-        facts.edges = analyzer.query_edges(query, target, target_columns(analyzer, target_node))
+        columns = target_columns(analyzer, target_node)
+        facts.edges = analyzer.query_edges(query, target, columns, existing_target=True)
     return facts
 
 
@@ -112,27 +113,56 @@ def _target_aliases(
 
 def update(analyzer: StatementAnalyzer, statement: exp.Update) -> Facts:
     target_node = statement.this
+    from_tables = _from_tables(statement)
+    # T-SQL: UPDATE x SET ... FROM dbo.t AS x JOIN s ...  (x is an alias of the real target)
+    for table in from_tables:
+        if (
+            isinstance(table, exp.Table)
+            and table.alias
+            and not target_node.args.get("db")
+            and table.alias.lower() == target_node.name.lower()
+        ):
+            target_node = table
+            break
     target = analyzer.dataset(target_node)
-    skip = [target_node, *_target_aliases(analyzer, statement, target)]
-    facts = Facts(StatementKind.UPDATE, reads=analyzer.reads_of(statement, skip))
+    aliases = [target_node, *_target_aliases(analyzer, statement, target)]
+    facts = Facts(
+        StatementKind.UPDATE, reads=analyzer.reads_of(statement, [statement.this, *aliases])
+    )
     if target is None:
         return facts
     facts.writes.add(target)
     assignments = [a for a in statement.expressions if isinstance(a, exp.EQ)]
+    skipped = {id(a) for a in aliases}
+    joins = [j.copy() for j in statement.this.args.get("joins") or ()]
+    for table in from_tables:
+        if id(table) not in skipped:
+            joins.append(exp.Join(this=_without_joins(table)))
     from_ = statement.args.get("from_")
-    joins = [j.copy() for j in target_node.args.get("joins") or ()]
-    base = target_node.copy()
-    base.set("joins", None)
-    select = exp.Select(expressions=[_assign(a) for a in assignments]).from_(base, copy=False)
     if from_ is not None:
-        joins.append(exp.Join(this=from_.this.copy()))
         joins.extend(j.copy() for j in from_.this.args.get("joins") or ())
+    joins.extend(j.copy() for j in statement.args.get("joins") or ())
+    base = _without_joins(target_node)
+    select = exp.Select(expressions=[_assign(a) for a in assignments]).from_(base, copy=False)
     if joins:
         select.set("joins", joins)
     if statement.args.get("where"):
         select.set("where", statement.args["where"].copy())
     facts.edges = analyzer.query_edges(with_ctes(statement, select), target)
     return facts
+
+
+def _from_tables(statement: exp.Expression) -> list[exp.Expression]:
+    """The first FROM item of an UPDATE/DELETE (its joins are handled separately)."""
+    from_ = statement.args.get("from_")
+    return [from_.this] if from_ is not None else []
+
+
+def _without_joins(node: exp.Expression) -> exp.Expression:
+    copy = node.copy()
+    if copy.args.get("joins"):
+        copy.set("joins", None)
+    return copy
 
 
 def _assign(assignment: exp.EQ) -> exp.Expression:
@@ -142,8 +172,19 @@ def _assign(assignment: exp.EQ) -> exp.Expression:
 def delete(analyzer: StatementAnalyzer, statement: exp.Delete) -> Facts:
     # MySQL's multi-table DELETE lists its targets in ``tables``; ``this`` is then the FROM
     targets = list(statement.args.get("tables") or [statement.this])
+    source = statement.this
+    if isinstance(source, exp.Table) and source.alias:
+        # DELETE x FROM dbo.t AS x JOIN ...: x names the FROM table's rows
+        alias = source.alias.lower()
+        targets = [
+            source if t.name.lower() == alias and not t.args.get("db") else t for t in targets
+        ]
     writes = {name for t in targets if (name := analyzer.dataset(t))}
-    skip = [*targets, *_target_aliases(analyzer, statement, next(iter(writes), None))]
+    skip = [
+        *targets,
+        *(statement.args.get("tables") or ()),
+        *_target_aliases(analyzer, statement, next(iter(writes), None)),
+    ]
     if analyzer.dataset(statement.this) in writes:
         skip.append(statement.this)
     facts = Facts(StatementKind.DELETE, reads=analyzer.reads_of(statement, skip))
@@ -236,4 +277,19 @@ def cache(analyzer: StatementAnalyzer, statement: exp.Cache) -> Facts:
     if target:
         facts.writes.add(target)
         facts.edges = analyzer.query_edges(statement.expression, target)
+    return facts
+
+
+def load_data(analyzer: StatementAnalyzer, statement: exp.LoadData) -> Facts:
+    """Hive ``LOAD DATA INPATH 'path' INTO TABLE t``: the files flow into the table."""
+    target = analyzer.dataset(statement.this)
+    inpath = statement.args.get("inpath")
+    path = inpath.name if isinstance(inpath, exp.Literal) else None
+    facts = Facts(StatementKind.INSERT)
+    if target:
+        facts.writes.add(target)
+    if path:
+        facts.reads.add(path)
+        if target:
+            facts.edges = copy_edges(path, target, analyzer.catalog.columns(target))
     return facts

@@ -5,9 +5,16 @@
 ...     "CREATE TABLE b AS SELECT x FROM a; SELECT * FROM b")]
 [('CREATE_TABLE_AS', ['a'], ['b']), ('SELECT', ['b'], [])]
 
-The passes, in order (:data:`PASSES`): split the script on ``;`` tokens, parse each
-statement, analyse it, then mark datasets that the script writes and later reads as
-intermediate.
+The passes, in order (:data:`PASSES`): split the script on ``;`` tokens
+(:mod:`.split`), parse and analyse each statement (:mod:`.statements` dispatches to
+:mod:`.dml` and :mod:`.ddl`; column edges come from :mod:`.columns`), then mark datasets
+that the script writes and later reads as intermediate (a rename carries that over to the
+new name, a drop ends it).
+
+Statement kinds: DROP records ``drops``; ``ALTER ... RENAME``, MySQL ``RENAME TABLE`` and
+T-SQL ``sp_rename`` record ``renames`` (their reads/writes stay empty); TRUNCATE, SET, USE,
+ANALYZE, GRANT, CREATE FUNCTION/INDEX/SCHEMA, ... are ``NO_LINEAGE``. UPDATE/DELETE/MERGE
+targets are writes; they are reads only when read again elsewhere in the statement.
 
 Naming rule for datasets and columns:
 
@@ -29,8 +36,8 @@ a :class:`StatementLineage` of kind ``UNPARSEABLE`` carrying the error and its p
 
 from __future__ import annotations
 
-import sys
-import types
+import contextvars
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
@@ -46,9 +53,24 @@ from .statements import analyze
 
 #: dialect used when none is given: DataFusion's SQL is postgres-like
 DEFAULT_DIALECT = "postgres"
-_ALIASES = {"datafusion": "postgres", "": "postgres"}
+_ALIASES = {"datafusion": DEFAULT_DIALECT, "": DEFAULT_DIALECT}
 
 Schema = Mapping[str, Any]
+
+# sqlglot logs a warning for every statement it keeps as a raw command (DataFusion's
+# external-table OPTIONS, EXPLAIN, ...); in a notebook that is noise under every cell. The
+# filter only drops records while this module is parsing, in this thread or task.
+_PARSING = contextvars.ContextVar("sqlweave_lineage_parsing", default=False)
+
+
+class _WhileParsing(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not _PARSING.get()
+
+
+_SQLGLOT_LOG = logging.getLogger("sqlglot")
+if not any(isinstance(f, _WhileParsing) for f in _SQLGLOT_LOG.filters):
+    _SQLGLOT_LOG.addFilter(_WhileParsing())
 
 
 def extract(
@@ -76,7 +98,7 @@ def extract(
     """
     dialect_obj = Dialect.get_or_raise(_ALIASES.get((dialect or "").lower(), dialect))
     namer = Namer(dialect_obj)
-    analyzer = StatementAnalyzer(namer, Catalog(schema, namer))
+    analyzer = StatementAnalyzer(namer, Catalog(schema, namer), dialect_obj)
     text = sql if isinstance(sql, str) else str(sql)
     results: list[StatementLineage] = []
     for step in PASSES:
@@ -104,6 +126,7 @@ def _statement(
     span = Span(chunk.start, chunk.end)
     if chunk.tokens is None:
         return [_unparseable(sql, text, span, chunk.error or "cannot tokenize", None, None)]
+    token = _PARSING.set(True)
     try:
         parsed = dialect.parser().parse(list(chunk.tokens), sql)
     except ParseError as error:
@@ -112,6 +135,8 @@ def _statement(
         return [_unparseable(sql, text, span, message, first.get("line"), first.get("col"))]
     except Exception as error:
         return [_unparseable(sql, text, span, str(error) or type(error).__name__, None, None)]
+    finally:
+        _PARSING.reset(token)
     results = []
     for statement in parsed:
         if statement is None:
@@ -200,20 +225,3 @@ Pass = Callable[[str, Dialect, StatementAnalyzer, list[StatementLineage]], list[
 
 #: the extraction passes, applied in order
 PASSES: tuple[Pass, ...] = (_statements, _intermediate)
-
-
-class _CallableModule(types.ModuleType):
-    """This module, callable as :func:`extract`.
-
-    The package exports ``extract`` lazily from this module of the same name; importing the
-    module rebinds ``sqlweave.lineage.extract`` to the module object, so calls through the
-    package must still reach the function.
-    """
-
-    def __call__(
-        self, sql: str, dialect: str | None = None, schema: Schema | None = None
-    ) -> list[StatementLineage]:
-        return extract(sql, dialect, schema)
-
-
-sys.modules[__name__].__class__ = _CallableModule

@@ -23,6 +23,10 @@ from sqlglot.dialects.dialect import Dialect, NormalizationStrategy
 
 #: file formats Spark accepts as the "database" of a path table: parquet.`/data/x`
 _PATH_FORMATS = frozenset({"parquet", "csv", "json", "orc", "avro", "delta", "text", "iceberg"})
+#: dialects where ``SELECT a + b AS c, c * 2 AS d`` reads ``c`` from the earlier projection
+_LATERAL_ALIAS_DIALECTS = frozenset(
+    {"snowflake", "databricks", "spark", "duckdb", "redshift", "clickhouse", "teradata"}
+)
 _PATH_SUFFIXES = (
     ".parquet",
     ".csv",
@@ -54,6 +58,8 @@ class Namer:
 
     def __init__(self, dialect: Dialect) -> None:
         self._strategy = dialect.NORMALIZATION_STRATEGY
+        #: whether a projection may use an earlier projection's alias ("lateral column alias")
+        self.alias_refs = type(dialect).__name__.lower() in _LATERAL_ALIAS_DIALECTS
         self._tables_case_sensitive = type(dialect).__name__ == "BigQuery"
 
     def ident(self, name: str, quoted: bool = False) -> str:
@@ -117,8 +123,20 @@ class Namer:
             name = "#" + name
         return name
 
+    def catalog_name(self, name: str) -> str:
+        """A name as a catalog reports it (schema keys and columns), in lineage form.
+
+        Single-case names are treated as unquoted identifiers and case-folded, so a
+        hand-written ``{"orders": ["id"]}`` matches ``SELECT ID FROM ORDERS`` in every
+        dialect; a mixed-case name (``"UserID"`` of a parquet file) can only have been
+        quoted in SQL, so it is kept verbatim.
+        """
+        if name.islower() or name.isupper() or not any(c.isalpha() for c in name):
+            return self.ident(name)
+        return name
+
     def dotted(self, name: str) -> str:
-        """Normalise a dotted name given as a plain string (schema keys, rename targets)."""
+        """Normalise a dotted name written in SQL text (rename targets, external tables)."""
         if looks_like_path(name):
             return name
         parts = []
@@ -161,6 +179,12 @@ def spark_path(table: exp.Table) -> str | None:
     return None
 
 
+def _unquote(part: str) -> str:
+    if len(part) > 1 and part[0] in '"`[' and part[-1] in '"`]':
+        return part[1:-1]
+    return part
+
+
 class Catalog:
     """Columns per dataset, from a user schema, looked up by normalised name.
 
@@ -196,8 +220,9 @@ class Catalog:
                 columns = [c if isinstance(c, str) else str(c[0]) for c in value]
             else:
                 continue
-            name = ".".join(self._namer.dotted(p) for p in path)
-            self._columns[name] = tuple(self._namer.dotted(str(c)) for c in columns)
+            parts = [q for p in path for q in (p.split(".") if not looks_like_path(p) else [p])]
+            name = ".".join(self._namer.catalog_name(_unquote(p)) for p in parts)
+            self._columns[name] = tuple(self._namer.catalog_name(str(c)) for c in columns)
 
     def columns(self, dataset: str) -> tuple[str, ...] | None:
         """Columns of ``dataset`` (exact name, else a unique match on the last part)."""

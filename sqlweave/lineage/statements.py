@@ -29,6 +29,7 @@ HANDLERS: tuple[tuple[type[exp.Expression], Handler], ...] = (
     (exp.Alter, ddl.alter),
     (exp.Copy, dml.copy),
     (exp.Cache, dml.cache),
+    (exp.LoadData, dml.load_data),
     (exp.Command, ddl.command),
     (exp.Execute, ddl.execute),
     (exp.Values, dml.query_statement),

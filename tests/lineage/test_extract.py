@@ -83,3 +83,11 @@ def test_docstring_examples(module: str) -> None:
     mod = importlib.import_module(f"sqlweave.lineage.{module}")
     failures, _ = doctest.testmod(mod)
     assert failures == 0
+
+
+def test_sqlglot_command_fallback_is_quiet(caplog: pytest.LogCaptureFixture) -> None:
+    sql = "CREATE EXTERNAL TABLE t (a INT) STORED AS CSV LOCATION 'x.csv' OPTIONS ('k' 'v')"
+    with caplog.at_level("WARNING", logger="sqlglot"):
+        (statement,) = extract(sql)
+    assert statement.kind is StatementKind.CREATE_EXTERNAL_TABLE
+    assert not [r for r in caplog.records if r.name == "sqlglot"]
