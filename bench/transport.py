@@ -4,7 +4,8 @@
 
 Methods:
 
-* ``memcpy``: numpy copy of every buffer in this process (the physical ceiling);
+* ``memcpy``: numpy copy of every buffer in this process, into reused memory (the
+  physical ceiling) and into new allocations (what a receiver pays in page faults);
 * ``ipc-serialize``: ``batch.serialize()`` + ``pa.ipc.read_record_batch`` in process
   (the one copy our protocol pays on the sender);
 * ``protocol tcp|ipc``: :mod:`sqlweave.cluster.protocol` as the cluster uses it: a
@@ -161,19 +162,28 @@ def transfer(table: pa.Table, transport: str, method: str, repeat: int) -> float
     return best
 
 
-def local_copy(table: pa.Table, repeat: int) -> float:
+def local_copy(table: pa.Table, repeat: int, fresh: bool) -> float:
+    """Copy every buffer: into new allocations (``fresh``, pays page faults) or reused ones."""
     arrays = [
         np.frombuffer(b, dtype=np.uint8)
         for batch in table.to_batches()
         for b in _buffers(batch)
         if b is not None
     ]
+    targets = [np.empty_like(a) for a in arrays]
+    for t, a in zip(targets, arrays):
+        np.copyto(t, a)  # touch every page once
     best = float("inf")
     for _ in range(repeat):
         started = time.perf_counter()
-        copies = [a.copy() for a in arrays]
+        if fresh:
+            copies = [a.copy() for a in arrays]
+        else:
+            for t, a in zip(targets, arrays):
+                np.copyto(t, a)
         best = min(best, time.perf_counter() - started)
-        del copies
+        if fresh:
+            del copies
     return best
 
 
@@ -191,7 +201,9 @@ def ipc_roundtrip(table: pa.Table, repeat: int) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mb", type=int, default=256, help="table size in MiB")
-    parser.add_argument("--batch-rows", default="65536,1048576", help="rows per record batch")
+    parser.add_argument(
+        "--batch-rows", default="8192,65536,262144,1048576", help="rows per record batch"
+    )
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--methods", default="memcpy,ipc-serialize,protocol,raw-buffers")
     parser.add_argument(
@@ -217,7 +229,8 @@ def main(argv: list[str] | None = None) -> int:
         size = nbytes(table)
         runs: list[tuple[str, float]] = []
         if "memcpy" in methods:
-            runs.append(("memcpy (1 process)", local_copy(table, ns.repeat)))
+            runs.append(("memcpy into reused", local_copy(table, ns.repeat, fresh=False)))
+            runs.append(("memcpy into new", local_copy(table, ns.repeat, fresh=True)))
         if "ipc-serialize" in methods:
             runs.append(("ipc-serialize (1 proc)", ipc_roundtrip(table, ns.repeat)))
         for method in ("protocol", "raw-buffers"):

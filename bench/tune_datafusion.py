@@ -62,12 +62,28 @@ CANDIDATES: dict[str, dict[str, str]] = {
     "join-batch-size": {EXE + "enforce_batch_size_in_joins": "true"},
     "partial-agg-skip-10k": {EXE + "skip_partial_aggregation_probe_rows_threshold": "10000"},
     "no-metadata-cache": {RT + "metadata_cache_limit": "0"},
+    # combinations of the single settings that measured better than the noise floor
     "combo": {
         PQ + "schema_force_view_types": "false",
         OPT + "repartition_joins": "false",
         EXE + "enforce_batch_size_in_joins": "true",
         EXE + "skip_partial_aggregation_probe_rows_threshold": "10000",
         EXE + "use_row_number_estimates_to_optimize_partitioning": "true",
+    },
+    "joins4": {
+        OPT + "hash_join_single_partition_threshold": str(16 * 2**20),
+        OPT + "hash_join_single_partition_threshold_rows": str(1_000_000),
+        EXE + "enforce_batch_size_in_joins": "true",
+        EXE + "skip_partial_aggregation_probe_rows_threshold": "10000",
+        EXE + "use_row_number_estimates_to_optimize_partitioning": "true",
+    },
+    "joins4+no-repartition-joins": {
+        OPT + "hash_join_single_partition_threshold": str(16 * 2**20),
+        OPT + "hash_join_single_partition_threshold_rows": str(1_000_000),
+        EXE + "enforce_batch_size_in_joins": "true",
+        EXE + "skip_partial_aggregation_probe_rows_threshold": "10000",
+        EXE + "use_row_number_estimates_to_optimize_partitioning": "true",
+        OPT + "repartition_joins": "false",
     },
 }
 

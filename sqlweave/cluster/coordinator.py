@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures as cf
+import json
 import logging
 import os
 import re
@@ -102,15 +103,28 @@ class Coordinator:
             worker_bind = bind.rsplit(":", 1)[0] if bind.count(":") == 2 else bind
         worker_addr = _bind(self.workers, worker_bind)
         self.info = P.ConnectionInfo(workers=worker_addr, clients=client_addr)
+        for addr in (client_addr, worker_addr):
+            if addr.startswith("tcp://") and not _loopback(addr):
+                log.warning(
+                    "listening on %s: messages are neither signed nor encrypted, "
+                    "so expose this port only on a trusted network",
+                    addr,
+                )
         self.membership = Membership(versions or Versions.current(), heartbeat_s)
         self.catalog = Catalog()
         self.queries: dict[str, _Query] = {}
         self.queries_run = 0
         self._ctx: Any = None
-        self._local = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="coordinator-stage")
+        # several threads: a cancelled stage still running (DataFusion cannot be stopped
+        # from another thread) must not hold up the next queries' coordinator stages
+        self._local = cf.ThreadPoolExecutor(max_workers=4, thread_name_prefix="coordinator-stage")
         #: coordinator-located tasks in flight: future -> (request_id, spec)
         self._local_tasks: dict[cf.Future, tuple[str, TaskSpec]] = {}
+        #: whole statements running on the coordinator: future -> (client, request_id)
+        self._local_statements: dict[cf.Future, tuple[bytes, str]] = {}
         self._stop = threading.Event()
+        #: PlannerOptions overrides, e.g. from SQLWEAVE_PLANNER='{"broadcast_rows": 1000000}'
+        self.planner_options: dict[str, Any] = json.loads(os.environ.get("SQLWEAVE_PLANNER", "{}"))
 
     # ----- the loop ------------------------------------------------------------------
 
@@ -121,7 +135,7 @@ class Coordinator:
         tick = min(0.1, self.membership.heartbeat_s / 4)
         try:
             while not self._stop.is_set():
-                timeout = 5 if self._local_tasks else tick * 1000
+                timeout = 5 if self._local_tasks or self._local_statements else tick * 1000
                 ready = dict(poller.poll(timeout))
                 # drain everything that queued up before judging liveness
                 while ready:
@@ -373,7 +387,15 @@ class Coordinator:
             # statements the cluster does not distribute (SET, SHOW, DDL) run here
             self._run_locally(identity, msg)
             return
-        plan = self._plan(sql, msg.params)
+        try:
+            plan = self._plan(sql, msg.params)
+        except errors.SqlError as exc:
+            if not self._runs_locally(sql, msg.params):
+                raise
+            # valid for DataFusion but not (yet) distributable: run it whole on the coordinator
+            log.info("running %s on the coordinator: %s", msg.request_id, exc)
+            self._run_locally(identity, msg)
+            return
         state = S.QueryState(msg.request_id, plan, self.membership.alive(), self.catalog)
         q = _Query(msg.request_id, identity, sql, plan, state, explain=explain)
         self.queries[msg.request_id] = q
@@ -383,13 +405,9 @@ class Coordinator:
     def _plan(self, sql: str, params: dict[str, Any]) -> DistributedPlan:
         from .planner import PlannerOptions, plan_query
 
+        options = PlannerOptions(workers=len(self.membership.alive()), **self.planner_options)
         try:
-            return plan_query(
-                sql,
-                self.catalog,
-                PlannerOptions(workers=len(self.membership.alive())),
-                params or None,
-            )
+            return plan_query(sql, self.catalog, options, params or None)
         except errors.SqlError:
             raise
         except Exception as exc:
@@ -397,10 +415,20 @@ class Coordinator:
 
             raise sqlerrors.from_datafusion(exc, sql, self.catalog.names()) from None
 
+    def _runs_locally(self, sql: str, params: dict[str, Any]) -> bool:
+        try:
+            ctx = self.context().ctx
+            ctx.sql(sql, param_values=dict(params)) if params else ctx.sql(sql)
+            return True
+        except Exception:
+            return False
+
     def _run_locally(self, identity: bytes, msg: P.ExecuteQuery) -> None:
-        table = self.context().execute(msg.sql, msg.params or None)
+        """Run a whole statement in the coordinator's DataFusion, off the loop thread."""
         self.queries_run += 1
-        P.send(self.clients, P.QueryResult(msg.request_id, table), identity)
+        engine = self.context()
+        fut = self._local.submit(engine.execute, msg.sql, msg.params or None)
+        self._local_statements[fut] = (identity, msg.request_id)
 
     def _feed(self, q: _Query, events: list[Any]) -> None:
         """Hand events to the query's scheduler and carry out its instructions."""
@@ -450,6 +478,13 @@ class Coordinator:
         self._local_tasks[self._local.submit(run)] = (q.request_id, spec)
 
     def _finish_local_tasks(self) -> None:
+        for fut in [f for f in self._local_statements if f.done()]:
+            identity, request_id = self._local_statements.pop(fut)
+            try:
+                reply: P.Message = P.QueryResult(request_id, fut.result())
+            except Exception as exc:
+                reply = failure(request_id, exc)
+            P.send(self.clients, reply, identity)
         for fut in [f for f in self._local_tasks if f.done()]:
             request_id, spec = self._local_tasks.pop(fut)
             q = self.queries.get(request_id)
@@ -531,6 +566,11 @@ def _bind(sock: zmq.Socket, address: str) -> str:
     return sock.getsockopt_string(zmq.LAST_ENDPOINT)
 
 
+def _loopback(address: str) -> bool:
+    host = address[len("tcp://") :].rsplit(":", 1)[0]
+    return host in ("localhost", "::1", "[::1]") or host.startswith("127.")
+
+
 def _concat(tables: list[pa.Table]) -> pa.Table:
     if not tables:
         return pa.table({})
@@ -581,7 +621,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         coord.serve()
     except KeyboardInterrupt:
         pass
-    return 0
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # do not wait for a coordinator stage that may still be running in native code
+    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -59,7 +59,9 @@ class DataFusionEngine(Engine):
             raise QueryCancelled() from None
         except Exception as exc:  # DataFusion raises plain ValueError/Exception
             raise sqlerrors.from_datafusion(exc, sql, self.tables()) from None
-        return pa.Table.from_batches(batches, schema=schema)
+        # the batches' own schema: DataFusion's reported one can disagree on nullability
+        # (a correlated count(*) is "not null" in df.schema() but nullable in the batches)
+        return pa.Table.from_batches(batches) if batches else schema.empty_table()
 
     def register_path(self, name: str, path: str, format: str | None = None) -> None:
         try:

@@ -9,7 +9,21 @@ The header carries the tag, the protocol version and the message's fields as
 JSON; every Arrow table inside the message travels out of band as its schema
 frame followed by one frame per record batch (Arrow IPC, no copies on send:
 ``send_multipart(copy=False)``; on receive the frames are wrapped with
-``pa.py_buffer`` and read in place).
+``pa.py_buffer`` and read in place; see :mod:`.transport`).
+
+Who sends what (request -> reply):
+
+* worker -> coordinator (workers ROUTER): ``RegisterWorker -> Registered |
+  RegistrationRefused``; ``Heartbeat`` (from the worker's heartbeat thread);
+  ``TaskDone``/``TaskFailed``; ``WorkerExiting``.
+* coordinator -> worker: ``PeerDirectory``, ``StoreTable`` (an in-memory partition,
+  once per worker), ``RunTask``, ``CancelQuery``, ``ReleaseQuery``, ``Shutdown``.
+* worker -> worker (peer ROUTER): ``PushPartition -> PushAck`` (shuffle output).
+* client -> coordinator (clients ROUTER): ``ExecuteQuery -> QueryProgress* ->
+  QueryResult | QueryFailed``; ``CancelRequest``; ``RegisterPath``/``RegisterArrow``/
+  ``Deregister -> Ok``; ``ListTables -> TableList``; ``DescribeTable -> TableSchema``;
+  ``StatusRequest -> ClusterStatus``; ``ConnectInfoRequest -> ConnectInfoReply``.
+* anything undecodable or unexpected on any socket -> ``ErrorReply``.
 
 Nobody builds message dicts at call sites: construct the dataclass and call
 :func:`send`; receive with :func:`recv`, which raises :class:`ProtocolError`
@@ -23,7 +37,6 @@ True
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import json
 from dataclasses import dataclass, field
@@ -34,13 +47,18 @@ import pyarrow as pa
 import zmq
 
 from . import fragments
+from .transport import (
+    ProtocolError,
+    frame_buffer,
+    from_json,
+    read_table,
+    register_value,
+    table_frames,
+    to_json,
+)
 
 #: bumped on any incompatible change to the messages below
 PROTOCOL_VERSION = 1
-
-
-class ProtocolError(Exception):
-    """A frame sequence that is not a valid message of this protocol version."""
 
 
 class ErrorKind(str, Enum):
@@ -62,7 +80,6 @@ class WorkerLiveness(str, Enum):
 
 
 _MESSAGES: dict[str, type[Message]] = {}
-_VALUES: dict[str, type] = {}
 M = TypeVar("M", bound="Message")
 
 
@@ -78,7 +95,7 @@ def message(cls: type[M]) -> type[M]:
     if not cls.TAG or cls.TAG in _MESSAGES:
         raise TypeError(f"message {cls.__name__} needs a unique TAG, got {cls.TAG!r}")
     _MESSAGES[cls.TAG] = cls
-    _VALUES[cls.__name__] = cls
+    register_value(cls)
     return cls
 
 
@@ -465,111 +482,14 @@ class ConnectionInfo:
         return self.clients
 
 
-# ----- JSON with Arrow frames ---------------------------------------------------
+# ----- encoding ------------------------------------------------------------------
 
 for _cls in (ErrorKind, WorkerLiveness, WorkerStatus, FragmentRun):
-    _VALUES[_cls.__name__] = _cls
+    register_value(_cls)
 # every value of the planner contract may travel (it grows additively)
-for _name, _cls in vars(fragments).items():
+for _cls in vars(fragments).values():
     if isinstance(_cls, type) and (dataclasses.is_dataclass(_cls) or issubclass(_cls, Enum)):
-        _VALUES.setdefault(_name, _cls)
-
-
-def register_value(cls: type) -> type:
-    """Allow a dataclass or enum defined elsewhere (e.g. by the planner) inside messages."""
-    _VALUES[cls.__name__] = cls
-    return cls
-
-
-def to_json(value: Any, arrow: list[pa.Table | pa.Schema] | None = None) -> Any:
-    """A JSON-able form of ``value``; Arrow objects go to ``arrow`` and leave a reference.
-
-    Dataclasses and enums are tagged with their class name so :func:`from_json`
-    rebuilds the same types (only registered classes are ever instantiated).
-    """
-    if isinstance(value, Enum):
-        return {"__enum": type(value).__name__, "v": value.value}
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return {"__b64": base64.b64encode(bytes(value)).decode("ascii")}
-    if isinstance(value, (pa.Table, pa.RecordBatch, pa.Schema)):
-        if arrow is None:
-            raise ProtocolError("Arrow data outside a message")
-        arrow.append(value)
-        kind = "__schema" if isinstance(value, pa.Schema) else "__arrow"
-        return {kind: len(arrow) - 1}
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        out = {"__dc": type(value).__name__}
-        for f in dataclasses.fields(value):
-            out[f.name] = to_json(getattr(value, f.name), arrow)
-        return out
-    if isinstance(value, (list, tuple)):
-        return [to_json(v, arrow) for v in value]
-    if isinstance(value, dict):
-        if all(isinstance(k, str) and not k.startswith("__") for k in value):
-            return {k: to_json(v, arrow) for k, v in value.items()}
-        return {"__map": [[to_json(k, arrow), to_json(v, arrow)] for k, v in value.items()]}
-    raise ProtocolError(f"cannot encode a {type(value).__name__}")
-
-
-def from_json(value: Any, arrow: list[Any] | None = None) -> Any:
-    """Inverse of :func:`to_json`; JSON lists come back as tuples (all our fields are tuples)."""
-    if isinstance(value, list):
-        return tuple(from_json(v, arrow) for v in value)
-    if not isinstance(value, dict):
-        return value
-    if "__dc" in value:
-        cls = _VALUES.get(value["__dc"])
-        if cls is None or not dataclasses.is_dataclass(cls):
-            raise ProtocolError(f"unknown value type {value['__dc']!r}")
-        kwargs = {k: from_json(v, arrow) for k, v in value.items() if k != "__dc"}
-        return cls(**kwargs)
-    if "__enum" in value:
-        cls = _VALUES.get(value["__enum"])
-        if cls is None or not issubclass(cls, Enum):
-            raise ProtocolError(f"unknown enum {value['__enum']!r}")
-        return cls(value["v"])
-    if "__b64" in value:
-        return base64.b64decode(value["__b64"])
-    if "__arrow" in value or "__schema" in value:
-        index = value.get("__arrow", value.get("__schema"))
-        if arrow is None or not isinstance(index, int) or not 0 <= index < len(arrow):
-            raise ProtocolError("dangling Arrow reference")
-        item = arrow[index]
-        return item.schema if "__schema" in value else item
-    if "__map" in value:
-        return {from_json(k, arrow): from_json(v, arrow) for k, v in value["__map"]}
-    return {k: from_json(v, arrow) for k, v in value.items()}
-
-
-def _plain_types(table: pa.Table) -> pa.Table:
-    """Dictionary columns need a dictionary memo per stream; send their values instead."""
-    if not any(pa.types.is_dictionary(f.type) for f in table.schema):
-        return table
-    fields = [
-        pa.field(f.name, f.type.value_type, f.nullable, f.metadata)
-        if pa.types.is_dictionary(f.type)
-        else f
-        for f in table.schema
-    ]
-    return table.cast(pa.schema(fields, metadata=table.schema.metadata))
-
-
-def table_frames(table: pa.Table | pa.RecordBatch | pa.Schema) -> list[pa.Buffer]:
-    """Schema frame then one IPC frame per record batch (buffers, no copy of the data)."""
-    if isinstance(table, pa.Schema):
-        return [table.serialize()]
-    if isinstance(table, pa.RecordBatch):
-        table = pa.Table.from_batches([table])
-    table = _plain_types(table)
-    return [table.schema.serialize(), *(b.serialize() for b in table.to_batches() if b.num_rows)]
-
-
-def _view(frame: Any) -> pa.Buffer:
-    if isinstance(frame, zmq.Frame):
-        return pa.py_buffer(frame.buffer)
-    return pa.py_buffer(frame)
+        register_value(_cls)
 
 
 def encode(msg: Message) -> list[Any]:
@@ -593,7 +513,7 @@ def decode(frames: list[Any]) -> Message:
     if not frames:
         raise ProtocolError("empty message")
     try:
-        header = json.loads(bytes(_view(frames[0])))
+        header = json.loads(bytes(frame_buffer(frames[0])))
     except (ValueError, UnicodeDecodeError) as exc:
         raise ProtocolError(f"header is not JSON: {exc}") from None
     if not isinstance(header, dict) or not isinstance(header.get("body"), dict):
@@ -613,23 +533,19 @@ def decode(frames: list[Any]) -> Message:
     pos = 1
     try:
         for count in layout:
-            schema = pa.ipc.read_schema(_view(frames[pos]))
-            batches = [
-                pa.ipc.read_record_batch(_view(frames[pos + 1 + i]), schema) for i in range(count)
-            ]
-            tables.append(pa.Table.from_batches(batches, schema=schema))
+            tables.append(read_table(frames[pos : pos + count + 1]))
             pos += count + 1
         return cls(**{k: from_json(v, tables) for k, v in header["body"].items()})
     except ProtocolError:
         raise
-    except (TypeError, ValueError, KeyError, pa.ArrowException) as exc:
+    except (TypeError, ValueError, KeyError, IndexError, pa.ArrowException) as exc:
         raise ProtocolError(f"{tag}: {exc}") from None
 
 
 def tag_of(frames: list[Any]) -> str:
     """Best-effort tag of an undecodable message, for the error reply."""
     try:
-        tag = json.loads(bytes(_view(frames[0]))).get("tag", "")
+        tag = json.loads(bytes(frame_buffer(frames[0]))).get("tag", "")
         return tag if isinstance(tag, str) else ""
     except Exception:
         return ""
@@ -659,7 +575,7 @@ def recv(sock: zmq.Socket, routed: bool = False) -> tuple[bytes | None, Message]
 
 def request_id_of(frames: list[Any]) -> str:
     try:
-        rid = json.loads(bytes(_view(frames[0])))["body"].get("request_id", "")
+        rid = json.loads(bytes(frame_buffer(frames[0])))["body"].get("request_id", "")
         return rid if isinstance(rid, str) else ""
     except Exception:
         return ""

@@ -120,6 +120,7 @@ class Worker:
         #: newest attempt seen per task key; older attempts are dropped
         self._latest: dict[tuple[str, int, int], int] = {}
         self._interrupt_key: tuple[str, int, int] | None = None
+        self._own_sigints = 0  # SIGINTs we sent ourselves to interrupt a task
         self._stop = threading.Event()
         self._main_thread = threading.get_ident()
 
@@ -169,8 +170,9 @@ class Worker:
 
     def run(self) -> int:
         """Register, then execute tasks until told to shut down. Returns an exit status."""
+        # import DataFusion before registering: the liveness clock starts at registration
+        self._new_context()
         self.register()
-        self._new_context()  # import DataFusion before the first task arrives
         signal.signal(signal.SIGINT, self._on_sigint)
         signal.signal(signal.SIGTERM, self._on_sigterm)
         threads = [
@@ -204,12 +206,16 @@ class Worker:
 
     def _on_sigint(self, signum: int, frame: object) -> None:
         with self._lock:
+            ours = self._own_sigints > 0
+            if ours:
+                self._own_sigints -= 1
             running = self._running
             wanted = self._interrupt_key
+        if not ours:
+            raise KeyboardInterrupt  # a real Ctrl-C from a terminal
         if running is not None and wanted == running.key:
             raise TaskCancelled()
-        if wanted is None:
-            raise KeyboardInterrupt
+        # the task ended before our interrupt landed: nothing to stop
 
     def _on_sigterm(self, signum: int, frame: object) -> None:
         self._stop.set()
@@ -225,8 +231,13 @@ class Worker:
         started = time.perf_counter()
         try:
             inputs = self._inputs(spec)
+            ready = time.perf_counter()
             outputs = run_fragment(self._new_context, spec, inputs)
-            rows = sum(t.num_rows for t in outputs.values())
+            ran = time.perf_counter()
+            if spec.output.mode is OutputMode.BROADCAST:
+                rows = outputs[0].num_rows if outputs else 0
+            else:
+                rows = sum(t.num_rows for t in outputs.values())
             gathered = None
             if spec.output.mode is OutputMode.GATHER:
                 gathered = outputs.get(0)
@@ -234,6 +245,14 @@ class Worker:
                     gathered = pa.concat_tables(list(outputs.values()))
             else:
                 self._push(spec, outputs)
+            log.info(
+                "task %s: inputs %.3f s, run %.3f s, push %.3f s, %d rows",
+                spec.key[1:],
+                ready - started,
+                ran - ready,
+                time.perf_counter() - ran,
+                rows,
+            )
             self.fragments_run += 1
             done = P.TaskDone(
                 worker_id=self.worker_id,
@@ -310,6 +329,7 @@ class Worker:
         pending: dict[zmq.Socket, int] = {}
         sockets: dict[str, zmq.Socket] = {}
         broadcast = spec.output.mode is OutputMode.BROADCAST
+        started = time.perf_counter()
         try:
             for partition, dest in enumerate(spec.destinations):
                 table = outputs.get(partition)
@@ -334,6 +354,8 @@ class Worker:
                     ),
                 )
                 pending[sock] = pending.get(sock, 0) + 1
+            sent = time.perf_counter()
+            log.debug("push %s: encoded and queued in %.3f s", spec.key[1:], sent - started)
             poller = zmq.Poller()
             for sock in pending:
                 poller.register(sock, zmq.POLLIN)
@@ -356,6 +378,9 @@ class Worker:
                 for sock, _ in poller.poll(int(min(left, 0.5) * 1000)):
                     P.recv(sock)
                     pending[sock] -= 1
+            log.debug(
+                "push %s: acked %.3f s after sending", spec.key[1:], time.perf_counter() - sent
+            )
         finally:
             for sock in sockets.values():
                 sock.close()
@@ -420,6 +445,7 @@ class Worker:
             if running is None or running.query_id != msg.query_id:
                 return
             self._interrupt_key = running.key
+            self._own_sigints += 1
         signal.pthread_kill(self._main_thread, signal.SIGINT)
         threading.Thread(target=self._watchdog, args=(running.key,), daemon=True).start()
 
@@ -626,6 +652,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         return Worker(config).run()
+    except KeyboardInterrupt:
+        return 0
     except RegistrationError as exc:
         print(f"sqlweave worker: {exc}", file=sys.stderr)
         return 2

@@ -13,9 +13,10 @@ and, when it has a store, merges the run into the project's store.
 from __future__ import annotations
 
 import atexit
+import collections
 import logging
-import queue
 import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -28,6 +29,13 @@ from .runs import INTERACTIVE, Run, RunInfo
 from .store import LineageStore, StoreError
 
 log = logging.getLogger(__name__)
+
+#: the background thread rewrites the store at most this often (and on flush/exit)
+WRITE_INTERVAL_S = 1.0
+#: it starts recording once no statement arrived for this long...
+QUIET_S = 0.05
+#: ...or once this many wait
+MAX_BATCH = 2000
 
 Extractor = Callable[..., list[StatementLineage]]
 
@@ -82,10 +90,13 @@ class LineageCapture:
         self.enabled = True
         #: execution counts restart in every kernel; this tells kernels apart
         self.session_id = uuid.uuid4().hex
-        self._queue: queue.Queue[tuple[StatementEvent, CellContext] | None] | None = None
+        self._background = background
+        self._events: collections.deque[tuple[StatementEvent, CellContext]] = collections.deque()
+        self._lock = threading.Lock()  # one recorder at a time: the thread or flush()
+        self._pending: list[Run] = []  # recorded, not yet written to the store
+        self._last_write = 0.0
         if background:
-            self._queue = queue.Queue()
-            threading.Thread(target=self._drain, name="sqlweave-lineage", daemon=True).start()
+            threading.Thread(target=self._poll, name="sqlweave-lineage", daemon=True).start()
             atexit.register(self.flush)
 
     def __call__(self, event: StatementEvent) -> None:
@@ -94,8 +105,8 @@ class LineageCapture:
         if event.status is not Status.COMPLETE and not self.record_failures:
             return
         ctx = self.context()  # the running cell: must be read now, not later
-        if self._queue is not None:
-            self._queue.put((event, ctx))
+        if self._background:
+            self._events.append((event, ctx))  # no lock, no wake-up: the thread polls
             return
         self._persist(self._record(event, ctx))
 
@@ -107,32 +118,43 @@ class LineageCapture:
             runs.append(Run(info, lineage))
         return runs
 
-    def _drain(self) -> None:
-        """Background loop: record queued events, writing the store once per batch."""
-        assert self._queue is not None
+    def _poll(self) -> None:
+        """Background loop: every ``QUIET_S``, if no statement arrived since the last look
+        (a notebook is idle between cells) or ``MAX_BATCH`` wait, record them; rewrite
+        the store at most every ``WRITE_INTERVAL_S`` (a write rewrites the whole file).
+
+        So lineage never competes with a running cell for the interpreter.
+        """
+        seen = 0
         while True:
-            batch = [self._queue.get()]
-            while True:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            runs: list[Run] = []
-            for item in batch:
-                if item is None:
-                    continue
-                try:
-                    runs.extend(self._record(*item))
-                except Exception:  # lineage never breaks the notebook
-                    log.exception("lineage capture failed")
-            self._persist(runs)
-            for _ in batch:
-                self._queue.task_done()
+            time.sleep(QUIET_S)
+            waiting = len(self._events)
+            if (waiting and (waiting == seen or waiting >= MAX_BATCH)) or (
+                self._pending and not waiting
+            ):
+                self._drain(write=False)
+            seen = len(self._events)
+
+    def _drain(self, write: bool) -> None:
+        with self._lock:
+            while self._events:
+                self._pending.extend(self._record_safely(self._events.popleft()))
+            due = time.monotonic() - self._last_write >= WRITE_INTERVAL_S
+            if self._pending and (write or due):
+                runs, self._pending = self._pending, []
+                self._persist(runs)
+                self._last_write = time.monotonic()
+
+    def _record_safely(self, item: tuple[StatementEvent, CellContext]) -> list[Run]:
+        try:
+            return self._record(*item)
+        except Exception:  # lineage never breaks the notebook
+            log.exception("lineage capture failed")
+            return []
 
     def flush(self) -> None:
-        """Wait until every queued statement is in the graph (and the store)."""
-        if self._queue is not None:
-            self._queue.join()
+        """Record every statement still waiting and write the store, now."""
+        self._drain(write=True)
 
     def lineage_of(self, event: StatementEvent) -> list[StatementLineage]:
         """The statement's lineage (one placeholder value when there is none)."""

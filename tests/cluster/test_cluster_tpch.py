@@ -60,19 +60,24 @@ def _live(cluster: LocalCluster) -> list[P.WorkerStatus]:
 
 
 def _alive_pid(pid: int) -> bool:
+    """The process exists and is not a zombie."""
     try:
-        os.kill(pid, 0)
-        return True
-    except ProcessLookupError:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
         return False
 
 
-def _two_healthy_workers(cluster: LocalCluster, timeout_s: float = 30) -> None:
-    """Wait until exactly two registered workers whose processes exist."""
+def _two_healthy_workers(cluster: LocalCluster, timeout_s: float = 20) -> None:
+    """Wait until at least two registered workers whose processes exist.
+
+    (Under heavy machine load a starved worker may be declared lost and replaced by its
+    supervisor, so there can briefly be more than two.)
+    """
     deadline = time.monotonic() + timeout_s
     while True:
-        live = _live(cluster)
-        if len(live) == 2 and all(_alive_pid(w.pid) for w in live):
+        live = [w for w in _live(cluster) if _alive_pid(w.pid)]
+        if len(live) >= 2 and len(live) == len(_live(cluster)):
             return
         assert time.monotonic() < deadline, f"cluster did not recover: {live}"
         time.sleep(0.02)

@@ -99,6 +99,30 @@ def test_catalog_commands_and_explain(engine: ClusterEngine, tmp_path) -> None:
     assert "Distributed plan" in text and "on w1" in text and "rows" in text
     engine.deregister("ext")
     assert "ext" not in engine.tables()
+    # not distributable (a view only the coordinator knows): runs whole on the coordinator
+    engine.execute("create view small as select x from nums where x < 10")
+    assert engine.execute("select count(*) as n from small").to_pylist() == [{"n": 10}]
+
+
+def test_worker_peer_socket_answers_garbage_with_error_reply(cluster: LocalCluster) -> None:
+    import zmq
+
+    peer = cluster.status().workers[0].peer_address
+    ctx = zmq.Context.instance()
+    sock = ctx.socket(zmq.DEALER)
+    sock.linger = 0
+    sock.connect(peer)
+    try:
+        sock.send_multipart([b"garbage"])
+        assert sock.poll(5000)
+        _, reply = P.recv(sock)
+        assert isinstance(reply, P.ErrorReply) and "not JSON" in reply.error
+        P.send(sock, P.StatusRequest("r"))  # valid, but not a peer message
+        assert sock.poll(5000)
+        _, reply = P.recv(sock)
+        assert isinstance(reply, P.ErrorReply) and reply.tag == "status_request"
+    finally:
+        sock.close()
 
 
 def test_cancel_stops_every_worker_and_workers_stay_usable(
