@@ -373,8 +373,8 @@ class Coordinator:
         sql = _LEADING_COMMENTS.sub("", msg.sql, count=1)
         explain = False
         m = _EXPLAIN.match(sql)
-        if m and _QUERY.match(m.group("sql")):
-            sql, explain = m.group("sql"), True
+        if m and _QUERY.match(inner := _LEADING_COMMENTS.sub("", m.group("sql"), count=1)):
+            sql, explain = inner, True
         ddl = _CREATE_EXTERNAL.match(sql)
         if ddl:
             self.context().execute(sql)  # DataFusion validates and infers the schema
@@ -516,10 +516,11 @@ class Coordinator:
         parts = q.gathered.get((q.plan.root, 0), {})
         table = _concat([parts[i] for i in sorted(parts)])
         if q.explain:
-            from .explain import explain_text
+            from .explain import explain_graph, explain_text
 
             text = explain_text(q.plan, q.state.tasks)
-            table = pa.table({"plan_type": ["distributed_plan"], "plan": [text]})
+            graph = json.dumps(explain_graph(q.plan, q.state.tasks).to_dict())
+            table = pa.table({"plan_type": ["distributed_plan"], "plan": [text], "graph": [graph]})
         P.send(self.clients, P.QueryResult(q.request_id, table, tuple(q.runs)), q.client)
         for wid in self.membership.alive():
             self._send_worker(wid, P.ReleaseQuery(q.request_id))

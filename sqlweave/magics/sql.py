@@ -14,6 +14,7 @@ from .. import errors
 from ..result import Result
 from ..session import Session
 from .args import USAGE, parse_sql_line
+from .explain import ExplainView, is_distributed_explain
 
 SQLWEAVE_USAGE = """usage:
   %sqlweave register NAME PATH [--format parquet|csv|json|arrow]
@@ -70,7 +71,7 @@ class SqlWeave(Magics):
     # ----- %sql / %%sql ---------------------------------------------------------------
     @no_var_expand  # `$1`, `{'a': 1}` are SQL, not IPython variable expansion
     @line_cell_magic
-    def sql(self, line: str, cell: str | None = None) -> Result | None:
+    def sql(self, line: str, cell: str | None = None) -> Any:
         """Run SQL: ``%sql SELECT ...`` or a ``%%sql [NAME <<] [--limit N] [--quiet]`` cell.
 
         ``:name`` binds the notebook variable ``name`` as a typed value; notebook
@@ -90,9 +91,12 @@ class SqlWeave(Magics):
         )
         if args.limit is not None:
             result.display_limit = args.limit
+        shown: Any = result
+        if result.engine == "cluster" and is_distributed_explain(result):
+            shown = ExplainView(result)
         if args.target:
-            self.shell.user_ns[args.target] = result
-        return None if args.quiet else result
+            self.shell.user_ns[args.target] = shown
+        return None if args.quiet else shown
 
     def _progress(self) -> Any:
         if self.session.engine.name != "cluster":

@@ -1,0 +1,52 @@
+"""The cluster from the notebook side: start/status/stop, queries, and EXPLAIN drawn as a DAG."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import pandas as pd
+import pytest
+from IPython.core.interactiveshell import InteractiveShell
+
+from sqlweave.magics.explain import ExplainView
+
+pytestmark = pytest.mark.process
+
+
+@pytest.fixture
+def ip():
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "sqlweave")
+    yield shell
+    shell.run_line_magic("unload_ext", "sqlweave")  # stops a cluster still running
+    shell.user_ns.clear()
+    shell.init_user_ns()
+
+
+def test_cluster_from_the_notebook(ip, tpch_dir, capsys):
+    ip.run_line_magic("sqlweave", "cluster start --workers 2")
+    assert "started a cluster with 2 workers at tcp://127.0.0.1:" in capsys.readouterr().out
+    status = ip.run_line_magic("sqlweave", "cluster status").to_arrow()
+    assert status.column("liveness").to_pylist() == ["alive", "alive"]
+
+    ip.user_ns["df"] = pd.DataFrame({"k": [1, 2, 3, 1], "v": [10, 20, 30, 40]})
+    r = ip.run_cell_magic("sql", "", "SELECT k, sum(v) AS s FROM df GROUP BY k ORDER BY k")
+    assert r.engine == "cluster"
+    assert r.to_arrow().to_pylist() == [{"k": 1, "s": 50}, {"k": 2, "s": 20}, {"k": 3, "s": 30}]
+
+    ip.run_line_magic("sqlweave", f"register lineitem {tpch_dir / 'lineitem'}")
+    view = ip.run_cell_magic(
+        "sql",
+        "",
+        "EXPLAIN -- a comment first\nSELECT l_returnflag, count(*) FROM lineitem GROUP BY 1",
+    )
+    assert isinstance(view, ExplainView)
+    assert view.text.startswith("Distributed plan:")
+    assert "partial aggregate" in view.text and "on w1" in view.text and "on w2" in view.text
+    svg = ET.fromstring(view.svg())
+    labels = " ".join(t.text or "" for t in svg.iter("{http://www.w3.org/2000/svg}text"))
+    assert "lineitem" in labels and "workers ×2" in labels
+    assert "<svg" in view._repr_html_() and "Distributed plan" in view._repr_html_()
+
+    ip.run_line_magic("sqlweave", "cluster stop")
+    assert ip.run_line_magic("sql", "SELECT 1 AS x").engine == "datafusion"
