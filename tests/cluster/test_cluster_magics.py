@@ -50,3 +50,35 @@ def test_cluster_from_the_notebook(ip, tpch_dir, capsys):
 
     ip.run_line_magic("sqlweave", "cluster stop")
     assert ip.run_line_magic("sql", "SELECT 1 AS x").engine == "datafusion"
+
+
+def test_cluster_tour_notebook_in_a_real_kernel(tmp_path):
+    from pathlib import Path
+
+    import nbformat
+
+    from sqlweave.runner import run_notebook
+
+    root = Path(__file__).resolve().parents[2]
+    report = run_notebook(
+        root / "notebooks" / "cluster_tour.ipynb", output=tmp_path / "out.ipynb", cwd=tmp_path
+    )
+    assert report.ok, report.failure and report.failure.summary()
+    nb = nbformat.read(tmp_path / "out.ipynb", as_version=4)
+    text = "\n".join(
+        str(o.get("text") or o.get("data", {}).get("text/plain", ""))
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+    )
+    html = "\n".join(
+        str(o.get("data", {}).get("text/html", ""))
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+    )
+    assert "started a cluster with 2 workers" in text
+    assert "Distributed plan:" in text and "broadcast" in text
+    assert "<svg" in html  # the EXPLAIN DAG is saved with the notebook
+    assert "INDONESIA  1000000.0          5" in text  # a notebook DataFrame joined on the workers
+    assert "cluster stopped" in text
