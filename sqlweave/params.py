@@ -37,7 +37,15 @@ SCALAR_TYPES = (
     datetime.time,
     type(None),
 )
-_NAME_TOKENS = {TokenType.VAR, TokenType.IDENTIFIER}
+_NAME_TOKENS = {TokenType.VAR}
+_GLUED = {
+    TokenType.VAR,
+    TokenType.IDENTIFIER,
+    TokenType.NUMBER,
+    TokenType.STRING,
+    TokenType.R_BRACKET,
+    TokenType.R_PAREN,
+}
 
 
 def find(
@@ -60,17 +68,9 @@ def find(
             continue
         if name.token_type == TokenType.IDENTIFIER:  # :"quoted" is not a parameter
             continue
-        # `a[1:n]` slices and `x: y` struct fields are not parameters: require no name
-        # directly glued before the colon (``col:name`` is a JSON path in some dialects)
-        if (
-            prev is not None
-            and prev.end + 1 == colon.start
-            and prev.token_type
-            not in (
-                TokenType.L_PAREN,
-                TokenType.COMMA,
-            )
-        ):
+        # `a[1:n]` slices and `col:name` JSON paths are not parameters: a value glued
+        # right before the colon disqualifies it (an operator, `(` or `,` does not)
+        if prev is not None and prev.end + 1 == colon.start and prev.token_type in _GLUED:
             continue
         found.append((name.text, colon.start - base, name.end + 1 - base))
     return found

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tempfile
@@ -82,7 +83,9 @@ def inject_parameters(nb: nbformat.NotebookNode, parameters: dict[str, Any]) -> 
     nb.cells = cells
     if not parameters:
         return
-    source = "# Injected parameters\n" + "".join(f"{k} = {v!r}\n" for k, v in parameters.items())
+    source = "# Injected parameters\n" + "".join(
+        f"{k} = {_literal(v)}\n" for k, v in parameters.items()
+    )
     cell = nbformat.v4.new_code_cell(source, metadata={"tags": [INJECTED_TAG]})
     at = next(
         (
@@ -95,6 +98,13 @@ def inject_parameters(nb: nbformat.NotebookNode, parameters: dict[str, Any]) -> 
     nb.cells.insert(at, cell)
 
 
+def _literal(value: Any) -> str:
+    """Python source for ``value`` (``nan``/``inf`` are not literals)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"float({str(value)!r})"
+    return repr(value)
+
+
 def write_atomic(nb: nbformat.NotebookNode, path: Path) -> None:
     """Write ``nb`` to ``path`` via a temporary file and rename: never a half-written notebook."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -104,6 +114,9 @@ def write_atomic(nb: nbformat.NotebookNode, path: Path) -> None:
             nbformat.write(nb, f)
             f.flush()
             os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a notebook is an ordinary file
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -127,9 +140,8 @@ def run_notebook(
     Stops at the first failing cell (cells tagged ``raises-exception`` may fail);
     the executed notebook is written either way.
     """
-    from jupyter_client.manager import KernelManager
     from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     src = Path(path)
     if not src.is_file():
@@ -141,13 +153,14 @@ def run_notebook(
     inject_parameters(nb, parameters or {})
     workdir = Path(cwd) if cwd is not None else src.resolve().parent
     name = kernel_name or nb.metadata.get("kernelspec", {}).get("name") or "python3"
-    # IPC transport: the kernel listens on no TCP port at all
-    km = KernelManager(kernel_name=name, transport="ipc", ip=_ipc_prefix())
+    # nbclient owns the kernel: loopback TCP (jupyter_client's default ip), graceful
+    # shutdown (the kernel writes pending lineage at exit). Given a kernel manager of
+    # our own, its cell timeout and dead-kernel detection stopped working.
     client = NotebookClient(
         nb,
-        km=km,
         timeout=timeout,
         kernel_name=name,
+        shutdown_kernel="graceful",
         resources={"metadata": {"path": str(workdir)}},
     )
     started = time.perf_counter()
@@ -156,9 +169,10 @@ def run_notebook(
         client.execute()
     except CellExecutionError as exc:
         failure = _find_failure(nb, exc)
-    finally:
-        if km.has_kernel:
-            km.shutdown_kernel()  # graceful: the kernel writes pending lineage at exit
+    except CellTimeoutError as exc:
+        failure = _find_failure(nb, exc, f"cell timed out after {timeout} s")
+    except DeadKernelError as exc:
+        failure = _find_failure(nb, exc, "the kernel died")
     seconds = time.perf_counter() - started
     out = Path(output) if output is not None else default_output(src)
     write_atomic(nb, out)
@@ -173,14 +187,19 @@ def run_notebook(
     )
 
 
-def _ipc_prefix() -> str:
-    folder = tempfile.mkdtemp(prefix="sqlweave-kernel-")
-    return os.path.join(folder, "kernel")
-
-
-def _find_failure(nb: nbformat.NotebookNode, exc: Exception) -> CellFailure:
+def _find_failure(
+    nb: nbformat.NotebookNode, exc: Exception, reason: str | None = None
+) -> CellFailure:
     """The cell that stopped the run: the first with an unexpected error output, else the
-    last one executed (a ``UsageError`` fails a cell but prints to stderr)."""
+    last one executed (a ``UsageError`` fails a cell but prints to stderr). With a
+    ``reason`` (a timeout, a dead kernel), the last cell that started, with that reason."""
+    executed = [
+        i for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.get("execution_count")
+    ]
+    if reason is not None:
+        i = executed[-1] if executed else 0
+        cell = nb.cells[i]
+        return CellFailure(i, cell.get("execution_count"), cell.get("source", ""), reason)
     for i, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
             continue
@@ -194,9 +213,6 @@ def _find_failure(nb: nbformat.NotebookNode, exc: Exception) -> CellFailure:
                 if len(text.splitlines()) > 20:  # a Python traceback: keep its end
                     text = "\n".join(["...", *text.splitlines()[-15:]])
                 return CellFailure(i, cell.get("execution_count"), cell.source, text)
-    executed = [
-        i for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.get("execution_count")
-    ]
     i = executed[-1] if executed else 0
     cell = nb.cells[i]
     ename, evalue = getattr(exc, "ename", type(exc).__name__), getattr(exc, "evalue", str(exc))

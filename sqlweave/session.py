@@ -14,6 +14,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
@@ -80,6 +81,8 @@ class Session:
     # ----- engines --------------------------------------------------------------------
     def set_engine(self, engine: EngineSpec) -> Engine:
         """Switch engines; tables registered with :meth:`register` follow along."""
+        if isinstance(engine, str) and _same_engine(engine, self.engine):
+            return self.engine  # switching to the engine in use keeps its tables
         new = make_engine(engine)
         if new is self.engine:
             return new
@@ -209,13 +212,15 @@ class Session:
             text, values = params.bind(
                 stmt.text, namespace, explicit, stmt.tokens or None, stmt.start
             )
-            with self._frames_in(stmt, namespace) as notices:
+            with self._frames_in(stmt, namespace) as scope:
                 table = self.engine.execute(text, values or None, progress)
                 elapsed = time.perf_counter() - t0
                 rows, message = _outcome(stmt, table)
                 if stmt.kind is not Kind.QUERY and message is not None:
                     table = pa.table({})
-                self._emit(script, stmt, Status.COMPLETE, started, elapsed, rows, None)
+                self._emit(
+                    script, stmt, Status.COMPLETE, started, elapsed, rows, None, scope.columns
+                )
         except SqlError as exc:
             _relocate(exc, script, stmt)
             self._emit(script, stmt, Status.FAIL, started, time.perf_counter() - t0, None, str(exc))
@@ -226,16 +231,16 @@ class Session:
             engine=self.engine.name,
             elapsed_s=elapsed,
             message=message,
-            notices=tuple(notices),
+            notices=tuple(scope.notices),
             display_limit=self.display_limit,
         )
 
     @contextlib.contextmanager
-    def _frames_in(self, stmt: Statement, namespace: Mapping[str, Any]) -> Iterator[list[str]]:
-        """Register the notebook DataFrames ``stmt`` names, for the statement's duration."""
-        notices: list[str] = []
+    def _frames_in(self, stmt: Statement, namespace: Mapping[str, Any]) -> Iterator[_FrameScope]:
+        """Register the notebook DataFrames ``stmt`` reads, for the statement's duration."""
+        scope = _FrameScope()
         if not namespace:
-            yield notices
+            yield scope
             return
         candidates = {
             tok.text: tok
@@ -253,13 +258,15 @@ class Session:
             for name, tok in candidates.items():
                 engine_name = name if tok.token_type.name == "IDENTIFIER" else name.lower()
                 if _has_table(self.engine, engine_name):
-                    notices.append(
+                    scope.notices.append(
                         f"note: {name} is the catalog table, not the notebook variable of the same name"
                     )
                     continue
-                self.engine.register_arrow(engine_name, frames.to_arrow(namespace[name]))
+                data = frames.to_arrow(namespace[name])
+                self.engine.register_arrow(engine_name, data)
                 registered.append(engine_name)
-            yield notices
+                scope.columns[engine_name] = data.schema.names
+            yield scope
         finally:
             for name in registered:
                 with contextlib.suppress(Exception):
@@ -274,6 +281,7 @@ class Session:
         duration: float,
         rows: int | None,
         error: str | None,
+        frame_columns: Mapping[str, list[str]] | None = None,
     ) -> None:
         if not self._listeners:
             return
@@ -288,7 +296,9 @@ class Session:
             duration_s=duration,
             rows=rows,
             error=error,
-            catalog=functools.partial(catalog_of, self.engine),
+            # read later, on the lineage thread: the statement's DataFrames are gone by then,
+            # so their columns travel with the event
+            catalog=functools.partial(catalog_of, self.engine, frame_columns),
         )
         for listener in list(self._listeners):
             try:
@@ -297,16 +307,36 @@ class Session:
                 log.exception("sqlweave listener %r failed", listener)
 
 
-def catalog_of(engine: Engine) -> dict[str, list[str]]:
-    """``{table: [column, ...]}`` of ``engine``; empty once the engine is closed."""
-    out: dict[str, list[str]] = {}
+def catalog_of(
+    engine: Engine, extra: Mapping[str, list[str]] | None = None
+) -> dict[str, list[str]]:
+    """``{table: [column, ...]}`` of ``engine`` plus ``extra``; ``extra`` alone once the
+    engine is closed."""
+    out: dict[str, list[str]] = dict(extra or {})
     try:
         for name in engine.tables():
             with contextlib.suppress(SqlError):
                 out[name] = engine.schema(name).names
     except Exception:  # a closed or switched-away engine: no catalog, no harm
-        return {}
+        return dict(extra or {})
     return out
+
+
+@dataclass
+class _FrameScope:
+    """What registering a statement's DataFrames produced."""
+
+    notices: list[str] = field(default_factory=list)
+    columns: dict[str, list[str]] = field(default_factory=dict)
+
+
+def _same_engine(spec: str, engine: Engine) -> bool:
+    spec = spec.strip()
+    if spec in ("local", "datafusion", ""):
+        return engine.name == "datafusion"
+    if spec == "duckdb":
+        return engine.name == "duckdb"
+    return getattr(engine, "address", None) == spec
 
 
 def _has_table(engine: Engine, name: str) -> bool:
@@ -315,18 +345,30 @@ def _has_table(engine: Engine, name: str) -> bool:
 
 
 def _table_names(stmt: Statement, dialect: str) -> set[str]:
-    """Unqualified table names ``stmt`` reads (all name tokens if it does not parse)."""
+    """Unqualified names of the tables ``stmt`` reads; never its target (a notebook variable
+    must not stand in for a table being created, inserted into or dropped)."""
     import sqlglot
     from sqlglot import exp
 
     try:
         tree = sqlglot.parse_one(stmt.text, read=dialect)
     except Exception:
-        return {t.text for t in stmt.tokens}
+        return {t.text for t in stmt.tokens} - {stmt.target}
     if tree is None:
         return set()
+    targets: set[int] = set()
+    if isinstance(tree, (exp.Create, exp.Insert, exp.Drop, exp.Delete, exp.Update, exp.Merge)):
+        target = tree.this
+        if isinstance(target, exp.Schema):
+            target = target.this
+        if isinstance(target, exp.Table):
+            targets.add(id(target))
     ctes = {c.alias for c in tree.find_all(exp.CTE)}
-    return {t.name for t in tree.find_all(exp.Table) if not t.db and t.name not in ctes}
+    return {
+        t.name
+        for t in tree.find_all(exp.Table)
+        if not t.db and t.name not in ctes and id(t) not in targets
+    }
 
 
 def _outcome(stmt: Statement, table: pa.Table) -> tuple[int | None, str | None]:

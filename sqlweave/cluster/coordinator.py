@@ -520,7 +520,7 @@ class Coordinator:
 
             text = explain_text(q.plan, q.state.tasks)
             graph = json.dumps(explain_graph(q.plan, q.state.tasks).to_dict())
-            table = pa.table({"plan_type": ["distributed_plan"], "plan": [text], "graph": [graph]})
+            table = pa.table({"plan_type": ["distributed_plan"], "graph": [graph], "plan": [text]})
         P.send(self.clients, P.QueryResult(q.request_id, table, tuple(q.runs)), q.client)
         for wid in self.membership.alive():
             self._send_worker(wid, P.ReleaseQuery(q.request_id))

@@ -87,20 +87,30 @@ class DuckDBEngine(Engine):
 
     def deregister(self, name: str) -> None:
         kind = self._kind(name)
-        if kind == "VIEW" and name in self._registered():
-            self._runner.submit(self.con.unregister, name).result()
-        elif kind == "VIEW":
-            self._fetch(f'DROP VIEW IF EXISTS "{name}"')
-        elif kind == "TABLE":
-            self._fetch(f'DROP TABLE IF EXISTS "{name}"')
+        if kind is None:
+            return
+        registered = {r.lower(): r for r in self._registered()}
+        try:
+            if kind == "VIEW" and name.lower() in registered:
+                self._runner.submit(self.con.unregister, registered[name.lower()]).result()
+            elif kind == "VIEW":
+                self._fetch(f'DROP VIEW IF EXISTS "{name}"')
+            else:
+                self._fetch(f'DROP TABLE IF EXISTS "{name}"')
+        except duckdb.Error as exc:
+            raise sqlerrors.from_duckdb(exc, f"DROP {kind} {name}") from None
 
     def _registered(self) -> set[str]:
         rows = self._fetch("SELECT view_name FROM duckdb_views() WHERE temporary AND NOT internal")
         return {r[0] for r in rows}
 
     def _kind(self, name: str) -> str | None:
+        """ "VIEW" or "TABLE" for ``name`` (DuckDB resolves names case-insensitively);
+        a registered (temporary) view first, as DuckDB itself resolves it."""
         rows = self._fetch(
-            "SELECT table_type FROM information_schema.tables WHERE table_name = ? LIMIT 1", [name]
+            "SELECT table_type FROM information_schema.tables WHERE lower(table_name) = lower(?)"
+            " ORDER BY table_type = 'VIEW' DESC LIMIT 1",
+            [name],
         )
         if not rows:
             return None

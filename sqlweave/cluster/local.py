@@ -69,7 +69,8 @@ class DataFusionEngine(Engine):
         except (FileNotFoundError, ValueError) as exc:
             raise UsageError(str(exc)) from None
         self.deregister(name)
-        location = path  # DataFusion lists directories and expands globs itself
+        location = path
+        name = _ident(name)  # DataFusion lists directories and expands globs itself
         try:
             if fmt == "parquet":
                 ext = _extension(path, ".parquet")
@@ -87,24 +88,30 @@ class DataFusionEngine(Engine):
 
     def register_arrow(self, name: str, data: pa.Table) -> None:
         self.deregister(name)
-        self.ctx.from_arrow(data, name=name)
+        self.ctx.from_arrow(data, name=_ident(name))
 
     def deregister(self, name: str) -> None:
-        if self.ctx.table_exist(name):
-            self.ctx.deregister_table(name)
+        if self.ctx.table_exist(_ident(name)):
+            self.ctx.deregister_table(_ident(name))
 
     def tables(self) -> list[str]:
         return sorted(self.ctx.catalog().schema().names())
 
     def has_table(self, name: str) -> bool:
-        return self.ctx.table_exist(name)
+        return self.ctx.table_exist(_ident(name))
 
     def schema(self, name: str) -> pa.Schema:
         try:
-            return self.ctx.table(name).schema()
+            return self.ctx.table(_ident(name)).schema()
         except Exception:
             hint = sqlerrors.did_you_mean(name, self.tables())
             raise PlanError(f"table {name} not found", hint=hint) from None
+
+
+def _ident(name: str) -> str:
+    """``name`` as DataFusion must be told it: quoted when it is not all lower case
+    (DataFusion folds unquoted names to lower case)."""
+    return f'"{name}"' if name != name.lower() and not name.startswith('"') else name
 
 
 def _extension(path: str, default: str) -> str:

@@ -51,13 +51,21 @@ def locate(sql: str, name: str) -> Position | None:
 def from_datafusion(exc: BaseException, sql: str, tables: Iterable[str] = ()) -> SqlError:
     """A ``SqlError`` for a DataFusion exception raised while running ``sql``."""
     text = str(exc).strip()
+    if text.startswith("DataFusion error: "):
+        text = text[len("DataFusion error: ") :]
+    if "\ncaused by\n" in text:  # the cause is the last line of the chain
+        text = text.rsplit("\ncaused by\n", 1)[1].strip()
     kind: type[SqlError] = PlanError
-    if text.startswith("SQL error: ParserError") or "ParserError(" in text:
+    if "TokenizerError(" in text:
+        kind = ParseError
+        inner = re.search(r'TokenizerError\("(.*)"\)', text, re.S)
+        text = (inner.group(1) if inner else text).strip()
+    elif text.startswith("SQL error: ParserError") or "ParserError(" in text:
         kind = ParseError
         inner = re.search(r'ParserError\("(.*)"\)', text, re.S)
         text = inner.group(1) if inner else text
     elif text.startswith(
-        ("Execution error", "Arrow error", "External error", "Resources exhausted")
+        ("Execution error", "Arrow error", "External error", "Resources exhausted", "Cast error")
     ):
         kind = ExecutionError
     for prefix in _DF_PREFIXES:

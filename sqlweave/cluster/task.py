@@ -169,6 +169,8 @@ def split_output(
     def pieces(t: pa.Table) -> list[pa.RecordBatch]:
         return t.to_batches() or [pa.RecordBatch.from_pylist([], schema=t.schema)]
 
+    if mode != OutputMode.HASH:
+        table = _compact_views(table)  # (the hash split below copies the strings anyway)
     if mode == OutputMode.GATHER:
         return {0: pieces(table)}
     if mode == OutputMode.BROADCAST:
@@ -177,27 +179,70 @@ def split_output(
     n = max(1, partitions)
     out: dict[int, list[pa.RecordBatch]] = {p: [] for p in range(n)}
     plain = _plain_schema(table.schema)
-    for batch in table.to_batches():
-        if batch.num_rows == 0:
-            continue
-        part = (hash_rows(batch, keys) % np.uint64(n)).astype(np.int64)
-        # one take per batch (rows grouped by partition), then zero-copy slices
+    # whole chunks of rows at once: per-batch kernel calls cost more than the work itself
+    for begin in range(0, table.num_rows, _SPLIT_ROWS):
+        chunk = table.slice(begin, _SPLIT_ROWS)
+        part = hash_rows(chunk, keys) % np.uint64(n)
+        # small integers sort by radix: one O(rows) pass groups the rows by partition
+        part = part.astype(np.uint16 if n <= 1 << 16 else np.int64)
         order = pa.array(np.argsort(part, kind="stable"), type=pa.int64())
         counts = np.bincount(part, minlength=n)
-        taken = batch if plain == batch.schema else batch.cast(plain)
-        taken = taken.take(order)
-        if plain != batch.schema:
-            taken = taken.cast(batch.schema)
+        taken = _take(chunk, order, plain)
         start = 0
         for p in range(n):
             if counts[p]:
-                out[p].append(taken.slice(start, int(counts[p])))
+                piece = taken.slice(start, int(counts[p]))
+                out[p].extend(b for b in piece.to_batches(max_chunksize=_PIECE_ROWS) if b.num_rows)
                 start += int(counts[p])
     empty = pa.RecordBatch.from_pylist([], schema=table.schema)
     return {p: batches or [empty] for p, batches in out.items()}
 
 
+#: rows hashed and reordered at once by :func:`split_output`
+_SPLIT_ROWS = 1 << 20
+#: rows per output batch (DataFusion spreads an input over its threads batch by batch)
+_PIECE_ROWS = 1 << 16
+
+
+def _take(table: pa.Table, order: pa.Array, plain: pa.Schema) -> pa.Table:
+    """``table.take(order)`` as one chunk per column; view columns go through plain types."""
+    columns = []
+    for column, want in zip(table.columns, plain.types):
+        if column.type == want:
+            columns.append(column.take(order))
+        else:
+            columns.append(column.cast(want).take(order).cast(column.type))
+    return pa.Table.from_arrays(columns, schema=table.schema)
+
+
 _VIEW_TO_PLAIN = {pa.string_view(): pa.large_string(), pa.binary_view(): pa.large_binary()}
+
+
+def _compact_views(table: pa.Table) -> pa.Table:
+    """Copy out the strings of view columns whose batches share big data buffers.
+
+    A join's output batches point into the data buffers of its whole input, and IPC sends
+    every buffer a batch references with every batch: pushing 750k joined rows would send
+    hundreds of MB. Such a column is rebuilt with just the strings it uses.
+    """
+    columns: list[pa.ChunkedArray] | None = None
+    for i, field in enumerate(table.schema):
+        if field.type not in _VIEW_TO_PLAIN:
+            continue
+        column = table.column(i)
+        sent = needed = 0
+        for chunk in column.chunks:
+            buffers = chunk.buffers()
+            sent += sum(b.size for b in buffers[2:] if b is not None)
+            if len(chunk) and buffers[1] is not None:
+                # each view is 16 bytes: int32 length first; values over 12 bytes live outside
+                views = np.frombuffer(buffers[1], dtype=np.int32)
+                lengths = views[4 * chunk.offset : 4 * (chunk.offset + len(chunk)) : 4]
+                needed += int(lengths[lengths > 12].sum(dtype=np.int64))
+        if sent > 2 * needed + (1 << 20):
+            columns = columns or list(table.columns)
+            columns[i] = column.cast(_VIEW_TO_PLAIN[field.type]).cast(field.type)
+    return table if columns is None else pa.Table.from_arrays(columns, schema=table.schema)
 
 
 def _plain_schema(schema: pa.Schema) -> pa.Schema:

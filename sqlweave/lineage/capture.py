@@ -26,7 +26,7 @@ from ..events import StatementEvent, Status
 from .graph import LineageGraph
 from .model import Span, StatementKind, StatementLineage
 from .runs import INTERACTIVE, Run, RunInfo
-from .store import LineageStore, StoreError
+from .store import LineageStore
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +95,7 @@ class LineageCapture:
         self._lock = threading.Lock()  # one recorder at a time: the thread or flush()
         self._pending: list[Run] = []  # recorded, not yet written to the store
         self._last_write = 0.0
+        self._stopped = threading.Event()
         if background:
             threading.Thread(target=self._poll, name="sqlweave-lineage", daemon=True).start()
             atexit.register(self.flush)
@@ -126,13 +127,16 @@ class LineageCapture:
         So lineage never competes with a running cell for the interpreter.
         """
         seen = 0
-        while True:
-            time.sleep(QUIET_S)
+        while not self._stopped.is_set():
+            self._stopped.wait(QUIET_S)
             waiting = len(self._events)
             if (waiting and (waiting == seen or waiting >= MAX_BATCH)) or (
                 self._pending and not waiting
             ):
-                self._drain(write=False)
+                try:
+                    self._drain(write=False)
+                except Exception:  # keep polling: lineage never breaks the notebook
+                    log.exception("lineage capture failed")
             seen = len(self._events)
 
     def _drain(self, write: bool) -> None:
@@ -151,6 +155,12 @@ class LineageCapture:
         except Exception:  # lineage never breaks the notebook
             log.exception("lineage capture failed")
             return []
+
+    def close(self) -> None:
+        """Write what is pending and stop the background thread (extension unload)."""
+        self.flush()
+        self._stopped.set()
+        atexit.unregister(self.flush)
 
     def flush(self) -> None:
         """Record every statement still waiting and write the store, now."""
@@ -190,7 +200,9 @@ class LineageCapture:
             return
         try:
             self.store.extend(runs)
-        except (OSError, StoreError) as exc:
+        except (
+            Exception
+        ) as exc:  # OSError, StoreError, a corrupt file: never the notebook's problem
             log.warning(
                 "lineage store %s not updated (%s); keeping lineage in memory", self.store.path, exc
             )

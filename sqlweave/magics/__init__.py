@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from traitlets import TraitError
+
 from .sql import SqlWeave
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    magics = SqlWeave(shell=ipython)
+    try:
+        magics = SqlWeave(shell=ipython)
+    except TraitError as exc:  # a bad %config value must not keep the extension from loading
+        print(f"sqlweave: ignoring the SqlWeave configuration: {exc}")
+        ipython.config.pop("SqlWeave", None)
+        magics = SqlWeave(shell=ipython)
     ipython.register_magics(magics)
     if magics not in ipython.configurables:
         ipython.configurables.append(magics)
@@ -20,7 +27,10 @@ def load_ipython_extension(ipython: Any) -> None:
 def unload_ipython_extension(ipython: Any) -> None:
     for magics in [c for c in ipython.configurables if isinstance(c, SqlWeave)]:
         ipython.configurables.remove(magics)
-        magics.lineage_magics.close(magics.session)
+        if magics.session is None:  # an instance whose configuration was refused
+            continue
+        if magics.lineage_magics is not None:
+            magics.lineage_magics.close(magics.session)
         if magics.cluster is not None:
             magics.cluster.close()
         magics.session.close()

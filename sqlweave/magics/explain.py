@@ -17,7 +17,7 @@ def is_distributed_explain(result: Result) -> bool:
     t = result.table
     return (
         t.num_rows == 1
-        and t.column_names == ["plan_type", "plan", "graph"]
+        and t.column_names == ["plan_type", "graph", "plan"]
         and t.column("plan_type")[0].as_py() == "distributed_plan"
     )
 

@@ -108,7 +108,7 @@ class LineageMagics(Magics):
             self.shell.events.unregister("pre_run_cell", self.tracker.pre_run_cell)
         if session is not None and hasattr(session, "remove_listener"):
             session.remove_listener(self.capture)
-        self.capture.flush()
+        self.capture.close()
 
     @no_var_expand
     @line_magic

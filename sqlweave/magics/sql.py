@@ -8,7 +8,7 @@ from typing import Any
 import pyarrow as pa
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class, no_var_expand
-from traitlets import Bool, Int, Unicode, observe
+from traitlets import Bool, Int, TraitError, Unicode, observe, validate
 
 from .. import errors
 from ..result import Result
@@ -42,17 +42,32 @@ class SqlWeave(Magics):
     ).tag(config=True)
 
     session: Session | None = None  # set in __init__, after traitlets loaded the config
+    cluster: Any = None  # a LocalCluster started by %sqlweave cluster start
+    lineage_magics: Any = None  # set by load_ipython_extension
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
         self.session = Session(engine=self.engine, display_limit=self.display_limit)
-        self.cluster: Any = None  # a LocalCluster started by %sqlweave cluster start
-        self.lineage_magics: Any = None  # set by load_ipython_extension
+
+    @validate("display_limit")
+    def _valid_display_limit(self, proposal: dict[str, Any]) -> int:
+        if proposal["value"] < 0:
+            raise TraitError(f"SqlWeave.display_limit must be >= 0, not {proposal['value']}")
+        return proposal["value"]
+
+    @validate("engine")
+    def _valid_engine(self, proposal: dict[str, Any]) -> str:
+        spec = proposal["value"].strip()
+        if spec not in ("local", "datafusion", "duckdb") and not spec.startswith(
+            ("tcp://", "ipc://")
+        ):
+            raise TraitError(
+                f"SqlWeave.engine must be 'local', 'duckdb' or a cluster address, not {spec!r}"
+            )
+        return spec
 
     @observe("display_limit")
     def _display_limit_changed(self, change: dict[str, Any]) -> None:
-        if change["new"] < 0:
-            raise UsageError("SqlWeave.display_limit must be >= 0")
         if self.session is not None:
             self.session.display_limit = change["new"]
 
@@ -106,7 +121,7 @@ class SqlWeave(Magics):
         return progress_display()
 
     # ----- %sqlweave ------------------------------------------------------------------
-    @line_magic
+    @line_magic  # IPython expands {var} here, as in %cd: `%sqlweave register t {path}`
     def sqlweave(self, line: str) -> Any:
         """Catalog, engine and cluster commands; ``%sqlweave`` alone prints the usage."""
         try:

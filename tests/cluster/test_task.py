@@ -94,6 +94,29 @@ def test_split_keeps_string_view_columns_and_empty_pieces_keep_the_schema():
     assert sorted(broadcast) == [0, 1, 2] and broadcast[0] is broadcast[2]
 
 
+def test_hash_split_in_several_chunks_matches_one_chunk(monkeypatch):
+    from sqlweave.cluster import task
+
+    table = pa.table({"k": np.arange(1000) % 37, "s": [str(i) for i in range(1000)]})
+    table = table.cast(pa.schema([("k", pa.int64()), ("s", pa.string_view())]))
+    whole = split_output(table, OutputMode.HASH, ["k"], 3)
+    monkeypatch.setattr(task, "_SPLIT_ROWS", 100)
+    chunked = split_output(table, OutputMode.HASH, ["k"], 3)
+    for p in range(3):
+        a, b = (pa.Table.from_batches(x[p]) for x in (whole, chunked))
+        assert a.schema == table.schema and a.combine_chunks().equals(b.combine_chunks())
+
+
+def test_gathered_string_views_do_not_drag_shared_buffers_along():
+    big = pa.array([f"{'x' * 30}{i}" for i in range(100_000)]).cast(pa.string_view())
+    batch = pa.record_batch({"s": big})
+    table = pa.Table.from_batches([batch.slice(i * 1000, 10) for i in range(50)])
+    for mode in (OutputMode.GATHER, OutputMode.BROADCAST):
+        out = split_output(table, mode, [], 2)[0]
+        assert pa.Table.from_batches(out).equals(table)
+        assert sum(b.serialize().size for b in out) < 100_000
+
+
 def test_run_task_reads_exactly_the_share_files(tmp_path):
     paths = []
     for i in range(3):
