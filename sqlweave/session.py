@@ -371,6 +371,20 @@ def _table_names(stmt: Statement, dialect: str) -> set[str]:
     }
 
 
+#: what a DML statement reports: (verb, preposition)
+_DML_WORDS = {
+    Kind.INSERT: ("inserted", "into"),
+    Kind.UPDATE: ("updated", "in"),
+    Kind.DELETE: ("deleted", "from"),
+}
+#: what a DDL statement reports
+_DDL_WORDS = {
+    Kind.CREATE_TABLE: "created table",
+    Kind.CREATE_VIEW: "created view",
+    Kind.DROP: "dropped",
+}
+
+
 def _outcome(stmt: Statement, table: pa.Table) -> tuple[int | None, str | None]:
     """Rows affected and a message like "inserted 3 rows into t" for ``stmt``."""
     if stmt.kind is Kind.QUERY:
@@ -379,34 +393,16 @@ def _outcome(stmt: Statement, table: pa.Table) -> tuple[int | None, str | None]:
     if table.num_rows == 1 and table.num_columns == 1 and table.column_names[0].lower() == "count":
         count = table.column(0)[0].as_py()
     target = stmt.target or "?"
-    plural = "" if count == 1 else "s"
-    if stmt.kind is Kind.INSERT:
+    if stmt.kind in _DML_WORDS:
+        verb, prep = _DML_WORDS[stmt.kind]
+        if count is None:
+            return None, f"{verb} {prep} {target}"
+        return count, f"{verb} {count:,} row{'' if count == 1 else 's'} {prep} {target}"
+    if stmt.kind in _DDL_WORDS:
         return (
-            count,
-            f"inserted {count:,} row{plural} into {target}"
-            if count is not None
-            else f"inserted into {target}",
+            count if stmt.kind is Kind.CREATE_TABLE else None,
+            f"{_DDL_WORDS[stmt.kind]} {target}",
         )
-    if stmt.kind is Kind.UPDATE:
-        return (
-            count,
-            f"updated {count:,} row{plural} in {target}"
-            if count is not None
-            else f"updated {target}",
-        )
-    if stmt.kind is Kind.DELETE:
-        return (
-            count,
-            f"deleted {count:,} row{plural} from {target}"
-            if count is not None
-            else f"deleted from {target}",
-        )
-    if stmt.kind is Kind.CREATE_TABLE:
-        return count, f"created table {target}"
-    if stmt.kind is Kind.CREATE_VIEW:
-        return None, f"created view {target}"
-    if stmt.kind is Kind.DROP:
-        return None, f"dropped {target}"
     if table.num_columns == 0 or count is not None:
         words = " ".join(t.text for t in stmt.tokens[:3]) or "statement"
         return count, f"done: {words}"

@@ -921,6 +921,11 @@ def plan_query(
     ctx = catalog.planning_context()
     df = ctx.sql(sql, param_values=dict(params)) if params else ctx.sql(sql)
     lp = df.optimized_logical_plan()
+    if " null_aware" in lp.display_indent():
+        # NOT IN's null-aware anti join loses that flag in Substrait, and a fragment would
+        # then answer as NOT EXISTS: keep the whole query on the coordinator, correct
+        reason = "NOT IN (null-aware anti join) is not distributed"
+        return _gathered_plan(sql, lp, ctx, catalog, options, params, reason, sql_root=True)
     try:
         return _distribute(ctx, catalog, lp, options)
     except Exception as exc:  # a plan shape we cannot cut: still answer, on the coordinator
@@ -949,11 +954,13 @@ def _distribute(ctx, catalog: Catalog, lp, options: PlannerOptions) -> Distribut
     return DistributedPlan(tuple(builder.stages), sid, notes)
 
 
-def _gathered_plan(sql, lp, ctx, catalog: Catalog, options, params, reason: str) -> DistributedPlan:
+def _gathered_plan(
+    sql, lp, ctx, catalog: Catalog, options, params, reason: str, sql_root: bool = False
+) -> DistributedPlan:
     """The safety net: gather every table the query names, run the whole query on the coordinator.
 
     Gathered tables keep their own names, so the root fragment (Substrait of the optimized
-    plan, else the SQL text) resolves them unchanged.
+    plan, else — or with ``sql_root`` — the SQL text) resolves them unchanged.
     """
     words = {w.lower() for w in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", sql)}
     tables = [t for t in catalog.names() if t.lower() in words]
@@ -970,6 +977,8 @@ def _gathered_plan(sql, lp, ctx, catalog: Catalog, options, params, reason: str)
         for i, t in enumerate(tables)
     ]
     try:
+        if sql_root and not params:
+            raise ValueError("the SQL text keeps what Substrait loses")
         root = Fragment(FragmentFormat.SUBSTRAIT, ss.Producer.to_substrait_plan(lp, ctx).encode())
     except Exception:
         if params:

@@ -124,3 +124,23 @@ def test_explain_accepts_the_coordinators_list_of_runs(tpch_catalog, tpch_querie
     graph = explain_graph(plan, runs)
     stage0 = next(n for n in graph.nodes if n.id == "stage0")
     assert [t.worker for t in stage0.tasks] == ["w0", "w1"] and stage0.seconds == 0.75
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        # the subquery yields NULLs: NOT IN must answer 0 rows, NOT EXISTS would not
+        "select count(*) AS n from orders where o_custkey not in"
+        " (select case when c_nationkey = 1 then c_custkey end from customer)",
+        "select count(*) AS n from orders where o_custkey not in"
+        " (select c_custkey from customer where c_nationkey = 1)",
+    ],
+    ids=["with-nulls", "without-nulls"],
+)
+def test_not_in_keeps_null_semantics(sql, tpch_catalog, tpch_reference, assert_result):
+    plan = plan_query(sql, tpch_catalog, PlannerOptions(workers=2))
+    # DataFusion plans a null-aware anti join only when the subquery column can be NULL
+    null_aware = "case when" in sql
+    assert any("NOT IN" in note for note in plan.notes) == null_aware
+    got = simulate(plan, tpch_catalog, workers=2).table
+    assert_result(got, tpch_reference.sql(sql).to_arrow_table())
