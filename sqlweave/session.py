@@ -29,7 +29,8 @@ from .statements import Kind, Statement, split
 
 log = logging.getLogger(__name__)
 
-EngineSpec = str | Engine | Any
+#: "local", "duckdb", a cluster address, an Engine, or anything with an ``address`` (LocalCluster)
+EngineSpec = Any
 _NAME_TOKENS = ("VAR", "IDENTIFIER")
 
 

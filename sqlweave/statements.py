@@ -100,7 +100,6 @@ def _token_start(script: str, tok: Token) -> int:
     start = tok.start
     if tok.token_type in (TokenType.STRING, TokenType.IDENTIFIER) and start > 0:
         start -= 1
-    # comments before the first token belong to the statement text too
     return start
 
 

@@ -157,7 +157,9 @@ class SqlWeave(Magics):
     def _tables(self, args: list[str]) -> Result:
         names = self.session.tables()
         cols = [len(self.session.schema(n)) for n in names]
-        return self._table_result(pa.table({"table": names, "columns": pa.array(cols, pa.int32())}))
+        return self._table_result(
+            pa.table({"table": pa.array(names, pa.string()), "columns": pa.array(cols, pa.int32())})
+        )
 
     def _describe(self, args: list[str]) -> Result:
         if len(args) != 1:
