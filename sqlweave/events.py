@@ -21,9 +21,9 @@ class Status(str, Enum):
 class StatementEvent:
     """One statement execution.
 
-    ``catalog`` returns the session's tables as ``{table: [column, ...]}`` at the
-    time of the call (used by lineage to expand ``*``); it is a callable so
-    listeners that do not need it pay nothing.
+    ``catalog`` holds ``{table: [column, ...]}`` for the catalog tables the statement
+    names, as they were when it ran (lineage expands ``*`` with it); empty for a
+    failed statement.
     """
 
     sql: str
@@ -36,7 +36,7 @@ class StatementEvent:
     duration_s: float
     rows: int | None
     error: str | None
-    catalog: Callable[[], Mapping[str, list[str]]]
+    catalog: Mapping[str, list[str]]
 
 
 Listener = Callable[[StatementEvent], None]

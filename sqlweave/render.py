@@ -32,17 +32,21 @@ def type_name(t: pa.DataType) -> str:
     return {"string_view": "string", "large_string": "string", "utf8": "string"}.get(text, text)
 
 
-def _cell(value: Any) -> str:
+#: how a NULL is shown (text); HTML marks it with a class instead, so a string 'NULL' differs
+NULL = "NULL"
+
+
+def _cell(value: Any) -> str | None:
     if value is None:
-        return "NULL"
+        return None
     text = str(value)
     if len(text) > MAX_CELL_CHARS:
         text = text[: MAX_CELL_CHARS - 1] + "…"
     return text
 
 
-def head_rows(table: pa.Table, limit: int) -> list[list[str]]:
-    """The first ``limit`` rows as display strings."""
+def head_rows(table: pa.Table, limit: int) -> list[list[str | None]]:
+    """The first ``limit`` rows as display strings (``None`` for NULL)."""
     head = table.slice(0, limit)
     columns = [col.to_pylist() for col in head.columns]
     return [[_cell(col[i]) for col in columns] for i in range(head.num_rows)]
@@ -91,8 +95,8 @@ def to_html(
         for row in head_rows(table, limit):
             out.append("<tr>")
             for value in row:
-                if value == "NULL":
-                    out.append('<td class="null">NULL</td>')
+                if value is None:
+                    out.append(f'<td class="null">{NULL}</td>')
                 else:
                     out.append(f"<td>{html.escape(value)}</td>")
             out.append("</tr>")
@@ -120,7 +124,7 @@ def to_text(
     if table.num_columns:
         header = [f.name for f in table.schema]
         types = [type_name(f.type) for f in table.schema]
-        rows = head_rows(table, limit)
+        rows = [[NULL if v is None else v for v in r] for r in head_rows(table, limit)]
         widths = [
             max(len(header[i]), len(types[i]), *(len(r[i]) for r in rows))
             for i in range(len(header))

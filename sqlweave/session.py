@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import os
 import time
@@ -219,9 +218,7 @@ class Session:
                 rows, message = _outcome(stmt, table)
                 if stmt.kind is not Kind.QUERY and message is not None:
                     table = pa.table({})
-                self._emit(
-                    script, stmt, Status.COMPLETE, started, elapsed, rows, None, scope.columns
-                )
+                self._emit(script, stmt, Status.COMPLETE, started, elapsed, rows, None)
         except SqlError as exc:
             _relocate(exc, script, stmt)
             self._emit(script, stmt, Status.FAIL, started, time.perf_counter() - t0, None, str(exc))
@@ -263,10 +260,8 @@ class Session:
                         f"note: {name} is the catalog table, not the notebook variable of the same name"
                     )
                     continue
-                data = frames.to_arrow(namespace[name])
-                self.engine.register_arrow(engine_name, data)
+                self.engine.register_arrow(engine_name, frames.to_arrow(namespace[name]))
                 registered.append(engine_name)
-                scope.columns[engine_name] = data.schema.names
             yield scope
         finally:
             for name in registered:
@@ -282,7 +277,6 @@ class Session:
         duration: float,
         rows: int | None,
         error: str | None,
-        frame_columns: Mapping[str, list[str]] | None = None,
     ) -> None:
         if not self._listeners:
             return
@@ -297,9 +291,9 @@ class Session:
             duration_s=duration,
             rows=rows,
             error=error,
-            # read later, on the lineage thread: the statement's DataFrames are gone by then,
-            # so their columns travel with the event
-            catalog=functools.partial(catalog_of, self.engine, frame_columns),
+            # taken now, while the statement's DataFrames are registered and before later
+            # statements change the tables: lineage expands `*` against it afterwards
+            catalog=self._catalog_for(stmt) if status is Status.COMPLETE else {},
         )
         for listener in list(self._listeners):
             try:
@@ -307,19 +301,30 @@ class Session:
             except Exception:  # a listener never fails the statement
                 log.exception("sqlweave listener %r failed", listener)
 
+    def _catalog_for(self, stmt: Statement) -> dict[str, list[str]]:
+        """Columns of the catalog tables ``stmt`` names (a name token matching a table)."""
+        try:
+            by_lower = {t.lower(): t for t in self.engine.tables()}
+        except Exception:
+            return {}
+        named = {
+            by_lower[tok.text.lower()]
+            for tok in stmt.tokens
+            if tok.token_type.name in _NAME_TOKENS and tok.text.lower() in by_lower
+        }
+        out = {}
+        for name in sorted(named):
+            with contextlib.suppress(Exception):
+                out[name] = self.engine.schema(name).names
+        return out
 
-def catalog_of(
-    engine: Engine, extra: Mapping[str, list[str]] | None = None
-) -> dict[str, list[str]]:
-    """``{table: [column, ...]}`` of ``engine`` plus ``extra``; ``extra`` alone once the
-    engine is closed."""
-    out: dict[str, list[str]] = dict(extra or {})
-    try:
-        for name in engine.tables():
-            with contextlib.suppress(SqlError):
-                out[name] = engine.schema(name).names
-    except Exception:  # a closed or switched-away engine: no catalog, no harm
-        return dict(extra or {})
+
+def catalog_of(engine: Engine) -> dict[str, list[str]]:
+    """``{table: [column, ...]}`` of every table of ``engine``."""
+    out: dict[str, list[str]] = {}
+    for name in engine.tables():
+        with contextlib.suppress(SqlError):
+            out[name] = engine.schema(name).names
     return out
 
 
@@ -328,7 +333,6 @@ class _FrameScope:
     """What registering a statement's DataFrames produced."""
 
     notices: list[str] = field(default_factory=list)
-    columns: dict[str, list[str]] = field(default_factory=dict)
 
 
 def _same_engine(spec: str, engine: Engine) -> bool:

@@ -87,20 +87,12 @@ def split(script: str, dialect: str = "postgres") -> list[Statement]:
             current.append(tok)
             continue
         if current:
-            start = _token_start(script, current[0])
+            start = current[0].start  # a quoted token's start includes its quote
             end = current[-1].end + 1
             kind, target = classify(current)
             statements.append(Statement(script[start:end], start, kind, target, tuple(current)))
         current = []
     return statements
-
-
-def _token_start(script: str, tok: Token) -> int:
-    # a quoted token's start points inside its quotes: back up to include them
-    start = tok.start
-    if tok.token_type in (TokenType.STRING, TokenType.IDENTIFIER) and start > 0:
-        start -= 1
-    return start
 
 
 def classify(tokens: list[Token] | tuple[Token, ...]) -> tuple[Kind, str | None]:

@@ -109,15 +109,16 @@ class LineageCapture:
         if self._background:
             self._events.append((event, ctx))  # no lock, no wake-up: the thread polls
             return
-        self._persist(self._record(event, ctx))
+        runs = self._record(event, ctx)
+        self.graph.merge(runs)
+        self._persist(runs)
 
     def _record(self, event: StatementEvent, ctx: CellContext) -> list[Run]:
-        runs = []
-        for lineage in self.lineage_of(event):
-            info = self.run_info(event, ctx, lineage.sql or event.sql)
-            self.graph.add_run(info, lineage)
-            runs.append(Run(info, lineage))
-        return runs
+        """The runs of one statement (not yet in the graph)."""
+        return [
+            Run(self.run_info(event, ctx, lineage.sql or event.sql), lineage)
+            for lineage in self.lineage_of(event)
+        ]
 
     def _poll(self) -> None:
         """Background loop: every ``QUIET_S``, if no statement arrived since the last look
@@ -141,8 +142,12 @@ class LineageCapture:
 
     def _drain(self, write: bool) -> None:
         with self._lock:
+            new: list[Run] = []
             while self._events:
-                self._pending.extend(self._record_safely(self._events.popleft()))
+                new.extend(self._record_safely(self._events.popleft()))
+            if new:  # one merge per batch: a re-run cell rebuilds the graph once, not per run
+                self.graph.merge(new)
+                self._pending.extend(new)
             due = time.monotonic() - self._last_write >= WRITE_INTERVAL_S
             if self._pending and (write or due):
                 runs, self._pending = self._pending, []
@@ -169,12 +174,9 @@ class LineageCapture:
     def lineage_of(self, event: StatementEvent) -> list[StatementLineage]:
         """The statement's lineage (one placeholder value when there is none)."""
         if event.status is Status.COMPLETE:
-            try:
-                schema = dict(event.catalog())
-            except Exception:  # a catalog we cannot read only costs ``*`` expansion
-                log.debug("catalog unavailable for lineage", exc_info=True)
-                schema = None
-            found = self.extract(event.sql, dialect=event.dialect, schema=schema)
+            found = self.extract(
+                event.sql, dialect=event.dialect, schema=dict(event.catalog) or None
+            )
             if found:
                 return list(found)
         return [StatementLineage(StatementKind.NO_LINEAGE, event.sql, Span(*event.span))]

@@ -45,6 +45,7 @@ from typing import Any
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ParseError
 
+from ..errors import Position
 from .analysis import Facts, StatementAnalyzer
 from .model import ColumnEdge, Span, StatementKind, StatementLineage
 from .names import Catalog, Namer
@@ -181,8 +182,8 @@ def _unparseable(
     sql: str, text: str, span: Span, message: str, line: int | None, column: int | None
 ) -> StatementLineage:
     if line is None:
-        line = sql.count("\n", 0, span.start) + 1
-        column = span.start - sql.rfind("\n", 0, span.start)
+        pos = Position.from_offset(sql, span.start)
+        line, column = pos.line, pos.column
     return StatementLineage(
         kind=StatementKind.UNPARSEABLE,
         sql=text,

@@ -178,6 +178,9 @@ def write_atomic(path: Path, text: str) -> None:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; this is an ordinary project file
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

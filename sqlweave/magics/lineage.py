@@ -118,7 +118,6 @@ class LineageMagics(Magics):
             words = shlex.split(line)
         except ValueError as exc:
             raise UsageError(f"{exc}\n{USAGE}") from None
-        self.capture.flush()
         if not words:
             return self._show_all()
         command = words[0] if words[0] in _COMMANDS else "show"

@@ -36,3 +36,8 @@ def test_text_shows_types_rows_time_and_engine():
 def test_message_only_result():
     t = pa.table({})
     assert render.to_text(t, limit=5, message="created table t").splitlines() == ["created table t"]
+
+
+def test_the_string_null_is_not_a_null():
+    html = render.to_html(pa.table({"s": ["NULL", None]}), limit=5)
+    assert html.count('class="null"') == 1

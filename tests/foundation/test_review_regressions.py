@@ -158,3 +158,27 @@ def test_run_stops_on_timeout_and_dead_kernel(tmp_path, source, args, said):
     assert said in proc.stderr and source in proc.stderr
     assert nbformat.read(out, as_version=4).cells[1].get("execution_count") is None
     assert stat.S_IMODE(out.stat().st_mode) & 0o044  # an ordinary file, not 0600
+
+
+def test_background_lineage_uses_the_schema_at_statement_time():
+    s = sqlweave.Session()
+    capture = LineageCapture(background=True)
+    s.add_listener(capture)
+    s.sql(
+        "CREATE OR REPLACE TABLE t AS SELECT 1 AS a;"
+        " CREATE TABLE u AS SELECT * FROM t;"
+        " CREATE OR REPLACE TABLE t AS SELECT 2 AS b"
+    )
+    capture.close()
+    assert capture.graph.columns("u") == ("a",)
+
+
+def test_statements_after_quoted_tokens_keep_their_offsets():
+    from sqlweave.statements import split
+
+    script = '"t"; \'a\'; SELECT "x" FROM t'
+    assert [(st.text, st.start) for st in split(script)] == [
+        ('"t"', 0),
+        ("'a'", 5),
+        ('SELECT "x" FROM t', 10),
+    ]

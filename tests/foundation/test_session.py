@@ -146,7 +146,7 @@ def test_listeners_see_every_statement():
         ("SELECT a FROM t", Status.COMPLETE),
         ("SELECT nope FROM t", Status.FAIL),
     ]
-    assert events[1].rows == 1 and events[1].catalog() == {"t": ["a"]}
+    assert events[1].rows == 1 and events[1].catalog == {"t": ["a"]}
 
 
 def test_set_engine_keeps_registered_tables(data_dir):

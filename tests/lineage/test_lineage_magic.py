@@ -38,7 +38,7 @@ class FakeSession:
             duration_s=0.001,
             rows=1,
             error=None if status is Status.COMPLETE else "boom",
-            catalog=lambda: self.tables,
+            catalog=self.tables,
         )
         for fn in self.listeners:
             fn(event)
