@@ -33,6 +33,25 @@ EngineSpec = Any
 _NAME_TOKENS = ("VAR", "IDENTIFIER")
 
 
+ENGINE_USAGE = "use 'local' (DataFusion), 'duckdb' or a cluster address like tcp://127.0.0.1:5555"
+
+
+def engine_kind(spec: str) -> str | None:
+    """``"datafusion"``, ``"duckdb"`` or ``"cluster"`` for an engine name, ``None`` if unknown.
+
+    >>> engine_kind("local"), engine_kind("tcp://127.0.0.1:5555"), engine_kind("oracle")
+    ('datafusion', 'cluster', None)
+    """
+    name = spec.strip()
+    if name in ("local", "datafusion", ""):
+        return "datafusion"
+    if name == "duckdb":
+        return "duckdb"
+    if name.startswith(("tcp://", "ipc://")):
+        return "cluster"
+    return None
+
+
 def make_engine(spec: EngineSpec) -> Engine:
     """An engine from ``"local"``/``"datafusion"``, ``"duckdb"``, a cluster address
     (``tcp://…``, ``ipc://…``), an ``Engine``, or an object with an ``address`` (a LocalCluster)."""
@@ -41,24 +60,23 @@ def make_engine(spec: EngineSpec) -> Engine:
     if not isinstance(spec, str) and hasattr(spec, "address"):
         spec = spec.address
     if not isinstance(spec, str):
-        raise UsageError(f"engine must be 'local', 'duckdb' or a cluster address, not {spec!r}")
-    name = spec.strip()
-    if name in ("local", "datafusion", ""):
+        raise UsageError(
+            f"engine must be a name or a cluster address, not {spec!r}: {ENGINE_USAGE}"
+        )
+    kind = engine_kind(spec)
+    if kind == "datafusion":
         from .cluster.local import DataFusionEngine
 
         return DataFusionEngine()
-    if name == "duckdb":
+    if kind == "duckdb":
         from .cluster.duck import DuckDBEngine
 
         return DuckDBEngine()
-    if name.startswith(("tcp://", "ipc://")):
+    if kind == "cluster":
         from .cluster.client import ClusterEngine
 
-        return ClusterEngine(name)
-    raise UsageError(
-        f"unknown engine {spec!r}: use 'local' (DataFusion), 'duckdb' or a cluster address like"
-        " tcp://127.0.0.1:5555"
-    )
+        return ClusterEngine(spec.strip())
+    raise UsageError(f"unknown engine {spec!r}: {ENGINE_USAGE}")
 
 
 class Session:
@@ -336,12 +354,10 @@ class _FrameScope:
 
 
 def _same_engine(spec: str, engine: Engine) -> bool:
-    spec = spec.strip()
-    if spec in ("local", "datafusion", ""):
-        return engine.name == "datafusion"
-    if spec == "duckdb":
-        return engine.name == "duckdb"
-    return getattr(engine, "address", None) == spec
+    kind = engine_kind(spec)
+    if kind == "cluster":
+        return getattr(engine, "address", None) == spec.strip()
+    return kind is not None and engine.name == kind
 
 
 def _has_table(engine: Engine, name: str) -> bool:

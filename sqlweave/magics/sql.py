@@ -12,7 +12,7 @@ from traitlets import Bool, Int, TraitError, Unicode, observe, validate
 
 from .. import errors
 from ..result import Result
-from ..session import Session
+from ..session import ENGINE_USAGE, Session, engine_kind
 from .args import USAGE, parse_sql_line
 from .explain import ExplainView, is_distributed_explain
 
@@ -57,14 +57,9 @@ class SqlWeave(Magics):
 
     @validate("engine")
     def _valid_engine(self, proposal: dict[str, Any]) -> str:
-        spec = proposal["value"].strip()
-        if spec not in ("local", "datafusion", "duckdb") and not spec.startswith(
-            ("tcp://", "ipc://")
-        ):
-            raise TraitError(
-                f"SqlWeave.engine must be 'local', 'duckdb' or a cluster address, not {spec!r}"
-            )
-        return spec
+        if engine_kind(proposal["value"]) is None:
+            raise TraitError(f"SqlWeave.engine {proposal['value']!r} is unknown: {ENGINE_USAGE}")
+        return proposal["value"].strip()
 
     @observe("display_limit")
     def _display_limit_changed(self, change: dict[str, Any]) -> None:
