@@ -41,6 +41,7 @@ from .coordinator_state import (
     WorkerLost,
 )
 from .fragments import COORDINATOR, DistributedPlan, ExchangeShare, MemoryShare, TaskInput, TaskSpec
+from .task import concat_tables
 
 log = logging.getLogger("sqlweave.cluster.coordinator")
 
@@ -463,7 +464,7 @@ class Coordinator:
         for item in spec.inputs:
             if isinstance(item, ExchangeShare):
                 parts = q.gathered.get((item.stage, item.partition), {})
-                inputs[item] = _concat([parts[i] for i in sorted(parts)])
+                inputs[item] = concat_tables([parts[i] for i in sorted(parts)])
             elif isinstance(item, MemoryShare):
                 inputs[item] = self.catalog.partitions[item.content_hash]
 
@@ -497,7 +498,7 @@ class Coordinator:
                 continue
             rows = sum(t.num_rows for t in outputs.values())
             q.runs.append(P.FragmentRun(spec.stage, spec.index, COORDINATOR, rows, seconds))
-            q.gathered.setdefault((spec.stage, 0), {})[spec.index] = _concat(
+            q.gathered.setdefault((spec.stage, 0), {})[spec.index] = concat_tables(
                 [outputs[p] for p in sorted(outputs)]
             )
             self._feed(q, [S.TaskDone(spec.key, COORDINATOR, rows, seconds, spec.attempt)])
@@ -514,7 +515,7 @@ class Coordinator:
     def _finish(self, q: _Query) -> None:
         self.queries.pop(q.request_id, None)
         parts = q.gathered.get((q.plan.root, 0), {})
-        table = _concat([parts[i] for i in sorted(parts)])
+        table = concat_tables([parts[i] for i in sorted(parts)])
         if q.explain:
             from .explain import explain_graph, explain_text
 
@@ -570,15 +571,6 @@ def _bind(sock: zmq.Socket, address: str) -> str:
 def _loopback(address: str) -> bool:
     host = address[len("tcp://") :].rsplit(":", 1)[0]
     return host in ("localhost", "::1", "[::1]") or host.startswith("127.")
-
-
-def _concat(tables: list[pa.Table]) -> pa.Table:
-    if not tables:
-        return pa.table({})
-    if len(tables) == 1:
-        return tables[0]
-    schema = tables[0].schema
-    return pa.concat_tables([t if t.schema == schema else t.cast(schema) for t in tables])
 
 
 def _first_line(exc: BaseException) -> str:

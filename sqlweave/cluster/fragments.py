@@ -15,7 +15,7 @@ headers via ``to_json``/``from_json`` defined in :mod:`.protocol`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 
 #: worker id under which the scheduler asks the coordinator itself to run a task
@@ -157,7 +157,6 @@ class TaskSpec:
     #: for HASH/BROADCAST outputs: the worker id that owns each consumer partition
     destinations: tuple[str, ...] = ()
     attempt: int = 0
-    schema_hints: dict[str, str] = field(default_factory=dict)
 
     @property
     def key(self) -> tuple[str, int, int]:

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import pyarrow as pa
-from datafusion import SessionConfig, SessionContext
+from datafusion import DataFrame, SessionConfig, SessionContext
 
 from ..errors import PlanError, QueryCancelled, SqlError, UsageError
 from . import paths, sqlerrors
@@ -24,6 +24,17 @@ def make_context(
     for key, value in {**DATAFUSION_DEFAULTS, **(settings or {})}.items():
         config = config.set(key, str(value))
     return SessionContext(config)
+
+
+def collect_table(df: DataFrame) -> pa.Table:
+    """Run ``df`` and gather its output as one Arrow table.
+
+    Built from the batches' own schema: DataFusion's reported one can disagree on
+    nullability (a correlated ``count(*)`` is "not null" in ``df.schema()`` but nullable
+    in the batches).
+    """
+    batches = df.collect()
+    return pa.Table.from_batches(batches) if batches else df.schema().empty_table()
 
 
 class DataFusionEngine(Engine):
@@ -53,15 +64,11 @@ class DataFusionEngine(Engine):
     ) -> pa.Table:
         try:
             df = self.ctx.sql(sql, param_values=dict(params)) if params else self.ctx.sql(sql)
-            batches = df.collect()
-            schema = df.schema()
+            return collect_table(df)
         except KeyboardInterrupt:
             raise QueryCancelled() from None
         except Exception as exc:  # DataFusion raises plain ValueError/Exception
             raise sqlerrors.from_datafusion(exc, sql, self.tables()) from None
-        # the batches' own schema: DataFusion's reported one can disagree on nullability
-        # (a correlated count(*) is "not null" in df.schema() but nullable in the batches)
-        return pa.Table.from_batches(batches) if batches else schema.empty_table()
 
     def register_path(self, name: str, path: str, format: str | None = None) -> None:
         try:

@@ -34,6 +34,7 @@ from .fragments import (
     TaskInput,
     TaskSpec,
 )
+from .local import collect_table
 
 #: what a resolver returns for a MemoryShare or ExchangeShare
 Resolved = pa.Table | Sequence[pa.RecordBatch]
@@ -82,7 +83,7 @@ def register_inputs(
             _register_files(ctx, name, [p for f in files for p in f.paths], formats.pop(), tmp)
             continue
         tables = [_load(item, resolve) for item in items]
-        register_table(ctx, name, _concat(tables))
+        register_table(ctx, name, concat_tables(tables))
 
 
 _REGISTER = {
@@ -129,7 +130,7 @@ def _read_files(share: FilesShare) -> pa.Table:
         f = pq.ParquetFile(path)
         groups = share.row_groups[i] if share.row_groups else ()
         tables.append(f.read_row_groups(list(groups)) if groups else f.read())
-    table = _concat(tables)
+    table = concat_tables(tables)
     # the schema DataFusion would give these files (string_view etc.), as on other tasks
     ctx = SessionContext()
     ctx.register_parquet("t", share.paths[0])
@@ -137,7 +138,10 @@ def _read_files(share: FilesShare) -> pa.Table:
     return table.cast(target) if table.schema != target else table
 
 
-def _concat(tables: list[pa.Table]) -> pa.Table:
+def concat_tables(tables: list[pa.Table]) -> pa.Table:
+    """One table from pieces of the same columns (cast to the first piece's schema)."""
+    if not tables:
+        return pa.table({})
     if len(tables) == 1:
         return tables[0]
     first = tables[0].schema
@@ -154,11 +158,7 @@ def execute_fragment(ctx: SessionContext, fragment: Fragment) -> pa.Table:
         df = ctx.create_dataframe_from_logical_plan(ss.Consumer.from_substrait_plan(ctx, plan))
     else:
         df = ctx.sql(str(fragment.payload))
-    schema = df.schema()
-    batches = df.collect()
-    if not batches:
-        return schema.empty_table()
-    return pa.Table.from_batches(batches, schema=batches[0].schema)
+    return collect_table(df)
 
 
 def split_output(

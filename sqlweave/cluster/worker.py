@@ -43,6 +43,7 @@ import zmq
 from . import protocol as P
 from .coordinator_state import Versions
 from .fragments import ExchangeShare, MemoryShare, OutputMode, TaskInput, TaskSpec
+from .task import concat_tables
 
 log = logging.getLogger("sqlweave.cluster.worker")
 
@@ -321,7 +322,7 @@ class Worker:
                             )
                         self._lock.wait(min(left, 0.2))
                     parts = self._exchange[key]
-                    out[item] = _concat([parts[p] for p in sorted(parts)])
+                    out[item] = concat_tables([parts[p] for p in sorted(parts)])
         return out
 
     def _push(self, spec: TaskSpec, outputs: dict[int, pa.Table]) -> None:
@@ -556,13 +557,6 @@ def _as_table(value: Any) -> pa.Table:
     if not batches:
         raise ValueError("an output partition with no batches and no schema")
     return pa.Table.from_batches(batches)
-
-
-def _concat(tables: list[pa.Table]) -> pa.Table:
-    if len(tables) == 1:
-        return tables[0]
-    schema = tables[0].schema
-    return pa.concat_tables([t.cast(schema) if t.schema != schema else t for t in tables])
 
 
 def _empty_like(outputs: dict[int, pa.Table]) -> pa.Table:

@@ -40,7 +40,6 @@ SPEC = TaskSpec(
     output=Output(OutputMode.HASH, ("a",), 2),
     destinations=("w1", "w2"),
     attempt=3,
-    schema_hints={"a": "int64"},
 )
 
 EXAMPLES: list[P.Message] = [
