@@ -183,6 +183,10 @@ class Coordinator:
     # ----- workers ----------------------------------------------------------------------
 
     def _on_register(self, identity: bytes, msg: P.RegisterWorker) -> None:
+        if (old := self.membership.worker_at(identity)) is not None:
+            # the same socket registering again: its earlier self is gone, and the
+            # scheduler must hear so, or that worker's running tasks would wait forever
+            self._membership_events(self.membership.lose(old, "registered again"))
         reply = self.membership.register(identity, msg, time.monotonic())
         P.send(self.workers, reply, identity)
         if isinstance(reply, P.RegistrationRefused):

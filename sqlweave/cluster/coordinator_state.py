@@ -158,6 +158,10 @@ class Membership:
         self._by_identity[identity] = worker_id
         return Registered(worker_id=worker_id, heartbeat_s=self.heartbeat_s)
 
+    def worker_at(self, identity: bytes) -> str | None:
+        """The live worker registered from socket ``identity``, if any."""
+        return self._by_identity.get(identity)
+
     def seen(self, worker_id: str, now: float) -> list[MembershipEvent]:
         """Any message from a worker proves it alive."""
         rec = self.workers.get(worker_id)

@@ -127,3 +127,12 @@ def test_reregistration_from_same_socket_replaces_the_record(m: Membership) -> N
     reply = m.register(b"a", registration(), now=1.0)
     assert isinstance(reply, Registered) and reply.worker_id == "w2"
     assert m.alive() == ["w2"]
+
+
+def test_a_socket_registering_again_loses_its_earlier_worker(m: Membership) -> None:
+    # what the coordinator does first, so the scheduler re-homes that worker's tasks
+    m.register(b"a", registration(), now=0.0)
+    assert m.worker_at(b"a") == "w1"
+    assert m.lose(m.worker_at(b"a"), "registered again") == [WorkerLost("w1", "registered again")]
+    reply = m.register(b"a", registration(), now=1.0)
+    assert isinstance(reply, Registered) and m.alive() == [reply.worker_id] == ["w2"]
