@@ -35,6 +35,18 @@ OPT = "datafusion.optimizer."
 #: runtime settings are not SessionConfig keys: they are applied with SQL ``SET``
 RT = "datafusion.runtime."
 
+# pieces of the combined candidates below
+_CHEAP_WINS = {
+    EXE + "enforce_batch_size_in_joins": "true",
+    EXE + "skip_partial_aggregation_probe_rows_threshold": "10000",
+    EXE + "use_row_number_estimates_to_optimize_partitioning": "true",
+}
+_SINGLE_PARTITION_JOINS = {
+    OPT + "hash_join_single_partition_threshold": str(16 * 2**20),
+    OPT + "hash_join_single_partition_threshold_rows": str(1_000_000),
+}
+_NO_REPARTITION_JOINS = {OPT + "repartition_joins": "false"}
+
 #: label -> settings differing from the default config
 CANDIDATES: dict[str, dict[str, str]] = {
     "pushdown": {PQ + "pushdown_filters": "true"},
@@ -63,27 +75,12 @@ CANDIDATES: dict[str, dict[str, str]] = {
     "partial-agg-skip-10k": {EXE + "skip_partial_aggregation_probe_rows_threshold": "10000"},
     "no-metadata-cache": {RT + "metadata_cache_limit": "0"},
     # combinations of the single settings that measured better than the noise floor
-    "combo": {
-        PQ + "schema_force_view_types": "false",
-        OPT + "repartition_joins": "false",
-        EXE + "enforce_batch_size_in_joins": "true",
-        EXE + "skip_partial_aggregation_probe_rows_threshold": "10000",
-        EXE + "use_row_number_estimates_to_optimize_partitioning": "true",
-    },
-    "joins4": {
-        OPT + "hash_join_single_partition_threshold": str(16 * 2**20),
-        OPT + "hash_join_single_partition_threshold_rows": str(1_000_000),
-        EXE + "enforce_batch_size_in_joins": "true",
-        EXE + "skip_partial_aggregation_probe_rows_threshold": "10000",
-        EXE + "use_row_number_estimates_to_optimize_partitioning": "true",
-    },
+    "combo": {PQ + "schema_force_view_types": "false", **_NO_REPARTITION_JOINS, **_CHEAP_WINS},
+    "joins4": {**_SINGLE_PARTITION_JOINS, **_CHEAP_WINS},
     "joins4+no-repartition-joins": {
-        OPT + "hash_join_single_partition_threshold": str(16 * 2**20),
-        OPT + "hash_join_single_partition_threshold_rows": str(1_000_000),
-        EXE + "enforce_batch_size_in_joins": "true",
-        EXE + "skip_partial_aggregation_probe_rows_threshold": "10000",
-        EXE + "use_row_number_estimates_to_optimize_partitioning": "true",
-        OPT + "repartition_joins": "false",
+        **_SINGLE_PARTITION_JOINS,
+        **_CHEAP_WINS,
+        **_NO_REPARTITION_JOINS,
     },
 }
 
