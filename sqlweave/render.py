@@ -72,6 +72,23 @@ def format_duration(seconds: float) -> str:
     return f"{seconds * 1e6:.0f} µs"
 
 
+def to_bundle(
+    table: pa.Table,
+    limit: int,
+    elapsed_s: float | None = None,
+    engine: str | None = None,
+    notices: tuple[str, ...] = (),
+    message: str | None = None,
+) -> dict[str, str]:
+    """Both renderings as a MIME bundle (``text/plain`` and ``text/html``).
+
+    The head rows are converted once for the two of them.
+    """
+    rows = head_rows(table, limit)
+    args = (limit, elapsed_s, engine, notices, message)
+    return {"text/plain": _text(table, rows, *args), "text/html": _html(table, rows, *args)}
+
+
 def to_html(
     table: pa.Table,
     limit: int,
@@ -79,6 +96,19 @@ def to_html(
     engine: str | None = None,
     notices: tuple[str, ...] = (),
     message: str | None = None,
+) -> str:
+    """An HTML table of the first ``limit`` rows with names, types and a footer."""
+    return _html(table, head_rows(table, limit), limit, elapsed_s, engine, notices, message)
+
+
+def _html(
+    table: pa.Table,
+    rows: list[list[str | None]],
+    limit: int,
+    elapsed_s: float | None,
+    engine: str | None,
+    notices: tuple[str, ...],
+    message: str | None,
 ) -> str:
     out = [_STYLE, '<div class="sqlweave-result">']
     for note in notices:
@@ -92,7 +122,7 @@ def to_html(
                 f"<th>{html.escape(field.name)}<small>{html.escape(type_name(field.type))}</small></th>"
             )
         out.append("</tr></thead><tbody>")
-        for row in head_rows(table, limit):
+        for row in rows:
             out.append("<tr>")
             for value in row:
                 if value is None:
@@ -117,6 +147,19 @@ def to_text(
     notices: tuple[str, ...] = (),
     message: str | None = None,
 ) -> str:
+    """A plain-text table of the first ``limit`` rows, for terminals and headless runs."""
+    return _text(table, head_rows(table, limit), limit, elapsed_s, engine, notices, message)
+
+
+def _text(
+    table: pa.Table,
+    head: list[list[str | None]],
+    limit: int,
+    elapsed_s: float | None,
+    engine: str | None,
+    notices: tuple[str, ...],
+    message: str | None,
+) -> str:
     lines = list(notices)
     if message and table.num_columns == 0:
         lines.append(message)
@@ -124,7 +167,7 @@ def to_text(
     if table.num_columns:
         header = [f.name for f in table.schema]
         types = [type_name(f.type) for f in table.schema]
-        rows = [[NULL if v is None else v for v in r] for r in head_rows(table, limit)]
+        rows = [[NULL if v is None else v for v in r] for r in head]
         widths = [
             max(len(header[i]), len(types[i]), *(len(r[i]) for r in rows))
             for i in range(len(header))

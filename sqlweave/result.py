@@ -79,6 +79,10 @@ class Result:
             "message": self.message,
         }
 
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        # one call for both renderings: IPython then skips its pretty-printer machinery
+        return render.to_bundle(self.table, **self._render_args())
+
     def _repr_html_(self) -> str:
         return render.to_html(self.table, **self._render_args())
 

@@ -321,15 +321,14 @@ class Session:
 
     def _catalog_for(self, stmt: Statement) -> dict[str, list[str]]:
         """Columns of the catalog tables ``stmt`` names (a name token matching a table)."""
+        words = {tok.text.lower() for tok in stmt.tokens if tok.token_type.name in _NAME_TOKENS}
+        if not words:  # e.g. SELECT 1: no need to list the catalog
+            return {}
         try:
             by_lower = {t.lower(): t for t in self.engine.tables()}
         except Exception:
             return {}
-        named = {
-            by_lower[tok.text.lower()]
-            for tok in stmt.tokens
-            if tok.token_type.name in _NAME_TOKENS and tok.text.lower() in by_lower
-        }
+        named = {by_lower[word] for word in words if word in by_lower}
         out = {}
         for name in sorted(named):
             with contextlib.suppress(Exception):

@@ -41,3 +41,13 @@ def test_message_only_result():
 def test_the_string_null_is_not_a_null():
     html = render.to_html(pa.table({"s": ["NULL", None]}), limit=5)
     assert html.count('class="null"') == 1
+
+
+def test_ipython_gets_both_renderings_in_one_bundle():
+    from IPython.core.formatters import DisplayFormatter
+
+    r = sqlweave.Session().sql("SELECT 1 AS x, NULL AS y")
+    data, _ = DisplayFormatter().format(r)
+    assert data["text/html"] == r._repr_html_()
+    assert data["text/plain"] == repr(r)
+    assert "NULL" in data["text/plain"] and 'class="null"' in data["text/html"]
