@@ -204,8 +204,27 @@ class Catalog:
             paths = tuple(u.path for u in units)
             rgs = tuple(u.row_groups for u in units)
             whole = all(not rg for rg in rgs)
-            result.append((FilesShare(name, paths, source.format, () if whole else rgs),))
+            share = FilesShare(name, paths, source.format, () if whole else rgs, empty[0].schema)
+            result.append((share,))
         return result
+
+
+    def whole(self, name: str, alias: str) -> tuple[TaskInput, ...]:
+        """All of table ``name``, for one task, registered there as ``alias``.
+
+        >>> cat = Catalog()
+        >>> _ = cat.add_arrow("t", pa.table({"x": [1, 2, 3]}), partitions=2)
+        >>> [(s.table, type(s).__name__) for s in cat.whole("t", "all_t")]
+        [('all_t', 'MemoryShare'), ('all_t', 'MemoryShare')]
+        """
+        entry = self._entries[name]
+        source = entry.source
+        if isinstance(source, MemorySource):
+            shares: tuple[TaskInput, ...] = tuple(MemoryShare(alias, h) for h in source.hashes)
+        else:
+            schema = schema_to_bytes(entry.schema)
+            shares = (FilesShare(alias, source.paths, source.format, (), schema),)
+        return shares or (EmptyShare(alias, schema_to_bytes(entry.schema)),)
 
 
 def file_units(source: FileSource, n: int) -> list[FileUnit]:

@@ -38,6 +38,7 @@ class NodeKind:
 
 class EdgeKind:
     SCAN = "scan"
+    REPLICA = "scan whole"  # every task reads the whole table
     GATHER = OutputMode.GATHER.value
     BROADCAST = OutputMode.BROADCAST.value
     HASH = OutputMode.HASH.value
@@ -128,7 +129,8 @@ def explain_graph(plan: DistributedPlan, tasks: Tasks | None = None) -> ExplainG
         for inp in stage.inputs:
             if isinstance(inp, ScanInput):
                 tables[inp.table] = None
-                edges.append(ExplainEdge(f"table:{inp.table}", _stage_id(stage.id), EdgeKind.SCAN))
+                kind = EdgeKind.REPLICA if inp.replicated else EdgeKind.SCAN
+                edges.append(ExplainEdge(f"table:{inp.table}", _stage_id(stage.id), kind))
             elif isinstance(inp, ExchangeInput):
                 out = by_id[inp.stage].output
                 edges.append(
@@ -179,7 +181,8 @@ def explain_text(plan: DistributedPlan, tasks: Tasks | None = None) -> str:
         lines.append(f"{pad}Stage {sid} {where}{route}: {stage.description}")
         for inp in stage.inputs:
             if isinstance(inp, ScanInput):
-                lines.append(f"{pad}  <- {inp.table} (scan, split between tasks)")
+                how = "read whole by every task" if inp.replicated else "split between tasks"
+                lines.append(f"{pad}  <- {inp.table} (scan, {how})")
             else:
                 mode = by_id[inp.stage].output.mode.value
                 lines.append(f"{pad}  <- stage {inp.stage} ({mode})")

@@ -49,6 +49,8 @@ from .fragments import (
     OutputMode,
     ScanInput,
     Stage,
+    StageInput,
+    replica_name,
 )
 
 Rel = dict[str, Any]
@@ -125,6 +127,11 @@ class PlannerOptions:
             (TPC-H SF1 on 2 workers: every table but lineitem is better broadcast).
         broadcast_ratio: ... or one at least this many times smaller than the other side.
             Estimates have no statistics: a filter or a grouped aggregate halves the rows.
+        replicate_rows: a side to broadcast that only scans tables of at most this many
+            rows in all (and reads no exchange) is not a stage of its own: every task reads
+            those tables whole and computes the side itself. A stage costs a scheduling
+            round and a transfer; re-reading a small table costs less (TPC-H: nation,
+            region, supplier, customer and part at SF1).
         hash_joins: shuffle both sides of large equi-joins between workers.
         partial_aggregates: two-phase aggregation (else: shuffle by group keys).
     """
@@ -132,6 +139,7 @@ class PlannerOptions:
     workers: int = 2
     broadcast_rows: int = 2_000_000
     broadcast_ratio: int = 3
+    replicate_rows: int = 250_000
     hash_joins: bool = True
     partial_aggregates: bool = True
 
@@ -142,11 +150,15 @@ class PlanningError(Exception):
 
 @dataclass
 class _Pipeline:
-    """A subtree that runs on every worker over partitioned inputs."""
+    """A subtree that runs on every worker over partitioned inputs.
+
+    ``scans`` are the tables split between the tasks; ``exchanges`` every other input:
+    exchanges from other stages and replicated scans (tables each task reads whole).
+    """
 
     rel: Rel
     scans: tuple[str, ...] = ()
-    exchanges: tuple[ExchangeInput, ...] = ()
+    exchanges: tuple[StageInput, ...] = ()
     rows: int = 0
     steps: tuple[str, ...] = ()
     #: output columns whose hash (in this order) chose each row's partition; None = unknown
@@ -278,7 +290,7 @@ class _Builder:
         names = [f"c{i}" for i in range(len(schema))]
         sid = len(self.stages)
         table = f"__stage{sid}"
-        inputs = tuple(ScanInput(t) for t in dict.fromkeys(p.scans)) + p.exchanges
+        inputs = tuple(dict.fromkeys((*(ScanInput(t) for t in p.scans), *p.exchanges)))
         self.stages.append(
             Stage(
                 id=sid,
@@ -304,11 +316,34 @@ class _Builder:
             self.notes.append(why)
         return _Local(rel, (inp,), planned.rows)
 
-    def broadcast(self, p: _Pipeline) -> tuple[Rel, ExchangeInput]:
+    def broadcast(self, p: _Pipeline) -> tuple[Rel, tuple[StageInput, ...], int]:
+        """``p``'s whole output on every task: its rel there, the inputs, its width.
+
+        Usually a stage whose output is broadcast; a pipeline over small tables only
+        (:attr:`PlannerOptions.replicate_rows`) instead runs inside each consumer task
+        over replicated scans of those tables.
+        """
+        if self._replicable(p):
+            tables = tuple(dict.fromkeys(p.scans))
+            for t in tables:  # so the planning context can resolve the replicas' reads
+                if not self.ctx.table_exist(replica_name(t)):
+                    register_table(self.ctx, replica_name(t), self.catalog[t].schema.empty_table())
+            return (
+                _read_replicas(p.rel, set(tables)),
+                tuple(ScanInput(t, replicated=True) for t in tables) + p.exchanges,
+                len(self.schema_of(p.rel)),
+            )
         desc = " -> ".join(p.steps) + " (broadcast)"
-        return self.finish(
-            p, Output(OutputMode.BROADCAST, partitions=self.options.workers), desc.strip()
-        )
+        out = Output(OutputMode.BROADCAST, partitions=self.options.workers)
+        read, inp = self.finish(p, out, desc.strip())
+        return read, (inp,), len(self.schemas[inp.stage])
+
+    def _replicable(self, p: _Pipeline) -> bool:
+        """Only small base tables under ``p`` (replicated scans already count as small)."""
+        if not p.scans or any(not isinstance(e, ScanInput) for e in p.exchanges):
+            return False
+        rows = sum(self.catalog[t].rows for t in dict.fromkeys(p.scans))
+        return rows <= self.options.replicate_rows
 
     def shuffle(self, p: _Pipeline, keys: list[int], why: str) -> tuple[Rel, ExchangeInput]:
         desc = f"{' -> '.join(p.steps)} (hash shuffle for {why})"
@@ -372,8 +407,8 @@ class _Builder:
         notes = len(self.notes)
         planned = self.plan(rel)
         if isinstance(planned, _Pipeline):
-            read, inp = self.broadcast(planned)
-            return read, (inp,)
+            read, inputs, _ = self.broadcast(planned)
+            return read, inputs
         # computed from gathered inputs: broadcast those instead, run the rest everywhere
         del self.notes[notes:]
         for inp in planned.exchanges:
@@ -804,10 +839,14 @@ class _Builder:
         )
 
     def _broadcast_join(self, kind, body, big: _Pipeline, small: _Pipeline, side: str, label: str):
-        read, inp = self.broadcast(small)
+        read, inputs, width = self.broadcast(small)
         other = "left" if side == "right" else "right"
         new = {kind: {**body, side: read, other: big.rel}}
-        steps = (*big.steps, f"{label} join with broadcast {side} side")
+        if any(isinstance(i, ScanInput) for i in inputs):
+            step = f"{label} join with {side} side read whole ({' -> '.join(small.steps)})"
+        else:
+            step = f"{label} join with broadcast {side} side"
+        steps = (*big.steps, step)
         by = big.partitioned_by
         jtype = body.get("type", "JOIN_TYPE_INNER")
         if (
@@ -820,11 +859,11 @@ class _Builder:
                 "JOIN_TYPE_RIGHT_MARK",
             )
         ):
-            by = tuple(k + len(self.schemas[inp.stage]) for k in by)
+            by = tuple(k + width for k in by)
         if jtype == "JOIN_TYPE_RIGHT_MARK" or (jtype == "JOIN_TYPE_LEFT_MARK" and other == "right"):
             by = None
         by = _emit(body, by)
-        return _Pipeline(new, big.scans, (*big.exchanges, inp), big.rows, steps, by)
+        return _Pipeline(new, big.scans, (*big.exchanges, *inputs), big.rows, steps, by)
 
     def _keys_not_null(self, body: Mapping[str, Any], pairs: list[tuple[int, int]]) -> bool:
         """No join key can be NULL on either side (so NOT IN's NULL rules cannot apply)."""
@@ -857,6 +896,24 @@ class _Builder:
         if "expression" in body:
             visit(body["expression"])
         return pairs
+
+
+def _read_replicas(rel: Rel, tables: set[str]) -> Rel:
+    """``rel`` with its reads of ``tables`` turned into reads of their replicated scans."""
+
+    def visit(obj: Any) -> Any:
+        if isinstance(obj, dict):
+            if len(obj) == 1 and "read" in obj:
+                names = obj["read"].get("namedTable", {}).get("names")
+                if names and names[-1] in tables:
+                    named = {**obj["read"]["namedTable"], "names": [replica_name(names[-1])]}
+                    return {"read": {**obj["read"], "namedTable": named}}
+            return {k: visit(v) for k, v in obj.items()}
+        if isinstance(obj, list):
+            return [visit(v) for v in obj]
+        return obj
+
+    return visit(rel)
 
 
 def _estimate_filtered(rows: int) -> int:

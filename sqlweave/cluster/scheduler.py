@@ -230,7 +230,10 @@ class QueryState:
         n = self.parallelism(stage.id)
         per_task: list[tuple[TaskInput, ...]] = [() for _ in range(n)]
         for inp in stage.inputs:
-            if isinstance(inp, ScanInput):
+            if isinstance(inp, ScanInput) and inp.replicated:
+                whole = catalog.whole(inp.table, inp.name)
+                per_task = [have + whole for have in per_task]
+            elif isinstance(inp, ScanInput):
                 for i, share in enumerate(catalog.shares(inp.table, n)):
                     per_task[i] += share
         return per_task

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -80,7 +81,9 @@ def register_inputs(
         files = [i for i in items if isinstance(i, FilesShare)]
         formats = {f.format for f in files}
         if len(files) == len(items) and len(formats) == 1 and not any(f.row_groups for f in files):
-            _register_files(ctx, name, [p for f in files for p in f.paths], formats.pop(), tmp)
+            paths = [p for f in files for p in f.paths]
+            schema = schema_from_bytes(files[0].schema) if files[0].schema else None
+            _register_files(ctx, name, paths, formats.pop(), tmp, schema)
             continue
         tables = [_load(item, resolve) for item in items]
         register_table(ctx, name, concat_tables(tables))
@@ -93,18 +96,28 @@ _REGISTER = {
 }
 
 
-def _register_files(ctx: SessionContext, name: str, paths: list[str], format: str, tmp: str):
+def _register_files(
+    ctx: SessionContext,
+    name: str,
+    paths: list[str],
+    format: str,
+    tmp: str,
+    schema: pa.Schema | None = None,
+) -> None:
     """Exactly these files as one listing table: a directory of symlinks to them.
 
     Keeps DataFusion's pushdown (filters, projections, parquet row-group pruning), reads
-    the files with the same schema inference as the catalog, and gives Substrait a real
-    table scan to resolve by name.
+    the files with the catalog's schema (inferred the same way when not given), and gives
+    Substrait a real table scan to resolve by name.
     """
     folder = os.path.join(tmp, f"files-{len(os.listdir(tmp))}")
     os.mkdir(folder)
     for i, path in enumerate(paths):
         os.symlink(os.path.abspath(path), os.path.join(folder, f"{i:06d}.{format}"))
-    _REGISTER[format](ctx, name, folder, file_extension=f".{format}")
+    options: dict[str, Any] = {"file_extension": f".{format}"}
+    if schema is not None:
+        options["schema"] = schema
+    _REGISTER[format](ctx, name, folder, **options)
 
 
 def _load(inp: TaskInput, resolve: InputResolver) -> pa.Table:
@@ -131,10 +144,13 @@ def _read_files(share: FilesShare) -> pa.Table:
         groups = share.row_groups[i] if share.row_groups else ()
         tables.append(f.read_row_groups(list(groups)) if groups else f.read())
     table = concat_tables(tables)
-    # the schema DataFusion would give these files (string_view etc.), as on other tasks
-    ctx = SessionContext()
-    ctx.register_parquet("t", share.paths[0])
-    target = ctx.table("t").schema()
+    # the schema DataFusion gives these files (string_view etc.), as on other tasks
+    if share.schema:
+        target = schema_from_bytes(share.schema)
+    else:
+        ctx = SessionContext()
+        ctx.register_parquet("t", share.paths[0])
+        target = ctx.table("t").schema()
     return table.cast(target) if table.schema != target else table
 
 

@@ -78,7 +78,7 @@ def test_cluster_tour_notebook_in_a_real_kernel(tmp_path):
         for o in c.outputs
     )
     assert "started a cluster with 2 workers" in text
-    assert "Distributed plan:" in text and "broadcast" in text
+    assert "Distributed plan:" in text and "read whole by every task" in text
     assert "<svg" in html  # the EXPLAIN DAG is saved with the notebook
     assert "INDONESIA  1000000.0          5" in text  # a notebook DataFrame joined on the workers
     assert "cluster stopped" in text

@@ -3,6 +3,7 @@ also when a worker is SIGKILLed in the middle of every query."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -25,10 +26,18 @@ pytestmark = pytest.mark.process
 QUERIES = tpch.queries()
 
 
+#: the planner's size thresholds scaled from SF 1 to the SF 0.01 data, so the plans have the
+#: shapes the SF 1 benchmark runs (replicated small tables, broadcast stages, hash shuffles)
+#: rather than reading nearly every table whole
+SCALED = {"broadcast_rows": 20_000, "replicate_rows": 2_500}
+
+
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[LocalCluster]:
-    with LocalCluster(workers=2, heartbeat_s=0.2) as c:
-        yield c
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SQLWEAVE_PLANNER", json.dumps(SCALED))
+        with LocalCluster(workers=2, heartbeat_s=0.2) as c:
+            yield c
 
 
 @pytest.fixture(scope="module")

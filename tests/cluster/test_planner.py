@@ -65,11 +65,47 @@ def test_large_joins_are_hash_shuffled_and_small_sides_broadcast(
 
 
 def test_with_default_options_small_tpch_tables_are_broadcast(tpch_catalog, tpch_queries):
-    plan = plan_query(tpch_queries["q05"], tpch_catalog, TWO)
+    no_replicas = PlannerOptions(workers=2, replicate_rows=0)
+    plan = plan_query(tpch_queries["q05"], tpch_catalog, no_replicas)
     modes = {s.output.mode for s in worker_stages(plan)}
     assert OutputMode.HASH not in modes and OutputMode.BROADCAST in modes
     (probe,) = [s for s in worker_stages(plan) if ScanInput("lineitem") in s.inputs]
     assert "partial aggregate" in probe.description
+
+
+def test_small_sides_are_read_whole_by_every_task_instead_of_a_broadcast_stage(
+    tpch_catalog, tpch_queries, tpch_reference, assert_result
+):
+    # q08 joins nation twice: one replicated input serves both reads
+    for q in ("q05", "q08"):
+        plan = check(tpch_queries[q], tpch_catalog, tpch_reference, assert_result)
+        (probe,) = worker_stages(plan)  # at SF 0.01 every other table is small
+        assert probe.output.mode == OutputMode.GATHER
+        assert ScanInput("lineitem") in probe.inputs
+        replicas = [i for i in probe.inputs if isinstance(i, ScanInput) and i.replicated]
+        assert {i.table for i in replicas} >= {"nation", "region", "supplier", "customer"}
+        assert len(replicas) == len(set(replicas))
+        assert "read whole (scan nation" in probe.description
+
+
+def test_a_replicated_in_memory_table_reaches_every_task_whole(assert_result):
+    import pyarrow as pa
+    from datafusion import SessionContext
+
+    from sqlweave.cluster.catalog import Catalog
+
+    facts = pa.table({"k": [i % 7 for i in range(1000)], "v": list(range(1000))})
+    dims = pa.table({"k": list(range(7)), "name": [f"n{i}" for i in range(7)]})
+    catalog = Catalog()
+    catalog.add_arrow("facts", facts, partitions=4)
+    catalog.add_arrow("dims", dims, partitions=3)  # three partitions, all on every task
+    reference = SessionContext()
+    reference.from_arrow(facts, name="facts")
+    reference.from_arrow(dims, name="dims")
+    sql = "select name, sum(v) as s from facts join dims on facts.k = dims.k group by name order by name"
+    plan = check(sql, catalog, reference, assert_result)
+    (probe,) = worker_stages(plan)
+    assert ScanInput("dims", replicated=True) in probe.inputs
 
 
 def test_order_by_limit_is_a_top_k_per_worker(tpch_catalog, tpch_reference, assert_result):
