@@ -208,7 +208,6 @@ class Catalog:
             result.append((share,))
         return result
 
-
     def whole(self, name: str, alias: str) -> tuple[TaskInput, ...]:
         """All of table ``name``, for one task, registered there as ``alias``.
 
