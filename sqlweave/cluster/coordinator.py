@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures as cf
+import contextlib
 import json
 import logging
 import os
@@ -121,6 +122,12 @@ class Coordinator:
         self._local = cf.ThreadPoolExecutor(max_workers=4, thread_name_prefix="coordinator-stage")
         #: coordinator-located tasks in flight: future -> (request_id, spec)
         self._local_tasks: dict[cf.Future, tuple[str, TaskSpec]] = {}
+        # a finished coordinator-side job writes a byte here: the loop polls the pipe with
+        # its sockets, so results go out at once instead of at the next poll timeout
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)  # a full pipe already means "wake up"
+        self._wake_lock = threading.Lock()
         #: whole statements running on the coordinator: future -> (client, request_id)
         self._local_statements: dict[cf.Future, tuple[bytes, str]] = {}
         self._stop = threading.Event()
@@ -133,13 +140,17 @@ class Coordinator:
         poller = zmq.Poller()
         poller.register(self.clients, zmq.POLLIN)
         poller.register(self.workers, zmq.POLLIN)
+        poller.register(self._wake_r, zmq.POLLIN)
         tick = min(0.1, self.membership.heartbeat_s / 4)
         try:
             while not self._stop.is_set():
-                timeout = 5 if self._local_tasks or self._local_statements else tick * 1000
-                ready = dict(poller.poll(timeout))
+                ready = dict(poller.poll(tick * 1000))
                 # drain everything that queued up before judging liveness
                 while ready:
+                    if self._wake_r in ready:
+                        with contextlib.suppress(BlockingIOError):
+                            os.read(self._wake_r, 4096)
+                        self._finish_local_tasks()
                     if self.workers in ready:
                         self._dispatch(self.workers, self._worker_handlers)
                     if self.clients in ready:
@@ -159,6 +170,11 @@ class Coordinator:
             if ident is not None:
                 P.send(self.workers, P.Shutdown("coordinator stopping"), ident)
         self._local.shutdown(wait=False, cancel_futures=True)
+        with self._wake_lock:  # a job finishing later must not write to a reused fd
+            for fd in (self._wake_w, self._wake_r):
+                if fd >= 0:
+                    os.close(fd)
+            self._wake_w = self._wake_r = -1
         if self._own_context:
             self.zctx.destroy(linger=200)
         else:
@@ -434,6 +450,7 @@ class Coordinator:
         engine = self.context()
         fut = self._local.submit(engine.execute, msg.sql, msg.params or None)
         self._local_statements[fut] = (identity, msg.request_id)
+        fut.add_done_callback(self._wake)
 
     def _feed(self, q: _Query, events: list[Any]) -> None:
         """Hand events to the query's scheduler and carry out its instructions."""
@@ -480,7 +497,16 @@ class Coordinator:
             out = run_fragment(make_context, spec, inputs)
             return out, time.perf_counter() - started
 
-        self._local_tasks[self._local.submit(run)] = (q.request_id, spec)
+        fut = self._local.submit(run)
+        self._local_tasks[fut] = (q.request_id, spec)
+        fut.add_done_callback(self._wake)
+
+    def _wake(self, _fut: cf.Future) -> None:
+        """(On a pool thread) wake the loop: a coordinator-side job finished."""
+        with self._wake_lock:
+            if self._wake_w >= 0:
+                with contextlib.suppress(OSError):
+                    os.write(self._wake_w, b"\0")
 
     def _finish_local_tasks(self) -> None:
         for fut in [f for f in self._local_statements if f.done()]:

@@ -11,7 +11,10 @@ value lands in the same partition on every worker and in every process.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -46,44 +49,93 @@ def run_task(
     ctx_factory: Callable[[], SessionContext],
     spec: TaskSpec,
     resolve_input: InputResolver,
+    links: FileLinks | None = None,
 ) -> dict[int, list[pa.RecordBatch]]:
     """Run ``spec`` and return its output pieces by destination partition.
 
     Args:
-        ctx_factory: returns a fresh SessionContext (configured as the caller likes).
+        ctx_factory: returns the SessionContext to run in (configured as the caller
+            likes); it may be the same one every time: the task's tables are
+            deregistered afterwards.
         spec: the task.
         resolve_input: returns the data of a MemoryShare (a cached partition) or an
             ExchangeShare (the concatenated pieces of all producers); FilesShare and
             EmptyShare are handled here.
+        links: where file shares are linked from (default: a directory for this task).
 
     Returns:
         GATHER: ``{0: batches}``; BROADCAST: the same batches under every partition
         ``0..partitions-1``; HASH: ``{p: rows whose key hash % partitions == p}``.
     """
     ctx = ctx_factory()
-    with tempfile.TemporaryDirectory(prefix="sqlweave-task-") as tmp:
-        register_inputs(ctx, spec.inputs, resolve_input, tmp)
+    with contextlib.ExitStack() as stack:
+        if links is None:
+            links = FileLinks(stack.enter_context(tempfile.TemporaryDirectory(prefix="sqlweave-")))
+        # the context may be shared between tasks (a worker keeps one, so DataFusion's
+        # caches stay warm): leave it as it was found
+        names: list[str] = []
+        stack.callback(_deregister, ctx, names)
+        register_inputs(ctx, spec.inputs, resolve_input, links, names)
         table = execute_fragment(ctx, spec.fragment)
     return split_output(table, spec.output.mode, spec.output.keys, spec.output.partitions)
 
 
+def _deregister(ctx: SessionContext, names: list[str]) -> None:
+    for name in names:
+        with contextlib.suppress(Exception):
+            ctx.deregister_table(name)
+
+
+class FileLinks:
+    """Directories of symlinks under ``root``, one per distinct list of files.
+
+    A task's file share becomes one listing table over exactly its files. The directory
+    for a given list is made once and reused, so DataFusion's caches, which key parquet
+    footers and statistics by path, hit for every later task over the same files.
+    """
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+
+    def folder(self, paths: Sequence[str], format: str) -> str:
+        key = hashlib.blake2b("\0".join([format, *paths]).encode(), digest_size=12).hexdigest()
+        folder = os.path.join(self.root, f"files-{key}")
+        if not os.path.isdir(folder):
+            staging = tempfile.mkdtemp(dir=self.root, prefix=".staging-")
+            for i, path in enumerate(paths):
+                os.symlink(os.path.abspath(path), os.path.join(staging, f"{i:06d}.{format}"))
+            try:
+                os.rename(staging, folder)
+            except OSError:  # made meanwhile by another task
+                shutil.rmtree(staging, ignore_errors=True)
+        return folder
+
+
 def register_inputs(
-    ctx: SessionContext, inputs: Sequence[TaskInput], resolve: InputResolver, tmp: str
+    ctx: SessionContext,
+    inputs: Sequence[TaskInput],
+    resolve: InputResolver,
+    links: FileLinks,
+    registered: list[str] | None = None,
 ) -> None:
     """Register every input under its table name; several inputs of one table are concatenated.
 
-    ``tmp`` is a scratch directory that must outlive the query (file shares link there).
+    File shares are read through ``links`` (which must outlive the query); the names
+    registered are appended to ``registered``.
     """
     by_table: dict[str, list[TaskInput]] = {}
     for inp in inputs:
         by_table.setdefault(inp.table, []).append(inp)
     for name, items in by_table.items():
+        if registered is not None:
+            registered.append(name)
         files = [i for i in items if isinstance(i, FilesShare)]
         formats = {f.format for f in files}
         if len(files) == len(items) and len(formats) == 1 and not any(f.row_groups for f in files):
-            paths = [p for f in files for p in f.paths]
+            fmt = formats.pop()
+            folder = links.folder([p for f in files for p in f.paths], fmt)
             schema = schema_from_bytes(files[0].schema) if files[0].schema else None
-            _register_files(ctx, name, paths, formats.pop(), tmp, schema)
+            _register_files(ctx, name, folder, fmt, schema)
             continue
         tables = [_load(item, resolve) for item in items]
         register_table(ctx, name, concat_tables(tables))
@@ -97,23 +149,14 @@ _REGISTER = {
 
 
 def _register_files(
-    ctx: SessionContext,
-    name: str,
-    paths: list[str],
-    format: str,
-    tmp: str,
-    schema: pa.Schema | None = None,
+    ctx: SessionContext, name: str, folder: str, format: str, schema: pa.Schema | None = None
 ) -> None:
-    """Exactly these files as one listing table: a directory of symlinks to them.
+    """A directory of links to exactly a share's files as one listing table.
 
     Keeps DataFusion's pushdown (filters, projections, parquet row-group pruning), reads
     the files with the catalog's schema (inferred the same way when not given), and gives
     Substrait a real table scan to resolve by name.
     """
-    folder = os.path.join(tmp, f"files-{len(os.listdir(tmp))}")
-    os.mkdir(folder)
-    for i, path in enumerate(paths):
-        os.symlink(os.path.abspath(path), os.path.join(folder, f"{i:06d}.{format}"))
     options: dict[str, Any] = {"file_extension": f".{format}"}
     if schema is not None:
         options["schema"] = schema

@@ -23,6 +23,7 @@ fresh worker in its place.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import queue
@@ -30,6 +31,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -43,7 +45,7 @@ import zmq
 from . import protocol as P
 from .coordinator_state import Versions
 from .fragments import ExchangeShare, MemoryShare, OutputMode, TaskInput, TaskSpec
-from .task import concat_tables
+from .task import FileLinks, concat_tables, run_task
 
 log = logging.getLogger("sqlweave.cluster.worker")
 
@@ -124,6 +126,11 @@ class Worker:
         self._own_sigints = 0  # SIGINTs we sent ourselves to interrupt a task
         self._stop = threading.Event()
         self._main_thread = threading.get_ident()
+        #: one DataFusion context for every task (each task deregisters its tables), so
+        #: its caches of parquet footers and file listings stay warm between tasks
+        self._ctx: Any = None
+        self._links_dir = tempfile.TemporaryDirectory(prefix="sqlweave-worker-")
+        self._links = FileLinks(self._links_dir.name)
 
     # ----- startup ----------------------------------------------------------
 
@@ -163,16 +170,18 @@ class Worker:
         self.results.connect(info.workers)
         log.info("registered as %s (heartbeat %.2f s)", self.worker_id, self.heartbeat_s)
 
-    def _new_context(self) -> Any:
-        """A fresh DataFusion context per task (tables are registered per task)."""
-        from .local import make_context
+    def _context(self) -> Any:
+        """The worker's DataFusion context (tables are registered per task)."""
+        if self._ctx is None:
+            from .local import make_context
 
-        return make_context(None, self.config.target_partitions)
+            self._ctx = make_context(None, self.config.target_partitions)
+        return self._ctx
 
     def run(self) -> int:
         """Register, then execute tasks until told to shut down. Returns an exit status."""
         # import DataFusion before registering: the liveness clock starts at registration
-        self._new_context()
+        self._context()
         self.register()
         signal.signal(signal.SIGINT, self._on_sigint)
         signal.signal(signal.SIGTERM, self._on_sigterm)
@@ -201,6 +210,7 @@ class Worker:
             for t in threads:
                 t.join(timeout=2)
             self.zctx.destroy(linger=0)
+            self._links_dir.cleanup()
         return 0
 
     # ----- signals ------------------------------------------------------------
@@ -233,7 +243,7 @@ class Worker:
         try:
             inputs = self._inputs(spec)
             ready = time.perf_counter()
-            outputs = run_fragment(self._new_context, spec, inputs)
+            outputs = run_fragment(self._context, spec, inputs, self._links)
             ran = time.perf_counter()
             if spec.output.mode is OutputMode.BROADCAST:
                 rows = outputs[0].num_rows if outputs else 0
@@ -280,6 +290,15 @@ class Worker:
             with self._lock:
                 self._running = None
                 self._interrupt_key = None
+            # no interrupt can land from here on: drop whatever a cancelled task (whose
+            # TaskCancelled may have cut its own clean-up short) left registered
+            self._clear_context()
+
+    def _clear_context(self) -> None:
+        ctx = self._context()
+        for name in ctx.catalog().schema().names():
+            with contextlib.suppress(Exception):
+                ctx.deregister_table(name)
 
     def _fail(self, spec: TaskSpec, error: str, kind: P.ErrorKind) -> None:
         with self._lock:
@@ -539,12 +558,13 @@ class Worker:
 
 
 def run_fragment(
-    ctx_factory: Callable[[], Any], spec: TaskSpec, inputs: dict[TaskInput, pa.Table]
+    ctx_factory: Callable[[], Any],
+    spec: TaskSpec,
+    inputs: dict[TaskInput, pa.Table],
+    links: FileLinks | None = None,
 ) -> dict[int, pa.Table]:
     """Run one task through :func:`.task.run_task`; output tables by destination partition."""
-    from . import task
-
-    result = task.run_task(ctx_factory, spec, inputs.__getitem__)
+    result = run_task(ctx_factory, spec, inputs.__getitem__, links)
     return {int(p): _as_table(v) for p, v in result.items()}
 
 

@@ -211,3 +211,28 @@ def test_float_keys_that_compare_equal_hash_equal():
     assert h[0] == h[1] and h[2] == h[3] and h[0] != h[4]
     as32 = pa.table({"f": pa.array([0.0, 1.0], pa.float32())})
     assert hash_rows(as32, ["f"]).tolist() == [h[0], h[4]]
+
+
+def test_tasks_sharing_one_context_see_only_their_own_share_and_leave_it_clean(tmp_path):
+    from sqlweave.cluster.task import FileLinks
+
+    paths = []
+    for i in range(3):
+        path = tmp_path / f"part{i}.parquet"
+        pq.write_table(pa.table({"x": [i * 10 + j for j in range(10)]}), path)
+        paths.append(str(path))
+    ctx = SessionContext()
+    links = FileLinks(str(tmp_path / "links"))
+    (tmp_path / "links").mkdir()
+    sql = "select sum(x) as s from t"
+    sums = []
+    for share in ((paths[0],), (paths[1], paths[2]), (paths[0],)):
+        out = run_task(lambda: ctx, spec(sql, [FilesShare("t", share)]), None, links)
+        sums.append(pa.Table.from_batches(out[0]).column("s")[0].as_py())
+        assert not ctx.table_exist("t")  # deregistered after the task
+    assert sums == [45, 145 + 245, 45]
+    # one directory of links per distinct list of files, reused by the third task
+    assert len([p for p in (tmp_path / "links").iterdir() if p.name.startswith("files-")]) == 2
+    with pytest.raises(Exception, match="nope"):
+        run_task(lambda: ctx, spec("select * from t, nope", [FilesShare("t", paths[:1])]), None)
+    assert not ctx.table_exist("t")  # also after a failure
