@@ -1,33 +1,35 @@
 """Arrow table transfer over ZeroMQ between two processes vs a local memory copy.
 
-    .venv/bin/python bench/transport.py [--mb 256] [--batch-rows 65536,1048576] [--repeat 5]
+    .venv/bin/python bench/transport.py [--mb 256] [--batch-rows 65536,1048576] [--repeat 7]
 
-Methods:
+Rows:
 
 * ``memcpy``: numpy copy of every buffer in this process, into reused memory (the
   physical ceiling) and into new allocations (what a receiver pays in page faults);
-* ``ipc-serialize``: ``batch.serialize()`` + ``pa.ipc.read_record_batch`` in process
-  (the one copy our protocol pays on the sender);
-* ``protocol tcp|ipc``: :mod:`sqlweave.cluster.protocol` as the cluster uses it: a
-  ``StoreTable`` message, header + schema + one IPC frame per record batch,
-  ``send_multipart(copy=False)``, zero-copy receive (``recv_multipart(copy=False)``,
-  ``pa.py_buffer(frame.buffer)``);
-* ``raw-buffers tcp|ipc``: each Arrow buffer as its own frame, no IPC serialisation at
-  all; the receiver rebuilds arrays with ``pa.Array.from_buffers`` (zero copy on both
-  ends in user space; only the kernel copies).
+* ``protocol tcp|ipc``: :mod:`sqlweave.cluster.protocol` exactly as the cluster uses it:
+  ``P.send(sock, StoreTable(...))`` (a header frame, a layout frame, then every Arrow
+  buffer as a frame of its own, ``send_multipart(copy=False)``) and ``P.decode`` of
+  ``recv_multipart(copy=False)`` on the other side (``pa.Array.from_buffers`` over the
+  frames, zero copy unless a buffer is misaligned for its type);
+* ``ipc-frames tcp|ipc``: for comparison, protocol version 1's framing: one
+  ``batch.serialize()`` Arrow IPC frame per record batch, ``pa.ipc.read_record_batch``.
 
-Time is from the first send to the receiver holding the table (it then acks).
+Time is from the first send to the receiver holding the table (it then acks); every
+row is the median of ``--repeat`` transfers (the best one is shown too). Socket options
+(``--sndbuf``, ``--rcvbuf``, ``--io-threads``, ``--hwm``, ``--copy-threshold``) let the
+same run compare ZeroMQ settings.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing as mp
 import os
+import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +39,32 @@ import zmq
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlweave.cluster import protocol as P
+from sqlweave.cluster import transport as T
+
+TARGET_GBPS = 6.0
+
+
+@dataclass(frozen=True)
+class Options:
+    """ZeroMQ settings applied to both ends (``-1``/``0`` leave libzmq's defaults)."""
+
+    sndbuf: int = -1
+    rcvbuf: int = -1
+    io_threads: int = 1
+    hwm: int = 0
+    copy_threshold: int = zmq.COPY_THRESHOLD
+
+    def context(self) -> zmq.Context:
+        zmq.COPY_THRESHOLD = self.copy_threshold
+        return zmq.Context(io_threads=self.io_threads)
+
+    def apply(self, sock: zmq.Socket) -> None:
+        if self.sndbuf >= 0:
+            sock.sndbuf = self.sndbuf
+        if self.rcvbuf >= 0:
+            sock.rcvbuf = self.rcvbuf
+        if self.hwm:
+            sock.sndhwm = sock.rcvhwm = self.hwm
 
 
 def make_table(mb: int, batch_rows: int) -> pa.Table:
@@ -56,124 +84,107 @@ def make_table(mb: int, batch_rows: int) -> pa.Table:
     return pa.Table.from_batches(batches)
 
 
+def _buffers(table: pa.Table) -> list[pa.Buffer]:
+    return [
+        buf
+        for batch in table.to_batches()
+        for col in batch.columns
+        for buf in col.buffers()
+        if buf is not None
+    ]
+
+
 def nbytes(table: pa.Table) -> int:
-    return sum(b.size for batch in table.to_batches() for b in _buffers(batch) if b is not None)
+    return sum(b.size for b in _buffers(table))
 
 
-def _buffers(batch: pa.RecordBatch) -> list[pa.Buffer | None]:
-    return [buf for col in batch.columns for buf in col.buffers()]
+# ----- protocol version 1's framing, for comparison ------------------------------------
 
 
-# ----- raw buffer framing (the bench's zero-serialisation variant) ----------------------
+def ipc_frames(table: pa.Table) -> list[pa.Buffer]:
+    return [table.schema.serialize(), *(b.serialize() for b in table.to_batches())]
 
 
-def raw_frames(table: pa.Table) -> list[object]:
-    layout = []
-    frames: list[object] = []
-    for batch in table.to_batches():
-        cols = []
-        for col in batch.columns:
-            bufs = col.buffers()
-            cols.append([col.offset, len(col), col.null_count, [b is not None for b in bufs]])
-            frames.extend(b for b in bufs if b is not None)
-        layout.append([batch.num_rows, cols])
-    header = {"schema": table.schema.serialize().to_pybytes().hex(), "layout": layout}
-    return [json.dumps(header).encode(), *frames]
-
-
-def raw_table(frames: list[zmq.Frame]) -> pa.Table:
-    header = json.loads(bytes(frames[0].buffer))
-    schema = pa.ipc.read_schema(pa.py_buffer(bytes.fromhex(header["schema"])))
-    pos = 1
-    batches = []
-    for _rows, cols in header["layout"]:
-        arrays = []
-        for field, (offset, length, nulls, present) in zip(schema, cols):
-            bufs = []
-            for has in present:
-                if has:
-                    bufs.append(pa.py_buffer(frames[pos].buffer))
-                    pos += 1
-                else:
-                    bufs.append(None)
-            arrays.append(pa.Array.from_buffers(field.type, length, bufs, nulls, offset))
-        batches.append(pa.RecordBatch.from_arrays(arrays, schema=schema))
+def ipc_table(frames: list[zmq.Frame]) -> pa.Table:
+    schema = pa.ipc.read_schema(pa.py_buffer(frames[0].buffer))
+    batches = [pa.ipc.read_record_batch(pa.py_buffer(f.buffer), schema) for f in frames[1:]]
     return pa.Table.from_batches(batches, schema=schema)
 
 
-# ----- the receiving process -------------------------------------------------------------
+# ----- the two processes ----------------------------------------------------------------
 
 
-def receiver(address: str, ack_address: str, method: str, repeat: int) -> None:
-    ctx = zmq.Context()
+def receiver(
+    address: str, ack_address: str, method: str, repeat: int, opts: Options, fresh: bool
+) -> None:
+    if not fresh:
+        assert T.keep_freed_memory()
+    ctx = opts.context()
     pull = ctx.socket(zmq.PULL)
-    pull.rcvbuf = 8 * 2**20
+    opts.apply(pull)
     pull.bind(address)
     ack = ctx.socket(zmq.PUSH)
     ack.connect(ack_address)
     ack.send(b"ready")
     for _ in range(repeat):
         frames = pull.recv_multipart(copy=False)
-        if method == "protocol":
-            table = P.decode(frames).table
-        else:
-            table = raw_table(frames)
+        table = P.decode(frames).table if method == "protocol" else ipc_table(frames)
         ack.send(str(table.num_rows).encode())
         del table, frames
     ctx.destroy(linger=1000)
 
 
-def transfer(table: pa.Table, transport: str, method: str, repeat: int) -> float:
-    """Best seconds over ``repeat`` transfers of ``table`` to another process."""
-    tmp = tempfile.mkdtemp(prefix="sw-bench-")
-    if transport == "tcp":
-        ctx0 = zmq.Context()
-        probe = ctx0.socket(zmq.PULL)
-        port = probe.bind_to_random_port("tcp://127.0.0.1")
-        probe.close()
-        ctx0.term()
-        address = f"tcp://127.0.0.1:{port}"
-    else:
-        address = f"ipc://{tmp}/data"
-    ack_address = f"ipc://{tmp}/ack"
+def _address(transport: str, tmp: str) -> str:
+    if transport == "ipc":
+        return f"ipc://{tmp}/data"
     ctx = zmq.Context()
+    probe = ctx.socket(zmq.PULL)
+    port = probe.bind_to_random_port("tcp://127.0.0.1")
+    probe.close()
+    ctx.term()
+    return f"tcp://127.0.0.1:{port}"
+
+
+def transfer(
+    table: pa.Table, transport: str, method: str, repeat: int, opts: Options, fresh: bool
+) -> list[float]:
+    """Seconds of each of ``repeat`` transfers of ``table`` to another process."""
+    tmp = tempfile.mkdtemp(prefix="sw-bench-")
+    address = _address(transport, tmp)
+    ack_address = f"ipc://{tmp}/ack"
+    ctx = opts.context()
     acks = ctx.socket(zmq.PULL)
     acks.bind(ack_address)
     proc = mp.get_context("spawn").Process(
-        target=receiver, args=(address, ack_address, method, repeat)
+        target=receiver, args=(address, ack_address, method, repeat, opts, fresh)
     )
     proc.start()
     assert acks.recv() == b"ready"
     push = ctx.socket(zmq.PUSH)
-    push.sndbuf = 8 * 2**20
+    opts.apply(push)
     push.connect(address)
-    best = float("inf")
+    times = []
     for _ in range(repeat):
         started = time.perf_counter()
         if method == "protocol":
             P.send(push, P.StoreTable("h", table))
         else:
-            push.send_multipart(raw_frames(table), copy=False)
+            push.send_multipart(ipc_frames(table), copy=False)
         rows = int(acks.recv())
-        best = min(best, time.perf_counter() - started)
+        times.append(time.perf_counter() - started)
         assert rows == table.num_rows
     proc.join(30)
     ctx.destroy(linger=0)
-    return best
+    return times
 
 
-def local_copy(table: pa.Table, repeat: int, fresh: bool) -> float:
+def local_copy(table: pa.Table, repeat: int, fresh: bool) -> list[float]:
     """Copy every buffer: into new allocations (``fresh``, pays page faults) or reused ones."""
-    arrays = [
-        np.frombuffer(b, dtype=np.uint8)
-        for batch in table.to_batches()
-        for b in _buffers(batch)
-        if b is not None
-    ]
+    arrays = [np.frombuffer(b, dtype=np.uint8) for b in _buffers(table)]
     targets = [np.empty_like(a) for a in arrays]
     for t, a in zip(targets, arrays):
         np.copyto(t, a)  # touch every page once
-    best = float("inf")
+    times = []
     for _ in range(repeat):
         started = time.perf_counter()
         if fresh:
@@ -181,69 +192,76 @@ def local_copy(table: pa.Table, repeat: int, fresh: bool) -> float:
         else:
             for t, a in zip(targets, arrays):
                 np.copyto(t, a)
-        best = min(best, time.perf_counter() - started)
+        times.append(time.perf_counter() - started)
         if fresh:
             del copies
-    return best
+    return times
 
 
-def ipc_roundtrip(table: pa.Table, repeat: int) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        started = time.perf_counter()
-        bufs = [b.serialize() for b in table.to_batches()]
-        out = [pa.ipc.read_record_batch(buf, table.schema) for buf in bufs]
-        best = min(best, time.perf_counter() - started)
-        del bufs, out
-    return best
-
-
-def main(argv: list[str] | None = None) -> int:
+def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mb", type=int, default=256, help="table size in MiB")
+    parser.add_argument("--batch-rows", default="65536,1048576", help="rows per record batch")
+    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--methods", default="memcpy,protocol,ipc-frames")
+    parser.add_argument("--transports", default="tcp,ipc")
+    parser.add_argument("--sndbuf", type=int, default=-1, help="ZMQ_SNDBUF bytes (-1: OS)")
+    parser.add_argument("--rcvbuf", type=int, default=-1, help="ZMQ_RCVBUF bytes (-1: OS)")
+    parser.add_argument("--io-threads", type=int, default=1, help="zmq.Context io_threads")
+    parser.add_argument("--hwm", type=int, default=0, help="SNDHWM/RCVHWM (0: default)")
     parser.add_argument(
-        "--batch-rows", default="8192,65536,262144,1048576", help="rows per record batch"
+        "--copy-threshold", type=int, default=zmq.COPY_THRESHOLD, help="zmq.COPY_THRESHOLD"
     )
-    parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--methods", default="memcpy,ipc-serialize,protocol,raw-buffers")
     parser.add_argument(
         "--fresh-pages",
         action="store_true",
-        help="leave glibc malloc alone (by default the receiver reuses freed heap pages "
-        "instead of mmap-ing fresh ones for each large ZeroMQ frame: fewer page faults)",
+        help="leave glibc malloc alone in the receiver (by default it calls "
+        "transport.keep_freed_memory(): freed heap pages are reused for the next large "
+        "ZeroMQ frame instead of mapping fresh ones, far fewer page faults)",
     )
-    ns = parser.parse_args(argv)
-    if not ns.fresh_pages:
-        # inherited by the spawned receiver; glibc reads these at process start
-        os.environ["MALLOC_MMAP_THRESHOLD_"] = str(32 * 2**20)
-        os.environ["MALLOC_TRIM_THRESHOLD_"] = str(4 * 2**30)
-        os.environ["MALLOC_TOP_PAD_"] = str(512 * 2**20)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ns = _parse(argv)
+    opts = Options(ns.sndbuf, ns.rcvbuf, ns.io_threads, ns.hwm, ns.copy_threshold)
     methods = ns.methods.split(",")
     print(
         f"pyarrow {pa.__version__}, pyzmq {zmq.__version__}, libzmq {zmq.zmq_version()}, "
-        f"{os.cpu_count()} cpus; best of {ns.repeat}"
+        f"{os.cpu_count()} cpus, load {os.getloadavg()[0]:.2f}; median of {ns.repeat}; {opts}"
     )
-    print(f"{'method':<22} {'batch rows':>10} {'batches':>7} {'MB':>7} {'seconds':>8} {'GB/s':>6}")
+    print(
+        f"{'method':<20} {'batch rows':>10} {'batches':>7} {'MB':>5} "
+        f"{'median s':>9} {'GB/s':>6} {'best GB/s':>9}"
+    )
+    best: dict[str, float] = {}
     for batch_rows in [int(x) for x in ns.batch_rows.split(",")]:
         table = make_table(ns.mb, batch_rows)
         size = nbytes(table)
-        runs: list[tuple[str, float]] = []
+        runs: list[tuple[str, list[float]]] = []
         if "memcpy" in methods:
             runs.append(("memcpy into reused", local_copy(table, ns.repeat, fresh=False)))
             runs.append(("memcpy into new", local_copy(table, ns.repeat, fresh=True)))
-        if "ipc-serialize" in methods:
-            runs.append(("ipc-serialize (1 proc)", ipc_roundtrip(table, ns.repeat)))
-        for method in ("protocol", "raw-buffers"):
+        for method in ("protocol", "ipc-frames"):
             if method in methods:
-                for transport in ("tcp", "ipc"):
-                    secs = transfer(table, transport, method, ns.repeat)
-                    runs.append((f"{method} {transport}", secs))
-        for name, secs in runs:
+                for transport in ns.transports.split(","):
+                    times = transfer(table, transport, method, ns.repeat, opts, ns.fresh_pages)
+                    runs.append((f"{method} {transport}", times))
+        for name, times in runs:
+            rate = size / statistics.median(times) / 1e9
+            if name.startswith("protocol"):
+                best[name] = max(best.get(name, 0.0), rate)
             print(
-                f"{name:<22} {batch_rows:>10} {table.column(0).num_chunks:>7} "
-                f"{size / 1e6:>7.0f} {secs:>8.4f} {size / secs / 1e9:>6.2f}",
+                f"{name:<20} {batch_rows:>10} {table.column(0).num_chunks:>7} "
+                f"{size / 1e6:>5.0f} {statistics.median(times):>9.4f} {rate:>6.2f} "
+                f"{size / min(times) / 1e9:>9.2f}",
                 flush=True,
             )
+    for name, rate in best.items():
+        verdict = "meets" if rate >= TARGET_GBPS else "misses"
+        print(
+            f"verdict: {name} {rate:.2f} GB/s (best median) {verdict} the {TARGET_GBPS} GB/s target"
+        )
     return 0
 
 

@@ -43,6 +43,7 @@ from .coordinator_state import (
 )
 from .fragments import COORDINATOR, DistributedPlan, ExchangeShare, MemoryShare, TaskInput, TaskSpec
 from .task import concat_tables
+from .transport import keep_freed_memory
 
 log = logging.getLogger("sqlweave.cluster.coordinator")
 
@@ -629,6 +630,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=os.environ.get("SQLWEAVE_LOG", "WARNING"),
         format="%(asctime)s coordinator %(levelname)s %(message)s",
     )
+    keep_freed_memory()  # received tables reuse heap pages instead of faulting in new ones
     coord = Coordinator(ns.bind, ns.heartbeat, ns.worker_bind)
     if ns.info_file:
         tmp = ns.info_file + ".tmp"

@@ -106,6 +106,26 @@ BROADCAST_LEFT_OK = {
 # anti joins may be null-aware (NOT IN): a partition without the NULL key would answer wrongly,
 # so they are hash-partitioned only when no key can be NULL
 ANTI_JOINS = frozenset({"JOIN_TYPE_LEFT_ANTI", "JOIN_TYPE_RIGHT_ANTI"})
+# joins that drop the unmatched rows of their right (left) input: that input may be reduced to
+# the rows whose keys occur in the other input before it is shuffled
+REDUCIBLE_RIGHT = frozenset(
+    {
+        "JOIN_TYPE_INNER",
+        "JOIN_TYPE_LEFT",
+        "JOIN_TYPE_LEFT_SEMI",
+        "JOIN_TYPE_RIGHT_SEMI",
+        "JOIN_TYPE_LEFT_ANTI",
+    }
+)
+REDUCIBLE_LEFT = frozenset(
+    {
+        "JOIN_TYPE_INNER",
+        "JOIN_TYPE_RIGHT",
+        "JOIN_TYPE_LEFT_SEMI",
+        "JOIN_TYPE_RIGHT_SEMI",
+        "JOIN_TYPE_RIGHT_ANTI",
+    }
+)
 HASH_JOIN_OK = {
     "JOIN_TYPE_INNER",
     "JOIN_TYPE_LEFT",
@@ -132,6 +152,10 @@ class PlannerOptions:
             those tables whole and computes the side itself. A stage costs a scheduling
             round and a transfer; re-reading a small table costs less (TPC-H: nation,
             region, supplier, customer and part at SF1).
+        reduce_ratio: before shuffling the larger side of a hash join whose unmatched rows
+            are dropped, filter it by the join keys of the other side when that side is
+            estimated at least this many times smaller (a semi-join reduction: TPC-H q04
+            and q21 then shuffle a few percent of lineitem instead of all of it).
         hash_joins: shuffle both sides of large equi-joins between workers.
         partial_aggregates: two-phase aggregation (else: shuffle by group keys).
     """
@@ -140,6 +164,7 @@ class PlannerOptions:
     broadcast_rows: int = 2_000_000
     broadcast_ratio: int = 3
     replicate_rows: int = 250_000
+    reduce_ratio: int = 4
     hash_joins: bool = True
     partial_aggregates: bool = True
 
@@ -163,6 +188,9 @@ class _Pipeline:
     steps: tuple[str, ...] = ()
     #: output columns whose hash (in this order) chose each row's partition; None = unknown
     partitioned_by: tuple[int, ...] | None = None
+    #: estimated rows before this pipeline's filters (``rows / base_rows`` is how selective
+    #: they are, which a join with this pipeline passes on to the other side); 0 = unknown
+    base_rows: int = 0
 
 
 @dataclass
@@ -494,7 +522,9 @@ class _Builder:
         if "filter" in body or "bestEffortFilter" in body:
             step += " (filter pushed)"
             rows = _estimate_filtered(rows)
-        return _Pipeline(rel, (table,), rows=rows, steps=(step,))
+        return _Pipeline(
+            rel, (table,), rows=rows, steps=(step,), base_rows=self.catalog[table].rows
+        )
 
     def _plan_filter(self, rel: Rel, body: dict[str, Any]) -> _Planned:
         return self._unary(rel, body, "filter")
@@ -809,6 +839,8 @@ class _Builder:
             rkeys = list(right.partitioned_by)
             lkeys = [next(a for a, b in pairs if b == k) for k in rkeys]
         why = f"{label} join"
+        if not _has_null_safe_keys(self, body):
+            left, right = self._reduce_larger(jtype, left, lkeys, right, rkeys)
         sides = {}
         for name, side, keys in (("left", left, lkeys), ("right", right, rkeys)):
             if side.partitioned_by == tuple(keys):
@@ -838,6 +870,69 @@ class _Builder:
             by,
         )
 
+    def _reduce_larger(
+        self, jtype: str, left: _Pipeline, lkeys: list[int], right: _Pipeline, rkeys: list[int]
+    ) -> tuple[_Pipeline, _Pipeline]:
+        """Semi-join reduction: keep only the rows of the larger side whose keys occur in the
+        smaller side, when the join drops the larger side's unmatched rows anyway."""
+        ratio = self.options.reduce_ratio
+        if ratio <= 0:
+            return left, right
+        if jtype in REDUCIBLE_RIGHT and right.rows >= ratio * left.rows:
+            return left, self._reduced(right, rkeys, left, lkeys)
+        if jtype in REDUCIBLE_LEFT and left.rows >= ratio * right.rows:
+            return self._reduced(left, lkeys, right, rkeys), right
+        return left, right
+
+    def _reduced(
+        self, big: _Pipeline, big_keys: list[int], small: _Pipeline, small_keys: list[int]
+    ) -> _Pipeline:
+        """``big`` LEFT SEMI JOIN (the distinct join keys of ``small``, on every task)."""
+        width = len(self.schema_of(small.rel))
+        keys_rel = {
+            "aggregate": {
+                "input": {
+                    "project": {
+                        "common": {
+                            "emit": {"outputMapping": list(range(width, width + len(small_keys)))}
+                        },
+                        "input": small.rel,
+                        "expressions": [_field_ref(k) for k in small_keys],
+                    }
+                },
+                "groupings": [
+                    {"groupingExpressions": [_field_ref(i) for i in range(len(small_keys))]}
+                ],
+                "measures": [],
+            }
+        }
+        keys = replace(small, rel=keys_rel, steps=(*small.steps, "distinct join keys"))
+        read, inputs, _ = self.broadcast(keys)
+        big_width = len(self.schema_of(big.rel))
+        conditions = [
+            self._call("equal", _field_ref(b), _field_ref(big_width + i))
+            for i, b in enumerate(big_keys)
+        ]
+        condition = conditions[0]
+        for more in conditions[1:]:
+            condition = self._call("and", condition, more)
+        semi = {
+            "join": {
+                "left": big.rel,
+                "right": read,
+                "expression": condition,
+                "type": "JOIN_TYPE_LEFT_SEMI",
+            }
+        }
+        step = "semi join with the other side's keys (reduction)"
+        return replace(
+            big,
+            rel=semi,
+            exchanges=(*big.exchanges, *inputs),
+            steps=(*big.steps, step),
+            rows=max(1, round(big.rows * _selectivity(small))),
+        )
+
     def _broadcast_join(self, kind, body, big: _Pipeline, small: _Pipeline, side: str, label: str):
         read, inputs, width = self.broadcast(small)
         other = "left" if side == "right" else "right"
@@ -863,7 +958,10 @@ class _Builder:
         if jtype == "JOIN_TYPE_RIGHT_MARK" or (jtype == "JOIN_TYPE_LEFT_MARK" and other == "right"):
             by = None
         by = _emit(body, by)
-        return _Pipeline(new, big.scans, (*big.exchanges, *inputs), big.rows, steps, by)
+        rows = max(1, round(big.rows * _selectivity(small)))  # a join on a key of the small side
+        return _Pipeline(
+            new, big.scans, (*big.exchanges, *inputs), rows, steps, by, big.base_rows or big.rows
+        )
 
     def _keys_not_null(self, body: Mapping[str, Any], pairs: list[tuple[int, int]]) -> bool:
         """No join key can be NULL on either side (so NOT IN's NULL rules cannot apply)."""
@@ -896,6 +994,22 @@ class _Builder:
         if "expression" in body:
             visit(body["expression"])
         return pairs
+
+
+def _selectivity(p: _Pipeline) -> float:
+    """The fraction of its unfiltered rows ``p`` is estimated to keep."""
+    return min(1.0, p.rows / p.base_rows) if p.base_rows else 1.0
+
+
+def _has_null_safe_keys(builder: _Builder, body: Mapping[str, Any]) -> bool:
+    """Whether the join condition uses IS NOT DISTINCT FROM (NULL keys then match)."""
+    return any(
+        isinstance(obj, dict)
+        and "scalarFunction" in obj
+        and builder.function_name(int(obj["scalarFunction"].get("functionReference", 0)))
+        == "is_not_distinct_from"
+        for obj in _walk(body.get("expression", {}))
+    )
 
 
 def _read_replicas(rel: Rel, tables: set[str]) -> Rel:

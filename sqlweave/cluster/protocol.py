@@ -3,13 +3,15 @@
 A message is a frozen dataclass with a constant ``TAG``. On the wire it is a
 list of ZeroMQ frames::
 
-    [header JSON] [schema] [batch] [batch] ... [schema] [batch] ...
+    [header JSON] [layout] [buffer] [buffer] ... [layout] [buffer] ...
 
 The header carries the tag, the protocol version and the message's fields as
-JSON; every Arrow table inside the message travels out of band as its schema
-frame followed by one frame per record batch (Arrow IPC, no copies on send:
-``send_multipart(copy=False)``; on receive the frames are wrapped with
-``pa.py_buffer`` and read in place; see :mod:`.transport`).
+JSON (``"arrow"`` lists how many buffer frames follow each table's layout frame);
+every Arrow table inside the message travels out of band as a layout frame (schema
+and buffer layout) followed by each of its Arrow buffers as a frame of its own: no
+serialisation and no copies on send (``send_multipart(copy=False)``); on receive
+the frames are wrapped with ``pa.py_buffer`` and the arrays rebuilt in place with
+``pa.Array.from_buffers``; see :mod:`.transport`.
 
 Who sends what (request -> reply):
 
@@ -57,8 +59,9 @@ from .transport import (
     to_json,
 )
 
-#: bumped on any incompatible change to the messages below
-PROTOCOL_VERSION = 1
+#: bumped on any incompatible change to the messages below or their framing
+#: (2: Arrow tables as raw buffer frames instead of one IPC frame per batch)
+PROTOCOL_VERSION = 2
 
 
 class ErrorKind(str, Enum):

@@ -140,11 +140,12 @@ class QueryState:
         self.retries = retries
         self.outcome: QueryDone | QueryFailed | None = None
         self._stages = {s.id: s for s in plan.stages}
-        self._consumer: dict[int, int] = {}
+        #: the stages reading each stage's output (a semi-join reduction reads one twice)
+        self._consumers: dict[int, list[int]] = {}
         for s in plan.stages:
             for inp in s.inputs:
                 if isinstance(inp, ExchangeInput):
-                    self._consumer[inp.stage] = s.id
+                    self._consumers.setdefault(inp.stage, []).append(s.id)
         self._scan_inputs = {s.id: self._assign_scans(s, catalog) for s in plan.stages}
         self.tasks: dict[int, list[TaskRecord]] = {}
         for s in plan.stages:
@@ -250,11 +251,11 @@ class QueryState:
                 )
         output = stage.output
         destinations: tuple[str, ...] = ()
-        consumer = self._consumer.get(stage.id)
-        if output.mode == OutputMode.GATHER or consumer is None:
+        consumers = self._consumers.get(stage.id)
+        if output.mode == OutputMode.GATHER or not consumers:
             destinations = (COORDINATOR,)
         else:
-            destinations = tuple(r.home for r in self.tasks[consumer])
+            destinations = self._destinations(consumers)
             output = replace(output, partitions=len(destinations))
         return TaskSpec(
             query_id=self.query_id,
@@ -266,6 +267,20 @@ class QueryState:
             destinations=destinations,
             attempt=rec.attempt,
         )
+
+    def _destinations(self, consumers: list[int]) -> tuple[str, ...]:
+        """Where partition ``p`` goes: the home of task ``p`` of a consumer still needing it.
+
+        Consumers of one stage place task ``p`` alike (also when moved after a loss: by
+        index over the live workers), so any consumer that has not finished task ``p``
+        tells where its input must go.
+        """
+        out = []
+        for p in range(len(self.tasks[consumers[0]])):
+            homes = [self.tasks[c][p] for c in consumers if p < len(self.tasks[c])]
+            waiting = [r.home for r in homes if r.status != TaskStatus.DONE]
+            out.append(waiting[0] if waiting else homes[0].home)
+        return tuple(out)
 
     def _producers_done(self, stage_id: int) -> bool:
         for inp in self._stages[stage_id].inputs:

@@ -46,6 +46,7 @@ from . import protocol as P
 from .coordinator_state import Versions
 from .fragments import ExchangeShare, MemoryShare, OutputMode, TaskInput, TaskSpec
 from .task import FileLinks, concat_tables, run_task
+from .transport import keep_freed_memory
 
 log = logging.getLogger("sqlweave.cluster.worker")
 
@@ -653,6 +654,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=os.environ.get("SQLWEAVE_LOG", "WARNING"),
         format="%(asctime)s worker %(process)d %(levelname)s %(message)s",
     )
+    keep_freed_memory()  # received tables reuse heap pages instead of faulting in new ones
     versions = None
     if ns.fake_version:
         current = Versions.current()

@@ -38,7 +38,9 @@ def tpch_queries() -> dict[str, str]:
 @pytest.fixture(scope="session")
 def shuffle_options() -> PlannerOptions:
     """At SF 0.01 every table is "small": these options force hash-shuffled joins."""
-    return PlannerOptions(workers=2, broadcast_rows=2_000, broadcast_ratio=8, replicate_rows=100)
+    return PlannerOptions(
+        workers=2, broadcast_rows=2_000, broadcast_ratio=16, replicate_rows=100, reduce_ratio=0
+    )
 
 
 def _assert_result(got: pa.Table, expected: pa.Table) -> None:

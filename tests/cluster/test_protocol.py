@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import threading
 from collections.abc import Iterator
 
@@ -109,14 +110,25 @@ def test_schema_and_status_round_trip() -> None:
     assert P.decode(P.encode(status)) == status
 
 
-def test_one_frame_per_record_batch() -> None:
-    table = pa.concat_tables([TABLE.slice(0, 400), TABLE.slice(400)])
+def test_arrow_buffers_travel_as_frames() -> None:
+    rows = 40_000  # column chunks of >= 128 KiB: batches are sent as they are
+    big = pa.table({"a": range(2 * rows), "s": [f"value {i % 13:03}" for i in range(2 * rows)]})
+    table = pa.concat_tables([big.slice(0, rows), big.slice(rows)])
     assert table.column("a").num_chunks == 2
     frames = P.encode(P.StoreTable("h", table))
-    assert len(frames) == 1 + 1 + 2  # header, schema, one per batch
+    # header, layout, then per batch the int64 values, the string offsets and the string data
+    assert len(frames) == 1 + 1 + 2 * 3
+    assert json.loads(bytes(frames[0]))["arrow"] == [6]
+    assert [f.size for f in frames[2:5]] == [rows * 8, (rows + 1) * 4, rows * 9]
+    assert P.decode(frames).table.equals(table)
+    # many small batches are merged into one before sending
+    small = P.encode(P.StoreTable("h", pa.concat_tables([TABLE.slice(0, 400), TABLE.slice(400)])))
+    assert len(small) == 1 + 1 + 3
+    assert P.decode(small).table.equals(TABLE)
     empty = P.encode(P.StoreTable("h", TABLE.schema.empty_table()))
     assert len(empty) == 2
     assert P.decode(empty).table.num_rows == 0
+    assert P.decode(empty).table.schema == TABLE.schema
 
 
 def test_dictionary_columns_travel_as_values() -> None:
@@ -125,21 +137,27 @@ def test_dictionary_columns_travel_as_values() -> None:
     assert back.column("d").to_pylist() == ["x", "y", "x"]
 
 
+V = P.PROTOCOL_VERSION
+
+
 @pytest.mark.parametrize(
     ("frames", "words"),
     [
         ([], "empty"),
         ([b"not json"], "not JSON"),
         ([b"[1, 2]"], "not a message"),
-        ([b'{"v": 1, "tag": "nope", "body": {}, "arrow": []}'], "unknown message tag"),
+        ([b'{"v": %d, "tag": "nope", "body": {}, "arrow": []}' % V], "unknown message tag"),
         (
             [b'{"v": 999, "tag": "ok", "body": {"request_id": "r"}, "arrow": []}'],
             "protocol version",
         ),
-        ([b'{"v": 1, "tag": "ok", "body": {"bogus": 1}, "arrow": []}'], "ok:"),
-        ([b'{"v": 1, "tag": "ok", "body": {"request_id": "r"}, "arrow": [2]}'], "frame count"),
+        ([b'{"v": %d, "tag": "ok", "body": {"bogus": 1}, "arrow": []}' % V], "ok:"),
+        ([b'{"v": %d, "tag": "ok", "body": {"request_id": "r"}, "arrow": [2]}' % V], "frame count"),
         (
-            [b'{"v": 1, "tag": "ok", "body": {"request_id": {"__dc": "os.system"}}, "arrow": []}'],
+            [
+                b'{"v": %d, "tag": "ok", "body": {"request_id": {"__dc": "os.system"}}, "arrow": []}'
+                % V
+            ],
             "unknown value type",
         ),
     ],
@@ -188,7 +206,9 @@ def test_client_socket_answers_garbage_with_error_reply(coordinator) -> None:
     sock.send_multipart([b"\x00garbage"])
     reply = _reply(sock)
     assert isinstance(reply, P.ErrorReply) and "not JSON" in reply.error
-    sock.send_multipart([b'{"v": 1, "tag": "bogus", "body": {"request_id": "r9"}, "arrow": []}'])
+    sock.send_multipart(
+        [b'{"v": %d, "tag": "bogus", "body": {"request_id": "r9"}, "arrow": []}' % V]
+    )
     reply = _reply(sock)
     assert isinstance(reply, P.ErrorReply)
     assert reply.tag == "bogus" and reply.request_id == "r9" and "unknown" in reply.error

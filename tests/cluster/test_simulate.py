@@ -49,6 +49,41 @@ def test_worker_lost_mid_shuffle_still_gives_the_answer(
     assert any(attempt > 0 for *_, attempt in run.runs)
 
 
+#: the SF 1 shapes at SF 0.01: shuffled joins whose larger side is reduced first
+REDUCING = PlannerOptions(workers=2, broadcast_rows=2_000, broadcast_ratio=16, replicate_rows=100)
+
+
+@pytest.mark.parametrize("name", ["q03", "q04", "q10", "q12", "q13", "q18", "q21", "q22"])
+def test_semi_join_reduction_keeps_the_answers(
+    name, tpch_catalog, tpch_reference, tpch_queries, assert_result
+):
+    sql = tpch_queries[name]
+    plan = plan_query(sql, tpch_catalog, REDUCING)
+    got = simulate(plan, tpch_catalog, workers=2).table
+    assert_result(got, tpch_reference.sql(sql).to_arrow_table())
+
+
+@pytest.mark.parametrize("lost_after", [2, 4, 6])
+def test_reduction_keys_read_by_two_stages_survive_a_lost_worker(
+    lost_after, tpch_catalog, tpch_reference, tpch_queries, assert_result
+):
+    # q21: l1 feeds a shuffle and the keys that reduce l2; the keys of (l1 semi l2) are
+    # read by the stage reducing l3 while its shuffle is read by the anti join
+    sql = tpch_queries["q21"]
+    plan = plan_query(sql, tpch_catalog, REDUCING)
+    reduced = [s for s in plan.stages if "(reduction)" in s.description]
+    assert len(reduced) == 2
+    readers: dict[int, int] = {}
+    for s in plan.stages:
+        for inp in s.inputs:
+            if getattr(inp, "stage", None) is not None:
+                readers[inp.stage] = readers.get(inp.stage, 0) + 1
+    assert max(readers.values()) == 2  # a stage with two consumers
+    run = simulate(plan, tpch_catalog, workers=2, lose_after={lost_after: "w1"})
+    assert_result(run.table, tpch_reference.sql(sql).to_arrow_table())
+    assert WorkerLost("w1") in run.events
+
+
 def test_losing_every_worker_fails_the_query(tpch_catalog, tpch_queries):
     plan = plan_query(tpch_queries["q06"], tpch_catalog, PlannerOptions(workers=1))
     with pytest.raises(SimulationError, match="no workers are left"):
