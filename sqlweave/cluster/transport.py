@@ -247,7 +247,7 @@ def _encode_batch(batch: pa.RecordBatch, out: list[pa.Buffer]) -> list[Any]:
         return [batch.num_rows, frame.size]
 
 
-def _encode_array(arr: pa.Array, out: list[pa.Buffer]) -> list[Any]:
+def _encode_array(arr: pa.Array, out: list[pa.Buffer], compacted: bool = False) -> list[Any]:
     """The layout node of ``arr`` rebased to offset 0; its buffers are appended to ``out``."""
     kind, n, off = arr.type.id, len(arr), arr.offset
     if kind == _NULL:
@@ -262,8 +262,9 @@ def _encode_array(arr: pa.Array, out: list[pa.Buffer]) -> list[Any]:
         own += [offsets, _span(bufs[2], first, last - first)]
     elif kind in _VIEWS:
         views = _span(bufs[1], off * 16, n * 16)
-        if _wasteful_views(views, n, bufs[2:]):
-            return _encode_array(_compact_views(arr), out)
+        # (once: a cast may keep a data buffer even when every string fits in its view)
+        if not compacted and _wasteful_views(views, n, bufs[2:]):
+            return _encode_array(_compact_views(arr), out, compacted=True)
         own += [views, *bufs[2:]]
     elif kind in _LISTS32 or kind in _LISTS64:
         offsets, first, last = _offsets(bufs[1], off, n, kind in _LISTS64)
