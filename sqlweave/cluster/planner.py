@@ -878,9 +878,18 @@ class _Builder:
         ratio = self.options.reduce_ratio
         if ratio <= 0:
             return left, right
-        if jtype in REDUCIBLE_RIGHT and right.rows >= ratio * left.rows:
+        # (a side already partitioned on its keys is not shuffled: nothing to save there)
+        if (
+            jtype in REDUCIBLE_RIGHT
+            and right.rows >= ratio * left.rows
+            and right.partitioned_by != tuple(rkeys)
+        ):
             return left, self._reduced(right, rkeys, left, lkeys)
-        if jtype in REDUCIBLE_LEFT and left.rows >= ratio * right.rows:
+        if (
+            jtype in REDUCIBLE_LEFT
+            and left.rows >= ratio * right.rows
+            and left.partitioned_by != tuple(lkeys)
+        ):
             return self._reduced(left, lkeys, right, rkeys), right
         return left, right
 
