@@ -2,6 +2,10 @@
 
     python bench/tune_datafusion.py --sf 1 --repeat 3
     python bench/tune_datafusion.py --sf 1 --only pushdown,batch-32k --queries 1,6,19
+    python bench/tune_datafusion.py --on-top --only pushdown,partitions-3 --repeat 5
+
+``--on-top`` applies every candidate on top of sqlweave's ``DATAFUSION_DEFAULTS`` and makes
+those the baseline, which is the question to ask when considering one more default.
 
 Each candidate is a fresh ``SessionContext`` whose config differs from the default by
 one setting (or one small group that only makes sense together). Rounds are
@@ -58,6 +62,7 @@ CANDIDATES: dict[str, dict[str, str]] = {
     "batch-16k": {EXE + "batch_size": "16384"},
     "batch-32k": {EXE + "batch_size": "32768"},
     "partitions-1": {EXE + "target_partitions": "1"},
+    "partitions-3": {EXE + "target_partitions": "3"},
     "partitions-4": {EXE + "target_partitions": "4"},
     "no-repartition-joins": {OPT + "repartition_joins": "false"},
     "no-repartition-aggs": {OPT + "repartition_aggregations": "false"},
@@ -68,6 +73,22 @@ CANDIDATES: dict[str, dict[str, str]] = {
     },
     "sort-merge-join": {OPT + "prefer_hash_join": "false"},
     "no-dynamic-filters": {OPT + "enable_dynamic_filter_pushdown": "false"},
+    "no-join-dynamic-filters": {OPT + "enable_join_dynamic_filter_pushdown": "false"},
+    "no-aggregate-dynamic-filters": {OPT + "enable_aggregate_dynamic_filter_pushdown": "false"},
+    "no-topk-dynamic-filters": {OPT + "enable_topk_dynamic_filter_pushdown": "false"},
+    "pushdown+no-predicate-cache": {
+        PQ + "pushdown_filters": "true",
+        PQ + "max_predicate_cache_size": "0",
+    },
+    "pushdown+force-selections": {
+        PQ + "pushdown_filters": "true",
+        PQ + "force_filter_selections": "true",
+    },
+    "no-bloom-on-read": {PQ + "bloom_filter_on_read": "false"},
+    "split-groups-by-stats": {EXE + "split_file_groups_by_statistics": "true"},
+    "hash-join-buffering-64M": {EXE + "hash_join_buffering_capacity": str(64 * 2**20)},
+    "no-repartition-file-scans": {OPT + "repartition_file_scans": "false"},
+    # max_passes=1 is not listed: q18 did not finish in over a minute with it
     "no-statistics": {EXE + "collect_statistics": "false"},
     "no-coalesce-batches": {EXE + "coalesce_batches": "false"},
     "row-estimates": {EXE + "use_row_number_estimates_to_optimize_partitioning": "true"},
@@ -116,6 +137,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--queries", help="comma-separated query numbers (default all 22)")
     p.add_argument("--only", help="comma-separated candidate labels (default all)")
     p.add_argument("--data-dir", type=Path, default=None)
+    p.add_argument(
+        "--on-top",
+        action="store_true",
+        help="apply candidates on top of sqlweave's DATAFUSION_DEFAULTS (the baseline then)",
+    )
     args = p.parse_args(argv)
 
     all_q = tpch.queries()
@@ -126,12 +152,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     chosen = args.only.split(",") if args.only else list(CANDIDATES)
     # "baseline-again" repeats the baseline: its deviation is the noise floor of this run
-    configs = {"baseline": {}, "baseline-again": {}, **{k: CANDIDATES[k] for k in chosen}}
+    start = dict(DATAFUSION_DEFAULTS) if args.on_top else {}
+    configs = {
+        "baseline": start,
+        "baseline-again": start,
+        **{k: {**start, **CANDIDATES[k]} for k in chosen},
+    }
     configs["sqlweave"] = dict(DATAFUSION_DEFAULTS)
     root = tpch.generate(args.data_dir, scale_factor=args.sf, parts=args.parts)
     print(
         f"TPC-H SF{args.sf:g} ({args.parts} files/table), {len(queries)} queries, "
         f"best of {args.repeat}, {os.cpu_count()} cores"
+        + (", candidates on top of sqlweave's defaults" if args.on_top else "")
     )
     runners = {label: make_runner(s, root) for label, s in configs.items()}
     runners["duckdb"] = duckdb_runner(root)
@@ -198,10 +230,9 @@ def main(argv: list[str] | None = None) -> int:
             notes.append(f"DIFFERENT ANSWERS {wrong[label]}")
         if failed[label]:
             notes.append(f"failed {failed[label]}")
-        if configs.get(label):
-            notes.append(
-                ", ".join(f"{k.removeprefix('datafusion.')}={v}" for k, v in configs[label].items())
-            )
+        own = CANDIDATES.get(label) if args.on_top else configs.get(label)
+        if own:
+            notes.append(", ".join(f"{k.removeprefix('datafusion.')}={v}" for k, v in own.items()))
         pct = f"{(total / total_base - 1) * 100:+.1f}%" if total_base else "-"
         cpu = sum(best_cpu[label][q] for q in common)
         cpu_pct = f"{(cpu / cpu_base - 1) * 100:+.1f}%" if cpu_base else "-"
@@ -226,13 +257,15 @@ def main(argv: list[str] | None = None) -> int:
                 for i, (c, w) in enumerate(zip(r, widths))
             ).rstrip()
         )
-    print("\nper-query best ms (baseline, sqlweave, duckdb):")
+    print("\nper-query best ms (wall / cpu):")
+    w = max(len(label) for label in labels) + 2
+    print("  query " + "".join(label.rjust(max(w, 12)) for label in labels))
     for q in queries:
         cells = [
-            f"{best[label].get(q, float('nan')) * 1000:.0f}"
-            for label in ("baseline", "sqlweave", "duckdb")
+            f"{best[label].get(q, float('nan')) * 1000:.0f}/{best_cpu[label].get(q, float('nan')) * 1000:.0f}"
+            for label in labels
         ]
-        print(f"  {q}: " + " / ".join(cells))
+        print(f"  {q}   " + "".join(c.rjust(max(w, 12)) for c in cells))
     return 0
 
 

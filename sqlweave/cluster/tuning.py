@@ -23,6 +23,40 @@ parquet metadata cache (+6%: DataFusion's default 50 MB cache stays on);
 types from string_view to string). No setting closes the gap to DuckDB (about 1.35x
 on the same run), whose lead is in a few queries (q01, q05, q07, q15, q17, q18).
 
+Re-measured on top of these defaults (``bench/tune_datafusion.py --on-top``, three 22-query
+runs on a loaded 2-core machine, each candidate against the two identical copies of the
+defaults in the same run, "baseline-again" and "sqlweave", which differed from each other by
+up to 11% wall and 3% CPU; the first-created "baseline" was the slowest in every run), none
+beyond noise:
+
+===========================================  ============  ===============================
+candidate                                    wall          CPU
+===========================================  ============  ===============================
+parquet ``pushdown_filters``                 -1 to +10%    +11 to +14% (q17 -35%, q18 -25%,
+                                                           q20 -10%; q06/q12/q15 +30-50%)
+``target_partitions`` 3                      -20 to +7%    -1 to +4%
+``target_partitions`` 4                      -9 to 0%      +0.4 to +1.4%
+``enable_join_dynamic_filter_pushdown`` off  -2 to +8%     -1.3 to -0.4%
+``enable_aggregate_dynamic_filter_pushdown`` +2 to +6%     +2 to +3%
+off
+``enable_topk_dynamic_filter_pushdown`` off  +5 to +9%     0 to +1%
+``coalesce_batches=false``                   -6 to 0%      -1.6 to +0.5%
+``split_file_groups_by_statistics``          +2 to +6%     0 to +1%
+``repartition_file_scans=false``             -2 to +2%     0 to +1%
+``bloom_filter_on_read=false``               +8 to +12%    +2 to +3%
+``hash_join_buffering_capacity`` 64 MiB      +19 to +23%   +11 to +12%
+===========================================  ============  ===============================
+
+Extra partitions only help when other processes take a core (fewer stragglers); CPU is
+unchanged. ``pushdown_filters`` wins where a join's dynamic filter is very selective (q17,
+q18, q20) but arrow-rs's row filter costs more than it saves on static scan filters, and
+DataFusion 55 cannot push only dynamic filters to the row level. Sub-options of pushdown
+(``max_predicate_cache_size=0``, ``force_filter_selections``, ``reorder_filters``, no page
+index) did not rescue q06/q12/q15. ``max_passes=1`` never finished q18. What DuckDB does
+faster is not configurable here: decoding and filtering lineitem (q06 filter 2.1x, q12
+filter 2.6x), decimal128 arithmetic (q01's ``sum(price * (1 - disc) * (1 + tax))`` 2.5x),
+and q15's CTE, which DataFusion inlines and so scans twice while DuckDB materializes it.
+
 Keys are SessionConfig keys: apply them with ``SessionConfig().set(key, value)``.
 """
 
