@@ -196,6 +196,12 @@ class Coordinator:
             P.send(
                 sock, P.ErrorReply(str(exc), P.tag_of(frames), P.request_id_of(frames)), identity
             )
+        except Exception as exc:  # a handler bug must not take the coordinator down
+            log.exception("handling a message failed")
+            reply = P.ErrorReply(
+                f"internal error: {exc}", P.tag_of(frames), P.request_id_of(frames)
+            )
+            P.send(sock, reply, identity)
 
     # ----- workers ----------------------------------------------------------------------
 

@@ -370,6 +370,8 @@ class _Builder:
         """Only small base tables under ``p`` (replicated scans already count as small)."""
         if not p.scans or any(not isinstance(e, ScanInput) for e in p.exchanges):
             return False
+        if any(replica_name(t) in self.catalog for t in p.scans):
+            return False  # a user table already has the name the replica would read
         rows = sum(self.catalog[t].rows for t in dict.fromkeys(p.scans))
         return rows <= self.options.replicate_rows
 
@@ -878,6 +880,9 @@ class _Builder:
         ratio = self.options.reduce_ratio
         if ratio <= 0:
             return left, right
+        volatile = {"random", "uuid"}  # the keys are computed from a second run of the side
+        if any(self._calls(side.rel) & volatile for side in (left, right)):
+            return left, right
         # (a side already partitioned on its keys is not shuffled: nothing to save there)
         if (
             jtype in REDUCIBLE_RIGHT
@@ -892,6 +897,14 @@ class _Builder:
         ):
             return self._reduced(left, lkeys, right, rkeys), right
         return left, right
+
+    def _calls(self, rel: Rel) -> set[str]:
+        """Names of the scalar functions ``rel`` calls."""
+        return {
+            self.function_name(int(obj["scalarFunction"].get("functionReference", 0)))
+            for obj in _walk(rel)
+            if isinstance(obj, dict) and "scalarFunction" in obj
+        }
 
     def _reduced(
         self, big: _Pipeline, big_keys: list[int], small: _Pipeline, small_keys: list[int]
@@ -967,7 +980,14 @@ class _Builder:
         if jtype == "JOIN_TYPE_RIGHT_MARK" or (jtype == "JOIN_TYPE_LEFT_MARK" and other == "right"):
             by = None
         by = _emit(body, by)
-        rows = max(1, round(big.rows * _selectivity(small)))  # a join on a key of the small side
+        rows = big.rows
+        if kind == "join" and jtype in (
+            "JOIN_TYPE_INNER",
+            "JOIN_TYPE_LEFT_SEMI",
+            "JOIN_TYPE_RIGHT_SEMI",
+        ):
+            # a join on a key of the filtered small side keeps that share of the big side
+            rows = max(1, round(big.rows * _selectivity(small)))
         return _Pipeline(
             new, big.scans, (*big.exchanges, *inputs), rows, steps, by, big.base_rows or big.rows
         )

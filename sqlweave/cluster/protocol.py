@@ -517,8 +517,8 @@ def decode(frames: list[Any]) -> Message:
         raise ProtocolError("empty message")
     try:
         header = json.loads(bytes(frame_buffer(frames[0])))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ProtocolError(f"header is not JSON: {exc}") from None
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise ProtocolError(f"header is not JSON: {type(exc).__name__}: {exc}") from None
     if not isinstance(header, dict) or not isinstance(header.get("body"), dict):
         raise ProtocolError("header is not a message object")
     tag = header.get("tag")
@@ -541,7 +541,9 @@ def decode(frames: list[Any]) -> Message:
         return cls(**{k: from_json(v, tables) for k, v in header["body"].items()})
     except ProtocolError:
         raise
-    except (TypeError, ValueError, KeyError, IndexError, pa.ArrowException) as exc:
+    except RecursionError:
+        raise ProtocolError(f"{tag}: nested too deeply") from None
+    except Exception as exc:  # whatever a malformed body makes from_json or pyarrow raise
         raise ProtocolError(f"{tag}: {exc}") from None
 
 

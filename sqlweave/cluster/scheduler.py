@@ -120,6 +120,8 @@ class TaskRecord:
     attempt: int = 0
     rows: int = 0
     seconds: float = 0.0
+    #: moved off a lost worker since its inputs arrived: a re-run must re-produce them
+    displaced: bool = False
 
 
 class QueryState:
@@ -308,20 +310,31 @@ class QueryState:
         self.dead.add(worker)
         if not self.live:
             return self._fail(f"worker {worker} was lost and no workers are left", worker)
+        lost = []
         for recs in self.tasks.values():
             for rec in recs:
-                if rec.home == worker and rec.status != TaskStatus.DONE:
-                    self._reset(rec)
+                if rec.home == worker:
+                    if rec.status != TaskStatus.DONE:
+                        lost.append(rec)
+                    # finished ones move too: task p of every stage keeps one home, so a
+                    # stage read by several consumers sends partition p to one place
+                    rec.home = self._home(rec.index)
+                    rec.displaced = True
+        for rec in lost:
+            self._reset(rec)
         return self._launch_ready()
 
+    def _home(self, index: int) -> str:
+        return self.live[index % len(self.live)]
+
     def _reset(self, rec: TaskRecord) -> None:
-        """Run ``rec`` again; if its home died, move it and re-produce its inputs there."""
-        if rec.status == TaskStatus.PENDING and rec.home not in self.dead:
+        """Run ``rec`` again; if it moved off a dead worker, re-produce its inputs there."""
+        if rec.status == TaskStatus.PENDING and not rec.displaced:
             return
         rec.status = TaskStatus.PENDING
         rec.attempt += 1
-        if rec.home in self.dead:
-            rec.home = self.live[rec.index % len(self.live)]
+        if rec.displaced:
+            rec.displaced = False
             for inp in self._stages[rec.stage].inputs:
                 if isinstance(inp, ExchangeInput) and self._stages[inp.stage].output.mode != (
                     OutputMode.GATHER

@@ -430,14 +430,9 @@ def read_table(frames: list[Any]) -> pa.Table:
         return pa.Table.from_batches(batches, schema=schema)
     except ProtocolError:
         raise
-    except (
-        TypeError,
-        ValueError,
-        ArithmeticError,
-        LookupError,
-        struct.error,
-        pa.ArrowException,
-    ) as exc:
+    except (RecursionError, MemoryError) as exc:
+        raise ProtocolError(f"bad Arrow frames: {type(exc).__name__}") from None
+    except Exception as exc:  # pyarrow raises OSError, ArrowInvalid, ... on corrupt input
         raise ProtocolError(f"bad Arrow frames: {exc}") from None
 
 
@@ -473,8 +468,10 @@ class _Plan:
 def _decode_batch(schema: pa.Schema, plans: list[_Plan], entry: Any, source: _Frames) -> Any:
     rows, columns = entry
     if isinstance(columns, int):
-        # IPC flatbuffers want 8-byte alignment
-        return pa.ipc.read_record_batch(source.take(columns, 8), schema)
+        # IPC flatbuffers want 8-byte alignment; rare types only: full validation is affordable
+        batch = pa.ipc.read_record_batch(source.take(columns, 8), schema)
+        batch.validate(full=True)
+        return batch
     if not isinstance(columns, list) or len(columns) != len(plans):
         raise ProtocolError("the layout does not match the schema's columns")
     arrays = [_decode_array(plan, node, source) for plan, node in zip(plans, columns)]
@@ -490,9 +487,52 @@ def _decode_array(plan: _Plan, node: list[Any], source: _Frames) -> pa.Array:
         raise ProtocolError(f"{plan.typ} cannot travel as raw buffers")
     if len(sizes) > len(plan.aligns) or len(children) != len(plan.children):
         raise ProtocolError(f"array node does not fit {plan.typ}")
+    kind = plan.typ.id
+    if kind not in _VIEWS and len(sizes) != len(plan.aligns):
+        raise ProtocolError(f"array node does not fit {plan.typ}")
+    if kind in _VIEWS and len(sizes) < 2:
+        raise ProtocolError(f"array node does not fit {plan.typ}")
     buffers = [source.take(size, align) for size, align in zip(sizes, plan.aligns)]
     kids = [_decode_array(p, c, source) for p, c in zip(plan.children, children)]
-    return pa.Array.from_buffers(plan.typ, length, buffers, nulls, 0, kids or None)
+    arr = pa.Array.from_buffers(plan.typ, length, buffers, nulls, 0, kids or None)
+    _check_bounds(arr, buffers, kids)
+    return arr
+
+
+def _check_bounds(arr: pa.Array, buffers: list[pa.Buffer | None], kids: list[pa.Array]) -> None:
+    """Offsets and views must stay inside their data: Arrow trusts them, and a bad one read
+    later would crash the process instead of raising (a cheap check, no UTF-8 pass)."""
+    kind, n = arr.type.id, len(arr)
+    if n == 0:
+        return
+    if kind in _OFFSETS32 or kind in _OFFSETS64 or kind in _LISTS32 or kind in _LISTS64:
+        wide = kind in _OFFSETS64 or kind in _LISTS64
+        if buffers[1] is None or buffers[1].size < (n + 1) * (8 if wide else 4):
+            raise ProtocolError(f"{arr.type}: offsets buffer too small")
+        offsets = np.frombuffer(buffers[1], np.int64 if wide else np.int32, count=n + 1)
+        if kind in _OFFSETS32 or kind in _OFFSETS64:
+            end = buffers[2].size if len(buffers) > 2 and buffers[2] is not None else 0
+        else:
+            end = len(kids[0])
+        if offsets[0] < 0 or offsets[-1] > end or (n > 1 and (np.diff(offsets) < 0).any()):
+            raise ProtocolError(f"{arr.type}: offsets out of order or out of bounds")
+    elif kind in _VIEWS:
+        if buffers[1] is None or buffers[1].size < n * 16:
+            raise ProtocolError(f"{arr.type}: views buffer too small")
+        views = np.frombuffer(buffers[1], np.int32, count=4 * n).reshape(n, 4)
+        if arr.null_count:
+            views = views[np.asarray(arr.is_valid())]
+        lengths = views[:, 0]
+        if (lengths < 0).any():
+            raise ProtocolError(f"{arr.type}: negative view length")
+        long = views[lengths > 12]
+        if len(long):
+            sizes = np.array([b.size if b is not None else 0 for b in buffers[2:]], np.int64)
+            index, start = long[:, 2], long[:, 3].astype(np.int64)
+            if (index < 0).any() or (index >= len(sizes)).any() or (start < 0).any():
+                raise ProtocolError(f"{arr.type}: view points outside its data buffers")
+            if (start + long[:, 0] > sizes[index]).any():
+                raise ProtocolError(f"{arr.type}: view points outside its data buffers")
 
 
 #: how many variadic data buffers a view array may have

@@ -438,6 +438,11 @@ class Worker:
                         "bad message on %s socket: %s", "peer" if routed else "control", exc
                     )
                     reply = P.ErrorReply(str(exc), P.tag_of(frames), P.request_id_of(frames))
+                except Exception as exc:  # a handler bug must not stop this thread
+                    log.exception("handling a message failed")
+                    reply = P.ErrorReply(
+                        f"internal error: {exc}", P.tag_of(frames), P.request_id_of(frames)
+                    )
                 if reply is not None:
                     P.send(sock, reply, identity)
 

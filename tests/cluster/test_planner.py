@@ -253,3 +253,32 @@ def test_anti_joins_are_hash_shuffled_only_when_no_key_can_be_null(
     plan = check(not_in, tpch_catalog, tpch_reference, assert_result, shuffle)
     assert any("NOT IN" in note for note in plan.notes)
     assert not any("anti join (by hash partition)" in s.description for s in plan.stages)
+
+
+def test_no_reduction_when_the_smaller_side_is_volatile(tpch_catalog):
+    options = PlannerOptions(
+        workers=2, broadcast_rows=2_000, broadcast_ratio=16, replicate_rows=100
+    )
+    sql = (
+        "select count(*) from lineitem join (select o_orderkey from orders where {cond}) o"
+        " on l_orderkey = o.o_orderkey"
+    )
+    steady = plan_query(sql.format(cond="o_totalprice > 1000"), tpch_catalog, options)
+    assert any("(reduction)" in s.description for s in steady.stages)
+    # the keys would come from a second run of the side: random() would pick other rows
+    volatile = plan_query(sql.format(cond="random() > 0.5"), tpch_catalog, options)
+    assert not any("(reduction)" in s.description for s in volatile.stages)
+
+
+def test_a_user_table_named_like_a_replica_is_never_shadowed(tpch_dir, tpch_queries):
+    from sqlweave import tpch
+    from sqlweave.cluster.catalog import Catalog
+
+    catalog = Catalog()
+    for name, path in tpch.table_paths(tpch_dir).items():
+        catalog.add_files(name, str(path))
+    catalog.add_files("__replica_nation", str(tpch.table_paths(tpch_dir)["nation"]))
+    plan = plan_query(tpch_queries["q05"], catalog, TWO)
+    inputs = {i for s in plan.stages for i in s.inputs}
+    assert ScanInput("nation", replicated=True) not in inputs
+    assert ScanInput("region", replicated=True) in inputs

@@ -167,3 +167,46 @@ def test_cancel_stops_the_query(catalog):
     s0 = state.start()
     assert state.cancel() == [QueryFailed("q", "cancelled")]
     assert state.handle(done(s0[0])) == [] and state.cancel() == []
+
+
+def test_a_stage_read_by_two_consumers_keeps_one_destination_per_partition(catalog):
+    # E (hash) is read by K (done early) and by J; after two losses partition 1 must still go
+    # where both consumers' task 1 lives, and never to a dead worker
+    plan = DistributedPlan(
+        (
+            Stage(0, SQL, (ScanInput("t"),), Output(OutputMode.HASH, ("c0",), 4), parallelism=4),
+            Stage(1, SQL, (ExchangeInput(0, "__stage0"),), Output(), parallelism=4),
+            Stage(2, SQL, (ScanInput("t"),), Output(OutputMode.HASH, ("c0",), 4), parallelism=4),
+            Stage(
+                3,
+                SQL,
+                (ExchangeInput(0, "__stage0"), ExchangeInput(2, "__stage2")),
+                Output(),
+                parallelism=4,
+            ),
+            Stage(
+                4,
+                SQL,
+                (ExchangeInput(1, "__stage1"), ExchangeInput(3, "__stage3")),
+                Output(),
+                Location.COORDINATOR,
+            ),
+        ),
+        root=4,
+    )
+    q = QueryState("q", plan, ["w0", "w1", "w2", "w3"], catalog)
+    first = q.start()
+    out = [i for s in (0, 2) for i in by_stage(first, s)]
+    for instr in by_stage(first, 0):
+        out += q.handle(done(instr))
+    for instr in by_stage(out, 1):  # K finishes everywhere
+        q.handle(done(instr))
+    q.handle(WorkerLost("w1"))  # J's inputs on w1 are gone; K.1 was done there
+    later = q.handle(WorkerLost("w0"))
+    live = {"w2", "w3"}
+    homes = {s: [r.home for r in q.tasks[s]] for s in (1, 3)}
+    assert homes[1] == homes[3] and set(homes[3]) <= live
+    reruns = [i for i in later if isinstance(i, RunTask) and i.spec.stage == 0]
+    for instr in reruns:
+        assert set(instr.spec.destinations) <= live
+        assert list(instr.spec.destinations) == homes[3]

@@ -84,6 +84,22 @@ def test_reduction_keys_read_by_two_stages_survive_a_lost_worker(
     assert WorkerLost("w1") in run.events
 
 
+@pytest.mark.parametrize("losses", [{2: "w1", 6: "w0"}, {4: "w1", 9: "w0"}, {1: "w3", 12: "w1"}])
+def test_two_losses_keep_every_consumer_of_a_stage_on_one_home(
+    losses, tpch_catalog, tpch_reference, tpch_queries, assert_result
+):
+    # a finished task moves with its siblings, so partition p of a stage with two
+    # consumers still has one destination after the second loss
+    sql = tpch_queries["q21"]
+    options = PlannerOptions(
+        workers=4, broadcast_rows=2_000, broadcast_ratio=16, replicate_rows=100
+    )
+    plan = plan_query(sql, tpch_catalog, options)
+    run = simulate(plan, tpch_catalog, workers=4, lose_after=losses)
+    assert_result(run.table, tpch_reference.sql(sql).to_arrow_table())
+    assert sum(isinstance(e, WorkerLost) for e in run.events) == 2
+
+
 def test_losing_every_worker_fails_the_query(tpch_catalog, tpch_queries):
     plan = plan_query(tpch_queries["q06"], tpch_catalog, PlannerOptions(workers=1))
     with pytest.raises(SimulationError, match="no workers are left"):

@@ -269,6 +269,47 @@ def test_malformed_layout_raises_protocol_error(case: str) -> None:
         P.decode(message)
 
 
+def _replace_frame(frames: list[pa.Buffer], i: int, data: np.ndarray) -> list[object]:
+    return [*frames[:i], pa.py_buffer(data.tobytes()), *frames[i + 1 :]]
+
+
+def test_corrupt_offsets_and_views_raise_instead_of_crashing_later() -> None:
+    # pyarrow trusts offsets and views; reading bad ones later would segfault the process
+    strings = T.table_frames(pa.table({"s": pa.array(["ab", "cde", "f", "gh", "i"])}))
+    # frames: layout, offsets, data (no validity: nothing is null)
+    backwards = np.array([0, 100_000_000, 5, 6, 8, 9], np.int32)
+    views = T.table_frames(pa.table({"v": pa.array(["x" * 20, "short"], pa.string_view())}))
+    far = np.frombuffer(views[1], np.int32).copy().reshape(2, 4)
+    far[0, 3] = 1 << 30  # the long string's offset inside its data buffer
+    wrong_buffer = far.copy()
+    wrong_buffer[0, 3], wrong_buffer[0, 2] = 0, 7
+    _, layout = _layout(views)
+    no_data = [[2, [[2, 0, layout[0][1][0][2][:2], []]]]]
+    cases = {
+        "offsets backwards": _replace_frame(strings, 1, backwards),
+        "view far away": _replace_frame(views, 1, far),
+        "view in a missing buffer": _replace_frame(views, 1, wrong_buffer),
+        "views without data": _with_layout(views[:2], no_data),
+        "corrupt schema": [b"SWA2" + frames_prefix_garbage(), *strings[1:]],
+    }
+    for name, bad in cases.items():
+        with pytest.raises(T.ProtocolError):
+            T.read_table(bad)
+            pytest.fail(name)
+    deep = _layout(strings)[0] + b"[" * 100_000 + b"]" * 100_000
+    with pytest.raises(T.ProtocolError):
+        T.read_table([deep, *strings[1:]])
+    with pytest.raises(P.ProtocolError):
+        P.decode([b'{"v": 2, "body": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"])
+
+
+def frames_prefix_garbage() -> bytes:
+    """A layout prefix whose schema bytes are not a flatbuffers message."""
+    import struct as _struct
+
+    return _struct.pack("<I", 16) + b"\x07" * 16 + b"[]"
+
+
 def test_misaligned_frames_are_realigned_for_their_type() -> None:
     values = pa.array([decimal.Decimal(i) for i in range(64)], pa.decimal128(20, 0))
     frames = T.table_frames(pa.table({"d": values}))
