@@ -35,7 +35,9 @@ def _child_setup(cpus: frozenset[int] | None) -> None:
 
 
 def _env() -> dict[str, str]:
-    env = dict(os.environ)
+    from .worker import server_env
+
+    env = server_env()
     path = env.get("PYTHONPATH", "")
     env["PYTHONPATH"] = _REPO_ROOT + (os.pathsep + path if path else "")
     return env
