@@ -253,6 +253,8 @@ class _Builder:
         self.stages: list[Stage] = []
         self.notes: list[str] = []
         self.schemas: dict[int, pa.Schema] = {}
+        #: the rel each worker stage runs, for rewriting it later (see _push_semi_join)
+        self.stage_rels: dict[int, Rel] = {}
         self._tmp = 0
         self._inside_join = 0
 
@@ -332,6 +334,7 @@ class _Builder:
         )
         renamed = pa.schema([f.with_name(n) for f, n in zip(schema, names)])
         self.schemas[sid] = renamed
+        self.stage_rels[sid] = p.rel
         register_table(self.ctx, table, renamed.empty_table())
         return self._read_rel(table), ExchangeInput(sid, table)
 
@@ -898,6 +901,81 @@ class _Builder:
             return self._reduced(left, lkeys, right, rkeys), right
         return left, right
 
+    def _push_semi_join(
+        self, big: _Pipeline, body: dict[str, Any], keys: Rel, inputs: tuple[StageInput, ...]
+    ) -> None:
+        """Also filter a broadcast stage under ``big`` by a semi join's small right side.
+
+        ``big SEMI JOIN keys ON big.a = keys.b``, where ``a`` comes unchanged (through
+        projections, filters and inner joins) from column ``c`` of a broadcast stage S that
+        nothing else reads: S keeps only rows whose ``c`` is among the keys, so S ships and
+        every task hashes far fewer rows (TPC-H q18: 57 orders instead of 1.5 million). The
+        semi join itself stays where it is, so the answer cannot change.
+        """
+        pairs = self._equi_keys(body)
+        traced = [(self._trace(big.rel, a), b) for a, b in pairs]
+        found = [(src, b) for src, b in traced if src is not None]
+        if not found:
+            return
+        sid = found[0][0][0]
+        pushed = [(col, b) for (stage, col), b in found if stage == sid]
+        stage = self.stages[sid]
+        readers = [
+            s for s in self.stages if any(getattr(i, "stage", None) == sid for i in s.inputs)
+        ]
+        if stage.output.mode != OutputMode.BROADCAST or readers or sid not in self.stage_rels:
+            return
+        width = len(self.schemas[sid])
+        conditions = [self._call("equal", _field_ref(c), _field_ref(width + b)) for c, b in pushed]
+        condition = conditions[0]
+        for more in conditions[1:]:
+            condition = self._call("and", condition, more)
+        rel = {
+            "join": {
+                "left": self.stage_rels[sid],
+                "right": keys,
+                "expression": condition,
+                "type": "JOIN_TYPE_LEFT_SEMI",
+            }
+        }
+        names = [f"c{i}" for i in range(width)]
+        fragment = Fragment(FragmentFormat.SUBSTRAIT, self.plan_bytes(rel, names))
+        new_inputs = tuple(dict.fromkeys((*stage.inputs, *inputs)))
+        desc = stage.description.removesuffix(" (broadcast)") + " -> semi join (pushed down)"
+        self.stages[sid] = replace(
+            stage, fragment=fragment, inputs=new_inputs, description=desc + " (broadcast)"
+        )
+        self.stage_rels[sid] = rel
+
+    def _trace(self, rel: Rel, field: int) -> tuple[int, int] | None:
+        """(stage, column) of the exchange ``field`` of ``rel``'s output passes through
+        unchanged, following projections, filters and inner joins; None elsewhere."""
+        kind = _kind(rel)
+        body = rel[kind]
+        mapping = body.get("common", {}).get("emit", {}).get("outputMapping")
+        if kind == "read":
+            names = body.get("namedTable", {}).get("names") or [""]
+            m = re.fullmatch(r"__stage(\d+)", names[-1])
+            if mapping or not m or body.get("filter") or body.get("projection"):
+                return None
+            return int(m.group(1)), field
+        if kind == "filter" and not mapping:
+            return self._trace(body["input"], field)
+        if kind == "project":
+            width = len(self.schema_of(body["input"]))
+            at = mapping[field] if mapping else field
+            if at < width:
+                return self._trace(body["input"], at)
+            ref = _direct_field(body["expressions"][at - width])
+            return None if ref is None else self._trace(body["input"], ref)
+        if kind == "join" and body.get("type") == "JOIN_TYPE_INNER":
+            at = mapping[field] if mapping else field
+            width = len(self.schema_of(body["left"]))
+            if at < width:
+                return self._trace(body["left"], at)
+            return self._trace(body["right"], at - width)
+        return None
+
     def _calls(self, rel: Rel) -> set[str]:
         """Names of the scalar functions ``rel`` calls."""
         return {
@@ -957,6 +1035,13 @@ class _Builder:
 
     def _broadcast_join(self, kind, body, big: _Pipeline, small: _Pipeline, side: str, label: str):
         read, inputs, width = self.broadcast(small)
+        if (
+            kind == "join"
+            and body.get("type") == "JOIN_TYPE_LEFT_SEMI"
+            and side == "right"
+            and not _has_null_safe_keys(self, body)
+        ):
+            self._push_semi_join(big, body, read, inputs)
         other = "left" if side == "right" else "right"
         new = {kind: {**body, side: read, other: big.rel}}
         if any(isinstance(i, ScanInput) for i in inputs):

@@ -282,3 +282,24 @@ def test_a_user_table_named_like_a_replica_is_never_shadowed(tpch_dir, tpch_quer
     inputs = {i for s in plan.stages for i in s.inputs}
     assert ScanInput("nation", replicated=True) not in inputs
     assert ScanInput("region", replicated=True) in inputs
+
+
+def test_a_semi_join_filters_the_broadcast_stage_its_key_comes_from(
+    tpch_catalog, tpch_queries, tpch_reference, assert_result
+):
+    options = PlannerOptions(workers=2, broadcast_rows=20_000, replicate_rows=100)
+    plan = check(tpch_queries["q18"], tpch_catalog, tpch_reference, assert_result, options)
+    (pushed,) = [s for s in plan.stages if "semi join (pushed down)" in s.description]
+    assert pushed.output.mode == OutputMode.BROADCAST and "scan orders" in pushed.description
+    # the semi join's key is o_orderkey, which the broadcast orders side carries; the
+    # result stage still applies the semi join itself
+    assert any(
+        "left semi join" in s.description and "pushed" not in s.description for s in plan.stages
+    )
+    # a key from the split side (lineitem) has no broadcast stage to filter
+    sql = (
+        "select sum(l_quantity) as q from lineitem join orders on l_orderkey = o_orderkey"
+        " where l_partkey in (select p_partkey from part where p_size = 1)"
+    )
+    other = check(sql, tpch_catalog, tpch_reference, assert_result, options)
+    assert not any("pushed down" in s.description for s in other.stages)
