@@ -926,18 +926,7 @@ class _Builder:
         if stage.output.mode != OutputMode.BROADCAST or readers or sid not in self.stage_rels:
             return
         width = len(self.schemas[sid])
-        conditions = [self._call("equal", _field_ref(c), _field_ref(width + b)) for c, b in pushed]
-        condition = conditions[0]
-        for more in conditions[1:]:
-            condition = self._call("and", condition, more)
-        rel = {
-            "join": {
-                "left": self.stage_rels[sid],
-                "right": keys,
-                "expression": condition,
-                "type": "JOIN_TYPE_LEFT_SEMI",
-            }
-        }
+        rel = self._semi_join(self.stage_rels[sid], keys, pushed, width)
         names = [f"c{i}" for i in range(width)]
         fragment = Fragment(FragmentFormat.SUBSTRAIT, self.plan_bytes(rel, names))
         new_inputs = tuple(dict.fromkeys((*stage.inputs, *inputs)))
@@ -976,6 +965,23 @@ class _Builder:
             return self._trace(body["right"], at - width)
         return None
 
+    def _semi_join(
+        self, left: Rel, right: Rel, pairs: list[tuple[int, int]], left_width: int
+    ) -> Rel:
+        """``left`` LEFT SEMI JOIN ``right`` ON left[a] = right[b] AND ... for (a, b) in pairs."""
+        condition: dict[str, Any] | None = None
+        for a, b in pairs:
+            equal = self._call("equal", _field_ref(a), _field_ref(left_width + b))
+            condition = equal if condition is None else self._call("and", condition, equal)
+        return {
+            "join": {
+                "left": left,
+                "right": right,
+                "expression": condition,
+                "type": "JOIN_TYPE_LEFT_SEMI",
+            }
+        }
+
     def _calls(self, rel: Rel) -> set[str]:
         """Names of the scalar functions ``rel`` calls."""
         return {
@@ -1008,22 +1014,8 @@ class _Builder:
         }
         keys = replace(small, rel=keys_rel, steps=(*small.steps, "distinct join keys"))
         read, inputs, _ = self.broadcast(keys)
-        big_width = len(self.schema_of(big.rel))
-        conditions = [
-            self._call("equal", _field_ref(b), _field_ref(big_width + i))
-            for i, b in enumerate(big_keys)
-        ]
-        condition = conditions[0]
-        for more in conditions[1:]:
-            condition = self._call("and", condition, more)
-        semi = {
-            "join": {
-                "left": big.rel,
-                "right": read,
-                "expression": condition,
-                "type": "JOIN_TYPE_LEFT_SEMI",
-            }
-        }
+        pairs = list(zip(big_keys, range(len(big_keys))))
+        semi = self._semi_join(big.rel, read, pairs, len(self.schema_of(big.rel)))
         step = "semi join with the other side's keys (reduction)"
         return replace(
             big,

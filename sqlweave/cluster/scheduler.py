@@ -138,7 +138,6 @@ class QueryState:
         self.query_id = query_id
         self.plan = plan
         self.live: list[str] = list(workers)
-        self.dead: set[str] = set()
         self.retries = retries
         self.outcome: QueryDone | QueryFailed | None = None
         self._stages = {s.id: s for s in plan.stages}
@@ -271,18 +270,12 @@ class QueryState:
         )
 
     def _destinations(self, consumers: list[int]) -> tuple[str, ...]:
-        """Where partition ``p`` goes: the home of task ``p`` of a consumer still needing it.
+        """Where partition ``p`` goes: the home of task ``p`` of the consumers.
 
-        Consumers of one stage place task ``p`` alike (also when moved after a loss: by
-        index over the live workers), so any consumer that has not finished task ``p``
-        tells where its input must go.
+        Task ``p`` of every worker stage lives on one worker (at the start, and after a
+        loss, which moves finished tasks too), so all consumers agree.
         """
-        out = []
-        for p in range(len(self.tasks[consumers[0]])):
-            homes = [self.tasks[c][p] for c in consumers if p < len(self.tasks[c])]
-            waiting = [r.home for r in homes if r.status != TaskStatus.DONE]
-            out.append(waiting[0] if waiting else homes[0].home)
-        return tuple(out)
+        return tuple(r.home for r in self.tasks[consumers[0]])
 
     def _producers_done(self, stage_id: int) -> bool:
         for inp in self._stages[stage_id].inputs:
@@ -307,7 +300,6 @@ class QueryState:
         if worker not in self.live:
             return []
         self.live.remove(worker)
-        self.dead.add(worker)
         if not self.live:
             return self._fail(f"worker {worker} was lost and no workers are left", worker)
         lost = []
