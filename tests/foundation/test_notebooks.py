@@ -160,8 +160,15 @@ def _result_texts(nb) -> list[str]:
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
-        for out in cell.get("outputs", []):
-            text = out.get("text") or str(out.get("data", {}).get("text/plain", ""))
+        outputs = cell.get("outputs", [])
+        # a cell's prints may arrive as one stream message or several (timing): join them
+        printed = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
+        shown = [
+            str(o.get("data", {}).get("text/plain", ""))
+            for o in outputs
+            if o.get("output_type") != "stream"
+        ]
+        for text in ([printed] if printed else []) + shown:
             lines = [
                 ln for ln in text.splitlines() if " · " not in ln and not ln.startswith("engine:")
             ]
