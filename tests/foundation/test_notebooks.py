@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -176,6 +177,18 @@ def _result_texts(nb) -> list[str]:
     return texts
 
 
+def _tokens(texts: list[str]) -> list[float | str]:
+    """Every whitespace-separated token, numbers as floats (so they compare with a tolerance)."""
+    out: list[float | str] = []
+    for text in texts:
+        for tok in text.split():
+            try:
+                out.append(float(tok))
+            except ValueError:
+                out.append(tok)
+    return out
+
+
 def test_dataframes_notebook_same_answers_on_both_engines(tmp_path):
     results = {}
     for engine in ("local", "duckdb"):
@@ -187,9 +200,11 @@ def test_dataframes_notebook_same_answers_on_both_engines(tmp_path):
         )
         assert report.ok, report.failure and report.failure.summary()
         results[engine] = _result_texts(nbformat.read(tmp_path / f"{engine}.ipynb", as_version=4))
-    assert results["local"] == results["duckdb"]
+    # the engines sum doubles in different orders: round(sum(x), 2) may differ in the last digit
+    assert _tokens(results["local"]) == pytest.approx(_tokens(results["duckdb"]), abs=0.0101)
     joined = "\n".join(results["local"])
-    assert "NO      3   11.75    3.06         3.42" in joined  # the pandas x polars x arrow join
+    # the pandas x polars x arrow join (3.055 rounds either way, by summation order)
+    assert re.search(r"NO      3   11\.75    3\.0[56]         3\.42", joined)
     assert "8          7        7" in joined  # NULL-aware counts
     assert "8 rows (showing first 2)" not in joined  # footer stripped, but the limit applied:
     assert joined.rstrip().endswith("2    Lima    12.0    25.0")
