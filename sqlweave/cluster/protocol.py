@@ -530,7 +530,11 @@ def decode(frames: list[Any]) -> Message:
     if cls is None:
         raise ProtocolError(f"unknown message tag {tag!r}")
     layout = header.get("arrow", [])
-    if not isinstance(layout, list) or sum(n + 1 for n in layout) != len(frames) - 1:
+    if (
+        not isinstance(layout, list)
+        or not all(type(n) is int and n >= 0 for n in layout)
+        or sum(n + 1 for n in layout) != len(frames) - 1
+    ):
         raise ProtocolError(f"{tag}: frame count does not match the header")
     tables: list[Any] = []
     pos = 1

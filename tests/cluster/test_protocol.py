@@ -153,6 +153,10 @@ V = P.PROTOCOL_VERSION
         ),
         ([b'{"v": %d, "tag": "ok", "body": {"bogus": 1}, "arrow": []}' % V], "ok:"),
         ([b'{"v": %d, "tag": "ok", "body": {"request_id": "r"}, "arrow": [2]}' % V], "frame count"),
+        # a layout of non-numbers (141 of 153 fuzz tracebacks were this TypeError)
+        ([b'{"v": %d, "tag": "ok", "body": {}, "arrow": ["x", null]}' % V, b""], "frame count"),
+        ([b'{"v": %d, "tag": "ok", "body": {}, "arrow": [true]}' % V, b"", b""], "frame count"),
+        ([b'{"v": %d, "tag": "ok", "body": {}, "arrow": [-1, 1]}' % V, b""], "frame count"),
         (
             [
                 b'{"v": %d, "tag": "ok", "body": {"request_id": {"__dc": "os.system"}}, "arrow": []}'
