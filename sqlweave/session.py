@@ -153,6 +153,10 @@ class Session:
         self._registered.pop(name, None)
         self.engine.deregister(name)
 
+    def registered_files(self) -> dict[str, str]:
+        """``{name: path}`` of the tables registered from files."""
+        return {n: src for n, (src, _) in self._registered.items() if isinstance(src, str)}
+
     def tables(self) -> list[str]:
         """Names of the tables and views in the engine's catalog."""
         return self.engine.tables()

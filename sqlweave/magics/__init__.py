@@ -22,9 +22,15 @@ def load_ipython_extension(ipython: Any) -> None:
     from .lineage import setup_lineage
 
     magics.lineage_magics = setup_lineage(ipython, magics.session)
+    from .complete import install
+
+    install(ipython, magics.session)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
+    from .complete import uninstall
+
+    uninstall(ipython)
     for magics in [c for c in ipython.configurables if isinstance(c, SqlWeave)]:
         ipython.configurables.remove(magics)
         if magics.session is None:  # an instance whose configuration was refused

@@ -1,0 +1,157 @@
+"""JupyterLab-facing latencies: kernel completion (and, from the labextension, panel updates).
+
+    python bench/lab.py                          # every section
+    python bench/lab.py --sections completion --rounds 30 --tables 200 --columns 20
+
+Sections:
+    completion  ``complete_request`` round trips to a real IPython kernel with sqlweave loaded
+                and a catalog of ``--tables`` tables of ``--columns`` columns each (plus a few
+                notebook DataFrames), for the cases a user meets in a ``%%sql`` cell. "cold"
+                asks right after a cell ran (the catalog cache is re-read), "warm" asks again
+                without running anything. The time is from sending the request to reading the
+                reply, as a frontend sees it. Goal: p50 and p99 <= 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+COMPLETION_GOAL_MS = 50.0
+
+#: (case, cell text with ``|`` at the cursor)
+COMPLETION_CASES = (
+    ("table prefix", "%%sql\nSELECT * FROM t01|"),
+    ("alias column", "%%sql\nSELECT a.c1| FROM t007 a JOIN t150 b ON a.c00 = b.c00"),
+    ("bare column, 3 tables", "%%sql\nSELECT c1| FROM t001, t002 JOIN t003 ON true"),
+    ("keyword", "%%sql\nSELECT * FROM t001 WH|"),
+    ("function", "%%sql\nSELECT approx_| FROM t001"),
+    ("CTE column", "%%sql\nWITH w AS (SELECT c00, c01 FROM t042)\nSELECT w.| FROM w"),
+    ("DataFrame column", "%%sql\nSELECT d.| FROM frame_3 d"),
+    ("parameter", "%%sql\nSELECT * FROM t001 WHERE c00 > :lim|"),
+    ("line magic", "rows = %sql SELECT * FROM t19|"),
+)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One printed line: a case and its latency percentiles in milliseconds."""
+
+    case: str
+    p50: float
+    p99: float
+    samples: int
+    matches: int
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def _setup_code(tables: int, columns: int) -> str:
+    cols = ", ".join(f"CAST({i} AS BIGINT) AS c{i:02d}" for i in range(columns))
+    creates = ";\n".join(f"CREATE TABLE t{i:03d} AS SELECT {cols}" for i in range(tables))
+    frames = "\n".join(
+        f"frame_{i} = pd.DataFrame({{f'x{{j}}': [1] for j in range({columns})}})" for i in range(5)
+    )
+    return (
+        "%load_ext sqlweave\nimport pandas as pd\nlimit_rows = 10\n"
+        f"{frames}\n"
+        f"get_ipython().run_cell_magic('sql', '--quiet', {creates!r})\n"
+    )
+
+
+def bench_completion(args: argparse.Namespace) -> list[Row]:
+    from jupyter_client.manager import start_new_kernel
+
+    km, kc = start_new_kernel(kernel_name="python3")
+    try:
+        reply = kc.execute_interactive(
+            _setup_code(args.tables, args.columns), timeout=600, output_hook=lambda msg: None
+        )
+        if reply["content"]["status"] != "ok":
+            raise SystemExit(f"setup failed: {reply['content']}")
+
+        def ask(marked: str) -> tuple[float, int]:
+            cursor = marked.index("|")
+            code = marked.replace("|", "", 1)
+            t0 = time.perf_counter()
+            msg_id = kc.complete(code, cursor)
+            while True:
+                msg = kc.get_shell_msg(timeout=30)
+                if msg["parent_header"].get("msg_id") == msg_id:
+                    break
+            return (time.perf_counter() - t0) * 1000, len(msg["content"]["matches"])
+
+        for _, marked in COMPLETION_CASES:  # warm-up: imports, the function list
+            ask(marked)
+        rows = []
+        for mode in ("cold", "warm"):
+            for case, marked in COMPLETION_CASES:
+                times, found = [], 0
+                for _ in range(args.rounds):
+                    if mode == "cold":
+                        # a cell ran: the catalog cache is re-read
+                        kc.execute_interactive("pass", timeout=30, output_hook=lambda msg: None)
+                    ms, found = ask(marked)
+                    times.append(ms)
+                rows.append(
+                    Row(
+                        f"{mode}: {case}",
+                        _percentile(times, 0.5),
+                        _percentile(times, 0.99),
+                        len(times),
+                        found,
+                    )
+                )
+        return rows
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
+#: section name -> function returning its rows (the labextension adds its own)
+SECTIONS: dict[str, Callable[[argparse.Namespace], list[Row]]] = {
+    "completion": bench_completion,
+}
+
+
+def _print(section: str, rows: list[Row], goal_ms: float) -> bool:
+    print(f"\n## {section} (goal: p50 and p99 <= {goal_ms:.0f} ms)")
+    print(f"{'case':38} {'p50 ms':>8} {'p99 ms':>8} {'n':>5} {'matches':>8}")
+    ok = True
+    for r in rows:
+        flag = "" if r.p99 <= goal_ms else "  over goal"
+        ok = ok and r.p99 <= goal_ms
+        print(f"{r.case:38} {r.p50:8.1f} {r.p99:8.1f} {r.samples:5d} {r.matches:8d}{flag}")
+    every = [r.p50 for r in rows]
+    print(f"{'median of the p50s':38} {statistics.median(every):8.1f}")
+    return ok
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sections", default=",".join(SECTIONS), help="comma-separated")
+    parser.add_argument("--rounds", type=int, default=30, help="samples per completion case")
+    parser.add_argument("--tables", type=int, default=200)
+    parser.add_argument("--columns", type=int, default=20)
+    args = parser.parse_args(argv)
+    ok = True
+    for section in args.sections.split(","):
+        if section not in SECTIONS:
+            parser.error(f"unknown section {section!r}; known: {', '.join(SECTIONS)}")
+        ok = _print(section, SECTIONS[section](args), COMPLETION_GOAL_MS) and ok
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
