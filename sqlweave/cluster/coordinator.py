@@ -42,6 +42,7 @@ from .coordinator_state import (
     WorkerLost,
 )
 from .fragments import COORDINATOR, DistributedPlan, ExchangeShare, MemoryShare, TaskInput, TaskSpec
+from .planner import NotDistributable
 from .task import concat_tables
 from .transport import keep_freed_memory
 
@@ -67,12 +68,21 @@ class _Query:
     plan: DistributedPlan
     state: Any  # scheduler.QueryState
     explain: bool = False
+    #: what the client sent (a fallback runs it again)
+    message: P.ExecuteQuery | None = None
+    #: the id workers know this run by: the request id, or a fresh one for a fallback run
+    key: str = ""
+    #: this run is already the fallback of a distributed run that failed
+    fallback: bool = False
     started: float = field(default_factory=time.perf_counter)
     runs: list[P.FragmentRun] = field(default_factory=list)
     rows: int = 0
     #: gathered outputs kept on the coordinator: (stage, partition) -> {producer: table}
     gathered: dict[tuple[int, int], dict[int, pa.Table]] = field(default_factory=dict)
     last_progress: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.key = self.key or self.request_id
 
 
 class Coordinator:
@@ -357,11 +367,12 @@ class Coordinator:
         P.send(self.clients, P.TableSchema(msg.request_id, schema), identity)
 
     def _on_cancel(self, identity: bytes, msg: P.CancelRequest) -> None:
-        q = self.queries.pop(msg.request_id, None)
+        q = next((q for q in self.queries.values() if q.request_id == msg.request_id), None)
         if q is None:
             return
+        self.queries.pop(q.key, None)
         for wid in self.membership.alive():
-            self._send_worker(wid, P.CancelQuery(msg.request_id))
+            self._send_worker(wid, P.CancelQuery(q.key))
         P.send(
             self.clients,
             P.QueryFailed(msg.request_id, P.ErrorKind.CANCELLED, "query cancelled"),
@@ -417,6 +428,10 @@ class Coordinator:
             return
         try:
             plan = self._plan(sql, msg.params)
+        except NotDistributable as exc:
+            log.info("running %s on the coordinator: %s", msg.request_id, exc)
+            self._run_locally(identity, msg)
+            return
         except errors.SqlError as exc:
             if not self._runs_locally(sql, msg.params):
                 raise
@@ -425,23 +440,27 @@ class Coordinator:
             self._run_locally(identity, msg)
             return
         state = S.QueryState(msg.request_id, plan, self.membership.alive(), self.catalog)
-        q = _Query(msg.request_id, identity, sql, plan, state, explain=explain)
-        self.queries[msg.request_id] = q
+        q = _Query(msg.request_id, identity, sql, plan, state, explain=explain, message=msg)
+        self.queries[q.key] = q
         self.queries_run += 1
         self._feed(q, state.start())
 
     def _plan(self, sql: str, params: dict[str, Any]) -> DistributedPlan:
-        from .planner import PlannerOptions, plan_query
+        from .planner import plan_query
 
-        options = PlannerOptions(workers=len(self.membership.alive()), **self.planner_options)
         try:
-            return plan_query(sql, self.catalog, options, params or None)
-        except errors.SqlError:
+            return plan_query(sql, self.catalog, self._options(), params or None)
+        except (errors.SqlError, NotDistributable):
             raise
         except Exception as exc:
             from . import sqlerrors
 
             raise sqlerrors.from_datafusion(exc, sql, self.catalog.names()) from None
+
+    def _options(self) -> Any:
+        from .planner import PlannerOptions
+
+        return PlannerOptions(workers=len(self.membership.alive()), **self.planner_options)
 
     def _runs_locally(self, sql: str, params: dict[str, Any]) -> bool:
         try:
@@ -460,9 +479,21 @@ class Coordinator:
         fut.add_done_callback(self._wake)
 
     def _feed(self, q: _Query, events: list[Any]) -> None:
-        """Hand events to the query's scheduler and carry out its instructions."""
+        """Hand events to the query's scheduler and carry out its instructions.
+
+        Whatever goes wrong here fails (or falls back) this query, answering its client:
+        the exception must not reach the socket loop, which would answer the worker whose
+        message we were handling and leave the client waiting forever."""
+        try:
+            self._feed_events(q, events)
+        except Exception as exc:
+            log.exception("query %s failed in the coordinator", q.request_id)
+            if self.queries.get(q.key) is q:
+                self._fail(q, S.QueryFailed(q.key, _first_line(exc), COORDINATOR))
+
+    def _feed_events(self, q: _Query, events: list[Any]) -> None:
         pending = list(events)
-        while pending and self.queries.get(q.request_id) is q:
+        while pending and self.queries.get(q.key) is q:
             item = pending.pop(0)
             if isinstance(item, (S.TaskDone, S.TaskFailed, S.WorkerLost)):
                 pending[:0] = q.state.handle(item)
@@ -505,7 +536,7 @@ class Coordinator:
             return out, time.perf_counter() - started
 
         fut = self._local.submit(run)
-        self._local_tasks[fut] = (q.request_id, spec)
+        self._local_tasks[fut] = (q.key, spec)
         fut.add_done_callback(self._wake)
 
     def _wake(self, _fut: cf.Future) -> None:
@@ -524,8 +555,8 @@ class Coordinator:
                 reply = failure(request_id, exc)
             P.send(self.clients, reply, identity)
         for fut in [f for f in self._local_tasks if f.done()]:
-            request_id, spec = self._local_tasks.pop(fut)
-            q = self.queries.get(request_id)
+            key, spec = self._local_tasks.pop(fut)
+            q = self.queries.get(key)
             if q is None:
                 continue
             try:
@@ -535,9 +566,12 @@ class Coordinator:
                 continue
             rows = sum(t.num_rows for t in outputs.values())
             q.runs.append(P.FragmentRun(spec.stage, spec.index, COORDINATOR, rows, seconds))
-            q.gathered.setdefault((spec.stage, 0), {})[spec.index] = concat_tables(
-                [outputs[p] for p in sorted(outputs)]
-            )
+            try:
+                output = concat_tables([outputs[p] for p in sorted(outputs)])
+            except Exception as exc:
+                self._feed(q, [S.TaskFailed(spec.key, COORDINATOR, _first_line(exc), spec.attempt)])
+                continue
+            q.gathered.setdefault((spec.stage, 0), {})[spec.index] = output
             self._feed(q, [S.TaskDone(spec.key, COORDINATOR, rows, seconds, spec.attempt)])
 
     def _progress(self, q: _Query) -> None:
@@ -550,9 +584,9 @@ class Coordinator:
         P.send(self.clients, msg, q.client)
 
     def _finish(self, q: _Query) -> None:
-        self.queries.pop(q.request_id, None)
         parts = q.gathered.get((q.plan.root, 0), {})
         table = concat_tables([parts[i] for i in sorted(parts)])
+        self.queries.pop(q.key, None)
         if q.explain:
             from .explain import explain_graph, explain_text
 
@@ -561,16 +595,70 @@ class Coordinator:
             table = pa.table({"plan_type": ["distributed_plan"], "graph": [graph], "plan": [text]})
         P.send(self.clients, P.QueryResult(q.request_id, table, tuple(q.runs)), q.client)
         for wid in self.membership.alive():
-            self._send_worker(wid, P.ReleaseQuery(q.request_id))
+            self._send_worker(wid, P.ReleaseQuery(q.key))
 
     def _fail(self, q: _Query, outcome: S.QueryFailed) -> None:
-        self.queries.pop(q.request_id, None)
+        self.queries.pop(q.key, None)
+        for wid in self.membership.alive():
+            self._send_worker(wid, P.CancelQuery(q.key))
+        try:
+            if self._fall_back(q, outcome.error):
+                return
+        except Exception:  # the original error is the one to report
+            log.exception("query %s could not fall back to the coordinator", q.request_id)
         remote = outcome.worker and outcome.worker != COORDINATOR
         kind = P.ErrorKind.WORKER if remote else P.ErrorKind.EXECUTION
         reply = P.QueryFailed(q.request_id, kind, outcome.error, outcome.worker)
         P.send(self.clients, reply, q.client)
-        for wid in self.membership.alive():
-            self._send_worker(wid, P.CancelQuery(q.request_id))
+
+    def _fall_back(self, q: _Query, error: str) -> bool:
+        """Run a failed distributed query again, whole, on the coordinator.
+
+        Only once, and only for failures that come from distributing it (a fragment that
+        does not plan or decode on a worker, pieces that do not fit together), never for
+        errors in the data, which the coordinator would only hit again.
+        """
+        if q.fallback or q.message is None or is_data_error(error):
+            return False
+        from .planner import NotDistributable, whole_query_plan
+
+        log.info("query %s falls back to the coordinator: %s", q.request_id, error)
+        reason = f"a distributed fragment failed: {error[:200]}"
+        try:
+            plan = whole_query_plan(q.sql, self.catalog, self._options(), q.message.params, reason)
+        except NotDistributable:
+            self._run_locally(q.client, q.message)
+            return True
+        key = f"{q.request_id}.fallback"
+        state = S.QueryState(key, plan, self.membership.alive(), self.catalog)
+        again = _Query(
+            q.request_id, q.client, q.sql, plan, state, q.explain, q.message, key, fallback=True
+        )
+        self.queries[key] = again
+        self._feed(again, state.start())
+        return True
+
+
+#: DataFusion/Arrow error texts that are about the data, not about how a query was cut up:
+#: running the query again on the coordinator would fail the same way
+DATA_ERRORS = (
+    "divide by zero",
+    "cast error",
+    "overflow",
+    "parser error",
+    "resources exhausted",
+    "out of range",
+)
+
+
+def is_data_error(error: str) -> bool:
+    """Whether a failure is about the data (the answer) rather than the distribution.
+
+    >>> is_data_error("Arrow error: Divide by zero error"), is_data_error("Schema error: x")
+    (True, False)
+    """
+    low = error.lower()
+    return any(marker in low for marker in DATA_ERRORS)
 
 
 def failure(request_id: str, exc: BaseException) -> P.QueryFailed:

@@ -52,6 +52,7 @@ from .fragments import (
     StageInput,
     replica_name,
 )
+from .roundtrip import substrait_loss
 
 Rel = dict[str, Any]
 
@@ -171,6 +172,11 @@ class PlannerOptions:
 
 class PlanningError(Exception):
     """The query cannot be planned for the cluster (e.g. an unknown table)."""
+
+
+class NotDistributable(Exception):
+    """The query must run whole on the coordinator and cannot go there as SQL text
+    (it has bound parameters): the caller runs the statement itself."""
 
 
 @dataclass
@@ -1203,6 +1209,10 @@ def plan_query(
         # then answer as NOT EXISTS: keep the whole query on the coordinator, correct
         reason = "NOT IN (null-aware anti join) is not distributed"
         return _gathered_plan(sql, lp, ctx, catalog, options, params, reason, sql_root=True)
+    loss = substrait_loss(ctx, lp)
+    if loss is not None:
+        # a fragment would mean something else than the query: run the SQL text instead
+        return _gathered_plan(sql, lp, ctx, catalog, options, params, loss, sql_root=True)
     try:
         return _distribute(ctx, catalog, lp, options)
     except Exception as exc:  # a plan shape we cannot cut: still answer, on the coordinator
@@ -1253,8 +1263,10 @@ def _gathered_plan(
         )
         for i, t in enumerate(tables)
     ]
+    if sql_root and params:
+        raise NotDistributable(reason)
     try:
-        if sql_root and not params:
+        if sql_root:
             raise ValueError("the SQL text keeps what Substrait loses")
         root = Fragment(FragmentFormat.SUBSTRAIT, ss.Producer.to_substrait_plan(lp, ctx).encode())
     except Exception:
@@ -1274,3 +1286,17 @@ def _gathered_plan(
     )
     note = f"the query could not be distributed ({reason}); it runs on the coordinator"
     return DistributedPlan(tuple(stages), len(stages) - 1, (note,))
+
+
+def whole_query_plan(
+    sql: str,
+    catalog: Catalog,
+    options: PlannerOptions | None,
+    params: Mapping[str, Any] | None,
+    reason: str,
+) -> DistributedPlan:
+    """The whole query on the coordinator from its SQL text, over gathered copies of the
+    tables it names; EXPLAIN shows ``reason``. :class:`NotDistributable` with parameters."""
+    return _gathered_plan(
+        sql, None, None, catalog, options or PlannerOptions(), params, reason, True
+    )

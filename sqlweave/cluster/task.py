@@ -198,13 +198,57 @@ def _read_files(share: FilesShare) -> pa.Table:
 
 
 def concat_tables(tables: list[pa.Table]) -> pa.Table:
-    """One table from pieces of the same columns (cast to the first piece's schema)."""
+    """One table from pieces of the same columns, by position.
+
+    Pieces from different tasks may disagree on nullability (an empty piece says "not
+    null") or have a NULL-typed column where others have values: every piece is cast to
+    a schema that admits them all (the first piece's names, nullable where any is).
+
+    >>> a = pa.table({"x": pa.array([1], pa.int64())})
+    >>> b = pa.table({"y": pa.array([None], pa.null())})
+    >>> concat_tables([a, b]).to_pydict()
+    {'x': [1, None]}
+    """
     if not tables:
         return pa.table({})
     if len(tables) == 1:
         return tables[0]
     first = tables[0].schema
-    return pa.concat_tables([t if t.schema == first else t.cast(first) for t in tables])
+    if all(t.schema == first for t in tables):
+        return pa.concat_tables(tables)
+    target = _common_schema([t.schema for t in tables])
+    pieces = []
+    for t in tables:
+        if t.schema.names != target.names:
+            t = t.rename_columns(target.names)
+        pieces.append(t if t.schema == target else t.cast(target))
+    return pa.concat_tables(pieces)
+
+
+def _common_schema(schemas: list[pa.Schema]) -> pa.Schema:
+    """The first schema, widened so that every one of ``schemas`` casts to it."""
+    first = schemas[0]
+    fields = []
+    for i, field in enumerate(first):
+        column = [s.field(i) for s in schemas]
+        types = [f.type for f in column if not pa.types.is_null(f.type)]
+        typ = types[0] if types else field.type
+        for other in types[1:]:
+            if other != typ:
+                try:
+                    typ = (
+                        pa.unify_schemas(
+                            [pa.schema([("c", typ)]), pa.schema([("c", other)])],
+                            promote_options="permissive",
+                        )
+                        .field(0)
+                        .type
+                    )
+                except (pa.ArrowInvalid, pa.ArrowTypeError, NotImplementedError):
+                    pass  # left to the cast, which says what does not fit
+        nullable = any(f.nullable for f in column) or len(types) < len(column)
+        fields.append(pa.field(field.name, typ, nullable, field.metadata))
+    return pa.schema(fields, metadata=first.metadata)
 
 
 def execute_fragment(ctx: SessionContext, fragment: Fragment) -> pa.Table:

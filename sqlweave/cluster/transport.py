@@ -238,8 +238,10 @@ def _encode_batch(batch: pa.RecordBatch, out: list[pa.Buffer]) -> list[Any]:
     """The layout of ``batch``, its buffers appended to ``out``."""
     mark = len(out)
     try:
+        # (pyarrow has no Python array class for some types, such as day_time_interval:
+        # touching such a column raises KeyError, but IPC still carries it)
         return [batch.num_rows, [_encode_array(col, out) for col in batch.columns]]
-    except _Unsupported:
+    except (_Unsupported, KeyError, NotImplementedError):
         # no from_buffers path for one of its types: the batch goes as one IPC frame
         del out[mark:]
         frame = batch.serialize()
