@@ -128,9 +128,9 @@ def test_a_day_time_interval_result_does_not_kill_the_coordinator(sessions, clus
 def test_data_errors_still_fail_on_both(sessions) -> None:
     embedded, remote = sessions
     sql = "SELECT k / (k - k) AS v FROM u"
-    with pytest.raises(sqlweave.errors.SqlError, match="(?i)divide by zero"):
+    with pytest.raises(sqlweave.errors.SqlError, match=r"(?i)divide by zero"):
         embedded.sql(sql)
-    with pytest.raises(sqlweave.errors.SqlError, match="(?i)divide by zero"):
+    with pytest.raises(sqlweave.errors.SqlError, match=r"(?i)divide by zero"):
         remote.sql(sql)
 
 
