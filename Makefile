@@ -35,10 +35,11 @@ format: $(VENV)/.installed-dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-## JupyterLab on 127.0.0.1 with the notebooks folder
+## JupyterLab on 127.0.0.1 with the notebooks folder, opening the quickstart (root needs --allow-root)
+LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 lab: $(VENV)/.installed-dev
 	$(BIN)/python -m pip install -q -e '.[lab]'
-	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --notebook-dir=notebooks
+	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=notebooks $(LAB_ROOT) notebooks/quickstart.ipynb
 
 ## benchmarks (printed tables; not part of the tests)
 bench: $(VENV)/.installed-dev
