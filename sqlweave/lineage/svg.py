@@ -1,7 +1,8 @@
 """Draw a :class:`LineageGraph` as a self-contained static SVG (no graphviz).
 
-Datasets are boxes (listing their columns when ``columns=True``), runs are small
-pills labelled with the execution count and SQL, edges go left to right. Styles
+Datasets are boxes (listing their columns when ``columns=True``), statements are small
+pills labelled with the execution count and SQL (a cell's read-only queries share one
+pill, see :mod:`.view`), edges go left to right. Styles
 are inline attributes, not a ``<style>`` sheet, so the drawing looks the same in
 a live notebook, a saved one rendered by nbviewer/GitHub, and an HTML export.
 Every node is a ``<g data-node="ID">`` and every edge a ``<path data-source=...
@@ -18,16 +19,17 @@ import itertools
 from collections.abc import Collection
 from xml.sax.saxutils import escape, quoteattr
 
-from ..events import Status
 from .graph import EdgeKind, LineageGraph, Node, NodeKind
 from .layout import Layout, Point, layered_layout
 from .model import TransformType
+from .view import ViewNode, build_view
 
+#: every label's size: at least 11 px on screen when viewers never shrink below 11/12
+FONT_PX = 12
 CHAR_W = 7.0  # average glyph width of 12px sans-serif
 ROW_H = 18.0
 HEAD_H = 26.0
 RUN_H = 22.0
-RUN_CHARS = 24
 
 COLORS = {
     "dataset": ("#eef4fc", "#3b73b9"),
@@ -42,75 +44,51 @@ FONT = "font-family='-apple-system, Segoe UI, Helvetica, Arial, sans-serif'"
 _ids = itertools.count()
 
 
-def _run_text(graph: LineageGraph, run_id: str) -> str:
-    info = graph.run(run_id).info
-    count = "" if info.execution_count is None else f"[{info.execution_count}] "
-    head = " ".join(info.sql.split())
-    return count + (head if len(head) <= RUN_CHARS else head[: RUN_CHARS - 1] + "…")
-
-
-def _drawn(graph: LineageGraph, nodes: Collection[Node] | None) -> tuple[list[Node], list[Node]]:
-    """Datasets and runs to draw: completed runs that touched something, within ``nodes``."""
-    wanted = None if nodes is None else {n.id for n in nodes}
-    datasets = [n for n in graph.nodes(NodeKind.DATASET) if wanted is None or n.id in wanted]
-    touched = {
-        u.id if u.kind is NodeKind.RUN else v.id
-        for u, v, k in graph.edges()
-        if k is not EdgeKind.HAS_COLUMN and NodeKind.RUN in (u.kind, v.kind)
-    }
-    runs = [
-        n
-        for n in graph.nodes(NodeKind.RUN)
-        if n.id in touched
-        and (wanted is None or n.id in wanted)
-        and graph.run(n.name).info.status is Status.COMPLETE
-    ]
-    return datasets, runs
-
-
 def draw(
     graph: LineageGraph,
     *,
     columns: bool = False,
     nodes: Collection[Node] | None = None,
     focus: Node | None = None,
+    fold: bool = True,
 ) -> str:
     """An SVG document of the graph (or of ``nodes`` only), ``focus`` outlined.
+
+    Drawn at its natural size: every label is 12 px. Viewers scroll a large drawing rather
+    than shrink it (see :func:`sqlweave.lineage.widget.html_fallback`).
 
     Args:
         graph: the lineage graph.
         columns: list each dataset's columns and draw column-to-column edges.
         nodes: restrict the drawing to these datasets/runs (and their columns).
         focus: a dataset or column to emphasise.
+        fold: draw the read-only queries of a cell as one node (see :mod:`.view`).
     """
-    datasets, runs = _drawn(graph, nodes)
+    view = build_view(graph, nodes, fold=fold)
+    datasets = [Node(NodeKind.DATASET, n.name) for n in view.of_kind(NodeKind.DATASET)]
+    statements = view.of_kind(NodeKind.RUN)
     col_names = {d.id: graph.columns(d.name) if columns else () for d in datasets}
     sizes: dict[str, tuple[float, float]] = {}
     for d in datasets:
         longest = max([len(d.name) + 2, *(len(c) + 2 for c in col_names[d.id])])
         height = HEAD_H + (len(col_names[d.id]) * ROW_H + 6 if col_names[d.id] else 0)
         sizes[d.id] = (max(60.0, longest * CHAR_W + 16), height)
-    for r in runs:
-        sizes[r.id] = (len(_run_text(graph, r.name)) * 6.6 + 18, RUN_H)
-    flow = [
-        (u.id, v.id, k)
-        for u, v, k in graph.edges()
-        if u.id in sizes and v.id in sizes and k is not EdgeKind.HAS_COLUMN
-    ]
-    layout = layered_layout(sizes, [(u, v) for u, v, _ in flow])
+    for r in statements:
+        sizes[r.id] = (len(r.label) * CHAR_W + 18, RUN_H)
+    layout = layered_layout(sizes, [(u, v) for u, v, _ in view.edges])
     uid = next(_ids)
     out = [
         f"<svg xmlns='http://www.w3.org/2000/svg' class='sqlweave-lineage' "
         f"width='{layout.width:.0f}' height='{layout.height:.0f}' "
-        f"viewBox='0 0 {layout.width:.0f} {layout.height:.0f}' style='max-width:100%;height:auto' "
-        f"{FONT} font-size='12'>",
+        f"viewBox='0 0 {layout.width:.0f} {layout.height:.0f}' "
+        f"{FONT} font-size='{FONT_PX}'>",
         "<defs>",
         f"<marker id='swl-arrow-{uid}' viewBox='0 0 10 10' refX='9' refY='5' markerWidth='7' "
         f"markerHeight='7' orient='auto-start-reverse'><path d='M0,0 L10,5 L0,10 z' "
         f"fill='{COLORS['edge']}'/></marker>",
         "</defs>",
     ]
-    kinds = dict(((u, v), k) for u, v, k in flow)
+    kinds = {(u, v): k for u, v, k in view.edges}
     for route in layout.routes:
         kind = kinds[(route.source, route.target)]
         dash = " stroke-dasharray='5,3'" if kind in (EdgeKind.DROPS, EdgeKind.RENAMES) else ""
@@ -124,8 +102,8 @@ def draw(
         out.extend(_column_edges(graph, layout, col_names, focus))
     for d in datasets:
         out.append(_dataset(graph, d, layout, col_names[d.id], focus))
-    for r in runs:
-        out.append(_run(graph, r, layout))
+    for r in statements:
+        out.append(_run(r, layout))
     out.append("</svg>")
     return "\n".join(out)
 
@@ -215,16 +193,15 @@ def _column_edges(
     return out
 
 
-def _run(graph: LineageGraph, r: Node, layout: Layout) -> str:
+def _run(r: ViewNode, layout: Layout) -> str:
     box = layout.boxes[r.id]
-    info = graph.run(r.name).info
     fill, stroke = COLORS["run"]
-    where = f"{info.notebook} cell {info.cell_id or '-'}"
+    title = "\n".join([r.cell or "", *r.sql])
     return (
         f"<g class='swl-node swl-run' data-node={quoteattr(r.id)} data-kind='run'>"
-        f"<title>{escape(where)}\n{escape(info.sql)}</title>"
+        f"<title>{escape(title)}</title>"
         f"<rect x='{box.x:.1f}' y='{box.y:.1f}' width='{box.width:.1f}' height='{box.height:.1f}' "
         f"rx='{box.height / 2:.1f}' fill='{fill}' stroke='{stroke}'/>"
-        f"<text x='{box.x + 9:.1f}' y='{box.y + 15:.1f}' font-size='11' "
-        f"fill='{COLORS['text']}'>{escape(_run_text(graph, r.name))}</text></g>"
+        f"<text x='{box.x + 9:.1f}' y='{box.y + 15:.1f}' "
+        f"fill='{COLORS['text']}'>{escape(r.label)}</text></g>"
     )

@@ -1,8 +1,8 @@
 """An interactive lineage view (anywidget): pan/zoom, click to trace, see the SQL.
 
 The widget shows the same SVG as :func:`sqlweave.lineage.svg.draw`; its
-``_repr_mimebundle_`` adds that SVG as ``text/html`` so notebooks executed
-headless, saved, or viewed without a kernel still show the drawing.
+``_repr_mimebundle_`` adds the static drawing (:func:`static_bundle`) so notebooks
+executed headless, saved, or viewed without a kernel or untrusted still show it.
 
 anywidget (and with it ipywidgets) is imported only when a widget is made, so
 importing this module, like all of :mod:`sqlweave.lineage`, never imports IPython.
@@ -10,13 +10,18 @@ importing this module, like all of :mod:`sqlweave.lineage`, never imports IPytho
 
 from __future__ import annotations
 
+import base64
 import functools
+import re
 from collections.abc import Collection
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from xml.sax.saxutils import quoteattr
 
 from .graph import EdgeKind, LineageGraph, Node, NodeKind
 from .svg import draw
+from .view import FOLDED_PREFIX, View, build_view
 
 STATIC = Path(__file__).parent / "static"
 ESM = STATIC / "lineage_widget.js"
@@ -29,14 +34,18 @@ NODE_KEYS = ("label", "kind", "dataset", "cell", "sql")
 _TRACED = (EdgeKind.READS, EdgeKind.WRITES, EdgeKind.DERIVES, EdgeKind.HAS_COLUMN)
 
 
-def widget_data(graph: LineageGraph) -> dict[str, Any]:
+def widget_data(graph: LineageGraph, view: View | None = None) -> dict[str, Any]:
     """The ``graph`` trait: node metadata and the edges the JS walks to trace lineage.
 
-    ``has_column`` edges are included so that selecting a dataset also lights up
-    its columns' lineage.
+    Run nodes folded into a cell's query node by ``view`` (default: the whole graph's
+    view) are replaced by that node, so walks and counts match the drawing. ``has_column``
+    edges are included so that selecting a dataset also lights up its columns' lineage.
     """
+    view = view if view is not None else build_view(graph)
     nodes: dict[str, dict[str, Any]] = {}
     for n in graph.nodes():
+        if n.id in view.folded:
+            continue
         meta: dict[str, Any] = {
             "label": str(n),
             "kind": n.kind.value,
@@ -52,13 +61,80 @@ def widget_data(graph: LineageGraph) -> dict[str, Any]:
                 meta["dataset"] = n.name
             meta["sql"] = [graph.run(r).info.sql for r in graph.producers(n)]
         nodes[n.id] = {k: meta[k] for k in NODE_KEYS}
-    edges = [[u.id, v.id, k.value] for u, v, k in graph.edges() if k in _TRACED]
-    return {"nodes": nodes, "edges": edges}
+    for v in view.nodes:
+        if v.id.startswith(FOLDED_PREFIX):
+            meta = {
+                "label": v.label,
+                "kind": NodeKind.RUN.value,
+                "dataset": None,
+                "cell": v.cell,
+                "sql": list(v.sql),
+            }
+            nodes[v.id] = {k: meta[k] for k in NODE_KEYS}
+    edges: dict[tuple[str, str, str], None] = {}
+    for u, v, k in graph.edges():
+        if k in _TRACED:
+            edges[(view.folded.get(u.id, u.id), view.folded.get(v.id, v.id), k.value)] = None
+    return {"nodes": nodes, "edges": [list(e) for e in edges]}
 
 
-def html_fallback(svg: str) -> str:
-    """The static drawing as an HTML snippet (what a notebook without a kernel shows)."""
-    return f"<div class='sqlweave-lineage-static' style='overflow-x:auto'>{svg}</div>"
+_SIZE = re.compile(r"<svg[^>]*?\swidth='([\d.]+)'[^>]*?\sheight='([\d.]+)'")
+
+
+def html_fallback(svg: str, alt: str = "lineage graph") -> str:
+    """The drawing as sanitizer-safe HTML: an ``<img>`` of the SVG as a data URI.
+
+    JupyterLab renders ``text/html`` of an untrusted notebook through its sanitizer,
+    which strips ``<svg>`` (leaving its text as a wall of words) but keeps ``<img>`` with a
+    data URI and inline ``overflow``/``max-width`` styles. The image keeps its natural
+    size (12 px labels) and its box scrolls sideways instead of shrinking it.
+    """
+    size = _SIZE.search(svg)
+    dims = f" width='{size.group(1)}' height='{size.group(2)}'" if size else ""
+    data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
+    return (
+        f"<div class='sqlweave-lineage-static' style='overflow-x:auto;max-width:100%'>"
+        f"<img src='data:image/svg+xml;base64,{data}'{dims} alt={quoteattr(alt)} "
+        f"style='max-width:none'></div>"
+    )
+
+
+@dataclass(frozen=True)
+class StaticDrawing:
+    """A lineage drawing without a widget, for every viewer of a saved notebook.
+
+    Its bundle holds the SVG itself (``image/svg+xml``: nbconvert, VS Code, GitHub), the
+    sanitizer-safe ``<img>`` (``text/html``: JupyterLab, trusted or not) and a summary.
+    """
+
+    svg: str
+    summary: str = "lineage graph"
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        return static_bundle(self.svg, self.summary)
+
+    def __repr__(self) -> str:
+        return self.summary
+
+
+def static_bundle(svg: str, summary: str) -> dict[str, str]:
+    """The MIME types a saved notebook keeps for a drawing (see :class:`StaticDrawing`)."""
+    return {
+        "image/svg+xml": svg,
+        "text/html": html_fallback(svg, summary),
+        "text/plain": summary,
+    }
+
+
+def view_summary(view: View) -> str:
+    """``lineage graph: 5 datasets, 3 statements (12 queries in 2 cells folded)``."""
+    datasets = len(view.of_kind(NodeKind.DATASET))
+    statements = [n for n in view.of_kind(NodeKind.RUN) if not n.id.startswith(FOLDED_PREFIX)]
+    groups = [n for n in view.of_kind(NodeKind.RUN) if n.id.startswith(FOLDED_PREFIX)]
+    text = f"lineage graph: {datasets} datasets, {len(statements)} statements"
+    if groups:
+        text += f" ({sum(len(g.runs) for g in groups)} queries of {len(groups)} cells folded)"
+    return text
 
 
 @functools.cache
@@ -73,19 +149,16 @@ def widget_class() -> type:
         svg = traitlets.Unicode("").tag(sync=True)
         graph = traitlets.Dict({}).tag(sync=True)
 
+        alt = traitlets.Unicode("lineage graph")  # not synced: the static summary
+
         def _repr_mimebundle_(self, **kwargs: Any) -> Any:
             bundle = super()._repr_mimebundle_(**kwargs)
             data, meta = bundle if isinstance(bundle, tuple) else (bundle or {}, {})
-            data = {**data, "text/html": html_fallback(self.svg), "text/plain": self.summary()}
-            return data, meta
+            return {**data, **static_bundle(self.svg, self.summary())}, meta
 
         def summary(self) -> str:
             """What a terminal or a text-only viewer shows instead of the drawing."""
-            kinds = [n["kind"] for n in self.graph.get("nodes", {}).values()]
-            return (
-                f"lineage graph: {kinds.count('dataset')} datasets, {kinds.count('column')} columns,"
-                f" {kinds.count('run')} statements"
-            )
+            return self.alt
 
     return LineageWidget
 
@@ -98,5 +171,6 @@ def make_widget(
     focus: Node | None = None,
 ) -> Any:
     """An interactive widget of ``graph`` (arguments as for :func:`~sqlweave.lineage.svg.draw`)."""
+    view = build_view(graph, nodes)
     svg = draw(graph, columns=columns, nodes=nodes, focus=focus)
-    return widget_class()(svg=svg, graph=widget_data(graph))
+    return widget_class()(svg=svg, graph=widget_data(graph, view), alt=view_summary(view))

@@ -26,7 +26,8 @@ from ..lineage.capture import INTERACTIVE, CellContext, LineageCapture
 from ..lineage.graph import Impact, LineageGraph, Node, NodeKind, StaleCell
 from ..lineage.store import DEFAULT_PATH, LineageStore
 from ..lineage.svg import draw
-from ..lineage.widget import html_fallback, make_widget
+from ..lineage.view import build_view
+from ..lineage.widget import StaticDrawing, html_fallback, make_widget, view_summary
 
 USAGE = """usage:
   %lineage                                   draw the lineage graph
@@ -214,10 +215,8 @@ class LineageMagics(Magics):
     ) -> Any:
         if self.interactive and not static:
             return make_widget(self.graph, columns=columns, nodes=nodes, focus=focus)
-        return Report(
-            "<lineage drawing>",
-            html_fallback(draw(self.graph, columns=columns, nodes=nodes, focus=focus)),
-        )
+        svg = draw(self.graph, columns=columns, nodes=nodes, focus=focus)
+        return StaticDrawing(svg, view_summary(build_view(self.graph, nodes)))
 
 
 def _expect(args: list[str], n: int, command: str) -> None:

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 
+from lab_rules import lab_renders_untrusted, sanitizer_problems, svg_in_html
 from test_graph_builders import add, chain
 
 from sqlweave.lineage.graph import LineageGraph, NodeKind
@@ -84,13 +85,17 @@ def test_subset_drawing_and_empty_graph() -> None:
     assert ET.fromstring(draw(LineageGraph())).tag == f"{SVG}svg"
 
 
-def test_widget_bundle_has_the_svg_as_html_fallback() -> None:
+def test_widget_bundle_keeps_a_drawing_for_untrusted_and_kernel_less_viewers() -> None:
     from sqlweave.lineage.widget import make_widget
 
     w = make_widget(chain())
     data, _ = w._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in data
-    assert data["text/html"].count("<svg") == 1 and "summary" in data["text/html"]
+    assert data["image/svg+xml"].count("<svg") == 1 and "summary" in texts(data["image/svg+xml"])
+    assert lab_renders_untrusted(data) == "text/html"
+    assert sanitizer_problems(data["text/html"]) == []
+    assert svg_in_html(data["text/html"]) == data["image/svg+xml"]
+    assert data["text/plain"] == "lineage graph: 3 datasets, 4 statements"
     assert w.graph["nodes"]["dataset:summary"]["sql"][0].startswith("CREATE TABLE summary")
 
 

@@ -8,12 +8,14 @@ from pathlib import Path
 import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import ExecutionInfo, InteractiveShell
+from lab_rules import svg_in_html
 from traitlets import Bool
 from traitlets.config import Configurable
 
 from sqlweave.events import StatementEvent, Status
 from sqlweave.lineage.store import LineageStore
-from sqlweave.magics.lineage import LineageMagics, Report, setup_lineage
+from sqlweave.lineage.widget import StaticDrawing
+from sqlweave.magics.lineage import LineageMagics, setup_lineage
 
 
 class FakeSession:
@@ -109,19 +111,21 @@ def test_drawing_commands(setup) -> None:
     tour(ip, session)
     widget = ip.run_line_magic("lineage", "")
     data, _ = widget._repr_mimebundle_()
-    assert "<svg" in data["text/html"] and "summary" in data["text/html"]
+    assert "<svg" in data["image/svg+xml"] and "summary" in svg_in_html(data["text/html"])
     up = ip.run_line_magic("lineage", "summary.total --upstream --static")
-    assert isinstance(up, Report)
-    assert "<svg" in up._repr_html_() and "amount" in up._repr_html_()
+    assert isinstance(up, StaticDrawing)
+    svg = up._repr_mimebundle_()["image/svg+xml"]
+    assert "<svg" in svg and "amount" in svg
     down = ip.run_line_magic("lineage", "show raw --downstream --depth 1 --static")
-    assert "clean" in down._repr_html_() and ">summary<" not in down._repr_html_()
+    svg = down._repr_mimebundle_()["image/svg+xml"]
+    assert "clean" in svg and ">summary<" not in svg
 
 
 def test_impact_stale_export_clear(setup, tmp_path: Path) -> None:
     ip, session, magics, _ = setup
     tour(ip, session)
     impact = ip.run_line_magic("lineage", "impact raw")
-    assert "clean, summary" in repr(impact) and "<svg" in impact._repr_html_()
+    assert "clean, summary" in repr(impact) and "<svg" in svg_in_html(impact._repr_html_())
     assert "no stale" in repr(ip.run_line_magic("lineage", "stale"))
     cell(ip, session, "a", "CREATE TABLE raw AS SELECT 2 AS id, 3 AS amount")
     stale = repr(ip.run_line_magic("lineage", "stale"))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from lab_rules import drawing
 from nbclient import NotebookClient
 
 pytestmark = pytest.mark.process
@@ -16,8 +17,9 @@ TOUR = ROOT / "notebooks" / "lineage_tour.ipynb"
 
 
 def _html(cell) -> str:
+    """Every output of ``cell`` as text, drawings as their SVG source."""
     return "\n".join(
-        str(o.get("data", {}).get("text/html", "")) + o.get("text", "")
+        drawing(o.get("data", {})) + str(o.get("data", {}).get("text/html", "")) + o.get("text", "")
         for o in cell.get("outputs", [])
     )
 
