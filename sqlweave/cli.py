@@ -1,5 +1,5 @@
-"""The ``sqlweave`` command: ``run`` notebooks headless; ``coordinator``, ``worker`` and
-``cluster up`` start the distributed engine."""
+"""The ``sqlweave`` command: ``run`` notebooks headless; ``pipeline`` runs a folder of them
+ordered by lineage; ``coordinator``, ``worker`` and ``cluster up`` start the distributed engine."""
 
 from __future__ import annotations
 
@@ -53,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--timeout", type=int, default=600, help="seconds per cell (default 600)")
     run.add_argument("--kernel", help="kernel name (default: the notebook's)")
     run.set_defaults(func=_run)
+    from .pipeline.cli import add_commands
+
+    add_commands(sub)
     for name in CLUSTER_COMMANDS:
         sub.add_parser(name, help=f"{name} of the distributed engine (see sqlweave {name} --help)")
     return parser

@@ -1,0 +1,174 @@
+"""What a notebook reads and writes, read statically from its cells (nothing is executed).
+
+Three sources, merged:
+
+* ``%%sql`` cells and ``%sql`` lines, through :func:`sqlweave.lineage.extract`;
+* ``%sqlweave register NAME PATH`` lines: ``NAME`` is a table local to the notebook's
+  kernel, backed by the file ``PATH`` (a file input of the notebook);
+* Python-only dependencies declared in the notebook's metadata::
+
+      {"metadata": {"sqlweave": {"reads": ["orders"], "writes": ["scores"],
+                                 "files": ["data/raw.csv"]}}}
+
+  ``reads``/``writes`` are table names as the SQL names them (lower case unless quoted);
+  ``files`` are paths relative to the notebook.
+
+A table written and later dropped by the same notebook is scratch, not an output; tables
+the notebook writes or registers itself are not among its reads. Dataset names that are
+paths (``'data/x.csv'``, ``read_parquet('y.parquet')``) are file inputs, not tables.
+
+>>> deps = sql_dependencies(["CREATE TABLE b AS SELECT * FROM a JOIN 'data/c.csv' USING (k)"])
+>>> sorted(deps.reads), sorted(deps.writes), sorted(deps.files)
+(['a'], ['b'], ['data/c.csv'])
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from ..lineage import extract
+from ..lineage.model import StatementKind
+from .errors import PipelineError
+
+METADATA_KEY = "sqlweave"
+_CELL_MAGIC = re.compile(r"^\s*%%sql\b[^\n]*\n?")
+_LINE_MAGIC = re.compile(r"^\s*(?:[A-Za-z_]\w*\s*=\s*)?%sql\s+(.*)$")
+_REGISTER = re.compile(r"^\s*%sqlweave\s+register\s+(.*)$")
+_ENGINE = re.compile(r"^\s*%sqlweave\s+engine\s+(\S+)")
+_CONFIG_ENGINE = re.compile(r"^\s*%config\s+SqlWeave\.engine\s*=\s*['\"]?([^'\"\s]+)")
+# leading `NAME <<` and options of a %sql line (see sqlweave.magics.args)
+_SQL_ARGS = re.compile(r"^\s*(?:[A-Za-z_]\w*\s*<<\s*)?(?:--quiet\s+|--limit[ =]+\d+\s+)*")
+_FILE_SUFFIXES = (".csv", ".parquet", ".json", ".ndjson", ".arrow", ".ipc", ".avro", ".tsv")
+_DIALECTS = {"duckdb": "duckdb"}  # everything else speaks DataFusion's postgres-like SQL
+
+
+@dataclass(frozen=True)
+class Dependencies:
+    """Tables and files one notebook reads and writes."""
+
+    reads: frozenset[str] = frozenset()
+    writes: frozenset[str] = frozenset()
+    files: frozenset[str] = frozenset()  # as written, relative to the notebook
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass
+class _Scan:
+    """Running state while a notebook's statements are read in order."""
+
+    reads: set[str] = field(default_factory=set)
+    written: set[str] = field(default_factory=set)
+    local: set[str] = field(default_factory=set)  # registered from files
+    files: set[str] = field(default_factory=set)
+    warnings: list[str] = field(default_factory=list)
+
+    def statements(self, sql: str, dialect: str, where: str) -> None:
+        for st in extract(sql, dialect):
+            if st.kind is StatementKind.UNPARSEABLE:
+                self.warnings.append(
+                    f"{where}: cannot parse SQL ({st.error}); its tables are ignored"
+                )
+                continue
+            for name in st.reads:
+                if is_file(name):
+                    self.files.add(name)
+                elif name not in self.written and name not in self.local:
+                    self.reads.add(name)
+            self.written |= {w for w in st.writes if not is_file(w)}
+            self.written -= st.drops
+            for old, new in st.renames:
+                if old in self.written:
+                    self.written.discard(old)
+                    self.written.add(new)
+
+    def finish(
+        self, extra_reads: Iterable[str] = (), extra_writes: Iterable[str] = ()
+    ) -> Dependencies:
+        writes = self.written | set(extra_writes)
+        reads = (self.reads | set(extra_reads)) - writes - self.local
+        return Dependencies(
+            frozenset(reads), frozenset(writes), frozenset(self.files), tuple(self.warnings)
+        )
+
+
+def is_file(name: str) -> bool:
+    """Whether a dataset name from lineage is a file path or URI rather than a table.
+
+    >>> is_file("data/x.csv"), is_file("sales.orders"), is_file("x.parquet")
+    (True, False, True)
+    """
+    return "/" in name or "\\" in name or name.lower().endswith(_FILE_SUFFIXES)
+
+
+def sql_dependencies(scripts: Iterable[str], dialect: str = "postgres") -> Dependencies:
+    """Dependencies of SQL scripts run in order (one kernel)."""
+    scan = _Scan()
+    for i, sql in enumerate(scripts):
+        scan.statements(sql, dialect, f"script {i + 1}")
+    return scan.finish()
+
+
+def notebook_dependencies(nb: nbformat.NotebookNode, where: str = "notebook") -> Dependencies:
+    """Dependencies of a parsed notebook: its SQL cells and lines, registrations, metadata."""
+    scan = _Scan()
+    dialect = "postgres"
+    for index, cell in enumerate(nb.cells):
+        if cell.get("cell_type") != "code":
+            continue
+        source = cell.get("source", "")
+        at = f"{where} cell {index + 1}"
+        if m := _CELL_MAGIC.match(source):
+            scan.statements(source[m.end() :], dialect, at)
+            continue
+        for line in source.splitlines():
+            if m := _LINE_MAGIC.match(line):
+                scan.statements(_SQL_ARGS.sub("", m.group(1), count=1), dialect, at)
+            elif m := _REGISTER.match(line):
+                _register(scan, m.group(1), at)
+            elif m := (_ENGINE.match(line) or _CONFIG_ENGINE.match(line)):
+                dialect = _DIALECTS.get(m.group(1), "postgres")
+    declared = nb.get("metadata", {}).get(METADATA_KEY, {}) or {}
+    if not isinstance(declared, dict):
+        raise PipelineError(f"{where}: metadata.{METADATA_KEY} must be an object")
+    reads, writes, files = (_names(declared, key, where) for key in ("reads", "writes", "files"))
+    scan.files |= set(files)
+    return scan.finish(reads, writes)
+
+
+def read_notebook(path: Path) -> nbformat.NotebookNode:
+    """The notebook at ``path``; an unreadable file is a :class:`PipelineError` naming it."""
+    try:
+        return nbformat.read(path, as_version=4)
+    except Exception as exc:
+        raise PipelineError(f"{path} is not a readable notebook: {exc}") from None
+
+
+def _register(scan: _Scan, args: str, where: str) -> None:
+    try:
+        words = shlex.split(args)
+    except ValueError:
+        words = []
+    words = [
+        w for i, w in enumerate(words) if w != "--format" and (i == 0 or words[i - 1] != "--format")
+    ]
+    if len(words) != 2 or "{" in args:
+        scan.warnings.append(f"{where}: cannot read '%sqlweave register {args.strip()}' statically")
+        return
+    name, path = words
+    scan.local.add(name.lower())
+    scan.files.add(path)
+
+
+def _names(declared: dict, key: str, where: str) -> list[str]:
+    value = declared.get(key, [])
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise PipelineError(f"{where}: metadata.{METADATA_KEY}.{key} must be a list of names")
+    return list(value)

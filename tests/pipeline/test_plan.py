@@ -1,0 +1,136 @@
+"""Planning without kernels: static dependencies, ordering, sources, conflicts and cycles."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sqlweave.pipeline import (
+    ConflictingWritersError,
+    CycleError,
+    PipelineError,
+    plan,
+    plan_svg,
+    plan_text,
+)
+from sqlweave.pipeline.dependencies import notebook_dependencies, sql_dependencies
+from sqlweave.pipeline.discover import discover
+
+from .helpers import write_notebook
+
+
+def test_sql_cells_lines_registrations_and_metadata(tmp_path: Path) -> None:
+    import nbformat
+
+    path = write_notebook(
+        tmp_path / "nb.ipynb",
+        "%load_ext sqlweave\n%sqlweave register events data/events.csv",
+        "%%sql totals << --limit 5\nCREATE TABLE t AS SELECT * FROM events JOIN dims USING (k)",
+        "rows = %sql --quiet SELECT * FROM t JOIN other USING (k)",
+        "%%sql\nCREATE TABLE scratch AS SELECT 1 AS x; DROP TABLE scratch",
+        metadata={"reads": ["py_in"], "writes": ["py_out"], "files": ["raw/x.json"]},
+    )
+    deps = notebook_dependencies(nbformat.read(path, as_version=4))
+    assert sorted(deps.reads) == ["dims", "other", "py_in"]
+    assert sorted(deps.writes) == ["py_out", "t"]  # scratch was dropped again
+    assert sorted(deps.files) == ["data/events.csv", "raw/x.json"]
+
+
+def test_a_table_written_before_it_is_read_is_not_a_read() -> None:
+    deps = sql_dependencies(["CREATE TABLE a AS SELECT * FROM src", "SELECT * FROM a"])
+    assert deps.reads == {"src"} and deps.writes == {"a"}
+
+
+def test_unparseable_sql_is_a_warning_not_an_error() -> None:
+    deps = sql_dependencies(["SELECT FROM WHERE ((", "CREATE TABLE b AS SELECT 1 AS x"])
+    assert deps.writes == {"b"}
+    assert deps.warnings and "cannot parse" in deps.warnings[0]
+
+
+def _chain(root: Path) -> None:
+    write_notebook(root / "ingest.ipynb", "%%sql\nCREATE TABLE raw AS SELECT * FROM 'data/x.csv'")
+    write_notebook(root / "b_clean.ipynb", "%%sql\nCREATE TABLE clean AS SELECT * FROM raw")
+    write_notebook(root / "a_stats.ipynb", "%%sql\nCREATE TABLE stats AS SELECT count(*) FROM raw")
+    write_notebook(
+        root / "sub" / "report.ipynb",
+        "%sql SELECT * FROM clean JOIN stats ON true JOIN dim ON true",
+    )
+
+
+def test_order_levels_sources_and_edges(tmp_path: Path) -> None:
+    _chain(tmp_path)
+    (tmp_path / ".ipynb_checkpoints").mkdir()
+    write_notebook(tmp_path / ".ipynb_checkpoints" / "x.ipynb", "%sql SELECT 1")
+    write_notebook(tmp_path / "ingest.out.ipynb", "%sql SELECT 1")
+    p = plan([tmp_path])
+    assert p.order == ("ingest.ipynb", "a_stats.ipynb", "b_clean.ipynb", "sub/report.ipynb")
+    assert p.levels == (
+        ("ingest.ipynb",),
+        ("a_stats.ipynb", "b_clean.ipynb"),
+        ("sub/report.ipynb",),
+    )
+    assert p.sources == ("dim",)
+    assert p.upstream("sub/report.ipynb") == ("a_stats.ipynb", "b_clean.ipynb")
+    assert p.descendants(["b_clean.ipynb"]) == {"b_clean.ipynb", "sub/report.ipynb"}
+    text = plan_text(p)
+    assert "ingest.ipynb --[raw]--> a_stats.ipynb" in text
+    svg = plan_svg(p, {"ingest.ipynb": "failed"})
+    assert svg.count("<rect") == 4 and "#ffcdd2" in svg
+
+
+def test_select_dbt_style(tmp_path: Path) -> None:
+    _chain(tmp_path)
+    p = plan([tmp_path])
+    assert p.select(["b_clean"]) == {"b_clean.ipynb"}
+    assert p.select(["b_clean+"]) == {"b_clean.ipynb", "sub/report.ipynb"}
+    assert p.select(["+b_clean"]) == {"b_clean.ipynb", "ingest.ipynb"}
+    with pytest.raises(PipelineError, match="matches no notebook"):
+        p.select(["nope"])
+
+
+def test_two_writers_of_a_table_are_named(tmp_path: Path) -> None:
+    write_notebook(tmp_path / "one.ipynb", "%%sql\nCREATE TABLE t AS SELECT 1 AS x")
+    write_notebook(tmp_path / "two.ipynb", "%%sql\nINSERT INTO t VALUES (2)")
+    with pytest.raises(ConflictingWritersError, match=r"t: written by one.ipynb, two.ipynb"):
+        plan([tmp_path])
+
+
+def test_a_cycle_is_reported_with_its_tables(tmp_path: Path) -> None:
+    write_notebook(tmp_path / "x.ipynb", "%%sql\nCREATE TABLE a AS SELECT * FROM b")
+    write_notebook(tmp_path / "y.ipynb", "%%sql\nCREATE TABLE b AS SELECT * FROM a")
+    with pytest.raises(CycleError) as info:
+        plan([tmp_path])
+    message = str(info.value)
+    assert "x.ipynb writes a read by y.ipynb" in message
+    assert "y.ipynb writes b read by x.ipynb" in message
+
+
+def test_bad_paths_and_metadata_are_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(PipelineError, match="no such file"):
+        discover([tmp_path / "missing"])
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(PipelineError, match="not a notebook"):
+        discover([tmp_path / "notes.txt"])
+    (tmp_path / "broken.ipynb").write_text("{not json")
+    with pytest.raises(PipelineError, match=r"broken\.ipynb is not a readable notebook"):
+        plan([tmp_path])
+    (tmp_path / "broken.ipynb").unlink()
+    write_notebook(tmp_path / "m.ipynb", "1", metadata={"reads": [1]})
+    with pytest.raises(PipelineError, match=r"metadata\.sqlweave\.reads"):
+        plan([tmp_path])
+
+
+def test_cli_plan_prints_order_and_writes_svg(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sqlweave.cli import main
+
+    _chain(tmp_path)
+    assert main(["pipeline", "plan", str(tmp_path), "--svg", str(tmp_path / "dag.svg")]) == 0
+    out = capsys.readouterr().out
+    assert "1. ingest.ipynb" in out
+    assert (tmp_path / "dag.svg").read_text().startswith("<svg")
+    write_notebook(tmp_path / "dup.ipynb", "%%sql\nCREATE TABLE raw AS SELECT 1 AS x")
+    assert main(["pipeline", "plan", str(tmp_path)]) == 2
+    assert "raw: written by dup.ipynb, ingest.ipynb" in capsys.readouterr().err
