@@ -25,12 +25,14 @@ from .errors import Position, SqlError, UsageError
 from .events import Listener, StatementEvent, Status
 from .result import Result
 from .statements import Kind, Statement, split
+from .warehouse import Warehouse
 
 log = logging.getLogger(__name__)
 
 #: "local", "duckdb", a cluster address, an Engine, or anything with an ``address`` (LocalCluster)
 EngineSpec = Any
 _NAME_TOKENS = ("VAR", "IDENTIFIER")
+_NOTHING = contextlib.nullcontext()
 
 
 ENGINE_USAGE = "use 'local' (DataFusion), 'duckdb' or a cluster address like tcp://127.0.0.1:5555"
@@ -87,14 +89,24 @@ class Session:
             cluster address such as ``"tcp://127.0.0.1:5555"``, a ``LocalCluster``,
             or an ``Engine`` instance.
         display_limit: rows shown when a result is displayed.
+        warehouse: a folder where created and changed tables are saved and from which
+            they are registered at start (see :mod:`sqlweave.warehouse`).
     """
 
-    def __init__(self, engine: EngineSpec = "local", display_limit: int = 20) -> None:
+    def __init__(
+        self,
+        engine: EngineSpec = "local",
+        display_limit: int = 20,
+        warehouse: str | os.PathLike[str] | None = None,
+    ) -> None:
         self.engine: Engine = make_engine(engine)
         self.display_limit = display_limit
         self._listeners: list[Listener] = []
         # name -> (source, format): replayed on a new engine by set_engine
         self._registered: dict[str, tuple[Any, str | None]] = {}
+        self.warehouse: Warehouse | None = None
+        if warehouse is not None:
+            self.set_warehouse(warehouse)
 
     # ----- engines --------------------------------------------------------------------
     def set_engine(self, engine: EngineSpec) -> Engine:
@@ -104,11 +116,22 @@ class Session:
         new = make_engine(engine)
         if new is self.engine:
             return new
+        if self.warehouse is not None:
+            self.warehouse.attach(new)
         for name, (source, fmt) in self._registered.items():
             self._register_on(new, name, source, fmt)
         old, self.engine = self.engine, new
         old.close()
         return new
+
+    def set_warehouse(self, path: str | os.PathLike[str] | None) -> list[str]:
+        """Save tables to the folder ``path`` from now on and register the tables saved
+        there; ``None`` stops saving. Returns the names registered."""
+        if path is None or not os.fspath(path):
+            self.warehouse = None
+            return []
+        self.warehouse = Warehouse(path)
+        return self.warehouse.attach(self.engine)
 
     def close(self) -> None:
         self.engine.close()
@@ -211,7 +234,9 @@ class Session:
         result: Result | None = None
         messages: list[str] = []
         for i, stmt in enumerate(statements):
-            result = self._run_statement(script, stmt, ns, params, progress)
+            saving = self.warehouse.statement(stmt, self.engine) if self.warehouse else _NOTHING
+            with saving:
+                result = self._run_statement(script, stmt, ns, params, progress)
             if result.message:
                 messages.append(result.message)
                 if feedback is not None and i < len(statements) - 1:

@@ -13,6 +13,7 @@ from traitlets import Bool, Int, TraitError, Unicode, observe, validate
 from .. import errors
 from ..result import Result
 from ..session import ENGINE_USAGE, Session, engine_kind
+from ..warehouse import WAREHOUSE_ENV, from_env
 from .args import USAGE, parse_sql_line
 from .explain import ExplainView, is_distributed_explain
 
@@ -40,6 +41,11 @@ class SqlWeave(Magics):
     feedback = Bool(
         True, help="Print what each statement but the last did (created table t, ...)."
     ).tag(config=True)
+    warehouse = Unicode(
+        "",
+        help="Folder where created tables are saved as Parquet and registered from at start "
+        f"(default: ${WAREHOUSE_ENV}; empty: tables live as long as the kernel).",
+    ).tag(config=True)
 
     session: Session | None = None  # set in __init__, after traitlets loaded the config
     cluster: Any = None  # a LocalCluster started by %sqlweave cluster start
@@ -47,7 +53,11 @@ class SqlWeave(Magics):
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
-        self.session = Session(engine=self.engine, display_limit=self.display_limit)
+        self.session = Session(
+            engine=self.engine,
+            display_limit=self.display_limit,
+            warehouse=self.warehouse or from_env(),
+        )
 
     @validate("display_limit")
     def _valid_display_limit(self, proposal: dict[str, Any]) -> int:
@@ -65,6 +75,17 @@ class SqlWeave(Magics):
     def _display_limit_changed(self, change: dict[str, Any]) -> None:
         if self.session is not None:
             self.session.display_limit = change["new"]
+
+    @observe("warehouse")
+    def _warehouse_changed(self, change: dict[str, Any]) -> None:
+        if self.session is None:
+            return
+        try:
+            names = self.session.set_warehouse(change["new"] or None)
+        except errors.UsageError as exc:
+            raise UsageError(str(exc)) from None
+        if self.session.warehouse is not None:
+            print(f"warehouse: {self.session.warehouse.root} ({len(names)} tables)")
 
     @observe("engine")
     def _engine_changed(self, change: dict[str, Any]) -> None:

@@ -1,0 +1,100 @@
+"""The project warehouse: tables saved as Parquet outlive the session that made them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from IPython.core.interactiveshell import InteractiveShell
+
+import sqlweave
+from sqlweave import warehouse as warehouse_module
+from sqlweave.errors import SqlError, UsageError
+
+ENGINES = ["local", "duckdb"]
+
+
+def rows(session: sqlweave.Session, sql: str) -> list[dict]:
+    return session.sql(sql).to_arrow().to_pylist()
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_tables_outlive_the_session_and_changes_are_saved(engine: str, tmp_path: Path) -> None:
+    with sqlweave.Session(engine, warehouse=tmp_path) as first:
+        first.sql("CREATE TABLE t AS SELECT 1 AS x; INSERT INTO t VALUES (2)")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.parquet"]
+    with sqlweave.Session(engine, warehouse=tmp_path) as second:
+        assert rows(second, "SELECT x FROM t ORDER BY x") == [{"x": 1}, {"x": 2}]
+        second.sql("INSERT INTO t VALUES (3)")  # into a table loaded from its file
+    with sqlweave.Session(engine, warehouse=tmp_path) as third:
+        assert rows(third, "SELECT count(*) AS n FROM t") == [{"n": 3}]
+        third.sql("DROP TABLE t")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_rerunning_create_table_replaces_the_saved_version(engine: str, tmp_path: Path) -> None:
+    sqlweave.Session(engine, warehouse=tmp_path).sql("CREATE TABLE t AS SELECT 1 AS x")
+    sqlweave.Session(engine, warehouse=tmp_path).sql("CREATE TABLE t AS SELECT 7 AS x")
+    assert pq.read_table(tmp_path / "t.parquet").to_pylist() == [{"x": 7}]
+    same = sqlweave.Session(engine, warehouse=tmp_path)
+    same.sql("CREATE TABLE u AS SELECT 1 AS y")
+    with pytest.raises(SqlError):  # made in this session: an ordinary "already exists"
+        same.sql("CREATE TABLE u AS SELECT 2 AS y")
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_failed_statement_leaves_the_previous_version(engine: str, tmp_path: Path) -> None:
+    sqlweave.Session(engine, warehouse=tmp_path).sql("CREATE TABLE t AS SELECT 1 AS x")
+    session = sqlweave.Session(engine, warehouse=tmp_path)
+    with pytest.raises(SqlError):
+        session.sql("CREATE TABLE t AS SELECT no_such_column FROM t")
+    assert rows(session, "SELECT x FROM t") == [{"x": 1}]  # still registered
+    assert pq.read_table(tmp_path / "t.parquet").to_pylist() == [{"x": 1}]
+
+
+def test_an_interrupted_write_leaves_the_previous_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sqlweave.Session(warehouse=tmp_path).sql("CREATE TABLE t AS SELECT 1 AS x")
+
+    def torn_write(table, where, **kwargs) -> None:  # half a file, then the interrupt
+        Path(where).write_bytes(b"PAR1 half")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(warehouse_module.pq, "write_table", torn_write)
+    session = sqlweave.Session(warehouse=tmp_path)
+    with pytest.raises(KeyboardInterrupt):
+        session.sql("CREATE TABLE t AS SELECT 2 AS x")
+    assert [p.name for p in tmp_path.iterdir()] == ["t.parquet"]  # no temporary left
+    monkeypatch.undo()
+    assert rows(sqlweave.Session(warehouse=tmp_path), "SELECT x FROM t") == [{"x": 1}]
+
+
+def test_bad_names_and_folders_are_usage_errors(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(UsageError, match="cannot use"):
+        sqlweave.Session(warehouse=tmp_path / "file" / "sub")
+    with pytest.raises(UsageError, match="not a plain table name"):
+        warehouse_module.Warehouse(tmp_path / "w").file("../escape")
+
+
+def test_magic_config_and_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ip = InteractiveShell.instance()
+    try:
+        ip.run_line_magic("load_ext", "sqlweave")
+        ip.run_line_magic("config", f"SqlWeave.warehouse = {str(tmp_path)!r}")
+        ip.run_cell_magic("sql", "", "CREATE TABLE kept AS SELECT 5 AS v")
+        assert (tmp_path / "kept.parquet").exists()
+        ip.run_line_magic("unload_ext", "sqlweave")
+        ip.config.pop("SqlWeave", None)
+        monkeypatch.setenv(warehouse_module.WAREHOUSE_ENV, str(tmp_path))
+        ip.run_line_magic("load_ext", "sqlweave")
+        assert ip.run_cell_magic("sql", "", "SELECT v FROM kept").to_arrow().to_pylist() == [
+            {"v": 5}
+        ]
+    finally:
+        ip.run_line_magic("unload_ext", "sqlweave")
+        ip.config.pop("SqlWeave", None)
+        InteractiveShell.clear_instance()
