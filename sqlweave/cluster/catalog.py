@@ -173,9 +173,13 @@ class Catalog:
     def names(self) -> list[str]:
         return sorted(self._entries)
 
-    def planning_context(self) -> SessionContext:
-        """A context with an empty table of each catalog schema, for planning only."""
+    def planning_context(self, settings: Iterable[tuple[str, str]] = ()) -> SessionContext:
+        """A context with an empty table of each catalog schema, for planning only,
+        with the client's session ``settings`` (dialect, null ordering, time zone...)."""
+        from .local import apply_settings
+
         ctx = SessionContext()
+        apply_settings(ctx, settings)
         for entry in self._entries.values():
             register_table(ctx, entry.name, entry.schema.empty_table())
         return ctx

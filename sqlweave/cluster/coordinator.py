@@ -41,7 +41,15 @@ from .coordinator_state import (
     WorkerJoined,
     WorkerLost,
 )
-from .fragments import COORDINATOR, DistributedPlan, ExchangeShare, MemoryShare, TaskInput, TaskSpec
+from .fragments import (
+    COORDINATOR,
+    DistributedPlan,
+    ExchangeShare,
+    MemoryShare,
+    Settings,
+    TaskInput,
+    TaskSpec,
+)
 from .planner import NotDistributable
 from .task import concat_tables
 from .transport import keep_freed_memory
@@ -56,6 +64,41 @@ _CREATE_EXTERNAL = re.compile(
 _LEADING_COMMENTS = re.compile(r"^(\s*(--[^\n]*(\n|$)|/\*.*?\*/))*\s*", re.S)
 _EXPLAIN = re.compile(r"^\s*explain\s+(?P<analyze>analyze\s+)?(?P<sql>.*)$", re.I | re.S)
 _QUERY = re.compile(r"^\s*(\(\s*)*(select|with|values)\b", re.IGNORECASE)
+_SETTING = re.compile(r"^\s*(--[^\n]*\n\s*|/\*.*?\*/\s*)*(set|reset)\b", re.IGNORECASE | re.DOTALL)
+#: parts of CREATE EXTERNAL TABLE that workers reading the files themselves would not honour
+_DECLARED = re.compile(
+    r"\btable\s+(if\s+not\s+exists\s+)?[\w.\"]+\s*\(|\boptions\b|\bpartitioned\b|"
+    r"\bwith\s+order\b|\bcompression\b|\bdelimiter\b|\bheader\b",
+    re.IGNORECASE,
+)
+
+
+#: SELECT … INTO creates a table: it runs on the coordinator, like other DDL
+_INTO = re.compile(r"\binto\b", re.IGNORECASE)
+#: statements that change a table's rows or definition, and the table's name
+_WRITES = re.compile(
+    r"^\s*(insert\s+(overwrite\s+|into\s+)?(table\s+)?|delete\s+from\s+|update\s+|"
+    r"truncate\s+(table\s+)?|drop\s+(table|view)\s+(if\s+exists\s+)?|"
+    r"create\s+(or\s+replace\s+)?(temporary\s+)?(table|view)\s+(if\s+not\s+exists\s+)?)"
+    r"(?P<name>\"[^\"]+\"|[\w.]+)",
+    re.IGNORECASE,
+)
+
+
+def _table_name(name: str) -> str:
+    """A table name as DataFusion registers it: unquoted names fold to lower case."""
+    name = name.rsplit(".", 1)[-1]
+    return name[1:-1] if name.startswith('"') else name.lower()
+
+
+@dataclass
+class _ClientSession:
+    """What the coordinator keeps per client: a DataFusion context sharing the cluster's
+    catalog (where its statements run, so ``SET`` stays the client's own) and the
+    settings that differ from the defaults, which plan and run its distributed queries."""
+
+    engine: Any  # local.DataFusionEngine
+    settings: Settings = ()
 
 
 @dataclass
@@ -128,6 +171,9 @@ class Coordinator:
         self.queries: dict[str, _Query] = {}
         self.queries_run = 0
         self._ctx: Any = None
+        #: each client's own session (settings, context), by socket identity
+        self.sessions: dict[bytes, _ClientSession] = {}
+        self._default_settings: dict[str, str | None] | None = None
         # several threads: a cancelled stage still running (DataFusion cannot be stopped
         # from another thread) must not hold up the next queries' coordinator stages
         self._local = cf.ThreadPoolExecutor(max_workers=4, thread_name_prefix="coordinator-stage")
@@ -416,24 +462,28 @@ class Coordinator:
             sql, explain = inner, True
         ddl = _CREATE_EXTERNAL.match(sql)
         if ddl:
-            self.context().execute(sql)  # DataFusion validates and infers the schema
-            name = ddl.group("name").strip('"')
-            fmt = ddl.group("format").lower()
-            self.catalog.add_files(name, ddl.group("location"), fmt)
+            self._session(identity).engine.execute(sql)  # DataFusion validates the statement
+            self._add_external(ddl, sql)
             P.send(self.clients, P.QueryResult(msg.request_id, pa.table({})), identity)
             return
-        if not _QUERY.match(sql) or not self.membership.alive():
-            # statements the cluster does not distribute (SET, SHOW, DDL) run here
+        if not _QUERY.match(sql) or _INTO.search(sql) or not self.membership.alive():
+            # statements the cluster does not distribute (SET, SHOW, DDL, SELECT … INTO)
+            written = _WRITES.match(sql)
+            if written:
+                # the coordinator's copy changes, the catalog's partitions would not: from
+                # now on queries over it run on the coordinator
+                self.catalog.remove(_table_name(written.group("name")))
             self._run_locally(identity, msg)
             return
+        settings = self._session(identity).settings if identity in self.sessions else ()
         try:
-            plan = self._plan(sql, msg.params)
+            plan = self._plan(sql, msg.params, settings)
         except NotDistributable as exc:
             log.info("running %s on the coordinator: %s", msg.request_id, exc)
             self._run_locally(identity, msg)
             return
         except errors.SqlError as exc:
-            if not self._runs_locally(sql, msg.params):
+            if not self._runs_locally(sql, msg.params, identity):
                 raise
             # valid for DataFusion but not (yet) distributable: run it whole on the coordinator
             log.info("running %s on the coordinator: %s", msg.request_id, exc)
@@ -445,11 +495,29 @@ class Coordinator:
         self.queries_run += 1
         self._feed(q, state.start())
 
-    def _plan(self, sql: str, params: dict[str, Any]) -> DistributedPlan:
+    def _add_external(self, ddl: re.Match[str], sql: str) -> None:
+        """Put a table made by CREATE EXTERNAL TABLE in the cluster catalog, when workers
+        can read its files exactly as declared.
+
+        That is a plain parquet table (no column list, options or partitioning) whose
+        location holds files. Anything else (a declared schema, CSV options such as
+        ``has_header``, a location with no files yet) stays out of the catalog: queries
+        over it run on the coordinator, which registered it exactly as declared.
+        """
+        name = _table_name(ddl.group("name"))
+        self.catalog.remove(name)
+        if ddl.group("format").lower() != "parquet" or _DECLARED.search(sql):
+            return
+        try:
+            self.catalog.add_files(name, ddl.group("location"), "parquet")
+        except (FileNotFoundError, OSError) as exc:
+            log.info("external table %s is read on the coordinator: %s", name, exc)
+
+    def _plan(self, sql: str, params: dict[str, Any], settings: Settings = ()) -> DistributedPlan:
         from .planner import plan_query
 
         try:
-            return plan_query(sql, self.catalog, self._options(), params or None)
+            return plan_query(sql, self.catalog, self._options(), params or None, settings)
         except (errors.SqlError, NotDistributable):
             raise
         except Exception as exc:
@@ -462,19 +530,49 @@ class Coordinator:
 
         return PlannerOptions(workers=len(self.membership.alive()), **self.planner_options)
 
-    def _runs_locally(self, sql: str, params: dict[str, Any]) -> bool:
+    def _runs_locally(self, sql: str, params: dict[str, Any], identity: bytes) -> bool:
         try:
-            ctx = self.context().ctx
+            ctx = self._session(identity).engine.ctx
             ctx.sql(sql, param_values=dict(params)) if params else ctx.sql(sql)
             return True
         except Exception:
             return False
 
+    def _session(self, identity: bytes) -> _ClientSession:
+        """The client's session: its own DataFusion context over the shared catalog."""
+        session = self.sessions.get(identity)
+        if session is None:
+            from .local import DataFusionEngine, make_context
+
+            ctx = make_context()
+            ctx.register_catalog_provider("datafusion", self.context().ctx.catalog())
+            session = self.sessions[identity] = _ClientSession(DataFusionEngine(context=ctx))
+        return session
+
+    def _baseline(self) -> dict[str, str | None]:
+        """Settings of a fresh context: a session's settings are its differences from them."""
+        if self._default_settings is None:
+            from .local import make_context, settings_of
+
+            self._default_settings = settings_of(make_context())
+        return self._default_settings
+
     def _run_locally(self, identity: bytes, msg: P.ExecuteQuery) -> None:
-        """Run a whole statement in the coordinator's DataFusion, off the loop thread."""
+        """Run a whole statement in the client's DataFusion session, off the loop thread."""
         self.queries_run += 1
-        engine = self.context()
-        fut = self._local.submit(engine.execute, msg.sql, msg.params or None)
+        session = self._session(identity)
+        baseline = self._baseline()
+
+        def run() -> pa.Table:
+            from .local import changed_settings
+
+            table = session.engine.execute(msg.sql, msg.params or None)
+            if _SETTING.match(msg.sql):
+                # planning and every task of this client's queries use them from now on
+                session.settings = changed_settings(session.engine.ctx, baseline)
+            return table
+
+        fut = self._local.submit(run)
         self._local_statements[fut] = (identity, msg.request_id)
         fut.add_done_callback(self._wake)
 
@@ -528,11 +626,17 @@ class Coordinator:
                 inputs[item] = self.catalog.partitions[item.content_hash]
 
         def run() -> tuple[dict[int, pa.Table], float]:
-            from .local import make_context
+            from .local import apply_settings, make_context
             from .worker import run_fragment
 
             started = time.perf_counter()
-            out = run_fragment(make_context, spec, inputs)
+
+            def context() -> Any:
+                ctx = make_context()
+                apply_settings(ctx, spec.settings)
+                return ctx
+
+            out = run_fragment(context, spec, inputs)
             return out, time.perf_counter() - started
 
         fut = self._local.submit(run)
@@ -625,7 +729,9 @@ class Coordinator:
         log.info("query %s falls back to the coordinator: %s", q.request_id, error)
         reason = f"a distributed fragment failed: {error[:200]}"
         try:
-            plan = whole_query_plan(q.sql, self.catalog, self._options(), q.message.params, reason)
+            plan = whole_query_plan(
+                q.sql, self.catalog, self._options(), q.message.params, reason, q.plan.settings
+            )
         except NotDistributable:
             self._run_locally(q.client, q.message)
             return True

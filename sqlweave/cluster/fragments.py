@@ -27,6 +27,10 @@ class FragmentFormat(str, Enum):
     SQL = "sql"  # SQL text in DataFusion's dialect
 
 
+#: DataFusion settings that differ from sqlweave's defaults, as sorted (key, value) pairs
+Settings = tuple[tuple[str, str], ...]
+
+
 class OutputMode(str, Enum):
     GATHER = "gather"  # all output goes to the coordinator
     BROADCAST = "broadcast"  # every consumer task receives all output
@@ -105,6 +109,8 @@ class DistributedPlan:
     root: int
     #: why parts run on the coordinator instead of being distributed
     notes: tuple[str, ...] = ()
+    #: the client's session settings (``SET``): every task runs with them
+    settings: Settings = ()
 
 
 # ----- what a task receives -------------------------------------------------
@@ -176,6 +182,8 @@ class TaskSpec:
     #: for HASH/BROADCAST outputs: the worker id that owns each consumer partition
     destinations: tuple[str, ...] = ()
     attempt: int = 0
+    #: DataFusion settings of the client's session, applied to the task's context
+    settings: Settings = ()
 
     @property
     def key(self) -> tuple[str, int, int]:

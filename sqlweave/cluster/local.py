@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pyarrow as pa
@@ -12,6 +12,7 @@ from datafusion import DataFrame, SessionConfig, SessionContext
 from ..errors import PlanError, QueryCancelled, SqlError, UsageError
 from . import paths, sqlerrors
 from .engine import Engine, ProgressCallback
+from .fragments import Settings
 from .tuning import DATAFUSION_DEFAULTS
 
 
@@ -24,6 +25,38 @@ def make_context(
     for key, value in {**DATAFUSION_DEFAULTS, **(settings or {})}.items():
         config = config.set(key, str(value))
     return SessionContext(config)
+
+
+def apply_settings(ctx: SessionContext, settings: Iterable[tuple[str, str]]) -> None:
+    """Replay session settings (as :func:`changed_settings` lists them) on ``ctx``.
+
+    Through ``SET``, which takes every key ``information_schema.df_settings`` shows,
+    runtime ones (``datafusion.runtime.memory_limit``) included.
+    """
+    for key, value in settings:
+        ctx.sql(f"SET {key} = '{value.replace(chr(39), chr(39) * 2)}'").collect()
+
+
+def changed_settings(ctx: SessionContext, baseline: Mapping[str, str | None]) -> Settings:
+    """The settings of ``ctx`` that differ from ``baseline`` (see :func:`settings_of`).
+
+    >>> ctx = make_context()
+    >>> base = settings_of(make_context())
+    >>> _ = ctx.sql("SET TIME ZONE = 'Europe/Paris'").collect()
+    >>> changed_settings(ctx, base)
+    (('datafusion.execution.time_zone', 'Europe/Paris'),)
+    """
+    return tuple(
+        sorted(
+            (k, v) for k, v in settings_of(ctx).items() if v is not None and v != baseline.get(k)
+        )
+    )
+
+
+def settings_of(ctx: SessionContext) -> dict[str, str | None]:
+    """Every setting of ``ctx`` (it needs the information schema, as :func:`make_context`'s)."""
+    rows = ctx.sql("SELECT name, value FROM information_schema.df_settings").to_arrow_table()
+    return dict(zip(rows.column(0).to_pylist(), rows.column(1).to_pylist()))
 
 
 def collect_table(df: DataFrame) -> pa.Table:

@@ -48,6 +48,7 @@ from .fragments import (
     Output,
     OutputMode,
     ScanInput,
+    Settings,
     Stage,
     StageInput,
     replica_name,
@@ -323,6 +324,13 @@ class _Builder:
     def finish(self, p: _Pipeline, output: Output, description: str) -> tuple[Rel, ExchangeInput]:
         """Make pipeline ``p`` a stage; return a read of its exchange table and the input."""
         schema = self.schema_of(p.rel)
+        rel = p.rel
+        columnless = len(schema) == 0
+        if columnless:
+            # an Arrow table without columns loses its row count between processes (and
+            # count(*) over it then says 0): the stage carries one constant column instead
+            rel = _with_constant_column(rel)
+            schema = self.schema_of(rel)
         names = [f"c{i}" for i in range(len(schema))]
         sid = len(self.stages)
         table = f"__stage{sid}"
@@ -330,7 +338,7 @@ class _Builder:
         self.stages.append(
             Stage(
                 id=sid,
-                fragment=Fragment(FragmentFormat.SUBSTRAIT, self.plan_bytes(p.rel, names)),
+                fragment=Fragment(FragmentFormat.SUBSTRAIT, self.plan_bytes(rel, names)),
                 inputs=inputs,
                 output=output,
                 location=Location.WORKERS,
@@ -339,10 +347,16 @@ class _Builder:
             )
         )
         renamed = pa.schema([f.with_name(n) for f, n in zip(schema, names)])
-        self.schemas[sid] = renamed
-        self.stage_rels[sid] = p.rel
         register_table(self.ctx, table, renamed.empty_table())
-        return self._read_rel(table), ExchangeInput(sid, table)
+        read = self._read_rel(table)
+        if columnless:
+            # readers see the columns the stage had: none (its rows still count)
+            read = _without_columns(read)
+            renamed = pa.schema([])
+        else:
+            self.stage_rels[sid] = p.rel  # (nothing to filter by in a stage without columns)
+        self.schemas[sid] = renamed
+        return read, ExchangeInput(sid, table)
 
     def gather(self, planned: _Planned, why: str = "") -> _Local:
         if isinstance(planned, _Local):
@@ -1108,6 +1122,19 @@ class _Builder:
         return pairs
 
 
+def _with_constant_column(rel: Rel) -> Rel:
+    """``rel``'s rows with one column, the constant TRUE, instead of its (no) columns."""
+    expr = {"literal": {"boolean": True}}
+    return {
+        "project": {"common": {"emit": {"outputMapping": [0]}}, "input": rel, "expressions": [expr]}
+    }
+
+
+def _without_columns(rel: Rel) -> Rel:
+    """``rel``'s rows without any of its columns."""
+    return {"project": {"common": {"emit": {"outputMapping": []}}, "input": rel, "expressions": []}}
+
+
 def _selectivity(p: _Pipeline) -> float:
     """The fraction of its unfiltered rows ``p`` is estimated to keep."""
     return min(1.0, p.rows / p.base_rows) if p.base_rows else 1.0
@@ -1186,6 +1213,7 @@ def plan_query(
     catalog: Catalog,
     options: PlannerOptions | None = None,
     params: Mapping[str, Any] | None = None,
+    settings: Settings = (),
 ) -> DistributedPlan:
     """Plan ``sql`` for the cluster.
 
@@ -1194,14 +1222,19 @@ def plan_query(
         catalog: the tables the workers can read.
         options: planner knobs; ``options.workers`` tasks per distributed stage.
         params: values for ``$name`` placeholders.
+        settings: the client's session settings; planning and every task use them.
 
     Returns:
         A plan whose root stage runs on the coordinator and yields the result.
 
     >>> # plan = plan_query("select count(*) from t", catalog, PlannerOptions(workers=2))
     """
-    options = options or PlannerOptions()
-    ctx = catalog.planning_context()
+    plan = _plan_query(sql, catalog, options or PlannerOptions(), params, settings)
+    return replace(plan, settings=settings)
+
+
+def _plan_query(sql, catalog: Catalog, options, params, settings: Settings) -> DistributedPlan:
+    ctx = catalog.planning_context(settings)
     df = ctx.sql(sql, param_values=dict(params)) if params else ctx.sql(sql)
     lp = df.optimized_logical_plan()
     if " null_aware" in lp.display_indent():
@@ -1294,9 +1327,10 @@ def whole_query_plan(
     options: PlannerOptions | None,
     params: Mapping[str, Any] | None,
     reason: str,
+    settings: Settings = (),
 ) -> DistributedPlan:
     """The whole query on the coordinator from its SQL text, over gathered copies of the
     tables it names; EXPLAIN shows ``reason``. :class:`NotDistributable` with parameters."""
-    return _gathered_plan(
-        sql, None, None, catalog, options or PlannerOptions(), params, reason, True
-    )
+    options = options or PlannerOptions()
+    plan = _gathered_plan(sql, None, None, catalog, options, params, reason, True)
+    return replace(plan, settings=settings)

@@ -60,8 +60,9 @@ from .transport import (
 )
 
 #: bumped on any incompatible change to the messages below or their framing
-#: (2: Arrow tables as raw buffer frames instead of one IPC frame per batch)
-PROTOCOL_VERSION = 2
+#: (2: Arrow tables as raw buffer frames instead of one IPC frame per batch;
+#: 3: tasks carry the client's session settings)
+PROTOCOL_VERSION = 3
 
 
 class ErrorKind(str, Enum):

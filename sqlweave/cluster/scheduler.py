@@ -267,6 +267,7 @@ class QueryState:
             output=output,
             destinations=destinations,
             attempt=rec.attempt,
+            settings=self.plan.settings,
         )
 
     def _destinations(self, consumers: list[int]) -> tuple[str, ...]:

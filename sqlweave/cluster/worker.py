@@ -44,7 +44,7 @@ import zmq
 
 from . import protocol as P
 from .coordinator_state import Versions
-from .fragments import ExchangeShare, MemoryShare, OutputMode, TaskInput, TaskSpec
+from .fragments import ExchangeShare, MemoryShare, OutputMode, Settings, TaskInput, TaskSpec
 from .task import FileLinks, concat_tables, run_task
 from .transport import keep_freed_memory
 
@@ -54,6 +54,8 @@ log = logging.getLogger("sqlweave.cluster.worker")
 EXIT_REPLACE = 75
 PUSH_TIMEOUT_S = 60.0
 INPUT_TIMEOUT_S = 30.0
+#: DataFusion contexts kept for different session settings
+MAX_CONTEXTS = 4
 
 
 class RegistrationError(Exception):
@@ -127,9 +129,10 @@ class Worker:
         self._own_sigints = 0  # SIGINTs we sent ourselves to interrupt a task
         self._stop = threading.Event()
         self._main_thread = threading.get_ident()
-        #: one DataFusion context for every task (each task deregisters its tables), so
-        #: its caches of parquet footers and file listings stay warm between tasks
-        self._ctx: Any = None
+        #: one DataFusion context for every task with the same session settings (each task
+        #: deregisters its tables), so its caches of parquet footers and file listings stay
+        #: warm between tasks; the most recently used last
+        self._contexts: dict[Settings, Any] = {}
         self._links_dir = tempfile.TemporaryDirectory(prefix="sqlweave-worker-")
         self._links = FileLinks(self._links_dir.name)
 
@@ -171,13 +174,19 @@ class Worker:
         self.results.connect(info.workers)
         log.info("registered as %s (heartbeat %.2f s)", self.worker_id, self.heartbeat_s)
 
-    def _context(self) -> Any:
-        """The worker's DataFusion context (tables are registered per task)."""
-        if self._ctx is None:
-            from .local import make_context
+    def _context(self, settings: Settings = ()) -> Any:
+        """The worker's DataFusion context for a client's ``settings`` (tables are
+        registered per task); a few are kept, so clients' settings never mix."""
+        ctx = self._contexts.pop(settings, None)
+        if ctx is None:
+            from .local import apply_settings, make_context
 
-            self._ctx = make_context(None, self.config.target_partitions)
-        return self._ctx
+            ctx = make_context(None, self.config.target_partitions)
+            apply_settings(ctx, settings)
+            while len(self._contexts) >= MAX_CONTEXTS:
+                del self._contexts[next(iter(self._contexts))]
+        self._contexts[settings] = ctx
+        return ctx
 
     def run(self) -> int:
         """Register, then execute tasks until told to shut down. Returns an exit status."""
@@ -244,7 +253,7 @@ class Worker:
         try:
             inputs = self._inputs(spec)
             ready = time.perf_counter()
-            outputs = run_fragment(self._context, spec, inputs, self._links)
+            outputs = run_fragment(lambda: self._context(spec.settings), spec, inputs, self._links)
             ran = time.perf_counter()
             if spec.output.mode is OutputMode.BROADCAST:
                 rows = outputs[0].num_rows if outputs else 0
@@ -293,10 +302,10 @@ class Worker:
                 self._interrupt_key = None
             # no interrupt can land from here on: drop whatever a cancelled task (whose
             # TaskCancelled may have cut its own clean-up short) left registered
-            self._clear_context()
+            self._clear_context(spec.settings)
 
-    def _clear_context(self) -> None:
-        ctx = self._context()
+    def _clear_context(self, settings: Settings) -> None:
+        ctx = self._context(settings)
         for name in ctx.catalog().schema().names():
             with contextlib.suppress(Exception):
                 ctx.deregister_table(name)

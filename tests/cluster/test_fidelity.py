@@ -139,3 +139,101 @@ def test_faithful_queries_stay_distributed(sessions) -> None:
     same_answer(sessions, sql)
     plan = explain(sessions[1], sql)
     assert "could not be distributed" not in plan and "partial aggregate" in plan, plan
+
+
+# ----- session settings plan and run the client's queries, and stay the client's ----------
+
+SETTINGS = {
+    "dialect": (
+        "SET datafusion.sql_parser.dialect = 'postgresql'",
+        "SELECT 2 ^ 3 AS p, count(*) AS n FROM u",
+    ),
+    "null-ordering": (
+        "SET datafusion.sql_parser.default_null_ordering = 'nulls_min'",
+        "SELECT i, j FROM t ORDER BY j, i",
+    ),
+    "time-zone": ("SET TIME ZONE = 'America/New_York'", "SELECT arrow_typeof(now()) AS t"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SETTINGS))
+def test_settings_apply_to_cluster_queries(sessions, case: str) -> None:
+    setting, sql = SETTINGS[case]
+    before = same_answer(sessions, sql)
+    for s in sessions:
+        s.sql(setting)
+    assert same_answer(sessions, sql) != before  # (so the setting did change the answer)
+
+
+def test_settings_do_not_leak_to_other_clients(sessions, cluster) -> None:
+    _, remote = sessions
+    remote.sql("SET datafusion.sql_parser.dialect = 'postgresql'")
+    assert remote.sql("SELECT 2 ^ 3 AS p FROM u LIMIT 1").to_arrow().to_pylist() == [{"p": 8.0}]
+    other = _session(cluster.address)
+    try:
+        assert other.sql("SELECT 2 ^ 3 AS p FROM u LIMIT 1").to_arrow().to_pylist() == [{"p": 1}]
+    finally:
+        other.close()
+
+
+def test_settings_reach_the_workers(sessions) -> None:
+    embedded, remote = sessions
+    sql = "SELECT k, count(*) AS n FROM u GROUP BY k ORDER BY k LIMIT 2"
+    for s in sessions:
+        s.sql("SET datafusion.runtime.memory_limit = '1K'")
+    with pytest.raises(sqlweave.errors.SqlError, match="Resources exhausted"):
+        embedded.sql(sql)
+    with pytest.raises(sqlweave.errors.WorkerError, match="Resources exhausted"):
+        remote.sql(sql)  # the aggregate ran on a worker, under the client's limit
+
+
+# ----- stages without columns keep their rows ------------------------------------------------
+
+COLUMNLESS = [
+    "SELECT count(*) AS n FROM (SELECT i FROM t LIMIT 3)",
+    "SELECT count(*) AS n FROM (SELECT k FROM u WHERE k > 10 LIMIT 50)",
+    "SELECT count(*) AS n FROM t a CROSS JOIN t b",
+    "SELECT count(*) AS n FROM u WHERE k IN (SELECT i FROM t)",
+]
+
+
+@pytest.mark.parametrize("sql", COLUMNLESS)
+def test_stages_without_columns_keep_their_rows(sessions, sql: str) -> None:
+    same_answer(sessions, sql)
+
+
+# ----- tables made by statements -------------------------------------------------------------
+
+
+def test_declared_csv_schema_and_options_are_kept(sessions, tmp_path) -> None:
+    path = tmp_path / "c.csv"
+    path.write_text("1.5,3\n2.25,4\n")
+    for s in sessions:
+        s.sql(
+            "CREATE EXTERNAL TABLE declared_csv (a DECIMAL(10,6), b TINYINT) STORED AS CSV "
+            f"LOCATION '{path}' OPTIONS ('has_header' 'false')"
+        )
+    rows = same_answer(
+        sessions,
+        "SELECT a, b, arrow_typeof(a) AS ta, arrow_typeof(b) AS tb FROM declared_csv ORDER BY b",
+    )
+    assert len(rows) == 2 and rows[0]["tb"] == "Int8"
+
+
+def test_external_table_at_a_location_made_later(sessions, tmp_path) -> None:
+    for i, s in enumerate(sessions):
+        s.sql(f"CREATE EXTERNAL TABLE later (x INT) STORED AS PARQUET LOCATION '{tmp_path}/{i}/'")
+        s.sql("INSERT INTO later VALUES (1), (2)")
+    assert same_answer(sessions, "SELECT sum(x) AS s FROM later") == [{"s": 3}]
+
+
+def test_select_into_creates_a_table(sessions) -> None:
+    for s in sessions:
+        s.sql("SELECT i INTO t_copy FROM t WHERE i > 2")
+    assert same_answer(sessions, "SELECT count(*) AS n FROM t_copy") == [{"n": 3}]
+
+
+def test_rows_inserted_into_a_registered_table_are_seen(sessions) -> None:
+    for s in sessions:
+        s.sql("INSERT INTO t VALUES (6, 60, 'f')")
+    assert same_answer(sessions, "SELECT count(*) AS n, sum(i) AS s FROM t") == [{"n": 6, "s": 21}]
