@@ -15,7 +15,7 @@ notebook pays per cell. Rows:
     jupysql %sql + display   jupysql 0.11 on a native DuckDB connection, same measurement
 
 Lineage capture (on by default) works on a background thread and rewrites its store
-(``.sqlweave/lineage.json``, here in a scratch working directory) per batch, so it
+(``.sqlweave/``, here in a scratch working directory) per batch, so it
 competes with the timed cells; the time to flush its backlog is printed per row.
 
 ``--profile`` adds a cProfile of the sqlweave "%sql + display" row, listing the functions

@@ -23,7 +23,9 @@ class StatementEvent:
 
     ``catalog`` holds ``{table: [column, ...]}`` for the catalog tables the statement
     names, as they were when it ran (lineage expands ``*`` with it); empty for a
-    failed statement.
+    failed statement. ``frames`` names the notebook DataFrames the statement read (as
+    registered with the engine); ``result_name`` is the notebook variable the caller binds
+    the statement's rows to (only on a script's last statement).
     """
 
     sql: str
@@ -37,6 +39,8 @@ class StatementEvent:
     rows: int | None
     error: str | None
     catalog: Mapping[str, list[str]]
+    frames: tuple[str, ...] = ()
+    result_name: str | None = None
 
 
 Listener = Callable[[StatementEvent], None]

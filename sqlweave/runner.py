@@ -11,15 +11,18 @@ from __future__ import annotations
 import math
 import os
 import re
+import sys
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import nbformat
 
-from .errors import UsageError
-from .lineage import store
+from .cellids import SESSION_ENV, CellIdKernelManager
+from .errors import SqlWeaveError, UsageError
+from .lineage import store as lineage_store
 
 PARAMETERS_TAG = "parameters"
 INJECTED_TAG = "injected-parameters"
@@ -108,7 +111,7 @@ def _literal(value: Any) -> str:
 def write_atomic(nb: nbformat.NotebookNode, path: Path) -> None:
     """Write ``nb`` to ``path`` via a temporary file and rename: never a half-written notebook."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    store.write_atomic(path, nbformat.writes(nb))
+    lineage_store.write_atomic(path, nbformat.writes(nb))
 
 
 def default_output(path: Path) -> Path:
@@ -144,17 +147,22 @@ def run_notebook(
     # nbclient owns the kernel: loopback TCP (jupyter_client's default ip), graceful
     # shutdown (the kernel writes pending lineage at exit). Given a kernel manager of
     # our own, its cell timeout and dead-kernel detection stopped working.
+    # like JupyterLab: the kernel learns the notebook's path from JPY_SESSION_NAME and each
+    # cell's id from the execute request, so headless and interactive runs share one graph
     client = NotebookClient(
         nb,
         timeout=timeout,
         kernel_name=name,
         shutdown_kernel="graceful",
         resources={"metadata": {"path": str(workdir)}},
+        kernel_manager_class=CellIdKernelManager,
+        on_cell_execute=lambda cell, cell_index: setattr(client.kc, "cell_id", cell.get("id")),
     )
     started = time.perf_counter()
+    started_at = datetime.now(timezone.utc)
     failure = None
     try:
-        client.execute()
+        client.execute(env={**os.environ, SESSION_ENV: str(src.resolve())})
     except CellExecutionError as exc:
         failure = _find_failure(nb, exc)
     except CellTimeoutError as exc:
@@ -164,7 +172,9 @@ def run_notebook(
     seconds = time.perf_counter() - started
     out = Path(output) if output is not None else default_output(src)
     write_atomic(nb, out)
-    store = workdir / ".sqlweave"
+    store = workdir / lineage_store.DEFAULT_PATH
+    if store.exists():
+        _forget_deleted_cells(store, src, workdir, nb, started_at)
     return RunReport(
         input=src,
         output=out,
@@ -173,6 +183,20 @@ def run_notebook(
         failure=failure,
         lineage_store=store if store.exists() else None,
     )
+
+
+def _forget_deleted_cells(
+    store: Path, src: Path, workdir: Path, nb: nbformat.NotebookNode, started_at: datetime
+) -> None:
+    """The notebook ran whole: lineage of cells no longer in it (deleted) goes."""
+    ids = {c.get("id") for c in nb.cells}
+    if None in ids:  # nbformat < 4.5 has no cell ids: nothing to compare
+        return
+    key = lineage_store.notebook_key(str(src.resolve()), workdir)
+    try:
+        lineage_store.LineageStore(store).forget_cells(key, ids, started_at)
+    except (SqlWeaveError, OSError) as exc:
+        print(f"sqlweave: lineage of deleted cells not removed: {exc}", file=sys.stderr)
 
 
 def _find_failure(

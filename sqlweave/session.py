@@ -212,6 +212,7 @@ class Session:
         namespace: Mapping[str, Any] | None = None,
         feedback: Callable[[str], None] | None = None,
         progress: ProgressCallback | None = None,
+        result_name: str | None = None,
     ) -> Result:
         """Run every statement of ``script``; return the last statement's result.
 
@@ -223,6 +224,8 @@ class Session:
                 namespace).
             feedback: called with what each statement but the last did ("created table t").
             progress: passed to engines that report progress (the cluster).
+            result_name: the variable the caller binds the result to (``%%sql name <<``);
+                listeners (lineage) see the last statement's rows written to it.
 
         Raises:
             SqlError: with the position inside ``script`` when known.
@@ -234,9 +237,12 @@ class Session:
         result: Result | None = None
         messages: list[str] = []
         for i, stmt in enumerate(statements):
+            last = i == len(statements) - 1
             saving = self.warehouse.statement(stmt, self.engine) if self.warehouse else _NOTHING
             with saving:
-                result = self._run_statement(script, stmt, ns, params, progress)
+                result = self._run_statement(
+                    script, stmt, ns, params, progress, result_name if last else None
+                )
             if result.message:
                 messages.append(result.message)
                 if feedback is not None and i < len(statements) - 1:
@@ -252,6 +258,7 @@ class Session:
         namespace: Mapping[str, Any],
         explicit: Mapping[str, Any] | None,
         progress: ProgressCallback | None,
+        result_name: str | None = None,
     ) -> Result:
         started = datetime.now(timezone.utc)
         t0 = time.perf_counter()
@@ -265,7 +272,17 @@ class Session:
                 rows, message = _outcome(stmt, table)
                 if stmt.kind is not Kind.QUERY and message is not None:
                     table = pa.table({})
-                self._emit(script, stmt, Status.COMPLETE, started, elapsed, rows, None)
+                self._emit(
+                    script,
+                    stmt,
+                    Status.COMPLETE,
+                    started,
+                    elapsed,
+                    rows,
+                    None,
+                    frames=tuple(scope.frames),
+                    result_name=result_name,
+                )
         except SqlError as exc:
             _relocate(exc, script, stmt)
             self._emit(script, stmt, Status.FAIL, started, time.perf_counter() - t0, None, str(exc))
@@ -309,6 +326,7 @@ class Session:
                     continue
                 self.engine.register_arrow(engine_name, frames.to_arrow(namespace[name]))
                 registered.append(engine_name)
+                scope.frames.append(engine_name)
             yield scope
         finally:
             for name in registered:
@@ -324,6 +342,9 @@ class Session:
         duration: float,
         rows: int | None,
         error: str | None,
+        *,
+        frames: tuple[str, ...] = (),
+        result_name: str | None = None,
     ) -> None:
         if not self._listeners:
             return
@@ -341,6 +362,8 @@ class Session:
             # taken now, while the statement's DataFrames are registered and before later
             # statements change the tables: lineage expands `*` against it afterwards
             catalog=self._catalog_for(stmt) if status is Status.COMPLETE else {},
+            frames=frames,
+            result_name=result_name,
         )
         for listener in list(self._listeners):
             try:
@@ -379,6 +402,8 @@ class _FrameScope:
     """What registering a statement's DataFrames produced."""
 
     notices: list[str] = field(default_factory=list)
+    #: engine names of the notebook DataFrames registered for the statement
+    frames: list[str] = field(default_factory=list)
 
 
 def _same_engine(spec: str, engine: Engine) -> bool:

@@ -20,6 +20,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from ..events import StatementEvent, Status
@@ -27,6 +28,7 @@ from .graph import LineageGraph
 from .model import Span, StatementKind, StatementLineage
 from .runs import INTERACTIVE, Run, RunInfo
 from .store import LineageStore
+from .variables import bind_result, variable_name
 
 log = logging.getLogger(__name__)
 
@@ -161,6 +163,13 @@ class LineageCapture:
             log.exception("lineage capture failed")
             return []
 
+    def add(self, runs: list[Run]) -> None:
+        """Record runs made elsewhere (a declared Python cell) after what is queued."""
+        self.flush()
+        with self._lock:
+            self.graph.merge(runs)
+            self._persist(runs)
+
     def close(self) -> None:
         """Write what is pending and stop the background thread (extension unload)."""
         self.flush()
@@ -178,10 +187,15 @@ class LineageCapture:
                 event.sql, dialect=event.dialect, schema=dict(event.catalog) or None
             )
             if found:
-                return list(found)
+                found = list(found)
+                if event.result_name:
+                    name = variable_name(event.result_name, event.dialect)
+                    found[-1] = bind_result(found[-1], name)
+                return found
         return [StatementLineage(StatementKind.NO_LINEAGE, event.sql, Span(*event.span))]
 
     def run_info(self, event: StatementEvent, ctx: CellContext, sql: str) -> RunInfo:
+        variables = (variable_name(event.result_name, event.dialect),) if event.result_name else ()
         return RunInfo.new(
             notebook=ctx.notebook,
             cell_id=ctx.cell_id,
@@ -195,6 +209,8 @@ class LineageCapture:
             dialect=event.dialect,
             error=event.error,
             session_id=self.session_id,
+            variables=variables,
+            frames=tuple(event.frames),
         )
 
     def _persist(self, runs: list[Run]) -> None:
@@ -215,6 +231,18 @@ class LineageCapture:
         self.flush()
         if self.store is not None:
             self.graph.merge(self.store.load())
+
+    def forget_cells(self, notebook: str, keep: frozenset[str], before: datetime) -> int:
+        """Forget cells deleted from ``notebook`` (see :meth:`LineageGraph.forget_cells`)."""
+        self.flush()
+        with self._lock:
+            gone = self.graph.forget_cells(notebook, keep, before)
+            if self.store is not None:
+                try:
+                    self.store.forget_cells(notebook, keep, before)
+                except Exception as exc:  # the store is never the notebook's problem
+                    log.warning("lineage store %s not updated (%s)", self.store.path, exc)
+            return gone
 
     def clear(self, notebook: str | None = None) -> None:
         """Forget all lineage (or one notebook's), in memory and in the store."""

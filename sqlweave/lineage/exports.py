@@ -56,8 +56,11 @@ def _scalar(value: Any) -> Any:
 
 
 def to_graphml(graph: LineageGraph) -> str:
-    """GraphML text (tuple attributes are comma-joined, missing values are "")."""
-    g = graph.to_networkx()
+    """GraphML text (tuple attributes are comma-joined, missing values are "").
+
+    One ``derives`` edge per column transformation (a multigraph), like the JSON export.
+    """
+    g = graph.to_networkx(multigraph=True)
     for _, a in g.nodes(data=True):
         a.update({k: _scalar(v) for k, v in a.items()})
     for _, _, a in g.edges(data=True):
@@ -68,8 +71,12 @@ def to_graphml(graph: LineageGraph) -> str:
 
 
 def to_node_link(graph: LineageGraph) -> dict[str, Any]:
-    """networkx node-link data (JSON-able) plus the label of every node."""
-    g = graph.to_networkx()
+    """networkx node-link data (JSON-able) plus the label of every node.
+
+    A multigraph: a column pair both copied and filtered on has two ``derives`` edges
+    (keys ``DIRECT/IDENTITY`` and ``INDIRECT/FILTER``).
+    """
+    g = graph.to_networkx(multigraph=True)
     for _, a in g.nodes(data=True):
         if "previous_names" in a:
             a["previous_names"] = list(a["previous_names"])

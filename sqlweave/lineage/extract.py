@@ -97,7 +97,7 @@ def extract(
     ...     "INSERT INTO b (y) SELECT x FROM a")[0].column_edges]
     ['a.x -> b.y']
     """
-    dialect_obj = Dialect.get_or_raise(_ALIASES.get((dialect or "").lower(), dialect))
+    dialect_obj = dialect_of(dialect)
     namer = Namer(dialect_obj)
     analyzer = StatementAnalyzer(namer, Catalog(schema, namer), dialect_obj)
     text = sql if isinstance(sql, str) else str(sql)
@@ -105,6 +105,15 @@ def extract(
     for step in PASSES:
         results = step(text, dialect_obj, analyzer, results)
     return results
+
+
+def dialect_of(dialect: str | None) -> Dialect:
+    """The sqlglot dialect for a name (None and ``"datafusion"`` read postgres-like SQL).
+
+    Raises:
+        ValueError: not a dialect sqlglot knows.
+    """
+    return Dialect.get_or_raise(_ALIASES.get((dialect or "").lower(), dialect))
 
 
 def _statements(

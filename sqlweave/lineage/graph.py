@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import Enum
 from typing import Any
 
@@ -36,6 +37,7 @@ __all__ = [
     "FLOW_EDGES",
     "INTERACTIVE",
     "CellRef",
+    "DatasetKind",
     "EdgeKind",
     "Impact",
     "LineageGraph",
@@ -57,6 +59,14 @@ class NodeKind(str, Enum):
     RUN = "run"
 
 
+class DatasetKind(str, Enum):
+    """What a dataset node is, as far as the notebook knows (node attribute ``dataset_kind``)."""
+
+    TABLE = "table"  # a catalog table or view (or a file) of the engine
+    NOTEBOOK_VARIABLE = "notebook variable"  # a result bound by ``%%sql name <<``, ``x = %sql``
+    DATAFRAME = "dataframe"  # a notebook DataFrame read by its name
+
+
 class EdgeKind(str, Enum):
     """What a graph edge stands for (direction in the comment)."""
 
@@ -74,6 +84,8 @@ FLOW_EDGES = frozenset({EdgeKind.READS, EdgeKind.WRITES, EdgeKind.DERIVES})
 #: statements that replace a dataset's whole definition (old column derivations go away)
 REPLACING_KINDS = frozenset(
     {
+        StatementKind.SELECT,  # a SELECT writes only when its rows are bound to a variable
+        StatementKind.DECLARED,
         StatementKind.CREATE_TABLE_AS,
         StatementKind.CREATE_TABLE,
         StatementKind.CREATE_VIEW,
@@ -181,6 +193,30 @@ class LineageGraph:
         self._log.keep(lambda r: r.info.cell_key != (notebook, cell_id))
         self._rebuild()
 
+    def forget_cells(self, notebook: str, keep: Iterable[str], before: datetime) -> int:
+        """Forget the runs of ``notebook``'s cells not in ``keep`` that ran before ``before``
+        (cells deleted from the saved notebook); returns how many runs went."""
+        keep = set(keep)
+
+        def deleted(run: Run) -> bool:
+            info = run.info
+            return (
+                info.notebook == notebook
+                and info.cell_id is not None
+                and info.cell_id not in keep
+                and info.started_at < before
+            )
+
+        gone = sum(1 for r in self._log.runs if deleted(r))
+        if gone:
+            self._log.keep(lambda r: not deleted(r))
+            self._rebuild()
+        return gone
+
+    def for_notebook(self, notebook: str) -> LineageGraph:
+        """A new graph of one notebook's runs only."""
+        return LineageGraph(r for r in self._log.runs if r.info.notebook == notebook)
+
     def clear(self, notebook: str | None = None) -> None:
         """Forget all runs, or only those of one notebook."""
         self._log.keep(lambda r: notebook is not None and r.info.notebook != notebook)
@@ -198,12 +234,19 @@ class LineageGraph:
         if info.status is not Status.COMPLETE:
             return
         for name in sorted(sl.reads):
-            self._edge(self._dataset(name), rid, EdgeKind.READS)
+            ds = self._dataset(name)
+            attrs = self._g.nodes[ds]
+            if name in info.frames and attrs["version"] == 0:  # never written: a notebook frame
+                attrs["dataset_kind"] = DatasetKind.DATAFRAME
+            self._edge(ds, rid, EdgeKind.READS)
         for name in sorted(sl.writes):
             ds = self._dataset(name)
             if sl.kind in REPLACING_KINDS:
                 self._forget_derivations(name)
             self._touch(ds, seq, info.run_id, dropped=False)
+            self._g.nodes[ds]["dataset_kind"] = (
+                DatasetKind.NOTEBOOK_VARIABLE if name in info.variables else DatasetKind.TABLE
+            )
             self._edge(rid, ds, EdgeKind.WRITES)
         targets = sl.writes | {new for _, new in sl.renames}
         for edge in sl.column_edges:
@@ -211,14 +254,14 @@ class LineageGraph:
                 continue
             src = self._column(edge.source)
             dst = self._column(edge.target)
-            self._edge(
-                src,
-                dst,
-                EdgeKind.DERIVES,
-                run_id=info.run_id,
-                type=edge.type.value,
-                subtype=edge.subtype.value,
-            )
+            # one graph edge per column pair; every (type, subtype) of it is kept, so a column
+            # both copied and filtered on keeps its DIRECT and its INDIRECT transformation
+            if self._g.has_edge(src, dst) and self._g.edges[src, dst]["kind"] is EdgeKind.DERIVES:
+                transforms = self._g.edges[src, dst]["transforms"]
+            else:
+                transforms = {}
+                self._edge(src, dst, EdgeKind.DERIVES, transforms=transforms)
+            transforms[(edge.type, edge.subtype)] = info.run_id
         for name in sorted(sl.drops):
             ds = self._dataset(name)
             self._touch(ds, seq, info.run_id, dropped=True)
@@ -243,6 +286,8 @@ class LineageGraph:
                 previous_names=(),
                 modified_seq=-1,
                 modified_by="",
+                version=0,
+                dataset_kind=DatasetKind.TABLE,
             )
         return nid
 
@@ -261,7 +306,10 @@ class LineageGraph:
         return nid
 
     def _touch(self, nid: str, seq: int, run_id: str, *, dropped: bool) -> None:
-        self._g.nodes[nid].update(modified_seq=seq, modified_by=run_id, dropped=dropped)
+        attrs = self._g.nodes[nid]
+        attrs.update(modified_seq=seq, modified_by=run_id, dropped=dropped)
+        if not dropped:  # every write (a re-bound variable, a re-created table) is a new version
+            attrs["version"] += 1
 
     def _forget_derivations(self, dataset: str) -> None:
         """A dataset being re-created: its columns' old derivations no longer hold.
@@ -341,16 +389,12 @@ class LineageGraph:
                 yield self._as_node(u), self._as_node(v), k
 
     def derivations(self) -> Iterator[tuple[Node, Node, TransformType, TransformSubtype, str]]:
-        """Column edges: ``(source, target, type, subtype, run_id)``."""
+        """Column edges: ``(source, target, type, subtype, run_id)``, one per transformation
+        (a column pair may have several: DIRECT/IDENTITY and INDIRECT/FILTER, say)."""
         for u, v, a in self._g.edges(data=True):
             if a["kind"] is EdgeKind.DERIVES:
-                yield (
-                    self._as_node(u),
-                    self._as_node(v),
-                    TransformType(a["type"]),
-                    TransformSubtype(a["subtype"]),
-                    a["run_id"],
-                )
+                for (type_, subtype), run_id in sorted(a["transforms"].items()):
+                    yield self._as_node(u), self._as_node(v), type_, subtype, run_id
 
     def datasets(self, *, include_dropped: bool = True) -> tuple[str, ...]:
         return tuple(
@@ -406,9 +450,10 @@ class LineageGraph:
         runs = {self._as_node(u).name for u in runs}
         if n.kind is NodeKind.COLUMN:
             runs |= {
-                d["run_id"]
+                run_id
                 for _, _, d in self._g.in_edges(n.id, data=True)
                 if d["kind"] is EdgeKind.DERIVES
+                for run_id in d["transforms"].values()
             }
         return tuple(sorted(runs, key=lambda r: self._g.nodes[run_node(r).id]["seq"]))
 
@@ -526,14 +571,52 @@ class LineageGraph:
                 out[key] = StaleCell(run.info.cell, inputs, by)
         return list(out.values())
 
-    def to_networkx(self) -> nx.DiGraph:
+    def to_networkx(self, *, multigraph: bool = False) -> nx.DiGraph:
         """A copy of the underlying graph: plain-string ``kind``s, a ``label`` on every node,
-        and run nodes carrying their :class:`RunInfo` fields (``None`` as ``""`` or ``-1``)."""
-        g = self._g.copy()
+        and run nodes carrying their :class:`RunInfo` fields (``None`` as ``""`` or ``-1``).
+
+        Column edges (``derives``) carry ``type``/``subtype``/``run_id`` of their first
+        transformation (in ``TYPE/SUBTYPE`` order) and ``transforms``, every ``TYPE/SUBTYPE`` of the pair. With
+        ``multigraph`` the result is a ``MultiDiGraph`` with one ``derives`` edge per
+        transformation (keyed ``TYPE/SUBTYPE``): what the exports write, so none is lost.
+        """
+        g: nx.DiGraph = nx.MultiDiGraph() if multigraph else nx.DiGraph()
+        g.add_nodes_from((n, dict(a)) for n, a in self._g.nodes(data=True))
+        for u, v, a in self._g.edges(data=True):
+            a = dict(a)
+            kind = a.pop("kind")
+            if kind is not EdgeKind.DERIVES:
+                g.add_edge(
+                    u, v, **({"key": kind.value} if multigraph else {}), kind=kind.value, **a
+                )
+                continue
+            transforms = sorted(a.pop("transforms").items())
+            if not multigraph:
+                (type_, subtype), run_id = transforms[0]
+                g.add_edge(
+                    u,
+                    v,
+                    kind=kind.value,
+                    type=type_.value,
+                    subtype=subtype.value,
+                    run_id=run_id,
+                    transforms=tuple(f"{t.value}/{s.value}" for (t, s), _ in transforms),
+                )
+                continue
+            for (type_, subtype), run_id in transforms:
+                g.add_edge(
+                    u,
+                    v,
+                    key=f"{type_.value}/{subtype.value}",
+                    kind=kind.value,
+                    type=type_.value,
+                    subtype=subtype.value,
+                    run_id=run_id,
+                )
         for _, a in g.nodes(data=True):
             a["kind"] = a["kind"].value
-        for _, _, a in g.edges(data=True):
-            a["kind"] = a["kind"].value
+            if "dataset_kind" in a:
+                a["dataset_kind"] = a["dataset_kind"].value
         for _, a in g.nodes(data=True):
             a["label"] = f"{a['name']}.{a['column']}" if a.get("column") else a["name"]
             if a["kind"] == NodeKind.RUN.value:

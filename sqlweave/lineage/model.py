@@ -45,6 +45,8 @@ class StatementKind(str, Enum):
     MERGE = "MERGE"
     DROP = "DROP"
     RENAME = "RENAME"
+    #: an edge a user declared for a Python cell (``%lineage declare a -> b``)
+    DECLARED = "DECLARED"
     NO_LINEAGE = "NO_LINEAGE"  # TRUNCATE, SET, ANALYZE, CREATE FUNCTION, USE, ...
     UNPARSEABLE = "UNPARSEABLE"
 

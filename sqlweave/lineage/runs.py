@@ -48,6 +48,10 @@ class RunInfo:
     dialect: str | None = None
     error: str | None = None
     session_id: str = ""
+    #: notebook variables the statement's rows were bound to (``%%sql name <<``, ``x = %sql``)
+    variables: tuple[str, ...] = ()
+    #: notebook DataFrames the statement read by name
+    frames: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.started_at.tzinfo is None:  # naive times are local; compare them as aware

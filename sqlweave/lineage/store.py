@@ -1,19 +1,26 @@
-"""The project's lineage store: a versioned JSON run log shared by every kernel.
+"""The folder's lineage store: one run log per notebook plus a folder index.
 
-Why a JSON file and not sqlite: the store holds the run log (hundreds of small
-records per project) from which :class:`LineageGraph` replays the graph, so it
-is read and rewritten whole anyway; a single JSON document is readable, diffable
-and trivially exported, and two mechanisms make it safe:
+Layout (inside ``.sqlweave/`` next to the notebooks)::
 
-* **atomic writes**: the new text goes to a temporary file in the same folder,
-  is fsynced, then ``os.replace``-d over the old one (and the folder fsynced),
-  so readers and a ``kill -9`` only ever see the old or the new complete file;
-* **read-merge-write under a lock**: writers hold an exclusive ``fcntl.flock`` on
-  a sidecar ``<name>.lock`` file (the data file's inode changes on every
-  replace, so it cannot carry the lock) while they read the current log, merge
-  their runs into it and write it back; concurrent kernels never lose updates.
+    index.json                 notebook -> its run-log file, run count, last update; "cleared"
+    notebooks/<name>-<h>.json  one notebook's run log (one run per line)
+    lineage.lock               the writers' lock
 
-Readers take no lock.
+Why JSON files and not sqlite: each file holds one notebook's run log (hundreds of small
+records) from which :class:`LineageGraph` replays the graph, so it is read and rewritten
+whole anyway; JSON is readable, diffable and trivially exported, and two mechanisms make it
+safe:
+
+* **atomic writes**: new text goes to a temporary file in the same folder, is fsynced, then
+  ``os.replace``-d over the old one (and the folder fsynced), so readers and a ``kill -9``
+  only ever see the old or the new complete file;
+* **read-merge-write under a lock**: writers hold an exclusive ``fcntl.flock`` on the
+  sidecar ``lineage.lock`` (a data file's inode changes on every replace, so it cannot carry
+  the lock) while they read the current logs, merge their runs in and write them back;
+  concurrent kernels never lose updates. A writer rewrites only the notebooks it touches.
+
+Readers take no lock. The single ``lineage.json`` of earlier versions is split into
+per-notebook files by the first writer that finds it (and kept as ``lineage.json.migrated``).
 """
 
 from __future__ import annotations
@@ -21,12 +28,14 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import hashlib
 import json
 import os
+import re
 import tempfile
 import types
 import typing
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
@@ -35,7 +44,7 @@ from typing import Any
 from ..errors import SqlWeaveError
 from .graph import LineageGraph
 from .model import StatementLineage
-from .runs import Run, RunInfo, RunLog
+from .runs import INTERACTIVE, Run, RunInfo, RunLog
 
 try:
     import fcntl
@@ -43,8 +52,16 @@ except ImportError:  # pragma: no cover - Windows: single-writer only
     fcntl = None  # type: ignore[assignment]
 
 FORMAT = "sqlweave-lineage"
-VERSION = 1
-DEFAULT_PATH = Path(".sqlweave") / "lineage.json"
+INDEX_FORMAT = "sqlweave-lineage-index"
+VERSION = 2
+#: the folder store, relative to the notebooks' folder
+DEFAULT_PATH = Path(".sqlweave")
+INDEX = "index.json"
+NOTEBOOKS = "notebooks"
+LOCK = "lineage.lock"
+#: the single-file store of version 1, migrated on the first write
+LEGACY = "lineage.json"
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 class StoreError(SqlWeaveError):
@@ -55,30 +72,87 @@ class StoreVersionError(StoreError):
     """The store was written by a newer sqlweave with a format this one does not know."""
 
 
+def notebook_key(path: str, folder: str | os.PathLike[str]) -> str:
+    """The name a notebook is stored under: its path relative to the store's folder.
+
+    JupyterLab and the headless runner give an absolute path, VS Code another absolute
+    path, Notebook 7 a path relative to the server root: all become the same key.
+
+    >>> notebook_key("/work/proj/flights.ipynb", "/work/proj")
+    'flights.ipynb'
+    >>> notebook_key("<interactive>", "/work/proj")
+    '<interactive>'
+    """
+    if not path or path == INTERACTIVE:
+        return INTERACTIVE
+    given = Path(path)
+    if given.is_absolute():
+        try:
+            return Path(os.path.realpath(given)).relative_to(os.path.realpath(folder)).as_posix()
+        except ValueError:  # a notebook outside the folder keeps its absolute path
+            return given.as_posix()
+    for candidate in (given, Path(given.name)):  # relative to a server root, or to us
+        if (Path(folder) / candidate).exists():
+            return Path(os.path.normpath(candidate)).as_posix()
+    return given.as_posix()
+
+
 class LineageStore:
-    """A lineage run log on disk.
+    """The lineage run logs of one folder on disk.
+
+    Args:
+        path: the store directory (``.sqlweave``); a path ending in ``.json`` names a
+            version-1 single-file store, whose directory becomes the store (migrating it).
 
     >>> import tempfile, pathlib
-    >>> store = LineageStore(pathlib.Path(tempfile.mkdtemp()) / "lineage.json")
+    >>> store = LineageStore(pathlib.Path(tempfile.mkdtemp()) / ".sqlweave")
     >>> len(store.load())
     0
     """
 
     def __init__(self, path: str | os.PathLike[str] = DEFAULT_PATH) -> None:
-        self.path = Path(path)
-        self.lock_path = self.path.with_name(self.path.name + ".lock")
+        given = Path(path)
+        self.root = given.parent if given.suffix == ".json" else given
+        self.legacy = given if given.suffix == ".json" else self.root / LEGACY
+        #: the folder index (what a reader opens first)
+        self.path = self.root / INDEX
+        self.lock_path = self.root / LOCK
 
     def __repr__(self) -> str:
-        return f"LineageStore({str(self.path)!r})"
+        return f"LineageStore({str(self.root)!r})"
 
-    def load(self) -> LineageGraph:
-        """The stored graph (empty when there is no store yet)."""
-        runs, cleared = self._read()
-        return LineageGraph(_without_cleared(runs, cleared))
+    # ---- reading ------------------------------------------------------------------------------
+
+    def notebooks(self) -> tuple[str, ...]:
+        """The notebooks the folder index knows, sorted."""
+        index = self._read_index()
+        if index is None:
+            return tuple(sorted({r.info.notebook for r in self._read_legacy()[0]}))
+        return tuple(sorted(index["notebooks"]))
+
+    def load(self, notebook: str | None = None) -> LineageGraph:
+        """The stored graph of the folder, or of one notebook (empty when nothing is stored)."""
+        return LineageGraph(self.runs(notebook))
+
+    def runs(self, notebook: str | None = None) -> list[Run]:
+        """The stored runs of the folder, or of one notebook, minus cleared ones."""
+        index = self._read_index()
+        if index is None:  # nothing migrated yet: a version-1 file, or no store
+            runs, cleared = self._read_legacy()
+        else:
+            cleared = index["cleared"]
+            names = index["notebooks"] if notebook is None else [notebook]
+            runs = [r for name in names for r in self._read_log(self._file(name))]
+        if notebook is not None:
+            runs = [r for r in runs if r.info.notebook == notebook]
+        return _without_cleared(runs, cleared)
+
+    # ---- writing ------------------------------------------------------------------------------
 
     def save(self, graph: LineageGraph) -> LineageGraph:
-        """Merge ``graph``'s runs into the store; returns the merged graph."""
-        return LineageGraph(self._update(list(graph.runs)).runs)
+        """Merge ``graph``'s runs into the store; returns the merged graph of the folder."""
+        self._update(list(graph.runs))
+        return self.load()
 
     def append(self, info: RunInfo, lineage: StatementLineage) -> None:
         """Merge one run into the store."""
@@ -91,73 +165,155 @@ class LineageStore:
 
     def clear(self, notebook: str | None = None) -> None:
         """Forget all runs (or one notebook's) up to now, including in other kernels' later saves."""
-        with self._locked():
-            runs, cleared = self._read()
+        with self._locked() as index:
             now = datetime.now().astimezone().isoformat()
             if notebook is None:
-                cleared = {"*": now}
+                index["cleared"] = {"*": now}
             else:
-                cleared = {**cleared, notebook: now}
-            self._write(_without_cleared(runs, cleared), cleared)
+                index["cleared"] = {**index["cleared"], notebook: now}
+            names = list(index["notebooks"]) if notebook is None else [notebook]
+            for name in names:
+                if name in index["notebooks"]:
+                    self._write_log(index, name, [])
 
-    def _update(self, new: list[Run]) -> RunLog:
-        with self._locked():
-            runs, cleared = self._read()
-            log = RunLog(_without_cleared(runs, cleared))
-            log.merge(_without_cleared(new, cleared))
-            self._write(list(log.runs), cleared)
-            return log
+    def forget_cells(self, notebook: str, keep: Iterable[str], before: datetime) -> int:
+        """Drop the runs of ``notebook``'s cells not in ``keep`` that ran before ``before``
+        (cells deleted from the saved notebook); returns how many runs went."""
+        keep = set(keep)
+        with self._locked() as index:
+            if notebook not in index["notebooks"]:
+                return 0
+            runs = self._read_log(self._file(notebook))
+            kept = [r for r in runs if not _deleted(r, keep, before)]
+            if len(kept) != len(runs):
+                self._write_log(index, notebook, kept)
+            return len(runs) - len(kept)
+
+    def _update(self, new: list[Run]) -> None:
+        with self._locked() as index:
+            by_notebook: dict[str, list[Run]] = {}
+            for run in _without_cleared(new, index["cleared"]):
+                by_notebook.setdefault(run.info.notebook, []).append(run)
+            for name, runs in sorted(by_notebook.items()):
+                current = self._read_log(self._file(name)) if name in index["notebooks"] else []
+                log = RunLog(_without_cleared(current, index["cleared"]))
+                log.merge(runs)
+                self._write_log(index, name, list(log.runs))
+
+    # ---- files --------------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+    def _locked(self) -> Iterator[dict[str, Any]]:
+        """Hold the lock; yields the index (migrating a version-1 store) and writes it back."""
+        self.root.mkdir(parents=True, exist_ok=True)
         with open(self.lock_path, "a+b") as lock:
             if fcntl is not None:
                 fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
             try:
                 self._remove_orphans()
-                yield
+                index = self._read_index()
+                if index is None:
+                    index = {"cleared": {}, "notebooks": {}}
+                    self._migrate(index)
+                before = json.dumps(index, sort_keys=True)
+                yield index
+                if json.dumps(index, sort_keys=True) != before or not self.path.exists():
+                    self._write_index(index)
             finally:
                 if fcntl is not None:
                     fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+
+    def _migrate(self, index: dict[str, Any]) -> None:
+        """Split a version-1 ``lineage.json`` into per-notebook logs (lock held)."""
+        runs, cleared = self._read_legacy()
+        if not self.legacy.exists():
+            return
+        index["cleared"] = cleared
+        by_notebook: dict[str, list[Run]] = {}
+        for run in runs:
+            key = notebook_key(run.info.notebook, self.root.absolute().parent)
+            info = dataclasses.replace(run.info, notebook=key)
+            by_notebook.setdefault(key, []).append(Run(info, run.lineage))
+        for name, notebook_runs in sorted(by_notebook.items()):
+            self._write_log(index, name, list(RunLog(notebook_runs).runs))
+        self._write_index(index)  # before the old file goes: a crash leaves it to redo
+        os.replace(self.legacy, self.legacy.with_name(self.legacy.name + ".migrated"))
 
     def _remove_orphans(self) -> None:
         """Delete temporary files of writers killed mid-write (only a lock holder writes one)."""
         if fcntl is None:
             return
-        for tmp in self.path.parent.glob(f".{self.path.name}.*.tmp"):
-            with contextlib.suppress(OSError):
-                tmp.unlink()
+        for folder in (self.root, self.root / NOTEBOOKS):
+            for tmp in folder.glob(".*.tmp"):
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
 
-    def _read(self) -> tuple[list[Run], dict[str, str]]:
-        try:
-            text = self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:
+    def _file(self, notebook: str) -> Path:
+        slug = _UNSAFE.sub("_", Path(notebook).name).strip("_") or "notebook"
+        digest = hashlib.sha1(notebook.encode("utf-8")).hexdigest()[:8]
+        return self.root / NOTEBOOKS / f"{slug}-{digest}.json"
+
+    def _read_index(self) -> dict[str, Any] | None:
+        doc = self._read_json(self.path)
+        if doc is None:
+            return None
+        if doc.get("format") != INDEX_FORMAT:
+            raise StoreError(f"{self.path} is not a sqlweave lineage index")
+        self._check_version(doc, self.path)
+        return {"cleared": dict(doc.get("cleared", {})), "notebooks": dict(doc["notebooks"])}
+
+    def _write_index(self, index: dict[str, Any]) -> None:
+        doc = {"format": INDEX_FORMAT, "version": VERSION, **index}
+        write_atomic(self.path, json.dumps(doc, indent=1, sort_keys=True) + "\n")
+
+    def _read_legacy(self) -> tuple[list[Run], dict[str, str]]:
+        doc = self._read_json(self.legacy)
+        if doc is None:
             return [], {}
+        return self._runs_of(doc, self.legacy), dict(doc.get("cleared", {}))
+
+    def _read_log(self, path: Path) -> list[Run]:
+        doc = self._read_json(path)
+        return [] if doc is None else self._runs_of(doc, path)
+
+    def _read_json(self, path: Path) -> dict[str, Any] | None:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
         try:
             doc = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise StoreError(f"lineage store {self.path} is not valid JSON: {exc}") from exc
-        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-            raise StoreError(f"{self.path} is not a sqlweave lineage store")
+            raise StoreError(f"lineage store {path} is not valid JSON: {exc}") from exc
+        if not isinstance(doc, dict):
+            raise StoreError(f"{path} is not a sqlweave lineage store")
+        return doc
+
+    def _check_version(self, doc: dict[str, Any], path: Path) -> None:
         version = doc.get("version")
         if not isinstance(version, int) or version > VERSION:
             raise StoreVersionError(
-                f"lineage store {self.path} has format version {version!r}; this sqlweave reads "
+                f"lineage store {path} has format version {version!r}; this sqlweave reads "
                 f"versions up to {VERSION}. Upgrade sqlweave, or move the file away to start afresh."
             )
+
+    def _runs_of(self, doc: dict[str, Any], path: Path) -> list[Run]:
+        if doc.get("format") != FORMAT:
+            raise StoreError(f"{path} is not a sqlweave lineage store")
+        self._check_version(doc, path)
         try:
-            runs = [
+            return [
                 Run(decode(RunInfo, r["info"]), decode(StatementLineage, r["lineage"]))
                 for r in doc.get("runs", [])
             ]
         except (KeyError, TypeError, ValueError) as exc:
-            raise StoreError(f"lineage store {self.path} has a malformed run: {exc!r}") from exc
-        return runs, dict(doc.get("cleared", {}))
+            raise StoreError(f"lineage store {path} has a malformed run: {exc!r}") from exc
 
-    def _write(self, runs: list[Run], cleared: dict[str, str]) -> None:
+    def _write_log(self, index: dict[str, Any], notebook: str, runs: list[Run]) -> None:
+        path = self._file(notebook)
+        path.parent.mkdir(parents=True, exist_ok=True)
         # one run per line: diffable, and json's fast C encoder (indent= would disable it)
-        head = json.dumps({"format": FORMAT, "version": VERSION, "cleared": cleared})
+        head = json.dumps({"format": FORMAT, "version": VERSION, "notebook": notebook})
         lines = [
             json.dumps(
                 {"info": encode(r.info), "lineage": encode(r.lineage)},
@@ -167,7 +323,32 @@ class LineageStore:
             for r in runs
         ]
         body = ",\n".join(lines)
-        write_atomic(self.path, f'{head[:-1]}, "runs": [\n{body}\n]}}\n')
+        write_atomic(path, f'{head[:-1]}, "runs": [\n{body}\n]}}\n')
+        index["notebooks"][notebook] = {
+            "file": path.relative_to(self.root).as_posix(),
+            "runs": len(runs),
+            "updated_at": datetime.now().astimezone().isoformat(),
+        }
+
+
+def saved_cells(path: str | os.PathLike[str]) -> tuple[frozenset[str], datetime] | None:
+    """The cell ids of a saved ``.ipynb`` and when it was saved; None when it cannot tell
+    (no such file, not a notebook, or cells without ids: nbformat before 4.5)."""
+    try:
+        saved = datetime.fromtimestamp(os.stat(path).st_mtime).astimezone()
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+        cells = doc["cells"]
+        ids = [c.get("id") for c in cells]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    if not all(isinstance(i, str) for i in ids):
+        return None
+    return frozenset(ids), saved
+
+
+def _deleted(run: Run, keep: set[str], before: datetime) -> bool:
+    cell = run.info.cell_id
+    return cell is not None and cell not in keep and _aware(run.info.started_at) < _aware(before)
 
 
 def write_atomic(path: Path, text: str) -> None:

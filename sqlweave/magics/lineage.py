@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import html
 import os
+import re
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,21 +25,32 @@ from .. import errors
 from ..lineage import exports
 from ..lineage.capture import INTERACTIVE, CellContext, LineageCapture
 from ..lineage.graph import Impact, LineageGraph, Node, NodeKind, StaleCell
-from ..lineage.store import DEFAULT_PATH, LineageStore
+from ..lineage.model import Span, StatementKind, StatementLineage
+from ..lineage.runs import Run, RunInfo
+from ..lineage.store import DEFAULT_PATH, LineageStore, notebook_key, saved_cells
 from ..lineage.svg import draw
 from ..lineage.view import build_view
 from ..lineage.widget import StaticDrawing, html_fallback, make_widget, view_summary
+from .bindings import running_count
 
 USAGE = """usage:
-  %lineage                                   draw the lineage graph
+  %lineage [--folder]                        draw this notebook's lineage (--folder: all)
   %lineage [show] NAME [--upstream|--downstream] [--columns] [--depth N] [--static]
-  %lineage impact NAME                       what depends on a dataset or column
-  %lineage stale                             cells whose inputs changed after they ran
+  %lineage impact NAME [--folder]            what depends on a dataset or column
+  %lineage stale [--folder]                  cells whose inputs changed after they ran
+  %lineage declare IN[,IN...] -> OUT[,OUT...]  what this Python cell reads and writes
   %lineage export graphml|json|dot|mermaid|openlineage|svg PATH
   %lineage clear [--notebook]                forget lineage (all, or this notebook's)
   %lineage on|off                            turn automatic capture on or off"""
 
-_COMMANDS = ("show", "impact", "stale", "export", "clear", "on", "off", "help")
+#: the engine of runs declared with ``%lineage declare`` (a Python cell, not SQL)
+PYTHON_ENGINE = "python"
+_NAME = re.compile(r"[\w.$\"'`]+")
+
+#: commands that read the graph (of this notebook, or of the folder with --folder)
+_READERS = frozenset({"show", "impact", "stale", "export"})
+
+_COMMANDS = ("show", "impact", "stale", "declare", "export", "clear", "on", "off", "help")
 
 #: user_ns names frontends set to the notebook path (JupyterLab/ipykernel, VS Code)
 _NOTEBOOK_VARS = ("__session__", "__vsc_ipynb_file__")
@@ -59,10 +71,18 @@ class Report:
 
 
 class CellTracker:
-    """Remembers which cell runs (from IPython's ``pre_run_cell`` event)."""
+    """Remembers which cell runs (from IPython's ``pre_run_cell`` event) and in which notebook.
 
-    def __init__(self, shell: Any) -> None:
+    The cell id is the frontend's (JupyterLab 4, Notebook 7 and VS Code send ``cellId`` in
+    the execute request's metadata, ipykernel hands it to IPython; the headless runner sends
+    it too). The notebook path comes from ``__session__`` (ipykernel sets it from the
+    ``JPY_SESSION_NAME`` that jupyter-server and the runner put in the kernel's environment)
+    or ``__vsc_ipynb_file__`` (VS Code), and is stored relative to ``folder``.
+    """
+
+    def __init__(self, shell: Any, folder: Path | None = None) -> None:
         self.shell = shell
+        self.folder = folder if folder is not None else Path.cwd()
         self.cell_id: str | None = None
         self.execution_count: int | None = None
 
@@ -74,14 +94,16 @@ class CellTracker:
             raw = getattr(info, "raw_cell", None) or ""
             cell_id = "src-" + hashlib.sha1(raw.encode("utf-8")).hexdigest()[:12]
         self.cell_id = cell_id
-        self.execution_count = getattr(self.shell, "execution_count", None)
+        self.execution_count = running_count(self.shell)
 
     def notebook(self) -> str:
+        """This notebook's key in the folder's store (``<interactive>`` outside notebooks)."""
         ns = getattr(self.shell, "user_ns", {}) or {}
-        for var in _NOTEBOOK_VARS:
-            if isinstance(ns.get(var), str) and ns[var]:
-                return ns[var]
-        return os.environ.get("JPY_SESSION_NAME") or INTERACTIVE
+        path = next(
+            (ns[var] for var in _NOTEBOOK_VARS if isinstance(ns.get(var), str) and ns[var]),
+            os.environ.get("JPY_SESSION_NAME") or INTERACTIVE,
+        )
+        return notebook_key(path, self.folder)
 
     def context(self) -> CellContext:
         return CellContext(self.notebook(), self.cell_id, self.execution_count)
@@ -97,11 +119,29 @@ class LineageMagics(Magics):
         self.tracker = tracker
         #: draw an interactive widget (with a static SVG fallback) rather than the SVG alone
         self.interactive = True
+        self._folder = False
+        self._view = capture.graph  # the graph the running command reads
 
     @property
     def graph(self) -> LineageGraph:
+        """Everything this kernel knows: its runs and what the store held when it started."""
         self.capture.flush()  # statements recorded on the background thread
         return self.capture.graph
+
+    def notebook_graph(self, folder: bool = False) -> LineageGraph:
+        """This notebook's lineage (cells deleted from the saved notebook forgotten), or with
+        ``folder`` every notebook of the folder (runs carry their ``notebook``)."""
+        notebook = self.tracker.notebook()
+        saved = saved_cells(self.tracker.folder / notebook) if notebook != INTERACTIVE else None
+        if saved is not None:
+            self.capture.forget_cells(notebook, *saved)
+        if not folder:
+            return self.graph.for_notebook(notebook)
+        merged = LineageGraph(self.graph.runs)
+        if self.capture.store is not None:
+            with contextlib.suppress(errors.SqlWeaveError, OSError):
+                merged.merge(self.capture.store.runs())
+        return merged
 
     def close(self, session: Any = None) -> None:
         """Stop tracking cells and (given the session) stop capturing; for extension unload."""
@@ -119,12 +159,16 @@ class LineageMagics(Magics):
             words = shlex.split(line)
         except ValueError as exc:
             raise UsageError(f"{exc}\n{USAGE}") from None
+        self._folder = "--folder" in words
+        words = [w for w in words if w != "--folder"]
         if not words:
             return self._show_all()
         command = words[0] if words[0] in _COMMANDS else "show"
         args = words[1:] if words[0] in _COMMANDS else words
         handler: Callable[[list[str]], Any] = getattr(self, f"_cmd_{command}")
         try:
+            if command in _READERS:
+                self._view = self.notebook_graph(self._folder)
             return handler(args)
         except errors.UsageError as exc:
             raise UsageError(str(exc)) from None
@@ -142,7 +186,8 @@ class LineageMagics(Magics):
         self.capture.enabled = False
 
     def _show_all(self) -> Any:
-        if not len(self.graph.datasets()):
+        self._view = self.notebook_graph(self._folder)
+        if not len(self._view.datasets()):
             return Report("no lineage captured yet", "<i>no lineage captured yet</i>")
         return self._picture(columns=False, nodes=None, focus=None)
 
@@ -155,12 +200,12 @@ class LineageMagics(Magics):
         if "--upstream" in flags and "--downstream" in flags:
             raise UsageError("choose one of --upstream and --downstream (or neither for both)")
         depth = _int(values.get("--depth"), "--depth")
-        start = self.graph.node(rest[0])
+        start = self._view.node(rest[0])
         picked: list[Node] = [start]
         if "--downstream" not in flags:
-            picked += self.graph.upstream(start, depth)
+            picked += self._view.upstream(start, depth)
         if "--upstream" not in flags:
-            picked += self.graph.downstream(start, depth)
+            picked += self._view.downstream(start, depth)
         columns = "--columns" in flags or start.kind is NodeKind.COLUMN
         shown = self._frame(picked)
         return self._picture(columns=columns, nodes=shown, focus=start, static="--static" in flags)
@@ -169,11 +214,11 @@ class LineageMagics(Magics):
         _, _, rest = _options(args, set(), set())
         if len(rest) != 1:
             raise UsageError(f"%lineage impact takes one dataset or column name\n{USAGE}")
-        impact = self.graph.impact(rest[0])
-        shown = self._frame([impact.source, *self.graph.downstream(impact.source)])
+        impact = self._view.impact(rest[0])
+        shown = self._frame([impact.source, *self._view.downstream(impact.source)])
         shown |= {Node(NodeKind.DATASET, d) for d in impact.datasets}
         picture = draw(
-            self.graph,
+            self._view,
             nodes=shown,
             focus=impact.source,
             columns=impact.source.kind is NodeKind.COLUMN,
@@ -182,11 +227,36 @@ class LineageMagics(Magics):
 
     def _cmd_stale(self, args: list[str]) -> Report:
         _expect(args, 0, "stale")
-        return _stale_report(self.graph.stale())
+        return _stale_report(self._view.stale())
+
+    def _cmd_declare(self, args: list[str]) -> Report:
+        reads, writes = _declaration(" ".join(args))
+        ctx = self.tracker.context()
+        sql = f"%lineage declare {', '.join(reads)} -> {', '.join(writes)}"
+        info = RunInfo.new(
+            notebook=ctx.notebook,
+            cell_id=ctx.cell_id,
+            execution_count=ctx.execution_count,
+            sql=sql,
+            engine=PYTHON_ENGINE,
+            session_id=self.capture.session_id,
+            variables=writes,
+            frames=reads,
+        )
+        lineage = StatementLineage(
+            StatementKind.DECLARED,
+            sql,
+            Span(0, len(sql)),
+            reads=frozenset(reads),
+            writes=frozenset(writes),
+        )
+        self.capture.add([Run(info, lineage)])
+        text = f"declared: {', '.join(reads)} -> {', '.join(writes)} (this cell)"
+        return Report(text, html.escape(text))
 
     def _cmd_export(self, args: list[str]) -> Report:
         _expect(args, 2, "export")
-        path = exports.export(self.graph, args[0], Path(args[1]).expanduser())
+        path = exports.export(self._view, args[0], Path(args[1]).expanduser())
         text = f"lineage written to {path} ({args[0]})"
         return Report(text, html.escape(text))
 
@@ -205,7 +275,7 @@ class LineageMagics(Magics):
         for n in picked:
             if n.kind is NodeKind.COLUMN:
                 shown.add(Node(NodeKind.DATASET, n.name))
-                shown |= {Node(NodeKind.RUN, r) for r in self.graph.producers(n)}
+                shown |= {Node(NodeKind.RUN, r) for r in self._view.producers(n)}
             else:
                 shown.add(n)
         return shown
@@ -214,9 +284,24 @@ class LineageMagics(Magics):
         self, *, columns: bool, nodes: set[Node] | None, focus: Node | None, static: bool = False
     ) -> Any:
         if self.interactive and not static:
-            return make_widget(self.graph, columns=columns, nodes=nodes, focus=focus)
-        svg = draw(self.graph, columns=columns, nodes=nodes, focus=focus)
-        return StaticDrawing(svg, view_summary(build_view(self.graph, nodes)))
+            return make_widget(self._view, columns=columns, nodes=nodes, focus=focus)
+        svg = draw(self._view, columns=columns, nodes=nodes, focus=focus)
+        return StaticDrawing(svg, view_summary(build_view(self._view, nodes)))
+
+
+def _declaration(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``a, b -> c`` as ``(("a", "b"), ("c",))``; a clear UsageError otherwise."""
+    left, arrow, right = text.partition("->")
+    reads = tuple(n for n in (p.strip() for p in left.split(",")) if n)
+    writes = tuple(n for n in (p.strip() for p in right.split(",")) if n)
+    if not arrow or not writes or "->" in right:
+        raise UsageError(
+            f"%lineage declare takes INPUTS -> OUTPUTS, e.g. flights -> clean, not {text!r}"
+        )
+    bad = [n for n in (*reads, *writes) if not _NAME.fullmatch(n)]
+    if bad:
+        raise UsageError(f"%lineage declare: {bad[0]!r} is not a dataset or variable name")
+    return reads, writes
 
 
 def _expect(args: list[str], n: int, command: str) -> None:
@@ -314,14 +399,15 @@ def setup_lineage(
     Args:
         ipython: the InteractiveShell.
         session: a :class:`sqlweave.Session` (anything with ``add_listener``).
-        store_path: the lineage store; default ``.sqlweave/lineage.json`` in the
-            working directory (the project), ``""`` for none (memory only).
+        store_path: the lineage store; default ``.sqlweave/`` in the working directory
+            (the notebook's folder), ``""`` for none (memory only).
         enabled: capture on or off; default: the ``SqlWeave.lineage`` trait of the
             configurable owning ``session``, else on. Later changes of that trait
             (``%config SqlWeave.lineage = False``) switch capture too.
     """
-    tracker = CellTracker(ipython)
     store = None if store_path == "" else LineageStore(store_path or Path.cwd() / DEFAULT_PATH)
+    # notebook paths are kept relative to the folder the store belongs to
+    tracker = CellTracker(ipython, store.root.absolute().parent if store else Path.cwd())
     capture = LineageCapture(store=store, context=tracker.context, background=True)
     try:
         capture.load()

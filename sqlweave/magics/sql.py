@@ -15,6 +15,7 @@ from ..result import Result
 from ..session import ENGINE_USAGE, Session, engine_kind
 from ..warehouse import WAREHOUSE_ENV, from_env
 from .args import USAGE, parse_sql_line
+from .bindings import result_binding
 from .explain import ExplainView, is_distributed_explain
 
 SQLWEAVE_USAGE = """usage:
@@ -119,6 +120,7 @@ class SqlWeave(Magics):
             namespace=self.shell.user_ns if self.shell is not None else {},
             feedback=print if self.feedback else None,
             progress=self._progress(),
+            result_name=self._binding(args, line, cell),
         )
         if args.limit is not None:
             result.display_limit = args.limit
@@ -128,6 +130,14 @@ class SqlWeave(Magics):
         if args.target:
             self.shell.user_ns[args.target] = shown
         return None if args.quiet else shown
+
+    def _binding(self, args: Any, line: str, cell: str | None) -> str | None:
+        """The notebook variable this call's result goes to (lineage records it as a dataset)."""
+        if args.target:
+            return args.target
+        if args.quiet or self.shell is None:
+            return None  # --quiet returns None: nothing is displayed, nothing bound to _
+        return result_binding(self.shell, line, cell)
 
     def _progress(self) -> Any:
         if self.session.engine.name != "cluster":

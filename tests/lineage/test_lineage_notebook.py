@@ -11,6 +11,8 @@ import pytest
 from lab_rules import drawing
 from nbclient import NotebookClient
 
+from sqlweave.lineage.store import LineageStore
+
 pytestmark = pytest.mark.process
 ROOT = Path(__file__).resolve().parents[2]
 TOUR = ROOT / "notebooks" / "lineage_tour.ipynb"
@@ -64,22 +66,22 @@ def test_impact_and_stale_name_cells_and_tables(executed) -> None:
 
 def test_store_and_export_are_written_next_to_the_notebook(executed) -> None:
     work, _ = executed
-    doc = json.loads((work / ".sqlweave" / "lineage.json").read_text())
-    assert doc["version"] == 1 and doc["runs"]
-    # nbclient sends no cell ids: the cell text stands in, so each %%sql cell is one key
-    assert len({r["info"]["cell_id"] for r in doc["runs"]}) == 3
+    runs = LineageStore(work / ".sqlweave").runs()
+    assert runs
+    # plain nbclient sends no cell ids: the cell text stands in, so each %%sql cell is one key
+    assert len({r.info.cell_id for r in runs}) == 3
     events = (work / ".sqlweave" / "lineage_tour.openlineage.jsonl").read_text().splitlines()
     assert json.loads(events[0])["eventType"] == "START"
 
 
 def test_a_second_kernel_replaces_rather_than_duplicates(executed) -> None:
     work, _ = executed
-    before = json.loads((work / ".sqlweave" / "lineage.json").read_text())["runs"]
+    before = LineageStore(work / ".sqlweave").runs()
     nb = nbformat.read(work / "tour.ipynb", as_version=4)
     NotebookClient(
         nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(work)}}
     ).execute()
-    after = json.loads((work / ".sqlweave" / "lineage.json").read_text())["runs"]
+    after = LineageStore(work / ".sqlweave").runs()
     assert len(after) == len(before)
-    assert {r["info"]["run_id"] for r in after}.isdisjoint(r["info"]["run_id"] for r in before)
+    assert {r.info.run_id for r in after}.isdisjoint(r.info.run_id for r in before)
     assert "<svg" in _html(next(c for c in nb.cells if c.source == "%lineage"))

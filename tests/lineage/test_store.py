@@ -7,14 +7,22 @@ import multiprocessing as mp
 import os
 import signal
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from test_graph_builders import add, chain, info, stmt
+from test_graph_builders import T0, add, chain, info, stmt
 
 from sqlweave.lineage.graph import EdgeKind, LineageGraph
 from sqlweave.lineage.model import StatementKind
-from sqlweave.lineage.store import VERSION, LineageStore, StoreError, StoreVersionError
+from sqlweave.lineage.store import (
+    VERSION,
+    LineageStore,
+    StoreError,
+    StoreVersionError,
+    encode,
+    notebook_key,
+)
 
 
 def snapshot(g: LineageGraph) -> tuple:
@@ -25,7 +33,7 @@ def snapshot(g: LineageGraph) -> tuple:
 
 
 def test_round_trip(tmp_path: Path) -> None:
-    store = LineageStore(tmp_path / "lineage.json")
+    store = LineageStore(tmp_path / ".sqlweave")
     g = chain()
     add(
         g,
@@ -38,12 +46,16 @@ def test_round_trip(tmp_path: Path) -> None:
     merged = store.save(g)
     assert snapshot(merged) == snapshot(g)
     assert snapshot(store.load()) == snapshot(g)
-    doc = json.loads((tmp_path / "lineage.json").read_text())
-    assert doc["format"] == "sqlweave-lineage" and doc["version"] == VERSION
+    index = json.loads((tmp_path / ".sqlweave" / "index.json").read_text())
+    assert index["format"] == "sqlweave-lineage-index" and index["version"] == VERSION
+    entry = index["notebooks"]["nb.ipynb"]
+    assert entry["runs"] == len(g.runs)
+    doc = json.loads((tmp_path / ".sqlweave" / entry["file"]).read_text())
+    assert doc["format"] == "sqlweave-lineage" and doc["notebook"] == "nb.ipynb"
 
 
 def test_sessions_merge_and_reruns_replace(tmp_path: Path) -> None:
-    store = LineageStore(tmp_path / "lineage.json")
+    store = LineageStore(tmp_path / ".sqlweave")
     store.save(chain())
     other = LineageGraph()  # a second kernel, another notebook
     other.add_run(
@@ -61,10 +73,14 @@ def test_sessions_merge_and_reruns_replace(tmp_path: Path) -> None:
         "raw2"
     ]
     assert snapshot(store.load()) == snapshot(merged)
+    # one file per notebook, each loadable on its own
+    assert store.notebooks() == ("nb.ipynb", "other.ipynb")
+    assert store.load("other.ipynb").datasets() == ("report", "summary")
+    assert "report" not in store.load("nb.ipynb").datasets()
 
 
 def test_clear_is_remembered_against_older_saves(tmp_path: Path) -> None:
-    store = LineageStore(tmp_path / "lineage.json")
+    store = LineageStore(tmp_path / ".sqlweave")
     g = chain()
     store.save(g)
     store.clear("nb.ipynb")
@@ -73,25 +89,69 @@ def test_clear_is_remembered_against_older_saves(tmp_path: Path) -> None:
 
 
 def test_future_version_is_a_clear_error(tmp_path: Path) -> None:
-    path = tmp_path / "lineage.json"
-    path.write_text(json.dumps({"format": "sqlweave-lineage", "version": VERSION + 1, "runs": []}))
+    store = LineageStore(tmp_path / ".sqlweave")
+    store.save(chain())
+    index = json.loads(store.path.read_text())
+    log = store.root / index["notebooks"]["nb.ipynb"]["file"]
+    store.path.write_text(json.dumps({**index, "version": VERSION + 1}))
     with pytest.raises(StoreVersionError, match="Upgrade sqlweave"):
-        LineageStore(path).load()
-    path.write_text("{not json")
+        store.load()
+    store.path.write_text(json.dumps(index))
+    log.write_text("{not json")
     with pytest.raises(StoreError, match="not valid JSON"):
-        LineageStore(path).load()
-    path.write_text(json.dumps({"format": "sqlweave-lineage", "version": 1, "runs": [{}]}))
+        store.load()
+    log.write_text(json.dumps({"format": "sqlweave-lineage", "version": 2, "runs": [{}]}))
     with pytest.raises(StoreError, match="malformed run"):
-        LineageStore(path).load()
+        store.load()
 
 
 def test_unknown_record_fields_are_ignored(tmp_path: Path) -> None:
-    store = LineageStore(tmp_path / "lineage.json")
+    store = LineageStore(tmp_path / ".sqlweave")
     store.save(chain())
-    doc = json.loads(store.path.read_text())
+    log = store.root / json.loads(store.path.read_text())["notebooks"]["nb.ipynb"]["file"]
+    doc = json.loads(log.read_text())
     doc["runs"][0]["lineage"]["added_later"] = [1, 2]
-    store.path.write_text(json.dumps(doc))
+    log.write_text(json.dumps(doc))
     assert len(store.load()) == 4
+
+
+def test_a_version_1_file_is_migrated_by_the_first_writer(tmp_path: Path) -> None:
+    folder = tmp_path / "proj"
+    (folder / ".sqlweave").mkdir(parents=True)
+    (folder / "a.ipynb").write_text("{}")
+    g = chain()
+    g.add_run(info("x1", 1, notebook=str(folder / "a.ipynb"), session="k2"), stmt(writes=("t",)))
+    runs = [{"info": encode(r.info), "lineage": encode(r.lineage)} for r in g.runs]
+    legacy = folder / ".sqlweave" / "lineage.json"
+    legacy.write_text(json.dumps({"format": "sqlweave-lineage", "version": 1, "runs": runs}))
+    store = LineageStore(folder / ".sqlweave")
+    assert len(store.load()) == 5  # readable before any write
+    store.append(info("x2", 1, notebook="a.ipynb", session="k3"), stmt(writes=("u",)))
+    assert not legacy.exists() and legacy.with_name("lineage.json.migrated").exists()
+    # the absolute path of the old store became the folder-relative key
+    assert store.notebooks() == ("a.ipynb", "nb.ipynb")
+    assert store.load("a.ipynb").datasets() == ("t", "u")
+    assert len(store.load("nb.ipynb")) == 4
+
+
+def test_deleted_cells_are_forgotten(tmp_path: Path) -> None:
+    store = LineageStore(tmp_path / ".sqlweave")
+    store.save(chain())
+    later = info("c9", 9, at=T0 + timedelta(days=2))
+    store.append(later, stmt(writes=("fresh",)))
+    # the saved notebook holds c0 and c1 only; c9 ran after the save, so it stays
+    gone = store.forget_cells("nb.ipynb", {"c0", "c1"}, before=T0 + timedelta(days=1))
+    assert gone == 2
+    assert sorted({r.info.cell_id for r in store.load().runs}) == ["c0", "c1", "c9"]
+
+
+def test_notebook_keys_are_relative_to_the_folder(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "n.ipynb").write_text("{}")
+    assert notebook_key(str(tmp_path / "sub" / "n.ipynb"), tmp_path) == "sub/n.ipynb"
+    assert notebook_key("sub/n.ipynb", tmp_path) == "sub/n.ipynb"
+    assert notebook_key("server/root/n.ipynb", tmp_path / "sub") == "n.ipynb"
+    assert notebook_key("/elsewhere/x.ipynb", tmp_path) == "/elsewhere/x.ipynb"
 
 
 def _writer(path: str, cell_prefix: str, n: int, start: mp.synchronize.Event) -> None:
@@ -105,7 +165,7 @@ def _writer(path: str, cell_prefix: str, n: int, start: mp.synchronize.Event) ->
 
 
 def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
-    path = str(tmp_path / "lineage.json")
+    path = str(tmp_path / ".sqlweave")
     ctx = mp.get_context("fork")
     start = ctx.Event()
     procs = [ctx.Process(target=_writer, args=(path, p, 25, start)) for p in ("a", "b")]
@@ -114,9 +174,8 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
     start.set()
     seen_valid = 0
     while any(p.is_alive() for p in procs):
-        if os.path.exists(path):
-            LineageStore(path).load()  # never half-written
-            seen_valid += 1
+        LineageStore(path).load()  # never half-written
+        seen_valid += 1
     for p in procs:
         p.join(30)
         assert p.exitcode == 0
@@ -139,17 +198,17 @@ def _hammer(path: str) -> None:
 
 
 def test_kill_9_mid_write_leaves_a_valid_file(tmp_path: Path) -> None:
-    path = tmp_path / "lineage.json"
+    path = tmp_path / ".sqlweave"
     ctx = mp.get_context("fork")
     proc = ctx.Process(target=_hammer, args=(str(path),))
     proc.start()
     try:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:  # wait until several writes have completed
-            if path.exists() and len(LineageStore(path).load()) >= 5:
+            if len(LineageStore(path).load()) >= 5:
                 break
         while time.monotonic() < deadline:  # then until a write is in flight (temp file exists)
-            if any(tmp_path.glob(".lineage.json.*.tmp")):
+            if any(path.glob("notebooks/.*.tmp")):
                 break
     finally:
         os.kill(proc.pid, signal.SIGKILL)
@@ -160,4 +219,4 @@ def test_kill_9_mid_write_leaves_a_valid_file(tmp_path: Path) -> None:
     # the next writer still works (the lock died with the process) and sweeps the orphan
     LineageStore(path).append(info("after", 1), stmt(writes=("z",)))
     assert "z" in LineageStore(path).load().datasets()
-    assert not any(tmp_path.glob(".lineage.json.*.tmp"))
+    assert not any(path.glob("**/.*.tmp"))
