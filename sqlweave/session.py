@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -306,7 +307,7 @@ class Session:
             return
         candidates = {
             tok.text: tok
-            for tok in stmt.tokens
+            for tok in _name_tokens(stmt, self.engine.dialect)
             if tok.token_type.name in _NAME_TOKENS
             and tok.text in namespace
             and frames.is_frame(namespace[tok.text])
@@ -418,14 +419,38 @@ def _has_table(engine: Engine, name: str) -> bool:
     return bool(has(name)) if has else name in engine.tables()
 
 
+def _name_tokens(stmt: Statement, dialect: str) -> list[Any]:
+    """The statement's tokens; for ``EXPLAIN <statement>`` (which tokenizes as a command and
+    one string) the explained statement's tokens."""
+    explained = _EXPLAIN.match(stmt.text)
+    if explained is None:
+        return list(stmt.tokens)
+    from sqlglot.dialects.dialect import Dialect
+
+    try:
+        return list(Dialect.get_or_raise(dialect).tokenize(stmt.text[explained.end() :]))
+    except Exception:  # not tokenizable: the engine reports the error
+        return list(stmt.tokens)
+
+
+#: ``EXPLAIN [ANALYZE] [VERBOSE] [FORMAT x | (options)]`` before the explained statement
+_EXPLAIN = re.compile(
+    r"^\s*EXPLAIN\b(?:\s+(?:ANALYZE|VERBOSE|QUERY\s+PLAN|FORMAT\s+\w+)\b|\s*\([^)]*\))*\s*",
+    re.IGNORECASE,
+)
+
+
 def _table_names(stmt: Statement, dialect: str) -> set[str]:
     """Unqualified names of the tables ``stmt`` reads; never its target (a notebook variable
     must not stand in for a table being created, inserted into or dropped)."""
     import sqlglot
     from sqlglot import exp
 
+    # EXPLAIN <statement>: sqlglot keeps it as a raw command; the explained statement reads
+    explained = _EXPLAIN.match(stmt.text)
+    text = stmt.text[explained.end() :] if explained else stmt.text
     try:
-        tree = sqlglot.parse_one(stmt.text, read=dialect)
+        tree = sqlglot.parse_one(text, read=dialect)
     except Exception:
         return {t.text for t in stmt.tokens} - {stmt.target}
     if tree is None:

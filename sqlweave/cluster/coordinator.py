@@ -484,6 +484,8 @@ class Coordinator:
             return
         except errors.SqlError as exc:
             if not self._runs_locally(sql, msg.params, identity):
+                if explain:  # point into the statement the client sent, EXPLAIN included
+                    _shift(exc, sql, msg.sql)
                 raise
             # valid for DataFusion but not (yet) distributable: run it whole on the coordinator
             log.info("running %s on the coordinator: %s", msg.request_id, exc)
@@ -765,6 +767,15 @@ def is_data_error(error: str) -> bool:
     """
     low = error.lower()
     return any(marker in low for marker in DATA_ERRORS)
+
+
+def _shift(exc: errors.SqlError, inner: str, whole: str) -> None:
+    """Move an error's position from ``inner`` to ``whole``, of which ``inner`` is the end."""
+    if exc.position is not None and whole.endswith(inner):
+        offset = len(whole) - len(inner) + exc.position.to_offset(inner)
+        exc.position = errors.Position.from_offset(whole, offset)
+        if exc.sql is not None:
+            exc.sql = whole
 
 
 def failure(request_id: str, exc: BaseException) -> P.QueryFailed:
