@@ -24,6 +24,7 @@ from . import frames, params
 from .cluster.engine import Engine, ProgressCallback
 from .errors import Position, SqlError, UsageError
 from .events import Listener, StatementEvent, Status
+from .file_schemas import columns_of_file, looks_like_file
 from .result import Result
 from .statements import Kind, Statement, split
 from .warehouse import Warehouse
@@ -33,6 +34,8 @@ log = logging.getLogger(__name__)
 #: "local", "duckdb", a cluster address, an Engine, or anything with an ``address`` (LocalCluster)
 EngineSpec = Any
 _NAME_TOKENS = ("VAR", "IDENTIFIER")
+#: tokens that may hold a file path (a quoted table name, a read_parquet argument)
+_PATH_TOKENS = ("STRING", "IDENTIFIER")
 _NOTHING = contextlib.nullcontext()
 
 
@@ -373,16 +376,23 @@ class Session:
                 log.exception("sqlweave listener %r failed", listener)
 
     def _catalog_for(self, stmt: Statement) -> dict[str, list[str]]:
-        """Columns of the catalog tables ``stmt`` names (a name token matching a table)."""
+        """Columns of the catalog tables ``stmt`` names (a name token matching a table) and of
+        the local files it names by path."""
+        out: dict[str, list[str]] = {}
+        # files read by path ('data/x.parquet', read_csv('y.csv')): lineage names them so
+        for tok in stmt.tokens:
+            if tok.token_type.name in _PATH_TOKENS and looks_like_file(tok.text):
+                columns = columns_of_file(tok.text)
+                if columns is not None:
+                    out[tok.text] = columns
         words = {tok.text.lower() for tok in stmt.tokens if tok.token_type.name in _NAME_TOKENS}
         if not words:  # e.g. SELECT 1: no need to list the catalog
-            return {}
+            return out
         try:
             by_lower = {t.lower(): t for t in self.engine.tables()}
         except Exception:
-            return {}
+            return out
         named = {by_lower[word] for word in words if word in by_lower}
-        out = {}
         for name in sorted(named):
             with contextlib.suppress(Exception):
                 out[name] = self.engine.schema(name).names

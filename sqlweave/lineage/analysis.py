@@ -101,6 +101,7 @@ class StatementAnalyzer:
         columns: list[str] | None = None,
         *,
         existing_target: bool = False,
+        define: bool = False,
     ) -> set[ColumnEdge]:
         """End-to-end edges from ``query``'s base columns to ``target``.
 
@@ -112,6 +113,8 @@ class StatementAnalyzer:
             existing_target: the target exists already (INSERT), so without ``columns``
                 its catalog columns, when known, are matched by position. A CTAS or view
                 defines its columns and never uses the catalog's (possibly stale) ones.
+            define: the statement creates ``target``: later statements of the script see
+                its columns (script-level schema tracking).
         """
         if query is None:
             return set()
@@ -122,6 +125,10 @@ class StatementAnalyzer:
             known = self.catalog.columns(target)
             if known and len(known) == len(lineage.outputs):
                 columns = list(known)
+        if define:
+            names = columns or [name for name, _ in lineage.outputs]
+            if STAR not in names and len(set(names)) == len(names):
+                self.catalog.define(target, names)
         return edges_for(lineage, target, columns)
 
 

@@ -41,14 +41,19 @@ def create(analyzer: StatementAnalyzer, statement: exp.Create) -> Facts:
     facts.reads = analyzer.reads_of(statement, [target_node, table_node])
     columns = target_columns(analyzer, target_node)
     if isinstance(query, exp.Query):
-        facts.edges = analyzer.query_edges(query, target, columns)
-    elif location is not None:
+        facts.edges = analyzer.query_edges(query, target, columns, define=True)
+    elif columns:
+        analyzer.catalog.define(target, columns)
+    if location is not None and not isinstance(query, exp.Query):
         # the table reads its rows from LOCATION (a CTAS writes there instead)
         facts.reads.add(location)
         facts.edges |= copy_edges(location, target, columns)
     clone = statement.args.get("clone")
     if isinstance(clone, exp.Clone) and (source := analyzer.dataset(clone.this)):
-        facts.edges |= copy_edges(source, target, analyzer.catalog.columns(source))
+        known = analyzer.catalog.columns(source)
+        facts.edges |= copy_edges(source, target, known)
+        if known:
+            analyzer.catalog.define(target, known)
     return facts
 
 
@@ -71,6 +76,8 @@ def drop(analyzer: StatementAnalyzer, statement: exp.Drop) -> Facts:
         return Facts(StatementKind.NO_LINEAGE)
     tables = statement.args.get("tables") or [statement.this]
     drops = {name for t in tables if (name := analyzer.dataset(t))}
+    for name in drops:
+        analyzer.catalog.forget(name)
     return Facts(StatementKind.DROP, drops=drops)
 
 
@@ -84,6 +91,8 @@ def alter(analyzer: StatementAnalyzer, statement: exp.Alter) -> Facts:
             if name:
                 renames.append((old, name))
     if renames:
+        for old_name, new_name in renames:
+            analyzer.catalog.rename(old_name, new_name)
         return Facts(StatementKind.RENAME, renames=renames)
     return Facts(StatementKind.NO_LINEAGE)
 
@@ -120,6 +129,8 @@ def command(analyzer: StatementAnalyzer, statement: exp.Command) -> Facts:
         target = analyzer.namer.dotted(match["name"])
         location = match["location"]
         columns = _column_names(match["columns"] or "", analyzer.namer)
+        if columns:
+            analyzer.catalog.define(target, columns)
         return Facts(
             StatementKind.CREATE_EXTERNAL_TABLE,
             reads={location},

@@ -31,7 +31,7 @@ def query_statement(analyzer: StatementAnalyzer, statement: exp.Query) -> Facts:
             facts.writes.add(target)
             query = statement.copy()
             query.set("into", None)
-            facts.edges = analyzer.query_edges(query, target)
+            facts.edges = analyzer.query_edges(query, target, define=True)
         return facts
     facts = Facts(StatementKind.SELECT, reads=analyzer.reads_of(statement))
     facts.edges = analyzer.query_edges(statement, RESULT)
@@ -276,7 +276,7 @@ def cache(analyzer: StatementAnalyzer, statement: exp.Cache) -> Facts:
     )
     if target:
         facts.writes.add(target)
-        facts.edges = analyzer.query_edges(statement.expression, target)
+        facts.edges = analyzer.query_edges(statement.expression, target, define=True)
     return facts
 
 

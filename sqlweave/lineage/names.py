@@ -224,6 +224,24 @@ class Catalog:
             name = ".".join(self._namer.catalog_name(_unquote(p)) for p in parts)
             self._columns[name] = tuple(self._namer.catalog_name(str(c)) for c in columns)
 
+    def define(self, dataset: str, columns: list[str] | tuple[str, ...]) -> None:
+        """A table the script created (or replaced): later statements see these columns."""
+        if dataset not in self._columns:
+            self._by_last.setdefault(dataset.rsplit(".", 1)[-1], []).append(dataset)
+        self._columns[dataset] = tuple(columns)
+
+    def forget(self, dataset: str) -> None:
+        """A table the script dropped."""
+        if self._columns.pop(dataset, None) is not None:
+            self._by_last[dataset.rsplit(".", 1)[-1]].remove(dataset)
+
+    def rename(self, old: str, new: str) -> None:
+        """A table the script renamed keeps its columns under the new name."""
+        columns = self._columns.get(old)
+        if columns is not None:
+            self.forget(old)
+            self.define(new, columns)
+
     def columns(self, dataset: str) -> tuple[str, ...] | None:
         """Columns of ``dataset`` (exact name, else a unique match on the last part)."""
         found = self._columns.get(dataset)

@@ -52,3 +52,24 @@ def test_star_is_expanded_with_the_session_catalog(session) -> None:
     session.sql("CREATE TABLE a AS SELECT 1 AS x, 2 AS y")
     session.sql("CREATE TABLE b AS SELECT * FROM a")
     assert capture.graph.columns("b") == ("x", "y")
+
+
+def test_star_is_expanded_over_files_and_dataframes(tmp_path: Path, monkeypatch) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    monkeypatch.chdir(tmp_path)
+    pq.write_table(pa.table({"a": [1], "b": [2]}), "f.parquet")
+    (tmp_path / "g.csv").write_text("p,q\n1,2\n")
+    with Session(engine="duckdb") as duck:
+        capture = LineageCapture()
+        duck.add_listener(capture)
+        duck.sql("CREATE TABLE t1 AS SELECT * FROM 'f.parquet'")
+        duck.sql("CREATE TABLE t2 AS SELECT * FROM read_csv('g.csv')")
+        duck.sql(
+            "CREATE TABLE t3 AS SELECT * FROM frame", namespace={"frame": pa.table({"z": [1]})}
+        )
+    g = capture.graph
+    assert g.columns("t1") == ("a", "b") and g.columns("f.parquet") == ("a", "b")
+    assert g.columns("t2") == ("p", "q")
+    assert g.columns("t3") == ("z",) and g.columns("frame") == ("z",)
