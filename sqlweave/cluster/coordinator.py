@@ -68,7 +68,7 @@ _SETTING = re.compile(r"^\s*(--[^\n]*\n\s*|/\*.*?\*/\s*)*(set|reset)\b", re.IGNO
 #: parts of CREATE EXTERNAL TABLE that workers reading the files themselves would not honour
 _DECLARED = re.compile(
     r"\btable\s+(if\s+not\s+exists\s+)?[\w.\"]+\s*\(|\boptions\b|\bpartitioned\b|"
-    r"\bwith\s+order\b|\bcompression\b|\bdelimiter\b|\bheader\b",
+    r"\bwith\s+order\b|\bcompression\b|\bdelimiter\b|\bheader\b|\bunbounded\b",
     re.IGNORECASE,
 )
 
@@ -691,7 +691,7 @@ class Coordinator:
 
     def _finish(self, q: _Query) -> None:
         parts = q.gathered.get((q.plan.root, 0), {})
-        table = concat_tables([parts[i] for i in sorted(parts)])
+        table = encode_dictionaries(concat_tables([parts[i] for i in sorted(parts)]), q.plan.schema)
         self.queries.pop(q.key, None)
         if q.explain:
             from .explain import explain_graph, explain_text
@@ -776,6 +776,32 @@ def _shift(exc: errors.SqlError, inner: str, whole: str) -> None:
         exc.position = errors.Position.from_offset(whole, offset)
         if exc.sql is not None:
             exc.sql = whole
+
+
+def encode_dictionaries(table: pa.Table, planned: pa.Schema | None) -> pa.Table:
+    """``table`` with the dictionary columns the query's plan has.
+
+    Substrait and the exchanges between stages carry a dictionary column as its values;
+    the user asked for (and embedded DataFusion gives) the dictionary type.
+
+    >>> planned = pa.schema([("d", pa.dictionary(pa.int32(), pa.string()))])
+    >>> encode_dictionaries(pa.table({"d": ["a", "b", "a"]}), planned).schema.types
+    [DictionaryType(dictionary<values=string, indices=int32, ordered=0>)]
+    """
+    if planned is None or len(planned) != table.num_columns:
+        return table
+    columns = list(table.columns)
+    changed = False
+    for i, want in enumerate(planned.types):
+        have = columns[i].type
+        if pa.types.is_dictionary(want) and not pa.types.is_dictionary(have):
+            try:
+                values = columns[i].cast(want.value_type)
+                columns[i] = values.dictionary_encode().cast(want)
+                changed = True
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+                pass  # (left as values: the same answer in a plainer type)
+    return pa.Table.from_arrays(columns, names=table.column_names) if changed else table
 
 
 def failure(request_id: str, exc: BaseException) -> P.QueryFailed:

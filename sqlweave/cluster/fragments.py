@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 #: worker id under which the scheduler asks the coordinator itself to run a task
 COORDINATOR = "coordinator"
@@ -111,6 +112,8 @@ class DistributedPlan:
     notes: tuple[str, ...] = ()
     #: the client's session settings (``SET``): every task runs with them
     settings: Settings = ()
+    #: the result's Arrow schema (a ``pa.Schema``) as DataFusion planned it; None: unknown
+    schema: Any = None
 
 
 # ----- what a task receives -------------------------------------------------

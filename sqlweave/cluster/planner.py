@@ -1229,13 +1229,17 @@ def plan_query(
 
     >>> # plan = plan_query("select count(*) from t", catalog, PlannerOptions(workers=2))
     """
-    plan = _plan_query(sql, catalog, options or PlannerOptions(), params, settings)
-    return replace(plan, settings=settings)
+    plan, schema = _plan_query(sql, catalog, options or PlannerOptions(), params, settings)
+    return replace(plan, settings=settings, schema=schema)
 
 
-def _plan_query(sql, catalog: Catalog, options, params, settings: Settings) -> DistributedPlan:
+def _plan_query(sql, catalog: Catalog, options, params, settings: Settings):
     ctx = catalog.planning_context(settings)
     df = ctx.sql(sql, param_values=dict(params)) if params else ctx.sql(sql)
+    return _plan_optimized(sql, catalog, options, params, ctx, df), df.schema()
+
+
+def _plan_optimized(sql, catalog: Catalog, options, params, ctx, df) -> DistributedPlan:
     lp = df.optimized_logical_plan()
     if " null_aware" in lp.display_indent():
         # NOT IN's null-aware anti join loses that flag in Substrait, and a fragment would

@@ -92,6 +92,8 @@ class Message:
     """Base of all messages; subclasses set ``TAG`` and are registered by :func:`message`."""
 
     TAG: ClassVar[str] = ""
+    #: whether the message's Arrow tables keep dictionary types (else sent as values)
+    KEEPS_DICTIONARIES: ClassVar[bool] = False
 
 
 def message(cls: type[M]) -> type[M]:
@@ -331,6 +333,7 @@ class QueryProgress(Message):
 @dataclass(frozen=True)
 class QueryResult(Message):
     TAG: ClassVar[str] = "query_result"
+    KEEPS_DICTIONARIES: ClassVar[bool] = True
     request_id: str
     table: pa.Table
     runs: tuple[FragmentRun, ...] = ()
@@ -505,7 +508,7 @@ def encode(msg: Message) -> list[Any]:
     layout: list[int] = []
     frames: list[Any] = []
     for item in arrow:
-        parts = table_frames(item)
+        parts = table_frames(item, plain=not msg.KEEPS_DICTIONARIES)
         layout.append(len(parts) - 1)
         frames.extend(parts)
     header = {"v": PROTOCOL_VERSION, "tag": msg.TAG, "body": body, "arrow": layout}

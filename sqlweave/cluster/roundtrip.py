@@ -40,6 +40,8 @@ _REASONS = {
     "distinct": "DISTINCT in window aggregates is not representable in Substrait",
     "struct": "named struct fields are not representable in Substrait",
     "timestamp": "time zones of timestamp literals are not representable in Substrait",
+    "zone": "time zones of timestamp types are not representable in Substrait",
+    "cast": "a cast's target type is not representable in Substrait",
     "literal": "a literal does not survive Substrait",
     "schema": "the result types do not survive Substrait",
 }
@@ -81,6 +83,8 @@ def atoms(debug: str) -> dict[str, set[str] | int]:
         "distinct": debug.count("distinct: true"),
         "struct": set(),
         "timestamp": set(),
+        "zone": set(re.findall(r'Timestamp\(\w+, Some\("[^"]*"\)\)', debug)),
+        "cast": {c[c.rindex("data_type: ") :] for c in _casts(debug)},
         "literal": set(),
     }
     for lit in _balanced(debug, "Literal(", "(", ")"):
@@ -88,6 +92,13 @@ def atoms(debug: str) -> dict[str, set[str] | int]:
         kind = "struct" if value.startswith("Struct(") else "literal"
         out["timestamp" if _TIMESTAMP.match(value) else kind].add(value)  # type: ignore[union-attr]
     return out
+
+
+def _casts(debug: str) -> list[str]:
+    """Every CAST and TRY_CAST of a plan's Debug text (its target type comes last)."""
+    found = _balanced(debug, "Cast(Cast {", "{", "}")
+    found += _balanced(debug, "TryCast(TryCast {", "{", "}")
+    return [c for c in found if "data_type: " in c]
 
 
 def _balanced(text: str, start: str, open_: str, close: str) -> list[str]:

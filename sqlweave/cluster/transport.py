@@ -183,13 +183,20 @@ def _plain_types(table: pa.Table) -> pa.Table:
     return table.cast(pa.schema(fields, metadata=table.schema.metadata))
 
 
-def table_frames(table: pa.Table | pa.RecordBatch | pa.Schema) -> list[pa.Buffer]:
-    """A layout frame, then the Arrow buffers of every non-empty batch (no copy of the data)."""
+def table_frames(
+    table: pa.Table | pa.RecordBatch | pa.Schema, plain: bool = True
+) -> list[pa.Buffer]:
+    """A layout frame, then the Arrow buffers of every non-empty batch (no copy of the data).
+
+    ``plain``: dictionary columns travel as their values (what exchanges between stages
+    expect); else they keep their type (a query's result, as the user's engine gave it).
+    """
     if isinstance(table, pa.Schema):
         return [_layout_frame(table, [])]
     if isinstance(table, pa.RecordBatch):
         table = pa.Table.from_batches([table])
-    table = _plain_types(table)
+    if plain:
+        table = _plain_types(table)
     buffers: list[pa.Buffer] = []
     layout = [_encode_batch(b, buffers) for b in _batches(table)]
     return [_layout_frame(table.schema, layout), *buffers]
@@ -244,9 +251,25 @@ def _encode_batch(batch: pa.RecordBatch, out: list[pa.Buffer]) -> list[Any]:
     except (_Unsupported, KeyError, NotImplementedError):
         # no from_buffers path for one of its types: the batch goes as one IPC frame
         del out[mark:]
+        if _has_dictionary(batch.schema.types):
+            # a bare IPC batch has no dictionaries: send a whole stream (schema,
+            # dictionaries, batch) instead
+            sink = pa.BufferOutputStream()
+            with pa.ipc.new_stream(sink, batch.schema) as writer:
+                writer.write_batch(batch)
+            frame = sink.getvalue()
+            out.append(frame)
+            return [batch.num_rows, {"stream": frame.size}]
         frame = batch.serialize()
         out.append(frame)
         return [batch.num_rows, frame.size]
+
+
+def _has_dictionary(types: list[pa.DataType]) -> bool:
+    return any(
+        pa.types.is_dictionary(t) or _has_dictionary([t.field(i).type for i in range(t.num_fields)])
+        for t in types
+    )
 
 
 def _encode_array(arr: pa.Array, out: list[pa.Buffer], compacted: bool = False) -> list[Any]:
@@ -469,6 +492,12 @@ class _Plan:
 
 def _decode_batch(schema: pa.Schema, plans: list[_Plan], entry: Any, source: _Frames) -> Any:
     rows, columns = entry
+    if isinstance(columns, dict) and isinstance(columns.get("stream"), int):
+        batch = pa.ipc.open_stream(source.take(columns["stream"], 8)).read_next_batch()
+        if not batch.schema.equals(schema):
+            raise ProtocolError("an IPC stream frame does not match the table's schema")
+        batch.validate(full=True)
+        return batch
     if isinstance(columns, int):
         # IPC flatbuffers want 8-byte alignment; rare types only: full validation is affordable
         batch = pa.ipc.read_record_batch(source.take(columns, 8), schema)

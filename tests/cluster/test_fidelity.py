@@ -19,6 +19,10 @@ from sqlweave.cluster.localcluster import LocalCluster
 TABLES = {
     "t": pa.table({"i": [1, 2, 3, 4, 5], "j": [10, None, 30, None, 50], "s": list("abcde")}),
     "u": pa.table({"k": list(range(100)), "v": [x * 0.5 for x in range(100)]}),
+    "tz": pa.table({"ts": pa.array([0, 10**12, None], pa.timestamp("us", tz="UTC"))}),
+    "st": pa.table(
+        {"id": [1, 2, 3], "s": pa.array([{"a": 1, "b": "x"}, {"a": 2, "b": "y"}, None])}
+    ),
 }
 
 
@@ -49,6 +53,7 @@ def same_answer(sessions, sql: str) -> list[dict]:
     want = embedded.sql(sql).to_arrow()
     got = remote.sql(sql).to_arrow()
     assert got.schema.names == want.schema.names
+    assert got.schema.types == want.schema.types, sql
     assert repr(got.to_pylist()) == repr(want.to_pylist()), sql  # (repr: NaN equals NaN)
     return got.to_pylist()
 
@@ -83,6 +88,19 @@ LOSSY = {
         "SELECT '2000-12-01 04:04:12' AT TIME ZONE 'America/New_York' AS v, i FROM t",
         "time zones",
     ),
+    "time-zone-cast-in-filter": (
+        "SELECT count(*) AS n FROM tz WHERE (ts AT TIME ZONE '-03:00')::varchar LIKE '%-03:00'",
+        "time zones",
+    ),
+    "array-agg-ignore-nulls": (
+        "SELECT i % 2 AS g, array_agg(j IGNORE NULLS ORDER BY i) AS a FROM t GROUP BY i % 2 "
+        "ORDER BY g",
+        "IGNORE NULLS",
+    ),
+    "window-filter-null": (
+        "SELECT i, count(*) FILTER (WHERE NULL) OVER () AS c FROM t ORDER BY i",
+        "FILTER",
+    ),
 }
 
 
@@ -110,6 +128,25 @@ CLUSTER_ONLY_ERRORS = {
         "ON a.i = b.i ORDER BY 1"
     ),
     "interval-day-time": "SELECT arrow_cast('1 day', 'Interval(DayTime)') IS NOT NULL AS v",
+    "named-struct": "SELECT named_struct('field_a', 1, 'field_b', 2) AS s",
+    "list-of-struct-widened": "SELECT [{val: 1}, {val: 2.5}] AS l",
+    "struct-column-under-window": (
+        "SELECT id, s['a'] AS a, count(*) OVER (PARTITION BY id) AS n FROM st ORDER BY id"
+    ),
+    "duplicate-unqualified-names": (
+        "SELECT c.b, e.d FROM (SELECT 1 AS a, 2 AS b) c JOIN (SELECT 1 AS a, 3 AS d) e ON c.a = e.a"
+    ),
+    "duplicate-names-cross-join": (
+        "SELECT a.i AS x, b.i AS y, sum(a.j) AS s FROM t a CROSS JOIN t b GROUP BY a.i, b.i "
+        "ORDER BY 1, 2"
+    ),
+    "log-of-column": "SELECT log(v) AS l FROM u WHERE v > 0 ORDER BY 1 LIMIT 3",
+    "zero-following": (
+        "SELECT i, sum(i) OVER (ORDER BY i ROWS BETWEEN UNBOUNDED PRECEDING AND 0 FOLLOWING) "
+        "AS s FROM t ORDER BY i"
+    ),
+    "dictionary-result": "SELECT arrow_cast(s, 'Dictionary(Int32, Utf8)') AS d FROM t ORDER BY i",
+    "dictionary-in-list": "SELECT [arrow_cast('a', 'Dictionary(Int32, Utf8)')] AS d",
 }
 
 
@@ -153,6 +190,14 @@ SETTINGS = {
         "SELECT i, j FROM t ORDER BY j, i",
     ),
     "time-zone": ("SET TIME ZONE = 'America/New_York'", "SELECT arrow_typeof(now()) AS t"),
+    "time-zone-cast": (
+        "SET TIME ZONE = '+08:00'",
+        "SELECT '2000-01-01T00:00:00'::TIMESTAMP::TIMESTAMPTZ AS x",
+    ),
+    "float-as-decimal": (
+        "SET datafusion.sql_parser.parse_float_as_decimal = true",
+        "SELECT 100000000000000000000000000000000000::decimal(38,0) + k AS x FROM u WHERE k < 2",
+    ),
 }
 
 
