@@ -3,7 +3,13 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint format lab bench clean
+.PHONY: demo test lint format lab labextension bench clean
+
+# the JupyterLab extension: TypeScript in labextension/, built into the Python package
+LABEXT_BUILT := sqlweave/labextension/static/style.js
+LABEXT_SRC   := $(wildcard labextension/src/*.ts labextension/style/*) \
+                labextension/package.json labextension/yarn.lock labextension/tsconfig.json
+JLPM         := PATH=$(abspath $(BIN)):$$PATH jlpm
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,10 +27,21 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed
 	$(BIN)/sqlweave run notebooks/quickstart.ipynb -o notebooks/quickstart.out.ipynb
 
-## ruff, then the whole test suite
-test: $(VENV)/.installed-dev
+## (re)build the JupyterLab extension from labextension/ when its sources changed (needs node)
+labextension: $(LABEXT_BUILT)
+
+$(LABEXT_BUILT): $(LABEXT_SRC) | $(VENV)/.installed-dev
+	@if command -v node >/dev/null 2>&1; then \
+	  cd labextension && $(JLPM) install --immutable && $(JLPM) build:prod; \
+	else \
+	  echo "warning: no node here: the JupyterLab extension is not rebuilt"; \
+	fi
+
+## ruff, then the whole test suite (browser tests included: they need chromium)
+test: $(VENV)/.installed-dev labextension
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/jupyter labextension list 2>&1 | grep -E "sqlweave .*enabled.*OK"
 	$(BIN)/pytest
 
 lint: $(VENV)/.installed-dev
@@ -49,4 +66,5 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/lineage.py
 
 clean:
-	rm -rf $(VENV) notebooks/data notebooks/*.out.ipynb .pytest_cache .ruff_cache
+	rm -rf $(VENV) notebooks/data notebooks/*.out.ipynb .pytest_cache .ruff_cache \
+	  sqlweave/labextension labextension/lib labextension/node_modules labextension/.yarn

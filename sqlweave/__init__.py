@@ -38,6 +38,11 @@ def unload_ipython_extension(ipython: Any) -> None:
     _unload(ipython)
 
 
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """Where JupyterLab finds the built extension (``jupyter labextension develop``)."""
+    return [{"src": "labextension", "dest": "sqlweave"}]
+
+
 __all__ = [
     "ParameterError",
     "ParseError",
