@@ -25,6 +25,10 @@ def load_ipython_extension(ipython: Any) -> None:
     from .complete import install
 
     install(ipython, magics.session)
+    from .lab import setup_lab
+
+    # the JupyterLab panel's comm target (None outside a kernel)
+    magics.lab_bridge = setup_lab(ipython, magics.session, magics.lineage_magics)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
@@ -35,6 +39,9 @@ def unload_ipython_extension(ipython: Any) -> None:
         ipython.configurables.remove(magics)
         if magics.session is None:  # an instance whose configuration was refused
             continue
+        bridge = getattr(magics, "lab_bridge", None)
+        if bridge is not None:
+            bridge.close()
         if magics.lineage_magics is not None:
             magics.lineage_magics.close(magics.session)
         if magics.cluster is not None:
