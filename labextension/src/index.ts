@@ -6,7 +6,17 @@
 import { JupyterFrontEndPlugin } from '@jupyterlab/application';
 
 import { highlightPlugin } from './highlight';
+import { linksPlugin } from './links';
+import { panelPlugin } from './panel';
+import { schemaPlugin } from './schemaBrowser';
+import { staleCellsPlugin } from './staleCells';
 
-const plugins: JupyterFrontEndPlugin<any>[] = [highlightPlugin];
+const plugins: JupyterFrontEndPlugin<any>[] = [
+  highlightPlugin,
+  linksPlugin,
+  panelPlugin,
+  schemaPlugin,
+  staleCellsPlugin
+];
 
 export default plugins;

@@ -192,8 +192,8 @@ def page(browser, request: pytest.FixtureRequest) -> Iterator[object]:
     try:
         yield pg
     finally:
-        report = getattr(request.node, "report_call", None)
-        if report is not None and report.failed:
+        reports = [getattr(request.node, f"report_{when}", None) for when in ("setup", "call")]
+        if any(r is not None and r.failed for r in reports):
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             with contextlib.suppress(Exception):
                 pg.screenshot(path=str(SCREENSHOTS / f"{request.node.name}.png"), full_page=True)

@@ -28,6 +28,15 @@ def write_notebook(folder: Path, name: str, sources: list[str]) -> Path:
 def open_notebook(page: Any, url: str) -> None:
     page.goto(url)
     page.wait_for_selector(f"{NOTEBOOK} .jp-Cell")
+    wait_kernel_idle(page)
+
+
+def wait_kernel_idle(page: Any) -> None:
+    """The notebook has a started kernel and it is idle (status bar: "Python 3 ... | Idle")."""
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('.jp-StatusBar-TextItem')]
+                 .some(t => /Python 3.*\\| Idle/.test(t.textContent))"""
+    )
     page.wait_for_selector(IDLE)
 
 
@@ -52,7 +61,7 @@ def wait_executed(page: Any) -> None:
         }""",
         arg=NOTEBOOK,
     )
-    page.wait_for_selector(IDLE)
+    wait_kernel_idle(page)
 
 
 def cell(page: Any, index: int) -> Any:
@@ -62,3 +71,39 @@ def cell(page: Any, index: int) -> Any:
 def token_texts(page: Any, index: int, token_class: str) -> list[str]:
     """Texts of the editor spans of cell ``index`` carrying a ``tok-*`` class."""
     return cell(page, index).locator(f".cm-content .{token_class}").all_inner_texts()
+
+
+PANEL_TAB = ".jp-SideBar.jp-mod-right li[data-id='sqlweave-lineage-panel']"
+PANEL = "#sqlweave-lineage-panel"
+
+
+def open_panel(page: Any) -> None:
+    if not page.locator(PANEL).is_visible():
+        page.locator(PANEL_TAB).click()
+    page.wait_for_selector(f"{PANEL} .sqlweave-lineage")
+
+
+def dataset_names(page: Any) -> set[str]:
+    return set(
+        page.locator(f"{PANEL} .sqlweave-graph [data-kind='dataset']").evaluate_all(
+            "nodes => nodes.map(n => n.dataset.name)"
+        )
+    )
+
+
+def wait_datasets(page: Any, names: set[str]) -> None:
+    page.wait_for_function(
+        """([sel, names]) => {
+            const have = new Set([...document.querySelectorAll(sel)].map(n => n.dataset.name));
+            return names.every(n => have.has(n));
+        }""",
+        arg=[f"{PANEL} .sqlweave-graph [data-kind='dataset']", sorted(names)],
+    )
+
+
+def active_cell_index(page: Any) -> int:
+    return page.evaluate(
+        """sel => [...document.querySelectorAll(sel + ' .jp-Cell')]
+                  .findIndex(c => c.classList.contains('jp-mod-active'))""",
+        NOTEBOOK,
+    )
