@@ -16,9 +16,13 @@ export const EDGE_KINDS: readonly EdgeKind[] = ['reads', 'writes', 'drops', 'ren
 export type TableSource = 'catalog' | 'file' | 'dataframe';
 export const TABLE_SOURCES: readonly TableSource[] = ['catalog', 'file', 'dataframe'];
 
+export type DatasetKind = 'table' | 'notebook variable' | 'dataframe';
+export const DATASET_KINDS: readonly DatasetKind[] = ['table', 'notebook variable', 'dataframe'];
+
 export interface IDataset {
   id: string;
   name: string;
+  kind: DatasetKind;
   columns: string[];
   dropped: boolean;
   previous_names: string[];
@@ -98,7 +102,7 @@ export const LAB_MESSAGE_TYPES = ['request'] as const;
 /** The required keys of each message (kept equal to the schema's by the tests). */
 export const REQUIRED_KEYS: Record<string, readonly string[]> = {
   graph: ['type', 'version', 'scope', 'notebook', 'datasets', 'cells', 'edges', 'columns'],
-  dataset: ['id', 'name', 'columns', 'dropped', 'previous_names'],
+  dataset: ['id', 'name', 'kind', 'columns', 'dropped', 'previous_names'],
   cell: [
     'id',
     'notebook',

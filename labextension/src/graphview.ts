@@ -212,6 +212,9 @@ export function render(
     if (id === state.selected) {
       classes.push('sqlweave-selected');
     }
+    if (d) {
+      classes.push(`sqlweave-kind-${d.kind.replace(/ /g, '-')}`);
+    }
     if (d?.dropped) {
       classes.push('sqlweave-dropped');
     }
@@ -235,7 +238,7 @@ export function render(
     el('rect', { width: box.width, height: box.height, rx: d ? 4 : 11 }, g);
     const title = el('title', {}, g);
     if (d) {
-      title.textContent = `${d.name}${d.previous_names.length ? ` (was ${d.previous_names.join(', ')})` : ''}${d.dropped ? ' — dropped' : ''}`;
+      title.textContent = `${d.name} (${d.kind})${d.previous_names.length ? ` (was ${d.previous_names.join(', ')})` : ''}${d.dropped ? ' — dropped' : ''}`;
       const label = el('text', { x: 8, y: HEAD / 2, class: 'sqlweave-label', 'font-size': DATASET_FONT_PX }, g);
       label.textContent = d.name;
       if (d.columns.length) {

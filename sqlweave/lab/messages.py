@@ -20,8 +20,9 @@ from typing import Any
 
 from .. import frames
 from ..errors import UsageError
-from ..lineage.graph import EdgeKind, LineageGraph, NodeKind
+from ..lineage.graph import DatasetKind, EdgeKind, LineageGraph, NodeKind, dataset_node
 from ..lineage.runs import Run, RunInfo
+from ..lineage.variables import LAST_RESULT
 
 SCHEMA_PATH = Path(__file__).with_name("schema.json")
 _SCHEMA = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
@@ -65,7 +66,7 @@ def graph_message(
 ) -> dict[str, Any]:
     """The ``graph`` message: ``graph`` restricted to ``notebook`` unless ``scope`` is folder."""
     if scope is Scope.NOTEBOOK:
-        graph = LineageGraph(r for r in graph.runs if r.info.notebook == notebook)
+        graph = graph.for_notebook(notebook)
     cells: dict[str, dict[str, Any]] = {}
     cell_of_run: dict[str, str] = {}
     for run in graph.runs:
@@ -77,9 +78,9 @@ def graph_message(
         else:
             cell["sql"].append(run.info.sql)
             cell["execution_count"] = run.info.execution_count
-        if run.lineage is not None and (run.lineage.writes or run.lineage.drops):
-            cell["read_only"] = False
-        if run.lineage is not None and run.lineage.renames:
+        if run.lineage is not None and (
+            run.lineage.writes - {LAST_RESULT} or run.lineage.drops or run.lineage.renames
+        ):
             cell["read_only"] = False
     for stale in graph.stale():
         for cid, cell in cells.items():
@@ -91,18 +92,26 @@ def graph_message(
         {
             "id": node.id,
             "name": node.name,
+            "kind": _dataset_kind(graph.attrs(node)),
             "columns": list(graph.columns(node.name)),
             "dropped": bool(graph.attrs(node)["dropped"]),
             "previous_names": list(graph.attrs(node)["previous_names"]),
         }
         for node in sorted(graph.nodes(NodeKind.DATASET))
     ]
+    # a displayed query "writes" IPython's `_`: shown only once a later cell reads `_`
+    last = dataset_node(LAST_RESULT).id
+    read_later = any(k is EdgeKind.READS and u.id == last for u, _v, k in graph.edges())
+    hidden = set() if read_later else {last}
+    datasets = [d for d in datasets if d["id"] not in hidden]
     edges: dict[tuple[str, str, str], dict[str, str]] = {}
     for u, v, kind in graph.edges():
         if kind not in _CELL_EDGES:
             continue
         source = cell_of_run[u.name] if u.kind is NodeKind.RUN else u.id
         target = cell_of_run[v.name] if v.kind is NodeKind.RUN else v.id
+        if source in hidden or target in hidden:
+            continue
         edges.setdefault(
             (source, target, kind.value), {"source": source, "target": target, "kind": kind.value}
         )
@@ -114,6 +123,7 @@ def graph_message(
             "transform": subtype.value,
         }
         for src, dst, _type, subtype, run_id in graph.derivations()
+        if dataset_node(dst.name).id not in hidden and dataset_node(src.name).id not in hidden
     ]
     return _envelope(
         MessageType.GRAPH,
@@ -124,6 +134,11 @@ def graph_message(
         edges=sorted(edges.values(), key=lambda e: (e["source"], e["target"], e["kind"])),
         columns=columns,
     )
+
+
+def _dataset_kind(attrs: dict[str, Any]) -> str:
+    kind = attrs.get("dataset_kind", DatasetKind.TABLE)
+    return DatasetKind(kind).value
 
 
 def _cell(run: Run) -> dict[str, Any]:

@@ -75,10 +75,13 @@ class LabBridge:
         """Send every peer (or ``only``) the messages that changed since its last send."""
         peers = [only] if only is not None else list(self.peers.values())
         try:
-            graph = self.lineage.graph  # flushes statements still being recorded
             notebook = self.lineage.tracker.notebook()
             by_scope = {
-                scope: graph_message(graph, notebook=notebook, scope=scope)
+                scope: graph_message(
+                    self.lineage.notebook_graph(folder=scope is Scope.FOLDER),
+                    notebook=notebook,
+                    scope=scope,
+                )
                 for scope in {p.scope for p in peers}
             }
             schema = schema_message(self.session, getattr(self.shell, "user_ns", None))

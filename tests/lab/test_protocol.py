@@ -26,6 +26,7 @@ from sqlweave.lab import (
     schema_message,
 )
 from sqlweave.lineage.capture import CellContext, LineageCapture
+from sqlweave.lineage.graph import DatasetKind
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTRACT_TS = ROOT / "labextension" / "src" / "contract.ts"
@@ -163,6 +164,8 @@ def test_typescript_contract_matches_the_schema():
     assert _ts_strings(_ts_const("SCOPES")) == defs["scope"]["enum"]
     assert _ts_strings(_ts_const("EDGE_KINDS")) == defs["edge"]["properties"]["kind"]["enum"]
     assert _ts_strings(_ts_const("TABLE_SOURCES")) == defs["table"]["properties"]["source"]["enum"]
+    assert _ts_strings(_ts_const("DATASET_KINDS")) == defs["dataset"]["properties"]["kind"]["enum"]
+    assert defs["dataset"]["properties"]["kind"]["enum"] == [k.value for k in DatasetKind]
     required = _ts_const("REQUIRED_KEYS")
     blocks = dict(re.findall(r"(\w+):\s*\[([^\]]*)\]", required))
     assert set(blocks) == {k for k, v in defs.items() if "required" in v}
@@ -172,3 +175,29 @@ def test_typescript_contract_matches_the_schema():
     lab_types = _ts_strings(_ts_const("LAB_MESSAGE_TYPES"))
     top = [ref["$ref"].rsplit("/", 1)[1] for ref in SCHEMA["oneOf"]]
     assert sorted(kernel_types + lab_types) == sorted(top)
+
+
+def test_displayed_query_stays_read_only_until_its_result_is_read():
+    from sqlweave.lineage import extract
+    from sqlweave.lineage.graph import LineageGraph, RunInfo
+    from sqlweave.lineage.variables import LAST_RESULT, bind_result
+
+    graph = LineageGraph()
+
+    def run(cell: str, sql: str, bind: str | None = None) -> None:
+        info = RunInfo.new(
+            notebook="nb.ipynb", cell_id=cell, execution_count=1, sql=sql, engine="duckdb"
+        )
+        lineage = extract(sql, dialect="duckdb")[0]
+        graph.add_run(info, bind_result(lineage, bind) if bind else lineage)
+
+    run("a", "CREATE TABLE t AS SELECT 1 AS x")
+    run("b", "SELECT x FROM t", bind=LAST_RESULT)
+    msg = _valid(graph_message(graph, notebook="nb.ipynb"))
+    assert [d["name"] for d in msg["datasets"]] == ["t"]
+    assert {c["cell_id"]: c["read_only"] for c in msg["cells"]} == {"a": False, "b": True}
+    assert all(LAST_RESULT not in e["target"] for e in msg["edges"])
+
+    run("c", "CREATE TABLE u AS SELECT x FROM _")
+    msg = _valid(graph_message(graph, notebook="nb.ipynb"))
+    assert {d["name"] for d in msg["datasets"]} == {"t", "_", "u"}
