@@ -12,7 +12,9 @@ import math
 import os
 import re
 import sys
+import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -125,11 +127,15 @@ def run_notebook(
     timeout: int = 600,
     kernel_name: str | None = None,
     cwd: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    notebook_timeout: float | None = None,
 ) -> RunReport:
     """Execute the notebook at ``path`` in a fresh kernel and save the executed copy.
 
     Stops at the first failing cell (cells tagged ``raises-exception`` may fail);
-    the executed notebook is written either way.
+    the executed notebook is written either way. ``timeout`` bounds each cell,
+    ``notebook_timeout`` the whole notebook (the kernel is killed when it passes);
+    ``env`` is added to the kernel's environment.
     """
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
@@ -161,14 +167,23 @@ def run_notebook(
     started = time.perf_counter()
     started_at = datetime.now(timezone.utc)
     failure = None
+    watchdog = _Watchdog(client, notebook_timeout) if notebook_timeout else None
     try:
-        client.execute(env={**os.environ, SESSION_ENV: str(src.resolve())})
+        client.execute(env={**os.environ, SESSION_ENV: str(src.resolve()), **(env or {})})
     except CellExecutionError as exc:
         failure = _find_failure(nb, exc)
     except CellTimeoutError as exc:
         failure = _find_failure(nb, exc, f"cell timed out after {timeout} s")
     except DeadKernelError as exc:
         failure = _find_failure(nb, exc, "the kernel died")
+    except Exception:
+        if watchdog is None or not watchdog.fired:  # killed while starting: a timeout
+            raise
+    finally:
+        if watchdog is not None:
+            watchdog.cancel()
+    if watchdog is not None and watchdog.fired:
+        failure = _find_failure(nb, None, f"the notebook timed out after {notebook_timeout:g} s")
     seconds = time.perf_counter() - started
     out = Path(output) if output is not None else default_output(src)
     write_atomic(nb, out)
@@ -199,8 +214,28 @@ def _forget_deleted_cells(
         print(f"sqlweave: lineage of deleted cells not removed: {exc}", file=sys.stderr)
 
 
+class _Watchdog:
+    """Kills the kernel of ``client`` when ``seconds`` pass; nbclient then reports it dead."""
+
+    def __init__(self, client: Any, seconds: float) -> None:
+        self.client = client
+        self.fired = False
+        self._timer = threading.Timer(seconds, self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _fire(self) -> None:
+        process = getattr(getattr(self.client.km, "provisioner", None), "process", None)
+        if process is not None and process.poll() is None:
+            self.fired = True
+            process.kill()  # only the kernel this run started
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+
 def _find_failure(
-    nb: nbformat.NotebookNode, exc: Exception, reason: str | None = None
+    nb: nbformat.NotebookNode, exc: Exception | None, reason: str | None = None
 ) -> CellFailure:
     """The cell that stopped the run: the first with an unexpected error output, else the
     last one executed (a ``UsageError`` fails a cell but prints to stderr). With a

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from ..lineage.store import write_atomic
@@ -12,10 +13,88 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     """Add the ``pipeline`` command and its subcommands to the top-level parser."""
     pipeline = sub.add_parser("pipeline", help="run a folder of notebooks ordered by lineage")
     commands = pipeline.add_subparsers(dest="pipeline_command", required=True)
+
     plan = commands.add_parser("plan", help="print the run order and draw the DAG")
     plan.add_argument("paths", nargs="+", metavar="PATH", help="notebooks or folders")
     plan.add_argument("--svg", metavar="FILE", help="also write the DAG as SVG")
     plan.set_defaults(func=_plan)
+
+    run = commands.add_parser("run", help="run the notebooks in dependency order")
+    run.add_argument("paths", nargs="+", metavar="PATH", help="notebooks or folders")
+    _run_options(run)
+    run.set_defaults(func=_run)
+
+    resume = commands.add_parser("resume", help="continue a run whose runner was killed")
+    resume.add_argument("--project", default=".", help="project folder (default: .)")
+    resume.add_argument("--run", dest="run_id", help="run id (default: the latest unfinished)")
+    resume.add_argument("--openlineage-url", help="POST OpenLineage events to this endpoint")
+    resume.set_defaults(func=_resume)
+
+    status = commands.add_parser("status", help="the state of the latest (or a given) run")
+    status.add_argument("--project", default=".", help="project folder (default: .)")
+    status.add_argument("--run", dest="run_id", help="run id (default: the latest)")
+    status.set_defaults(func=_status)
+
+    history = commands.add_parser("history", help="past runs, newest last")
+    history.add_argument("--project", default=".", help="project folder (default: .)")
+    history.add_argument("--limit", type=int, default=20, help="runs shown (default 20)")
+    history.set_defaults(func=_history)
+
+
+def _run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-p",
+        "--parameter",
+        dest="parameters",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a parameter for every notebook (injected after the cell tagged 'parameters')",
+    )
+    parser.add_argument("--jobs", "-j", type=int, default=1, help="kernels at once (default 1)")
+    parser.add_argument(
+        "--only-stale", action="store_true", help="run only what changed and its downstream"
+    )
+    parser.add_argument(
+        "--select",
+        nargs="+",
+        default=[],
+        metavar="NB",
+        help="only these notebooks (+NB: with upstream, NB+: with downstream)",
+    )
+    parser.add_argument(
+        "--retries", type=int, default=0, help="extra attempts for a failing notebook"
+    )
+    parser.add_argument(
+        "--backoff", type=float, default=1.0, help="seconds before the first retry (doubles)"
+    )
+    parser.add_argument("--timeout", type=float, help="seconds per notebook (wall clock)")
+    parser.add_argument(
+        "--cell-timeout", type=int, default=600, help="seconds per cell (default 600)"
+    )
+    parser.add_argument("-o", "--output", help="folder for executed notebooks")
+    parser.add_argument("--warehouse", help="table folder (default PROJECT/.sqlweave/warehouse)")
+    parser.add_argument("--project", help="project folder (default: the paths' common folder)")
+    parser.add_argument("--kernel", help="kernel name (default: each notebook's)")
+    parser.add_argument("--openlineage-url", help="POST OpenLineage events to this endpoint")
+
+
+def options_from(args: argparse.Namespace):  # -> RunOptions
+    from .execute import RunOptions
+
+    return RunOptions(
+        jobs=args.jobs,
+        retries=args.retries,
+        backoff=args.backoff,
+        timeout=args.timeout,
+        cell_timeout=args.cell_timeout,
+        only_stale=args.only_stale,
+        select=tuple(args.select),
+        output=args.output,
+        warehouse=args.warehouse,
+        kernel=args.kernel,
+        openlineage_url=args.openlineage_url,
+    )
 
 
 def _plan(args: argparse.Namespace) -> int:
@@ -27,4 +106,53 @@ def _plan(args: argparse.Namespace) -> int:
     if args.svg:
         write_atomic(Path(args.svg), plan_svg(p))
         print(f"svg: {args.svg}")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from ..runner import parse_parameter
+    from .execute import run
+
+    parameters = dict(parse_parameter(p) for p in args.parameters)
+    return _finish(run(args.paths, parameters, options_from(args), root=args.project))
+
+
+def _resume(args: argparse.Namespace) -> int:
+    from .execute import resume
+
+    return _finish(resume(args.project, args.run_id))
+
+
+def _finish(result) -> int:  # result: PipelineRun
+    from .summary import run_summary
+
+    text = run_summary(result.state, str(result.output))
+    print(text, file=sys.stdout if result.ok else sys.stderr)
+    return 0 if result.ok else 1
+
+
+def _status(args: argparse.Namespace) -> int:
+    from .journal import Journal
+    from .state import fold
+    from .summary import status_text
+
+    runs = fold(Journal.of_project(args.project).read())
+    if not runs:
+        print(f"no pipeline runs in {Path(args.project).resolve()}")
+        return 0
+    if args.run_id and args.run_id not in runs:
+        from .errors import PipelineError
+
+        raise PipelineError(f"no run {args.run_id} (see 'sqlweave pipeline history')")
+    print(status_text(runs[args.run_id] if args.run_id else list(runs.values())[-1]))
+    return 0
+
+
+def _history(args: argparse.Namespace) -> int:
+    from .journal import Journal
+    from .state import fold
+    from .summary import history_text
+
+    runs = list(fold(Journal.of_project(args.project).read()).values())
+    print(history_text(runs[-args.limit :]) if runs else "no pipeline runs")
     return 0

@@ -134,3 +134,39 @@ def test_cli_plan_prints_order_and_writes_svg(
     write_notebook(tmp_path / "dup.ipynb", "%%sql\nCREATE TABLE raw AS SELECT 1 AS x")
     assert main(["pipeline", "plan", str(tmp_path)]) == 2
     assert "raw: written by dup.ipynb, ingest.ipynb" in capsys.readouterr().err
+
+
+def test_run_reports_a_cycle_before_starting_any_kernel(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sqlweave.cli import main
+
+    write_notebook(tmp_path / "x.ipynb", "%%sql\nCREATE TABLE a AS SELECT * FROM b")
+    write_notebook(tmp_path / "y.ipynb", "%%sql\nCREATE TABLE b AS SELECT * FROM a")
+    assert main(["pipeline", "run", str(tmp_path), "--jobs", "2"]) == 2
+    assert "cycle" in capsys.readouterr().err
+    assert not (tmp_path / ".sqlweave").exists()  # nothing journaled, nothing ran
+
+
+def test_resume_refuses_a_run_whose_runner_is_alive(tmp_path: Path) -> None:
+    import os
+    import socket
+
+    from sqlweave.pipeline.execute import resume
+    from sqlweave.pipeline.journal import Journal, RunStarted
+
+    journal = Journal.of_project(tmp_path)
+    journal.append(RunStarted("r1", paths=(".",), pid=os.getpid(), host=socket.gethostname()))
+    with pytest.raises(PipelineError, match="still being run by process"):
+        resume(tmp_path)
+    with pytest.raises(PipelineError, match="no run nope"):
+        resume(tmp_path, "nope")
+
+
+def test_bad_run_options_are_usage_errors() -> None:
+    from sqlweave.pipeline.execute import RunOptions
+
+    with pytest.raises(PipelineError, match="--jobs"):
+        RunOptions(jobs=0)
+    with pytest.raises(PipelineError, match="--timeout"):
+        RunOptions(timeout=-1)

@@ -1,0 +1,408 @@
+"""Run a pipeline: notebooks in topological order, up to N kernels at once, every state
+change journaled first.
+
+A failure stops only the notebooks downstream of it; siblings go on. A notebook may be
+retried with exponential backoff; each has an optional wall-clock timeout. ``resume``
+continues a run whose runner died, from the journal alone.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from ..runner import RunReport, run_notebook
+from ..warehouse import WAREHOUSE_ENV, Warehouse
+from .errors import PipelineError
+from .fingerprint import plan_fingerprints, stale
+from .journal import (
+    Event,
+    Journal,
+    NotebookFailed,
+    NotebookSkipped,
+    NotebookStarted,
+    NotebookStatus,
+    NotebookSucceeded,
+    RunFinished,
+    RunResumed,
+    RunStarted,
+    RunStatus,
+    exec_id,
+)
+from .plan import Plan, plan
+from .state import RunState, fold, last_successes
+
+#: the project's state folder, its default warehouse and executed notebooks
+STATE_DIR = Path(".sqlweave")
+WAREHOUSE_DIR = STATE_DIR / "warehouse"
+RUNS_DIR = STATE_DIR / "pipeline" / "runs"
+#: environment of every kernel: which run and notebook it belongs to
+RUN_ID_ENV = "SQLWEAVE_RUN_ID"
+NOTEBOOK_ENV = "SQLWEAVE_NOTEBOOK"
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to run; recorded in the journal so ``resume`` runs the same way."""
+
+    jobs: int = 1
+    retries: int = 0
+    backoff: float = 1.0  # seconds before the first retry; doubles each time
+    timeout: float | None = None  # per notebook, wall clock
+    cell_timeout: int = 600
+    only_stale: bool = False
+    select: tuple[str, ...] = ()
+    output: str | None = None  # folder of executed notebooks (default under .sqlweave)
+    warehouse: str | None = None  # default <project>/.sqlweave/warehouse
+    kernel: str | None = None
+    openlineage_url: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.jobs < 1:
+            raise PipelineError(f"--jobs must be at least 1, not {self.jobs}")
+        if self.retries < 0:
+            raise PipelineError(f"--retries must be 0 or more, not {self.retries}")
+        if self.timeout is not None and self.timeout <= 0:
+            raise PipelineError(f"--timeout must be positive, not {self.timeout}")
+
+
+@dataclass
+class PipelineRun:
+    """The outcome of :func:`run` / :func:`resume`."""
+
+    run_id: str
+    root: Path
+    plan: Plan
+    state: RunState
+    output: Path
+    reports: dict[str, RunReport] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.state.status is RunStatus.SUCCEEDED
+
+
+Listener = Callable[[Event], None]
+
+
+def new_run_id(clock: Callable[[], datetime] | None = None) -> str:
+    """A sortable, unique run id such as ``20261127T150102-3f9a``."""
+    at = (clock or (lambda: datetime.now(timezone.utc)))()
+    return f"{at:%Y%m%dT%H%M%S}-{secrets.token_hex(2)}"
+
+
+def run(
+    paths: Iterable[str | os.PathLike[str]],
+    parameters: Mapping[str, Any] | None = None,
+    options: RunOptions | None = None,
+    root: str | os.PathLike[str] | None = None,
+    listeners: Iterable[Listener] = (),
+) -> PipelineRun:
+    """Plan and run the pipeline under ``paths``.
+
+    Args:
+        paths: notebooks and folders.
+        parameters: injected into every notebook (papermill's ``parameters`` cell rule).
+        options: jobs, retries, timeouts, selection, output and warehouse folders.
+        root: the project folder (journal, warehouse); default the paths' common folder.
+        listeners: called with every journaled event (the OpenLineage emitter is one).
+    """
+    options = options or RunOptions()
+    parameters = dict(parameters or {})
+    paths = [Path(p) for p in paths]
+    p = plan(paths, root, exclude=[options.output] if options.output else ())
+    assert p.root is not None
+    run_id = new_run_id()
+    started = RunStarted(
+        run_id,
+        paths=tuple(_relative(x, p.root) for x in paths),
+        notebooks=p.order,
+        parameters=parameters,
+        options=asdict(options),
+        pid=os.getpid(),
+        host=socket.gethostname(),
+    )
+    driver = _Driver(p, started, options, list(listeners))
+    driver.emit(started)
+    return driver.go(resumed=False)
+
+
+def resume(
+    root: str | os.PathLike[str],
+    run_id: str | None = None,
+    listeners: Iterable[Listener] = (),
+) -> PipelineRun:
+    """Continue an unfinished run (default: the latest) whose runner died.
+
+    Notebooks that reached a final state keep it; the others run, once each.
+
+    Raises:
+        PipelineError: no such unfinished run, or its runner is still alive.
+    """
+    base = Path(root).resolve()
+    runs = fold(Journal.of_project(base).read())
+    if run_id is None:
+        unfinished = [r for r in runs.values() if not r.finished]
+        if not unfinished:
+            raise PipelineError(f"no unfinished pipeline run in {base}")
+        state = unfinished[-1]
+    else:
+        state = runs.get(run_id)
+        if state is None:
+            raise PipelineError(f"no run {run_id} in {base} (see 'sqlweave pipeline history')")
+        if state.finished:
+            raise PipelineError(f"run {run_id} already finished ({state.status.value})")
+    if state.owner_host == socket.gethostname() and _alive(state.owner_pid):
+        raise PipelineError(f"run {state.run_id} is still being run by process {state.owner_pid}")
+    started = state.started
+    options = RunOptions(**{**started.options, "select": tuple(started.options.get("select", ()))})
+    p = plan(
+        [base / x for x in started.paths], base, exclude=[options.output] if options.output else ()
+    )
+    if set(p.order) != set(started.notebooks):
+        raise PipelineError(
+            f"the notebooks under {', '.join(started.paths)} changed since run {state.run_id}"
+            " started; start a new run instead"
+        )
+    driver = _Driver(p, started, options, list(listeners))
+    driver.emit(RunResumed(state.run_id, pid=os.getpid(), host=socket.gethostname()))
+    return driver.go(resumed=True)
+
+
+class _Driver:
+    """Carries out one run: journal first, then act."""
+
+    def __init__(
+        self, p: Plan, started: RunStarted, options: RunOptions, listeners: list[Listener]
+    ) -> None:
+        assert p.root is not None
+        self.plan, self.started, self.options = p, started, options
+        self.root = p.root
+        self.run_id = started.run_id
+        self.parameters = dict(started.parameters)
+        self.journal = Journal.of_project(self.root)
+        self.listeners = listeners
+        self.output = (
+            Path(options.output).resolve() if options.output else self.root / RUNS_DIR / self.run_id
+        )
+        self.warehouse = (
+            Path(options.warehouse).resolve() if options.warehouse else self.root / WAREHOUSE_DIR
+        )
+        self.reports: dict[str, RunReport] = {}
+        self._fingerprints: dict[str, str] = {}
+        self._lock = threading.Lock()
+        self._t0 = time.perf_counter()
+
+    def emit(self, event: Event) -> None:
+        with self._lock:
+            self.journal.append(event)
+        for listener in self.listeners:
+            try:
+                listener(event)
+            except Exception as exc:  # a listener (OpenLineage POST) never stops the run
+                print(f"sqlweave: pipeline listener failed: {exc}")
+
+    def state(self) -> RunState:
+        return fold(self.journal.read())[self.run_id]
+
+    def go(self, resumed: bool) -> PipelineRun:
+        self.warehouse.mkdir(parents=True, exist_ok=True)
+        self._fingerprints = plan_fingerprints(self.plan, self.parameters, self.warehouse)
+        state = self.state()
+        todo = state.pending() if resumed else self._choose()
+        # a resumed run: notebooks below one that had failed stay blocked
+        failed = {k for k, nb in state.notebooks.items() if nb.status is NotebookStatus.FAILED}
+        upstream = {}
+        for key in todo:
+            bad = sorted(u for u in self.plan.ancestors([key]) if u in failed)
+            if bad:
+                self.emit(_blocked(self.run_id, key, bad[0]))
+            else:
+                upstream[key] = self.plan.upstream(key)
+        self._execute(upstream)
+        state = self.state()
+        status = (
+            RunStatus.FAILED
+            if state.failures()
+            or any(nb.status is NotebookStatus.BLOCKED for nb in state.notebooks.values())
+            else RunStatus.SUCCEEDED
+        )
+        self.emit(
+            RunFinished(
+                self.run_id, status=status, seconds=round(time.perf_counter() - self._t0, 3)
+            )
+        )
+        return PipelineRun(
+            self.run_id, self.root, self.plan, self.state(), self.output, self.reports
+        )
+
+    def _choose(self) -> list[str]:
+        """The notebooks this run executes; the others are journaled as skipped."""
+        chosen = set(self.plan.order)
+        if self.options.select:
+            chosen = self.plan.select(self.options.select)
+        reasons: dict[str, str] = {}
+        if self.options.only_stale:
+            runs = fold(self.journal.read())
+            last = last_successes(runs)
+            reasons = stale(self.plan, self._fingerprints, last, self._missing_tables())
+        todo = []
+        for key in self.plan.order:
+            if key not in chosen:
+                self.emit(
+                    NotebookSkipped(
+                        self.run_id,
+                        notebook=key,
+                        status=NotebookStatus.UP_TO_DATE,
+                        reason="not selected",
+                    )
+                )
+            elif self.options.only_stale and key not in reasons:
+                self.emit(
+                    NotebookSkipped(
+                        self.run_id,
+                        notebook=key,
+                        status=NotebookStatus.UP_TO_DATE,
+                        reason="up to date",
+                    )
+                )
+            else:
+                todo.append(key)
+        return todo
+
+    def _missing_tables(self) -> dict[str, list[str]]:
+        saved = set(Warehouse(self.warehouse).tables())
+        return {
+            k: sorted(t for t in d.writes if t not in saved) for k, d in self.plan.notebooks.items()
+        }
+
+    def _execute(self, upstream: dict[str, tuple[str, ...]]) -> None:
+        from .dispatch import Dispatch
+
+        dispatch = Dispatch(upstream, limit=self.options.jobs)
+        with ThreadPoolExecutor(
+            max_workers=self.options.jobs, thread_name_prefix="sqlweave-pipeline"
+        ) as pool:
+            running: dict[Future[bool], str] = {}
+            while not dispatch.done:
+                for key in dispatch.take_ready():
+                    running[pool.submit(self._notebook, key)] = key
+                if not running:
+                    break
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    key = running.pop(future)
+                    if future.result():
+                        dispatch.succeed(key)
+                    else:
+                        for blocked in dispatch.fail(key):
+                            self.emit(_blocked(self.run_id, blocked, key))
+
+    def _notebook(self, key: str) -> bool:
+        """Run one notebook with its retries; True when it succeeded."""
+        attempts = self.options.retries + 1
+        for attempt in range(1, attempts + 1):
+            self.emit(NotebookStarted(self.run_id, notebook=key, attempt=attempt))
+            fingerprint = self._fingerprints[key]
+            out = self.output / key
+            t0 = time.perf_counter()
+            try:
+                report = run_notebook(
+                    self.plan.path(key),
+                    parameters=self.parameters,
+                    output=out,
+                    timeout=self.options.cell_timeout,
+                    kernel_name=self.options.kernel,
+                    env={
+                        WAREHOUSE_ENV: str(self.warehouse),
+                        RUN_ID_ENV: self.run_id,
+                        NOTEBOOK_ENV: key,
+                    },
+                    notebook_timeout=self.options.timeout,
+                )
+            except Exception as exc:  # a kernel that cannot start, an unreadable notebook
+                report = None
+                error, cell, source = f"{type(exc).__name__}: {exc}", None, ""
+            seconds = round(time.perf_counter() - t0, 3)
+            if report is not None:
+                self.reports[key] = report
+                if report.ok:
+                    upstream = self._upstream_execs(key)
+                    self.emit(
+                        NotebookSucceeded(
+                            self.run_id,
+                            notebook=key,
+                            attempt=attempt,
+                            seconds=seconds,
+                            output=str(out),
+                            fingerprint=fingerprint,
+                            upstream=upstream,
+                        )
+                    )
+                    return True
+                f = report.failure
+                assert f is not None
+                error, cell, source = f.error, f.index + 1, f.source
+            retry = attempt < attempts
+            self.emit(
+                NotebookFailed(
+                    self.run_id,
+                    notebook=key,
+                    attempt=attempt,
+                    seconds=seconds,
+                    output=str(out),
+                    cell=cell,
+                    source=source,
+                    error=error,
+                    retry=retry,
+                )
+            )
+            if retry:
+                time.sleep(self.options.backoff * 2 ** (attempt - 1))
+        return False
+
+    def _upstream_execs(self, key: str) -> dict[str, str]:
+        """The executions of ``key``'s upstream notebooks whose tables it just read."""
+        last = last_successes(fold(self.journal.read()))
+        return {
+            u: last[u].exec_id if u in last else exec_id("?", u) for u in self.plan.upstream(key)
+        }
+
+
+def _blocked(run_id: str, key: str, by: str) -> NotebookSkipped:
+    return NotebookSkipped(
+        run_id, notebook=key, status=NotebookStatus.BLOCKED, reason=f"upstream {by} failed"
+    )
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root).as_posix() or "."
+    except ValueError:
+        return str(path.resolve())
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # a zombie (killed, not yet reaped by its parent) is not running anything
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return True

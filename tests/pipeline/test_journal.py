@@ -1,0 +1,151 @@
+"""The journal and the state rebuilt from it, without kernels."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+from pathlib import Path
+
+from sqlweave.pipeline.journal import (
+    Journal,
+    NotebookFailed,
+    NotebookSkipped,
+    NotebookStarted,
+    NotebookStatus,
+    NotebookSucceeded,
+    RunFinished,
+    RunResumed,
+    RunStarted,
+    RunStatus,
+    decode,
+    encode,
+)
+from sqlweave.pipeline.state import fold, last_successes
+from sqlweave.pipeline.summary import history_text, run_summary, status_text
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_events_round_trip_through_json() -> None:
+    events = [
+        RunStarted(
+            "r", paths=(".",), notebooks=("a", "b"), parameters={"n": 1}, options={"jobs": 2}
+        ),
+        NotebookSucceeded("r", notebook="a", fingerprint="f", upstream={"z": "q/z"}),
+        NotebookFailed("r", notebook="b", cell=3, source="SELECT 1", error="boom", retry=True),
+        NotebookSkipped(
+            "r", notebook="c", status=NotebookStatus.BLOCKED, reason="upstream b failed"
+        ),
+        RunFinished("r", status=RunStatus.FAILED, seconds=1.5),
+    ]
+    for event in events:
+        assert decode(encode(event)) == event
+
+
+def test_a_torn_last_line_is_skipped_then_cut_before_the_next_append(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.jsonl")
+    journal.append(RunStarted("r", notebooks=("a",)))
+    whole = encode(NotebookStarted("r", notebook="a"))
+    with open(journal.path, "a") as f:
+        f.write(whole[: len(whole) // 2])  # a crash in the middle of a write
+    assert [type(e).__name__ for e in journal.read()] == ["RunStarted"]
+    journal.append(NotebookSucceeded("r", notebook="a"))
+    lines = journal.path.read_text().splitlines()
+    assert len(lines) == 2 and all(decode(line) for line in lines)
+    assert fold(journal.read())["r"].notebooks["a"].status is NotebookStatus.SUCCEEDED
+
+
+def test_appends_from_threads_never_interleave(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.jsonl")
+    big = "x" * 20_000  # larger than a pipe buffer: must still land as one line
+
+    def writer(n: int) -> None:
+        for i in range(20):
+            journal.append(NotebookFailed("r", notebook=f"{n}-{i}", error=big))
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    events = journal.read()
+    assert len(events) == 80 and len(journal.path.read_text().splitlines()) == 80
+
+
+def test_the_journal_survives_a_writer_killed_mid_write(tmp_path: Path) -> None:
+    """A real process appending big events is SIGKILLed; every event it finished stays."""
+    path = tmp_path / "j.jsonl"
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from sqlweave.pipeline.journal import Journal, NotebookFailed
+        j = Journal({str(path)!r})
+        i = 0
+        while True:
+            j.append(NotebookFailed("r", notebook=str(i), error="e" * 200_000))
+            i += 1
+            if i == 5:
+                print("ready", flush=True)
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, env=env)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == b"ready"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    journal = Journal(path)
+    before = journal.read()
+    assert [e.notebook for e in before] == [str(i) for i in range(len(before))]
+    assert len(before) >= 5
+    journal.append(RunFinished("r"))
+    after = journal.read()
+    assert after[:-1] == before and isinstance(after[-1], RunFinished)
+    assert len(path.read_bytes().splitlines()) == len(after)
+
+
+def _events() -> list:
+    return [
+        RunStarted("r1", notebooks=("a", "b", "c"), pid=1),
+        NotebookStarted("r1", notebook="a"),
+        NotebookSucceeded("r1", notebook="a", seconds=1.0, fingerprint="fa"),
+        NotebookStarted("r1", notebook="b"),
+        NotebookFailed(
+            "r1", notebook="b", attempt=1, cell=2, source="SELECT x", error="E: bad", retry=True
+        ),
+        NotebookStarted("r1", notebook="b", attempt=2),
+        NotebookFailed("r1", notebook="b", attempt=2, cell=2, source="SELECT x", error="E: bad"),
+        NotebookSkipped(
+            "r1", notebook="c", status=NotebookStatus.BLOCKED, reason="upstream b failed"
+        ),
+        RunFinished("r1", status=RunStatus.FAILED, seconds=3.0),
+        RunStarted("r2", notebooks=("a", "b", "c"), pid=2),
+        NotebookStarted("r2", notebook="a"),
+    ]
+
+
+def test_state_is_rebuilt_from_events() -> None:
+    runs = fold(_events())
+    r1, r2 = runs["r1"], runs["r2"]
+    assert r1.status is RunStatus.FAILED and r1.finished
+    assert r1.notebooks["b"].status is NotebookStatus.FAILED and r1.notebooks["b"].attempts == 2
+    assert r1.notebooks["c"].status is NotebookStatus.BLOCKED
+    assert r2.pending() == ["a", "b", "c"] and r2.owner_pid == 2
+    assert last_successes(runs)["a"].exec_id == "r1/a"
+    resumed = fold([*_events(), RunResumed("r2", pid=3)])["r2"]
+    assert resumed.notebooks["a"].status is NotebookStatus.PENDING and resumed.owner_pid == 3
+
+
+def test_summary_names_notebook_cell_sql_and_error() -> None:
+    r1 = fold(_events())["r1"]
+    text = run_summary(r1)
+    assert "FAILED b, cell 2 after 2 attempts:" in text
+    assert "    SELECT x" in text and "  E: bad" in text
+    assert "not run: c (upstream b failed)" in text
+    assert "cell 2: E: bad" in status_text(r1)
+    assert "r1" in history_text(list(fold(_events()).values()))

@@ -1,0 +1,180 @@
+"""Pipelines in real kernels (each test starts a few; keep them few)."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from sqlweave.cli import main
+from sqlweave.pipeline import PipelineError
+from sqlweave.pipeline.execute import RunOptions, resume, run
+from sqlweave.pipeline.journal import (
+    Journal,
+    NotebookFailed,
+    NotebookStarted,
+    NotebookStatus,
+    NotebookSucceeded,
+    RunResumed,
+)
+
+from .helpers import write_notebook
+
+ROOT = Path(__file__).resolve().parents[2]
+LOAD = "%load_ext sqlweave"
+
+
+def starts(folder: Path, run_id: str) -> list[str]:
+    return [
+        e.notebook
+        for e in Journal.of_project(folder).read()
+        if isinstance(e, NotebookStarted) and e.run_id == run_id
+    ]
+
+
+def test_example_runs_in_lineage_order_then_only_stale_reruns_downstream(example: Path) -> None:
+    first = run([example], options=RunOptions(jobs=2))
+    assert first.ok, first.state
+    events = [e for e in Journal.of_project(example).read() if e.run_id == first.run_id]
+    done_at = {e.notebook: i for i, e in enumerate(events) if isinstance(e, NotebookSucceeded)}
+    started_at = {e.notebook: i for i, e in enumerate(events) if isinstance(e, NotebookStarted)}
+    assert len(started_at) == 5
+    for edge in first.plan.edges:  # every notebook started after all its upstreams finished
+        assert started_at[edge.downstream] > done_at[edge.upstream], edge
+    warehouse = example / ".sqlweave" / "warehouse"
+    regions = pq.read_table(warehouse / "revenue_by_region.parquet").column("region").to_pylist()
+    assert sorted(regions) == ["east", "north", "south", "west"]
+    assert (first.output / "report.ipynb").exists() and (example / "monthly_revenue.csv").exists()
+
+    # one source file changes: its ingest notebook and everything below it run again
+    path = example / "data" / "customers.csv"
+    rows = list(csv.reader(path.open()))
+    rows[1][2] = "north" if rows[1][2] != "north" else "south"
+    with path.open("w", newline="") as f:
+        csv.writer(f).writerows(rows)
+    second = run([example], options=RunOptions(jobs=2, only_stale=True))
+    assert second.ok
+    assert sorted(starts(example, second.run_id)) == [
+        "clean.ipynb",
+        "ingest_customers.ipynb",
+        "marts.ipynb",
+        "report.ipynb",
+    ]
+    assert second.state.notebooks["ingest_orders.ipynb"].status is NotebookStatus.UP_TO_DATE
+    third = run([example], options=RunOptions(only_stale=True))
+    assert third.ok and starts(example, third.run_id) == []
+
+
+def test_a_failure_stops_its_dependants_not_its_siblings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_notebook(tmp_path / "bad.ipynb", LOAD, "%%sql\nCREATE TABLE bad AS SELECT no_such_col")
+    write_notebook(tmp_path / "child.ipynb", LOAD, "%%sql\nCREATE TABLE child AS SELECT * FROM bad")
+    # a sibling that fails once, then succeeds on its retry
+    write_notebook(
+        tmp_path / "flaky.ipynb",
+        "import pathlib\nmark = pathlib.Path('tried')\n"
+        "if not mark.exists():\n    mark.touch()\n    raise RuntimeError('first attempt fails')",
+        metadata={"writes": ["flaky_out"]},
+    )
+    code = main(
+        ["pipeline", "run", str(tmp_path), "--jobs", "2", "--retries", "1", "--backoff", "0"]
+    )
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "FAILED bad.ipynb, cell 2 after 2 attempts:" in err
+    assert (
+        "CREATE TABLE bad AS SELECT no_such_col" in err
+        and "no_such_col" in err.split("attempts:")[1]
+    )
+    assert "not run: child.ipynb (upstream bad.ipynb failed)" in err
+    events = Journal.of_project(tmp_path).read()
+    assert [e.notebook for e in events if isinstance(e, NotebookStarted)].count("child.ipynb") == 0
+    flaky = [e for e in events if getattr(e, "notebook", "") == "flaky.ipynb"]
+    assert [type(e).__name__ for e in flaky] == [
+        "NotebookStarted",
+        "NotebookFailed",
+        "NotebookStarted",
+        "NotebookSucceeded",
+    ]
+    assert isinstance(flaky[1], NotebookFailed) and flaky[1].retry
+
+
+def test_a_notebook_over_its_timeout_fails(tmp_path: Path) -> None:
+    write_notebook(tmp_path / "slow.ipynb", "import time\ntime.sleep(3600)")
+    result = run([tmp_path], options=RunOptions(timeout=10))
+    assert not result.ok
+    failure = result.state.notebooks["slow.ipynb"].failure
+    assert failure is not None and "timed out after 10 s" in failure.error
+
+
+def _wait_for(condition, what: str, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what}")
+        time.sleep(0.1)
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_a_killed_runner_resumes_without_rerunning_finished_notebooks(tmp_path: Path) -> None:
+    write_notebook(tmp_path / "first.ipynb", LOAD, "%%sql\nCREATE TABLE t1 AS SELECT 1 AS x")
+    write_notebook(
+        tmp_path / "second.ipynb",
+        LOAD,
+        "import os, pathlib, time\npathlib.Path('kernel.pid').write_text(str(os.getpid()))\n"
+        "while not pathlib.Path('go').exists():\n    time.sleep(0.05)",
+        "%%sql\nCREATE TABLE t2 AS SELECT x + 1 AS y FROM t1",
+    )
+    write_notebook(tmp_path / "third.ipynb", LOAD, "%%sql\nCREATE TABLE t3 AS SELECT y FROM t2")
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "sqlweave.cli", "pipeline", "run", str(tmp_path)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    pid_file = tmp_path / "kernel.pid"
+    kernel = None
+    try:
+        _wait_for(pid_file.exists, "the second notebook to start")
+        kernel = int(pid_file.read_text())
+    finally:
+        runner.send_signal(signal.SIGKILL)  # the runner only, never this process
+        runner.wait()
+    try:  # the orphaned kernel notices its parent is gone and exits
+        _wait_for(lambda: _gone(kernel), "the orphaned kernel to exit", 30)
+    finally:
+        if not _gone(kernel):
+            os.kill(kernel, signal.SIGKILL)
+    (tmp_path / "go").touch()
+    result = resume(tmp_path)
+    assert result.ok, result.state
+    events = [e for e in Journal.of_project(tmp_path).read() if e.run_id == result.run_id]
+    at = next(i for i, e in enumerate(events) if isinstance(e, RunResumed))
+    before = [e.notebook for e in events[:at] if isinstance(e, NotebookStarted)]
+    after = [e.notebook for e in events[at:] if isinstance(e, NotebookStarted)]
+    assert before == ["first.ipynb", "second.ipynb"]
+    assert after == ["second.ipynb", "third.ipynb"]
+    assert pq.read_table(tmp_path / ".sqlweave" / "warehouse" / "t3.parquet").to_pylist() == [
+        {"y": 2}
+    ]
+    with pytest.raises(PipelineError, match="no unfinished pipeline run"):
+        resume(tmp_path)
