@@ -58,12 +58,13 @@ def engine_kind(spec: str) -> str | None:
     return None
 
 
-def make_engine(spec: EngineSpec) -> Engine:
+def make_engine(spec: EngineSpec, keys: Any = None) -> Engine:
     """An engine from ``"local"``/``"datafusion"``, ``"duckdb"``, a cluster address
     (``tcp://…``, ``ipc://…``), an ``Engine``, or an object with an ``address`` (a LocalCluster)."""
     if isinstance(spec, Engine):
         return spec
     if not isinstance(spec, str) and hasattr(spec, "address"):
+        keys = keys if keys is not None else getattr(spec, "keys", None)
         spec = spec.address
     if not isinstance(spec, str):
         raise UsageError(
@@ -81,7 +82,7 @@ def make_engine(spec: EngineSpec) -> Engine:
     if kind == "cluster":
         from .cluster.client import ClusterEngine
 
-        return ClusterEngine(spec.strip())
+        return ClusterEngine(spec.strip(), keys=keys)
     raise UsageError(f"unknown engine {spec!r}: {ENGINE_USAGE}")
 
 
@@ -95,6 +96,8 @@ class Session:
         display_limit: rows shown when a result is displayed.
         warehouse: a folder where created and changed tables are saved and from which
             they are registered at start (see :mod:`sqlweave.warehouse`).
+        keys: for a cluster address, its CURVE keys (a directory from ``sqlweave cluster
+            keys`` or a ``NAME.key_secret`` file); default ``$SQLWEAVE_KEYS``.
     """
 
     def __init__(
@@ -102,8 +105,9 @@ class Session:
         engine: EngineSpec = "local",
         display_limit: int = 20,
         warehouse: str | os.PathLike[str] | None = None,
+        keys: Any = None,
     ) -> None:
-        self.engine: Engine = make_engine(engine)
+        self.engine: Engine = make_engine(engine, keys)
         self.display_limit = display_limit
         self._listeners: list[Listener] = []
         # name -> (source, format): replayed on a new engine by set_engine

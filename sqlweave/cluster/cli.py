@@ -5,6 +5,7 @@ The top-level ``sqlweave`` command dispatches these words here::
     sqlweave coordinator [--bind tcp://127.0.0.1:PORT] [--heartbeat S]
     sqlweave worker --coordinator tcp://127.0.0.1:PORT
     sqlweave cluster up --workers N     # Ctrl-C stops everything cleanly
+    sqlweave cluster keys DIR           # CURVE keys for a coordinator, workers and clients
 """
 
 from __future__ import annotations
@@ -25,7 +26,21 @@ def _cluster(argv: Sequence[str]) -> int:
     up.add_argument("--workers", type=int, default=2)
     up.add_argument("--bind", default="tcp://127.0.0.1", help="coordinator client address")
     up.add_argument("--heartbeat", type=float, default=1.0)
+    up.add_argument(
+        "--keys", default=None, help="key directory (default: fresh keys in a private temp dir)"
+    )
+    keys = sub.add_parser("keys", help="create CURVE keys: coordinator, worker, client(s)")
+    keys.add_argument("directory", nargs="?", default="sqlweave-keys")
+    keys.add_argument(
+        "--client",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="a client key pair to create (repeatable; default: one named 'client')",
+    )
     ns = parser.parse_args(argv)
+    if ns.action == "keys":
+        return _keys(ns.directory, ns.client or ["client"])
 
     from .localcluster import LocalCluster
 
@@ -33,16 +48,37 @@ def _cluster(argv: Sequence[str]) -> int:
     # Ctrl-C and SIGTERM only set a flag: the cluster always shuts down through close()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *a: stop.set())
-    with LocalCluster(workers=ns.workers, heartbeat_s=ns.heartbeat, bind=ns.bind) as cluster:
+    with LocalCluster(
+        workers=ns.workers, heartbeat_s=ns.heartbeat, bind=ns.bind, keys=ns.keys or True
+    ) as cluster:
+        assert cluster.keys is not None
         print(
             f"sqlweave cluster with {ns.workers} workers at {cluster.address}\n"
-            f"  connect with: %sqlweave connect {cluster.address}\n"
+            f"  connect with: %sqlweave connect {cluster.address} --keys {cluster.keys.directory}\n"
             "  press Ctrl-C to stop",
             flush=True,
         )
         while not stop.wait(0.5):
             pass
         print("stopping the cluster...", flush=True)
+    return 0
+
+
+def _keys(directory: str, clients: list[str]) -> int:
+    from .curve import KeysError, create_keys
+
+    try:
+        d = create_keys(directory, clients)
+    except (KeysError, OSError) as exc:
+        print(f"sqlweave cluster keys: {exc}", file=sys.stderr)
+        return 2
+    print(
+        f"keys written to {d}\n"
+        f"  coordinator: sqlweave coordinator --keys {d}   (holds coordinator.key_secret)\n"
+        f"  workers:     sqlweave worker --coordinator ADDRESS --keys {d}\n"
+        f"  clients:     Session(engine=ADDRESS, keys='{d}') or %sqlweave connect ADDRESS --keys {d}\n"
+        "  copy to each machine only the secrets its role needs; authorized_keys lists who may connect"
+    )
     return 0
 
 

@@ -17,6 +17,7 @@ import pyarrow as pa
 import zmq
 
 from .. import errors
+from . import curve
 from . import protocol as P
 from .engine import Engine, Progress, ProgressCallback
 
@@ -32,17 +33,29 @@ class ClusterEngine(Engine):
     Args:
         address: the coordinator's client address (``tcp://127.0.0.1:PORT``).
         timeout_s: how long catalog commands wait for an answer.
+        keys: a key directory (or ``NAME.key_secret`` file) from ``sqlweave cluster keys``, or
+            loaded :class:`~.curve.ClusterKeys`; default: the keys of a ``LocalCluster`` this
+            process started at ``address``, else ``$SQLWEAVE_KEYS``, else none (plain loopback).
     """
 
     name = "cluster"
     dialect = "postgres"
 
-    def __init__(self, address: str, timeout_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        address: str,
+        timeout_s: float = 30.0,
+        keys: curve.ClusterKeys | str | os.PathLike[str] | None = None,
+    ) -> None:
         self.address = address
         self.timeout_s = timeout_s
+        self._keys = curve.keys_for(address, keys)
         self._zctx = zmq.Context.instance()
         self._sock = self._zctx.socket(zmq.DEALER)
         self._sock.linger = 0
+        if self._keys is not None:
+            pair = self._keys.own(curve.Role.CLIENT)
+            curve.connect_as(self._sock, pair, self._keys.coordinator.public)
         self._sock.connect(address)
         self._lock = threading.RLock()
         self._closed = False

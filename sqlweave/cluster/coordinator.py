@@ -31,6 +31,7 @@ import pyarrow as pa
 import zmq
 
 from .. import errors
+from . import curve
 from . import protocol as P
 from . import scheduler as S
 from .catalog import Catalog
@@ -144,7 +145,19 @@ class Coordinator:
         worker_bind: str | None = None,
         versions: Versions | None = None,
         context: zmq.Context | None = None,
+        keys: curve.ClusterKeys | None = None,
     ) -> None:
+        if worker_bind is None:
+            if not bind.startswith("tcp://"):
+                raise ValueError("give worker_bind for non-tcp client addresses")
+            worker_bind = bind.rsplit(":", 1)[0] if bind.count(":") == 2 else bind
+        if keys is None:
+            for addr in (bind, worker_bind):
+                if addr.startswith("tcp://") and not _loopback(addr):
+                    raise errors.UsageError(
+                        f"refusing to listen on {addr} without keys (anyone who reaches the "
+                        f"port could run SQL); {curve.HOW_TO_MAKE_KEYS}"
+                    )
         self._own_context = context is None
         self.zctx = context or zmq.Context()
         self.clients = self.zctx.socket(zmq.ROUTER)
@@ -152,20 +165,10 @@ class Coordinator:
         for s in (self.clients, self.workers):
             s.linger = 0
             s.router_mandatory = False
+        self._gate = self._secure(keys) if keys is not None else None
         client_addr = _bind(self.clients, bind)
-        if worker_bind is None:
-            if not bind.startswith("tcp://"):
-                raise ValueError("give worker_bind for non-tcp client addresses")
-            worker_bind = bind.rsplit(":", 1)[0] if bind.count(":") == 2 else bind
         worker_addr = _bind(self.workers, worker_bind)
         self.info = P.ConnectionInfo(workers=worker_addr, clients=client_addr)
-        for addr in (client_addr, worker_addr):
-            if addr.startswith("tcp://") and not _loopback(addr):
-                log.warning(
-                    "listening on %s: messages are neither signed nor encrypted, "
-                    "so expose this port only on a trusted network",
-                    addr,
-                )
         self.membership = Membership(versions or Versions.current(), heartbeat_s)
         self.catalog = Catalog()
         self.queries: dict[str, _Query] = {}
@@ -190,6 +193,20 @@ class Coordinator:
         self._stop = threading.Event()
         #: PlannerOptions overrides, e.g. from SQLWEAVE_PLANNER='{"broadcast_rows": 1000000}'
         self.planner_options: dict[str, Any] = json.loads(os.environ.get("SQLWEAVE_PLANNER", "{}"))
+
+    def _secure(self, keys: curve.ClusterKeys) -> curve.Gatekeeper:
+        """CURVE on both sockets: workers' keys on the worker socket, any known key on clients'."""
+        pair = keys.own(curve.Role.COORDINATOR)
+        workers = keys.authorized.get(curve.Role.WORKER, frozenset())
+        clients = keys.authorized.get(curve.Role.CLIENT, frozenset())
+        if not workers:
+            log.warning("%s lists no worker keys: no worker can join", keys.directory)
+        gate = curve.Gatekeeper(
+            self.zctx, {curve.Domain.CLIENTS: workers | clients, curve.Domain.WORKERS: workers}
+        )
+        curve.serve(self.clients, pair, curve.Domain.CLIENTS)
+        curve.serve(self.workers, pair, curve.Domain.WORKERS)
+        return gate
 
     # ----- the loop ------------------------------------------------------------------
 
@@ -232,6 +249,8 @@ class Coordinator:
                 if fd >= 0:
                     os.close(fd)
             self._wake_w = self._wake_r = -1
+        if self._gate is not None:
+            self._gate.stop()
         if self._own_context:
             self.zctx.destroy(linger=200)
         else:
@@ -246,6 +265,13 @@ class Coordinator:
             handler = handlers.get(type(msg))
             if handler is None:
                 raise P.ProtocolError(f"{msg.TAG} is not handled on this socket")
+            claimed = getattr(msg, "worker_id", None)
+            if sock is self.workers and claimed and not self.membership.sent_by(claimed, identity):
+                # e.g. a forged WorkerExiting or a heartbeat keeping a dead worker "alive"
+                log.warning(
+                    "dropped %s claiming to be worker %s from another sender", msg.TAG, claimed
+                )
+                return
             handler(self, identity, msg)
         except P.ProtocolError as exc:
             log.warning("bad message: %s", exc)
@@ -858,6 +884,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--info-file", default=None, help="write the connection info JSON here once bound"
     )
+    parser.add_argument(
+        "--keys",
+        default=None,
+        help=f"CURVE key directory (default: ${curve.KEYS_ENV}; see `sqlweave cluster keys`)",
+    )
     return parser.parse_args(argv)
 
 
@@ -868,7 +899,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s coordinator %(levelname)s %(message)s",
     )
     keep_freed_memory()  # received tables reuse heap pages instead of faulting in new ones
-    coord = Coordinator(ns.bind, ns.heartbeat, ns.worker_bind)
+    try:
+        keys = curve.ClusterKeys.load(ns.keys) if ns.keys else curve.ClusterKeys.from_env()
+        coord = Coordinator(ns.bind, ns.heartbeat, ns.worker_bind, keys=keys)
+    except errors.UsageError as exc:
+        print(f"sqlweave coordinator: {exc}", file=sys.stderr)
+        return 2
     if ns.info_file:
         tmp = ns.info_file + ".tmp"
         with open(tmp, "w") as f:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
+from enum import Enum
 
 from .protocol import (
     PROTOCOL_VERSION,
@@ -70,6 +71,29 @@ class WorkerLost:
 
 
 MembershipEvent = WorkerJoined | WorkerOnProbation | WorkerRecovered | WorkerLost
+
+
+class Channel(str, Enum):
+    """A worker's sockets to the coordinator; each is named ``SESSION/CHANNEL`` on the wire."""
+
+    CONTROL = "control"
+    RESULTS = "results"
+    HEARTBEAT = "heartbeat"
+    EXITING = "exiting"
+
+
+def socket_identity(session: str, channel: Channel) -> bytes:
+    """The ZeroMQ routing id of a worker socket: a random per-process session plus the channel.
+
+    The session is secret between one worker process and the coordinator (CURVE encrypts it),
+    so a message naming worker ``w1`` proves it comes from ``w1`` when its routing id carries
+    the session ``w1`` registered with.
+    """
+    return f"{session}/{channel.value}".encode()
+
+
+def _session_of(identity: bytes) -> bytes:
+    return identity.rsplit(b"/", 1)[0] if b"/" in identity else identity
 
 
 @dataclass
@@ -157,6 +181,14 @@ class Membership:
         )
         self._by_identity[identity] = worker_id
         return Registered(worker_id=worker_id, heartbeat_s=self.heartbeat_s)
+
+    def sent_by(self, worker_id: str, identity: bytes) -> bool:
+        """Whether a message claiming ``worker_id`` came from that worker's process.
+
+        A worker we never heard of has nothing to impersonate (the answer tells it to go).
+        """
+        rec = self.workers.get(worker_id)
+        return rec is None or _session_of(rec.identity) == _session_of(identity)
 
     def worker_at(self, identity: bytes) -> str | None:
         """The live worker registered from socket ``identity``, if any."""

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import UsageError
+from . import curve
 from . import protocol as P
 
 _REPO_ROOT = str(Path(__file__).resolve().parents[2])
@@ -76,6 +77,9 @@ class LocalCluster:
         worker_cpus: pin worker ``i`` to CPU ``worker_cpus[i % len]`` (benchmarks).
         worker_partitions: DataFusion target partitions inside each worker.
         start_timeout_s: how long to wait for registration.
+        keys: ``True`` (default) creates fresh CURVE keys for this cluster; a key directory
+            from ``sqlweave cluster keys`` uses those; ``False`` runs without encryption
+            (loopback only). Its processes find the keys through ``$SQLWEAVE_KEYS``, never argv.
     """
 
     def __init__(
@@ -87,6 +91,7 @@ class LocalCluster:
         worker_partitions: int | None = None,
         start_timeout_s: float = 60.0,
         log_level: str | None = None,
+        keys: bool | str | os.PathLike[str] = True,
     ) -> None:
         if workers < 0:
             raise UsageError("workers must be >= 0")
@@ -101,6 +106,14 @@ class LocalCluster:
         self._finalizer = weakref.finalize(self, _terminate, self._procs)
         self._tmp = tempfile.TemporaryDirectory(prefix="sqlweave-cluster-")
         self._client = None
+        self.keys: curve.ClusterKeys | None = None
+        if keys is True:
+            keys = curve.create_keys(os.path.join(self._tmp.name, "keys"))
+        if keys is not False:
+            self.keys = curve.ClusterKeys.load(keys)
+            self._env[curve.KEYS_ENV] = str(self.keys.directory)
+        else:
+            self._env.pop(curve.KEYS_ENV, None)
         try:
             self.coordinator = self._spawn(
                 [
@@ -116,6 +129,8 @@ class LocalCluster:
                 None,
             )
             self.info = self._wait_info(start_timeout_s)
+            if self.keys is not None:
+                curve.remember(self.info.clients, self.keys)
             for _ in range(workers):
                 self.add_worker()
             self.wait_for_workers(workers, start_timeout_s)
@@ -168,7 +183,7 @@ class LocalCluster:
         if self._client is None:
             from .client import ClusterEngine
 
-            self._client = ClusterEngine(self.address)
+            self._client = ClusterEngine(self.address, keys=self.keys)
         return self._client
 
     def status(self) -> P.ClusterStatus:
@@ -229,6 +244,8 @@ class LocalCluster:
         if self._client is not None:
             self._client.close()
             self._client = None
+        if getattr(self, "info", None) is not None:
+            curve.forget(self.info.clients)
         self._finalizer()
         self._tmp.cleanup()
 

@@ -42,8 +42,9 @@ from typing import Any
 import pyarrow as pa
 import zmq
 
+from . import curve
 from . import protocol as P
-from .coordinator_state import Versions
+from .coordinator_state import Channel, Versions, socket_identity
 from .fragments import ExchangeShare, MemoryShare, OutputMode, Settings, TaskInput, TaskSpec
 from .task import FileLinks, concat_tables, run_task
 from .transport import keep_freed_memory
@@ -79,12 +80,18 @@ class WorkerConfig:
     register_timeout_s: float = 30.0
     #: pretend to run another version (tests of the refusal path)
     versions: Versions | None = None
+    #: CURVE keys (the worker pair and the coordinator's public key); None on a trusted loopback
+    keys: curve.ClusterKeys | None = None
 
 
-def discover(zctx: zmq.Context, address: str, timeout_s: float) -> P.ConnectionInfo:
+def discover(
+    zctx: zmq.Context, address: str, timeout_s: float, keys: curve.ClusterKeys | None = None
+) -> P.ConnectionInfo:
     """Ask the coordinator at its client ``address`` where workers connect."""
     sock = zctx.socket(zmq.DEALER)
     sock.linger = 0
+    if keys is not None:
+        curve.connect_as(sock, keys.own(curve.Role.WORKER), keys.coordinator.public)
     try:
         sock.connect(address)
         rid = uuid.uuid4().hex
@@ -135,18 +142,29 @@ class Worker:
         self._contexts: dict[Settings, Any] = {}
         self._links_dir = tempfile.TemporaryDirectory(prefix="sqlweave-worker-")
         self._links = FileLinks(self._links_dir.name)
+        #: names this process's sockets to the coordinator (see coordinator_state.socket_identity)
+        self._session = uuid.uuid4().hex
+        self._gate: curve.Gatekeeper | None = None
 
     # ----- startup ----------------------------------------------------------
 
     def register(self) -> None:
         """Connect, bind the peer socket and register; :class:`RegistrationError` if refused."""
-        info = discover(self.zctx, self.config.coordinator, self.config.register_timeout_s)
+        keys = self.config.keys
+        if keys is None and not _loopback_host(self.config.host):
+            raise RegistrationError(
+                f"refusing to listen on {self.config.host} without keys; {curve.HOW_TO_MAKE_KEYS}"
+            )
+        info = discover(self.zctx, self.config.coordinator, self.config.register_timeout_s, keys)
         self.info = info
-        self.control = self.zctx.socket(zmq.DEALER)
-        self.control.linger = 0
-        self.control.connect(info.workers)
+        self.control = self._coordinator_socket(Channel.CONTROL)
         self.peer = self.zctx.socket(zmq.ROUTER)
         self.peer.linger = 0
+        if keys is not None:
+            pair = keys.own(curve.Role.WORKER)
+            peers = {pair.public} | keys.authorized.get(curve.Role.WORKER, frozenset())
+            self._gate = curve.Gatekeeper(self.zctx, {curve.Domain.PEERS: peers})
+            curve.serve(self.peer, pair, curve.Domain.PEERS)
         port = self.peer.bind_to_random_port(f"tcp://{self.config.host}")
         versions = self.config.versions or Versions.current()
         P.send(
@@ -169,10 +187,25 @@ class Worker:
         if not isinstance(reply, P.Registered):
             raise RegistrationError(f"unexpected reply to registration: {reply}")
         self.worker_id, self.heartbeat_s = reply.worker_id, reply.heartbeat_s
-        self.results = self.zctx.socket(zmq.DEALER)
+        self.results = self._coordinator_socket(Channel.RESULTS)
         self.results.linger = 1000
-        self.results.connect(info.workers)
         log.info("registered as %s (heartbeat %.2f s)", self.worker_id, self.heartbeat_s)
+
+    def _coordinator_socket(self, channel: Channel) -> zmq.Socket:
+        """A DEALER to the coordinator's worker socket, named after this process and ``channel``."""
+        sock = self.zctx.socket(zmq.DEALER)
+        sock.linger = 0
+        sock.setsockopt(zmq.ROUTING_ID, socket_identity(self._session, channel))
+        self._secure_client(sock, None)
+        sock.connect(self.info.workers)
+        return sock
+
+    def _secure_client(self, sock: zmq.Socket, peer: bool | None) -> None:
+        """CURVE client keys: the coordinator's public key, or (``peer``) the workers' own."""
+        keys = self.config.keys
+        if keys is not None:
+            pair = keys.own(curve.Role.WORKER)
+            curve.connect_as(sock, pair, pair.public if peer else keys.coordinator.public)
 
     def _context(self, settings: Settings = ()) -> Any:
         """The worker's DataFusion context for a client's ``settings`` (tables are
@@ -219,6 +252,8 @@ class Worker:
             self._stop.set()
             for t in threads:
                 t.join(timeout=2)
+            if self._gate is not None:
+                self._gate.stop()
             self.zctx.destroy(linger=0)
             self._links_dir.cleanup()
         return 0
@@ -376,6 +411,7 @@ class Worker:
                 if sock is None:
                     sock = sockets[dest] = self.zctx.socket(zmq.DEALER)
                     sock.linger = 0
+                    self._secure_client(sock, peer=True)
                     sock.connect(address)
                 P.send(
                     sock,
@@ -494,9 +530,8 @@ class Worker:
             time.sleep(0.02)
         reason = f"task {key} ignored cancel for {self.config.cancel_grace_s} s; replacing worker"
         log.warning(reason)
-        sock = self.zctx.socket(zmq.DEALER)
+        sock = self._coordinator_socket(Channel.EXITING)
         sock.linger = 500
-        sock.connect(self.info.workers)
         P.send(sock, P.WorkerExiting(self.worker_id, reason))
         sock.close()
         time.sleep(0.1)
@@ -549,9 +584,7 @@ class Worker:
     # ----- heartbeat thread ----------------------------------------------------------
 
     def _heartbeat_loop(self) -> None:
-        sock = self.zctx.socket(zmq.DEALER)
-        sock.linger = 0
-        sock.connect(self.info.workers)
+        sock = self._coordinator_socket(Channel.HEARTBEAT)
         try:
             while True:
                 with self._lock:
@@ -592,6 +625,10 @@ def _as_table(value: Any) -> pa.Table:
     if not batches:
         raise ValueError("an output partition with no batches and no schema")
     return pa.Table.from_batches(batches)
+
+
+def _loopback_host(host: str) -> bool:
+    return host in ("localhost", "::1", "[::1]") or host.startswith("127.")
 
 
 def _empty_like(outputs: dict[int, pa.Table]) -> pa.Table:
@@ -672,6 +709,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1", help="interface for the peer socket")
     parser.add_argument("--partitions", type=int, default=None, help="DataFusion partitions")
     parser.add_argument("--cancel-grace", type=float, default=1.0)
+    parser.add_argument(
+        "--keys",
+        default=None,
+        help=f"CURVE key directory (default: ${curve.KEYS_ENV}; see `sqlweave cluster keys`)",
+    )
     parser.add_argument("--fake-version", default=None, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -688,12 +730,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if ns.fake_version:
         current = Versions.current()
         versions = Versions(ns.fake_version, current.datafusion, current.protocol)
+    try:
+        keys = curve.ClusterKeys.load(ns.keys) if ns.keys else curve.ClusterKeys.from_env()
+    except curve.KeysError as exc:
+        print(f"sqlweave worker: {exc}", file=sys.stderr)
+        return 2
     config = WorkerConfig(
         coordinator=ns.coordinator,
         host=ns.host,
         target_partitions=ns.partitions,
         cancel_grace_s=ns.cancel_grace,
         versions=versions,
+        keys=keys,
     )
     try:
         return Worker(config).run()

@@ -18,7 +18,7 @@ USAGE = """\
 %sqlweave cluster start [--workers N] [--heartbeat S]   start a local cluster and use it
 %sqlweave cluster stop                                  stop it (back to the embedded engine)
 %sqlweave cluster status                                workers, liveness, memory, fragments run
-%sqlweave connect ADDRESS                               use a running cluster (tcp://host:port)"""
+%sqlweave connect ADDRESS [--keys DIR]                 use a running cluster (tcp://host:port)"""
 
 #: queries shorter than this never show a progress bar
 SHOW_AFTER_S = 0.5
@@ -70,7 +70,7 @@ def _start(args: list[str], magics: Any) -> None:
     started = time.perf_counter()
     cluster = LocalCluster(workers=ns.workers, heartbeat_s=ns.heartbeat)
     magics.cluster = cluster
-    magics.session.set_engine(cluster.address)
+    magics.session.set_engine(cluster)  # the cluster object: its keys come along
     print(
         f"started a cluster with {ns.workers} workers at {cluster.address} "
         f"in {time.perf_counter() - started:.1f} s; SQL cells now run there"
@@ -88,21 +88,27 @@ def _stop(magics: Any) -> None:
     print("cluster stopped; SQL cells run on the embedded engine")
 
 
+def _connect_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="%sqlweave connect", add_help=False)
+    p.add_argument("address")
+    p.add_argument("--keys", default=None, help="key directory from `sqlweave cluster keys`")
+    return p
+
+
 def _connect(args: list[str], magics: Any) -> None:
-    if len(args) != 1:
-        raise UsageError(f"connect needs one ADDRESS\n{USAGE}")
+    ns = _connect_parser().parse_args(args)
     from ..cluster.client import ClusterEngine
     from ..errors import SqlWeaveError
 
-    engine = ClusterEngine(args[0], timeout_s=5.0)
+    engine = ClusterEngine(ns.address, timeout_s=5.0, keys=ns.keys)
     try:
         status = engine.status()
     except SqlWeaveError as exc:
         engine.close()
-        raise UsageError(f"no sqlweave coordinator answers at {args[0]}: {exc}") from None
+        raise UsageError(f"no sqlweave coordinator answers at {ns.address}: {exc}") from None
     engine.timeout_s = 30.0
     magics.session.set_engine(engine)
-    print(f"connected to {args[0]} ({len(status.workers)} workers)")
+    print(f"connected to {ns.address} ({len(status.workers)} workers)")
 
 
 def _status(magics: Any) -> object:
