@@ -1,0 +1,197 @@
+"""Differences between the cluster and embedded DataFusion that are known and not fixed yet.
+
+Nothing here passes silently: the tests check that every entry STILL fails (strict xfail).
+When a fix lands, the tests name the entries that now pass; delete them (for a repro:
+set its ``cause`` to None, and it stays as a regression test).
+
+- :data:`REPROS`: one minimal query per root cause (written here, always run).
+- :data:`known_generated.GENERATED`: seeds of the random generator that still differ.
+- :data:`known_corpus.CORPUS`: records of the public corpus that still differ (checked
+  when the corpus is on the machine, see :mod:`tests.differential.corpus`).
+
+``python -m tests.differential.update_known`` rewrites the two generated lists from a run
+(each entry with the cause :func:`causes.triage` gives it: review the diff).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .causes import Cause
+from .runner import Mode
+
+#: a three-line headerless CSV the repros read (written by the test into ``data/``)
+CSV_NO_HEADER = "1,a\n2,b\n3,c\n"
+
+
+@dataclass(frozen=True)
+class Repro:
+    """A minimal query showing one root cause; ``cause=None``: it agrees (a regression test)."""
+
+    id: str
+    cause: Cause | None
+    sql: str
+    #: statements run first; in REGISTERED mode the tables they make reach the cluster as Arrow
+    setup: tuple[str, ...] = ()
+    mode: Mode = Mode.SQL
+
+
+_T5 = "CREATE TABLE t AS VALUES (1, 1), (2, 1), (3, 2), (4, NULL), (5, 2)"
+
+REPROS: tuple[Repro, ...] = (
+    # ---- types ------------------------------------------------------------------------
+    Repro(
+        "declared-csv-schema",
+        Cause.DECLARED_SCHEMA,
+        "SELECT * FROM data",
+        (
+            "CREATE EXTERNAL TABLE data (x INT, s VARCHAR) STORED AS CSV LOCATION "
+            "'data/no_header.csv' OPTIONS ('format.has_header' 'false')",
+        ),
+    ),
+    Repro(
+        "dictionary-result",
+        Cause.DICTIONARY_DECODED,
+        "SELECT arrow_cast('a', 'Dictionary(Int32, Utf8)') AS d",
+    ),
+    Repro(
+        "dictionary-in-list",
+        Cause.DICTIONARY_IN_LIST,
+        "SELECT [arrow_cast('a', 'Dictionary(Int32, Utf8)')] AS d",
+    ),
+    # ---- settings and time zones ------------------------------------------------------
+    Repro(
+        "set-dialect-caret",
+        Cause.SETTINGS,
+        "SELECT 2 ^ 3 AS x",
+        ("SET datafusion.sql_parser.dialect = 'postgresql'",),
+    ),
+    Repro(
+        "set-null-ordering",
+        Cause.SETTINGS,
+        "SELECT * FROM (VALUES (1), (NULL)) t(x) ORDER BY x",
+        ("SET datafusion.sql_parser.default_null_ordering = 'nulls_min'",),
+    ),
+    Repro(
+        "set-time-zone",
+        Cause.SETTINGS,
+        "SELECT '2000-01-01T00:00:00'::TIMESTAMP::TIMESTAMPTZ AS ts",
+        ("SET TIME ZONE = '+08:00'",),
+    ),
+    Repro(
+        "set-parse-float-as-decimal",
+        Cause.SETTINGS,
+        "SELECT 100000000000000000000000000000000000::decimal(38,0) AS x",
+        ("SET datafusion.sql_parser.parse_float_as_decimal = true",),
+    ),
+    Repro(
+        "at-time-zone-name",
+        Cause.TIME_ZONE,
+        "SELECT '2000-12-01 04:04:12' AT TIME ZONE 'America/New_York' AS ts",
+    ),
+    # ---- windows ----------------------------------------------------------------------
+    Repro(
+        "window-range-offset",
+        Cause.WINDOW_RANGE,
+        "SELECT x, count(*) OVER (ORDER BY x RANGE BETWEEN 1 PRECEDING AND CURRENT ROW) AS n "
+        "FROM (VALUES (1), (2), (5)) t(x) ORDER BY x",
+    ),
+    Repro(
+        "window-zero-following",
+        Cause.WINDOW_ZERO_FOLLOWING,
+        "SELECT x, sum(x) OVER (ORDER BY x ROWS BETWEEN UNBOUNDED PRECEDING AND 0 FOLLOWING) AS s "
+        "FROM (VALUES (1), (2), (5)) t(x) ORDER BY x",
+    ),
+    Repro(
+        "lag-ignore-nulls",
+        Cause.IGNORE_NULLS,
+        "SELECT id, lag(a) IGNORE NULLS OVER (ORDER BY id) AS prev "
+        "FROM (VALUES (1, 'b'), (2, NULL), (3, 'c')) t(id, a) ORDER BY id",
+    ),
+    Repro(
+        "array-agg-ignore-nulls",
+        Cause.IGNORE_NULLS,
+        "SELECT array_agg(y IGNORE NULLS) AS ys FROM (VALUES (1), (NULL), (2)) t(y)",
+    ),
+    Repro(
+        "window-count-filter",
+        Cause.WINDOW_FILTER,
+        "SELECT count(*) FILTER (WHERE NULL) OVER () AS n FROM (VALUES (1)) t(x)",
+    ),
+    Repro(
+        "window-count-distinct",
+        Cause.WINDOW_DISTINCT,
+        "SELECT column1, count(DISTINCT column2) OVER () AS n FROM t ORDER BY column1",
+        (_T5,),
+        Mode.REGISTERED,
+    ),
+    Repro(
+        "window-rows-frame",
+        None,
+        "SELECT column1, sum(column1) OVER (ORDER BY column1 ROWS BETWEEN 1 PRECEDING AND 1 FOLLOWING) "
+        "AS s FROM t ORDER BY column1",
+        (_T5,),
+        Mode.REGISTERED,
+    ),
+    # ---- structs ----------------------------------------------------------------------
+    Repro("struct-named-field", Cause.STRUCT_LITERAL, "SELECT struct(1 AS a, 'e') AS s"),
+    Repro(
+        "named-struct", Cause.STRUCT_LITERAL, "SELECT named_struct('field_a', 1, 'field_b', 2) AS s"
+    ),
+    Repro("list-of-struct", Cause.STRUCT_LITERAL, "SELECT [{val: 1}, {val: 2.5}] AS l"),
+    Repro(
+        "struct-column-window",
+        Cause.STRUCT_SUBSTRAIT,
+        "SELECT id, st['a'] AS a, count(*) OVER (PARTITION BY id) AS n FROM s ORDER BY id",
+        (
+            "CREATE TABLE s AS SELECT * FROM (VALUES (1, named_struct('a', 1, 'b', 'x')), "
+            "(2, named_struct('a', 2, 'b', 'y'))) t(id, st)",
+        ),
+        Mode.REGISTERED,
+    ),
+    # ---- other cluster-only errors ----------------------------------------------------
+    Repro("nan-literal", Cause.NAN_LITERAL, "SELECT 'nan'::float AS f"),
+    Repro(
+        "generate-series",
+        Cause.TABLE_FUNCTION,
+        "SELECT v1 FROM generate_series(1, 3) AS t1(v1) ORDER BY v1",
+    ),
+    Repro(
+        "duplicate-names-join",
+        Cause.DUPLICATE_NAMES,
+        "SELECT * FROM (SELECT 1 AS a, 2 AS b) c JOIN (SELECT 1 AS a, 3 AS d) e ON c.a = e.a",
+    ),
+    Repro("exists-uncorrelated", Cause.EMPTY_JOIN, "SELECT 1 AS x WHERE EXISTS (SELECT 1)"),
+    Repro(
+        "select-into",
+        Cause.SELECT_INTO,
+        "SELECT count(*) AS n FROM cpu",
+        ("SELECT * INTO cpu FROM (VALUES (1)) t(x)",),
+    ),
+    Repro(
+        "log-one-argument",
+        Cause.LOG_ONE_ARG,
+        "SELECT log(x) AS l FROM (VALUES (1000.0), (10.0)) t(x)",
+    ),
+    Repro(
+        "interval-day-time",
+        Cause.INTERVAL_TRANSPORT,
+        "SELECT arrow_cast('1 day', 'Interval(DayTime)') AS v",
+    ),
+    # ---- wrong values -----------------------------------------------------------------
+    Repro(
+        "zero-column-stage",
+        Cause.ZERO_COLUMN_STAGE,
+        "SELECT count(*) AS n FROM (SELECT column1 FROM t LIMIT 3)",
+        (_T5,),
+        Mode.REGISTERED,
+    ),
+    Repro(
+        "semi-join-registered",
+        None,
+        "SELECT column1 FROM t WHERE column2 IN (SELECT column2 FROM t WHERE column1 > 3) "
+        "ORDER BY column1",
+        (_T5,),
+        Mode.REGISTERED,
+    ),
+)

@@ -1,0 +1,85 @@
+"""Rewrite ``known_generated.py`` and ``known_corpus.py`` from a fresh run.
+
+``python -m tests.differential.update_known [--no-corpus] [--cases N]`` runs the generated
+cases (and the corpus, both modes, when it is on this machine), prints the verdict counts,
+and writes every bad finding with the cause :func:`causes.triage` guesses. Review the diff:
+a cause of ``OTHER`` means nobody has looked yet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+from . import causes, corpus, runner
+from .test_generated import BATCH, DEFAULT_CASES, run_batch
+
+HERE = Path(__file__).resolve().parent
+
+
+def _write(path: Path, doc: str, name: str, entries: dict[str, causes.Cause]) -> None:
+    lines = [f'"""{doc}"""', "", "from __future__ import annotations", ""]
+    lines += ["from .causes import Cause as C", "", f"{name}: dict[str, C] = {{"]
+    lines += [f"    {k!r}: C.{c.name}," for k, c in sorted(entries.items(), key=_order)]
+    lines += ["}", ""]
+    path.write_text("\n".join(lines))
+
+
+def _order(item: tuple[str, causes.Cause]) -> tuple:
+    parts = item[0].split(":")
+    return tuple(int(p) if p.isdigit() else p for p in parts)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m tests.differential.update_known")
+    ap.add_argument("--cases", type=int, default=DEFAULT_CASES)
+    ap.add_argument("--no-corpus", action="store_true")
+    args = ap.parse_args(argv)
+    holder = runner.ClusterHolder()
+    counts: Counter[str] = Counter()
+    try:
+        generated: dict[str, causes.Cause] = {}
+        for batch in range((args.cases + BATCH - 1) // BATCH):
+            for f in run_batch(batch, holder, args.cases):
+                counts[f"generated {f.verdict.value}"] += 1
+                if f.verdict in runner.BAD:
+                    generated[f.key] = causes.triage(f)
+        _write(
+            HERE / "known_generated.py",
+            "Generated cases that still differ (written by ``python -m tests.differential.update_known``).",
+            "GENERATED",
+            generated,
+        )
+        root = corpus.root()
+        if root is not None and not args.no_corpus:
+            found: dict[str, causes.Cause] = {}
+            with tempfile.TemporaryDirectory(prefix="sqlweave-slt-") as scratch:
+                ctx = runner.FileContext(corpus.base(root), Path(scratch))
+                for mode in runner.Mode:
+                    for name in corpus.TOPIC_FILES:
+                        path = corpus.base(root) / "test_files" / name
+                        text = path.read_text()
+                        for f in runner.run_slt(path, f"{mode.value}:{name}", holder, mode, ctx):
+                            counts[f"corpus {mode.value} {f.verdict.value}"] += 1
+                            if f.verdict in runner.BAD:
+                                found[f.key] = causes.triage(f, text)
+            _write(
+                HERE / "known_corpus.py",
+                "Corpus records that still differ (written by ``python -m "
+                "tests.differential.update_known``).\n\nKeys are ``<mode>:<file under "
+                "test_files/>:<line of the record>``.\n",
+                "CORPUS",
+                found,
+            )
+    finally:
+        holder.close()
+    for k, n in sorted(counts.items()):
+        print(f"{k:40} {n:6}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
