@@ -33,7 +33,7 @@ from .slt import Record, RecordKind, SortMode, parse_file
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
 #: a cluster query still running after this is reported as hung (the cluster is restarted)
-QUERY_TIMEOUT_S = 60.0
+QUERY_TIMEOUT_S = 20.0
 #: characters of an error message kept in a finding
 ERROR_CHARS = 300
 
@@ -70,6 +70,12 @@ class Outcome:
     table: pa.Table | None = None
     error: str | None = None
     hung: bool = False
+    #: where the cluster ran the query's fragments ("coordinator" or worker names)
+    ran_on: frozenset[str] = frozenset()
+
+    @property
+    def distributed(self) -> bool:
+        return any(w != "coordinator" for w in self.ran_on)
 
     @property
     def ok(self) -> bool:
@@ -97,6 +103,8 @@ class Finding:
     detail: str = ""
     embedded: str = ""
     cluster: str = ""
+    #: the cluster ran part of it on a worker (not all on the coordinator)
+    distributed: bool = False
 
 
 def run(
@@ -129,7 +137,9 @@ def run(
 
 def _run(session: sqlweave.Session, sql: str) -> Outcome:
     try:
-        return Outcome(table=session.sql(sql).to_arrow())
+        table = session.sql(sql).to_arrow()
+        runs = getattr(session.engine, "last_runs", ())
+        return Outcome(table=table, ran_on=frozenset(r.worker for r in runs))
     except Exception as exc:  # every failure is data here: the verdict compares them
         text = f"{type(exc).__name__}: {exc}"
         return Outcome(error=" ".join(text.split()))
@@ -289,7 +299,7 @@ class _FileRun:
         else:
             ordered = rec.sort is SortMode.NONE and is_ordered(rec.sql)
             verdict, detail = judge(e, c, ordered)
-        return Finding(key, verdict, rec.sql, detail, e.brief(), c.brief())
+        return Finding(key, verdict, rec.sql, detail, e.brief(), c.brief(), c.distributed)
 
     def _register(self, rec: Record, key: str, e_sql: str, name: str) -> Finding:
         e = run(self.embedded, e_sql)
@@ -389,7 +399,7 @@ def run_generated(case: generate.Case, engines: Engines) -> list[Finding]:
                 run(engines.embedded, stmt)
                 run(engines.cluster, stmt, QUERY_TIMEOUT_S, engines.holder.alive)
     verdict, detail = judge(e, c, case.ordered)
-    out = [Finding(case.id, verdict, case.sql, detail, e.brief(), c.brief())]
+    out = [Finding(case.id, verdict, case.sql, detail, e.brief(), c.brief(), c.distributed)]
     if case.duckdb and engines.duckdb is not None:
         d = run(engines.duckdb, case.sql)
         if e.ok and d.ok:
