@@ -65,13 +65,13 @@ REPROS: tuple[Repro, ...] = (
     Repro(
         "dictionary-result",
         Cause.DICTIONARY_DECODED,
-        OPEN,
+        FIXED,
         "SELECT arrow_cast('a', 'Dictionary(Int32, Utf8)') AS d",
     ),
     Repro(
         "dictionary-in-list",
         Cause.DICTIONARY_IN_LIST,
-        OPEN,
+        FIXED,
         "SELECT [arrow_cast('a', 'Dictionary(Int32, Utf8)')] AS d",
     ),
     # ---- settings and time zones ------------------------------------------------------
@@ -319,13 +319,13 @@ REPROS: tuple[Repro, ...] = (
             (
                 "dictionary-result",
                 Cause.DICTIONARY_DECODED,
-                OPEN,
+                FIXED,
                 "SELECT column1, arrow_cast(CAST(column2 AS VARCHAR), 'Dictionary(Int32, Utf8)') AS d FROM t ORDER BY column1",
             ),
             (
                 "dictionary-in-list",
                 Cause.DICTIONARY_IN_LIST,
-                OPEN,
+                FIXED,
                 "SELECT column1, [arrow_cast(CAST(column2 AS VARCHAR), 'Dictionary(Int32, Utf8)')] AS d FROM t ORDER BY column1",
             ),
             (
