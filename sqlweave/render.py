@@ -6,24 +6,50 @@ Only the first ``limit`` rows are ever converted to Python values, so a
 
 from __future__ import annotations
 
+import base64
 import html
+import re
 from typing import Any
+from xml.sax.saxutils import quoteattr
 
 import pyarrow as pa
 
 MAX_CELL_CHARS = 200
-_STYLE = (
-    "<style>"
-    ".sqlweave-result table{border-collapse:collapse;font-size:12px}"
-    ".sqlweave-result th,.sqlweave-result td{padding:2px 8px;text-align:right;"
-    "border-bottom:1px solid var(--jp-border-color2,#ddd);white-space:pre}"
-    ".sqlweave-result th{vertical-align:bottom}"
-    ".sqlweave-result th small{display:block;font-weight:normal;opacity:.6}"
-    ".sqlweave-result .null{opacity:.45;font-style:italic}"
-    ".sqlweave-result .meta{font-size:11px;opacity:.7;margin-top:4px}"
-    ".sqlweave-result .notice{font-size:11px;color:#8a6d3b}"
-    "</style>"
-)
+_SPACING = re.compile(r"\s\s|\n|^\s|\s$")
+# Inline styles only, each from JupyterLab's sanitizer allowlist: an untrusted notebook
+# (any notebook executed headless and reopened) renders text/html through that sanitizer,
+# which removes <style> elements but keeps these properties.
+_TABLE_STYLE = "border-collapse:collapse;font-size:12px"
+_TH_STYLE = "padding:2px 8px;text-align:right;vertical-align:bottom"
+_TYPE_STYLE = "display:block;font-weight:normal;opacity:0.6"
+_NULL_STYLE = "opacity:0.45;font-style:italic"
+_PRE_STYLE = "white-space:pre"
+_META_STYLE = "font-size:11px;opacity:0.7;margin-top:4px"
+_NOTICE_STYLE = "font-size:11px;color:#8a6d3b"
+
+
+_SVG_SIZE = re.compile(r"<svg[^>]*?\swidth=['\"]([\d.]+)['\"][^>]*?\sheight=['\"]([\d.]+)['\"]")
+
+
+def svg_as_img(svg: str, alt: str) -> str:
+    """A drawing as sanitizer-safe HTML: an ``<img>`` of the SVG as a data URI.
+
+    JupyterLab renders the ``text/html`` of an untrusted notebook through its sanitizer,
+    which strips ``<svg>`` (leaving its text as a wall of words) but keeps ``<img>`` with a
+    data URI and inline ``overflow-x``/``max-width`` styles. The image keeps its natural size
+    and its box scrolls sideways rather than shrinking it.
+
+    >>> svg_as_img("<svg width='40' height='20'></svg>", "a box")[:60]
+    "<div style='overflow-x:auto;max-width:100%'><img src='data:i"
+    """
+    size = _SVG_SIZE.search(svg)
+    dims = f" width='{size.group(1)}' height='{size.group(2)}'" if size else ""
+    data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
+    return (
+        f"<div style='overflow-x:auto;max-width:100%'>"
+        f"<img src='data:image/svg+xml;base64,{data}'{dims} alt={quoteattr(alt)} "
+        f"style='max-width:none'></div>"
+    )
 
 
 def type_name(t: pa.DataType) -> str:
@@ -110,30 +136,34 @@ def _html(
     notices: tuple[str, ...],
     message: str | None,
 ) -> str:
-    out = [_STYLE, '<div class="sqlweave-result">']
+    out = ['<div class="sqlweave-result">']
     for note in notices:
-        out.append(f'<div class="notice">{html.escape(note)}</div>')
+        out.append(f'<div class="notice" style="{_NOTICE_STYLE}">{html.escape(note)}</div>')
     if message and table.num_columns == 0:
         out.append(f"<div>{html.escape(message)}</div>")
     if table.num_columns:
-        out.append("<table><thead><tr>")
+        out.append(f'<table style="{_TABLE_STYLE}"><thead><tr>')
         for field in table.schema:
             out.append(
-                f"<th>{html.escape(field.name)}<small>{html.escape(type_name(field.type))}</small></th>"
+                f'<th style="{_TH_STYLE}">{html.escape(field.name)}'
+                f'<small style="{_TYPE_STYLE}">{html.escape(type_name(field.type))}</small></th>'
             )
         out.append("</tr></thead><tbody>")
         for row in rows:
             out.append("<tr>")
             for value in row:
                 if value is None:
-                    out.append(f'<td class="null">{NULL}</td>')
+                    out.append(f'<td class="null" style="{_NULL_STYLE}">{NULL}</td>')
+                elif _SPACING.search(value):  # keep runs of spaces and line breaks
+                    out.append(f'<td style="{_PRE_STYLE}">{html.escape(value)}</td>')
                 else:
                     out.append(f"<td>{html.escape(value)}</td>")
             out.append("</tr>")
         out.append("</tbody></table>")
     shown = min(limit, table.num_rows)
     out.append(
-        f'<div class="meta">{html.escape(footer(table.num_rows, shown, elapsed_s, engine))}</div>'
+        f'<div class="meta" style="{_META_STYLE}">'
+        f"{html.escape(footer(table.num_rows, shown, elapsed_s, engine))}</div>"
     )
     out.append("</div>")
     return "".join(out)

@@ -25,6 +25,7 @@ import nbformat
 from .cellids import SESSION_ENV, CellIdKernelManager
 from .errors import SqlWeaveError, UsageError
 from .lineage import store as lineage_store
+from .lineage.widget import STATIC_CLASS
 
 PARAMETERS_TAG = "parameters"
 INJECTED_TAG = "injected-parameters"
@@ -185,6 +186,7 @@ def run_notebook(
     if watchdog is not None and watchdog.fired:
         failure = _find_failure(nb, None, f"the notebook timed out after {notebook_timeout:g} s")
     seconds = time.perf_counter() - started
+    freeze_drawings(nb)
     out = Path(output) if output is not None else default_output(src)
     write_atomic(nb, out)
     store = workdir / lineage_store.DEFAULT_PATH
@@ -232,6 +234,40 @@ class _Watchdog:
 
     def cancel(self) -> None:
         self._timer.cancel()
+
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+
+
+def freeze_drawings(nb: nbformat.NotebookNode) -> int:
+    """Keep only the static drawing of each sqlweave lineage widget output; return how many.
+
+    A saved run is a report read without a kernel: JupyterLab (trusted or not), nbconvert's
+    HTML and GitHub then all show the drawing (``image/svg+xml`` and an ``<img>`` in
+    ``text/html``). A widget view would win over it wherever widgets render, and there it
+    needs the live kernel or a widget manager fetched from the network.
+    """
+    frozen: set[str] = set()
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if WIDGET_VIEW in data and STATIC_CLASS in str(data.get("text/html", "")):
+                frozen.add(str(data.pop(WIDGET_VIEW).get("model_id")))
+    # the frozen widgets' saved state (the same drawing again, and their layouts) goes too
+    widgets = nb.metadata.get("widgets", {})
+    state = widgets.get(WIDGET_STATE, {}).get("state", {})
+    todo = list(frozen)
+    while todo:
+        model = state.pop(todo.pop(), None) or {}
+        for value in model.get("state", {}).values():
+            if isinstance(value, str) and value.startswith("IPY_MODEL_"):
+                todo.append(value.removeprefix("IPY_MODEL_"))
+    if WIDGET_STATE in widgets and not state:
+        del widgets[WIDGET_STATE]
+        if not widgets:
+            del nb.metadata["widgets"]
+    return len(frozen)
 
 
 def _find_failure(

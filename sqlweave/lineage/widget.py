@@ -10,15 +10,13 @@ importing this module, like all of :mod:`sqlweave.lineage`, never imports IPytho
 
 from __future__ import annotations
 
-import base64
 import functools
-import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from xml.sax.saxutils import quoteattr
 
+from ..render import svg_as_img
 from .graph import EdgeKind, LineageGraph, Node, NodeKind
 from .svg import draw
 from .view import FOLDED_PREFIX, View, build_view
@@ -30,6 +28,9 @@ CSS = STATIC / "lineage_widget.css"
 #: the Python <-> JavaScript contract, checked against the JS by the tests
 WIDGET_TRAITS = ("svg", "graph")
 NODE_KEYS = ("label", "kind", "dataset", "cell", "sql")
+
+#: the class of the static drawing's HTML (``sqlweave run`` recognises it)
+STATIC_CLASS = "sqlweave-lineage-static"
 
 _TRACED = (EdgeKind.READS, EdgeKind.WRITES, EdgeKind.DERIVES, EdgeKind.HAS_COLUMN)
 
@@ -78,25 +79,9 @@ def widget_data(graph: LineageGraph, view: View | None = None) -> dict[str, Any]
     return {"nodes": nodes, "edges": [list(e) for e in edges]}
 
 
-_SIZE = re.compile(r"<svg[^>]*?\swidth='([\d.]+)'[^>]*?\sheight='([\d.]+)'")
-
-
 def html_fallback(svg: str, alt: str = "lineage graph") -> str:
-    """The drawing as sanitizer-safe HTML: an ``<img>`` of the SVG as a data URI.
-
-    JupyterLab renders ``text/html`` of an untrusted notebook through its sanitizer,
-    which strips ``<svg>`` (leaving its text as a wall of words) but keeps ``<img>`` with a
-    data URI and inline ``overflow``/``max-width`` styles. The image keeps its natural
-    size (12 px labels) and its box scrolls sideways instead of shrinking it.
-    """
-    size = _SIZE.search(svg)
-    dims = f" width='{size.group(1)}' height='{size.group(2)}'" if size else ""
-    data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
-    return (
-        f"<div class='sqlweave-lineage-static' style='overflow-x:auto;max-width:100%'>"
-        f"<img src='data:image/svg+xml;base64,{data}'{dims} alt={quoteattr(alt)} "
-        f"style='max-width:none'></div>"
-    )
+    """The drawing as sanitizer-safe HTML (see :func:`sqlweave.render.svg_as_img`)."""
+    return f"<div class='{STATIC_CLASS}'>{svg_as_img(svg, alt)}</div>"
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from ..lineage.layout import layered_layout
+from ..render import svg_as_img
 from ..result import Result
 
 _W, _H = 230.0, 46.0
@@ -79,9 +80,17 @@ class ExplainView:
         out.append("</svg>")
         return "".join(out)
 
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        svg = self.svg()
+        return {"image/svg+xml": svg, "text/html": self._html(svg), "text/plain": self.text}
+
     def _repr_html_(self) -> str:
+        return self._html(self.svg())
+
+    def _html(self, svg: str) -> str:
+        # an <img>, not inline <svg>: untrusted notebooks sanitize <svg> away
         return (
-            f'<div class="sqlweave-explain">{self.svg()}'
+            f'<div class="sqlweave-explain">{svg_as_img(svg, "distributed plan stages")}'
             f'<pre style="font-size:11px">{html.escape(self.text)}</pre></div>'
         )
 

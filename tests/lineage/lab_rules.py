@@ -117,7 +117,7 @@ def sanitizer_problems(html: str) -> list[str]:
     return checker.problems
 
 
-_IMG = re.compile(r"<img src='data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)'")
+_IMG = re.compile(r"""<img\b[^>]*?\bsrc=["']data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)["']""")
 
 
 def drawing(data: dict) -> str:
