@@ -224,3 +224,8 @@ def _column_lineage(edges: list[ColumnEdge], ns: str) -> dict[str, Any]:
             }
         )
     return _facet("columnLineage", fields=fields)
+
+
+#: public names for other packages' events (the pipeline's notebook runs)
+facet = _facet
+column_lineage_facet = _column_lineage

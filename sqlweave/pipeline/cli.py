@@ -120,13 +120,13 @@ def _run(args: argparse.Namespace) -> int:
 def _resume(args: argparse.Namespace) -> int:
     from .execute import resume
 
-    return _finish(resume(args.project, args.run_id))
+    return _finish(resume(args.project, args.run_id, openlineage_url=args.openlineage_url))
 
 
 def _finish(result) -> int:  # result: PipelineRun
     from .summary import run_summary
 
-    text = run_summary(result.state, str(result.output))
+    text = run_summary(result.state, str(result.output)) + f"\nreport: {result.report}"
     print(text, file=sys.stdout if result.ok else sys.stderr)
     return 0 if result.ok else 1
 

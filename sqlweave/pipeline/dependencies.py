@@ -33,7 +33,7 @@ from pathlib import Path
 import nbformat
 
 from ..lineage import extract
-from ..lineage.model import StatementKind
+from ..lineage.model import ColumnEdge, StatementKind
 from .errors import PipelineError
 
 METADATA_KEY = "sqlweave"
@@ -56,6 +56,7 @@ class Dependencies:
     writes: frozenset[str] = frozenset()
     files: frozenset[str] = frozenset()  # as written, relative to the notebook
     warnings: tuple[str, ...] = ()
+    column_edges: tuple[ColumnEdge, ...] = ()  # into the tables it writes (for OpenLineage)
 
 
 @dataclass
@@ -67,6 +68,7 @@ class _Scan:
     local: set[str] = field(default_factory=set)  # registered from files
     files: set[str] = field(default_factory=set)
     warnings: list[str] = field(default_factory=list)
+    edges: list[ColumnEdge] = field(default_factory=list)
 
     def statements(self, sql: str, dialect: str, where: str) -> None:
         for st in extract(sql, dialect):
@@ -81,6 +83,7 @@ class _Scan:
                 elif name not in self.written and name not in self.local:
                     self.reads.add(name)
             self.written |= {w for w in st.writes if not is_file(w)}
+            self.edges.extend(st.column_edges)
             self.written -= st.drops
             for old, new in st.renames:
                 if old in self.written:
@@ -92,8 +95,9 @@ class _Scan:
     ) -> Dependencies:
         writes = self.written | set(extra_writes)
         reads = (self.reads | set(extra_reads)) - writes - self.local
+        edges = tuple(dict.fromkeys(e for e in self.edges if e.target.dataset in writes))
         return Dependencies(
-            frozenset(reads), frozenset(writes), frozenset(self.files), tuple(self.warnings)
+            frozenset(reads), frozenset(writes), frozenset(self.files), tuple(self.warnings), edges
         )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -20,6 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from ..lineage.store import write_atomic
 from ..runner import RunReport, run_notebook
 from ..warehouse import WAREHOUSE_ENV, Warehouse
 from .errors import PipelineError
@@ -38,7 +40,9 @@ from .journal import (
     RunStatus,
     exec_id,
 )
+from .openlineage import OpenLineageEmitter
 from .plan import Plan, plan
+from .report import run_report
 from .state import RunState, fold, last_successes
 
 #: the project's state folder, its default warehouse and executed notebooks
@@ -48,6 +52,9 @@ RUNS_DIR = STATE_DIR / "pipeline" / "runs"
 #: environment of every kernel: which run and notebook it belongs to
 RUN_ID_ENV = "SQLWEAVE_RUN_ID"
 NOTEBOOK_ENV = "SQLWEAVE_NOTEBOOK"
+#: written into the output folder of every run
+REPORT_FILE = "report.html"
+OPENLINEAGE_FILE = "openlineage.jsonl"
 
 
 @dataclass(frozen=True)
@@ -89,6 +96,14 @@ class PipelineRun:
     @property
     def ok(self) -> bool:
         return self.state.status is RunStatus.SUCCEEDED
+
+    @property
+    def report(self) -> Path:
+        return self.output / REPORT_FILE
+
+    @property
+    def openlineage(self) -> Path:
+        return self.output / OPENLINEAGE_FILE
 
 
 Listener = Callable[[Event], None]
@@ -140,6 +155,7 @@ def resume(
     root: str | os.PathLike[str],
     run_id: str | None = None,
     listeners: Iterable[Listener] = (),
+    openlineage_url: str | None = None,
 ) -> PipelineRun:
     """Continue an unfinished run (default: the latest) whose runner died.
 
@@ -164,7 +180,10 @@ def resume(
     if state.owner_host == socket.gethostname() and _alive(state.owner_pid):
         raise PipelineError(f"run {state.run_id} is still being run by process {state.owner_pid}")
     started = state.started
-    options = RunOptions(**{**started.options, "select": tuple(started.options.get("select", ()))})
+    recorded = {**started.options, "select": tuple(started.options.get("select", ()))}
+    if openlineage_url:
+        recorded["openlineage_url"] = openlineage_url
+    options = RunOptions(**recorded)
     p = plan(
         [base / x for x in started.paths], base, exclude=[options.output] if options.output else ()
     )
@@ -199,6 +218,10 @@ class _Driver:
         )
         self.reports: dict[str, RunReport] = {}
         self._fingerprints: dict[str, str] = {}
+        self.lineage = OpenLineageEmitter(
+            p, self.output / OPENLINEAGE_FILE, options.openlineage_url
+        )
+        self.listeners.append(self.lineage)
         self._lock = threading.Lock()
         self._t0 = time.perf_counter()
 
@@ -241,9 +264,11 @@ class _Driver:
                 self.run_id, status=status, seconds=round(time.perf_counter() - self._t0, 3)
             )
         )
-        return PipelineRun(
-            self.run_id, self.root, self.plan, self.state(), self.output, self.reports
-        )
+        final = self.state()
+        write_atomic(self.output / REPORT_FILE, run_report(self.plan, final))
+        for error in self.lineage.errors:
+            print(f"sqlweave: OpenLineage {error}", file=sys.stderr)
+        return PipelineRun(self.run_id, self.root, self.plan, final, self.output, self.reports)
 
     def _choose(self) -> list[str]:
         """The notebooks this run executes; the others are journaled as skipped."""
@@ -262,7 +287,7 @@ class _Driver:
                     NotebookSkipped(
                         self.run_id,
                         notebook=key,
-                        status=NotebookStatus.UP_TO_DATE,
+                        status=NotebookStatus.SKIPPED,
                         reason="not selected",
                     )
                 )

@@ -46,6 +46,7 @@ class NotebookStatus(str, Enum):
     FAILED = "failed"
     BLOCKED = "blocked"  # an upstream notebook failed
     UP_TO_DATE = "up-to-date"  # --only-stale found nothing changed
+    SKIPPED = "skipped"  # not among --select
 
     @property
     def final(self) -> bool:

@@ -26,6 +26,7 @@ from sqlweave.pipeline.journal import (
 )
 
 from .helpers import write_notebook
+from .receiver import receiver
 
 ROOT = Path(__file__).resolve().parents[2]
 LOAD = "%load_ext sqlweave"
@@ -84,9 +85,14 @@ def test_a_failure_stops_its_dependants_not_its_siblings(
         "if not mark.exists():\n    mark.touch()\n    raise RuntimeError('first attempt fails')",
         metadata={"writes": ["flaky_out"]},
     )
-    code = main(
-        ["pipeline", "run", str(tmp_path), "--jobs", "2", "--retries", "1", "--backoff", "0"]
-    )
+    with receiver() as server:
+        code = main(
+            [
+                *("pipeline", "run", str(tmp_path), "--jobs", "2", "--retries", "1"),
+                *("--backoff", "0", "--openlineage-url", server.url),
+            ]
+        )
+        received = [event for _, event in server.received]
     err = capsys.readouterr().err
     assert code == 1
     assert "FAILED bad.ipynb, cell 2 after 2 attempts:" in err
@@ -105,6 +111,15 @@ def test_a_failure_stops_its_dependants_not_its_siblings(
         "NotebookSucceeded",
     ]
     assert isinstance(flaky[1], NotebookFailed) and flaky[1].retry
+    # outputs: OpenLineage events POSTed to the receiver, the HTML report with the failing SQL
+    assert [e["eventType"] for e in received if e["job"]["name"] == "bad.ipynb"] == [
+        "START",
+        "FAIL",
+        "START",
+        "FAIL",
+    ]
+    report = next(tmp_path.glob(".sqlweave/pipeline/runs/*/report.html")).read_text()
+    assert "CREATE TABLE bad AS SELECT no_such_col" in report
 
 
 def test_a_notebook_over_its_timeout_fails(tmp_path: Path) -> None:
