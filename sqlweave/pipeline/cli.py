@@ -40,6 +40,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     history.add_argument("--limit", type=int, default=20, help="runs shown (default 20)")
     history.set_defaults(func=_history)
 
+    add_schedule_command(commands)
+
 
 def _run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -156,3 +158,80 @@ def _history(args: argparse.Namespace) -> int:
     runs = list(fold(Journal.of_project(args.project).read()).values())
     print(history_text(runs[-args.limit :]) if runs else "no pipeline runs")
     return 0
+
+
+def add_schedule_command(commands: argparse._SubParsersAction) -> None:
+    from .schedule import MissedPolicy, OverlapPolicy
+
+    schedule = commands.add_parser("schedule", help="run the pipeline on a cron schedule")
+    schedule.add_argument("cron", help="cron expression in UTC, e.g. '0 6 * * *'")
+    schedule.add_argument("paths", nargs="+", metavar="PATH", help="notebooks or folders")
+    _run_options(schedule)
+    schedule.add_argument(
+        "--missed",
+        choices=[p.value for p in MissedPolicy],
+        default=MissedPolicy.ONCE.value,
+        help="fire times missed while down: skip, one catch-up run (once), or all",
+    )
+    schedule.add_argument(
+        "--overlap",
+        choices=[p.value for p in OverlapPolicy],
+        default=OverlapPolicy.SKIP.value,
+        help="a fire time while a run is going: skip it or queue it",
+    )
+    schedule.set_defaults(func=_schedule)
+
+
+def _schedule(args: argparse.Namespace) -> int:
+    import dataclasses
+    import threading
+    from datetime import datetime
+
+    from ..runner import parse_parameter
+    from .execute import run
+    from .plan import plan
+    from .schedule import MissedPolicy, OverlapPolicy, Schedule, Scheduler, serve, utcnow
+    from .summary import run_summary
+
+    schedule = Schedule(args.cron, MissedPolicy(args.missed), OverlapPolicy(args.overlap))
+    parameters = dict(parse_parameter(p) for p in args.parameters)
+    options = options_from(args)
+    root = plan(args.paths, args.project).root  # plan now: a broken pipeline fails at once
+    assert root is not None
+    last = last_scheduled(root, args.cron) or utcnow()
+    scheduler = Scheduler(schedule, last)
+    current: list[threading.Thread] = []
+
+    def start_run(fire: datetime) -> None:
+        def target() -> None:
+            opts = dataclasses.replace(options, schedule=args.cron, scheduled_for=fire.isoformat())
+            try:
+                result = run(args.paths, parameters, opts, root=root)
+                print(run_summary(result.state, str(result.output)), flush=True)
+            except Exception as exc:  # one bad run (a notebook deleted) must not end the loop
+                print(f"sqlweave: scheduled run for {fire.isoformat()} failed: {exc}", flush=True)
+
+        thread = threading.Thread(target=target, name="sqlweave-scheduled-run")
+        current[:] = [thread]
+        thread.start()
+
+    print(
+        f"scheduling {' '.join(args.paths)} at '{args.cron}' (UTC); next {schedule.after(utcnow())}"
+    )
+    serve(scheduler, start_run, running=lambda: bool(current) and current[0].is_alive())
+    return 0
+
+
+def last_scheduled(root: Path, cron: str):  # -> datetime | None
+    """The fire time of the latest run this cron expression started in the project."""
+    from datetime import datetime
+
+    from .journal import Journal, RunStarted
+
+    times = [
+        e.options.get("scheduled_for")
+        for e in Journal.of_project(root).read()
+        if isinstance(e, RunStarted) and e.options.get("schedule") == cron
+    ]
+    times = [t for t in times if t]
+    return datetime.fromisoformat(max(times)) if times else None

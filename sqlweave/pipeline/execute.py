@@ -72,6 +72,8 @@ class RunOptions:
     warehouse: str | None = None  # default <project>/.sqlweave/warehouse
     kernel: str | None = None
     openlineage_url: str | None = None
+    schedule: str | None = None  # the cron expression that started this run
+    scheduled_for: str | None = None  # its fire time (ISO 8601)
 
     def __post_init__(self) -> None:
         if self.jobs < 1:
