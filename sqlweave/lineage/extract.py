@@ -46,10 +46,11 @@ from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ParseError
 
 from ..errors import Position
+from . import tolerant
 from .analysis import Facts, StatementAnalyzer
 from .model import ColumnEdge, Span, StatementKind, StatementLineage
 from .names import Catalog, Namer
-from .split import Chunk, split
+from .split import Chunk, split, split_piece
 from .statements import analyze
 
 #: dialect used when none is given: DataFusion's SQL is postgres-like
@@ -135,18 +136,77 @@ def _statement(
     text = sql[chunk.start : chunk.end]
     span = Span(chunk.start, chunk.end)
     if chunk.tokens is None:
-        return [_unparseable(sql, text, span, chunk.error or "cannot tokenize", None, None)]
-    token = _PARSING.set(True)
+        failed = _unparseable(sql, text, span, chunk.error or "cannot tokenize", None, None)
+        return [_approximate(failed, analyzer)]
     try:
-        parsed = dialect.parser().parse(list(chunk.tokens), sql)
+        parsed = _parse(sql, chunk, dialect)
     except ParseError as error:
         first = error.errors[0] if error.errors else {}
         message = first.get("description") or str(error)
-        return [_unparseable(sql, text, span, message, first.get("line"), first.get("col"))]
+        failed = _unparseable(sql, text, span, message, first.get("line"), first.get("col"))
+        return _resplit(sql, chunk, dialect, analyzer) or [_approximate(failed, analyzer)]
     except Exception as error:
-        return [_unparseable(sql, text, span, str(error) or type(error).__name__, None, None)]
+        failed = _unparseable(sql, text, span, str(error) or type(error).__name__, None, None)
+        return _resplit(sql, chunk, dialect, analyzer) or [_approximate(failed, analyzer)]
+    return _analyzed(parsed, text, span, analyzer)
+
+
+def _parse(sql: str, chunk: Chunk, dialect: Dialect) -> list[Any]:
+    token = _PARSING.set(True)
+    try:
+        return dialect.parser().parse(list(chunk.tokens or ()), sql)
     finally:
         _PARSING.reset(token)
+
+
+def _resplit(
+    sql: str, chunk: Chunk, dialect: Dialect, analyzer: StatementAnalyzer
+) -> list[StatementLineage] | None:
+    """A chunk holding several statements without ``;`` between them (T-SQL): cut it where
+    a statement keyword starts one, taking the longest prefix that parses each time."""
+    text = sql[chunk.start : chunk.end]
+    cuts = [chunk.start + b for b in tolerant.boundaries(text)]
+    if not cuts:
+        return None
+    results: list[StatementLineage] = []
+    start = chunk.start
+    while start < chunk.end:
+        whole = [chunk.end] if start != chunk.start else []  # the whole chunk failed already
+        for stop in whole + sorted((c for c in cuts if c > start), reverse=True):
+            piece = _piece(sql, start, stop, dialect)
+            if piece is None:
+                continue
+            try:
+                parsed = _parse(sql, piece, dialect)
+            except Exception:
+                continue
+            span = Span(piece.start, piece.end)
+            results.extend(_analyzed(parsed, sql[piece.start : piece.end], span, analyzer))
+            start = stop
+            break
+        else:
+            return None  # some piece parses in no way: the chunk is not a run of statements
+    return results or None
+
+
+def _piece(sql: str, start: int, stop: int, dialect: Dialect) -> Chunk | None:
+    while stop > start and sql[stop - 1].isspace():
+        stop -= 1
+    chunks = split_piece(sql, start, stop, dialect)
+    return chunks[0] if len(chunks) == 1 and chunks[0].tokens is not None else None
+
+
+def _approximate(failed: StatementLineage, analyzer: StatementAnalyzer) -> StatementLineage:
+    """An unparseable statement with the tables its text names, marked approximate."""
+    reads, writes = tolerant.approximate_tables(failed.sql, analyzer.namer)
+    if not reads and not writes:
+        return failed
+    return replace(failed, reads=frozenset(reads), writes=frozenset(writes), approximate=True)
+
+
+def _analyzed(
+    parsed: list[Any], text: str, span: Span, analyzer: StatementAnalyzer
+) -> list[StatementLineage]:
     results = []
     for statement in parsed:
         if statement is None:

@@ -102,3 +102,5 @@ class StatementLineage:
     error_line: int | None = None
     error_column: int | None = None
     notes: tuple[str, ...] = field(default=())
+    #: reads/writes found by patterns on text the parser rejected (see ``tolerant``)
+    approximate: bool = False

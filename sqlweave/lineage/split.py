@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.tokens import Token, TokenType
 
+from .procedural import flatten, is_procedural, mask
+
 
 @dataclass(frozen=True)
 class Chunk:
@@ -35,8 +37,35 @@ def split(sql: str, dialect: Dialect) -> list[Chunk]:
     try:
         tokens = dialect.tokenize(sql)
     except Exception:
-        return [c for start, end in _scan(sql) for c in _tokenize_piece(sql, start, end, dialect)]
-    return _split_tokens(tokens)
+        tokens = None
+    if tokens is not None:
+        chunks = _split_tokens(tokens)
+        if not any(_may_open_block(c.tokens or ()) for c in chunks):
+            return chunks
+    if is_procedural(mask(sql)):  # procedure bodies, scripting blocks: their statements
+        spans = flatten(sql)
+    elif tokens is not None:
+        return chunks
+    else:
+        spans = _scan(sql)
+    return [c for start, end in spans for c in _tokenize_piece(sql, start, end, dialect)]
+
+
+#: first words of statements that may be procedural (confirmed on the text by ``procedural``)
+_BLOCK_WORDS = frozenset(
+    {"BEGIN", "END", "IF", "ELSE", "ELSEIF", "ELSIF", "WHILE", "LOOP", "REPEAT", "EXCEPTION"}
+    | {"FOR", "DECLARE"}
+)
+_ROUTINES = frozenset({"PROCEDURE", "PROC", "FUNCTION"})
+
+
+def _may_open_block(tokens: tuple[Token, ...]) -> bool:
+    if not tokens:
+        return False
+    first = tokens[0].text.upper()
+    if first == "CREATE":
+        return any(t.text.upper() in _ROUTINES for t in tokens[1:8])
+    return first in _BLOCK_WORDS
 
 
 def _split_tokens(tokens: list[Token]) -> list[Chunk]:
@@ -52,6 +81,12 @@ def _split_tokens(tokens: list[Token]) -> list[Chunk]:
     if current:
         chunks.append(Chunk(current[0].start, current[-1].end + 1, tuple(current)))
     return chunks
+
+
+def split_piece(sql: str, start: int, end: int, dialect: Dialect) -> list[Chunk]:
+    """``sql[start:end]`` as chunks, tokens in script coordinates (one unless it must be
+    cut because it does not tokenize)."""
+    return _tokenize_piece(sql, start, end, dialect)
 
 
 def _tokenize_piece(sql: str, start: int, end: int, dialect: Dialect) -> list[Chunk]:

@@ -13,7 +13,8 @@ A fixture file holds cases about one concept (file name = concept). Each case::
 
 Expectation lines per statement: ``kind``, ``reads``, ``writes`` (comma-separated, sorted),
 then, only when present, ``drops``, ``renames`` (``old -> new``), ``intermediate``,
-``error`` (``line L, col C``), and one ``edge`` line per column edge (sorted). An
+``error`` (``line L, col C``), ``approximate`` (tables found by patterns on text the
+parser rejected), and one ``edge`` line per column edge (sorted). An
 unresolved source column ends in ``?``: ``a.x? -> <result>.x DIRECT/IDENTITY``.
 
 The test renders the actual lineage into the same lines and compares them, so a failure
@@ -113,6 +114,8 @@ def render(statements: Iterable[Any]) -> tuple[str, ...]:
             lines.append(f"-- intermediate: {', '.join(sorted(s.intermediate))}")
         if s.error is not None:
             lines.append(f"-- error: line {s.error_line}, col {s.error_column}")
+        if s.approximate:
+            lines.append("-- approximate: true")
         edges = sorted(
             f"-- edge: {e.source}{'?' if e.source.unresolved else ''} -> {e.target} "
             f"{e.type.value}/{e.subtype.value}"
