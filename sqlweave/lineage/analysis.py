@@ -223,6 +223,17 @@ def copy_edges(source: str, target: str, columns: Iterable[str] | None) -> set[C
     }
 
 
+def exchange_facts(analyzer: StatementAnalyzer, source: str, target: str) -> Facts:
+    """``target`` takes ``source``'s rows (a partition of them, or all of them)."""
+    known = analyzer.catalog.columns(source)
+    return Facts(
+        StatementKind.EXCHANGE,
+        reads={source},
+        writes={target},
+        edges=copy_edges(source, target, known),
+    )
+
+
 def aliased(value: exp.Expression, column: exp.Expression) -> exp.Alias:
     """``value AS column`` (exp.alias_ would turn a subquery alias into a table alias)."""
     name = column.this if isinstance(column, exp.Column) else column

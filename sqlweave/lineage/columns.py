@@ -110,7 +110,7 @@ class ColumnResolver:
     def query(self, query: exp.Expression) -> QueryColumns | None:
         """Column lineage of ``query`` (a SELECT, set operation, ...), None if not a query."""
         try:
-            scope = build_scope(query)
+            scope = build_scope(_canonical_cte_references(query))
         except Exception:
             return None
         if scope is None:
@@ -189,6 +189,8 @@ class ColumnResolver:
             return self._namer.column(projection)
         if isinstance(projection, exp.Dot) and projection.name:
             return self._namer.ident(projection.name)
+        if isinstance(projection, exp.Cast) and isinstance(projection.this, exp.Column):
+            return self._namer.column(projection.this)  # ``amount::int`` is still ``amount``
         return f"_col_{index}"
 
     def _star_outputs(self, scope: Scope, star: exp.Expression) -> list[tuple[str, Flow]]:
@@ -531,6 +533,34 @@ class ColumnResolver:
             found = {id(child.expression): child for child in scope.subquery_scopes}
             self._children[key] = found
         return found
+
+
+def _canonical_cte_references(query: exp.Expression) -> exp.Expression:
+    """CTE names compare case-insensitively (``WITH Foo AS ... FROM FOO``); sqlglot's scopes
+    compare them as written, so references are spelled like their CTE (in a copy)."""
+    ctes = {c.alias.lower(): c.alias for c in query.find_all(exp.CTE) if c.alias}
+    if not ctes:
+        return query
+
+    def misspelled(table: exp.Table) -> bool:
+        name = table.name
+        return (
+            not table.args.get("db")
+            and isinstance(table.this, exp.Identifier)
+            and name.lower() in ctes
+            and name != ctes[name.lower()]
+        )
+
+    if not any(misspelled(t) for t in query.find_all(exp.Table)):
+        return query
+    query = query.copy()
+    for table in list(query.find_all(exp.Table)):
+        if misspelled(table):
+            written = table.name
+            table.set("this", exp.to_identifier(ctes[written.lower()]))
+            if table.args.get("alias") is None:  # columns may still say FOO.x
+                table.set("alias", exp.TableAlias(this=exp.to_identifier(written)))
+    return query
 
 
 def _is_star(node: exp.Expression) -> bool:

@@ -12,7 +12,7 @@ import re
 from sqlglot import exp
 
 from . import dml
-from .analysis import Facts, StatementAnalyzer, copy_edges, target_columns
+from .analysis import Facts, StatementAnalyzer, copy_edges, exchange_facts, target_columns
 from .model import StatementKind
 from .names import Namer
 
@@ -85,6 +85,10 @@ def alter(analyzer: StatementAnalyzer, statement: exp.Alter) -> Facts:
     renames = []
     old = analyzer.dataset(statement.this)
     for action in statement.args.get("actions") or ():
+        if isinstance(action, exp.SwapTable) and old:
+            source = analyzer.dataset(action.this)
+            if source:
+                return exchange_facts(analyzer, source, old)
         if isinstance(action, exp.AlterRename) and old:
             new = _qualify_like(action.this, statement.this)
             name = analyzer.dataset(new)
@@ -118,6 +122,11 @@ _UNLOAD = re.compile(
     r"^\s*UNLOAD\s*\(\s*'(?P<query>(?:[^']|'')*)'\s*\)\s*TO\s*'(?P<path>[^']*)'",
     re.IGNORECASE | re.DOTALL,
 )
+_EXCHANGE = re.compile(
+    r"^\s*ALTER\s+TABLE\s+(?P<target>\S+)\s+EXCHANGE\s+PARTITION\s*\(.*?\)\s*WITH\s+TABLE\s+"
+    r"(?P<source>[^\s;]+)",
+    re.IGNORECASE | re.DOTALL,
+)
 _RENAME = re.compile(r"^\s*RENAME\s+TABLE\s+(?P<pairs>.+)$", re.IGNORECASE | re.DOTALL)
 
 
@@ -136,6 +145,11 @@ def command(analyzer: StatementAnalyzer, statement: exp.Command) -> Facts:
             reads={location},
             writes={target},
             edges=copy_edges(location, target, columns),
+        )
+    if match := _EXCHANGE.match(text):
+        namer = analyzer.namer
+        return exchange_facts(
+            analyzer, namer.dotted(match["source"]), namer.dotted(match["target"])
         )
     if match := _RENAME.match(text):
         renames = []

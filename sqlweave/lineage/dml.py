@@ -14,6 +14,7 @@ from .analysis import (
     StatementAnalyzer,
     aliased,
     copy_edges,
+    exchange_facts,
     target_columns,
     with_ctes,
 )
@@ -33,9 +34,27 @@ def query_statement(analyzer: StatementAnalyzer, statement: exp.Query) -> Facts:
             query.set("into", None)
             facts.edges = analyzer.query_edges(query, target, define=True)
         return facts
+    if (swapped := _swap_partitions(analyzer, statement)) is not None:
+        return swapped
     facts = Facts(StatementKind.SELECT, reads=analyzer.reads_of(statement))
     facts.edges = analyzer.query_edges(statement, RESULT)
     return facts
+
+
+def _swap_partitions(analyzer: StatementAnalyzer, statement: exp.Query) -> Facts | None:
+    """Vertica ``SELECT SWAP_PARTITIONS_BETWEEN_TABLES('staging', min, max, 'target')``."""
+    if not isinstance(statement, exp.Select) or statement.args.get("from_"):
+        return None
+    for call in statement.find_all(exp.Anonymous):
+        args = call.expressions
+        if (
+            call.name.lower() == "swap_partitions_between_tables"
+            and len(args) == 4
+            and all(isinstance(a, exp.Literal) and a.is_string for a in (args[0], args[3]))
+        ):
+            namer = analyzer.namer
+            return exchange_facts(analyzer, namer.dotted(args[0].name), namer.dotted(args[3].name))
+    return None
 
 
 def insert(analyzer: StatementAnalyzer, statement: exp.Insert) -> Facts:

@@ -45,6 +45,9 @@ class StatementKind(str, Enum):
     MERGE = "MERGE"
     DROP = "DROP"
     RENAME = "RENAME"
+    #: rows moved from one table into another: Hive EXCHANGE PARTITION, Snowflake SWAP WITH,
+    #: Vertica SWAP_PARTITIONS_BETWEEN_TABLES (the source is read, the target written)
+    EXCHANGE = "EXCHANGE"
     #: an edge a user declared for a Python cell (``%lineage declare a -> b``)
     DECLARED = "DECLARED"
     NO_LINEAGE = "NO_LINEAGE"  # TRUNCATE, SET, ANALYZE, CREATE FUNCTION, USE, ...

@@ -32,9 +32,13 @@ _END = re.compile(r"END\b(?:\s+(?:IF|LOOP|WHILE|FOR|REPEAT|CASE)\b)?", _I)
 _SIMPLE = re.compile(r"(?:ELSE|LOOP|REPEAT|DO|EXCEPTION)\b", _I)
 _CONDITION = re.compile(r"(?:IF|ELSEIF|ELSIF|WHILE|WHEN)\b", _I)
 #: statements whose only lineage is in the queries they contain
-_RETURN = re.compile(r"(?:RETURN|RAISE|SIGNAL|LEAVE|ITERATE|CONTINUE|BREAK|EXIT|NULL)\b", _I)
+_RETURN = re.compile(
+    r"(?:RETURN|RAISE|SIGNAL|LEAVE|ITERATE|CONTINUE|BREAK|EXIT|NULL|DECLARE)\b", _I
+)
+_IMMEDIATE = re.compile(r"EXECUTE\s+IMMEDIATE\s+(?=\$|')", _I)
 _FOR = re.compile(r"FOR\b", _I)
 _UNTIL = re.compile(r"UNTIL\b", _I)
+_LOOP_OR_DO = re.compile(r"\b(?:LOOP|DO)\b", _I)
 _STATEMENT = (
     r"(?:SELECT|INSERT|UPDATE|DELETE|MERGE|CREATE|DROP|ALTER|TRUNCATE|WITH|EXEC|EXECUTE|"
     r"CALL|SET|DECLARE|RETURN|PRINT|RAISERROR|THROW|REPLACE|UPSERT|COPY|UNLOAD)\b"
@@ -53,7 +57,7 @@ _PROCEDURAL_START = re.compile(
     r"(?:^|;)\s*(?:" + _CREATE.pattern + r"|BEGIN\b" + _TRANSACTION + r"(?!\s*(?:;|$))|END\b|"
     r"ELSE\b|ELSEIF\b|"
     r"ELSIF\b|LOOP\b|WHILE\b|REPEAT\b|EXCEPTION\b|DECLARE\b[^;]*;\s*BEGIN\b|"
-    r"IF\b[^;]*\bTHEN\b|FOR\b[^;]*\b(?:LOOP|DO)\b)",
+    r"IF\b[^;]*\bTHEN\b|FOR\b[^;]*\b(?:LOOP|DO)\b|EXECUTE\s+IMMEDIATE\s*[$'])",
     _I,
 )
 
@@ -99,6 +103,19 @@ def _blank(out: list[str], start: int, end: int) -> None:
     for k in range(start, min(end, len(out))):
         if out[k] != "\n":
             out[k] = " "
+
+
+def _outside_parens(
+    pattern: re.Pattern[str], masked: str, start: int, end: int
+) -> re.Match[str] | None:
+    """The first match of ``pattern`` in ``masked[start:end]`` not inside parentheses."""
+    depth, last = 0, start
+    for found in pattern.finditer(masked, start, end):
+        depth += masked.count("(", last, found.start()) - masked.count(")", last, found.start())
+        last = found.start()
+        if depth <= 0:
+            return found
+    return None
 
 
 def is_procedural(masked: str) -> bool:
@@ -171,14 +188,17 @@ class _Piece:
                 rest = _skip_space(m, i, end)
                 if _LABEL.match(m[rest:end]) and not re.match(_STATEMENT, m[rest:end], _I):
                     return  # END proc_name / END label
+            elif found := _IMMEDIATE.match(m, i):
+                yield from self._quoted(found.end())
+                return
             elif found := _CONDITION.match(m, i):
-                body = _BODY_AFTER_CONDITION.search(m, found.end(), end)
+                body = _outside_parens(_BODY_AFTER_CONDITION, m, found.end(), end)
                 yield from self._subqueries(found.end(), body.start() if body else end)
                 if body is None:
                     return
                 i = body.end()
             elif _FOR.match(m, i):
-                body = re.compile(r"\b(?:LOOP|DO)\b", _I).search(m, i, end)
+                body = _outside_parens(_LOOP_OR_DO, m, i, end)
                 if body is None:
                     return
                 yield from self._subqueries(i, body.start())
@@ -215,6 +235,20 @@ class _Piece:
             if depth == 0:
                 yield found.end(), j - 1
 
+    def _quoted(self, i: int) -> Iterator[tuple[int, int]]:
+        """The statements of a quoted body starting at ``i`` (``$$...$$``, ``$tag$...$tag$``
+        or ``'...'``)."""
+        sql, end = self.sql, self.end
+        quoted = re.match(r"\$(\w*)\$|'", sql[i:end])
+        if quoted is None:
+            return
+        close = quoted.group(0)
+        body_start = i + len(close)
+        body_end = sql.find(close, body_start)
+        body_end = end if body_end < 0 else body_end
+        inner = self.masked[:body_start] + mask(sql[body_start:body_end]) + self.masked[body_end:]
+        yield from _flatten(sql, inner, body_start, body_end)
+
     def _body(self, i: int) -> int | list[tuple[int, int]] | None:
         """After a CREATE PROCEDURE/FUNCTION header: where its body starts (an offset in
         this piece), the statements of a quoted body, or None when there is nothing to read.
@@ -224,17 +258,11 @@ class _Piece:
         as_ = _AS.search(m, i, end)
         if as_ is not None and (begin is None or as_.start() < begin.start()):
             after = _skip_space(sql, as_.end(), end)
-            quoted = re.match(r"\$(\w*)\$|'", sql[after:end])
-            if quoted:
+            if re.match(r"\$(\w*)\$|'", sql[after:end]):
                 language = _LANGUAGE.search(m, self.start, end)
                 if language and language.group(1).lower() not in _SQL_LANGUAGES:
                     return None  # a JavaScript/Python body
-                close = quoted.group(0)
-                body_start = after + len(close)
-                body_end = sql.find(close, body_start)
-                body_end = end if body_end < 0 else body_end
-                inner = m[:body_start] + mask(sql[body_start:body_end]) + m[body_end:]
-                return list(_flatten(sql, inner, body_start, body_end))
+                return list(self._quoted(after))
             if begin is None:
                 if re.match(_STATEMENT, m[after:end], _I) or m.startswith("(", after):
                     return after  # T-SQL body without BEGIN, a SQL function's expression

@@ -65,6 +65,8 @@ def _may_open_block(tokens: tuple[Token, ...]) -> bool:
     first = tokens[0].text.upper()
     if first == "CREATE":
         return any(t.text.upper() in _ROUTINES for t in tokens[1:8])
+    if first == "EXECUTE":
+        return len(tokens) > 1 and tokens[1].text.upper().lstrip().startswith("IMMEDIATE")
     return first in _BLOCK_WORDS
 
 

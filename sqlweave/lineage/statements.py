@@ -73,4 +73,6 @@ def analyze(analyzer: StatementAnalyzer, statement: exp.Expression) -> Facts:
     for node_type, handler in HANDLERS + _COMPOSITES:
         if isinstance(statement, node_type):
             return handler(analyzer, statement)
-    return Facts(StatementKind.NO_LINEAGE)
+    # SET x = (SELECT ...), DECLARE ... DEFAULT (SELECT ...): no rows written, tables read
+    reads = analyzer.reads_of(statement) if statement.find(exp.Query) else set()
+    return Facts(StatementKind.NO_LINEAGE, reads=reads)
