@@ -12,7 +12,14 @@ import re
 from sqlglot import exp
 
 from . import dml
-from .analysis import Facts, StatementAnalyzer, copy_edges, exchange_facts, target_columns
+from .analysis import (
+    Facts,
+    StatementAnalyzer,
+    copy_edges,
+    exchange_facts,
+    target_columns,
+    with_ctes,
+)
 from .model import StatementKind
 from .names import Namer
 
@@ -26,7 +33,7 @@ def create(analyzer: StatementAnalyzer, statement: exp.Create) -> Facts:
     if target is None:
         return Facts(StatementKind.NO_LINEAGE)
     table_node = target_node.this if isinstance(target_node, exp.Schema) else target_node
-    query = statement.expression
+    query = with_ctes(statement, statement.expression)  # WITH c AS (...) CREATE TABLE ...
     properties = statement.args.get("properties")
     location = _location(properties)
     if "VIEW" in kind:
