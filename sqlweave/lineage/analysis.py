@@ -69,6 +69,8 @@ class StatementAnalyzer:
         if isinstance(table, exp.Literal):
             return table.name
         if isinstance(table, exp.Table):
+            if isinstance(table.this, exp.Var) and table.this.name.startswith("@"):
+                return table.this.name  # a Snowflake stage: @stage/path
             return spark_path(table) or self.namer.dataset(table)
         return None
 
@@ -221,6 +223,18 @@ def copy_edges(source: str, target: str, columns: Iterable[str] | None) -> set[C
         ColumnEdge(ColumnRef(source, c), ColumnRef(target, c))
         for c in (list(columns) if columns else [STAR])
     }
+
+
+def option_path(node: exp.Expression | None, *names: str) -> str | None:
+    """The string value of an ``OPTIONS (path '...')`` / ``(uri='...')`` property."""
+    if node is None:
+        return None
+    for prop in node.find_all(exp.Property):
+        key = prop.this.name.lower() if isinstance(prop.this, exp.Expression) else ""
+        value = prop.args.get("value")
+        if key in names and isinstance(value, exp.Literal) and value.is_string:
+            return value.name
+    return None
 
 
 def exchange_facts(analyzer: StatementAnalyzer, source: str, target: str) -> Facts:

@@ -17,6 +17,7 @@ from .analysis import (
     StatementAnalyzer,
     copy_edges,
     exchange_facts,
+    option_path,
     target_columns,
     with_ctes,
 )
@@ -35,7 +36,8 @@ def create(analyzer: StatementAnalyzer, statement: exp.Create) -> Facts:
     table_node = target_node.this if isinstance(target_node, exp.Schema) else target_node
     query = with_ctes(statement, statement.expression)  # WITH c AS (...) CREATE TABLE ...
     properties = statement.args.get("properties")
-    location = _location(properties)
+    # Spark: CREATE VIEW v USING parquet OPTIONS (path '...') reads the files at the path
+    location = _location(properties) or option_path(properties, "path")
     if "VIEW" in kind:
         result = StatementKind.CREATE_VIEW
     elif query is not None:
@@ -134,6 +136,10 @@ _EXCHANGE = re.compile(
     r"(?P<source>[^\s;]+)",
     re.IGNORECASE | re.DOTALL,
 )
+_APPEND = re.compile(
+    r"^\s*ALTER\s+TABLE\s+(?P<target>\S+)\s+APPEND\s+FROM\s+(?P<source>[^\s;]+)",
+    re.IGNORECASE,
+)
 _RENAME = re.compile(r"^\s*RENAME\s+TABLE\s+(?P<pairs>.+)$", re.IGNORECASE | re.DOTALL)
 
 
@@ -157,6 +163,17 @@ def command(analyzer: StatementAnalyzer, statement: exp.Command) -> Facts:
         namer = analyzer.namer
         return exchange_facts(
             analyzer, namer.dotted(match["source"]), namer.dotted(match["target"])
+        )
+    if match := _APPEND.match(text):  # Redshift: moves the source's rows into the target
+        source, target = (
+            analyzer.namer.dotted(match["source"]),
+            analyzer.namer.dotted(match["target"]),
+        )
+        return Facts(
+            StatementKind.INSERT,
+            reads={source},
+            writes={target},
+            edges=copy_edges(source, target, analyzer.catalog.columns(source)),
         )
     if match := _RENAME.match(text):
         renames = []

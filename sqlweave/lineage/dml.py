@@ -15,6 +15,7 @@ from .analysis import (
     aliased,
     copy_edges,
     exchange_facts,
+    option_path,
     target_columns,
     with_ctes,
 )
@@ -275,6 +276,10 @@ def copy(analyzer: StatementAnalyzer, statement: exp.Copy) -> Facts:
         if target:
             for path in paths:
                 facts.edges |= copy_edges(path, target, None)
+            for source in statement.args.get("files") or ():
+                if isinstance(source, exp.Subquery):  # COPY INTO @stage FROM (SELECT ...)
+                    facts.reads |= analyzer.reads_of(source)
+                    facts.edges |= analyzer.query_edges(source.unnest(), target)
         return facts
     reads = analyzer.reads_of(this) if isinstance(this, exp.Expression) else set()
     facts = Facts(StatementKind.INSERT, reads=reads, writes=paths)
@@ -311,4 +316,15 @@ def load_data(analyzer: StatementAnalyzer, statement: exp.LoadData) -> Facts:
         facts.reads.add(path)
         if target:
             facts.edges = copy_edges(path, target, analyzer.catalog.columns(target))
+    return facts
+
+
+def export(analyzer: StatementAnalyzer, statement: exp.Export) -> Facts:
+    """BigQuery ``EXPORT DATA OPTIONS (uri='gs://...') AS SELECT ...``: rows go to the files."""
+    query = statement.this
+    facts = Facts(StatementKind.INSERT, reads=analyzer.reads_of(statement))
+    uri = option_path(statement.args.get("options"), "uri")
+    if uri and isinstance(query, exp.Query):
+        facts.writes.add(uri)
+        facts.edges = analyzer.query_edges(query, uri)
     return facts

@@ -28,6 +28,7 @@ HANDLERS: tuple[tuple[type[exp.Expression], Handler], ...] = (
     (exp.Drop, ddl.drop),
     (exp.Alter, ddl.alter),
     (exp.Copy, dml.copy),
+    (exp.Export, dml.export),
     (exp.Cache, dml.cache),
     (exp.LoadData, dml.load_data),
     (exp.Command, ddl.command),

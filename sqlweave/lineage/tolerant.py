@@ -36,6 +36,7 @@ _WRITE = re.compile(
     _I,
 )
 _CTE = re.compile(rf"(?:\bWITH\s+(?:RECURSIVE\s+)?|,\s*){_NAME}\s*(?:\([^)]*\)\s*)?AS\s*\(", _I)
+_INFILE = re.compile(r"\bINFILE\s+'([^']*)'", _I)
 #: words that follow FROM/INTO but are not tables
 _NOT_TABLES = frozenset(
     {"select", "values", "lateral", "unnest", "table", "where", "set", "dual", "as", "on"}
@@ -64,6 +65,7 @@ def approximate_tables(text: str, namer: Namer) -> tuple[set[str], set[str]]:
     drop = ctes | {""}
     writes = {w for w in writes if w not in drop and w.lower() not in _NOT_TABLES}
     reads = {r for r in reads if r not in drop and r.lower() not in _NOT_TABLES}
+    reads |= {m.group(1) for m in _INFILE.finditer(text)}  # MySQL LOAD DATA INFILE 'path'
     return reads - writes if writes else reads, writes
 
 
