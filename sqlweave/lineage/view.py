@@ -18,7 +18,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from ..events import Status
-from .graph import EdgeKind, LineageGraph, Node, NodeKind
+from .graph import EdgeKind, LineageGraph, Node, NodeKind, dataset_node
+from .variables import LAST_RESULT
 
 #: id prefix of a node standing for the read-only queries of one cell
 FOLDED_PREFIX = "queries:"
@@ -64,10 +65,15 @@ def build_view(
     """The view of ``graph`` (or of ``nodes`` only): completed statements that touched a
     dataset, with read-only queries folded into one node per cell when ``fold``."""
     wanted = None if nodes is None else {n.id for n in nodes}
-    datasets = [n for n in graph.nodes(NodeKind.DATASET) if wanted is None or n.id in wanted]
+    hidden = _hidden_results(graph)
+    datasets = [
+        n
+        for n in graph.nodes(NodeKind.DATASET)
+        if (wanted is None or n.id in wanted) and n.id not in hidden
+    ]
     touching: dict[str, list[tuple[Node, Node, EdgeKind]]] = defaultdict(list)
     for u, v, k in graph.edges():
-        if k in DRAWN_EDGES:
+        if k in DRAWN_EDGES and u.id not in hidden and v.id not in hidden:
             run = u if u.kind is NodeKind.RUN else v
             touching[run.id].append((u, v, k))
     runs = [
@@ -114,6 +120,14 @@ def build_view(
             if a in shown and b in shown:
                 edges[(a, b, k)] = None
     return View(tuple(out), tuple(edges), folded)
+
+
+def _hidden_results(graph: LineageGraph) -> set[str]:
+    """IPython's ``_`` (a displayed result) unless a statement reads it back: every
+    displayed query writes it, and drawn it would tie unrelated cells together."""
+    last = dataset_node(LAST_RESULT).id
+    read = any(k is EdgeKind.READS and u.id == last for u, _, k in graph.edges())
+    return set() if read else {last}
 
 
 def _statement(graph: LineageGraph, run: Node) -> ViewNode:

@@ -125,3 +125,20 @@ console.log(JSON.stringify(out));
     assert out["dataset:airports"]["down"] == f"{readers['dataset:airports']} statements"
     assert out["dataset:busy"] == {"up": "2 datasets, 1 statement", "down": "nothing"}
     assert out["scales"] == [11 / 12, 1, 600 / 610]
+
+
+def test_a_displayed_result_stays_a_read_only_query_until_read_back() -> None:
+    """A displayed SELECT writes IPython's ``_``: hidden, so the query still folds."""
+    from test_graph_builders import add
+
+    from sqlweave.lineage.graph import LineageGraph
+    from sqlweave.lineage.model import StatementKind
+
+    g = LineageGraph()
+    sel = StatementKind.SELECT
+    add(g, "c1", 1, "SELECT * FROM t", kind=sel, reads=("t",))
+    add(g, "c1", 1, "SELECT * FROM t", kind=sel, reads=("t",), writes=("_",))
+    view = build_view(g)
+    assert [n.label for n in view.nodes] == ["t", "[1] 2 queries"]
+    add(g, "c2", 2, "CREATE TABLE u AS SELECT * FROM _", reads=("_",), writes=("u",))
+    assert "_" in {n.label for n in build_view(g).nodes}  # read back: a dataset like any
