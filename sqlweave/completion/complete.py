@@ -17,7 +17,7 @@ from enum import Enum
 
 from .catalog import Catalog, ColumnInfo, SessionCatalog, TableKind
 from .context import Cte, Expect, SqlContext, TableRef, analyze
-from .keywords import KEYWORDS, TYPES
+from .keywords import FOLLOWERS, KEYWORDS, TYPES
 
 __all__ = ["Completions", "Match", "MatchKind", "SessionCatalog", "complete"]
 
@@ -113,7 +113,9 @@ def _candidates(ctx: SqlContext, catalog: Catalog) -> Iterator[Match]:
 def _keywords(ctx: SqlContext) -> Iterator[Match]:
     if ctx.quoted:
         return
-    for word in KEYWORDS:
+    # after a table or an expression, the words that continue the statement come first
+    words = (*FOLLOWERS, *KEYWORDS) if ctx.after_expression else KEYWORDS
+    for word in dict.fromkeys(words):
         if _starts(word, ctx.prefix):
             yield Match(_case_like(word, ctx.prefix), MatchKind.KEYWORD.value)
 

@@ -73,6 +73,25 @@ KEYWORDS = (
     "TIMESTAMP",
 )
 
+#: what usually follows a table or an expression: offered before the other keywords there
+FOLLOWERS = (
+    "AS",
+    "WHERE",
+    "JOIN",
+    "LEFT JOIN",
+    "INNER JOIN",
+    "ON",
+    "USING",
+    "GROUP BY",
+    "ORDER BY",
+    "HAVING",
+    "LIMIT",
+    "FROM",
+    "AND",
+    "OR",
+    "UNION ALL",
+)
+
 #: SQL type names offered after ``::`` and in ``CAST(x AS ...)``
 TYPES = (
     "BIGINT",

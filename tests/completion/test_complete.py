@@ -195,3 +195,30 @@ def test_catalog_is_reread_when_the_generation_changes(session):
         assert {t.name for t in catalog.tables()} == before | {"later"}
     finally:
         session.deregister("later")
+
+
+def test_after_a_table_the_continuing_clauses_come_first(session):
+    matches, _ = _complete(session, "SELECT * FROM flights |")
+    assert [m for m, _ in matches[:3]] == ["AS", "WHERE", "JOIN"]
+
+
+def test_duckdb_functions_and_tables():
+    with sqlweave.Session(engine="duckdb") as s:
+        s.sql("CREATE TABLE trips AS SELECT 1::INTEGER AS trip_id, 2.5::DOUBLE AS fare")
+        catalog = SessionCatalog(s)
+        assert complete("SELECT * FROM tr", 16, catalog).matches[0].type == "table"
+        found = complete("SELECT t.fa FROM trips t", 11, catalog).matches
+        assert [(m.text, m.type) for m in found] == [("fare", "column double")]
+        found = complete("SELECT list_distin FROM trips", 18, catalog).matches
+        assert ("list_distinct", "function") in [(m.text, m.type) for m in found]
+
+
+def test_registered_files_are_tables_of_kind_file(tmp_path):
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"fare": [2.5]}), tmp_path / "trips.parquet")
+    with sqlweave.Session() as s:
+        s.register("trips", str(tmp_path / "trips.parquet"))
+        matches, _ = _complete(s, "SELECT * FROM tri|", {})
+        assert matches == [("trips", "file")]
+        assert _complete(s, "SELECT t.| FROM trips t", {})[0] == [("fare", "column double")]
