@@ -119,9 +119,54 @@ def bench_completion(args: argparse.Namespace) -> list[Row]:
         km.shutdown_kernel(now=True)
 
 
+def bench_completion_in_process(args: argparse.Namespace) -> list[Row]:
+    """The same cases through :func:`sqlweave.completion.complete` alone: sqlweave's share."""
+    import pandas as pd
+    import pyarrow as pa
+
+    import sqlweave
+    from sqlweave.completion import SessionCatalog, complete
+    from sqlweave.magics.complete import find_sql
+
+    table = pa.table({f"c{i:02d}": pa.array([1], pa.int64()) for i in range(args.columns)})
+    namespace = {
+        f"frame_{i}": pd.DataFrame({f"x{j}": [1] for j in range(args.columns)}) for i in range(5)
+    }
+    namespace["limit_rows"] = 10
+    rows = []
+    with sqlweave.Session() as session:
+        for i in range(args.tables):
+            session.register(f"t{i:03d}", table)
+        catalog = SessionCatalog(session, namespace)
+        for mode in ("cold", "warm"):
+            for case, marked in COMPLETION_CASES:
+                cursor = marked.index("|")
+                cell = marked.replace("|", "", 1)
+                span = find_sql(cell, cursor)
+                assert span is not None, case
+                times, found = [], 0
+                for n in range(args.rounds):
+                    generation = n if mode == "cold" else 0
+                    t0 = time.perf_counter()
+                    catalog.refresh(namespace, generation)
+                    found = len(complete(span.text, cursor - span.offset, catalog).matches)
+                    times.append((time.perf_counter() - t0) * 1000)
+                rows.append(
+                    Row(
+                        f"{mode}: {case}",
+                        _percentile(times, 0.5),
+                        _percentile(times, 0.99),
+                        len(times),
+                        found,
+                    )
+                )
+    return rows
+
+
 #: section name -> function returning its rows (the labextension adds its own)
 SECTIONS: dict[str, Callable[[argparse.Namespace], list[Row]]] = {
     "completion": bench_completion,
+    "completion-in-process": bench_completion_in_process,
 }
 
 
