@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -21,6 +22,9 @@ from .. import frames
 from ..params import SCALAR_TYPES
 
 log = logging.getLogger(__name__)
+
+#: after the catalog failed to answer, completion waits this long before asking again
+RETRY_AFTER_S = 60.0
 
 
 class TableKind(str, Enum):
@@ -94,6 +98,7 @@ class SessionCatalog:
         self._tables: list[TableInfo] | None = None
         self._schemas: dict[str, list[ColumnInfo] | None] = {}
         self._functions: dict[int, list[FunctionInfo]] = {}
+        self._quiet_until = 0.0  # no catalog reads before this time.monotonic()
 
     def refresh(self, namespace: Mapping[str, Any] | None, generation: Hashable) -> None:
         """Use ``namespace``; forget what was read if ``generation`` or the engine changed."""
@@ -149,11 +154,15 @@ class SessionCatalog:
             files: set[str] = set()
             with contextlib.suppress(Exception):
                 files = set(self.session.registered_files())
-            try:
-                names = self.session.tables()
-            except Exception:
-                log.debug("completion could not list tables", exc_info=True)
-                names = []
+            names: list[str] = []
+            if time.monotonic() >= self._quiet_until:
+                try:
+                    names = self.session.tables()
+                except Exception:
+                    # e.g. a cluster that stopped answering: each read may wait for its
+                    # timeout, so completion leaves the catalog alone for a while
+                    log.debug("completion could not list tables", exc_info=True)
+                    self._quiet_until = time.monotonic() + RETRY_AFTER_S
             self._tables = [
                 TableInfo(n, TableKind.FILE if n in files else TableKind.TABLE) for n in names
             ]
@@ -266,6 +275,13 @@ def _function_kind(kind: str | None) -> str:
 
 
 def _is_frame(value: Any) -> bool:
+    """:func:`sqlweave.frames.is_frame`, asking the type rather than the object: completion
+    looks at every notebook variable, and an object's ``__getattr__`` may do real work."""
+    kind = type(value)
+    if isinstance(value, type) or not hasattr(kind, "__arrow_c_stream__"):
+        module = kind.__module__.split(".")[0]
+        if module not in ("pandas", "polars", "pyarrow"):
+            return False
     try:
         return frames.is_frame(value)
     except Exception:

@@ -222,3 +222,34 @@ def test_registered_files_are_tables_of_kind_file(tmp_path):
         matches, _ = _complete(s, "SELECT * FROM tri|", {})
         assert matches == [("trips", "file")]
         assert _complete(s, "SELECT t.| FROM trips t", {})[0] == [("fare", "column double")]
+
+
+def test_variables_are_judged_by_their_type_not_by_touching_them(session):
+    class Lazy:
+        touched = 0
+
+        def __getattr__(self, name):
+            Lazy.touched += 1
+            raise AttributeError(name)
+
+    matches, _ = _complete(session, "SELECT * FROM la|", {"lazy": Lazy(), "label": "x"})
+    assert matches == [] and Lazy.touched == 0
+
+
+def test_a_failing_catalog_is_not_asked_again_at_every_keystroke():
+    class Down:
+        engine = object()
+        calls = 0
+
+        def tables(self):
+            Down.calls += 1
+            raise TimeoutError("coordinator did not answer")
+
+        def registered_files(self):
+            return {}
+
+    catalog = SessionCatalog(Down())
+    for generation in range(3):  # cells ran in between: normally a re-read each time
+        catalog.refresh({}, generation)
+        assert complete("SELECT * FROM t", 15, catalog).matches == ()
+    assert Down.calls == 1
