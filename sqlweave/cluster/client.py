@@ -10,6 +10,7 @@ import os
 import threading
 import time
 import uuid
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,7 +18,7 @@ import pyarrow as pa
 import zmq
 
 from .. import errors
-from . import curve
+from . import curve, limits
 from . import protocol as P
 from .engine import Engine, Progress, ProgressCallback
 
@@ -25,6 +26,12 @@ from .engine import Engine, Progress, ProgressCallback
 CANCEL_WAIT_S = 2.0
 #: silence after which the client checks that the coordinator is still there
 PING_AFTER_S = 5.0
+#: how long a request may wait for a live connection to the coordinator
+SEND_TIMEOUT_S = 10.0
+
+
+class CoordinatorRestarted(UserWarning):
+    """The coordinator this client talks to was restarted: statements it ran are gone."""
 
 
 class ClusterEngine(Engine):
@@ -50,13 +57,11 @@ class ClusterEngine(Engine):
         self.address = address
         self.timeout_s = timeout_s
         self._keys = curve.keys_for(address, keys)
+        self.send_timeout_s = SEND_TIMEOUT_S
         self._zctx = zmq.Context.instance()
-        self._sock = self._zctx.socket(zmq.DEALER)
-        self._sock.linger = 0
-        if self._keys is not None:
-            pair = self._keys.own(curve.Role.CLIENT)
-            curve.connect_as(self._sock, pair, self._keys.coordinator.public)
-        self._sock.connect(address)
+        self._sock = self._open()
+        #: the coordinator process we talk to (``ClusterStatus.incarnation``), once known
+        self._incarnation = ""
         self._lock = threading.RLock()
         self._closed = False
         #: where each fragment of the last query ran (worker, rows, seconds)
@@ -72,7 +77,8 @@ class ClusterEngine(Engine):
     ) -> pa.Table:
         rid = uuid.uuid4().hex
         with self._lock:
-            P.send(self._sock, P.ExecuteQuery(rid, sql, dict(params or {})))
+            self._check_incarnation()
+            self._send(P.ExecuteQuery(rid, sql, dict(params or {})))
             try:
                 reply = self._wait(rid, None, progress)
             except KeyboardInterrupt:
@@ -115,10 +121,66 @@ class ClusterEngine(Engine):
 
     # ----- plumbing -----------------------------------------------------------------------
 
+    def _open(self) -> zmq.Socket:
+        sock = limits.bound_inbound(self._zctx.socket(zmq.DEALER))
+        sock.linger = 0
+        # requests queue only on a live connection: one sent while the coordinator is down
+        # fails now instead of running later on a restarted coordinator
+        sock.immediate = True
+        sock.sndtimeo = int(self.send_timeout_s * 1000)
+        if self._keys is not None:
+            pair = self._keys.own(curve.Role.CLIENT)
+            curve.connect_as(sock, pair, self._keys.coordinator.public)
+        sock.connect(self.address)
+        return sock
+
+    def _reset(self) -> None:
+        """A fresh socket after lost contact: nothing queued on the old one is ever delivered."""
+        self._sock.close(linger=0)
+        self._sock = self._open()
+
+    def _send(self, msg: P.Message) -> None:
+        self._sock.sndtimeo = int(self.send_timeout_s * 1000)
+        try:
+            P.send(self._sock, msg)
+        except zmq.Again:
+            self._reset()
+            raise errors.ExecutionError(
+                f"cannot reach the coordinator at {self.address} (no connection within "
+                f"{self.send_timeout_s:g} s); nothing was sent"
+            ) from None
+
+    def _check_incarnation(self) -> None:
+        """Before each request: is it still the coordinator we talked to? (~0.1 ms; a
+        coordinator restarted between two statements is otherwise invisible)."""
+        msg = P.StatusRequest(_rid())
+        self._send(msg)
+        reply = self._wait(msg.request_id, self.timeout_s, None)
+        if isinstance(reply, P.ClusterStatus):
+            self._note(reply)
+
+    def _note(self, status: P.ClusterStatus) -> bool:
+        """Record the coordinator's incarnation; True (and a warning) if it changed."""
+        known, self._incarnation = self._incarnation, status.incarnation
+        if known and status.incarnation != known:
+            warnings.warn(
+                f"the coordinator at {self.address} restarted (now pid {status.coordinator_pid}): "
+                "statements that were running are gone and did not run later; tables "
+                "registered from memory must be registered again",
+                CoordinatorRestarted,
+                stacklevel=4,
+            )
+            return True
+        return False
+
     def _expect(self, msg: P.Message, reply_type: type[P.Message]) -> Any:
         with self._lock:
-            P.send(self._sock, msg)
+            if not isinstance(msg, P.StatusRequest):
+                self._check_incarnation()
+            self._send(msg)
             reply = self._wait(msg.request_id, self.timeout_s, None)  # type: ignore[attr-defined]
+        if isinstance(reply, P.ClusterStatus):
+            self._note(reply)
         if isinstance(reply, reply_type):
             return reply
         raise self._unexpected(reply)
@@ -132,6 +194,7 @@ class ClusterEngine(Engine):
         ping: str | None = None
         while True:
             if deadline is not None and time.monotonic() > deadline:
+                self._reset()
                 raise errors.ExecutionError(
                     f"the coordinator at {self.address} did not answer within {timeout_s} s"
                 )
@@ -139,16 +202,24 @@ class ClusterEngine(Engine):
                 silent = time.monotonic() - last_heard
                 if ping is None and silent > PING_AFTER_S:
                     ping = _rid()
-                    P.send(self._sock, P.StatusRequest(ping))
+                    self._send(P.StatusRequest(ping))
                 elif ping is not None and silent > 2 * PING_AFTER_S:
+                    self._reset()
                     raise errors.ExecutionError(
-                        f"lost contact with the coordinator at {self.address}"
+                        f"lost contact with the coordinator at {self.address}; the statement "
+                        "will not run later"
                     )
                 continue
             _, reply = P.recv(self._sock)
             last_heard = time.monotonic()
             if ping is not None and getattr(reply, "request_id", None) == ping:
                 ping = None
+                if isinstance(reply, P.ClusterStatus) and self._note(reply):
+                    self._reset()
+                    raise errors.ExecutionError(
+                        f"the coordinator at {self.address} restarted while the statement ran; "
+                        "it did not finish and will not run later"
+                    )
                 continue
             if getattr(reply, "request_id", None) not in (rid, ""):
                 continue  # a late answer to an earlier, abandoned request
@@ -160,7 +231,10 @@ class ClusterEngine(Engine):
 
     def _cancel(self, rid: str) -> None:
         """Ask the coordinator to cancel ``rid`` on every worker; wait briefly for the answer."""
-        P.send(self._sock, P.CancelRequest(rid))
+        try:
+            P.send(self._sock, P.CancelRequest(rid))
+        except zmq.Again:
+            return  # no connection: nothing of the statement runs on a coordinator we lost
         deadline = time.monotonic() + CANCEL_WAIT_S
         while time.monotonic() < deadline:
             if not self._sock.poll(50):

@@ -23,6 +23,7 @@ import re
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,7 +32,7 @@ import pyarrow as pa
 import zmq
 
 from .. import errors
-from . import curve
+from . import curve, limits
 from . import protocol as P
 from . import scheduler as S
 from .catalog import Catalog
@@ -165,10 +166,13 @@ class Coordinator:
         for s in (self.clients, self.workers):
             s.linger = 0
             s.router_mandatory = False
+            limits.bound_inbound(s)
         self._gate = self._secure(keys) if keys is not None else None
         client_addr = _bind(self.clients, bind)
         worker_addr = _bind(self.workers, worker_bind)
         self.info = P.ConnectionInfo(workers=worker_addr, clients=client_addr)
+        #: this run of the coordinator (clients compare it to notice a restart)
+        self.incarnation = uuid.uuid4().hex
         self.membership = Membership(versions or Versions.current(), heartbeat_s)
         self.catalog = Catalog()
         self.queries: dict[str, _Query] = {}
@@ -190,6 +194,8 @@ class Coordinator:
         self._wake_lock = threading.Lock()
         #: whole statements running on the coordinator: future -> (client, request_id)
         self._local_statements: dict[cf.Future, tuple[bytes, str]] = {}
+        #: registrations reading the file system off the loop: future -> (client, msg, deadline)
+        self._registrations: dict[cf.Future, tuple[bytes, P.RegisterPath, float]] = {}
         self._stop = threading.Event()
         #: PlannerOptions overrides, e.g. from SQLWEAVE_PLANNER='{"broadcast_rows": 1000000}'
         self.planner_options: dict[str, Any] = json.loads(os.environ.get("SQLWEAVE_PLANNER", "{}"))
@@ -381,6 +387,7 @@ class Coordinator:
             os.getpid(),
             self.membership.status(time.monotonic()),
             self.queries_run,
+            self.incarnation,
         )
         P.send(self.clients, status, identity)
 
@@ -388,24 +395,61 @@ class Coordinator:
         P.send(self.clients, failure(request_id, exc), identity)
 
     def _on_register_path(self, identity: bytes, msg: P.RegisterPath) -> None:
-        try:
-            self._register_path(msg.name, msg.path, msg.format)
-        except Exception as exc:
-            return self._reply_error(identity, msg.request_id, exc)
-        P.send(self.clients, P.Ok(msg.request_id), identity)
+        # format detection, listing and schema inference read the file system, which may
+        # block as long as it likes (a slow mount): off the loop, under a deadline
+        self.context()
+        fut = self._local.submit(self._read_path, msg.name, msg.path, msg.format)
+        deadline = time.monotonic() + limits.REGISTER_TIMEOUT_S
+        self._registrations[fut] = (identity, msg, deadline)
+        fut.add_done_callback(self._wake)
 
-    def _register_path(self, name: str, path: str, format: str | None) -> None:
+    def _read_path(self, name: str, path: str, format: str | None) -> tuple[str, Any]:
+        """(On a pool thread) register ``path`` in the coordinator's context; its files."""
         from . import paths
 
+        _refuse_special_file(path)
         try:
             fmt = paths.detect_format(path, format)
         except (FileNotFoundError, ValueError) as exc:
             raise errors.UsageError(str(exc)) from None
         self.context().register_path(name, path, fmt)
         if fmt == "arrow":
-            self.catalog.add_arrow(name, self._ctx.ctx.table(name).to_arrow_table(), self._parts())
-        else:
-            self.catalog.add_files(name, paths.expand(path), fmt)
+            return fmt, self._ctx.ctx.table(name).to_arrow_table()
+        return fmt, paths.expand(path)
+
+    def _finish_registrations(self) -> None:
+        now = time.monotonic()
+        for fut, (identity, msg, deadline) in list(self._registrations.items()):
+            if not fut.done():
+                if now > deadline:
+                    # the thread stays stuck in the file system; the client hears the truth
+                    del self._registrations[fut]
+                    fut.add_done_callback(lambda _f, n=msg.name: self._abandoned(n))
+                    self._reply_error(
+                        identity,
+                        msg.request_id,
+                        errors.UsageError(
+                            f"registering {msg.name} from {msg.path} took longer than "
+                            f"{limits.REGISTER_TIMEOUT_S:.0f} s; gave up (nothing registered)"
+                        ),
+                    )
+                continue
+            del self._registrations[fut]
+            try:
+                fmt, found = fut.result()
+                if fmt == "arrow":
+                    self.catalog.add_arrow(msg.name, found, self._parts())
+                else:
+                    self.catalog.add_files(msg.name, found, fmt)
+            except Exception as exc:
+                self._reply_error(identity, msg.request_id, exc)
+                continue
+            P.send(self.clients, P.Ok(msg.request_id), identity)
+
+    def _abandoned(self, name: str) -> None:
+        """(On a pool thread) a registration we gave up on finished after all: undo it."""
+        with contextlib.suppress(Exception):
+            self.context().deregister(name)
 
     def _parts(self) -> int:
         return max(1, len(self.membership.alive()))
@@ -488,6 +532,7 @@ class Coordinator:
             sql, explain = inner, True
         ddl = _CREATE_EXTERNAL.match(sql)
         if ddl:
+            _refuse_special_file(ddl.group("location"))
             self._session(identity).engine.execute(sql)  # DataFusion validates the statement
             self._add_external(ddl, sql)
             P.send(self.clients, P.QueryResult(msg.request_id, pa.table({})), identity)
@@ -679,6 +724,7 @@ class Coordinator:
                     os.write(self._wake_w, b"\0")
 
     def _finish_local_tasks(self) -> None:
+        self._finish_registrations()
         for fut in [f for f in self._local_statements if f.done()]:
             identity, request_id = self._local_statements.pop(fut)
             try:
@@ -865,6 +911,21 @@ def _bind(sock: zmq.Socket, address: str) -> str:
 def _loopback(address: str) -> bool:
     host = address[len("tcp://") :].rsplit(":", 1)[0]
     return host in ("localhost", "::1", "[::1]") or host.startswith("127.")
+
+
+def _refuse_special_file(path: str) -> None:
+    """A FIFO, device or socket would block (or never end) a reader: say so instead."""
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode  # stat never opens, so it cannot block on a FIFO
+    except OSError:
+        return  # a glob or a missing path: detection says what is wrong
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise errors.UsageError(
+            f"{path} is not a regular file or directory (a FIFO, device or socket): "
+            "register data files only"
+        )
 
 
 def _first_line(exc: BaseException) -> str:

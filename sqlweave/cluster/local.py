@@ -17,14 +17,32 @@ from .tuning import DATAFUSION_DEFAULTS
 
 
 def make_context(
-    settings: Mapping[str, str] | None = None, target_partitions: int | None = None
+    settings: Mapping[str, str] | None = None,
+    target_partitions: int | None = None,
+    memory_limit: int | None = None,
+    spill_dir: str | None = None,
 ) -> SessionContext:
-    """A DataFusion context with sqlweave's tuned defaults, overridden by ``settings``."""
+    """A DataFusion context with sqlweave's tuned defaults, overridden by ``settings``.
+
+    ``memory_limit`` (bytes) puts every query under a fair spill pool: operators that can
+    spill (sorts, aggregations, joins) write to ``spill_dir``; the others fail with
+    DataFusion's "Resources exhausted" instead of growing the process without bound.
+    """
     config = SessionConfig().with_information_schema(True)
     config = config.with_target_partitions(target_partitions or os.cpu_count() or 2)
     for key, value in {**DATAFUSION_DEFAULTS, **(settings or {})}.items():
         config = config.set(key, str(value))
-    return SessionContext(config)
+    if memory_limit is None:
+        return SessionContext(config)
+    from datafusion import RuntimeEnvBuilder
+
+    runtime = RuntimeEnvBuilder().with_fair_spill_pool(memory_limit)
+    runtime = (
+        runtime.with_disk_manager_specified(spill_dir)
+        if spill_dir
+        else runtime.with_disk_manager_os()
+    )
+    return SessionContext(config, runtime)
 
 
 def apply_settings(ctx: SessionContext, settings: Iterable[tuple[str, str]]) -> None:

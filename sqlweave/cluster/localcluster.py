@@ -80,6 +80,8 @@ class LocalCluster:
         keys: ``True`` (default) creates fresh CURVE keys for this cluster; a key directory
             from ``sqlweave cluster keys`` uses those; ``False`` runs without encryption
             (loopback only). Its processes find the keys through ``$SQLWEAVE_KEYS``, never argv.
+        worker_memory: each worker's DataFusion memory pool (bytes or ``"2G"``); queries
+            spill beyond it where DataFusion can, else fail with "query exceeded memory".
     """
 
     def __init__(
@@ -92,12 +94,14 @@ class LocalCluster:
         start_timeout_s: float = 60.0,
         log_level: str | None = None,
         keys: bool | str | os.PathLike[str] = True,
+        worker_memory: str | int | None = None,
     ) -> None:
         if workers < 0:
             raise UsageError("workers must be >= 0")
         self.heartbeat_s = heartbeat_s
         self.worker_cpus = list(worker_cpus or [])
         self.worker_partitions = worker_partitions
+        self.worker_memory = worker_memory
         self._procs: list[subprocess.Popen] = []
         self.workers: list[subprocess.Popen] = []
         self._env = _env()
@@ -175,6 +179,8 @@ class LocalCluster:
         args = ["-m", "sqlweave.cluster.cli", "worker", "--coordinator", self.address]
         if self.worker_partitions:
             args += ["--partitions", str(self.worker_partitions)]
+        if self.worker_memory:
+            args += ["--memory-limit", str(self.worker_memory)]
         proc = self._spawn(args, cpus)
         self.workers.append(proc)
         return proc

@@ -48,7 +48,7 @@ from typing import Any, ClassVar, TypeVar
 import pyarrow as pa
 import zmq
 
-from . import fragments
+from . import fragments, limits
 from .transport import (
     ProtocolError,
     frame_buffer,
@@ -425,6 +425,8 @@ class ClusterStatus(Message):
     coordinator_pid: int
     workers: tuple[WorkerStatus, ...]
     queries_run: int
+    #: differs on every coordinator start (clients tell their user it restarted)
+    incarnation: str = ""
 
 
 @message
@@ -519,6 +521,10 @@ def decode(frames: list[Any]) -> Message:
     """Rebuild a message from its frames; :class:`ProtocolError` if they are not one."""
     if not frames:
         raise ProtocolError("empty message")
+    if len(frames) > limits.MAX_FRAMES:
+        raise ProtocolError(f"{len(frames)} frames, more than {limits.MAX_FRAMES}")
+    if len(frame_buffer(frames[0])) > limits.MAX_HEADER_BYTES:
+        raise ProtocolError(f"header larger than {limits.MAX_HEADER_BYTES} bytes")
     try:
         header = json.loads(bytes(frame_buffer(frames[0])))
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:

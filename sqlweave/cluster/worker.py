@@ -35,6 +35,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -42,7 +43,7 @@ from typing import Any
 import pyarrow as pa
 import zmq
 
-from . import curve
+from . import curve, limits
 from . import protocol as P
 from .coordinator_state import Channel, Versions, socket_identity
 from .fragments import ExchangeShare, MemoryShare, OutputMode, Settings, TaskInput, TaskSpec
@@ -82,6 +83,8 @@ class WorkerConfig:
     versions: Versions | None = None
     #: CURVE keys (the worker pair and the coordinator's public key); None on a trusted loopback
     keys: curve.ClusterKeys | None = None
+    #: bytes of DataFusion's memory pool for this worker's queries (None: unbounded)
+    memory_limit: int | None = None
 
 
 def discover(
@@ -127,7 +130,10 @@ class Worker:
         self._tasks: queue.Queue[TaskSpec | None] = queue.Queue()
         self._cache: dict[str, pa.Table] = {}
         self._exchange: dict[tuple[str, int, int], dict[int, pa.Table]] = {}
-        self._cancelled: set[str] = set()
+        #: released or cancelled queries (bounded): their late shuffle data is dropped
+        self._finished: OrderedDict[str, None] = OrderedDict()
+        #: queries with shuffle data but no task here yet -> when their data last came
+        self._orphans: dict[str, float] = {}
         self._peers: dict[str, str] = {}
         self._running: TaskSpec | None = None
         #: newest attempt seen per task key; older attempts are dropped
@@ -158,7 +164,7 @@ class Worker:
         info = discover(self.zctx, self.config.coordinator, self.config.register_timeout_s, keys)
         self.info = info
         self.control = self._coordinator_socket(Channel.CONTROL)
-        self.peer = self.zctx.socket(zmq.ROUTER)
+        self.peer = limits.bound_inbound(self.zctx.socket(zmq.ROUTER))
         self.peer.linger = 0
         if keys is not None:
             pair = keys.own(curve.Role.WORKER)
@@ -193,7 +199,7 @@ class Worker:
 
     def _coordinator_socket(self, channel: Channel) -> zmq.Socket:
         """A DEALER to the coordinator's worker socket, named after this process and ``channel``."""
-        sock = self.zctx.socket(zmq.DEALER)
+        sock = limits.bound_inbound(self.zctx.socket(zmq.DEALER))
         sock.linger = 0
         sock.setsockopt(zmq.ROUTING_ID, socket_identity(self._session, channel))
         self._secure_client(sock, None)
@@ -214,7 +220,9 @@ class Worker:
         if ctx is None:
             from .local import apply_settings, make_context
 
-            ctx = make_context(None, self.config.target_partitions)
+            spill = os.path.join(self._links_dir.name, "spill")
+            os.makedirs(spill, exist_ok=True)
+            ctx = make_context(None, self.config.target_partitions, self.config.memory_limit, spill)
             apply_settings(ctx, settings)
             while len(self._contexts) >= MAX_CONTEXTS:
                 del self._contexts[next(iter(self._contexts))]
@@ -281,7 +289,7 @@ class Worker:
 
     def _run_one(self, spec: TaskSpec) -> None:
         with self._lock:
-            if spec.query_id in self._cancelled or self._latest.get(spec.key, 0) > spec.attempt:
+            if spec.query_id in self._finished or self._latest.get(spec.key, 0) > spec.attempt:
                 return
             self._running = spec
         started = time.perf_counter()
@@ -330,7 +338,8 @@ class Worker:
             log.info("task %s attempt %d superseded", spec.key, spec.attempt)
         except Exception as exc:
             log.warning("task %s attempt %d failed: %s", spec.key, spec.attempt, exc)
-            self._fail(spec, _first_line(exc), P.ErrorKind.EXECUTION)
+            error = limits.memory_error(exc, self.config.memory_limit) or _first_line(exc)
+            self._fail(spec, error, P.ErrorKind.EXECUTION)
         finally:
             with self._lock:
                 self._running = None
@@ -379,7 +388,7 @@ class Worker:
                         left = deadline - time.monotonic()
                         if self._latest.get(spec.key, 0) > spec.attempt:
                             raise Superseded()
-                        if left <= 0 or spec.query_id in self._cancelled:
+                        if left <= 0 or spec.query_id in self._finished:
                             have = len(self._exchange.get(key, {}))
                             raise RuntimeError(
                                 f"exchange {key} has {have} of {item.producers} inputs"
@@ -455,10 +464,31 @@ class Worker:
         self, query_id: str, stage: int, partition: int, producer: int, table: pa.Table
     ) -> None:
         with self._lock:
-            if query_id in self._cancelled:
-                return
+            if query_id in self._finished:
+                return  # a straggler's data for a query that is over: keeping it would leak
+            if not any(k[0] == query_id for k in self._latest):
+                self._orphans[query_id] = time.monotonic()
             self._exchange.setdefault((query_id, stage, partition), {})[producer] = table
             self._lock.notify_all()
+
+    def _drop_orphans(self, now: float) -> None:
+        """Drop shuffle data of queries no task here ever asked for, once it is old."""
+        with self._lock:
+            for qid, at in list(self._orphans.items()):
+                if any(k[0] == qid for k in self._latest):
+                    del self._orphans[qid]  # a task arrived: the query's data is wanted
+                elif now - at > limits.ORPHAN_EXCHANGE_TTL_S:
+                    log.warning("dropping shuffle data of query %s: no task here asked for it", qid)
+                    self._finish_query(qid)
+
+    def _finish_query(self, query_id: str) -> None:
+        """(Lock held) forget a query's data and drop whatever arrives for it later."""
+        self._drop_query(query_id)
+        self._orphans.pop(query_id, None)
+        self._finished[query_id] = None
+        self._finished.move_to_end(query_id)
+        while len(self._finished) > limits.REMEMBERED_QUERIES:
+            self._finished.popitem(last=False)
 
     # ----- I/O thread --------------------------------------------------------------
 
@@ -466,7 +496,11 @@ class Worker:
         poller = zmq.Poller()
         poller.register(self.control, zmq.POLLIN)
         poller.register(self.peer, zmq.POLLIN)
+        next_sweep = time.monotonic()
         while not self._stop.is_set():
+            if time.monotonic() >= next_sweep:
+                self._drop_orphans(time.monotonic())
+                next_sweep = time.monotonic() + limits.ORPHAN_EXCHANGE_TTL_S / 10
             for sock, _ in poller.poll(100):
                 routed = sock is self.peer
                 identity, frames = P.recv_frames(sock, routed)
@@ -493,7 +527,7 @@ class Worker:
 
     def _on_run_task(self, msg: P.RunTask) -> None:
         with self._lock:
-            if msg.spec.query_id in self._cancelled:
+            if msg.spec.query_id in self._finished:
                 return
             key = msg.spec.key
             self._latest[key] = max(self._latest.get(key, 0), msg.spec.attempt)
@@ -510,8 +544,7 @@ class Worker:
 
     def _on_cancel(self, msg: P.CancelQuery) -> None:
         with self._lock:
-            self._cancelled.add(msg.query_id)
-            self._drop_query(msg.query_id)
+            self._finish_query(msg.query_id)
             running = self._running
             if running is None or running.query_id != msg.query_id:
                 return
@@ -555,8 +588,7 @@ class Worker:
 
     def _on_release(self, msg: P.ReleaseQuery) -> None:
         with self._lock:
-            self._drop_query(msg.query_id)
-            self._cancelled.discard(msg.query_id)
+            self._finish_query(msg.query_id)
 
     def _on_shutdown(self, msg: P.Shutdown) -> None:
         log.info("shutdown requested: %s", msg.reason)
@@ -710,6 +742,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--partitions", type=int, default=None, help="DataFusion partitions")
     parser.add_argument("--cancel-grace", type=float, default=1.0)
     parser.add_argument(
+        "--memory-limit",
+        default=os.environ.get(limits.WORKER_MEMORY_ENV),
+        help=f"DataFusion memory pool, e.g. 2G (spills beyond; default ${limits.WORKER_MEMORY_ENV})",
+    )
+    parser.add_argument(
         "--keys",
         default=None,
         help=f"CURVE key directory (default: ${curve.KEYS_ENV}; see `sqlweave cluster keys`)",
@@ -742,6 +779,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         cancel_grace_s=ns.cancel_grace,
         versions=versions,
         keys=keys,
+        memory_limit=limits.parse_bytes(ns.memory_limit) if ns.memory_limit else None,
     )
     try:
         return Worker(config).run()
