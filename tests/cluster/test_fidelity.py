@@ -115,6 +115,9 @@ def test_lossy_plans_answer_like_embedded_and_explain_why(sessions, case: str) -
 
 CLUSTER_ONLY_ERRORS = {
     "infinity-literal": "SELECT ln(0) AS v",
+    "infinity-over-a-table": "SELECT i, ln(0) AS v, 'inf'::double AS w FROM t ORDER BY i",
+    "exists-constant-over-a-table": "SELECT i FROM t WHERE EXISTS (SELECT 1) ORDER BY i",
+    "list-of-struct-over-a-table": "SELECT i, [struct(i AS a)] AS v FROM t ORDER BY i",
     "nan-literal": "SELECT 'NaN'::double AS v, i FROM t ORDER BY i",
     "one-arg-log": "SELECT log(100) AS v, log(i) AS w FROM t ORDER BY i",
     "exists-constant": "SELECT 1 AS v WHERE EXISTS (SELECT 1)",
@@ -160,6 +163,13 @@ def test_a_day_time_interval_result_does_not_kill_the_coordinator(sessions, clus
     table = remote.sql("SELECT arrow_cast('1 day', 'Interval(DayTime)') AS v, i FROM t").to_arrow()
     assert table.num_rows == 5 and str(table.schema.field("v").type) == "day_time_interval"
     assert same_answer(sessions, "SELECT count(*) AS n FROM u") == [{"n": 100}]
+
+
+def test_explain_says_why_a_failed_fragment_ran_on_the_coordinator(sessions) -> None:
+    # (two output columns named i: the coordinator's final fragment does not decode)
+    sql = "SELECT a.i, b.i FROM (SELECT i FROM t) a JOIN (SELECT i FROM t) b ON a.i = b.i"
+    plan = explain(sessions[1], sql)
+    assert "a distributed fragment failed" in plan and "duplicate" in plan, plan
 
 
 def test_data_errors_still_fail_on_both(sessions) -> None:
