@@ -731,7 +731,11 @@ class Coordinator:
                 reply: P.Message = P.QueryResult(request_id, fut.result())
             except Exception as exc:
                 reply = failure(request_id, exc)
-            P.send(self.clients, reply, identity)
+            try:
+                P.send(self.clients, reply, identity)
+            except Exception as exc:  # a result the transport cannot carry must not end us
+                log.exception("sending the result of %s failed", request_id)
+                P.send(self.clients, failure(request_id, exc), identity)
         for fut in [f for f in self._local_tasks if f.done()]:
             key, spec = self._local_tasks.pop(fut)
             q = self.queries.get(key)
