@@ -60,3 +60,31 @@ def test_stale_runs_what_changed_and_everything_downstream() -> None:
     moved = {**last, "in1": _ok("r2", "in1", "fp-in1")}
     assert set(stale(p, fps, moved)) == {"clean", "side", "mart"}
     assert stale(p, fps, last, {"side": ["s"]}) == {"side": "table s is missing from the warehouse"}
+
+
+def test_fingerprints_follow_cells_parameters_and_files_not_outputs(tmp_path) -> None:
+    import nbformat
+
+    from sqlweave.pipeline.fingerprint import notebook_fingerprint
+
+    from .helpers import write_notebook
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "x.csv").write_text("a\n1\n")
+    path = write_notebook(tmp_path / "nb.ipynb", "%%sql\nSELECT * FROM src")
+
+    def fp(params=None) -> str:
+        return notebook_fingerprint(path, params or {}, tmp_path, {"src"}, {"data/x.csv"})
+
+    base = fp()
+    nb = nbformat.read(path, as_version=4)
+    nb.cells[0].outputs = [nbformat.v4.new_output("stream", text="hi")]
+    nb.cells[0].execution_count = 3
+    nbformat.write(nb, path)
+    assert fp() == base  # outputs and counts are not inputs
+    assert fp({"n": 1}) != base
+    (tmp_path / "data" / "x.csv").write_text("a\n2\n")
+    assert fp() != base
+    changed = fp()
+    (tmp_path / "src.parquet").write_bytes(b"saved source table")
+    assert fp() != changed

@@ -170,3 +170,12 @@ def test_bad_run_options_are_usage_errors() -> None:
         RunOptions(jobs=0)
     with pytest.raises(PipelineError, match="--timeout"):
         RunOptions(timeout=-1)
+
+
+def test_the_pipeline_package_does_not_import_ipython() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, sqlweave.pipeline.cli, sqlweave.pipeline.execute; print('IPython' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import nbformat
 import pyarrow.parquet as pq
 import pytest
 
@@ -41,7 +42,8 @@ def starts(folder: Path, run_id: str) -> list[str]:
 
 
 def test_example_runs_in_lineage_order_then_only_stale_reruns_downstream(example: Path) -> None:
-    first = run([example], options=RunOptions(jobs=2))
+    params = {"min_orders": 1}
+    first = run([example], params, RunOptions(jobs=2))
     assert first.ok, first.state
     events = [e for e in Journal.of_project(example).read() if e.run_id == first.run_id]
     done_at = {e.notebook: i for i, e in enumerate(events) if isinstance(e, NotebookSucceeded)}
@@ -52,7 +54,12 @@ def test_example_runs_in_lineage_order_then_only_stale_reruns_downstream(example
     warehouse = example / ".sqlweave" / "warehouse"
     regions = pq.read_table(warehouse / "revenue_by_region.parquet").column("region").to_pylist()
     assert sorted(regions) == ["east", "north", "south", "west"]
-    assert (first.output / "report.ipynb").exists() and (example / "monthly_revenue.csv").exists()
+    assert (example / "monthly_revenue.csv").exists()
+    executed = nbformat.read(first.output / "report.ipynb", as_version=4)
+    injected = [
+        c.source for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])
+    ]
+    assert injected == ["# Injected parameters\nmin_orders = 1\n"]
 
     # one source file changes: its ingest notebook and everything below it run again
     path = example / "data" / "customers.csv"
@@ -60,7 +67,7 @@ def test_example_runs_in_lineage_order_then_only_stale_reruns_downstream(example
     rows[1][2] = "north" if rows[1][2] != "north" else "south"
     with path.open("w", newline="") as f:
         csv.writer(f).writerows(rows)
-    second = run([example], options=RunOptions(jobs=2, only_stale=True))
+    second = run([example], params, RunOptions(jobs=2, only_stale=True))
     assert second.ok
     assert sorted(starts(example, second.run_id)) == [
         "clean.ipynb",
@@ -69,7 +76,7 @@ def test_example_runs_in_lineage_order_then_only_stale_reruns_downstream(example
         "report.ipynb",
     ]
     assert second.state.notebooks["ingest_orders.ipynb"].status is NotebookStatus.UP_TO_DATE
-    third = run([example], options=RunOptions(only_stale=True))
+    third = run([example], params, RunOptions(only_stale=True))
     assert third.ok and starts(example, third.run_id) == []
 
 
