@@ -59,6 +59,7 @@ def plan_text(plan: Plan) -> str:
             parts.append("files " + ", ".join(sorted(deps.files)))
         lines.append(f"  {i}. {key.ljust(width)}  {'; '.join(parts) or '(no tables)'}".rstrip())
         lines.extend(f"     warning: {w}" for w in deps.warnings)
+    lines.extend(f"warning: {w}" for w in plan.warnings)
     lines.append("dag:")
     lines.extend(f"  level {i}: {', '.join(level)}" for i, level in enumerate(plan.levels, 1))
     lines.extend(f"  {e.upstream} --[{', '.join(e.tables)}]--> {e.downstream}" for e in plan.edges)

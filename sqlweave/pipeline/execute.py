@@ -24,6 +24,7 @@ from typing import Any
 from ..lineage.store import write_atomic
 from ..runner import RunReport, run_notebook
 from ..warehouse import WAREHOUSE_ENV, Warehouse
+from .dispatch import Dispatch
 from .errors import PipelineError
 from .fingerprint import plan_fingerprints, stale
 from .journal import (
@@ -267,6 +268,7 @@ class _Driver:
             )
         )
         final = self.state()
+        self.output.mkdir(parents=True, exist_ok=True)
         write_atomic(self.output / REPORT_FILE, run_report(self.plan, final))
         for error in self.lineage.errors:
             print(f"sqlweave: OpenLineage {error}", file=sys.stderr)
@@ -309,12 +311,10 @@ class _Driver:
     def _missing_tables(self) -> dict[str, list[str]]:
         saved = set(Warehouse(self.warehouse).tables())
         return {
-            k: sorted(t for t in d.writes if t not in saved) for k, d in self.plan.notebooks.items()
+            k: sorted(t for t in d.saved if t not in saved) for k, d in self.plan.notebooks.items()
         }
 
     def _execute(self, upstream: dict[str, tuple[str, ...]]) -> None:
-        from .dispatch import Dispatch
-
         dispatch = Dispatch(upstream, limit=self.options.jobs)
         with ThreadPoolExecutor(
             max_workers=self.options.jobs, thread_name_prefix="sqlweave-pipeline"

@@ -45,6 +45,7 @@ class Plan:
     levels: tuple[tuple[str, ...], ...]  # notebooks whose upstreams are all in earlier levels
     sources: tuple[str, ...]  # tables read but written by no notebook
     graph: nx.DiGraph
+    warnings: tuple[str, ...] = ()
 
     def path(self, key: str) -> Path:
         if self.root is None:
@@ -137,12 +138,20 @@ def build_plan(notebooks: Mapping[str, Dependencies], root: Path | None = None) 
                 else:
                     graph.add_edge(owner, key, **{TABLES: {table}})
     _check_acyclic(graph)
+    # a view exists only in the kernel that made it: another notebook cannot read it
+    warnings = tuple(
+        f"{v} is a view made by {u}: {v} will not exist in {v_reader}'s kernel"
+        for u, v_reader in sorted(graph.edges)
+        for v in sorted(graph.edges[u, v_reader][TABLES] & notebooks[u].views)
+    )
     edges = tuple(
         Edge(u, v, tuple(sorted(graph.edges[u, v][TABLES]))) for u, v in sorted(graph.edges)
     )
     order = tuple(nx.lexicographical_topological_sort(graph))
     levels = tuple(tuple(sorted(level)) for level in nx.topological_generations(graph))
-    return Plan(root, dict(notebooks), edges, order, levels, tuple(sorted(sources)), graph)
+    return Plan(
+        root, dict(notebooks), edges, order, levels, tuple(sorted(sources)), graph, warnings
+    )
 
 
 def _check_acyclic(graph: nx.DiGraph) -> None:

@@ -179,3 +179,17 @@ def test_the_pipeline_package_does_not_import_ipython() -> None:
     code = "import sys, sqlweave.pipeline.cli, sqlweave.pipeline.execute; print('IPython' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_views_and_declared_tables_are_not_expected_in_the_warehouse(tmp_path: Path) -> None:
+    write_notebook(
+        tmp_path / "a.ipynb",
+        "%%sql\nCREATE TABLE t AS SELECT 1 AS x; CREATE VIEW v AS SELECT * FROM t",
+        metadata={"writes": ["py_table"]},
+    )
+    write_notebook(tmp_path / "b.ipynb", "%sql SELECT * FROM v JOIN py_table ON true")
+    p = plan([tmp_path])
+    deps = p.notebooks["a.ipynb"]
+    assert deps.writes == {"t", "v", "py_table"} and deps.saved == {"t"}
+    assert p.warnings == ("v is a view made by a.ipynb: v will not exist in b.ipynb's kernel",)
+    assert "warning: v is a view" in plan_text(p)
