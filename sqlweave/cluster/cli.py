@@ -16,6 +16,8 @@ import sys
 import threading
 from collections.abc import Sequence
 
+from .coordinator_state import DEFAULT_HEARTBEAT_S
+
 COMMANDS = ("coordinator", "worker", "cluster")
 
 
@@ -25,7 +27,7 @@ def _cluster(argv: Sequence[str]) -> int:
     up = sub.add_parser("up", help="start a coordinator and workers on this machine")
     up.add_argument("--workers", type=int, default=2)
     up.add_argument("--bind", default="tcp://127.0.0.1", help="coordinator client address")
-    up.add_argument("--heartbeat", type=float, default=1.0)
+    up.add_argument("--heartbeat", type=float, default=DEFAULT_HEARTBEAT_S)
     up.add_argument(
         "--keys", default=None, help="key directory (default: fresh keys in a private temp dir)"
     )

@@ -37,6 +37,7 @@ from . import protocol as P
 from . import scheduler as S
 from .catalog import Catalog
 from .coordinator_state import (
+    DEFAULT_HEARTBEAT_S,
     Membership,
     MembershipEvent,
     Versions,
@@ -142,7 +143,7 @@ class Coordinator:
     def __init__(
         self,
         bind: str = "tcp://127.0.0.1",
-        heartbeat_s: float = 1.0,
+        heartbeat_s: float = DEFAULT_HEARTBEAT_S,
         worker_bind: str | None = None,
         versions: Versions | None = None,
         context: zmq.Context | None = None,
@@ -945,7 +946,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="client address: tcp://HOST[:PORT] (default 127.0.0.1, random port)",
     )
     parser.add_argument("--worker-bind", default=None, help="worker address (default: random)")
-    parser.add_argument("--heartbeat", type=float, default=1.0, help="heartbeat period, seconds")
+    parser.add_argument(
+        "--heartbeat",
+        type=float,
+        default=DEFAULT_HEARTBEAT_S,
+        help=f"heartbeat period, seconds (default {DEFAULT_HEARTBEAT_S}; lost after 5 silent)",
+    )
     parser.add_argument(
         "--info-file", default=None, help="write the connection info JSON here once bound"
     )

@@ -31,6 +31,10 @@ from .protocol import (
     WorkerStatus,
 )
 
+#: heartbeat period handed to workers: a silent worker is lost after
+#: ``lost_after`` (5) periods, so a killed worker is noticed within 1.75 s
+DEFAULT_HEARTBEAT_S = 0.35
+
 
 @dataclass(frozen=True)
 class Versions:
@@ -112,6 +116,8 @@ class WorkerRecord:
     running: int = 0
     #: content hashes of in-memory partitions this worker holds
     cached: set[str] = field(default_factory=set)
+    #: when it was declared lost (its record is forgotten ``forget_after`` periods later)
+    lost_at: float | None = None
 
 
 class Membership:
@@ -122,6 +128,7 @@ class Membership:
         heartbeat_s: period handed to workers at registration.
         probation_after: silent periods before a worker is put on probation.
         lost_after: silent periods before it is declared lost.
+        forget_after: periods a lost worker stays listed (as lost) before it is forgotten.
     """
 
     def __init__(
@@ -130,11 +137,13 @@ class Membership:
         heartbeat_s: float = 1.0,
         probation_after: float = 2.0,
         lost_after: float = 5.0,
+        forget_after: float = 25.0,
     ) -> None:
         self.versions = versions
         self.heartbeat_s = heartbeat_s
         self.probation_after = probation_after
         self.lost_after = lost_after
+        self.forget_after = forget_after
         self.workers: dict[str, WorkerRecord] = {}
         self._by_identity: dict[bytes, str] = {}
         self._ids = (f"w{i}" for i in itertools.count(1))
@@ -220,10 +229,14 @@ class Membership:
         events: list[MembershipEvent] = []
         for rec in list(self.workers.values()):
             if rec.liveness is WorkerLiveness.LOST:
+                rec.lost_at = now if rec.lost_at is None else rec.lost_at
+                if now - rec.lost_at >= self.forget_after * self.heartbeat_s:
+                    del self.workers[rec.worker_id]  # a grace period listed as lost, then gone
                 continue
             silent = now - rec.last_seen
             if silent >= self.lost_after * self.heartbeat_s:
                 events.extend(self.lose(rec.worker_id, f"no heartbeat for {silent:.1f} s"))
+                rec.lost_at = now
             elif (
                 silent >= self.probation_after * self.heartbeat_s
                 and rec.liveness is WorkerLiveness.ALIVE

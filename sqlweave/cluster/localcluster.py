@@ -23,6 +23,8 @@ from pathlib import Path
 from ..errors import UsageError
 from . import curve
 from . import protocol as P
+from .coordinator_state import DEFAULT_HEARTBEAT_S
+from .worker import WORKER_TMP_ENV
 
 _REPO_ROOT = str(Path(__file__).resolve().parents[2])
 
@@ -87,7 +89,7 @@ class LocalCluster:
     def __init__(
         self,
         workers: int = 2,
-        heartbeat_s: float = 1.0,
+        heartbeat_s: float = DEFAULT_HEARTBEAT_S,
         bind: str = "tcp://127.0.0.1",
         worker_cpus: Sequence[int] | None = None,
         worker_partitions: int | None = None,
@@ -111,6 +113,11 @@ class LocalCluster:
         self._tmp = tempfile.TemporaryDirectory(prefix="sqlweave-cluster-")
         self._client = None
         self.keys: curve.ClusterKeys | None = None
+        # every worker's temporary files live in here: close() removes whatever a killed
+        # worker or supervisor could not
+        workers_tmp = os.path.join(self._tmp.name, "workers")
+        os.mkdir(workers_tmp)
+        self._env[WORKER_TMP_ENV] = workers_tmp
         if keys is True:
             keys = curve.create_keys(os.path.join(self._tmp.name, "keys"))
         if keys is not False:

@@ -27,6 +27,7 @@ import contextlib
 import logging
 import os
 import queue
+import shutil
 import signal
 import socket
 import subprocess
@@ -42,6 +43,7 @@ from typing import Any
 
 import pyarrow as pa
 import zmq
+from zmq.utils.monitor import recv_monitor_message
 
 from . import curve, limits
 from . import protocol as P
@@ -54,6 +56,14 @@ log = logging.getLogger("sqlweave.cluster.worker")
 
 #: exit status asking the supervisor for a replacement worker
 EXIT_REPLACE = 75
+#: exit status for "no coordinator answered": the supervisor tries again, backing off
+EXIT_RETRY = 76
+#: a supervisor's pauses before restarting a worker that died young (killed, crashed)
+RESTART_BACKOFF_S = (0.1, 0.5, 1.0, 2.0, 5.0, 10.0)
+#: a worker that ran this long before dying starts again without delay
+HEALTHY_RUN_S = 30.0
+#: where a worker makes its temporary directory (its supervisor empties it after each exit)
+WORKER_TMP_ENV = "SQLWEAVE_WORKER_TMP"
 PUSH_TIMEOUT_S = 60.0
 INPUT_TIMEOUT_S = 30.0
 #: DataFusion contexts kept for different session settings
@@ -62,6 +72,10 @@ MAX_CONTEXTS = 4
 
 class RegistrationError(Exception):
     """The coordinator refused this worker (version mismatch) or never answered."""
+
+
+class CoordinatorUnreachable(RegistrationError):
+    """No coordinator answered (yet): worth trying again later."""
 
 
 class Superseded(Exception):
@@ -100,7 +114,9 @@ def discover(
         rid = uuid.uuid4().hex
         P.send(sock, P.ConnectInfoRequest(rid))
         if not sock.poll(int(timeout_s * 1000)):
-            raise RegistrationError(f"no coordinator answered at {address} within {timeout_s} s")
+            raise CoordinatorUnreachable(
+                f"no coordinator answered at {address} within {timeout_s} s"
+            )
         _, reply = P.recv(sock)
         if not isinstance(reply, P.ConnectInfoReply):
             raise RegistrationError(f"unexpected reply from {address}: {reply}")
@@ -146,7 +162,9 @@ class Worker:
         #: deregisters its tables), so its caches of parquet footers and file listings stay
         #: warm between tasks; the most recently used last
         self._contexts: dict[Settings, Any] = {}
-        self._links_dir = tempfile.TemporaryDirectory(prefix="sqlweave-worker-")
+        self._links_dir = tempfile.TemporaryDirectory(
+            prefix="sqlweave-worker-", dir=os.environ.get(WORKER_TMP_ENV) or None
+        )
         self._links = FileLinks(self._links_dir.name)
         #: names this process's sockets to the coordinator (see coordinator_state.socket_identity)
         self._session = uuid.uuid4().hex
@@ -186,7 +204,7 @@ class Worker:
             ),
         )
         if not self.control.poll(int(self.config.register_timeout_s * 1000)):
-            raise RegistrationError("the coordinator did not answer the registration")
+            raise CoordinatorUnreachable("the coordinator did not answer the registration")
         _, reply = P.recv(self.control)
         if isinstance(reply, P.RegistrationRefused):
             raise RegistrationError(reply.reason)
@@ -617,14 +635,28 @@ class Worker:
 
     def _heartbeat_loop(self) -> None:
         sock = self._coordinator_socket(Channel.HEARTBEAT)
+        sock.sndtimeo = 0  # a heartbeat nobody takes is dropped, never queued up
+        monitor = sock.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED)
+        gone_since: float | None = None
+        # the coordinator is gone this long: register afresh (it may be back on its client
+        # address with a new worker port, and a restarted coordinator does not know us)
+        rejoin_after = max(3.0, 5 * self.heartbeat_s)
         try:
             while True:
                 with self._lock:
                     running = int(self._running is not None)
-                P.send(
-                    sock,
-                    P.Heartbeat(self.worker_id, _rss_bytes(), self.fragments_run, running),
-                )
+                with contextlib.suppress(zmq.Again):
+                    P.send(
+                        sock,
+                        P.Heartbeat(self.worker_id, _rss_bytes(), self.fragments_run, running),
+                    )
+                while monitor.poll(0):
+                    event = recv_monitor_message(monitor)["event"]
+                    connected = event == zmq.EVENT_HANDSHAKE_SUCCEEDED
+                    gone_since = None if connected else (gone_since or time.monotonic())
+                if gone_since is not None and time.monotonic() - gone_since > rejoin_after:
+                    log.warning("lost the coordinator for %.1f s; registering afresh", rejoin_after)
+                    os._exit(EXIT_REPLACE)
                 while sock.poll(0):
                     _, msg = P.recv(sock)
                     if isinstance(msg, P.Shutdown):
@@ -634,6 +666,8 @@ class Worker:
                 if self._stop.wait(self.heartbeat_s):
                     return
         finally:
+            sock.disable_monitor()
+            monitor.close(linger=0)
             sock.close()
 
 
@@ -705,9 +739,21 @@ def server_env(env: dict[str, str] | None = None) -> dict[str, str]:
 
 
 def supervise(args: Sequence[str]) -> int:
-    """Run a worker process, starting a fresh one whenever it asks to be replaced."""
+    """Run a worker process and keep one running.
+
+    A worker that asks to be replaced starts again at once; one that was killed, crashed
+    or found no coordinator starts again after a pause that grows while it keeps dying
+    young (:data:`RESTART_BACKOFF_S`). A clean exit or a refusal (exit 2: wrong version or
+    keys, which a retry would not fix) ends the supervisor. The worker's temporary
+    directory lives in one the supervisor empties after every exit, ``os._exit`` and
+    SIGKILL included.
+    """
     stopping = False
     child: subprocess.Popen[bytes] | None = None
+    base = tempfile.mkdtemp(prefix="sqlweave-supervisor-", dir=os.environ.get(WORKER_TMP_ENV))
+    env = server_env()
+    env[WORKER_TMP_ENV] = base
+    young_deaths = 0
 
     def forward(signum: int, frame: object) -> None:
         nonlocal stopping
@@ -718,21 +764,44 @@ def supervise(args: Sequence[str]) -> int:
     old = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         while True:
-            child = subprocess.Popen(
-                worker_command(args), env=server_env(), preexec_fn=_die_with_parent
-            )
+            started = time.monotonic()
+            child = subprocess.Popen(worker_command(args), env=env, preexec_fn=_die_with_parent)
             while True:
                 try:
                     rc = child.wait()
                     break
                 except KeyboardInterrupt:
                     forward(signal.SIGINT, None)
-            if stopping or rc != EXIT_REPLACE:
+            _empty_dir(base)
+            if stopping or rc in (0, 2):
                 return 0 if stopping else rc
-            log.warning("worker pid %d asked to be replaced; starting a new one", child.pid)
+            if rc == EXIT_REPLACE:
+                delay = 0.0
+            else:
+                young = time.monotonic() - started < HEALTHY_RUN_S
+                young_deaths = young_deaths + 1 if young else 0
+                last = len(RESTART_BACKOFF_S) - 1
+                delay = RESTART_BACKOFF_S[min(young_deaths - 1, last)] if young else 0.0
+            log.warning(
+                "worker pid %d ended (status %d); starting a new one in %.1f s",
+                child.pid,
+                rc,
+                delay,
+            )
+            deadline = time.monotonic() + delay
+            while not stopping and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if stopping:
+                return 0
     finally:
         for s, h in old.items():
             signal.signal(s, h)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _empty_dir(path: str) -> None:
+    for entry in os.listdir(path):
+        shutil.rmtree(os.path.join(path, entry), ignore_errors=True)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -785,6 +854,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return Worker(config).run()
     except KeyboardInterrupt:
         return 0
+    except CoordinatorUnreachable as exc:
+        print(f"sqlweave worker: {exc}", file=sys.stderr)
+        return EXIT_RETRY
     except RegistrationError as exc:
         print(f"sqlweave worker: {exc}", file=sys.stderr)
         return 2

@@ -11,6 +11,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from ..cluster.coordinator_state import DEFAULT_HEARTBEAT_S
 from ..cluster.engine import Progress, ProgressCallback
 from ..errors import UsageError
 
@@ -32,7 +33,7 @@ class _Parser(argparse.ArgumentParser):
 def _start_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="%sqlweave cluster start", add_help=False)
     p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--heartbeat", type=float, default=1.0)
+    p.add_argument("--heartbeat", type=float, default=DEFAULT_HEARTBEAT_S)
     return p
 
 
