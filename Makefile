@@ -64,6 +64,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/overhead.py
 	$(BIN)/python bench/tpch.py --sf 1 --engines raw-datafusion,local,duckdb
 	$(BIN)/python bench/lineage.py
+	$(BIN)/python bench/pipeline.py
 
 clean:
 	rm -rf $(VENV) notebooks/data notebooks/*.out.ipynb .pytest_cache .ruff_cache \

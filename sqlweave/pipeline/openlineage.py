@@ -1,8 +1,9 @@
-"""OpenLineage run events for pipeline notebooks: one job per notebook, one run per attempt.
+"""OpenLineage run events for pipelines: one job per notebook, one run per attempt.
 
 START when a notebook starts, COMPLETE or FAIL when it ends; inputs and outputs are the
 tables the plan read from its SQL, outputs carry the ``columnLineage`` facet, and every
-run names the pipeline run as its ``parent``. Events go to a JSONL file and, given a URL,
+run names the pipeline run as its ``parent``. The pipeline itself is a job too (named
+after the project folder), with START and COMPLETE/FAIL events of its own. Events go to a JSONL file and, given a URL,
 are POSTed to a Marquez-compatible endpoint (``/api/v1/lineage``).
 """
 
@@ -27,7 +28,15 @@ from ..lineage.openlineage import (
     dataset_namespace,
     facet,
 )
-from .journal import Event, NotebookFailed, NotebookStarted, NotebookSucceeded
+from .journal import (
+    Event,
+    NotebookFailed,
+    NotebookStarted,
+    NotebookSucceeded,
+    RunFinished,
+    RunStarted,
+    RunStatus,
+)
 from .plan import Plan
 
 JOB_NAMESPACE = "sqlweave-pipeline"
@@ -67,6 +76,7 @@ class OpenLineageEmitter:
         self.url = endpoint(url) if url else None
         self.ns = dataset_namespace(engine)
         self.errors: list[str] = []
+        self.pipeline_job = plan.root.name if plan.root is not None else "pipeline"
         self._lock = threading.Lock()
 
     def __call__(self, event: Event) -> None:
@@ -93,6 +103,8 @@ class OpenLineageEmitter:
 
     def convert(self, event: Event) -> dict[str, Any] | None:
         """The OpenLineage event for a journal event, or None for events without one."""
+        if isinstance(event, (RunStarted, RunFinished)):
+            return self._pipeline_event(event)
         if isinstance(event, NotebookStarted):
             kind = EventType.START
         elif isinstance(event, NotebookSucceeded):
@@ -108,7 +120,7 @@ class OpenLineageEmitter:
                 "_producer": PRODUCER,
                 "_schemaURL": _PARENT_FACET,
                 "run": {"runId": run_uuid(event.run_id)},
-                "job": {"namespace": JOB_NAMESPACE, "name": "pipeline"},
+                "job": {"namespace": JOB_NAMESPACE, "name": self.pipeline_job},
             }
         }
         if isinstance(event, NotebookFailed):
@@ -129,6 +141,22 @@ class OpenLineageEmitter:
             out["inputs"] = [{"namespace": self.ns, "name": t} for t in sorted(deps.reads)]
             out["outputs"] = self._outputs(deps.writes, deps.column_edges)
         return out
+
+    def _pipeline_event(self, event: RunStarted | RunFinished) -> dict[str, Any]:
+        if isinstance(event, RunStarted):
+            kind = EventType.START
+        else:
+            kind = EventType.COMPLETE if event.status is RunStatus.SUCCEEDED else EventType.FAIL
+        return {
+            "eventType": kind.value,
+            "eventTime": event.at,
+            "producer": PRODUCER,
+            "schemaURL": f"{SPEC_URL}#/$defs/RunEvent",
+            "run": {"runId": run_uuid(event.run_id), "facets": {}},
+            "job": {"namespace": JOB_NAMESPACE, "name": self.pipeline_job},
+            "inputs": [],
+            "outputs": [],
+        }
 
     def _outputs(self, writes: frozenset[str], edges: tuple[ColumnEdge, ...]) -> list[dict]:
         by_target: dict[str, list[ColumnEdge]] = defaultdict(list)

@@ -79,19 +79,23 @@ def test_openlineage_events_validate_and_reach_an_http_endpoint(tmp_path: Path) 
     assert [e for _, e in received] == lines
     assert {path for path, _ in received} == {"/api/v1/lineage"}
     assert [(e["job"]["name"], e["eventType"]) for e in lines] == [
+        ("pipeline", "START"),
         ("load.ipynb", "START"),
         ("load.ipynb", "COMPLETE"),
         ("sum.ipynb", "START"),
         ("sum.ipynb", "FAIL"),
+        ("pipeline", "FAIL"),
     ]
     for event in lines:
         validate(event)
-    complete = lines[1]
+    complete = lines[2]
     assert complete["inputs"] == [{"namespace": "datafusion://sqlweave", "name": "src"}]
     fields = complete["outputs"][0]["facets"]["columnLineage"]["fields"]
     assert fields["amount"]["inputFields"][0]["name"] == "src"
-    assert lines[3]["run"]["facets"]["errorMessage"]["message"] == "PlanError: no <good>"
-    assert lines[0]["run"]["runId"] == lines[1]["run"]["runId"] != lines[2]["run"]["runId"]
+    assert lines[4]["run"]["facets"]["errorMessage"]["message"] == "PlanError: no <good>"
+    assert lines[1]["run"]["runId"] == lines[2]["run"]["runId"] != lines[3]["run"]["runId"]
+    parent = lines[1]["run"]["facets"]["parent"]["run"]["runId"]
+    assert parent == lines[0]["run"]["runId"] == lines[-1]["run"]["runId"]
 
 
 def test_an_unreachable_endpoint_is_reported_not_raised(tmp_path: Path) -> None:
