@@ -10,6 +10,8 @@ import textwrap
 import threading
 from pathlib import Path
 
+import pytest
+
 from sqlweave.pipeline.journal import (
     Journal,
     NotebookFailed,
@@ -76,6 +78,7 @@ def test_appends_from_threads_never_interleave(tmp_path: Path) -> None:
     assert len(events) == 80 and len(journal.path.read_text().splitlines()) == 80
 
 
+@pytest.mark.process
 def test_the_journal_survives_a_writer_killed_mid_write(tmp_path: Path) -> None:
     """A real process appending big events is SIGKILLed; every event it finished stays."""
     path = tmp_path / "j.jsonl"

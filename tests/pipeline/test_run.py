@@ -29,6 +29,8 @@ from sqlweave.pipeline.journal import (
 from .helpers import write_notebook
 from .receiver import receiver
 
+pytestmark = pytest.mark.process
+
 ROOT = Path(__file__).resolve().parents[2]
 LOAD = "%load_ext sqlweave"
 
