@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -30,6 +29,7 @@ from sqlweave.pipeline.state import fold, last_successes
 from sqlweave.pipeline.summary import history_text, run_summary, status_text
 
 ROOT = Path(__file__).resolve().parents[2]
+JOURNAL_MODULE = ROOT / "sqlweave" / "pipeline" / "journal.py"
 
 
 def test_events_round_trip_through_json() -> None:
@@ -79,30 +79,43 @@ def test_appends_from_threads_never_interleave(tmp_path: Path) -> None:
 
 
 @pytest.mark.process
-def test_the_journal_survives_a_writer_killed_mid_write(tmp_path: Path) -> None:
-    """A real process appending big events is SIGKILLed; every event it finished stays."""
+@pytest.mark.parametrize("torn", [False, True])
+def test_the_journal_survives_a_writer_killed_mid_write(tmp_path: Path, torn: bool) -> None:
+    """A real process appending big events is SIGKILLed; every event it finished stays.
+
+    A kill rarely lands inside one ``write`` of a regular file, so with ``torn`` the writer
+    leaves half an event (what a multi-chunk write cut short leaves) before it is killed.
+    """
     path = tmp_path / "j.jsonl"
     script = textwrap.dedent(
         f"""
-        import sys
-        from sqlweave.pipeline.journal import Journal, NotebookFailed
-        j = Journal({str(path)!r})
-        i = 0
-        while True:
-            j.append(NotebookFailed("r", notebook=str(i), error="e" * 200_000))
-            i += 1
-            if i == 5:
+        import importlib.util, os, sys, time
+        # the journal module alone (it imports nothing of sqlweave): a quick start
+        spec = importlib.util.spec_from_file_location("journal", {str(JOURNAL_MODULE)!r})
+        journal = importlib.util.module_from_spec(spec)
+        sys.modules["journal"] = journal
+        spec.loader.exec_module(journal)
+        j = journal.Journal({str(path)!r})
+        for i in range(10**9):
+            j.append(journal.NotebookFailed("r", notebook=str(i), error="e" * 200_000))
+            if i == 4 and {torn!r}:
+                line = journal.encode(journal.NotebookFailed("r", notebook="torn")).encode()
+                fd = os.open({str(path)!r}, os.O_WRONLY | os.O_APPEND)
+                os.write(fd, line[: len(line) // 2])
+                print("ready", flush=True)
+                time.sleep(3600)  # killed here, half-way through its event
+            if i == 4:
                 print("ready", flush=True)
         """
     )
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, env=env)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE)
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == b"ready"
     finally:
-        proc.send_signal(signal.SIGKILL)
+        proc.send_signal(signal.SIGKILL)  # the writer only, never this process
         proc.wait()
     journal = Journal(path)
+    assert path.read_bytes().endswith(b"\n") is not torn
     before = journal.read()
     assert [e.notebook for e in before] == [str(i) for i in range(len(before))]
     assert len(before) >= 5
