@@ -34,6 +34,38 @@ class Position:
         return sum(len(x) + 1 for x in lines[: line - 1]) + max(0, self.column - 1)
 
 
+#: longest message an error keeps; engines quote whole expressions in theirs
+MAX_MESSAGE_CHARS = 500
+#: width of the excerpt of a long SQL line shown above the caret
+EXCERPT_CHARS = 100
+
+
+def shorten(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """``text`` cut to ``limit`` characters, saying how much was left out.
+
+    >>> shorten("x" * 20, 10)
+    'xxxxxxxxxx… (10 more characters)'
+    """
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text) - limit:,} more characters)"
+
+
+def excerpt(line: str, column: int, width: int = EXCERPT_CHARS) -> tuple[str, int]:
+    """At most ``width`` characters of ``line`` around 1-based ``column``, and the column
+    inside the excerpt.
+
+    >>> excerpt("a" * 50 + "X" + "b" * 50, 51, 11)
+    ('…aaaaaXbbbbb…', 7)
+    """
+    if len(line) <= width:
+        return line, column
+    start = max(0, min(column - 1 - width // 2, len(line) - width))
+    head = "…" if start > 0 else ""
+    tail = "…" if start + width < len(line) else ""
+    return f"{head}{line[start : start + width]}{tail}", column - start + len(head)
+
+
 class SqlWeaveError(Exception):
     """Base class of all sqlweave errors.
 
@@ -67,11 +99,12 @@ class SqlError(SqlWeaveError):
         hint: str | None = None,
         engine: str | None = None,
     ) -> None:
+        message = shorten(message)
         super().__init__(message)
         self.message = message
         self.sql = sql
         self.position = position
-        self.hint = hint
+        self.hint = shorten(hint) if hint else hint
         self.engine = engine
 
     def __str__(self) -> str:
@@ -82,15 +115,16 @@ class SqlError(SqlWeaveError):
         return f"{self.message}{where}{hint}"
 
     def render(self) -> str:
-        """The message, then the offending line and a caret under the position."""
+        """The message, then the offending line (an excerpt of a long one) and a caret
+        under the position."""
         out = [f"{type(self).__name__}: {self.message}"]
         if self.sql is not None and self.position is not None:
             lines = self.sql.split("\n")
             if 1 <= self.position.line <= len(lines):
-                src = lines[self.position.line - 1]
+                src, column = excerpt(lines[self.position.line - 1], self.position.column)
                 out.append(f"  line {self.position.line}: {src}")
                 pad = len(f"  line {self.position.line}: ")
-                out.append(" " * (pad + max(0, self.position.column - 1)) + "^")
+                out.append(" " * (pad + max(0, column - 1)) + "^")
         if self.hint:
             out.append(self.hint)
         return "\n".join(out)
@@ -106,6 +140,10 @@ class PlanError(SqlError):
 
 class ExecutionError(SqlError):
     """The statement failed while running."""
+
+
+class LimitError(ParseError):
+    """The statement is deeper or larger than sqlweave lets any engine see (see ``guard``)."""
 
 
 class ParameterError(SqlError):

@@ -22,7 +22,7 @@ from typing import Any
 from sqlglot.tokens import Token, TokenType
 
 from .errors import ParameterError, Position
-from .statements import tokenize
+from .statements import expand_commands, tokenize
 
 #: Python types that bind as typed SQL values
 SCALAR_TYPES = (
@@ -60,6 +60,7 @@ def find(
     toks = list(tokens) if tokens is not None else tokenize(sql)
     if not toks:
         return []
+    toks = expand_commands(sql, toks, base if tokens is not None else 0)
     found = []
     for prev, colon, name in zip([None, *toks], toks, toks[1:]):
         if colon.token_type != TokenType.COLON or name.start != colon.end + 1:

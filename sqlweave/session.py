@@ -20,7 +20,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from . import frames, params
+from . import frames, guard, params
 from .cluster.engine import Engine, ProgressCallback
 from .errors import Position, SqlError, UsageError
 from .events import Listener, StatementEvent, Status
@@ -238,6 +238,7 @@ class Session:
         Raises:
             SqlError: with the position inside ``script`` when known.
         """
+        guard.check_script(script)  # before tokenizing it
         statements = split(script, self.engine.dialect)
         if not statements:
             raise UsageError("no SQL statement to run")
@@ -270,7 +271,9 @@ class Session:
     ) -> Result:
         started = datetime.now(timezone.utc)
         t0 = time.perf_counter()
+        values: dict[str, Any] = {}
         try:
+            guard.check(stmt.text, stmt.tokens, stmt.start)
             text, values = params.bind(
                 stmt.text, namespace, explicit, stmt.tokens or None, stmt.start
             )
@@ -292,6 +295,8 @@ class Session:
                     result_name=result_name,
                 )
         except SqlError as exc:
+            if values:
+                _name_parameters(exc, values)
             _relocate(exc, script, stmt)
             self._emit(script, stmt, Status.FAIL, started, time.perf_counter() - t0, None, str(exc))
             raise
@@ -520,6 +525,13 @@ def _outcome(stmt: Statement, table: pa.Table) -> tuple[int | None, str | None]:
         words = " ".join(t.text for t in stmt.tokens[:3]) or "statement"
         return count, f"done: {words}"
     return table.num_rows, None
+
+
+def _name_parameters(exc: SqlError, values: Mapping[str, Any]) -> None:
+    """Say ``:name`` where an engine's message names its ``$name`` placeholder."""
+    for name in sorted(values, key=len, reverse=True):
+        exc.message = exc.message.replace(f"${name}", f":{name}")
+    exc.args = (exc.message,)
 
 
 def _relocate(exc: SqlError, script: str, stmt: Statement) -> None:

@@ -61,6 +61,41 @@ def tokenize(text: str, dialect: str = "postgres") -> list[Token] | None:
         return None
 
 
+def expand_commands(
+    sql: str, tokens: list[Token] | tuple[Token, ...], base: int = 0
+) -> list[Token]:
+    """``tokens`` with the text sqlglot keeps whole after a command word (``EXPLAIN …``
+    arrives as COMMAND plus one STRING) tokenized too, at its place in ``sql``.
+
+    ``tokens`` may come from a larger script in which ``sql`` starts at offset ``base``.
+
+    >>> [t.text for t in expand_commands("EXPLAIN SELECT :x", tokenize("EXPLAIN SELECT :x"))]
+    ['EXPLAIN', 'SELECT', ':', 'x']
+    """
+    out: list[Token] = []
+    skip = False
+    for tok, nxt in zip(tokens, [*tokens[1:], None]):
+        if skip:
+            skip = False
+            continue
+        out.append(tok)
+        if tok.token_type is not TokenType.COMMAND or nxt is None:
+            continue
+        if nxt.token_type is not TokenType.STRING:
+            continue
+        at = sql.find(nxt.text, tok.end + 1 - base)
+        inner = tokenize(nxt.text) if at >= 0 else None
+        if inner is None:
+            continue
+        shift = at + base
+        out.extend(
+            Token(t.token_type, t.text, t.line, t.col, t.start + shift, t.end + shift, t.comments)
+            for t in inner
+        )
+        skip = True
+    return out
+
+
 _QUERY_STARTS = {
     TokenType.SELECT,
     TokenType.WITH,

@@ -31,7 +31,7 @@ from typing import Any
 import pyarrow as pa
 import zmq
 
-from .. import errors
+from .. import errors, guard
 from . import curve, limits
 from . import protocol as P
 from . import scheduler as S
@@ -498,6 +498,7 @@ class Coordinator:
 
     def _on_execute(self, identity: bytes, msg: P.ExecuteQuery) -> None:
         try:
+            guard.check(msg.sql)  # from any client: a deep statement would crash this process
             self._start_query(identity, msg)
         except Exception as exc:
             log.info("query %s failed to start: %s", msg.request_id, exc)

@@ -15,6 +15,8 @@ from ..errors import PlanError, QueryCancelled, UsageError
 from . import paths, sqlerrors
 from .engine import Engine, ProgressCallback
 
+#: DuckDB's words for a statement kind that cannot take parameters (CREATE VIEW)
+_UNPREPARABLE = "can't be prepared"
 _READERS = {
     "parquet": "read_parquet",
     "csv": "read_csv_auto",
@@ -60,6 +62,13 @@ class DuckDBEngine(Engine):
         except duckdb.Error as exc:
             if "interrupted" in str(exc).lower():
                 raise QueryCancelled() from None
+            if params and _UNPREPARABLE in str(exc):
+                raise PlanError(
+                    "DuckDB cannot bind :parameters in this kind of statement (a view keeps"
+                    " its SQL text): write the value into the SQL, or create a table instead",
+                    sql=sql,
+                    engine=self.name,
+                ) from None
             raise sqlerrors.from_duckdb(exc, sql) from None
 
     def _run(self, sql: str, params: Mapping[str, Any] | None) -> pa.Table:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -10,10 +11,23 @@ import pyarrow as pa
 from datafusion import DataFrame, SessionConfig, SessionContext
 
 from ..errors import PlanError, QueryCancelled, SqlError, UsageError
-from . import paths, sqlerrors
+from . import bound_statements, paths, sqlerrors
 from .engine import Engine, ProgressCallback
+from .engine_thread import EngineThread
 from .fragments import Settings
 from .tuning import DATAFUSION_DEFAULTS
+
+_THREAD: EngineThread | None = None
+_THREAD_LOCK = threading.Lock()
+
+
+def engine_thread() -> EngineThread:
+    """The thread every embedded DataFusion engine of this process plans and runs on."""
+    global _THREAD
+    with _THREAD_LOCK:
+        if _THREAD is None:
+            _THREAD = EngineThread("datafusion")
+        return _THREAD
 
 
 def make_context(
@@ -77,6 +91,13 @@ def settings_of(ctx: SessionContext) -> dict[str, str | None]:
     return dict(zip(rows.column(0).to_pylist(), rows.column(1).to_pylist()))
 
 
+async def collect_table_async(df: DataFrame) -> pa.Table:
+    """:func:`collect_table`, reading DataFusion's stream asynchronously so that cancelling
+    the awaiting task drops the stream (and with it the query's work)."""
+    batches = [batch.to_pyarrow() async for batch in df.execute_stream()]
+    return pa.Table.from_batches(batches) if batches else df.schema().empty_table()
+
+
 def collect_table(df: DataFrame) -> pa.Table:
     """Run ``df`` and gather its output as one Arrow table.
 
@@ -113,13 +134,23 @@ class DataFusionEngine(Engine):
         params: Mapping[str, Any] | None = None,
         progress: ProgressCallback | None = None,
     ) -> pa.Table:
+        async def run() -> pa.Table:
+            df = bound_statements.plan(self.ctx, sql, params, self._error)
+            return await collect_table_async(df)
+
         try:
-            df = self.ctx.sql(sql, param_values=dict(params)) if params else self.ctx.sql(sql)
-            return collect_table(df)
+            # planned and run on the engine thread: its stack fits what the guard admits,
+            # and this thread stays free to take an interrupt
+            return engine_thread().run_async(run)
+        except (QueryCancelled, SqlError):
+            raise
         except KeyboardInterrupt:
             raise QueryCancelled() from None
         except Exception as exc:  # DataFusion raises plain ValueError/Exception
-            raise sqlerrors.from_datafusion(exc, sql, self.tables()) from None
+            raise self._error(exc, sql) from None
+
+    def _error(self, exc: BaseException, sql: str) -> SqlError:
+        return sqlerrors.from_datafusion(exc, sql, self.tables())
 
     def register_path(self, name: str, path: str, format: str | None = None) -> None:
         try:
