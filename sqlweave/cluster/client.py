@@ -82,8 +82,7 @@ class ClusterEngine(Engine):
             try:
                 reply = self._wait(rid, None, progress)
             except KeyboardInterrupt:
-                self._cancel(rid)
-                raise errors.QueryCancelled() from None
+                raise self._cancel(rid) from None
         if isinstance(reply, P.QueryResult):
             self.last_runs = reply.runs
             return reply.table
@@ -229,19 +228,30 @@ class ClusterEngine(Engine):
                 continue
             return reply
 
-    def _cancel(self, rid: str) -> None:
-        """Ask the coordinator to cancel ``rid`` on every worker; wait briefly for the answer."""
+    def _cancel(self, rid: str) -> errors.QueryCancelled:
+        """Ask the coordinator to cancel ``rid``; the error to raise says what became of it."""
         try:
             P.send(self._sock, P.CancelRequest(rid))
         except zmq.Again:
-            return  # no connection: nothing of the statement runs on a coordinator we lost
+            # no connection: nothing of the statement runs on a coordinator we lost
+            return errors.QueryCancelled()
         deadline = time.monotonic() + CANCEL_WAIT_S
         while time.monotonic() < deadline:
             if not self._sock.poll(50):
                 continue
             _, reply = P.recv(self._sock)
-            if getattr(reply, "request_id", None) == rid and not isinstance(reply, P.QueryProgress):
-                return
+            if getattr(reply, "request_id", None) != rid or isinstance(reply, P.QueryProgress):
+                continue
+            if isinstance(reply, P.QueryFailed) and reply.kind is P.ErrorKind.CANCELLED:
+                return errors.QueryCancelled(reply.message)
+            if isinstance(reply, P.QueryResult):
+                return errors.QueryCancelled(
+                    "too late to cancel: the statement had already finished (its changes stay)"
+                )
+            return errors.QueryCancelled(f"cancelled; the statement had failed: {_text(reply)}")
+        return errors.QueryCancelled(
+            f"cancel sent, but the coordinator did not confirm it within {CANCEL_WAIT_S} s"
+        )
 
     def _unexpected(self, reply: P.Message) -> Exception:
         if isinstance(reply, P.QueryFailed):
@@ -270,3 +280,7 @@ def to_error(reply: P.QueryFailed, sql: str | None = None) -> Exception:
 
 def _rid() -> str:
     return uuid.uuid4().hex
+
+
+def _text(reply: P.Message) -> str:
+    return str(getattr(reply, "message", None) or getattr(reply, "error", None) or reply.TAG)

@@ -95,6 +95,16 @@ def _table_name(name: str) -> str:
 
 
 @dataclass
+class _LocalOutcome:
+    """Shared by a coordinator-local statement's thread and the loop: was it cancelled
+    before it finished (then its thread undoes it)?"""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    finished: bool = False
+    cancelled: bool = False
+
+
+@dataclass
 class _ClientSession:
     """What the coordinator keeps per client: a DataFusion context sharing the cluster's
     catalog (where its statements run, so ``SET`` stays the client's own) and the
@@ -195,6 +205,10 @@ class Coordinator:
         self._wake_lock = threading.Lock()
         #: whole statements running on the coordinator: future -> (client, request_id)
         self._local_statements: dict[cf.Future, tuple[bytes, str]] = {}
+        #: what became of each coordinator-local statement (cancelled ones are undone)
+        self._local_outcomes: dict[cf.Future, _LocalOutcome] = {}
+        #: cancelled local statements still running (their changes are undone when they end)
+        self._cancelled_local: set[cf.Future] = set()
         #: registrations reading the file system off the loop: future -> (client, msg, deadline)
         self._registrations: dict[cf.Future, tuple[bytes, P.RegisterPath, float]] = {}
         self._stop = threading.Event()
@@ -389,6 +403,7 @@ class Coordinator:
             self.membership.status(time.monotonic()),
             self.queries_run,
             self.incarnation,
+            len(self._local_statements) + len(self._cancelled_local),
         )
         P.send(self.clients, status, identity)
 
@@ -484,6 +499,8 @@ class Coordinator:
         P.send(self.clients, P.TableSchema(msg.request_id, schema), identity)
 
     def _on_cancel(self, identity: bytes, msg: P.CancelRequest) -> None:
+        if self._cancel_local(identity, msg.request_id):
+            return
         q = next((q for q in self.queries.values() if q.request_id == msg.request_id), None)
         if q is None:
             return
@@ -633,15 +650,32 @@ class Coordinator:
         return self._default_settings
 
     def _run_locally(self, identity: bytes, msg: P.ExecuteQuery) -> None:
-        """Run a whole statement in the client's DataFusion session, off the loop thread."""
+        """Run a whole statement in the client's DataFusion session, off the loop thread.
+
+        A statement that writes a table can be cancelled: it runs to its end (DataFusion
+        cannot stop it) and is then undone, before anyone is told it is done."""
         self.queries_run += 1
         session = self._session(identity)
         baseline = self._baseline()
+        written = _WRITES.match(_LEADING_COMMENTS.sub("", msg.sql, count=1))
+        outcome = _LocalOutcome()
 
         def run() -> pa.Table:
             from .local import changed_settings
+            from .undo import IN_PLACE, Undo
 
-            table = session.engine.execute(msg.sql, msg.params or None)
+            undo = None
+            if written:
+                verb = written.group(1).split()[0].lower()
+                name = _table_name(written.group("name"))
+                undo = Undo.before(session.engine.ctx, name, verb in IN_PLACE)
+            try:
+                table = session.engine.execute(msg.sql, msg.params or None)
+            finally:
+                with outcome.lock:
+                    outcome.finished = True
+                    if outcome.cancelled and undo is not None:
+                        undo.rollback()
             if _SETTING.match(msg.sql):
                 # planning and every task of this client's queries use them from now on
                 session.settings = changed_settings(session.engine.ctx, baseline)
@@ -649,7 +683,42 @@ class Coordinator:
 
         fut = self._local.submit(run)
         self._local_statements[fut] = (identity, msg.request_id)
+        self._local_outcomes[fut] = outcome
         fut.add_done_callback(self._wake)
+
+    def _cancel_local(self, identity: bytes, request_id: str) -> bool:
+        """Cancel a coordinator-local statement, telling the client only what is true."""
+        fut = next(
+            (
+                f
+                for f, (c, rid) in self._local_statements.items()
+                if (c, rid) == (identity, request_id)
+            ),
+            None,
+        )
+        if fut is None:
+            return False
+        outcome = self._local_outcomes[fut]
+        with outcome.lock:
+            if outcome.finished:
+                return True  # too late: its result (or error) is on its way, and true
+            outcome.cancelled = True
+        del self._local_statements[fut]
+        self._local_outcomes.pop(fut, None)
+        self._cancelled_local.add(fut)
+        fut.add_done_callback(lambda f: self._cancelled_local.discard(f))
+        P.send(
+            self.clients,
+            P.QueryFailed(
+                request_id,
+                P.ErrorKind.CANCELLED,
+                "cancelled; the statement was running on the coordinator, where it cannot be "
+                "stopped midway: it finishes in the background and whatever it changed is "
+                "then undone",
+            ),
+            identity,
+        )
+        return True
 
     def _feed(self, q: _Query, events: list[Any]) -> None:
         """Hand events to the query's scheduler and carry out its instructions.
@@ -729,6 +798,7 @@ class Coordinator:
         self._finish_registrations()
         for fut in [f for f in self._local_statements if f.done()]:
             identity, request_id = self._local_statements.pop(fut)
+            self._local_outcomes.pop(fut, None)
             try:
                 reply: P.Message = P.QueryResult(request_id, fut.result())
             except Exception as exc:

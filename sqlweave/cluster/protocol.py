@@ -427,6 +427,8 @@ class ClusterStatus(Message):
     queries_run: int
     #: differs on every coordinator start (clients tell their user it restarted)
     incarnation: str = ""
+    #: statements running whole on the coordinator (cancelled ones until they are undone)
+    local_running: int = 0
 
 
 @message
