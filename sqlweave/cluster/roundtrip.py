@@ -11,10 +11,12 @@ back at all (``EXISTS (SELECT 1)``, table functions, list-of-struct literals).
 (producer, JSON, consumer, optimizer) and compares what can be lost. The plain text of
 the two plans differs harmlessly (the consumer renames subquery aliases to ``left`` and
 ``right``, inlines common subexpressions, moves projections above sorts), so the check
-compares *meaning atoms* taken from DataFusion's full (Debug) form of each plan instead:
-every typed literal, every window frame with its offset types, null treatments, the number
-of FILTER clauses and DISTINCT flags, and the output schema. A plan whose atoms differ is
-not distributed: the whole query runs on the coordinator from its SQL text.
+compares *meaning atoms* taken from DataFusion's full (Debug) form of each plan instead
+(its Display form hides the types of frame offsets, the actual cause of the RANGE bug):
+every typed literal, cast target type and time-zoned timestamp type, every window frame
+with its offset types, null treatments, the number of FILTER clauses and DISTINCT flags,
+and the output types. A plan that loses any of them is not distributed: the whole query
+runs on the coordinator from its SQL text.
 
 >>> from datafusion import SessionContext
 >>> ctx = SessionContext()
