@@ -1122,6 +1122,13 @@ class _Builder:
         return pairs
 
 
+def _has_dictionary(types: list[pa.DataType]) -> bool:
+    return any(
+        pa.types.is_dictionary(t) or _has_dictionary([t.field(i).type for i in range(t.num_fields)])
+        for t in types
+    )
+
+
 def _with_constant_column(rel: Rel) -> Rel:
     """``rel``'s rows with one column, the constant TRUE, instead of its (no) columns."""
     expr = {"literal": {"boolean": True}}
@@ -1234,6 +1241,12 @@ def plan_query(
 
 
 def _plan_query(sql, catalog: Catalog, options, params, settings: Settings):
+    words = {w.lower() for w in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", sql)}
+    for name in catalog.names():
+        if name.lower() in words and _has_dictionary(catalog[name].schema.types):
+            # workers hold such columns as plain values (Substrait has no dictionary type), so
+            # arrow_typeof and result types would differ: the coordinator's copy answers
+            raise NotDistributable(f"table {name} has dictionary-encoded columns")
     ctx = catalog.planning_context(settings)
     df = ctx.sql(sql, param_values=dict(params)) if params else ctx.sql(sql)
     return _plan_optimized(sql, catalog, options, params, ctx, df), df.schema()

@@ -366,6 +366,7 @@ class RegisterPath(Message):
 @dataclass(frozen=True)
 class RegisterArrow(Message):
     TAG: ClassVar[str] = "register_arrow"
+    KEEPS_DICTIONARIES: ClassVar[bool] = True
     request_id: str
     name: str
     table: pa.Table

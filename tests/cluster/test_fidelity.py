@@ -20,6 +20,12 @@ TABLES = {
     "t": pa.table({"i": [1, 2, 3, 4, 5], "j": [10, None, 30, None, 50], "s": list("abcde")}),
     "u": pa.table({"k": list(range(100)), "v": [x * 0.5 for x in range(100)]}),
     "tz": pa.table({"ts": pa.array([0, 10**12, None], pa.timestamp("us", tz="UTC"))}),
+    "dict": pa.table(
+        {
+            "d": pa.array(["x", "y", "x", None]).dictionary_encode(),
+            "n": pa.array([1, 2, 3, 4]).dictionary_encode(),
+        }
+    ),
     "st": pa.table(
         {"id": [1, 2, 3], "s": pa.array([{"a": 1, "b": "x"}, {"a": 2, "b": "y"}, None])}
     ),
@@ -150,6 +156,8 @@ CLUSTER_ONLY_ERRORS = {
     ),
     "dictionary-result": "SELECT arrow_cast(s, 'Dictionary(Int32, Utf8)') AS d FROM t ORDER BY i",
     "dictionary-in-list": "SELECT [arrow_cast('a', 'Dictionary(Int32, Utf8)')] AS d",
+    "dictionary-table": "SELECT d, n, arrow_typeof(n) AS tn FROM dict ORDER BY n",
+    "dictionary-table-grouped": "SELECT arrow_typeof(d) AS t, count(*) AS c FROM dict GROUP BY d ORDER BY c, t",
 }
 
 
