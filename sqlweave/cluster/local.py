@@ -86,8 +86,19 @@ def changed_settings(ctx: SessionContext, baseline: Mapping[str, str | None]) ->
 
 
 def settings_of(ctx: SessionContext) -> dict[str, str | None]:
-    """Every setting of ``ctx`` (it needs the information schema, as :func:`make_context`'s)."""
-    rows = ctx.sql("SELECT name, value FROM information_schema.df_settings").to_arrow_table()
+    """Every setting of ``ctx``, read from its information schema (switched on for the
+    read if a ``SET`` switched it off)."""
+    query = "SELECT name, value FROM information_schema.df_settings"
+    key = "datafusion.catalog.information_schema"
+    try:
+        rows = ctx.sql(query).to_arrow_table()
+    except Exception:
+        ctx.sql(f"SET {key} = true").collect()
+        try:
+            rows = ctx.sql(query).to_arrow_table()
+        finally:
+            ctx.sql(f"SET {key} = false").collect()
+        return {**dict(zip(rows.column(0).to_pylist(), rows.column(1).to_pylist())), key: "false"}
     return dict(zip(rows.column(0).to_pylist(), rows.column(1).to_pylist()))
 
 
