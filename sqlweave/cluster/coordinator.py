@@ -24,6 +24,7 @@ import sys
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,6 +54,7 @@ from .fragments import (
     TaskInput,
     TaskSpec,
 )
+from .journal import HISTORY, Journal, Op, Record, statement_record
 from .planner import NotDistributable
 from .task import concat_tables
 from .transport import keep_freed_memory
@@ -158,6 +160,7 @@ class Coordinator:
         versions: Versions | None = None,
         context: zmq.Context | None = None,
         keys: curve.ClusterKeys | None = None,
+        state_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         if worker_bind is None:
             if not bind.startswith("tcp://"):
@@ -214,6 +217,58 @@ class Coordinator:
         self._stop = threading.Event()
         #: PlannerOptions overrides, e.g. from SQLWEAVE_PLANNER='{"broadcast_rows": 1000000}'
         self.planner_options: dict[str, Any] = json.loads(os.environ.get("SQLWEAVE_PLANNER", "{}"))
+        #: started coordinator-local statements: future -> (sql, perf_counter at start)
+        self._local_started: dict[cf.Future, tuple[str, float]] = {}
+        self.journal: Journal | None = None
+        #: finished statements, newest last (the journal's when there is one)
+        self.history: deque[Record] = deque(maxlen=HISTORY)
+        if state_dir is not None:
+            self.journal = Journal(state_dir)
+            self.history = self.journal.history
+            self._recover()
+
+    # ----- durability ------------------------------------------------------------------
+
+    def _recover(self) -> None:
+        """Rebuild the catalog from the journal (a table whose files are gone is skipped)."""
+        assert self.journal is not None
+        for rec in self.journal.catalog():
+            try:
+                if rec.op is Op.REGISTER_PATH:
+                    fmt, found = self._read_path(rec.name, rec.path, rec.format)
+                    if fmt == "arrow":
+                        self.catalog.add_arrow(rec.name, found, self._parts())
+                    else:
+                        self.catalog.add_files(rec.name, found, fmt)
+                elif rec.op is Op.REGISTER_ARROW:
+                    table = self.journal.load_table(rec.file)
+                    self.context().register_arrow(rec.name, table)
+                    self.catalog.add_arrow(rec.name, table, self._parts())
+                elif rec.op is Op.EXTERNAL:
+                    self.context().execute(rec.sql)
+                    ddl = _CREATE_EXTERNAL.match(rec.sql)
+                    if ddl:
+                        self._add_external(ddl, rec.sql)
+            except Exception as exc:
+                log.warning("could not restore table %s from the journal: %s", rec.name, exc)
+                self.journal.append(Record(Op.DEREGISTER, name=rec.name))
+        self.queries_run = len(self.history)
+        self.journal.compact()
+        log.info("recovered %d tables from %s", len(self.journal.catalog()), self.journal.directory)
+
+    def _record(self, record: Record) -> None:
+        """Journal a catalog change (durably, before the client hears of it)."""
+        if self.journal is not None:
+            self.journal.append(record)
+
+    def _record_statement(
+        self, sql: str, state: str, seconds: float, rows: int = 0, **kw: Any
+    ) -> None:
+        record = statement_record(sql, state, seconds, rows, **kw)
+        if self.journal is not None:
+            self.journal.append(record)
+        else:
+            self.history.append(record)
 
     def _secure(self, keys: curve.ClusterKeys) -> curve.Gatekeeper:
         """CURVE on both sockets: workers' keys on the worker socket, any known key on clients'."""
@@ -272,6 +327,8 @@ class Coordinator:
             self._wake_w = self._wake_r = -1
         if self._gate is not None:
             self._gate.stop()
+        if self.journal is not None:
+            self.journal.close()
         if self._own_context:
             self.zctx.destroy(linger=200)
         else:
@@ -457,6 +514,7 @@ class Coordinator:
                     self.catalog.add_arrow(msg.name, found, self._parts())
                 else:
                     self.catalog.add_files(msg.name, found, fmt)
+                self._record(Record(Op.REGISTER_PATH, msg.name, msg.path, msg.format))
             except Exception as exc:
                 self._reply_error(identity, msg.request_id, exc)
                 continue
@@ -474,6 +532,9 @@ class Coordinator:
         try:
             self.context().register_arrow(msg.name, msg.table)
             self.catalog.add_arrow(msg.name, msg.table, self._parts())
+            if self.journal is not None:
+                file = self.journal.save_table(msg.table)
+                self._record(Record(Op.REGISTER_ARROW, msg.name, file=file))
         except Exception as exc:
             return self._reply_error(identity, msg.request_id, exc)
         P.send(self.clients, P.Ok(msg.request_id), identity)
@@ -481,6 +542,7 @@ class Coordinator:
     def _on_deregister(self, identity: bytes, msg: P.Deregister) -> None:
         self.catalog.remove(msg.name)
         self.context().deregister(msg.name)
+        self._record(Record(Op.DEREGISTER, msg.name))
         P.send(self.clients, P.Ok(msg.request_id), identity)
 
     def _on_list_tables(self, identity: bytes, msg: P.ListTables) -> None:
@@ -554,6 +616,7 @@ class Coordinator:
             _refuse_special_file(ddl.group("location"))
             self._session(identity).engine.execute(sql)  # DataFusion validates the statement
             self._add_external(ddl, sql)
+            self._record(Record(Op.EXTERNAL, _table_name(ddl.group("name")), sql=sql))
             P.send(self.clients, P.QueryResult(msg.request_id, pa.table({})), identity)
             return
         if not _QUERY.match(sql) or _INTO.search(sql) or not self.membership.alive():
@@ -684,6 +747,7 @@ class Coordinator:
         fut = self._local.submit(run)
         self._local_statements[fut] = (identity, msg.request_id)
         self._local_outcomes[fut] = outcome
+        self._local_started[fut] = (msg.sql, time.perf_counter())
         fut.add_done_callback(self._wake)
 
     def _cancel_local(self, identity: bytes, request_id: str) -> bool:
@@ -799,10 +863,15 @@ class Coordinator:
         for fut in [f for f in self._local_statements if f.done()]:
             identity, request_id = self._local_statements.pop(fut)
             self._local_outcomes.pop(fut, None)
+            sql, started = self._local_started.pop(fut, ("", time.perf_counter()))
+            seconds = time.perf_counter() - started
             try:
                 reply: P.Message = P.QueryResult(request_id, fut.result())
+                rows, nbytes = reply.table.num_rows, reply.table.nbytes
+                self._record_statement(sql, "finished", seconds, rows, bytes=nbytes)
             except Exception as exc:
                 reply = failure(request_id, exc)
+                self._record_statement(sql, "failed", seconds, error=_first_line(exc))
             try:
                 P.send(self.clients, reply, identity)
             except Exception as exc:  # a result the transport cannot carry must not end us
@@ -850,6 +919,8 @@ class Coordinator:
         P.send(self.clients, P.QueryResult(q.request_id, table, tuple(q.runs)), q.client)
         for wid in self.membership.alive():
             self._send_worker(wid, P.ReleaseQuery(q.key))
+        seconds = time.perf_counter() - q.started
+        self._record_statement(q.sql, "finished", seconds, table.num_rows, bytes=table.nbytes)
 
     def _fail(self, q: _Query, outcome: S.QueryFailed) -> None:
         self.queries.pop(q.key, None)
@@ -860,6 +931,8 @@ class Coordinator:
                 return
         except Exception:  # the original error is the one to report
             log.exception("query %s could not fall back to the coordinator", q.request_id)
+        seconds = time.perf_counter() - q.started
+        self._record_statement(q.sql, "failed", seconds, error=outcome.error[:500])
         remote = outcome.worker and outcome.worker != COORDINATOR
         kind = P.ErrorKind.WORKER if remote else P.ErrorKind.EXECUTION
         reply = P.QueryFailed(q.request_id, kind, outcome.error, outcome.worker)
@@ -1031,6 +1104,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=None,
         help=f"CURVE key directory (default: ${curve.KEYS_ENV}; see `sqlweave cluster keys`)",
     )
+    parser.add_argument(
+        "--state-dir",
+        default=None,
+        help="keep the catalog and query history here (journal + snapshot): a restart recovers them",
+    )
     return parser.parse_args(argv)
 
 
@@ -1043,7 +1121,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     keep_freed_memory()  # received tables reuse heap pages instead of faulting in new ones
     try:
         keys = curve.ClusterKeys.load(ns.keys) if ns.keys else curve.ClusterKeys.from_env()
-        coord = Coordinator(ns.bind, ns.heartbeat, ns.worker_bind, keys=keys)
+        coord = Coordinator(
+            ns.bind, ns.heartbeat, ns.worker_bind, keys=keys, state_dir=ns.state_dir
+        )
     except errors.UsageError as exc:
         print(f"sqlweave coordinator: {exc}", file=sys.stderr)
         return 2
