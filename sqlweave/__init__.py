@@ -9,6 +9,7 @@ In IPython/Jupyter: ``%load_ext sqlweave``, then ``%%sql`` cells.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from ._version import __version__
@@ -23,6 +24,10 @@ from .errors import (
 )
 from .result import Result
 from .session import Session
+
+# a library leaves logging to its user: without a handler of their own, Python's fallback
+# would print warnings (a cluster's housekeeping) into whichever notebook cell is running
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 
 def load_ipython_extension(ipython: Any) -> None:

@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from . import frames, guard, params
 from .cluster.engine import Engine, ProgressCallback
-from .errors import Position, SqlError, UsageError
+from .errors import Position, QueryCancelled, SqlError, UsageError
 from .events import Listener, StatementEvent, Status
 from .file_schemas import columns_of_file, looks_like_file
 from .result import Result
@@ -300,6 +300,12 @@ class Session:
             _relocate(exc, script, stmt)
             self._emit(script, stmt, Status.FAIL, started, time.perf_counter() - t0, None, str(exc))
             raise
+        except KeyboardInterrupt:  # outside an engine's wait (binding, registering frames)
+            cancelled = QueryCancelled()
+            self._emit(
+                script, stmt, Status.FAIL, started, time.perf_counter() - t0, None, str(cancelled)
+            )
+            raise cancelled from None
         return Result(
             table=table,
             sql=stmt.text,

@@ -10,15 +10,19 @@ therefore interpreter exit end them all, so no orphans are left behind.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import weakref
 from collections.abc import Sequence
 from pathlib import Path
+from typing import IO
 
 from ..errors import UsageError
 from . import curve
@@ -44,6 +48,23 @@ def _env() -> dict[str, str]:
     path = env.get("PYTHONPATH", "")
     env["PYTHONPATH"] = _REPO_ROOT + (os.pathsep + path if path else "")
     return env
+
+
+#: where the coordinator's, supervisors' and workers' own log lines go
+process_log = logging.getLogger("sqlweave.cluster.processes")
+_LEVELS = {
+    name: getattr(logging, name) for name in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+}
+
+
+def _forward_log(pipe: IO[bytes]) -> None:
+    """Hand a child process's stderr lines to :data:`process_log` until it closes."""
+    with pipe:
+        for raw in iter(pipe.readline, b""):
+            line = raw.decode(errors="replace").rstrip()
+            level = next((v for k, v in _LEVELS.items() if f" {k} " in line), logging.INFO)
+            with contextlib.suppress(Exception):  # never stop draining: the child would block
+                process_log.log(level, "%s", line)
 
 
 def _terminate(procs: list[subprocess.Popen], grace_s: float = 3.0) -> None:
@@ -158,10 +179,16 @@ class LocalCluster:
         proc = subprocess.Popen(
             [sys.executable, *args],
             env=self._env,
-            stdout=subprocess.DEVNULL,  # the addresses are in self.info; logs go to stderr
+            stdout=subprocess.DEVNULL,  # the addresses are in self.info
+            # not the kernel's stderr, which lands in whatever cell runs: housekeeping
+            # ("worker pid … ended; starting a new one") goes to logging instead
+            stderr=subprocess.PIPE,
             start_new_session=True,
             preexec_fn=lambda: _child_setup(cpus),
         )
+        threading.Thread(
+            target=_forward_log, args=(proc.stderr,), name="sqlweave-cluster-log", daemon=True
+        ).start()
         self._procs.append(proc)
         return proc
 

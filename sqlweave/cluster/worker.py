@@ -748,6 +748,10 @@ def supervise(args: Sequence[str]) -> int:
     directory lives in one the supervisor empties after every exit, ``os._exit`` and
     SIGKILL included.
     """
+    logging.basicConfig(  # its messages reach whoever reads its stderr (LocalCluster: logging)
+        level=os.environ.get("SQLWEAVE_LOG", "WARNING"),
+        format="%(asctime)s supervisor %(process)d %(levelname)s %(message)s",
+    )
     stopping = False
     child: subprocess.Popen[bytes] | None = None
     base = tempfile.mkdtemp(prefix="sqlweave-supervisor-", dir=os.environ.get(WORKER_TMP_ENV))

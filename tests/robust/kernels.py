@@ -1,0 +1,43 @@
+"""Helpers for tests and benches that drive a real kernel through jupyter_client."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+#: clock ticks per second of /proc/<pid>/task/*/stat
+_TICKS = 100
+
+
+def native_cpu_ticks(pid: int, prefix: str = "tokio-rt") -> int:
+    """CPU ticks used so far by the threads of ``pid`` whose name starts with ``prefix``
+    (DataFusion's runtime threads are ``tokio-rt-worker``)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            if not (task / "comm").read_text().startswith(prefix):
+                continue
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the thread ended meanwhile
+        total += int(fields[11]) + int(fields[12])
+    return total
+
+
+def wait_for(condition: Callable[[], Any], timeout_s: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while not (value := condition()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+    return value
+
+
+def reply_to(kc: Any, msg_id: str, timeout_s: float) -> dict:
+    """The execute_reply to ``msg_id`` (earlier replies are skipped)."""
+    while True:
+        reply = kc.get_shell_msg(timeout=timeout_s)
+        if reply["parent_header"].get("msg_id") == msg_id:
+            return reply
