@@ -54,10 +54,13 @@ def run_all(page: Any) -> None:
 
 
 def wait_executed(page: Any) -> None:
+    """Every non-empty code cell has its execution count (Lab does not run empty cells)."""
     page.wait_for_function(
         """sel => {
-            const prompts = [...document.querySelectorAll(sel + ' .jp-CodeCell .jp-InputPrompt')];
-            return prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p.textContent));
+            const cells = [...document.querySelectorAll(sel + ' .jp-CodeCell')]
+                .filter(c => c.querySelector('.cm-content').textContent.trim() !== '');
+            return cells.length > 0 && cells.every(
+                c => /\\[\\d+\\]/.test(c.querySelector('.jp-InputPrompt').textContent));
         }""",
         arg=NOTEBOOK,
     )
