@@ -42,6 +42,7 @@ test: $(VENV)/.installed-dev labextension
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/jupyter labextension list 2>&1 | grep -E "sqlweave .*enabled.*OK"
+	@if command -v node >/dev/null 2>&1; then cd labextension && $(JLPM) test; fi
 	$(BIN)/pytest
 
 lint: $(VENV)/.installed-dev
