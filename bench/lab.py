@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 COMPLETION_GOAL_MS = 50.0
+PANEL_GOAL_MS = 300.0
 
 #: (case, cell text with ``|`` at the cursor)
 COMPLETION_CASES = (
@@ -163,16 +164,142 @@ def bench_completion_in_process(args: argparse.Namespace) -> list[Row]:
     return rows
 
 
-#: section name -> function returning its rows (the labextension adds its own)
+#: the panel notebook: layers of this many tables, each reading two of the layer before
+PANEL_LAYER = 15
+
+
+def _panel_notebook(cells: int) -> list[str]:
+    """``%load_ext`` and ``cells`` %%sql cells of one table each, in layers of ``PANEL_LAYER``."""
+    sources = ["%load_ext sqlweave"]
+    for i in range(cells):
+        layer, pos = divmod(i, PANEL_LAYER)
+        if layer == 0:
+            body = f"SELECT {i} AS x, 2 AS y"
+        else:
+            base = (layer - 1) * PANEL_LAYER
+            a, b = base + pos, base + (pos * 7 + 3) % PANEL_LAYER
+            body = f"SELECT a.x, b.y FROM t{a:04d} a JOIN t{b:04d} b ON a.x = b.x"
+        sources.append(f"%%sql --quiet\nCREATE OR REPLACE TABLE t{i:04d} AS\n{body}")
+    return sources
+
+
+_MARK_NAMES = {
+    "received": "sqlweave:graph-received",
+    "render-start": "sqlweave:render-start",
+    "rendered": "sqlweave:graph-rendered",
+    "executed": "sqlweave:cell-executed",
+}
+
+
+def bench_panel(args: argparse.Namespace) -> list[Row]:
+    import tempfile
+
+    from playwright.sync_api import sync_playwright
+
+    from tests.ui.labpage import (
+        PANEL,
+        cell,
+        open_notebook,
+        open_panel,
+        run_all,
+        wait_executed,
+        write_notebook,
+    )
+    from tests.ui.labserver import CHROMIUM, CHROMIUM_ARGS, LabServer
+
+    n = args.panel_cells
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        root, home = Path(tmp) / "root", Path(tmp) / "home"
+        root.mkdir()
+        home.mkdir()
+        write_notebook(root, "panel.ipynb", _panel_notebook(n))
+        server = LabServer(root, home)
+        pw = None
+        try:
+            pw = sync_playwright().start()
+            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1600, "height": 1000})
+            page.set_default_timeout(900_000)
+            open_notebook(page, server.lab_url("panel.ipynb"))
+            open_panel(page)
+            run_all(page)
+            nodes_sel = f"{PANEL} .sqlweave-graph .sqlweave-node"
+            page.wait_for_function(
+                "([sel, n]) => document.querySelectorAll(sel).length >= n", arg=[nodes_sel, 2 * n]
+            )
+            nodes = page.locator(nodes_sel).count()
+            last = cell(page, n).locator(".cm-content")
+
+            def measure(edit: str | None) -> dict[str, float]:
+                page.evaluate("() => performance.clearMarks()")
+                last.click()
+                if edit is not None:  # a new statement: the graph's structure changes
+                    page.keyboard.press("Control+a")
+                    page.keyboard.type(edit)
+                page.keyboard.press("Control+Enter")
+                page.wait_for_function(
+                    "names => names.every(m => performance.getEntriesByName(m).length)",
+                    arg=[_MARK_NAMES["rendered"], _MARK_NAMES["executed"]],
+                )
+                wait_executed(page)
+                return page.evaluate(
+                    """names => Object.fromEntries(Object.entries(names).map(
+                        ([k, m]) => [k, performance.getEntriesByName(m).at(-1).startTime]))""",
+                    _MARK_NAMES,
+                )
+
+            scenarios = {
+                "re-run a cell": lambda r: None,
+                "new statement": lambda r: (
+                    f"%%sql --quiet\nCREATE OR REPLACE TABLE t{n - 1:04d} AS "
+                    f"SELECT x, y FROM t{(r * 37) % (n - 1):04d}"
+                ),
+            }
+            for name, edit in scenarios.items():
+                samples = [measure(edit(r)) for r in range(args.rounds)]
+                render = [m["rendered"] - m["received"] for m in samples]
+                draw = [m["rendered"] - m["render-start"] for m in samples]
+                after = [m["rendered"] - m["executed"] for m in samples]
+                for case, values in (
+                    (f"{name}: message -> drawn", render),
+                    (f"{name}:   of which layout + SVG", draw),
+                    (f"{name}: cell done -> drawn", after),
+                ):
+                    rows.append(
+                        Row(
+                            case,
+                            _percentile(values, 0.5),
+                            _percentile(values, 0.99),
+                            len(values),
+                            nodes,
+                        )
+                    )
+            browser.close()
+        finally:
+            if pw is not None:
+                pw.stop()
+            server.stop()
+    return rows
+
+
+#: section name -> (function returning its rows, goal in ms)
 SECTIONS: dict[str, Callable[[argparse.Namespace], list[Row]]] = {
     "completion": bench_completion,
     "completion-in-process": bench_completion_in_process,
+    "panel": bench_panel,
+}
+GOALS_MS = {
+    "completion": COMPLETION_GOAL_MS,
+    "completion-in-process": COMPLETION_GOAL_MS,
+    "panel": PANEL_GOAL_MS,
 }
 
 
 def _print(section: str, rows: list[Row], goal_ms: float) -> bool:
     print(f"\n## {section} (goal: p50 and p99 <= {goal_ms:.0f} ms)")
-    print(f"{'case':38} {'p50 ms':>8} {'p99 ms':>8} {'n':>5} {'matches':>8}")
+    count = "nodes" if section == "panel" else "matches"
+    print(f"{'case':38} {'p50 ms':>8} {'p99 ms':>8} {'n':>5} {count:>8}")
     ok = True
     for r in rows:
         flag = "" if r.p99 <= goal_ms else "  over goal"
@@ -189,12 +316,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=30, help="samples per completion case")
     parser.add_argument("--tables", type=int, default=200)
     parser.add_argument("--columns", type=int, default=20)
+    parser.add_argument("--panel-cells", type=int, default=150, help="%%%%sql cells (x2 nodes)")
     args = parser.parse_args(argv)
     ok = True
     for section in args.sections.split(","):
         if section not in SECTIONS:
             parser.error(f"unknown section {section!r}; known: {', '.join(SECTIONS)}")
-        ok = _print(section, SECTIONS[section](args), COMPLETION_GOAL_MS) and ok
+        ok = _print(section, SECTIONS[section](args), GOALS_MS[section]) and ok
     return 0 if ok else 1
 
 

@@ -23,20 +23,49 @@ const ROW = 18;
 const HEAD = 26;
 const CELL_H = 22;
 const MAX_CELL_W = 240;
+/** widths are rounded up to this step, so a label growing by a digit keeps its layout */
+const WIDTH_STEP = 24;
+const LAYOUT_CACHE = 8;
+const cache = new Map<string, ILayout>();
+
+function bucket(width: number): number {
+  return Math.ceil(width / WIDTH_STEP) * WIDTH_STEP;
+}
 
 let measurer: CanvasRenderingContext2D | null = null;
-function textWidth(text: string, px: number): number {
-  if (!measurer) {
-    measurer = document.createElement('canvas').getContext('2d');
-  }
-  if (!measurer) {
-    return text.length * px * 0.6;
-  }
+let fontFamily = 'sans-serif';
+const widths = new Map<string, number>();
+
+/** Read the theme's font once per drawing (reading styles per label forces style recalcs). */
+function startMeasuring(): void {
   const family =
     getComputedStyle(document.body).getPropertyValue('--jp-ui-font-family').trim() ||
     'sans-serif';
-  measurer.font = `${px}px ${family}`;
-  return measurer.measureText(text).width;
+  if (family !== fontFamily) {
+    fontFamily = family;
+    widths.clear();
+  }
+}
+
+function textWidth(text: string, px: number): number {
+  const key = `${px}|${text}`;
+  const known = widths.get(key);
+  if (known !== undefined) {
+    return known;
+  }
+  if (!measurer) {
+    measurer = document.createElement('canvas').getContext('2d');
+  }
+  let width = text.length * px * 0.6;
+  if (measurer) {
+    measurer.font = `${px}px ${fontFamily}`;
+    width = measurer.measureText(text).width;
+  }
+  if (widths.size > 20000) {
+    widths.clear();
+  }
+  widths.set(key, width);
+  return width;
 }
 
 function el<K extends keyof SVGElementTagNameMap>(
@@ -125,36 +154,40 @@ export interface IRendered {
 export function render(
   graph: IGraphMessage,
   state: IViewState,
-  onNode: (id: string, action: 'select' | 'expand') => void,
-  cached?: { key: string; layout: ILayout }
-): IRendered & { key: string } {
+  onNode: (id: string, action: 'select' | 'expand') => void
+): IRendered {
+  startMeasuring();
   const datasets = new Map<string, IDataset>(graph.datasets.map(d => [d.id, d]));
   const cells = new Map<string, ICell>(graph.cells.map(c => [c.id, c]));
-  const key = [...state.expanded].sort().join('\n');
-  let placed: ILayout;
-  if (cached && cached.key === key) {
-    placed = cached.layout;
+  const sizes: ISize[] = [];
+  for (const d of graph.datasets) {
+    const open = state.expanded.has(d.id) && d.columns.length > 0;
+    const colW = open ? Math.max(...d.columns.map(c => textWidth(c, CELL_FONT_PX))) : 0;
+    sizes.push({
+      id: d.id,
+      width: bucket(Math.max(80, textWidth(d.name, DATASET_FONT_PX) + 40, colW + 28)),
+      height: HEAD + (open ? d.columns.length * ROW + 4 : 0)
+    });
+  }
+  for (const c of graph.cells) {
+    sizes.push({
+      id: c.id,
+      width: bucket(Math.min(MAX_CELL_W, textWidth(c.label, CELL_FONT_PX) + 16)),
+      height: CELL_H
+    });
+  }
+  // the layout depends on the structure and the sizes only: re-running a cell (a new
+  // execution count, the same datasets) redraws without laying out again
+  const key = JSON.stringify([sizes.map(s => [s.id, s.width, s.height]), graph.edges.map(e => [e.source, e.target])]);
+  let placed = cache.get(key);
+  if (placed) {
+    cache.delete(key); // most recently used last
   } else {
-    const sizes: ISize[] = [];
-    for (const d of graph.datasets) {
-      const open = state.expanded.has(d.id) && d.columns.length > 0;
-      const colW = open
-        ? Math.max(...d.columns.map(c => textWidth(c, CELL_FONT_PX)))
-        : 0;
-      sizes.push({
-        id: d.id,
-        width: Math.ceil(Math.max(80, textWidth(d.name, DATASET_FONT_PX) + 40, colW + 28)),
-        height: HEAD + (open ? d.columns.length * ROW + 4 : 0)
-      });
-    }
-    for (const c of graph.cells) {
-      sizes.push({
-        id: c.id,
-        width: Math.ceil(Math.min(MAX_CELL_W, textWidth(c.label, CELL_FONT_PX) + 16)),
-        height: CELL_H
-      });
-    }
     placed = layout(sizes, graph.edges);
+  }
+  cache.set(key, placed);
+  while (cache.size > LAYOUT_CACHE) {
+    cache.delete(cache.keys().next().value as string);
   }
 
   let focus: Set<string> | null = null;
@@ -269,7 +302,7 @@ export function render(
     g.addEventListener('click', () => onNode(id, 'select'));
   }
   drawColumnEdges(graph, state, placed, svg);
-  return { svg, layout: placed, key };
+  return { svg, layout: placed };
 }
 
 /** Column-to-column derivations between two expanded datasets. */

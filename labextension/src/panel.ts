@@ -12,7 +12,6 @@ import { Widget } from '@lumino/widgets';
 import { showCell } from './cells';
 import { ICell, IGraphMessage } from './contract';
 import { FOCUS_MODES, FocusMode, IViewState, producerOf, Reach, render } from './graphview';
-import { ILayout } from './layout';
 import { IKernelLinks, KernelLink, LinkState } from './links';
 
 export const PANEL_ID = 'sqlweave-lineage-panel';
@@ -105,11 +104,13 @@ export class LineageView extends Widget {
     if (!graph.datasets.length && !graph.cells.length) {
       this._status.textContent ||= 'No lineage yet: run a %%sql cell.';
     }
+    if (!this.isVisible) {
+      return; // drawn when shown (onAfterShow): a closed panel costs nothing while cells run
+    }
     const fresh = graph !== this._drawn;
-    const cached = !fresh && this._cached ? this._cached : undefined;
     const scroll = { left: this._canvas.scrollLeft, top: this._canvas.scrollTop };
-    const out = render(graph, this._state, (id, action) => this._onNode(graph, id, action), cached);
-    this._cached = { key: out.key, layout: out.layout };
+    performance.mark('sqlweave:render-start');
+    const out = render(graph, this._state, (id, action) => this._onNode(graph, id, action));
     this._canvas.replaceChildren(out.svg);
     this._canvas.scrollLeft = scroll.left;
     this._canvas.scrollTop = scroll.top;
@@ -118,6 +119,10 @@ export class LineageView extends Widget {
     if (fresh) {
       performance.mark(MARK_RENDERED);
     }
+  }
+
+  protected onAfterShow(): void {
+    this.update();
   }
 
   private _onNode(graph: IGraphMessage, id: string, action: 'select' | 'expand'): void {
@@ -165,7 +170,6 @@ export class LineageView extends Widget {
 
   private _link: KernelLink | null = null;
   private _drawn: IGraphMessage | null = null;
-  private _cached: { key: string; layout: ILayout } | undefined;
   private _state: IViewState = { expanded: new Set(), selected: null, mode: null, search: '' };
   private _search: HTMLInputElement;
   private _scope: HTMLInputElement;
