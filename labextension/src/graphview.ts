@@ -22,7 +22,7 @@ export const CELL_FONT_PX = 11;
 const ROW = 18;
 const HEAD = 26;
 const CELL_H = 22;
-const MAX_CELL_W = 240;
+const MAX_CELL_W = 150;
 /** widths are rounded up to this step, so a label growing by a digit keeps its layout */
 const WIDTH_STEP = 24;
 const LAYOUT_CACHE = 8;
