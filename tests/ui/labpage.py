@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,8 @@ def menu(page: Any, *path: str) -> None:
     """Click through the main menu, e.g. ``menu(page, "Run", "Run All Cells")``."""
     page.locator("#jp-MainMenu").get_by_role("menuitem", name=path[0], exact=True).click()
     for name in path[1:]:
-        page.locator(".lm-Menu").get_by_role("menuitem", name=name, exact=True).last.click()
+        label = re.compile(f"^{re.escape(name)}$")
+        page.locator(".lm-Menu .lm-Menu-itemLabel").filter(has_text=label).last.click()
 
 
 def run_all(page: Any) -> None:
