@@ -11,8 +11,9 @@ disk and renamed over the previous version, so a failed statement (nothing is sa
 kill during the write leaves the previous version intact and readable.
 
 Parquet for DataFusion *and* DuckDB: a pipeline runs notebooks in parallel kernels, and a
-DuckDB database file admits one writing process at a time. The cluster engine keeps its own
-catalog; the warehouse does not apply to it.
+DuckDB database file admits one writing process at a time. The cluster engine is left alone:
+its tables live in the coordinator's catalog, which outlives kernels already (and restarts
+too, with ``sqlweave coordinator --state-dir``).
 
 Re-running a notebook must work, so a plain ``CREATE TABLE t`` replaces a ``t`` that was
 loaded from the warehouse (not one created earlier in the same session).
