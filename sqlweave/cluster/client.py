@@ -113,6 +113,10 @@ class ClusterEngine(Engine):
         """Workers, their liveness, memory and fragments run."""
         return self._expect(P.StatusRequest(_rid()), P.ClusterStatus)
 
+    def history(self, limit: int = 100) -> tuple[P.HistoryEntry, ...]:
+        """The coordinator's newest finished statements (duration, rows, bytes, state)."""
+        return self._expect(P.HistoryRequest(_rid(), limit), P.QueryHistory).entries
+
     def close(self) -> None:
         if not self._closed:
             self._closed = True

@@ -217,6 +217,8 @@ class Coordinator:
         self._stop = threading.Event()
         #: PlannerOptions overrides, e.g. from SQLWEAVE_PLANNER='{"broadcast_rows": 1000000}'
         self.planner_options: dict[str, Any] = json.loads(os.environ.get("SQLWEAVE_PLANNER", "{}"))
+        self.observer: Any = None  # observe.Observer, when serving HTTP
+        self._started_at = time.time()
         #: started coordinator-local statements: future -> (sql, perf_counter at start)
         self._local_started: dict[cf.Future, tuple[str, float]] = {}
         self.journal: Journal | None = None
@@ -308,6 +310,11 @@ class Coordinator:
                     ready = dict(poller.poll(0))
                 self._finish_local_tasks()
                 self._membership_events(self.membership.tick(time.monotonic()))
+                if (
+                    self.observer is not None
+                    and time.monotonic() - self.observer.snapshot.taken > 0.5
+                ):
+                    self.observer.publish(self._snapshot())
         finally:
             self.close()
 
@@ -329,6 +336,8 @@ class Coordinator:
             self._gate.stop()
         if self.journal is not None:
             self.journal.close()
+        if self.observer is not None:
+            self.observer.close()
         if self._own_context:
             self.zctx.destroy(linger=200)
         else:
@@ -464,6 +473,42 @@ class Coordinator:
         )
         P.send(self.clients, status, identity)
 
+    def _on_history(self, identity: bytes, msg: P.HistoryRequest) -> None:
+        limit = max(0, min(msg.limit, len(self.history)))
+        entries = tuple(_history_entry(r) for r in list(self.history)[len(self.history) - limit :])
+        P.send(self.clients, P.QueryHistory(msg.request_id, entries), identity)
+
+    def serve_http(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Start the operators' HTTP endpoint (see :mod:`.observe`); its address."""
+        from .observe import Observer
+
+        self.observer = Observer(host, port)
+        self.observer.publish(self._snapshot())
+        return self.observer.address
+
+    def _snapshot(self) -> Any:
+        from dataclasses import asdict
+
+        from .observe import Snapshot
+        from .worker import _rss_bytes
+
+        workers = tuple(
+            {**asdict(w), "liveness": w.liveness.value}
+            for w in self.membership.status(time.monotonic())
+        )
+        history = tuple(asdict(_history_entry(r)) for r in self.history)
+        return Snapshot(
+            pid=os.getpid(),
+            incarnation=self.incarnation,
+            started=self._started_at,
+            rss_bytes=_rss_bytes(),
+            queries_running=len(self.queries) + len(self._local_statements),
+            local_running=len(self._local_statements) + len(self._cancelled_local),
+            queries_run=self.queries_run,
+            workers=workers,
+            history=history,
+        )
+
     def _reply_error(self, identity: bytes, request_id: str, exc: BaseException) -> None:
         P.send(self.clients, failure(request_id, exc), identity)
 
@@ -581,11 +626,13 @@ class Coordinator:
             self._start_query(identity, msg)
         except Exception as exc:
             log.info("query %s failed to start: %s", msg.request_id, exc)
+            self._record_statement(msg.sql, "failed", 0.0, error=_first_line(exc))
             self._reply_error(identity, msg.request_id, exc)
 
     _client_handlers: dict[type, Callable] = {
         P.ConnectInfoRequest: _on_connect_info,
         P.StatusRequest: _on_status,
+        P.HistoryRequest: _on_history,
         P.RegisterPath: _on_register_path,
         P.RegisterArrow: _on_register_arrow,
         P.Deregister: _on_deregister,
@@ -1062,6 +1109,10 @@ def _loopback(address: str) -> bool:
     return host in ("localhost", "::1", "[::1]") or host.startswith("127.")
 
 
+def _history_entry(r: Record) -> P.HistoryEntry:
+    return P.HistoryEntry(r.sql, r.state, round(r.seconds, 6), r.rows, r.bytes, r.at, r.error)
+
+
 def _refuse_special_file(path: str) -> None:
     """A FIFO, device or socket would block (or never end) a reader: say so instead."""
     import stat
@@ -1105,6 +1156,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help=f"CURVE key directory (default: ${curve.KEYS_ENV}; see `sqlweave cluster keys`)",
     )
     parser.add_argument(
+        "--http",
+        type=int,
+        default=None,
+        metavar="PORT",
+        help="serve /health/live, /health/ready, /status, /queries, /metrics on this port",
+    )
+    parser.add_argument("--http-host", default="127.0.0.1", help="interface for --http")
+    parser.add_argument(
         "--state-dir",
         default=None,
         help="keep the catalog and query history here (journal + snapshot): a restart recovers them",
@@ -1132,6 +1191,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         with open(tmp, "w") as f:
             f.write(coord.info.to_json())
         os.replace(tmp, ns.info_file)
+    if ns.http is not None:
+        print(f"  operators: {coord.serve_http(ns.http_host, ns.http)}/status", flush=True)
     print(f"sqlweave coordinator listening on {coord.info.clients}", flush=True)
     print(f"  workers connect to {coord.info.workers}", flush=True)
     import signal

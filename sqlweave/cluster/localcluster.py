@@ -105,6 +105,8 @@ class LocalCluster:
             (loopback only). Its processes find the keys through ``$SQLWEAVE_KEYS``, never argv.
         worker_memory: each worker's DataFusion memory pool (bytes or ``"2G"``); queries
             spill beyond it where DataFusion can, else fail with "query exceeded memory".
+        http_port: serve the coordinator's operator endpoint (``/status``, ``/metrics``, ...)
+            on 127.0.0.1 at this port (see :mod:`.observe`).
     """
 
     def __init__(
@@ -118,6 +120,7 @@ class LocalCluster:
         log_level: str | None = None,
         keys: bool | str | os.PathLike[str] = True,
         worker_memory: str | int | None = None,
+        http_port: int | None = None,
     ) -> None:
         if workers < 0:
             raise UsageError("workers must be >= 0")
@@ -157,6 +160,7 @@ class LocalCluster:
                     str(heartbeat_s),
                     "--info-file",
                     os.path.join(self._tmp.name, "info.json"),
+                    *(["--http", str(http_port)] if http_port is not None else []),
                 ],
                 None,
             )
@@ -229,6 +233,10 @@ class LocalCluster:
     def status(self) -> P.ClusterStatus:
         """Workers (liveness, memory, fragments run) as the coordinator sees them."""
         return self.client().status()
+
+    def history(self, limit: int = 100) -> tuple[P.HistoryEntry, ...]:
+        """Finished statements, oldest first: duration, rows, bytes, state."""
+        return self.client().history(limit)
 
     def alive(self) -> list[str]:
         return [

@@ -432,6 +432,37 @@ class ClusterStatus(Message):
     local_running: int = 0
 
 
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One finished statement in the coordinator's history."""
+
+    sql: str
+    state: str  # finished | failed
+    seconds: float
+    rows: int
+    bytes: int
+    at: float  # wall-clock end time
+    error: str = ""
+
+
+@message
+@dataclass(frozen=True)
+class HistoryRequest(Message):
+    TAG: ClassVar[str] = "history_request"
+    request_id: str
+    limit: int = 100
+
+
+@message
+@dataclass(frozen=True)
+class QueryHistory(Message):
+    """The newest finished statements, oldest first."""
+
+    TAG: ClassVar[str] = "query_history"
+    request_id: str
+    entries: tuple[HistoryEntry, ...]
+
+
 @message
 @dataclass(frozen=True)
 class ConnectInfoRequest(Message):
@@ -496,7 +527,7 @@ class ConnectionInfo:
 
 # ----- encoding ------------------------------------------------------------------
 
-for _cls in (ErrorKind, WorkerLiveness, WorkerStatus, FragmentRun):
+for _cls in (ErrorKind, WorkerLiveness, WorkerStatus, FragmentRun, HistoryEntry):
     register_value(_cls)
 # every value of the planner contract may travel (it grows additively)
 for _cls in vars(fragments).values():

@@ -19,6 +19,7 @@ USAGE = """\
 %sqlweave cluster start [--workers N] [--heartbeat S]   start a local cluster and use it
 %sqlweave cluster stop                                  stop it (back to the embedded engine)
 %sqlweave cluster status                                workers, liveness, memory, fragments run
+%sqlweave cluster history                               finished statements: time, rows, state
 %sqlweave connect ADDRESS [--keys DIR]                 use a running cluster (tcp://host:port)"""
 
 #: queries shorter than this never show a progress bar
@@ -54,6 +55,8 @@ def cluster_command(args: list[str], magics: Any) -> object:
         return _stop(magics)
     if word == "status":
         return _status(magics)
+    if word == "history":
+        return _history(magics)
     raise UsageError(f"unknown cluster command {word!r}\n{USAGE}")
 
 
@@ -112,13 +115,35 @@ def _connect(args: list[str], magics: Any) -> None:
     print(f"connected to {ns.address} ({len(status.workers)} workers)")
 
 
-def _status(magics: Any) -> object:
+def _cluster_engine(magics: Any) -> Any:
     engine = magics.session.engine
     if getattr(engine, "name", "") != "cluster":
         cluster = getattr(magics, "cluster", None)
         if cluster is None:
             raise UsageError("not connected to a cluster: %sqlweave cluster start or connect")
         engine = cluster.client()
+    return engine
+
+
+def _history(magics: Any) -> object:
+    entries = _cluster_engine(magics).history()
+    table = pa.table(
+        {
+            "ended": pa.array([int(e.at) for e in entries], pa.int64()).cast(pa.timestamp("s")),
+            "state": [e.state for e in entries],
+            "seconds": pa.array([e.seconds for e in entries], pa.float64()),
+            "rows": pa.array([e.rows for e in entries], pa.int64()),
+            "bytes": pa.array([e.bytes for e in entries], pa.int64()),
+            "sql": [e.sql for e in entries],
+            "error": [e.error for e in entries],
+        }
+    )
+    to_result = getattr(magics, "_table_result", None)
+    return to_result(table) if to_result is not None else table
+
+
+def _status(magics: Any) -> object:
+    engine = _cluster_engine(magics)
     table = status_table(engine.status())
     to_result = getattr(magics, "_table_result", None)
     return to_result(table) if to_result is not None else table

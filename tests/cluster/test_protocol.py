@@ -66,6 +66,8 @@ EXAMPLES: list[P.Message] = [
     P.TableList("r", ("a", "b")),
     P.DescribeTable("r", "t"),
     P.StatusRequest("r"),
+    P.HistoryRequest("r", 10),
+    P.QueryHistory("r", (P.HistoryEntry("select 1", "finished", 0.5, 1, 8, 1.7e9, ""),)),
     P.ConnectInfoRequest("r"),
     P.ConnectInfoReply("r", "tcp://a:1", "tcp://a:2"),
     P.Ok("r"),
