@@ -253,3 +253,13 @@ def test_a_failing_catalog_is_not_asked_again_at_every_keystroke():
         catalog.refresh({}, generation)
         assert complete("SELECT * FROM t", 15, catalog).matches == ()
     assert Down.calls == 1
+
+
+def test_completion_package_never_imports_ipython():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, sqlweave.completion\nassert 'IPython' not in sys.modules, 'IPython imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
