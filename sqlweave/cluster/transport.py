@@ -170,14 +170,22 @@ _RAW = _FIXED | _OFFSETS32 | _OFFSETS64 | _VIEWS | _LISTS32 | _LISTS64
 _RAW |= {_FIXED_LIST, _STRUCT, _BOOL, _NULL}
 
 
-def _plain_types(table: pa.Table) -> pa.Table:
-    """Dictionary columns travel as their values (receivers expect plain column types)."""
-    if not any(pa.types.is_dictionary(f.type) for f in table.schema):
+def _plain_types(table: pa.Table, nested_only: bool = False) -> pa.Table:
+    """Dictionary columns travel as their values (receivers expect plain column types).
+
+    ``nested_only``: only dictionaries of dictionaries, which Arrow IPC cannot carry
+    (pyarrow's reader fails on them), lose their outer level.
+    """
+
+    def flatten(t: pa.DataType) -> bool:
+        if not pa.types.is_dictionary(t):
+            return False
+        return not nested_only or pa.types.is_dictionary(t.value_type)
+
+    if not any(flatten(f.type) for f in table.schema):
         return table
     fields = [
-        pa.field(f.name, f.type.value_type, f.nullable, f.metadata)
-        if pa.types.is_dictionary(f.type)
-        else f
+        pa.field(f.name, f.type.value_type, f.nullable, f.metadata) if flatten(f.type) else f
         for f in table.schema
     ]
     return table.cast(pa.schema(fields, metadata=table.schema.metadata))
@@ -195,8 +203,7 @@ def table_frames(
         return [_layout_frame(table, [])]
     if isinstance(table, pa.RecordBatch):
         table = pa.Table.from_batches([table])
-    if plain:
-        table = _plain_types(table)
+    table = _plain_types(table, nested_only=not plain)
     buffers: list[pa.Buffer] = []
     layout = [_encode_batch(b, buffers) for b in _batches(table)]
     return [_layout_frame(table.schema, layout), *buffers]
