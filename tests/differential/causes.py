@@ -42,6 +42,14 @@ class Cause(str, enum.Enum):
     EMBEDDED_PLAN_CHECK = (
         "embedded DataFusion rejects its own plan (engine bug; the cluster answers)"
     )
+    EMBEDDED_GROUPING_SORT = (
+        "embedded DataFusion drops an ORDER BY key that WHERE fixes although ROLLUP/CUBE makes "
+        "it NULL (engine bug; the cluster sorts right)"
+    )
+    EMBEDDED_TYPE_DRIFT = (
+        "embedded DataFusion types an empty result by its logical plan, rows by its physical "
+        "plan (sum(decimal) beside a DISTINCT aggregate: decimal(20,2) vs (30,2))"
+    )
     OTHER = "not triaged yet"
     #: embedded DataFusion vs DuckDB (not the cluster)
     DUCKDB_SEMANTICS = "DuckDB and DataFusion differ (engine semantics)"
@@ -50,6 +58,12 @@ class Cause(str, enum.Enum):
 _RULES: tuple[tuple[Cause, str, str], ...] = (
     # (cause, regex on the SQL, regex on detail + answers); both must match
     (Cause.EMBEDDED_PLAN_CHECK, r"", r"^PlanError: Plan: \["),
+    (
+        Cause.EMBEDDED_GROUPING_SORT,
+        r"(?i)group\s+by\s+(cube|rollup|grouping\s+sets)",
+        r"^row \d+: ",
+    ),
+    (Cause.EMBEDDED_TYPE_DRIFT, r"", r"^types .*decimal128\(\d+, \d+\) != decimal128"),
     (Cause.INTERVAL_TRANSPORT, r"", r"coordinator process died|KeyError: 2[12]"),
     (Cause.HANG, r"", r"no answer within"),
     (Cause.DICTIONARY_IN_LIST, r"", r"Dictionary field not found"),

@@ -210,19 +210,38 @@ class _Gen:
 
     # ---- query shapes ----------------------------------------------------------------
 
+    def source(self, t: str) -> str:
+        """A table, or a derived table over it (a LIMIT or a filter inside a subquery)."""
+        r = self.rng.randint(0, 9)
+        if r == 0:
+            return f"(select * from {t} order by id limit {self.rng.randint(0, 30)})"
+        if r == 1:
+            return f"(select * from {t} x where {self.pred('x')})"
+        if r == 2:
+            return f"(with w as (select * from {t}) select * from w)"
+        return t
+
     def from_clause(self) -> tuple[str, list[str]]:
         """A FROM clause and the aliases it exposes."""
         t1, t2 = self.rng.sample(TABLES, 2)
         r = self.rng.randint(0, 9)
         if r <= 3:
-            return f"{t1} a", ["a"]
+            return f"{self.source(t1)} a", ["a"]
         kind = self.pick("join", "left join", "right join", "full join", "join")
-        on = "a.k = b.k"
+        on = "on a.k = b.k"
         if self.chance(0.3):
             on += f" and {self.pred('b')}"
         if self.chance(0.15):
-            on = "a.k is not distinct from b.k"
-        return f"{t1} a {kind} {t2} b on {on}", ["a", "b"]
+            on = "on a.k is not distinct from b.k"
+        elif kind == "join" and self.chance(0.2):
+            on = "using (k)"
+        frm = f"{self.source(t1)} a {kind} {self.source(t2)} b {on}"
+        if r == 9:
+            # a third table, or the first one again (self-join: equal column names)
+            t3 = self.pick(*TABLES)
+            frm += f" {self.pick('join', 'left join')} {self.source(t3)} c on c.k = b.k"
+            return frm, ["a", "b", "c"]
+        return frm, ["a", "b"]
 
     def where(self, aliases: list[str]) -> str:
         parts = []
@@ -235,7 +254,9 @@ class _Gen:
     def semi(self, a: str) -> str:
         """A semi or anti join written as a subquery."""
         t = self.pick(*TABLES)
-        r = self.rng.randint(0, 3)
+        r = self.rng.randint(0, 4)
+        if r == 4:
+            return f"{a}.i > (select avg(x.i) from {t} x where x.k = {a}.k)"
         if r == 0:
             return f"exists (select 1 from {t} x where x.k = {a}.k and {self.pred('x')})"
         if r == 1:
@@ -264,6 +285,15 @@ class _Gen:
         if self.chance(0.3):
             having = f" having count(*) > {self.rng.randint(0, 3)}"
         group = ", ".join(keys)
+        if len(keys) == 2 and self.chance(0.5):
+            k1, k2 = keys
+            group = self.pick(
+                f"rollup ({k1}, {k2})",
+                f"cube ({k1}, {k2})",
+                f"grouping sets (({k1}, {k2}), ({k1}), ())",
+            )
+        if self.chance(0.2):
+            aggs.append(f"sum(count(*)) over (order by {keys[0]} asc nulls first)")
         sql = f"select {self._named(keys + aggs)} from {frm}{self.where(aliases)} group by {group}{having}"
         return sql, len(keys) + len(aggs)
 
@@ -285,7 +315,14 @@ class _Gen:
         elif r == 6:
             out = f"count({a}.{self.pick('s', 'st', 'f')})"
         elif r == 7:
-            out = f"bool_and({a}.b)"
+            out = self.pick(
+                f"bool_and({a}.b)",
+                f"string_agg({a}.s, ',' order by {a}.s asc nulls first, {a}.id)",
+                f"stddev({a}.f)",
+            )
+        elif r == 9 and self.chance(0.3):
+            self.df_only()  # DataFusion's median of integers is an integer
+            out = f"median({a}.i)"
         elif r == 8:
             self.df_only()  # DuckDB's array_agg returns a different list type
             out = f"array_agg({a}.i order by {a}.i asc nulls first, {a}.id)"
@@ -294,6 +331,14 @@ class _Gen:
         if self.chance(0.3) and not out.startswith("array_agg"):
             out += f" filter (where {self.pred(a)})"
         return out
+
+    def distinct_on(self) -> tuple[str, int]:
+        t = self.pick(*TABLES)
+        key = self.pick("k", "s", "b")
+        cols = [f"a.{key}", "a.id", self.scalar("a")]
+        order = f"order by a.{key} {self.direction()}, a.id {self.pick('asc', 'desc')}"
+        sql = f"select distinct on (a.{key}) {self._named(cols)} from {self.source(t)} a{self.where(['a'])} {order}"
+        return sql, len(cols)
 
     def window(self) -> tuple[str, int]:
         t = self.pick(*TABLES)
@@ -309,7 +354,9 @@ class _Gen:
         # explicit NULLS FIRST/LAST: the engines' defaults differ for DESC
         rows_order = f"order by a.{self.pick('i', 'k', 'f')} {self.direction()}, a.id"
         if r == 0:
-            return f"row_number() over ({part}{rows_order})"
+            fn = self.pick("row_number()", "ntile(3)", f"nth_value(a.i, {self.rng.randint(1, 3)})")
+            frame = f" {self.rows_frame()}" if fn.startswith("nth") else ""
+            return f"{fn} over ({part}{rows_order}{frame})"
         if r == 1:
             fn = self.pick("rank", "dense_rank", "percent_rank", "cume_dist")
             return f"{fn}() over ({part}order by a.{self.pick('i', 'k')} {self.direction()})"
@@ -376,15 +423,17 @@ class _Gen:
 def case(seed: int) -> Case:
     """The query for ``seed``, over :func:`tables` of the same batch."""
     g = _Gen(seed)
-    shape = g.rng.randint(0, 9)
+    shape = g.rng.randint(0, 10)
     if shape <= 2:
         body, n = g.plain()
     elif shape <= 5:
         body, n = g.aggregate()
     elif shape <= 8:
         body, n = g.window()
-    else:
+    elif shape == 9:
         body, n = _set_op(g)
+    else:
+        body, n = g.distinct_on()
     ordered = g.chance(0.6)
     sql = body
     if ordered:

@@ -371,6 +371,25 @@ REPROS: tuple[Repro, ...] = (
         Mode.REGISTERED,
     ),
     Repro(
+        "cube-order-by-fixed-key",
+        Cause.EMBEDDED_GROUPING_SORT,
+        OPEN,
+        "SELECT column1, column2, count(*) AS n FROM g WHERE column1 = 1 "
+        "GROUP BY CUBE (column1, column2) ORDER BY 1 ASC NULLS LAST, 2 ASC NULLS LAST",
+        ("CREATE TABLE g AS VALUES (1, true), (1, NULL), (2, false), (NULL, true)",),
+        Mode.REGISTERED,
+    ),
+    Repro(
+        "empty-sum-decimal-beside-distinct",
+        Cause.EMBEDDED_TYPE_DRIFT,
+        OPEN,
+        "SELECT * FROM (SELECT column2, sum(CAST(column1 AS DECIMAL(10, 2))) AS s, "
+        "sum(DISTINCT column1) AS d FROM t WHERE column1 > 100 GROUP BY column2) q "
+        "ORDER BY 1 LIMIT 5",
+        (_T5,),
+        Mode.REGISTERED,
+    ),
+    Repro(
         "semi-join-registered",
         Cause.EMPTY_JOIN,
         FIXED,

@@ -176,6 +176,12 @@ _NONDETERMINISTIC = re.compile(
     re.I,
 )
 _EXPLAIN = re.compile(r"^\s*explain\b", re.I)
+# an order-sensitive window function over a window without ORDER BY: any row order is right
+_UNORDERED_WINDOW = re.compile(
+    r"\b(lag|lead|first_value|last_value|nth_value|row_number)\s*\([^()]*\)\s*"
+    r"((ignore|respect)\s+nulls\s*)?over\s*\(\s*(partition\s+by\s+((?!\border\b)[^()])*)?\)",
+    re.I,
+)
 
 
 def skip_reason(sql: str) -> str | None:
@@ -184,7 +190,23 @@ def skip_reason(sql: str) -> str | None:
         return "EXPLAIN: the cluster's plan text differs by design"
     if _NONDETERMINISTIC.search(sql):
         return "non-deterministic function"
+    if _UNORDERED_WINDOW.search(sql):
+        return "order-sensitive window function over an unordered window"
+    if _limit_without_order(sql):
+        return "LIMIT without ORDER BY: any rows are right"
     return None
+
+
+def _limit_without_order(sql: str) -> bool:
+    import sqlglot
+
+    try:
+        tree = sqlglot.parse_one(sql, read="postgres")
+    except Exception:
+        return False
+    if tree is None or tree.args.get("order") is not None:
+        return False
+    return tree.args.get("limit") is not None or tree.args.get("offset") is not None
 
 
 # ---------------------------------------------------------------------------------------
@@ -194,9 +216,18 @@ def skip_reason(sql: str) -> str | None:
 _TABLE_STATEMENT = re.compile(
     r"^\s*(?:create\s+(?:or\s+replace\s+)?(?:unbounded\s+)?(?:external\s+)?table\s+"
     r"(?:if\s+not\s+exists\s+)?|insert\s+(?:into|overwrite)\s+(?:table\s+)?)"
-    r"(?P<name>[A-Za-z_][\w.]*)",
+    r"(?:(?P<name>[A-Za-z_][\w.]*)|\"(?P<quoted>[^\"]+)\")",
     re.I,
 )
+
+
+def table_name(m: re.Match[str]) -> str:
+    """The catalog name a CREATE/INSERT statement names (unquoted names fold to lower case)."""
+    if m.group("quoted"):
+        return m.group("quoted")
+    return m.group("name").rsplit(".", 1)[-1].lower()
+
+
 _SET = re.compile(r"^\s*set\s+(?P<key>time\s+zone|timezone|[\w.]+)", re.I)
 _LITERAL_PATH = re.compile(r"'(?P<path>(?:\.\./|test_files/scratch/|data/)[^']*)'")
 
@@ -286,7 +317,7 @@ class _FileRun:
                 self.settings.add(m.group("key"))
             table = _TABLE_STATEMENT.match(rec.sql)
             if self.mode is Mode.REGISTERED and table is not None:
-                return self._register(rec, key, e_sql, table.group("name"))
+                return self._register(rec, key, e_sql, table_name(table))
         reason = skip_reason(rec.sql) if rec.kind is RecordKind.QUERY else None
         e = run(self.embedded, e_sql)
         c = self.run_cluster(c_sql)
@@ -302,12 +333,20 @@ class _FileRun:
         return Finding(key, verdict, rec.sql, detail, e.brief(), c.brief(), c.distributed)
 
     def _register(self, rec: Record, key: str, e_sql: str, name: str) -> Finding:
+        """Run a table statement on embedded, then register its rows as Arrow on both sessions.
+
+        Both sides then hold the same Arrow table (no declared keys, order or bounds), so a
+        difference is the cluster's, not the registration's.
+        """
         e = run(self.embedded, e_sql)
         if not e.ok:
             return Finding(key, Verdict.BOTH_ERROR, rec.sql, "embedded refused; not registered")
-        snap = run(self.embedded, f"SELECT * FROM {name}")
+        quoted = '"' + name.replace('"', '""') + '"'
+        snap = run(self.embedded, f"SELECT * FROM {quoted}")
         if not snap.ok or snap.table is None:
             return Finding(key, Verdict.SKIPPED, rec.sql, f"cannot read {name} back: {snap.error}")
+        self.embedded.deregister(name)
+        self.embedded.register(name, snap.table)
         try:
             if name in self.cluster.tables():
                 self.cluster.deregister(name)

@@ -184,3 +184,23 @@ def test_triage_names_causes() -> None:
     assert causes.triage(f("SELECT a FROM t", "types a: int32 != int64"), text) is (
         causes.Cause.DECLARED_SCHEMA
     )
+
+
+def test_skips_answers_sql_leaves_open() -> None:
+    assert runner.skip_reason("SELECT * FROM t LIMIT 3")
+    assert runner.skip_reason("SELECT lag(x) OVER (PARTITION BY k) FROM t ORDER BY k")
+    assert runner.skip_reason("SELECT lag(x, 2) IGNORE NULLS OVER () FROM t ORDER BY x")
+    assert runner.skip_reason("SELECT lag(x) OVER (PARTITION BY k ORDER BY y) FROM t") is None
+    assert runner.skip_reason("SELECT * FROM t ORDER BY x LIMIT 3") is None
+    assert runner.skip_reason("SELECT count(*) FROM (SELECT * FROM t LIMIT 3)") is None
+
+
+def test_table_names_fold_like_datafusion() -> None:
+    def name(sql: str) -> str:
+        m = runner._TABLE_STATEMENT.match(sql)
+        assert m is not None
+        return runner.table_name(m)
+
+    assert name("CREATE TABLE FOO (x INT)") == "foo"
+    assert name('INSERT INTO "Foo" VALUES (1)') == "Foo"
+    assert name("CREATE OR REPLACE EXTERNAL TABLE IF NOT EXISTS public.t2 STORED AS CSV") == "t2"

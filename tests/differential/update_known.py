@@ -9,9 +9,11 @@ a cause of ``OTHER`` means nobody has looked yet.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 from collections import Counter
+from dataclasses import asdict
 from pathlib import Path
 
 from . import causes, corpus, runner
@@ -37,7 +39,15 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m tests.differential.update_known")
     ap.add_argument("--cases", type=int, default=DEFAULT_CASES)
     ap.add_argument("--no-corpus", action="store_true")
+    ap.add_argument("--findings", type=Path, help="also write every bad finding here (JSON lines)")
     args = ap.parse_args(argv)
+    out = args.findings.open("w") if args.findings else None
+
+    def keep(f: runner.Finding, cause: causes.Cause) -> None:
+        if out is not None:
+            row = {**asdict(f), "verdict": f.verdict.value, "cause": cause.name}
+            out.write(json.dumps(row) + "\n")
+
     holder = runner.ClusterHolder()
     counts: Counter[str] = Counter()
     try:
@@ -47,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
                 counts[f"generated {f.verdict.value}"] += 1
                 if f.verdict in runner.BAD:
                     generated[f.key] = causes.triage(f)
+                    keep(f, generated[f.key])
         _write(
             HERE / "known_generated.py",
             "Generated cases that still differ (written by ``python -m tests.differential.update_known``).",
@@ -66,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
                             counts[f"corpus {mode.value} {f.verdict.value}"] += 1
                             if f.verdict in runner.BAD:
                                 found[f.key] = causes.triage(f, text)
+                                keep(f, found[f.key])
             _write(
                 HERE / "known_corpus.py",
                 "Corpus records that still differ (written by ``python -m "
@@ -76,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
             )
     finally:
         holder.close()
+        if out is not None:
+            out.close()
     for k, n in sorted(counts.items()):
         print(f"{k:40} {n:6}")
     return 0
