@@ -19,6 +19,15 @@ class Cause(str, enum.Enum):
     DECLARED_SCHEMA = "external table's declared schema/options re-inferred by the cluster"
     DICTIONARY_DECODED = "dictionary-typed results arrive decoded"
     DICTIONARY_IN_LIST = "a dictionary inside a list breaks the result transport"
+    DICTIONARY_NESTED = "a dictionary of dictionaries loses a level: wrong values (0) or bad frames"
+    REGISTERED_DICTIONARY = (
+        "dictionary columns of a registered Arrow table are decoded by the cluster"
+    )
+    INFO_SCHEMA_SETTING = (
+        "SET/RESET datafusion.catalog.information_schema breaks the cluster's settings "
+        "(df_settings not found; every later SET/RESET fails)"
+    )
+    TIES = "the answer depends on how ties are broken (ORDER BY ... LIMIT over equal keys)"
     SETTINGS = "SET settings not carried to the plans the cluster makes"
     TIME_ZONE = "AT TIME ZONE / time-zoned results become UTC"
     WINDOW_RANGE = "window RANGE offsets dropped"
@@ -64,6 +73,9 @@ _RULES: tuple[tuple[Cause, str, str], ...] = (
         r"^row \d+: ",
     ),
     (Cause.EMBEDDED_TYPE_DRIFT, r"", r"^types .*decimal128\(\d+, \d+\) != decimal128"),
+    (Cause.INFO_SCHEMA_SETTING, r"", r"information_schema\.df_settings' not found"),
+    (Cause.DICTIONARY_NESTED, r"(?i)dictionary\([^()]*dictionary\(|nested_dict", r""),
+    (Cause.DICTIONARY_NESTED, r"", r"buffer_index out of range|dictionary<values=dictionary<"),
     (Cause.INTERVAL_TRANSPORT, r"", r"coordinator process died|KeyError: 2[12]"),
     (Cause.HANG, r"", r"no answer within"),
     (Cause.DICTIONARY_IN_LIST, r"", r"Dictionary field not found"),
@@ -96,6 +108,19 @@ def triage(f: Finding, file_text: str = "") -> Cause:
     if f.verdict is Verdict.DUCKDB_DIFFERS:
         return Cause.DUCKDB_SEMANTICS
     evidence = " ".join((f.detail, f.embedded, f.cluster))
+    registered = f.key.startswith("registered:")
+    if registered and re.search(
+        r"dictionary<[^>]*> != \w|'Dictionary\(\w+, \w+\)',?\) != \('", f.detail
+    ):
+        return Cause.REGISTERED_DICTIONARY
+    limit_then_order = re.search(r"(?is)\blimit\s+\d+.*\border\s+by\b", f.sql)
+    if (
+        registered
+        and f.verdict is Verdict.WRONG
+        and limit_then_order
+        and f.detail.startswith("row")
+    ):
+        return Cause.TIES
     for cause, sql_re, ev_re in _RULES:
         if (not sql_re or re.search(sql_re, f.sql)) and (not ev_re or re.search(ev_re, evidence)):
             return cause

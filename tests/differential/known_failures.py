@@ -390,6 +390,38 @@ REPROS: tuple[Repro, ...] = (
         Mode.REGISTERED,
     ),
     Repro(
+        "nested-dictionary-values",
+        Cause.DICTIONARY_NESTED,
+        OPEN,
+        "SELECT bit_length(arrow_cast(arrow_cast('é', 'Dictionary(UInt32, Utf8)'), "
+        "'Dictionary(Int32, Dictionary(UInt32, Utf8))')) AS n",
+    ),
+    Repro(
+        "nested-dictionary-result",
+        Cause.DICTIONARY_NESTED,
+        OPEN,
+        "SELECT arrow_cast(arrow_cast('x', 'Dictionary(UInt32, Utf8)'), "
+        "'Dictionary(Int32, Dictionary(UInt32, Utf8))') AS s",
+    ),
+    Repro(
+        "registered-dictionary-column",
+        Cause.REGISTERED_DICTIONARY,
+        OPEN,
+        "SELECT d FROM d",
+        (
+            "CREATE TABLE d AS SELECT arrow_cast(column1, 'Dictionary(Int32, Utf8)') AS d "
+            "FROM (VALUES ('a'), ('b'), ('a'))",
+        ),
+        Mode.REGISTERED,
+    ),
+    Repro(
+        "information-schema-off",
+        Cause.INFO_SCHEMA_SETTING,
+        OPEN,
+        "RESET datafusion.sql_parser.dialect",
+        ("SET datafusion.catalog.information_schema = false",),
+    ),
+    Repro(
         "semi-join-registered",
         Cause.EMPTY_JOIN,
         FIXED,

@@ -44,6 +44,7 @@ def test_every_cause_has_a_repro() -> None:
         Cause.HANG,
         Cause.ARROW_TYPES,
         Cause.UNBOUNDED,
+        Cause.TIES,
         Cause.OTHER,
         Cause.DUCKDB_SEMANTICS,
     }

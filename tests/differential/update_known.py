@@ -35,12 +35,48 @@ def _order(item: tuple[str, causes.Cause]) -> tuple:
     return tuple(int(p) if p.isdigit() else p for p in parts)
 
 
+def retriage(path: Path) -> int:
+    """Rewrite both lists from the findings of an earlier run, with today's triage rules."""
+    root = corpus.root()
+    generated: dict[str, causes.Cause] = {}
+    found: dict[str, causes.Cause] = {}
+    for line in path.read_text().splitlines():
+        row = json.loads(line)
+        row.pop("cause", None)
+        f = runner.Finding(**{**row, "verdict": runner.Verdict(row["verdict"])})
+        if f.key.startswith("gen-"):
+            generated[f.key] = causes.triage(f)
+            continue
+        name = f.key.split(":")[1]
+        text = (corpus.base(root) / "test_files" / name).read_text() if root else ""
+        found[f.key] = causes.triage(f, text)
+    _write(HERE / "known_generated.py", _GENERATED_DOC, "GENERATED", generated)
+    _write(HERE / "known_corpus.py", _CORPUS_DOC, "CORPUS", found)
+    for cause, n in Counter([*generated.values(), *found.values()]).most_common():
+        print(f"{cause.name:28} {n:5}")
+    return 0
+
+
+_GENERATED_DOC = (
+    "Generated cases that still differ (written by ``python -m tests.differential.update_known``)."
+)
+_CORPUS_DOC = (
+    "Corpus records that still differ (written by ``python -m tests.differential.update_known``)."
+    "\n\nKeys are ``<mode>:<file under test_files/>:<line of the record>``.\n"
+)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m tests.differential.update_known")
     ap.add_argument("--cases", type=int, default=DEFAULT_CASES)
     ap.add_argument("--no-corpus", action="store_true")
     ap.add_argument("--findings", type=Path, help="also write every bad finding here (JSON lines)")
+    ap.add_argument(
+        "--retriage", type=Path, help="no run: triage the findings of an earlier --findings"
+    )
     args = ap.parse_args(argv)
+    if args.retriage:
+        return retriage(args.retriage)
     out = args.findings.open("w") if args.findings else None
 
     def keep(f: runner.Finding, cause: causes.Cause) -> None:
@@ -58,12 +94,7 @@ def main(argv: list[str] | None = None) -> int:
                 if f.verdict in runner.BAD:
                     generated[f.key] = causes.triage(f)
                     keep(f, generated[f.key])
-        _write(
-            HERE / "known_generated.py",
-            "Generated cases that still differ (written by ``python -m tests.differential.update_known``).",
-            "GENERATED",
-            generated,
-        )
+        _write(HERE / "known_generated.py", _GENERATED_DOC, "GENERATED", generated)
         root = corpus.root()
         if root is not None and not args.no_corpus:
             found: dict[str, causes.Cause] = {}
@@ -78,14 +109,7 @@ def main(argv: list[str] | None = None) -> int:
                             if f.verdict in runner.BAD:
                                 found[f.key] = causes.triage(f, text)
                                 keep(f, found[f.key])
-            _write(
-                HERE / "known_corpus.py",
-                "Corpus records that still differ (written by ``python -m "
-                "tests.differential.update_known``).\n\nKeys are ``<mode>:<file under "
-                "test_files/>:<line of the record>``.\n",
-                "CORPUS",
-                found,
-            )
+            _write(HERE / "known_corpus.py", _CORPUS_DOC, "CORPUS", found)
     finally:
         holder.close()
         if out is not None:
