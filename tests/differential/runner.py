@@ -454,9 +454,3 @@ def summarise(findings: Iterable[Finding]) -> dict[Verdict, int]:
     for f in findings:
         out[f.verdict] += 1
     return out
-
-
-def elapsed(fn: Callable[[], object]) -> float:
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
