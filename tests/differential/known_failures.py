@@ -406,7 +406,7 @@ REPROS: tuple[Repro, ...] = (
     Repro(
         "registered-dictionary-column",
         Cause.REGISTERED_DICTIONARY,
-        OPEN,
+        FIXED,
         "SELECT d FROM d",
         (
             "CREATE TABLE d AS SELECT arrow_cast(column1, 'Dictionary(Int32, Utf8)') AS d "
@@ -417,7 +417,7 @@ REPROS: tuple[Repro, ...] = (
     Repro(
         "information-schema-off",
         Cause.INFO_SCHEMA_SETTING,
-        OPEN,
+        FIXED,
         "RESET datafusion.sql_parser.dialect",
         ("SET datafusion.catalog.information_schema = false",),
     ),
