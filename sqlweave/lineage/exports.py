@@ -78,8 +78,9 @@ def to_node_link(graph: LineageGraph) -> dict[str, Any]:
     """
     g = graph.to_networkx(multigraph=True)
     for _, a in g.nodes(data=True):
-        if "previous_names" in a:
-            a["previous_names"] = list(a["previous_names"])
+        for key in ("previous_names", "notebooks"):
+            if key in a:
+                a[key] = list(a[key])
     return nx.node_link_data(g, edges="edges")
 
 

@@ -30,8 +30,14 @@ Naming rule for datasets and columns:
 * Without a schema, ``*`` stays a ``dataset.*`` column and a column several tables could
   own is reported once per candidate with ``ColumnRef.unresolved`` set.
 
+Procedural scripts are opened up by the splitter (:mod:`.procedural`): the statements of a
+procedure body or scripting block are analysed like top-level ones. A table a statement
+creates (or clones, renames, drops) changes the catalog later statements of the script see.
+
 Extraction never raises on SQL text: a statement that cannot be tokenized or parsed becomes
-a :class:`StatementLineage` of kind ``UNPARSEABLE`` carrying the error and its position.
+a :class:`StatementLineage` of kind ``UNPARSEABLE`` carrying the error and its position; when
+its text names tables they are reported with ``approximate`` set (:mod:`.tolerant`), and a
+chunk that is several statements without ``;`` between them (T-SQL) is cut apart first.
 """
 
 from __future__ import annotations

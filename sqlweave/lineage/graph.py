@@ -233,6 +233,8 @@ class LineageGraph:
         self._g.add_node(rid, kind=NodeKind.RUN, name=info.run_id, seq=seq)
         if info.status is not Status.COMPLETE:
             return
+        for name in sorted(sl.reads | sl.writes | sl.drops):
+            self._used_by(self._dataset(name), info.notebook)
         for name in sorted(sl.reads):
             ds = self._dataset(name)
             attrs = self._g.nodes[ds]
@@ -269,6 +271,7 @@ class LineageGraph:
         for old, new in sl.renames:
             self._rename(old, new)
             ds = self._dataset(new)
+            self._used_by(ds, info.notebook)
             self._touch(ds, seq, info.run_id, dropped=False)
             self._edge(rid, ds, EdgeKind.RENAMES)
 
@@ -288,6 +291,7 @@ class LineageGraph:
                 modified_by="",
                 version=0,
                 dataset_kind=DatasetKind.TABLE,
+                notebooks=(),
             )
         return nid
 
@@ -304,6 +308,12 @@ class LineageGraph:
             )
             self._edge(ds, nid, EdgeKind.HAS_COLUMN)
         return nid
+
+    def _used_by(self, nid: str, notebook: str) -> None:
+        """Record that ``notebook`` reads or writes the dataset (node attribute ``notebooks``)."""
+        attrs = self._g.nodes[nid]
+        if notebook not in attrs["notebooks"]:
+            attrs["notebooks"] = tuple(sorted({*attrs["notebooks"], notebook}))
 
     def _touch(self, nid: str, seq: int, run_id: str, *, dropped: bool) -> None:
         attrs = self._g.nodes[nid]

@@ -96,3 +96,6 @@ def test_lineage_shows_this_notebook_unless_folder(ip, monkeypatch) -> None:
     assert "datasets: none" in mine  # two.ipynb's t2 is not this notebook's
     folder = repr(ip.run_line_magic("lineage", "impact t1 --folder"))
     assert "t2" in folder and "two.ipynb" in folder
+    g = graph(ip)
+    assert g.attrs("t1")["notebooks"] == ("one.ipynb", "two.ipynb")
+    assert g.to_networkx().nodes["dataset:t2"]["notebooks"] == ("two.ipynb",)
