@@ -191,7 +191,8 @@ def _assign(assignment: exp.EQ) -> exp.Expression:
 
 def delete(analyzer: StatementAnalyzer, statement: exp.Delete) -> Facts:
     # MySQL's multi-table DELETE lists its targets in ``tables``; ``this`` is then the FROM
-    targets = list(statement.args.get("tables") or [statement.this])
+    tables = [t for t in statement.args.get("tables") or () if not _is_top(t)]
+    targets = tables or [statement.this]
     source = statement.this
     if isinstance(source, exp.Table) and source.alias:
         # DELETE x FROM dbo.t AS x JOIN ...: x names the FROM table's rows
@@ -210,6 +211,18 @@ def delete(analyzer: StatementAnalyzer, statement: exp.Delete) -> Facts:
     facts = Facts(StatementKind.DELETE, reads=analyzer.reads_of(statement, skip))
     facts.writes = writes
     return facts
+
+
+def _is_top(table: exp.Expression) -> bool:
+    """T-SQL ``DELETE TOP (n) FROM t`` parses ``TOP (n)`` as a table named TOP."""
+    alias = table.args.get("alias")
+    return (
+        isinstance(table, exp.Table)
+        and table.name.upper() == "TOP"
+        and not table.args.get("db")
+        and isinstance(alias, exp.TableAlias)
+        and bool(alias.columns)
+    )
 
 
 def merge(analyzer: StatementAnalyzer, statement: exp.Merge) -> Facts:

@@ -23,19 +23,26 @@ from collections.abc import Iterator
 _I = re.IGNORECASE | re.DOTALL
 _CREATE = re.compile(
     r"CREATE\s+(?:OR\s+(?:REPLACE|ALTER)\s+)?(?:(?:DEFINER\s*=\s*\S+|TEMP|TEMPORARY|SECURE|"
-    r"AGGREGATE|TABLE|EDITIONABLE|NONEDITIONABLE)\s+)*(?:PROCEDURE|PROC|FUNCTION)\b",
+    r"AGGREGATE|TABLE|EDITIONABLE|NONEDITIONABLE)\s+)*"
+    r"(?:PROCEDURE|PROC|FUNCTION|TRIGGER|PACKAGE\s+BODY)\b",
     _I,
 )
 _TRANSACTION = r"(?!\s+(?:TRAN|TRANSACTION|WORK|DISTRIBUTED)\b)"
-_BEGIN = re.compile(r"BEGIN\b" + _TRANSACTION + r"(?:\s+ATOMIC\b)?", _I)
-_END = re.compile(r"END\b(?:\s+(?:IF|LOOP|WHILE|FOR|REPEAT|CASE)\b)?", _I)
+_BEGIN = re.compile(r"BEGIN\b" + _TRANSACTION + r"(?:\s+(?:ATOMIC|TRY|CATCH)\b)?", _I)
+_END = re.compile(r"END\b(?:\s+(?:IF|LOOP|WHILE|FOR|REPEAT|CASE|TRY|CATCH)\b)?", _I)
+#: members of an Oracle package body: ``PROCEDURE p IS ... BEGIN``
+_MEMBER = re.compile(r"(?:PROCEDURE|FUNCTION)\s+[\w$#.\"]+", _I)
 _SIMPLE = re.compile(r"(?:ELSE|LOOP|REPEAT|DO|EXCEPTION)\b", _I)
 _CONDITION = re.compile(r"(?:IF|ELSEIF|ELSIF|WHILE|WHEN)\b", _I)
 #: statements whose only lineage is in the queries they contain
 _RETURN = re.compile(
-    r"(?:RETURN|RAISE|SIGNAL|LEAVE|ITERATE|CONTINUE|BREAK|EXIT|NULL|DECLARE)\b", _I
+    r"(?:RETURN|RAISE|SIGNAL|LEAVE|ITERATE|CONTINUE|BREAK|EXIT|NULL|DECLARE|LET)\b", _I
 )
-_IMMEDIATE = re.compile(r"EXECUTE\s+IMMEDIATE\s+(?=\$|')", _I)
+#: a quoted body run as it stands: Snowflake EXECUTE IMMEDIATE $$...$$, Postgres DO $$...$$
+_IMMEDIATE = re.compile(r"(?:EXECUTE\s+IMMEDIATE|DO(?:\s+LANGUAGE\s+\w+)?)\s+(?=\$|')", _I)
+#: MySQL clients' ``DELIMITER //`` (a line of its own) and T-SQL's ``GO`` batch separator
+_DELIMITER = re.compile(r"^[ \t]*DELIMITER[ \t]+(\S+)[ \t]*$", _I | re.MULTILINE)
+_GO = re.compile(r"^[ \t]*GO[ \t]*$", _I | re.MULTILINE)
 _FOR = re.compile(r"FOR\b", _I)
 _UNTIL = re.compile(r"UNTIL\b", _I)
 _LOOP_OR_DO = re.compile(r"\b(?:LOOP|DO)\b", _I)
@@ -57,7 +64,8 @@ _PROCEDURAL_START = re.compile(
     r"(?:^|;)\s*(?:" + _CREATE.pattern + r"|BEGIN\b" + _TRANSACTION + r"(?!\s*(?:;|$))|END\b|"
     r"ELSE\b|ELSEIF\b|"
     r"ELSIF\b|LOOP\b|WHILE\b|REPEAT\b|EXCEPTION\b|DECLARE\b[^;]*;\s*BEGIN\b|"
-    r"IF\b[^;]*\bTHEN\b|FOR\b[^;]*\b(?:LOOP|DO)\b|EXECUTE\s+IMMEDIATE\s*[$'])",
+    r"IF\b[^;]*\bTHEN\b|FOR\b[^;]*\b(?:LOOP|DO)\b|EXECUTE\s+IMMEDIATE\s*[$']|DO\s*[$']|"
+    r"DELIMITER\b|PACKAGE\b)",
     _I,
 )
 
@@ -127,8 +135,27 @@ def flatten(sql: str, start: int = 0, end: int | None = None) -> list[tuple[int,
     """Spans ``(start, end)`` of the plain statements of ``sql[start:end]``, control flow and
     procedure headers removed, procedure bodies (also ``$$``-quoted ones) opened up."""
     end = len(sql) if end is None else end
-    masked = mask(sql)
-    return list(_flatten(sql, masked, start, end))
+    return list(_flatten(sql, mask(separators(sql)), start, end))
+
+
+def separators(sql: str) -> str:
+    """``sql`` with client-side statement separators turned into ``;`` (same positions):
+    ``GO`` lines, and the custom delimiter set by ``DELIMITER //`` lines (which go blank)."""
+    out = list(sql)
+    for go in _GO.finditer(sql):
+        out[go.start() : go.end()] = ";" + " " * (go.end() - go.start() - 1)
+    lines = list(_DELIMITER.finditer(sql))
+    for index, line in enumerate(lines):
+        out[line.start() : line.end()] = " " * (line.end() - line.start())
+        delimiter = line.group(1)
+        if delimiter == ";":
+            continue
+        stop = lines[index + 1].start() if index + 1 < len(lines) else len(sql)
+        at = sql.find(delimiter, line.end(), stop)
+        while at >= 0:
+            out[at : at + len(delimiter)] = ";" + " " * (len(delimiter) - 1)
+            at = sql.find(delimiter, at + len(delimiter), stop)
+    return "".join(out)
 
 
 def _flatten(sql: str, masked: str, start: int, end: int) -> Iterator[tuple[int, int]]:
@@ -173,7 +200,10 @@ class _Piece:
             i = _skip_space(m, i, end)
             if i >= end:
                 return
-            if header := _CREATE.match(m, i):
+            if found := _IMMEDIATE.match(m, i):
+                yield from self._quoted(found.end())
+                return
+            if (header := _CREATE.match(m, i)) or (header := _MEMBER.match(m, i)):
                 body = self._body(header.end())
                 if body is None:
                     return
@@ -188,9 +218,6 @@ class _Piece:
                 rest = _skip_space(m, i, end)
                 if _LABEL.match(m[rest:end]) and not re.match(_STATEMENT, m[rest:end], _I):
                     return  # END proc_name / END label
-            elif found := _IMMEDIATE.match(m, i):
-                yield from self._quoted(found.end())
-                return
             elif found := _CONDITION.match(m, i):
                 body = _outside_parens(_BODY_AFTER_CONDITION, m, found.end(), end)
                 yield from self._subqueries(found.end(), body.start() if body else end)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.tokens import Token, TokenType
 
-from .procedural import flatten, is_procedural, mask
+from .procedural import flatten, is_procedural, mask, separators
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ def split(sql: str, dialect: Dialect) -> list[Chunk]:
         chunks = _split_tokens(tokens)
         if not any(_may_open_block(c.tokens or ()) for c in chunks):
             return chunks
-    if is_procedural(mask(sql)):  # procedure bodies, scripting blocks: their statements
+    if is_procedural(mask(separators(sql))):  # procedure bodies, scripting blocks: their statements
         spans = flatten(sql)
     elif tokens is not None:
         return chunks
@@ -54,7 +54,7 @@ def split(sql: str, dialect: Dialect) -> list[Chunk]:
 #: first words of statements that may be procedural (confirmed on the text by ``procedural``)
 _BLOCK_WORDS = frozenset(
     {"BEGIN", "END", "IF", "ELSE", "ELSEIF", "ELSIF", "WHILE", "LOOP", "REPEAT", "EXCEPTION"}
-    | {"FOR", "DECLARE"}
+    | {"FOR", "DECLARE", "DO", "DELIMITER", "GO"}
 )
 _ROUTINES = frozenset({"PROCEDURE", "PROC", "FUNCTION"})
 
@@ -73,8 +73,8 @@ def _may_open_block(tokens: tuple[Token, ...]) -> bool:
 def _split_tokens(tokens: list[Token]) -> list[Chunk]:
     chunks: list[Chunk] = []
     current: list[Token] = []
-    for token in tokens:
-        if token.token_type is TokenType.SEMICOLON:
+    for index, token in enumerate(tokens):
+        if token.token_type is TokenType.SEMICOLON or _is_go(tokens, index):
             if current:
                 chunks.append(Chunk(current[0].start, current[-1].end + 1, tuple(current)))
             current = []
@@ -89,6 +89,16 @@ def split_piece(sql: str, start: int, end: int, dialect: Dialect) -> list[Chunk]
     """``sql[start:end]`` as chunks, tokens in script coordinates (one unless it must be
     cut because it does not tokenize)."""
     return _tokenize_piece(sql, start, end, dialect)
+
+
+def _is_go(tokens: list[Token], index: int) -> bool:
+    """T-SQL's ``GO`` batch separator: the word alone on its line."""
+    token = tokens[index]
+    if token.text.upper() != "GO" or token.token_type is TokenType.STRING:
+        return False
+    before = tokens[index - 1].line < token.line if index else True
+    after = tokens[index + 1].line > token.line if index + 1 < len(tokens) else True
+    return before and after
 
 
 def _tokenize_piece(sql: str, start: int, end: int, dialect: Dialect) -> list[Chunk]:
