@@ -13,7 +13,7 @@ Every query runs once per engine per round (the engine order rotating), rounds r
 ``--repeat`` times, so background noise spreads evenly over the engines; a query's time is
 its best round. Every engine's
 answer is compared with the reference engine's (raw-datafusion when present) by
-``sqlweave.tpch.assert_same``.
+``tpchdata.assert_same``.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlweave import tpch
+import tpchdata
 
 REFERENCE = "raw-datafusion"
 DUCKDB = "duckdb"
@@ -54,7 +54,7 @@ def _raw_datafusion(root: Path, stack: contextlib.ExitStack) -> Callable[[str], 
     import datafusion
 
     ctx = datafusion.SessionContext()
-    tpch.register_all(ctx, root)
+    tpchdata.register_all(ctx, root)
     return lambda sql: ctx.sql(sql).to_arrow_table()
 
 
@@ -62,7 +62,7 @@ def _duckdb(root: Path, stack: contextlib.ExitStack) -> Callable[[str], pa.Table
     import duckdb
 
     con = stack.enter_context(duckdb.connect())
-    tpch.register_all(con, root)
+    tpchdata.register_all(con, root)
     return lambda sql: con.sql(sql).to_arrow_table()
 
 
@@ -70,7 +70,7 @@ def _session(engine: str, root: Path, stack: contextlib.ExitStack) -> Callable[[
     import sqlweave
 
     s = stack.enter_context(sqlweave.Session(engine=engine))
-    tpch.register_all(s, root)
+    tpchdata.register_all(s, root)
     return lambda sql: s.sql(sql).to_arrow()
 
 
@@ -129,7 +129,9 @@ def bench(runners: list[Runner], queries: dict[str, str], repeat: int) -> None:
                     if r is ref or r.name not in answers:
                         continue
                     try:
-                        tpch.assert_same(answers[r.name], answers[ref.name], tpch.is_ordered(sql))
+                        tpchdata.assert_same(
+                            answers[r.name], answers[ref.name], tpchdata.is_ordered(sql)
+                        )
                         r.checks[qname] = "ok"
                     except AssertionError as exc:
                         r.checks[qname] = str(exc).splitlines()[0][:120]
@@ -237,9 +239,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = p.parse_args(argv)
 
-    queries = parse_queries(args.queries, tpch.queries())
+    queries = parse_queries(args.queries, tpchdata.queries())
     t0 = time.perf_counter()
-    root = tpch.generate(args.data_dir, scale_factor=args.sf, parts=args.parts)
+    root = tpchdata.generate(args.data_dir, scale_factor=args.sf, parts=args.parts)
     print(
         f"TPC-H SF{args.sf:g}, {args.parts} files per table at {root} (ready in {time.perf_counter() - t0:.1f} s)"
     )

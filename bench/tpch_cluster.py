@@ -18,9 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import tpchdata
 from datafusion import SessionContext
 
-from sqlweave import tpch
 from sqlweave.cluster.client import ClusterEngine
 from sqlweave.cluster.localcluster import LocalCluster
 
@@ -59,17 +59,19 @@ def run(workers: int, root: Path, queries: dict[str, str], repeat: int) -> dict[
     times: dict[str, float] = {}
     with LocalCluster(workers=workers, worker_cpus=cpus[:workers], worker_partitions=1) as c:
         engine = ClusterEngine(c.address)
-        for name, path in tpch.table_paths(root).items():
+        for name, path in tpchdata.table_paths(root).items():
             engine.register_path(name, str(path))
         ref = SessionContext()
-        tpch.register_all(ref, root)
+        tpchdata.register_all(ref, root)
         for q, sql in queries.items():
             best = float("inf")
             for _ in range(repeat):
                 started = time.perf_counter()
                 got = engine.execute(sql)
                 best = min(best, time.perf_counter() - started)
-            tpch.assert_same(got, ref.sql(sql).to_arrow_table(), ordered=tpch.is_ordered(sql))
+            tpchdata.assert_same(
+                got, ref.sql(sql).to_arrow_table(), ordered=tpchdata.is_ordered(sql)
+            )
             times[q] = best
         engine.close()
     return times
@@ -83,8 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", default="1,2")
     p.add_argument("--repeat", type=int, default=3)
     ns = p.parse_args(argv)
-    root = tpch.generate(None, scale_factor=ns.sf, parts=ns.parts)
-    every = tpch.queries()
+    root = tpchdata.generate(None, scale_factor=ns.sf, parts=ns.parts)
+    every = tpchdata.queries()
     queries = {f"q{int(x):02d}": every[f"q{int(x):02d}"] for x in ns.queries.split(",")}
     counts = [int(x) for x in ns.workers.split(",")]
     cpus = sorted(os.sched_getaffinity(0))[: max(counts)]

@@ -30,7 +30,8 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlweave import tpch
+import tpchdata
+
 from sqlweave.cluster.tuning import DATAFUSION_DEFAULTS
 
 PQ = "datafusion.execution.parquet."
@@ -117,7 +118,7 @@ def make_runner(settings: dict[str, str], root: Path) -> Callable[[str], pa.Tabl
     for key, value in settings.items():
         if key.startswith(RT):
             ctx.sql(f"SET {key} = '{value}'").collect()
-    tpch.register_all(ctx, root)
+    tpchdata.register_all(ctx, root)
     return lambda sql: ctx.sql(sql).to_arrow_table()
 
 
@@ -125,7 +126,7 @@ def duckdb_runner(root: Path) -> Callable[[str], pa.Table]:
     import duckdb
 
     con = duckdb.connect()
-    tpch.register_all(con, root)
+    tpchdata.register_all(con, root)
     return lambda sql: con.sql(sql).to_arrow_table()
 
 
@@ -144,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = p.parse_args(argv)
 
-    all_q = tpch.queries()
+    all_q = tpchdata.queries()
     queries = (
         {f"q{int(x):02d}": all_q[f"q{int(x):02d}"] for x in args.queries.split(",")}
         if args.queries
@@ -159,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         **{k: {**start, **CANDIDATES[k]} for k in chosen},
     }
     configs["sqlweave"] = dict(DATAFUSION_DEFAULTS)
-    root = tpch.generate(args.data_dir, scale_factor=args.sf, parts=args.parts)
+    root = tpchdata.generate(args.data_dir, scale_factor=args.sf, parts=args.parts)
     print(
         f"TPC-H SF{args.sf:g} ({args.parts} files/table), {len(queries)} queries, "
         f"best of {args.repeat}, {os.cpu_count()} cores"
@@ -197,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
             if rnd == 0 and "baseline" in answers:  # checks need every answer of round 0
                 for label, table in answers.items():
                     try:
-                        tpch.assert_same(table, answers["baseline"], tpch.is_ordered(sql))
+                        tpchdata.assert_same(table, answers["baseline"], tpchdata.is_ordered(sql))
                     except AssertionError:
                         wrong[label].append(q)
 

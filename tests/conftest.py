@@ -6,14 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from sqlweave import tpch
+import tpchdata
 
 
 @pytest.fixture(scope="session")
 def tpch_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """TPC-H at scale factor 0.01 as parquet, four files per large table (about 1 s to make).
 
-    Layout: ``<tpch_dir>/<table>/<table>.<n>.parquet``; see :func:`sqlweave.tpch.table_paths`.
+    Layout: ``<tpch_dir>/<table>/<table>.<n>.parquet``; see :func:`tpchdata.table_paths`.
     """
-    return tpch.generate(tmp_path_factory.mktemp("tpch"), scale_factor=0.01, parts=4)
+    return tpchdata.generate(tmp_path_factory.mktemp("tpch"), scale_factor=0.01, parts=4)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+import tpchdata
 from datafusion import SessionContext
 
-from sqlweave import tpch
 from sqlweave.cluster.catalog import Catalog
 from sqlweave.cluster.planner import PlannerOptions
 
@@ -17,7 +17,7 @@ from sqlweave.cluster.planner import PlannerOptions
 def tpch_catalog(tpch_dir: Path) -> Catalog:
     """The eight TPC-H tables (SF 0.01, several files each) in a cluster catalog."""
     catalog = Catalog()
-    for name, path in tpch.table_paths(tpch_dir).items():
+    for name, path in tpchdata.table_paths(tpch_dir).items():
         catalog.add_files(name, path)
     return catalog
 
@@ -26,13 +26,13 @@ def tpch_catalog(tpch_dir: Path) -> Catalog:
 def tpch_reference(tpch_dir: Path) -> SessionContext:
     """Single-process DataFusion over the same files: the expected answers."""
     ctx = SessionContext()
-    tpch.register_all(ctx, tpch_dir)
+    tpchdata.register_all(ctx, tpch_dir)
     return ctx
 
 
 @pytest.fixture(scope="session")
 def tpch_queries() -> dict[str, str]:
-    return tpch.queries()
+    return tpchdata.queries()
 
 
 @pytest.fixture(scope="session")
@@ -46,7 +46,7 @@ def shuffle_options() -> PlannerOptions:
 def _assert_result(got: pa.Table, expected: pa.Table) -> None:
     assert got.schema.names == expected.schema.names
     assert [f.type for f in got.schema] == [f.type for f in expected.schema]
-    tpch.assert_same(got, expected, ordered=False)
+    tpchdata.assert_same(got, expected, ordered=False)
 
 
 @pytest.fixture(scope="session")

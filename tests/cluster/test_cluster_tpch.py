@@ -13,9 +13,9 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 import pytest
+import tpchdata
 from datafusion import SessionContext
 
-from sqlweave import tpch
 from sqlweave.cluster import protocol as P
 from sqlweave.cluster.client import ClusterEngine
 from sqlweave.cluster.engine import Progress
@@ -23,7 +23,7 @@ from sqlweave.cluster.localcluster import LocalCluster
 
 pytestmark = pytest.mark.process
 
-QUERIES = tpch.queries()
+QUERIES = tpchdata.queries()
 
 
 #: the planner's size thresholds scaled from SF 1 to the SF 0.01 data, so the plans have the
@@ -43,7 +43,7 @@ def cluster() -> Iterator[LocalCluster]:
 @pytest.fixture(scope="module")
 def engine(cluster: LocalCluster, tpch_dir: Path) -> Iterator[ClusterEngine]:
     e = ClusterEngine(cluster.address)
-    for name, path in tpch.table_paths(tpch_dir).items():
+    for name, path in tpchdata.table_paths(tpch_dir).items():
         e.register_path(name, str(path))
     yield e
     e.close()
@@ -52,14 +52,14 @@ def engine(cluster: LocalCluster, tpch_dir: Path) -> Iterator[ClusterEngine]:
 @pytest.fixture(scope="module")
 def reference(tpch_dir: Path) -> dict[str, pa.Table]:
     ctx = SessionContext()
-    tpch.register_all(ctx, tpch_dir)
+    tpchdata.register_all(ctx, tpch_dir)
     return {q: ctx.sql(sql).to_arrow_table() for q, sql in QUERIES.items()}
 
 
 @pytest.fixture(scope="module")
 def duck(tpch_dir: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     con = duckdb.connect()
-    tpch.register_all(con, tpch_dir)
+    tpchdata.register_all(con, tpch_dir)
     yield con
     con.close()
 
@@ -101,10 +101,10 @@ def test_cluster_matches_datafusion_and_duckdb(
     q: str, engine: ClusterEngine, reference: dict[str, pa.Table], duck
 ) -> None:
     sql = QUERIES[q]
-    ordered = tpch.is_ordered(sql)
+    ordered = tpchdata.is_ordered(sql)
     got = engine.execute(sql)
-    tpch.assert_same(got, reference[q], ordered=ordered)
-    tpch.assert_same(got, duck.sql(sql).to_arrow_table(), ordered=ordered)
+    tpchdata.assert_same(got, reference[q], ordered=ordered)
+    tpchdata.assert_same(got, duck.sql(sql).to_arrow_table(), ordered=ordered)
     assert {r.worker for r in engine.last_runs} >= {"w1", "w2", "coordinator"}
 
 
@@ -123,7 +123,7 @@ def test_cluster_survives_a_worker_killed_mid_query(
             os.kill(victim, signal.SIGKILL)
 
     got = engine.execute(QUERIES[q], progress=kill_on_first_progress)
-    tpch.assert_same(got, reference[q], ordered=tpch.is_ordered(QUERIES[q]))
+    tpchdata.assert_same(got, reference[q], ordered=tpchdata.is_ordered(QUERIES[q]))
     assert killed, "the query finished before the kill"
     if killed:
         # the supervisor of the dead worker is gone too: start a replacement

@@ -271,13 +271,14 @@ def test_no_reduction_when_the_smaller_side_is_volatile(tpch_catalog):
 
 
 def test_a_user_table_named_like_a_replica_is_never_shadowed(tpch_dir, tpch_queries):
-    from sqlweave import tpch
+    import tpchdata
+
     from sqlweave.cluster.catalog import Catalog
 
     catalog = Catalog()
-    for name, path in tpch.table_paths(tpch_dir).items():
+    for name, path in tpchdata.table_paths(tpch_dir).items():
         catalog.add_files(name, str(path))
-    catalog.add_files("__replica_nation", str(tpch.table_paths(tpch_dir)["nation"]))
+    catalog.add_files("__replica_nation", str(tpchdata.table_paths(tpch_dir)["nation"]))
     plan = plan_query(tpch_queries["q05"], catalog, TWO)
     inputs = {i for s in plan.stages for i in s.inputs}
     assert ScanInput("nation", replicated=True) not in inputs

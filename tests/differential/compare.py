@@ -4,7 +4,7 @@ The cluster must give exactly what embedded DataFusion gives: same column names,
 Arrow types (nullability aside), same rows, in the same order when the query orders them.
 Floats compare with a relative tolerance because a distributed sum adds in another order.
 Against DuckDB (:func:`diff_loose`) types are normalised first: the engines legitimately
-type some results differently (see :func:`sqlweave.tpch.assert_same`).
+type some results differently (see :func:`tpchdata.assert_same`).
 """
 
 from __future__ import annotations
@@ -16,8 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
-
-from sqlweave import tpch
+import tpchdata
 
 REL_TOL = 1e-6
 ABS_TOL = 1e-9
@@ -43,7 +42,7 @@ def diff_strict(want: pa.Table, got: pa.Table, ordered: bool) -> str | None:
 def diff_loose(want: pa.Table, got: pa.Table, ordered: bool) -> str | None:
     """Like :func:`diff_strict` across engines: compatible types, values within tolerance."""
     try:
-        tpch.assert_same(want, got, ordered=ordered, rel_tol=REL_TOL, check_names=False)
+        tpchdata.assert_same(want, got, ordered=ordered, rel_tol=REL_TOL, check_names=False)
     except AssertionError as exc:
         return str(exc)
     return None

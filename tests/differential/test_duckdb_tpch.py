@@ -2,7 +2,7 @@
 
 Every query runs on ``sqlweave.Session()`` and ``sqlweave.Session(engine="duckdb")``
 over the same TPC-H parquet files (scale factor 0.01). Results are compared with
-:func:`sqlweave.tpch.assert_same`, which normalises result *types* only (decimal vs
+:func:`tpchdata.assert_same`, which normalises result *types* only (decimal vs
 double, integer widths, string_view vs string, date vs timestamp) and never values.
 
 TPC-H has no NULLs, so the NULL cases make them with NULLIF, outer joins and VALUES.
@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+import tpchdata
 
 import sqlweave
-from sqlweave import tpch
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class Case:
     ordered: bool | None = None
 
     def is_ordered(self) -> bool:
-        return tpch.is_ordered(self.sql) if self.ordered is None else self.ordered
+        return tpchdata.is_ordered(self.sql) if self.ordered is None else self.ordered
 
 
 EXTRA = [
@@ -276,7 +276,7 @@ EXTRA = [
     ),
 ]
 
-CASES = [Case(name, sql) for name, sql in tpch.queries().items()] + EXTRA
+CASES = [Case(name, sql) for name, sql in tpchdata.queries().items()] + EXTRA
 
 
 @pytest.fixture(scope="module")
@@ -284,7 +284,7 @@ def sessions(tpch_dir: Path) -> tuple[sqlweave.Session, sqlweave.Session]:
     local = sqlweave.Session()
     duck = sqlweave.Session(engine="duckdb")
     for s in (local, duck):
-        tpch.register_all(s, tpch_dir)
+        tpchdata.register_all(s, tpch_dir)
     return local, duck
 
 
@@ -293,13 +293,13 @@ def test_datafusion_matches_duckdb(case: Case, sessions: tuple) -> None:
     local, duck = sessions
     got: pa.Table = local.sql(case.sql).to_arrow()
     want: pa.Table = duck.sql(case.sql).to_arrow()
-    tpch.assert_same(got, want, ordered=case.is_ordered())
+    tpchdata.assert_same(got, want, ordered=case.is_ordered())
 
 
 def test_tpch_answers_are_not_trivially_empty(sessions: tuple) -> None:
     # guards the differential test against both engines agreeing on "no rows"
     local, _ = sessions
-    empty = [n for n, q in tpch.queries().items() if local.sql(q).to_arrow().num_rows == 0]
+    empty = [n for n, q in tpchdata.queries().items() if local.sql(q).to_arrow().num_rows == 0]
     assert empty == []
 
 
@@ -307,7 +307,7 @@ def test_assert_same_catches_a_value_difference() -> None:
     a = pa.table({"x": pa.array([1.0, 2.0]), "s": pa.array(["a", "b"], pa.string_view())})
     b = pa.table({"x": pa.array([1.0, 2.1]), "s": pa.array(["a", "b"])})
     with pytest.raises(AssertionError, match="'x' row 1"):
-        tpch.assert_same(a, b, ordered=True)
+        tpchdata.assert_same(a, b, ordered=True)
 
 
 def test_assert_same_normalises_types_only() -> None:
@@ -316,23 +316,23 @@ def test_assert_same_normalises_types_only() -> None:
     b = pa.table(
         {"v": pa.array([2.0, 1.0]), "d": pa.array([86_400_000_000, 0], pa.timestamp("us"))}
     )
-    tpch.assert_same(a, b, ordered=False)
+    tpchdata.assert_same(a, b, ordered=False)
     with pytest.raises(AssertionError):
-        tpch.assert_same(a, b, ordered=True)
+        tpchdata.assert_same(a, b, ordered=True)
 
 
 def test_tpch_queries_are_the_22_standard_ones() -> None:
-    qs = tpch.queries()
+    qs = tpchdata.queries()
     assert list(qs) == [f"q{i:02d}" for i in range(1, 23)]
     assert not any(q.rstrip().endswith(";") for q in qs.values())
-    unordered = sorted(name for name, q in qs.items() if not tpch.is_ordered(q))
+    unordered = sorted(name for name, q in qs.items() if not tpchdata.is_ordered(q))
     assert unordered == ["q06", "q14", "q17", "q19"]  # the single-row aggregates
 
 
 def test_generate_is_cached(tpch_dir: Path) -> None:
-    again = tpch.generate(tpch_dir.parent, scale_factor=0.01, parts=4)
+    again = tpchdata.generate(tpch_dir.parent, scale_factor=0.01, parts=4)
     assert again == tpch_dir
-    assert sorted(tpch.table_paths(tpch_dir)) == sorted(tpch.TABLES)
+    assert sorted(tpchdata.table_paths(tpch_dir)) == sorted(tpchdata.TABLES)
 
 
 def test_assert_same_gives_exact_pairs_no_tolerance() -> None:
@@ -340,4 +340,4 @@ def test_assert_same_gives_exact_pairs_no_tolerance() -> None:
     a = pa.table({"n": pa.array([5], pa.int64())})
     b = pa.table({"n": pa.array([Decimal(6)], pa.decimal128(38, 0))})
     with pytest.raises(AssertionError, match="'n' row 0"):
-        tpch.assert_same(a, b, ordered=True)
+        tpchdata.assert_same(a, b, ordered=True)

@@ -1,12 +1,21 @@
-"""TPC-H data, queries and result comparison, shared by the tests and the benchmarks.
+"""The TPC-H kit of the benchmarks and tests: data, the 22 queries, result comparison.
 
-Data comes from ``tpchgen-cli`` (installed next to the Python interpreter) as
-parquet, one directory per table. The 22 queries live in
-``bench/queries/tpch/qNN.sql`` and run unchanged on DataFusion and DuckDB.
+Not part of the ``sqlweave`` package (a wheel has no ``bench/``): the bench scripts import it
+from their own folder, the tests through pytest's ``pythonpath``. Data comes from
+``tpchgen-cli`` (installed next to the Python interpreter) as parquet, one directory per
+table; the benchmarks cache it in ``bench/.data``, the tests in a temporary directory. The
+22 queries live next to this file in ``queries/tpch/qNN.sql`` and run unchanged on
+DataFusion and DuckDB. Typical use::
 
->>> root = generate(scale_factor=0.01, parts=2)  # doctest: +SKIP
->>> s = sqlweave.Session(); register_all(s, root)  # doctest: +SKIP
->>> s.sql(queries()["q06"]).to_arrow()  # doctest: +SKIP
+    root = generate(tmp_dir, scale_factor=0.01, parts=2)
+    session = sqlweave.Session()
+    register_all(session, root)
+    session.sql(queries()["q06"]).to_arrow()
+
+>>> assert_same(pa.table({"x": [1, 2]}), pa.table({"x": [2.0, 1.0]}), ordered=False)
+>>> assert_same(pa.table({"x": [1, 2]}), pa.table({"x": [2, 1]}), ordered=True)
+Traceback (most recent call last):
+AssertionError: column 'x' row 0: 1 != 2
 """
 
 from __future__ import annotations
@@ -28,9 +37,10 @@ import pyarrow.compute as pc
 #: the eight TPC-H tables, smallest first
 TABLES = ("region", "nation", "supplier", "customer", "part", "partsupp", "orders", "lineitem")
 
-_REPO = Path(__file__).resolve().parent.parent
-QUERY_DIR = _REPO / "bench" / "queries" / "tpch"
-DATA_DIR = _REPO / "bench" / ".data"
+_HERE = Path(__file__).resolve().parent
+QUERY_DIR = _HERE / "queries" / "tpch"
+#: the benchmarks' cache; tests always pass a temporary directory instead
+DATA_DIR = _HERE / ".data"
 _DONE = ".complete.json"
 
 
@@ -259,8 +269,6 @@ def assert_same(
 
     Raises:
         AssertionError: naming the first differing column and row.
-
-    >>> assert_same(pa.table({"x": [1, 2]}), pa.table({"x": [2.0, 1.0]}), ordered=False)
     """
     if a.num_columns != b.num_columns:
         raise AssertionError(
