@@ -997,6 +997,10 @@ class Coordinator:
         from .planner import NotDistributable, whole_query_plan
 
         log.info("query %s falls back to the coordinator: %s", q.request_id, error)
+        if not self.membership.alive():
+            # every worker was lost (killed, being replaced): the whole statement runs here
+            self._run_locally(q.client, q.message)
+            return True
         reason = f"a distributed fragment failed: {error[:200]}"
         try:
             plan = whole_query_plan(
