@@ -14,6 +14,7 @@ from typing import Any
 
 from ._version import __version__
 from .errors import (
+    MissingDependencyError,
     ParameterError,
     ParseError,
     PlanError,
@@ -49,6 +50,7 @@ def _jupyter_labextension_paths() -> list[dict[str, str]]:
 
 
 __all__ = [
+    "MissingDependencyError",
     "ParameterError",
     "ParseError",
     "PlanError",

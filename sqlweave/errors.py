@@ -84,6 +84,10 @@ class UsageError(SqlWeaveError):
     """A bad argument to a sqlweave API or command."""
 
 
+class MissingDependencyError(SqlWeaveError, ImportError):
+    """An optional dependency is not installed; the message names the extra that brings it."""
+
+
 class SqlError(SqlWeaveError):
     """A SQL statement failed to parse, plan or run.
 

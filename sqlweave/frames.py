@@ -1,10 +1,28 @@
-"""Recognise notebook DataFrames and turn them into Arrow without copying where possible."""
+"""Recognise notebook DataFrames and turn them into Arrow without copying where possible.
+
+pandas and polars are optional: a DataFrame is recognised by the module its type comes from,
+so neither library is imported unless the notebook already holds one of its frames.
+
+>>> is_frame(pa.table({"x": [1]})), is_frame([1, 2]), is_frame(pa.Table)
+(True, False, False)
+>>> to_arrow(pa.record_batch({"x": [1, 2]})).num_rows
+2
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pyarrow as pa
+
+#: libraries whose DataFrames are tables, recognised without importing them
+FRAME_LIBRARIES = ("pandas", "polars")
+FRAME_TYPES = ("DataFrame", "LazyFrame")
+
+
+def library_of(value: Any) -> str:
+    """The top-level package ``value``'s type comes from (``"pandas"`` for a pandas DataFrame)."""
+    return type(value).__module__.split(".")[0]
 
 
 def is_frame(value: Any) -> bool:
@@ -14,8 +32,7 @@ def is_frame(value: Any) -> bool:
         return True
     if isinstance(value, type):
         return False
-    module = type(value).__module__.split(".")[0]
-    if module in ("pandas", "polars") and type(value).__name__ in ("DataFrame", "LazyFrame"):
+    if library_of(value) in FRAME_LIBRARIES and type(value).__name__ in FRAME_TYPES:
         return True
     return hasattr(value, "__arrow_c_stream__")
 
@@ -33,7 +50,7 @@ def to_arrow(value: Any) -> pa.Table:
         return pa.Table.from_batches([value])
     if isinstance(value, pa.RecordBatchReader):
         return value.read_all()
-    module = type(value).__module__.split(".")[0]
+    module = library_of(value)
     if module == "pandas":
         return pa.Table.from_pandas(value, preserve_index=False)
     if module == "polars":

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from . import render
+from .extras import require
 
 if TYPE_CHECKING:
     import pandas
@@ -45,13 +46,21 @@ class Result:
         return self.table
 
     def to_pandas(self, **kwargs: Any) -> pandas.DataFrame:
-        """The rows as a pandas DataFrame (``pyarrow.Table.to_pandas`` options pass through)."""
+        """The rows as a pandas DataFrame (``pyarrow.Table.to_pandas`` options pass through).
+
+        Raises:
+            MissingDependencyError: pandas is not installed (``pip install 'sqlweave[pandas]'``).
+        """
+        require("pandas", "Result.to_pandas()")
         return self.table.to_pandas(**kwargs)
 
     def to_polars(self) -> polars.DataFrame:
-        """The rows as a polars DataFrame (zero-copy for most types)."""
-        import polars
+        """The rows as a polars DataFrame (zero-copy for most types).
 
+        Raises:
+            MissingDependencyError: polars is not installed (``pip install 'sqlweave[polars]'``).
+        """
+        polars = require("polars", "Result.to_polars()")
         return polars.from_arrow(self.table)  # type: ignore[return-value]
 
     def __arrow_c_stream__(self, requested_schema: Any = None) -> Any:
