@@ -22,6 +22,7 @@ import pyarrow as pa
 
 from . import frames, guard, params
 from .cluster.engine import Engine, ProgressCallback
+from .cluster.sqlerrors import did_you_mean
 from .errors import Position, QueryCancelled, SqlError, UsageError
 from .events import Listener, StatementEvent, Status
 from .file_schemas import columns_of_file, looks_like_file
@@ -297,6 +298,8 @@ class Session:
         except SqlError as exc:
             if values:
                 _name_parameters(exc, values)
+            if namespace:
+                self._suggest_frames(exc, namespace)
             _relocate(exc, script, stmt)
             self._emit(script, stmt, Status.FAIL, started, time.perf_counter() - t0, None, str(exc))
             raise
@@ -315,6 +318,29 @@ class Session:
             notices=tuple(scope.notices),
             display_limit=self.display_limit,
         )
+
+    def _suggest_frames(self, exc: SqlError, namespace: Mapping[str, Any]) -> None:
+        """For an unknown table, suggest the closest name among the engine's tables and
+        the notebook's DataFrames and saved results (``%%sql name <<``), which engines
+        do not know of."""
+        m = _MISSING_TABLE.search(exc.message)
+        if m is None:
+            return
+        frames_here = [
+            name
+            for name, value in namespace.items()
+            if not name.startswith("_") and frames.is_frame(value)
+        ]
+        if not frames_here:
+            return
+        try:
+            known = self.engine.tables()
+        except Exception:
+            known = []
+        missing = (m.group("name") or m.group("name2")).strip('"')
+        hint = did_you_mean(missing, [*frames_here, *known])
+        if hint is not None:
+            exc.hint = hint
 
     @contextlib.contextmanager
     def _frames_in(self, stmt: Statement, namespace: Mapping[str, Any]) -> Iterator[_FrameScope]:
@@ -531,6 +557,12 @@ def _outcome(stmt: Statement, table: pa.Table) -> tuple[int | None, str | None]:
         words = " ".join(t.text for t in stmt.tokens[:3]) or "statement"
         return count, f"done: {words}"
     return table.num_rows, None
+
+
+#: an engine's words for an unknown table: DataFusion's (as sqlerrors words it), DuckDB's
+_MISSING_TABLE = re.compile(
+    r"^table (?P<name>\S+) not found|^Table with name (?P<name2>\S+) does not exist"
+)
 
 
 def _name_parameters(exc: SqlError, values: Mapping[str, Any]) -> None:
