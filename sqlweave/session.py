@@ -369,14 +369,14 @@ class Session:
                         f"note: {name} is the catalog table, not the notebook variable of the same name"
                     )
                     continue
-                self.engine.register_arrow(engine_name, frames.to_arrow(namespace[name]))
+                self.engine.register_frame(engine_name, namespace[name])
                 registered.append(engine_name)
                 scope.frames.append(engine_name)
             yield scope
         finally:
             for name in registered:
                 with contextlib.suppress(Exception):
-                    self.engine.deregister(name)
+                    self.engine.unregister_frame(name)
 
     def _emit(
         self,

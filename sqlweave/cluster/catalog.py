@@ -17,7 +17,7 @@ import glob
 import hashlib
 import itertools
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -155,6 +155,12 @@ class Catalog:
         entry = TableEntry(name, table.schema, MemorySource(tuple(hashes), tuple(rows)))
         self._entries[name] = entry
         return entry
+
+    def add_entry(self, entry: TableEntry, partitions: Mapping[str, pa.Table]) -> None:
+        """Register again what :meth:`add_arrow` built (under ``entry.name``), without
+        slicing and hashing the data anew."""
+        self.partitions.update(partitions)
+        self._entries[entry.name] = entry
 
     def remove(self, name: str) -> None:
         entry = self._entries.pop(name, None)

@@ -17,11 +17,14 @@ from typing import Any
 import pyarrow as pa
 import zmq
 
-from .. import errors
+from .. import errors, fingerprint, frames
 from . import curve, limits
 from . import protocol as P
 from .engine import Engine, Progress, ProgressCallback
 
+#: fingerprints of shipped frames remembered (the coordinator keeps fewer, see
+#: coordinator.FRAME_CACHE_*: a forgotten one is simply shipped again)
+SHIPPED_KEYS = 64
 #: how long a cancelled query may take to be confirmed before we stop waiting
 CANCEL_WAIT_S = 2.0
 #: silence after which the client checks that the coordinator is still there
@@ -64,6 +67,8 @@ class ClusterEngine(Engine):
         self._incarnation = ""
         self._lock = threading.RLock()
         self._closed = False
+        #: fingerprints of the frames the coordinator keeps (insertion-ordered)
+        self._shipped: dict[str, None] = {}
         #: where each fragment of the last query ran (worker, rows, seconds)
         self.last_runs: tuple[P.FragmentRun, ...] = ()
 
@@ -99,6 +104,25 @@ class ClusterEngine(Engine):
         if isinstance(data, pa.RecordBatch):
             data = pa.Table.from_batches([data])
         self._expect(P.RegisterArrow(_rid(), name, data), P.Ok)
+
+    def register_frame(self, name: str, frame: Any) -> None:
+        """Ship a notebook DataFrame once: while its content fingerprint is unchanged,
+        the coordinator registers the copy it kept (a changed frame is shipped again)."""
+        key = fingerprint.of(frame)
+        if key is not None and key in self._shipped:
+            try:
+                self._expect(P.RegisterKnown(_rid(), name, key), P.Ok)
+                return
+            except errors.UsageError:  # the coordinator dropped it (restart, eviction)
+                self._shipped.pop(key, None)
+        data = frames.to_arrow(frame)
+        if isinstance(data, pa.RecordBatch):
+            data = pa.Table.from_batches([data])
+        self._expect(P.RegisterArrow(_rid(), name, data, key or ""), P.Ok)
+        if key is not None:
+            self._shipped[key] = None
+            while len(self._shipped) > SHIPPED_KEYS:
+                self._shipped.pop(next(iter(self._shipped)))
 
     def deregister(self, name: str) -> None:
         self._expect(P.Deregister(_rid(), name), P.Ok)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import concurrent.futures as cf
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -54,6 +55,7 @@ from .fragments import (
     TaskInput,
     TaskSpec,
 )
+from .frame_cache import FrameCache
 from .journal import HISTORY, Journal, Op, Record, statement_record
 from .planner import NotDistributable
 from .task import concat_tables
@@ -189,6 +191,7 @@ class Coordinator:
         self.incarnation = uuid.uuid4().hex
         self.membership = Membership(versions or Versions.current(), heartbeat_s)
         self.catalog = Catalog()
+        self._frames = FrameCache()
         self.queries: dict[str, _Query] = {}
         self.queries_run = 0
         self._ctx: Any = None
@@ -576,12 +579,25 @@ class Coordinator:
     def _on_register_arrow(self, identity: bytes, msg: P.RegisterArrow) -> None:
         try:
             self.context().register_arrow(msg.name, msg.table)
-            self.catalog.add_arrow(msg.name, msg.table, self._parts())
-            if self.journal is not None:
+            entry = self.catalog.add_arrow(msg.name, msg.table, self._parts())
+            if msg.key:  # a notebook DataFrame, registered for one statement: keep a copy
+                parts = {h: self.catalog.partitions[h] for h in entry.source.hashes}
+                self._frames.put(msg.key, msg.table, entry, parts)
+            elif self.journal is not None:
                 file = self.journal.save_table(msg.table)
                 self._record(Record(Op.REGISTER_ARROW, msg.name, file=file))
         except Exception as exc:
             return self._reply_error(identity, msg.request_id, exc)
+        P.send(self.clients, P.Ok(msg.request_id), identity)
+
+    def _on_register_known(self, identity: bytes, msg: P.RegisterKnown) -> None:
+        kept = self._frames.get(msg.key)
+        if kept is None:
+            reply = P.QueryFailed(msg.request_id, P.ErrorKind.USAGE, "no frame with that key")
+            return P.send(self.clients, reply, identity)
+        table, entry, parts = kept
+        self.context().register_arrow(msg.name, table)
+        self.catalog.add_entry(dataclasses.replace(entry, name=msg.name), parts)
         P.send(self.clients, P.Ok(msg.request_id), identity)
 
     def _on_deregister(self, identity: bytes, msg: P.Deregister) -> None:
@@ -635,6 +651,7 @@ class Coordinator:
         P.HistoryRequest: _on_history,
         P.RegisterPath: _on_register_path,
         P.RegisterArrow: _on_register_arrow,
+        P.RegisterKnown: _on_register_known,
         P.Deregister: _on_deregister,
         P.ListTables: _on_list_tables,
         P.DescribeTable: _on_describe,

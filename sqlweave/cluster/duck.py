@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -11,6 +12,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from .. import frames
 from ..errors import PlanError, QueryCancelled, UsageError
 from . import paths, sqlerrors
 from .engine import Engine, ProgressCallback
@@ -22,6 +24,21 @@ _READERS = {
     "csv": "read_csv_auto",
     "json": "read_json_auto",
 }
+
+
+#: statements that cannot change the catalog (anything else forgets the known names)
+_READ_ONLY = re.compile(
+    r"^(\s|--[^\n]*\n|/\*.*?\*/)*(\(|select\b|from\b|values\b|table\b|explain\b"
+    r"|describe\b|show\b|summarize\b)",
+    re.I | re.S,
+)
+
+
+def _scans_natively(frame: Any) -> bool:
+    module = type(frame).__module__.split(".")[0]
+    return isinstance(frame, pa.Table) or (
+        module in ("pandas", "polars") and type(frame).__name__ == "DataFrame"
+    )
 
 
 class DuckDBEngine(Engine):
@@ -42,6 +59,8 @@ class DuckDBEngine(Engine):
         # connection concurrently, which DuckDB refuses.
         self._runner = ThreadPoolExecutor(1, thread_name_prefix="sqlweave-duckdb")
         self._closed = False
+        #: lower-case names of the catalog's tables and views, or None when unknown
+        self._names: set[str] | None = None
 
     def execute(
         self,
@@ -49,6 +68,8 @@ class DuckDBEngine(Engine):
         params: Mapping[str, Any] | None = None,
         progress: ProgressCallback | None = None,
     ) -> pa.Table:
+        if not _READ_ONLY.match(sql):
+            self._names = None  # the statement may create or drop tables
         future = self._runner.submit(self._run, sql, params)
         try:
             return future.result()
@@ -92,9 +113,25 @@ class DuckDBEngine(Engine):
 
     def register_arrow(self, name: str, data: pa.Table) -> None:
         self.deregister(name)
+        self._names = None
         self._runner.submit(self.con.register, name, data).result()
 
+    def register_frame(self, name: str, frame: Any) -> None:
+        # DuckDB scans pandas and polars frames and Arrow tables in place: converting
+        # them to Arrow first cost more than the query (32 ms for flights)
+        if not _scans_natively(frame):
+            frame = frames.to_arrow(frame)
+        self._runner.submit(self.con.register, name, frame).result()
+        if self._names is not None:
+            self._names.add(name.lower())
+
+    def unregister_frame(self, name: str) -> None:
+        self._runner.submit(self.con.unregister, name).result()
+        if self._names is not None:
+            self._names.discard(name.lower())
+
     def deregister(self, name: str) -> None:
+        self._names = None
         kind = self._kind(name)
         if kind is None:
             return
@@ -133,7 +170,12 @@ class DuckDBEngine(Engine):
         return [r[0] for r in rows]
 
     def has_table(self, name: str) -> bool:
-        return self._kind(name) is not None
+        # asked before every statement that reads a notebook DataFrame: answered from a
+        # list of names kept until a statement that may change the catalog
+        if self._names is None:
+            rows = self._fetch("SELECT DISTINCT lower(table_name) FROM information_schema.tables")
+            self._names = {r[0] for r in rows}
+        return name.lower() in self._names
 
     def schema(self, name: str) -> pa.Schema:
         if not self.has_table(name):
@@ -145,6 +187,8 @@ class DuckDBEngine(Engine):
         ).result()
 
     def _fetch(self, sql: str, args: list[Any] | None = None) -> list[tuple[Any, ...]]:
+        if not _READ_ONLY.match(sql):
+            self._names = None
         if threading.current_thread().name.startswith("sqlweave-duckdb"):
             # DuckDB 2 refuses new work on a connection until the last result is drained
             cur = self.con.execute(sql, args) if args else self.con.execute(sql)

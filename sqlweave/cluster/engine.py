@@ -62,6 +62,17 @@ class Engine(abc.ABC):
     def register_arrow(self, name: str, data: pa.Table) -> None:
         """Register an in-memory Arrow table as ``name`` (without copying where possible)."""
 
+    def register_frame(self, name: str, frame: Any) -> None:
+        """Register a notebook DataFrame (pandas, polars, Arrow…) for one statement;
+        engines that read such frames natively, or can cache them, override this."""
+        from ..frames import to_arrow
+
+        self.register_arrow(name, to_arrow(frame))
+
+    def unregister_frame(self, name: str) -> None:
+        """Undo :meth:`register_frame`."""
+        self.deregister(name)
+
     @abc.abstractmethod
     def deregister(self, name: str) -> None:
         """Forget table ``name``; a missing name is not an error."""

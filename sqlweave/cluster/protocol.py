@@ -370,6 +370,21 @@ class RegisterArrow(Message):
     request_id: str
     name: str
     table: pa.Table
+    #: a notebook DataFrame's content fingerprint: the coordinator keeps the table under
+    #: it, and a later RegisterKnown with the same key needs no data
+    key: str = ""
+
+
+@message
+@dataclass(frozen=True)
+class RegisterKnown(Message):
+    """Register, as ``name``, the table an earlier RegisterArrow sent with ``key``;
+    answered Ok, or QueryFailed (USAGE) when the coordinator no longer has it."""
+
+    TAG: ClassVar[str] = "register_known"
+    request_id: str
+    name: str
+    key: str
 
 
 @message

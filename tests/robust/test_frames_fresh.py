@@ -1,0 +1,96 @@
+"""A notebook DataFrame changed in place between two statements is seen by the next one
+on every engine (the cluster keeps shipped frames by content fingerprint)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import polars as pl
+import pyarrow as pa
+import pytest
+
+import sqlweave
+from sqlweave import fingerprint
+
+
+def _total(s: sqlweave.Session, ns: dict) -> float:
+    return s.sql("SELECT sum(dep_delay) AS d FROM flights", namespace=ns).to_arrow()[0][0].as_py()
+
+
+def test_in_place_change_is_seen_on_every_engine(session: sqlweave.Session) -> None:
+    flights = pd.DataFrame(
+        {"carrier": ["UA", "AA", "DL"] * 1000, "dep_delay": [1.0, 2.0, 3.0] * 1000}
+    )
+    ns = {"flights": flights}
+    assert _total(session, ns) == 6000.0
+    assert _total(session, ns) == 6000.0  # the cluster now uses its kept copy
+    flights.loc[1234, "dep_delay"] = 1002.0  # one cell, in place: same object, same buffers
+    assert _total(session, ns) == 7000.0
+    flights.loc[7, "carrier"] = "ZZ"  # a string cell
+    got = session.sql("SELECT count(*) AS n FROM flights WHERE carrier = 'ZZ'", namespace=ns)
+    assert got.to_arrow().to_pylist() == [{"n": 1}]
+
+
+def test_frames_are_not_left_in_the_catalog(session: sqlweave.Session) -> None:
+    ns = {"flights": pd.DataFrame({"dep_delay": [1.0]})}
+    _total(session, ns)
+    _total(session, ns)
+    assert "flights" not in session.tables()
+
+
+@pytest.mark.parametrize(
+    ("make", "change"),
+    [
+        (
+            lambda: pd.DataFrame({"a": [1, 2, 3], "s": ["x", "y", "z"]}),
+            lambda df: df.loc.__setitem__((2, "a"), 9),
+        ),
+        (
+            lambda: pd.DataFrame({"s": pd.Series(["x", "y"], dtype=object)}),
+            lambda df: df.loc.__setitem__((0, "s"), "w"),
+        ),
+        (
+            lambda: pd.DataFrame({"c": pd.Categorical(["x", "y", "x"])}),
+            lambda df: df.loc.__setitem__((0, "c"), "y"),
+        ),
+        (
+            lambda: pd.DataFrame({"n": pd.array([1, None, 3], dtype="Int64")}),
+            lambda df: df.loc.__setitem__((1, "n"), 2),
+        ),
+    ],
+    ids=["numbers-and-str", "object", "categorical", "nullable-int"],
+)
+def test_fingerprint_sees_one_cell_change(make, change) -> None:
+    df = make()
+    before = fingerprint.of(df)
+    assert fingerprint.of(df) == before  # stable while nothing changes
+    change(df)
+    assert fingerprint.of(df) != before
+
+
+def test_fingerprint_of_arrow_and_polars() -> None:
+    t = pa.table({"a": [1, 2, 3]})
+    assert fingerprint.of(t) == fingerprint.of(pa.table({"a": [1, 2, 3]}))
+    assert fingerprint.of(t) != fingerprint.of(pa.table({"a": [1, 2, 4]}))
+    assert fingerprint.of(pl.DataFrame({"a": [1]})) != fingerprint.of(pl.DataFrame({"a": [2]}))
+    assert fingerprint.of(pl.DataFrame({"a": [1]}).lazy()) is None  # shipped every time
+
+
+def test_cluster_ships_an_unchanged_frame_once(local_cluster, monkeypatch) -> None:
+    shipped: list[int] = []
+    real = sqlweave.frames.to_arrow
+
+    def counting(value):
+        shipped.append(1)
+        return real(value)
+
+    monkeypatch.setattr(sqlweave.frames, "to_arrow", counting)
+    s = sqlweave.Session(local_cluster)
+    flights = pd.DataFrame({"dep_delay": [1.0, 2.0]})
+    ns = {"flights": flights}
+    for _ in range(3):
+        assert _total(s, ns) == 3.0
+    assert len(shipped) == 1
+    flights.loc[0, "dep_delay"] = 5.0
+    assert _total(s, ns) == 7.0
+    assert len(shipped) == 2
+    s.close()
