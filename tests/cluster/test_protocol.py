@@ -72,6 +72,7 @@ EXAMPLES: list[P.Message] = [
     P.ConnectInfoReply("r", "tcp://a:1", "tcp://a:2"),
     P.Ok("r"),
     P.ErrorReply("what", "tag", "r"),
+    P.RegisterKnown("r", "flights", "pandas:0123abcd"),
 ]
 ARROW_EXAMPLES: list[P.Message] = [
     P.StoreTable("h", TABLE),
@@ -79,6 +80,7 @@ ARROW_EXAMPLES: list[P.Message] = [
     P.PushPartition("q", 1, 0, 1, 0, TABLE),
     P.QueryResult("r", TABLE, (P.FragmentRun(0, 1, "w1", 5, 0.1),)),
     P.RegisterArrow("r", "t", TABLE),
+    P.RegisterArrow("r", "t", TABLE, "pandas:0123abcd"),
 ]
 
 
