@@ -101,3 +101,24 @@ def test_cluster_history_magic(cluster: tuple[LocalCluster, str]) -> None:
     table = cluster_command(["history"], Magics())
     assert "select 42 as answer" in table.column("sql").to_pylist()
     assert set(table.column("state").to_pylist()) <= {"finished", "failed"}
+
+
+def test_connect_magic_with_keys(cluster: tuple[LocalCluster, str], capsys) -> None:
+    import sqlweave
+    from sqlweave.cluster import curve
+    from sqlweave.magics.cluster import cluster_command
+
+    c, _ = cluster
+    curve.forget(c.address)  # only the --keys directory may let this client in
+    try:
+
+        class Magics:
+            session = sqlweave.Session()
+            cluster = None
+
+        cluster_command(["connect", c.address, "--keys", str(c.keys.directory)], Magics())
+        assert "connected to" in capsys.readouterr().out
+        assert Magics.session.sql("select 5 as x").to_arrow().to_pylist() == [{"x": 5}]
+        Magics.session.close()
+    finally:
+        curve.remember(c.address, c.keys)
