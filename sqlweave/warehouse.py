@@ -19,11 +19,12 @@ Re-running a notebook must work, so a plain ``CREATE TABLE t`` replaces a ``t`` 
 loaded from the warehouse (not one created earlier in the same session).
 
 >>> import tempfile, sqlweave
->>> folder = tempfile.mkdtemp()
->>> sqlweave.Session(warehouse=folder).sql("CREATE TABLE kept AS SELECT 42 AS answer").message
+>>> folder = tempfile.TemporaryDirectory()
+>>> sqlweave.Session(warehouse=folder.name).sql("CREATE TABLE kept AS SELECT 42 AS answer").message
 'created table kept'
->>> sqlweave.Session(warehouse=folder).sql("SELECT answer FROM kept").to_arrow().to_pylist()
+>>> sqlweave.Session(warehouse=folder.name).sql("SELECT answer FROM kept").to_arrow().to_pylist()
 [{'answer': 42}]
+>>> folder.cleanup()
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """``ClusterEngine``: the :class:`~sqlweave.cluster.engine.Engine` that talks to a coordinator.
 
->>> # with LocalCluster(workers=2) as c:
->>> #     ClusterEngine(c.address).execute("select 1 as x").to_pylist()
+Typical use (it starts processes, so it is shown here rather than run)::
+
+    with LocalCluster(workers=2) as cluster:
+        ClusterEngine(cluster.address).execute("select 1 as x").to_pylist()
 """
 
 from __future__ import annotations

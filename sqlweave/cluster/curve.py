@@ -24,9 +24,11 @@ reads them). Processes get a key directory through ``--keys DIR`` or the
 hides the secret half.
 
 >>> import tempfile
->>> keys = ClusterKeys.load(create_keys(tempfile.mkdtemp() + "/k"))
+>>> folder = tempfile.TemporaryDirectory()
+>>> keys = ClusterKeys.load(create_keys(folder.name + "/k"))
 >>> sorted(r.value for r in keys.authorized), "secret" in repr(keys.client)
 (['client', 'worker'], False)
+>>> folder.cleanup()
 """
 
 from __future__ import annotations

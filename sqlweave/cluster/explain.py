@@ -3,7 +3,20 @@
 Both take the plan and, optionally, the scheduler's task records (where each task ran,
 its rows and time) once the query has run.
 
->>> # print(explain_text(plan, state.tasks)); explain_graph(plan, state.tasks).to_dict()
+>>> import pyarrow as pa
+>>> from sqlweave.cluster.catalog import Catalog
+>>> from sqlweave.cluster.planner import PlannerOptions, plan_query
+>>> catalog = Catalog()
+>>> _ = catalog.add_arrow("t", pa.table({"k": [1, 2, 1], "v": [10, 20, 30]}), partitions=2)
+>>> plan = plan_query("SELECT k, sum(v) FROM t GROUP BY k", catalog, PlannerOptions(workers=2))
+>>> print(explain_text(plan))  # doctest: +ELLIPSIS
+Distributed plan: 2 stages (1 on workers, 1 on the coordinator)
+Stage 1 on the coordinator: result
+  <- stage 0 (gather)
+  Stage 0 on 2 workers, output gather: scan t -> partial aggregate
+...
+>>> sorted(explain_graph(plan).to_dict())  # doctest: +ELLIPSIS
+[...]
 """
 
 from __future__ import annotations

@@ -10,11 +10,13 @@ temp file, fsync, rename).
 Records are :class:`Record` values with an :class:`Op`; the coordinator applies them.
 
 >>> import tempfile
->>> j = Journal(tempfile.mkdtemp())
+>>> folder = tempfile.TemporaryDirectory()
+>>> j = Journal(folder.name)
 >>> j.append(Record(Op.REGISTER_PATH, name="t", path="/data/t.parquet"))
 >>> j.append(Record(Op.DEREGISTER, name="t"))
 >>> [r.op.value for r in Journal(j.directory).catalog()]
 []
+>>> folder.cleanup()
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """``LocalCluster``: a coordinator and N worker processes on this machine.
 
->>> # with LocalCluster(workers=2) as cluster:
->>> #     engine = ClusterEngine(cluster.address)
+Typical use (it starts processes, so it is shown here rather than run)::
+
+    with LocalCluster(workers=2) as cluster:
+        engine = ClusterEngine(cluster.address)
 
 Every process runs in its own process group and dies with its parent (Linux
 ``PR_SET_PDEATHSIG``); :meth:`LocalCluster.close`, a ``weakref.finalize`` and

@@ -1234,7 +1234,12 @@ def plan_query(
     Returns:
         A plan whose root stage runs on the coordinator and yields the result.
 
-    >>> # plan = plan_query("select count(*) from t", catalog, PlannerOptions(workers=2))
+    >>> import pyarrow as pa
+    >>> catalog = Catalog()
+    >>> _ = catalog.add_arrow("t", pa.table({"x": [1, 2, 3]}), partitions=2)
+    >>> plan = plan_query("select count(*) from t", catalog, PlannerOptions(workers=2))
+    >>> [(stage.id, stage.location.value, stage.parallelism) for stage in plan.stages]
+    [(0, 'workers', 2), (1, 'coordinator', 1)]
     """
     plan, schema = _plan_query(sql, catalog, options or PlannerOptions(), params, settings)
     return replace(plan, settings=settings, schema=schema)

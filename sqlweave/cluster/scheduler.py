@@ -14,8 +14,20 @@ to the dead worker is gone, so every producer of a moved task's inputs runs agai
 if such a producer had itself lived on the dead worker, its own producers, recursively).
 Results that already reached the coordinator are kept.
 
->>> # state = QueryState("q1", plan, ["w0", "w1"], catalog)
->>> # for instr in state.start(): ...; state.handle(TaskDone(key, "w0", rows=10))
+>>> import pyarrow as pa
+>>> from sqlweave.cluster.planner import PlannerOptions, plan_query
+>>> catalog = Catalog()
+>>> _ = catalog.add_arrow("t", pa.table({"k": [1, 2, 1], "v": [10, 20, 30]}), partitions=2)
+>>> plan = plan_query("SELECT k, sum(v) FROM t GROUP BY k", catalog, PlannerOptions(workers=2))
+>>> state = QueryState("q1", plan, ["w0", "w1"], catalog)
+>>> [(i.worker, i.spec.key) for i in state.start()]
+[('w0', ('q1', 0, 0)), ('w1', ('q1', 0, 1))]
+>>> state.handle(TaskDone(("q1", 0, 0), "w0", rows=2))
+[]
+>>> [(i.worker, i.spec.key) for i in state.handle(TaskDone(("q1", 0, 1), "w1", rows=1))]
+[('coordinator', ('q1', 1, 0))]
+>>> state.handle(TaskDone(("q1", 1, 0), "coordinator", rows=2))
+[QueryDone(query_id='q1', rows=2, seconds=0.0)]
 """
 
 from __future__ import annotations

@@ -5,8 +5,16 @@ Each simulated worker has its own inbox of exchange pieces and every task gets a
 coordinator's loop without sockets, so plans, the exchange rules and worker-loss
 recovery are testable in pure tests.
 
->>> # result = simulate(plan_query(sql, catalog), catalog, workers=2)
->>> # result.table, result.state.progress
+>>> import pyarrow as pa
+>>> from sqlweave.cluster.planner import PlannerOptions, plan_query
+>>> catalog = Catalog()
+>>> _ = catalog.add_arrow("t", pa.table({"k": [1, 2, 1, 3], "v": [10, 20, 30, 40]}), partitions=2)
+>>> sql = "SELECT k, sum(v) AS s FROM t GROUP BY k ORDER BY k"
+>>> result = simulate(plan_query(sql, catalog, PlannerOptions(workers=2)), catalog, workers=2)
+>>> result.table.to_pylist()
+[{'k': 1, 's': 40}, {'k': 2, 's': 20}, {'k': 3, 's': 40}]
+>>> result.state.progress.fragments_done == result.state.progress.fragments_total
+True
 """
 
 from __future__ import annotations

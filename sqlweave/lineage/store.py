@@ -105,9 +105,11 @@ class LineageStore:
             version-1 single-file store, whose directory becomes the store (migrating it).
 
     >>> import tempfile, pathlib
-    >>> store = LineageStore(pathlib.Path(tempfile.mkdtemp()) / ".sqlweave")
+    >>> folder = tempfile.TemporaryDirectory()
+    >>> store = LineageStore(pathlib.Path(folder.name) / ".sqlweave")
     >>> len(store.load())
     0
+    >>> folder.cleanup()
     """
 
     def __init__(self, path: str | os.PathLike[str] = DEFAULT_PATH) -> None:

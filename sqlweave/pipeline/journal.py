@@ -9,10 +9,12 @@ Durability: each event is written with one ``write`` under an exclusive ``flock`
 torn write never corrupts the events after it.
 
 >>> import tempfile, pathlib
->>> j = Journal(pathlib.Path(tempfile.mkdtemp()) / "journal.jsonl")
+>>> folder = tempfile.TemporaryDirectory()
+>>> j = Journal(pathlib.Path(folder.name) / "journal.jsonl")
 >>> j.append(RunFinished(run_id="r1", status=RunStatus.SUCCEEDED))
 >>> [type(e).__name__ for e in j.read()]
 ['RunFinished']
+>>> folder.cleanup()
 """
 
 from __future__ import annotations
