@@ -150,6 +150,11 @@ class DataFusionEngine(Engine):
             return await collect_table_async(df)
 
         try:
+            if threading.current_thread() is not threading.main_thread():
+                # a server's worker thread (the coordinator's): no interrupt arrives there,
+                # and statements of concurrent clients must not queue behind one another
+                df = bound_statements.plan(self.ctx, sql, params, self._error)
+                return collect_table(df)
             # planned and run on the engine thread: its stack fits what the guard admits,
             # and this thread stays free to take an interrupt
             return engine_thread().run_async(run)
