@@ -62,3 +62,10 @@ def test_explicit_params_win_over_namespace():
     s = sqlweave.Session()
     r = s.sql("SELECT :n AS n", params={"n": 2}, namespace={"n": 1})
     assert r.to_arrow().to_pylist() == [{"n": 2}]
+
+
+@pytest.mark.parametrize("engine", ["local", "duckdb"])
+def test_parameters_glued_to_operators(engine):
+    s = sqlweave.Session(engine)
+    r = s.sql("SELECT -:x AS a, 2<>:x AS b, 1 AS c WHERE 2=:x", namespace={"x": 2})
+    assert r.to_arrow().to_pylist() == [{"a": -2, "b": False, "c": 1}]

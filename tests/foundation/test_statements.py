@@ -54,3 +54,14 @@ def test_unreadable_text_is_one_statement():
     # an unterminated string cannot be tokenized: the engine reports the error instead
     stmts = split("SELECT 'oops")
     assert len(stmts) == 1 and stmts[0].text == "SELECT 'oops"
+
+
+def test_statements_after_quoted_tokens_keep_their_offsets():
+    from sqlweave.statements import split
+
+    script = '"t"; \'a\'; SELECT "x" FROM t'
+    assert [(st.text, st.start) for st in split(script)] == [
+        ('"t"', 0),
+        ("'a'", 5),
+        ('SELECT "x" FROM t', 10),
+    ]
