@@ -6,8 +6,8 @@ import json
 import multiprocessing as mp
 import os
 import signal
-import time
 from datetime import timedelta
+from multiprocessing.synchronize import Event
 from pathlib import Path
 
 import pytest
@@ -154,10 +154,15 @@ def test_notebook_keys_are_relative_to_the_folder(tmp_path: Path) -> None:
     assert notebook_key("/elsewhere/x.ipynb", tmp_path) == "/elsewhere/x.ipynb"
 
 
-def _writer(path: str, cell_prefix: str, n: int, start: mp.synchronize.Event) -> None:
+def _writer(
+    path: str, cell_prefix: str, n: int, start: Event, halfway: Event, go_on: Event
+) -> None:
     start.wait()
     store = LineageStore(path)
     for i in range(n):
+        if i == n // 2:
+            halfway.set()
+            go_on.wait()
         store.append(
             info(f"{cell_prefix}{i}", i, session=cell_prefix),
             stmt(reads=(f"{cell_prefix}_in{i}",), writes=(f"{cell_prefix}_out{i}",)),
@@ -167,18 +172,28 @@ def _writer(path: str, cell_prefix: str, n: int, start: mp.synchronize.Event) ->
 def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
     path = str(tmp_path / ".sqlweave")
     ctx = mp.get_context("fork")
-    start = ctx.Event()
-    procs = [ctx.Process(target=_writer, args=(path, p, 25, start)) for p in ("a", "b")]
+    start, go_on = ctx.Event(), ctx.Event()
+    halfway = {p: ctx.Event() for p in ("a", "b")}
+    procs = [
+        ctx.Process(target=_writer, args=(path, p, 25, start, halfway[p], go_on))
+        for p in ("a", "b")
+    ]
     for p in procs:
         p.start()
     start.set()
-    seen_valid = 0
+    for event in halfway.values():
+        assert event.wait(60)
+    # both writers paused after 12 appends each: a reader sees exactly those
+    assert len(LineageStore(path).load().runs) == 24
+    go_on.set()
+    counts = []
     while any(p.is_alive() for p in procs):
-        LineageStore(path).load()  # never half-written
-        seen_valid += 1
+        counts.append(len(LineageStore(path).load().runs))  # never half-written
     for p in procs:
         p.join(30)
         assert p.exitcode == 0
+    # reads during the second half only ever saw whole appends, never losing one
+    assert counts == sorted(counts) and all(24 <= c <= 50 for c in counts)
     g = LineageStore(path).load()
     assert len(g.runs) == 50
     assert sum(1 for _ in g.edges(EdgeKind.WRITES)) == 50
@@ -203,17 +218,22 @@ def test_kill_9_mid_write_leaves_a_valid_file(tmp_path: Path) -> None:
     proc = ctx.Process(target=_hammer, args=(str(path),))
     proc.start()
     try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:  # wait until several writes have completed
-            if len(LineageStore(path).load()) >= 5:
-                break
-        while time.monotonic() < deadline:  # then until a write is in flight (temp file exists)
+        while len(LineageStore(path).load()) < 5:  # several writes have completed
+            assert proc.is_alive()
+        # freeze the writer while its temporary file exists: the kill lands mid-write
+        while True:
+            assert proc.is_alive()
+            if not any(path.glob("notebooks/.*.tmp")):
+                continue
+            os.kill(proc.pid, signal.SIGSTOP)
             if any(path.glob("notebooks/.*.tmp")):
                 break
+            os.kill(proc.pid, signal.SIGCONT)  # that write finished just before the stop
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.join(10)
     assert proc.exitcode == -signal.SIGKILL
+    assert any(path.glob("notebooks/.*.tmp")), "the kill did not land mid-write"
     g = LineageStore(path).load()
     assert len(g.runs) >= 5
     # the next writer still works (the lock died with the process) and sweeps the orphan
