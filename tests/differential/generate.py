@@ -2,9 +2,11 @@
 
 Every case is a pure function of its seed: :func:`tables` makes three small tables with
 NULLs, decimals, time-zoned timestamps, structs and strings; :func:`case` writes one query
-over them: joins (inner/left/right/full, semi and anti through EXISTS/IN), window functions
-with ROWS/RANGE frames and offsets, aggregates with FILTER and DISTINCT, GROUP BY/HAVING,
-subqueries, set operations, ORDER BY/LIMIT, sometimes after a ``SET`` of the time zone.
+over them: joins (inner/left/right/full, USING, three-way, semi and anti through EXISTS/IN,
+derived tables with LIMIT, filters or CTEs), window functions with ROWS/RANGE frames and
+offsets, IGNORE NULLS, aggregates with FILTER and DISTINCT, GROUP BY/HAVING, ROLLUP/CUBE/
+GROUPING SETS, DISTINCT ON, scalar subqueries, set operations, ORDER BY/LIMIT/OFFSET,
+sometimes after a ``SET`` of the time zone.
 
 Answers must be deterministic, so the generator avoids what an engine may answer in more
 than one way: ordered output is ordered by every output column (ties are equal rows),

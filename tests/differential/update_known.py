@@ -25,7 +25,7 @@ HERE = Path(__file__).resolve().parent
 def _write(path: Path, doc: str, name: str, entries: dict[str, causes.Cause]) -> None:
     lines = [f'"""{doc}"""', "", "from __future__ import annotations", ""]
     lines += ["from .causes import Cause as C", "", f"{name}: dict[str, C] = {{"]
-    lines += [f"    {k!r}: C.{c.name}," for k, c in sorted(entries.items(), key=_order)]
+    lines += [f'    "{k}": C.{c.name},' for k, c in sorted(entries.items(), key=_order)]
     lines += ["}", ""]
     path.write_text("\n".join(lines))
 
