@@ -1,6 +1,7 @@
 """DataFusion's public sqllogictest corpus, run on embedded DataFusion and on the cluster.
 
-Each of the 25 topic files runs twice: ``sql`` mode (every statement on both sessions) and
+Each topic file runs twice (``corpus.QUICK_FILES`` by default, all 25 of
+``corpus.TOPIC_FILES`` with ``SQLWEAVE_DIFF_FULL=1``): ``sql`` mode (every statement on both sessions) and
 ``registered`` mode (tables reach the cluster as registered Arrow tables). Every record
 that differs must be listed in ``known_corpus.py``, and every listed one must still differ.
 Skipped (with the reason) when the corpus is not on this machine: see ``corpus.py``.
@@ -28,7 +29,7 @@ pytestmark = [
 
 
 @pytest.mark.parametrize("mode", list(runner.Mode), ids=[m.value for m in runner.Mode])
-@pytest.mark.parametrize("name", corpus.TOPIC_FILES)
+@pytest.mark.parametrize("name", corpus.files_to_test())
 def test_corpus_file(
     name: str, mode: runner.Mode, cluster_holder: runner.ClusterHolder, tmp_path: Path
 ) -> None:

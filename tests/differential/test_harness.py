@@ -8,7 +8,7 @@ from decimal import Decimal
 import pyarrow as pa
 import pytest
 
-from . import causes, compare, runner, slt
+from . import causes, compare, corpus, runner, slt
 
 SAMPLE = """\
 # comment
@@ -204,3 +204,12 @@ def test_table_names_fold_like_datafusion() -> None:
     assert name("CREATE TABLE FOO (x INT)") == "foo"
     assert name('INSERT INTO "Foo" VALUES (1)') == "Foo"
     assert name("CREATE OR REPLACE EXTERNAL TABLE IF NOT EXISTS public.t2 STORED AS CSV") == "t2"
+
+
+def test_quick_corpus_files_are_topic_files(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert set(corpus.QUICK_FILES) < set(corpus.TOPIC_FILES)
+    assert len(corpus.TOPIC_FILES) == 25
+    monkeypatch.setenv(corpus.FULL_VAR, "1")
+    assert corpus.files_to_test() == corpus.TOPIC_FILES
+    monkeypatch.delenv(corpus.FULL_VAR)
+    assert corpus.files_to_test() == corpus.QUICK_FILES
