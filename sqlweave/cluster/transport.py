@@ -174,7 +174,8 @@ def _plain_types(table: pa.Table, nested_only: bool = False) -> pa.Table:
     """Dictionary columns travel as their values (receivers expect plain column types).
 
     ``nested_only``: only dictionaries of dictionaries, which Arrow IPC cannot carry
-    (pyarrow's reader fails on them), lose their outer level.
+    (pyarrow's reader fails on them), travel as their inner dictionary; a field metadata
+    entry tells :func:`read_table` the outer index type to put back.
     """
 
     def flatten(t: pa.DataType) -> bool:
@@ -184,10 +185,16 @@ def _plain_types(table: pa.Table, nested_only: bool = False) -> pa.Table:
 
     if not any(flatten(f.type) for f in table.schema):
         return table
-    fields = [
-        pa.field(f.name, f.type.value_type, f.nullable, f.metadata) if flatten(f.type) else f
-        for f in table.schema
-    ]
+
+    def field(f: pa.Field) -> pa.Field:
+        if not flatten(f.type):
+            return f
+        meta = dict(f.metadata or {})
+        if nested_only:
+            meta[_OUTER_INDEX] = str(f.type.index_type).encode()
+        return pa.field(f.name, f.type.value_type, f.nullable, meta or None)
+
+    fields = [field(f) for f in table.schema]
     return table.cast(pa.schema(fields, metadata=table.schema.metadata))
 
 
@@ -459,13 +466,41 @@ def read_table(frames: list[Any]) -> pa.Table:
         batches = [_decode_batch(schema, plans, entry, source) for entry in layout]
         if source.pos != len(source.frames):
             raise ProtocolError(f"{len(source.frames) - source.pos} buffer frames left over")
-        return pa.Table.from_batches(batches, schema=schema)
+        return _nest_dictionaries(pa.Table.from_batches(batches, schema=schema))
     except ProtocolError:
         raise
     except (RecursionError, MemoryError) as exc:
         raise ProtocolError(f"bad Arrow frames: {type(exc).__name__}") from None
     except Exception as exc:  # pyarrow raises OSError, ArrowInvalid, ... on corrupt input
         raise ProtocolError(f"bad Arrow frames: {exc}") from None
+
+
+#: field metadata: the outer index type of a dictionary of dictionaries sent as its inner one
+_OUTER_INDEX = b"sqlweave.outer_dictionary_index"
+_INDEX_TYPES = {
+    str(t): t
+    for bits in (8, 16, 32, 64)
+    for t in (getattr(pa, f"int{bits}")(), getattr(pa, f"uint{bits}")())
+}
+
+
+def _nest_dictionaries(table: pa.Table) -> pa.Table:
+    """Put back the outer level of dictionaries of dictionaries (see :func:`_plain_types`):
+    each row its own entry, which keeps the values and the type."""
+    marked = [i for i, f in enumerate(table.schema) if f.metadata and _OUTER_INDEX in f.metadata]
+    for i in marked:
+        f = table.schema.field(i)
+        index = _INDEX_TYPES.get(f.metadata[_OUTER_INDEX].decode())
+        if index is None or not pa.types.is_dictionary(f.type):
+            raise ProtocolError(f"bad outer dictionary index for column {f.name!r}")
+        chunks = [
+            pa.DictionaryArray.from_arrays(pa.array(range(len(c)), index), c)
+            for c in table.column(i).chunks
+        ]
+        meta = {k: v for k, v in f.metadata.items() if k != _OUTER_INDEX} or None
+        outer = pa.field(f.name, pa.dictionary(index, f.type), f.nullable, meta)
+        table = table.set_column(i, outer, pa.chunked_array(chunks, outer.type))
+    return table
 
 
 def _read_layout(buf: pa.Buffer) -> tuple[pa.Schema, list[Any]]:
