@@ -392,14 +392,14 @@ REPROS: tuple[Repro, ...] = (
     Repro(
         "nested-dictionary-values",
         Cause.DICTIONARY_NESTED,
-        OPEN,
+        FIXED,
         "SELECT bit_length(arrow_cast(arrow_cast('é', 'Dictionary(UInt32, Utf8)'), "
         "'Dictionary(Int32, Dictionary(UInt32, Utf8))')) AS n",
     ),
     Repro(
         "nested-dictionary-result",
         Cause.DICTIONARY_NESTED,
-        OPEN,
+        FIXED,
         "SELECT arrow_cast(arrow_cast('x', 'Dictionary(UInt32, Utf8)'), "
         "'Dictionary(Int32, Dictionary(UInt32, Utf8))') AS s",
     ),
