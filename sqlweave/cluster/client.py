@@ -113,7 +113,8 @@ class ClusterEngine(Engine):
         key = fingerprint.of(frame)
         if key is not None and key in self._shipped:
             try:
-                self._expect(P.RegisterKnown(_rid(), name, key), P.Ok)
+                # no incarnation check: a restarted coordinator has no copy and says so
+                self._expect(P.RegisterKnown(_rid(), name, key), P.Ok, check_incarnation=False)
                 return
             except errors.UsageError:  # the coordinator dropped it (restart, eviction)
                 self._shipped.pop(key, None)
@@ -125,6 +126,10 @@ class ClusterEngine(Engine):
             self._shipped[key] = None
             while len(self._shipped) > SHIPPED_KEYS:
                 self._shipped.pop(next(iter(self._shipped)))
+
+    def unregister_frame(self, name: str) -> None:
+        # right after the statement that used it: that statement noticed any restart
+        self._expect(P.Deregister(_rid(), name), P.Ok, check_incarnation=False)
 
     def deregister(self, name: str) -> None:
         self._expect(P.Deregister(_rid(), name), P.Ok)
@@ -202,9 +207,11 @@ class ClusterEngine(Engine):
             return True
         return False
 
-    def _expect(self, msg: P.Message, reply_type: type[P.Message]) -> Any:
+    def _expect(
+        self, msg: P.Message, reply_type: type[P.Message], check_incarnation: bool = True
+    ) -> Any:
         with self._lock:
-            if not isinstance(msg, P.StatusRequest):
+            if check_incarnation and not isinstance(msg, P.StatusRequest):
                 self._check_incarnation()
             self._send(msg)
             reply = self._wait(msg.request_id, self.timeout_s, None)  # type: ignore[attr-defined]
