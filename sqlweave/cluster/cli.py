@@ -31,6 +31,13 @@ def _cluster(argv: Sequence[str]) -> int:
     up.add_argument(
         "--keys", default=None, help="key directory (default: fresh keys in a private temp dir)"
     )
+    up.add_argument(
+        "--allow-path",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a directory SQL may read and write besides the working directory (repeatable)",
+    )
     keys = sub.add_parser("keys", help="create CURVE keys: coordinator, worker, client(s)")
     keys.add_argument("directory", nargs="?", default="sqlweave-keys")
     keys.add_argument(
@@ -51,7 +58,11 @@ def _cluster(argv: Sequence[str]) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *a: stop.set())
     with LocalCluster(
-        workers=ns.workers, heartbeat_s=ns.heartbeat, bind=ns.bind, keys=ns.keys or True
+        workers=ns.workers,
+        heartbeat_s=ns.heartbeat,
+        bind=ns.bind,
+        keys=ns.keys or True,
+        allowed_paths=ns.allow_path,
     ) as cluster:
         assert cluster.keys is not None
         print(

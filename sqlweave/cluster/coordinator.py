@@ -57,6 +57,7 @@ from .fragments import (
 )
 from .frame_cache import FrameCache
 from .journal import HISTORY, Journal, Op, Record, statement_record
+from .paths_policy import Access, PathPolicy
 from .planner import NotDistributable
 from .task import concat_tables
 from .transport import keep_freed_memory
@@ -152,6 +153,8 @@ class Coordinator:
         bind: client address, ``tcp://127.0.0.1`` (random port) or ``tcp://HOST:PORT``.
         heartbeat_s: heartbeat period handed to workers.
         worker_bind: address for the worker socket (default: same host, random port).
+        allowed_paths: directories SQL may read and write besides the working directory
+            (see :mod:`.paths_policy`).
     """
 
     def __init__(
@@ -163,6 +166,7 @@ class Coordinator:
         context: zmq.Context | None = None,
         keys: curve.ClusterKeys | None = None,
         state_dir: str | os.PathLike[str] | None = None,
+        allowed_paths: Sequence[str | os.PathLike[str]] = (),
     ) -> None:
         if worker_bind is None:
             if not bind.startswith("tcp://"):
@@ -190,6 +194,8 @@ class Coordinator:
         #: this run of the coordinator (clients compare it to notice a restart)
         self.incarnation = uuid.uuid4().hex
         self.membership = Membership(versions or Versions.current(), heartbeat_s)
+        #: where SQL may read and write files
+        self.paths = PathPolicy.configured(allowed_paths)
         self.catalog = Catalog()
         self._frames = FrameCache()
         self.queries: dict[str, _Query] = {}
@@ -240,6 +246,7 @@ class Coordinator:
         for rec in self.journal.catalog():
             try:
                 if rec.op is Op.REGISTER_PATH:
+                    self.paths.register(rec.name, rec.path)
                     fmt, found = self._read_path(rec.name, rec.path, rec.format)
                     if fmt == "arrow":
                         self.catalog.add_arrow(rec.name, found, self._parts())
@@ -250,6 +257,7 @@ class Coordinator:
                     self.context().register_arrow(rec.name, table)
                     self.catalog.add_arrow(rec.name, table, self._parts())
                 elif rec.op is Op.EXTERNAL:
+                    self.paths.check_statement(self.context().ctx, rec.sql)
                     self.context().execute(rec.sql)
                     ddl = _CREATE_EXTERNAL.match(rec.sql)
                     if ddl:
@@ -518,6 +526,11 @@ class Coordinator:
     def _on_register_path(self, identity: bytes, msg: P.RegisterPath) -> None:
         # format detection, listing and schema inference read the file system, which may
         # block as long as it likes (a slow mount): off the loop, under a deadline
+        if self._gate is None:  # anyone may connect: registering is SQL-like access
+            try:
+                self.paths.check(msg.path, Access.READ)
+            except errors.UsageError as exc:
+                return self._reply_error(identity, msg.request_id, exc)
         self.context()
         fut = self._local.submit(self._read_path, msg.name, msg.path, msg.format)
         deadline = time.monotonic() + limits.REGISTER_TIMEOUT_S
@@ -562,6 +575,7 @@ class Coordinator:
                     self.catalog.add_arrow(msg.name, found, self._parts())
                 else:
                     self.catalog.add_files(msg.name, found, fmt)
+                self.paths.register(msg.name, msg.path)
                 self._record(Record(Op.REGISTER_PATH, msg.name, msg.path, msg.format))
             except Exception as exc:
                 self._reply_error(identity, msg.request_id, exc)
@@ -639,6 +653,7 @@ class Coordinator:
     def _on_execute(self, identity: bytes, msg: P.ExecuteQuery) -> None:
         try:
             guard.check(msg.sql)  # from any client: a deep statement would crash this process
+            self.paths.check_statement(self._session(identity).engine.ctx, msg.sql)
             self._start_query(identity, msg)
         except Exception as exc:
             log.info("query %s failed to start: %s", msg.request_id, exc)
@@ -1185,6 +1200,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--http-host", default="127.0.0.1", help="interface for --http")
     parser.add_argument(
+        "--allow-path",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a directory SQL may read and write besides the working directory (repeatable)",
+    )
+    parser.add_argument(
         "--state-dir",
         default=None,
         help="keep the catalog and query history here (journal + snapshot): a restart recovers them",
@@ -1202,7 +1224,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         keys = curve.ClusterKeys.load(ns.keys) if ns.keys else curve.ClusterKeys.from_env()
         coord = Coordinator(
-            ns.bind, ns.heartbeat, ns.worker_bind, keys=keys, state_dir=ns.state_dir
+            ns.bind,
+            ns.heartbeat,
+            ns.worker_bind,
+            keys=keys,
+            state_dir=ns.state_dir,
+            allowed_paths=ns.allow_path,
         )
     except errors.UsageError as exc:
         print(f"sqlweave coordinator: {exc}", file=sys.stderr)

@@ -109,6 +109,8 @@ class LocalCluster:
             spill beyond it where DataFusion can, else fail with "query exceeded memory".
         http_port: serve the coordinator's operator endpoint (``/status``, ``/metrics``, ...)
             on 127.0.0.1 at this port (see :mod:`.observe`).
+        allowed_paths: directories SQL may read and write besides the working directory
+            (the coordinator's ``--allow-path``; see :mod:`.paths_policy`).
     """
 
     def __init__(
@@ -123,6 +125,7 @@ class LocalCluster:
         keys: bool | str | os.PathLike[str] = True,
         worker_memory: str | int | None = None,
         http_port: int | None = None,
+        allowed_paths: Sequence[str | os.PathLike[str]] = (),
     ) -> None:
         if workers < 0:
             raise UsageError("workers must be >= 0")
@@ -163,6 +166,7 @@ class LocalCluster:
                     "--info-file",
                     os.path.join(self._tmp.name, "info.json"),
                     *(["--http", str(http_port)] if http_port is not None else []),
+                    *(a for p in allowed_paths for a in ("--allow-path", os.fspath(p))),
                 ],
                 None,
             )

@@ -1,0 +1,175 @@
+"""Least privilege for SQL: a client reaches only files under the allowed roots.
+
+The pure tests check :class:`PathPolicy` against DataFusion's plans; the process tests
+start a real LocalCluster whose working directory and ``--allow-path`` are this test's
+own folders (and without the test suite's ``$SQLWEAVE_ALLOW_PATHS``), and try what a
+remote client would.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from datafusion import SessionContext
+
+from sqlweave import errors
+from sqlweave.cluster.coordinator import parse_args
+from sqlweave.cluster.localcluster import LocalCluster
+from sqlweave.cluster.paths_policy import ALLOW_ENV, Access, PathPolicy, PathRefused
+
+# ----- the policy against DataFusion's plans (no processes) ------------------------------
+
+
+@pytest.fixture
+def policy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> PathPolicy:
+    root = tmp_path / "root"
+    root.mkdir()
+    monkeypatch.chdir(root)
+    monkeypatch.delenv(ALLOW_ENV, raising=False)
+    return PathPolicy.configured()
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "CREATE EXTERNAL TABLE e STORED AS CSV LOCATION '/etc/passwd'",
+        # a comment that looks like the location must not fool the check
+        "CREATE EXTERNAL TABLE e STORED AS CSV /* LOCATION 'ok.csv' */ LOCATION '/etc/passwd'",
+        "CREATE EXTERNAL TABLE e STORED AS CSV LOCATION 'file:///etc/%70asswd'",
+        "CREATE EXTERNAL TABLE e STORED AS CSV LOCATION 'file://localhost/etc/passwd'",
+        "CREATE EXTERNAL TABLE e STORED AS CSV LOCATION 'x/../../../../../../etc/passwd'",
+        "CREATE EXTERNAL TABLE e STORED AS CSV LOCATION '/et*/passwd'",
+        "CREATE EXTERNAL TABLE e STORED AS PARQUET LOCATION 's3://bucket/data/'",
+        "COPY (SELECT 1) TO '/tmp/outside.csv'",
+        "EXPLAIN ANALYZE COPY (SELECT 1) TO '/tmp/outside.csv'",
+        "SET datafusion.runtime.temp_directory = '/etc'",
+    ],
+)
+def test_paths_outside_are_refused(policy: PathPolicy, sql: str) -> None:
+    with pytest.raises(PathRefused, match="not allowed"):
+        policy.check_statement(SessionContext(), sql)
+
+
+def test_paths_inside_are_allowed(policy: PathPolicy) -> None:
+    ctx = SessionContext()
+    for sql in (
+        "CREATE EXTERNAL TABLE e STORED AS CSV LOCATION 'data.csv'",
+        f"CREATE EXTERNAL TABLE e STORED AS CSV LOCATION 'file://{os.getcwd()}/data.csv'",
+        "CREATE EXTERNAL TABLE e STORED AS PARQUET LOCATION 'parts/*.parquet'",
+        "COPY (SELECT 1) TO 'out/x.csv'",
+        "SELECT 1",
+    ):
+        policy.check_statement(ctx, sql)
+    assert os.listdir(".") == []  # checking touched nothing
+
+
+def test_a_symlink_pointing_outside_is_refused(policy: PathPolicy) -> None:
+    os.symlink("/etc/passwd", "link.csv")
+    os.mkdir("dir")
+    os.symlink("/etc", "dir/etc")
+    ctx = SessionContext()
+    with pytest.raises(PathRefused, match="resolves to /etc/passwd"):
+        policy.check_statement(ctx, "CREATE EXTERNAL TABLE e STORED AS CSV LOCATION 'link.csv'")
+    # a directory is listed recursively, following links
+    with pytest.raises(PathRefused, match="through the symlink"):
+        policy.check_statement(ctx, "CREATE EXTERNAL TABLE e STORED AS CSV LOCATION 'dir/'")
+
+
+def test_registered_paths_may_be_read_not_written(policy: PathPolicy, tmp_path: Path) -> None:
+    outside = tmp_path / "registered"
+    outside.mkdir()
+    policy.register("reg", str(outside))
+    assert policy.check(str(outside / "a.parquet"), Access.READ)
+    with pytest.raises(PathRefused, match="writing"):
+        policy.check(str(outside / "b.parquet"), Access.WRITE)
+    ctx = SessionContext()
+    ctx.register_parquet("reg", str(outside), schema=pa.schema([("x", pa.int64())]))
+    with pytest.raises(PathRefused, match="writing"):
+        policy.check_statement(ctx, "INSERT INTO reg VALUES (1)")
+
+
+def test_allow_path_is_repeatable() -> None:
+    assert parse_args(["--allow-path", "a", "--allow-path", "b"]).allow_path == ["a", "b"]
+
+
+# ----- a real cluster --------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return {k: tmp_path_factory.mktemp(k) for k in ("cwd", "extra", "outside")}
+
+
+@pytest.fixture(scope="module")
+def cluster(folders: dict[str, Path]) -> Iterator[LocalCluster]:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv(ALLOW_ENV, raising=False)  # only what this test allows
+        mp.chdir(folders["cwd"])  # the coordinator's working directory
+        c = LocalCluster(workers=1, heartbeat_s=0.5, allowed_paths=[folders["extra"]])
+    with c:
+        yield c
+
+
+def test_reading_etc_passwd_is_refused(cluster: LocalCluster, folders) -> None:
+    e = cluster.client()
+    with pytest.raises(errors.UsageError) as info:
+        e.execute("CREATE EXTERNAL TABLE pw STORED AS CSV LOCATION '/etc/passwd'")
+    assert "/etc/passwd" in str(info.value)
+    assert str(os.path.realpath(folders["cwd"])) in str(info.value)  # names the roots
+    assert "pw" not in e.tables()
+    # no URL tables, no file-reading table functions
+    for sql in ("SELECT * FROM '/etc/passwd'", "SELECT * FROM read_csv('/etc/passwd')"):
+        with pytest.raises(errors.SqlError, match="not found"):
+            e.execute(sql)
+
+
+def test_a_symlink_in_the_working_directory_is_refused(cluster: LocalCluster, folders) -> None:
+    os.symlink("/etc/passwd", folders["cwd"] / "passwd.csv")
+    e = cluster.client()
+    with pytest.raises(errors.UsageError, match="resolves to /etc/passwd"):
+        e.execute("CREATE EXTERNAL TABLE pw STORED AS CSV LOCATION 'passwd.csv'")
+    assert "pw" not in e.tables()
+
+
+def test_copy_outside_is_refused_and_creates_nothing(cluster: LocalCluster, folders) -> None:
+    e = cluster.client()
+    for target in (f"/tmp/sqlweave-outside-{uuid.uuid4().hex}.csv", folders["outside"] / "o.csv"):
+        with pytest.raises(errors.UsageError, match=r"writing .* is not allowed"):
+            e.execute(f"COPY (SELECT 1) TO '{target}'")
+        assert not os.path.exists(target)
+    assert os.listdir(folders["outside"]) == []
+
+
+def test_allowed_paths_work(cluster: LocalCluster, folders) -> None:
+    e = cluster.client()
+    pq.write_table(pa.table({"x": [1, 2, 3]}), folders["cwd"] / "nums.parquet")
+    e.execute("CREATE EXTERNAL TABLE nums STORED AS PARQUET LOCATION 'nums.parquet'")
+    e.execute("COPY (SELECT x * 10 AS x FROM nums) TO 'tens.parquet'")
+    assert (folders["cwd"] / "tens.parquet").exists()
+    # --allow-path extends the roots: read, write and insert there
+    pq.write_table(pa.table({"y": [7]}), folders["extra"] / "seven.parquet")
+    e.execute(f"CREATE EXTERNAL TABLE seven STORED AS PARQUET LOCATION '{folders['extra']}/'")
+    e.execute(f"COPY (SELECT 1 AS y) TO '{folders['extra']}/one.parquet'")
+    e.execute("INSERT INTO seven VALUES (8)")
+    assert e.execute("SELECT sum(y) AS s FROM seven").to_pylist() == [{"s": 16}]
+
+
+def test_registered_file_is_readable_not_writable(cluster: LocalCluster, folders) -> None:
+    e = cluster.client()
+    d = folders["outside"] / "registered"
+    d.mkdir()
+    pq.write_table(pa.table({"z": [5]}), d / "z.parquet")
+    e.register_path("reg", str(d))  # through the API, by a keyed client
+    e.execute(f"CREATE EXTERNAL TABLE reg2 STORED AS PARQUET LOCATION '{d}/'")
+    assert e.execute("SELECT z FROM reg2").to_pylist() == [{"z": 5}]
+    with pytest.raises(errors.UsageError, match="writing"):
+        e.execute("INSERT INTO reg2 VALUES (6)")
+    with pytest.raises(errors.UsageError, match="writing"):
+        e.execute(f"COPY (SELECT 1) TO '{d}/more.parquet'")
+    assert sorted(os.listdir(d)) == ["z.parquet"]
