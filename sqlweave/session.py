@@ -13,7 +13,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -22,6 +22,7 @@ import pyarrow as pa
 
 from . import frames, guard, params
 from .cluster.engine import Engine, ProgressCallback
+from .cluster.paths_policy import PathPolicy
 from .cluster.sqlerrors import did_you_mean
 from .errors import Position, QueryCancelled, SqlError, UsageError
 from .events import Listener, StatementEvent, Status
@@ -99,6 +100,11 @@ class Session:
             they are registered at start (see :mod:`sqlweave.warehouse`).
         keys: for a cluster address, its CURVE keys (a directory from ``sqlweave cluster
             keys`` or a ``NAME.key_secret`` file); default ``$SQLWEAVE_KEYS``.
+        allowed_paths: opt in to the cluster's least privilege in this process: SQL run
+            on embedded DataFusion may then only use files under the working directory,
+            these directories and paths given to :meth:`register` (see
+            :mod:`sqlweave.cluster.paths_policy`). By default a local user's SQL reaches
+            whatever the user can.
     """
 
     def __init__(
@@ -107,8 +113,10 @@ class Session:
         display_limit: int = 20,
         warehouse: str | os.PathLike[str] | None = None,
         keys: Any = None,
+        allowed_paths: Sequence[str | os.PathLike[str]] | None = None,
     ) -> None:
         self.engine: Engine = make_engine(engine, keys)
+        self.paths = PathPolicy.configured(allowed_paths) if allowed_paths is not None else None
         self.display_limit = display_limit
         self._listeners: list[Listener] = []
         # name -> (source, format): replayed on a new engine by set_engine
@@ -173,6 +181,19 @@ class Session:
             )
         self._register_on(self.engine, name, source, format)
         self._registered[name] = (source, format)
+        if self.paths is not None and isinstance(source, str):
+            self.paths.register(name, source)
+
+    def _check_paths(self, sql: str) -> None:
+        """With ``allowed_paths``, refuse a statement using files outside them."""
+        if self.paths is None or self.engine.name == "cluster":
+            return  # a coordinator enforces its own roots
+        ctx = getattr(self.engine, "ctx", None)
+        if self.engine.name != "datafusion" or ctx is None:
+            raise UsageError(
+                f"allowed_paths is enforced on embedded DataFusion only, not {self.engine.name}"
+            )
+        self.paths.check_statement(ctx, sql)
 
     @staticmethod
     def _register_on(engine: Engine, name: str, source: Any, fmt: str | None) -> None:
@@ -278,6 +299,7 @@ class Session:
             text, values = params.bind(
                 stmt.text, namespace, explicit, stmt.tokens or None, stmt.start
             )
+            self._check_paths(text)
             with self._frames_in(stmt, namespace) as scope:
                 table = self.engine.execute(text, values or None, progress)
                 elapsed = time.perf_counter() - t0

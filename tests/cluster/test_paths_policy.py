@@ -173,3 +173,25 @@ def test_registered_file_is_readable_not_writable(cluster: LocalCluster, folders
     with pytest.raises(errors.UsageError, match="writing"):
         e.execute(f"COPY (SELECT 1) TO '{d}/more.parquet'")
     assert sorted(os.listdir(d)) == ["z.parquet"]
+
+
+def test_embedded_sessions_check_only_when_asked(tmp_path: Path, monkeypatch) -> None:
+    from sqlweave import Session
+
+    (tmp_path / "cwd").mkdir()
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "a.csv").write_text("x\n1\n")
+    monkeypatch.chdir(tmp_path / "cwd")
+    monkeypatch.delenv(ALLOW_ENV, raising=False)
+    ddl = f"CREATE EXTERNAL TABLE a STORED AS CSV LOCATION '{tmp_path}/outside/a.csv'"
+    with Session(allowed_paths=[]) as strict:
+        with pytest.raises(PathRefused, match="reading"):
+            strict.sql(ddl)
+        assert "a" not in strict.tables()
+        strict.sql("COPY (SELECT 1 AS x) TO 'one.csv'")
+        assert (tmp_path / "cwd" / "one.csv").exists()
+        strict.register("reg", str(tmp_path / "outside" / "a.csv"))  # the API may
+        strict.sql(ddl)  # and SQL may then read what was registered
+    with Session() as default:  # a local user's SQL reaches the user's files
+        default.sql(ddl)
+        assert default.sql("SELECT x FROM a").to_arrow().to_pylist() == [{"x": 1}]
