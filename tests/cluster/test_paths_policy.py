@@ -49,6 +49,7 @@ def policy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> PathPolicy:
         "COPY (SELECT 1) TO '/tmp/outside.csv'",
         "EXPLAIN ANALYZE COPY (SELECT 1) TO '/tmp/outside.csv'",
         "SET datafusion.runtime.temp_directory = '/etc'",
+        "SET datafusion.catalog.location = '/etc'",
     ],
 )
 def test_paths_outside_are_refused(policy: PathPolicy, sql: str) -> None:
@@ -195,3 +196,27 @@ def test_embedded_sessions_check_only_when_asked(tmp_path: Path, monkeypatch) ->
     with Session() as default:  # a local user's SQL reaches the user's files
         default.sql(ddl)
         assert default.sql("SELECT x FROM a").to_arrow().to_pylist() == [{"x": 1}]
+
+
+def test_without_keys_registering_is_checked_too(tmp_path: Path) -> None:
+    """Without keys anyone on the machine may connect: the API is no better than SQL."""
+    (tmp_path / "cwd").mkdir()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv(ALLOW_ENV, raising=False)
+        mp.chdir(tmp_path / "cwd")
+        c = LocalCluster(workers=0, heartbeat_s=0.5, keys=False)
+    with c:
+        e = c.client()
+        with pytest.raises(errors.UsageError, match="reading /etc/passwd is not allowed"):
+            e.register_path("pw", "/etc/passwd", "csv")
+        assert "pw" not in e.tables()
+        (tmp_path / "cwd" / "a.csv").write_text("x\n1\n")
+        e.register_path("a", str(tmp_path / "cwd" / "a.csv"))
+        assert e.execute("SELECT x FROM a").to_pylist() == [{"x": 1}]
+
+
+def test_a_nested_comment_cannot_pass_a_statement_off_as_a_query(policy: PathPolicy) -> None:
+    # DataFusion nests block comments: all of "/* /* */ SELECT 1 */" is one comment
+    sql = "/* /* */ SELECT 1 */ COPY (SELECT 1) TO '/tmp/outside.csv'"
+    with pytest.raises(PathRefused, match="writing"):
+        policy.check_statement(SessionContext(), sql)
