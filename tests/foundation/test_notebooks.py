@@ -6,12 +6,12 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import nbformat
 import pytest
 from jupyter_client.manager import start_new_kernel
+from robust.kernels import native_cpu_ticks, reply_to, wait_for
 
 from sqlweave.runner import run_notebook
 
@@ -118,41 +118,28 @@ LONG_QUERIES = {  # each runs for minutes
 
 
 @pytest.mark.parametrize("engine", sorted(LONG_QUERIES))
-def test_interrupt_cancels_a_long_query_within_about_a_second(engine):
+def test_interrupt_cancels_a_long_query(engine):
+    # how fast it stops is measured by bench/interrupt.py, not asserted here
     km, kc = start_new_kernel(kernel_name="python3")
     try:
         kc.execute_interactive(f"%load_ext sqlweave\n%sqlweave engine {engine}", timeout=60)
+        pid = km.provisioner.pid
+        before = native_cpu_ticks(pid, prefix="")
         msg_id = kc.execute(f"%sql {LONG_QUERIES[engine]}")
-        _wait_busy(kc, msg_id)
-        time.sleep(0.5)
-        t0 = time.monotonic()
+        # the query is under way once the kernel has worked a quarter second on it
+        wait_for(lambda: native_cpu_ticks(pid, prefix="") - before > 25, 120, "the query to run")
         km.interrupt_kernel()
-        reply = kc.get_shell_msg(timeout=30)
-        while reply["parent_header"].get("msg_id") != msg_id:
-            reply = kc.get_shell_msg(timeout=30)
-        elapsed = time.monotonic() - t0
+        reply = reply_to(kc, msg_id, 120)
         assert reply["content"]["status"] == "error"
         assert reply["content"]["ename"] == "QueryCancelled"
         assert "query cancelled" in "\n".join(reply["content"]["traceback"])
-        assert elapsed < 3.0, f"took {elapsed:.2f} s to cancel"
         # the kernel is alive and usable
         out = []
-        kc.execute_interactive("%sql SELECT 7 AS seven", timeout=30, output_hook=out.append)
+        kc.execute_interactive("%sql SELECT 7 AS seven", timeout=60, output_hook=out.append)
         assert any("seven" in str(m["content"]) for m in out)
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
-
-
-def _wait_busy(kc, msg_id: str) -> None:
-    while True:
-        msg = kc.get_iopub_msg(timeout=30)
-        if (
-            msg["parent_header"].get("msg_id") == msg_id
-            and msg["msg_type"] == "status"
-            and msg["content"]["execution_state"] == "busy"
-        ):
-            return
 
 
 def _result_texts(nb) -> list[str]:
