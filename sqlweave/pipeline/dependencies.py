@@ -14,7 +14,9 @@ Three sources, merged:
   ``files`` are paths relative to the notebook.
 
 A table written and later dropped by the same notebook is scratch, not an output; tables
-the notebook writes or registers itself are not among its reads. Dataset names that are
+the notebook writes or registers itself, and results it keeps as variables
+(``%%sql NAME <<``, ``NAME = %sql ...``), are not among its reads: variables live in
+the notebook's kernel, so another notebook reading the same name does not depend on it. Dataset names that are
 paths (``'data/x.csv'``, ``read_parquet('y.parquet')``) are file inputs, not tables.
 
 >>> deps = sql_dependencies(["CREATE TABLE b AS SELECT * FROM a JOIN 'data/c.csv' USING (k)"])
@@ -38,8 +40,9 @@ from ..lineage.model import ColumnEdge, StatementKind
 from .errors import PipelineError
 
 METADATA_KEY = "sqlweave"
-_CELL_MAGIC = re.compile(r"^\s*%%sql\b[^\n]*\n?")
-_LINE_MAGIC = re.compile(r"^\s*(?:[A-Za-z_]\w*\s*=\s*)?%sql\s+(.*)$")
+_CELL_MAGIC = re.compile(r"^\s*%%sql\b(?:\s*([A-Za-z_]\w*)\s*<<)?[^\n]*\n?")
+_LINE_MAGIC = re.compile(r"^\s*(?:([A-Za-z_]\w*)\s*=\s*)?%sql\s+(.*)$")
+_LINE_TARGET = re.compile(r"^\s*([A-Za-z_]\w*)\s*<<")
 _REGISTER = re.compile(r"^\s*%sqlweave\s+register\s+(.*)$")
 _ENGINE = re.compile(r"^\s*%sqlweave\s+engine\s+(\S+)")
 _CONFIG_ENGINE = re.compile(r"^\s*%config\s+SqlWeave\.engine\s*=\s*['\"]?([^'\"\s]+)")
@@ -149,10 +152,17 @@ def notebook_dependencies(nb: nbformat.NotebookNode, where: str = "notebook") ->
         at = f"{where} cell {index + 1}"
         if m := _CELL_MAGIC.match(source):
             scan.statements(source[m.end() :], dialect, at)
+            if m.group(1):
+                # `%%sql NAME <<` keeps the result as a variable of this notebook's kernel:
+                # later cells reading NAME read it, not a table of another notebook
+                scan.local.add(m.group(1).lower())
             continue
         for line in source.splitlines():
             if m := _LINE_MAGIC.match(line):
-                scan.statements(_SQL_ARGS.sub("", m.group(1), count=1), dialect, at)
+                scan.statements(_SQL_ARGS.sub("", m.group(2), count=1), dialect, at)
+                target = m.group(1) or ((t := _LINE_TARGET.match(m.group(2))) and t.group(1))
+                if target:
+                    scan.local.add(target.lower())
             elif m := _REGISTER.match(line):
                 _register(scan, m.group(1), at)
             elif m := (_ENGINE.match(line) or _CONFIG_ENGINE.match(line)):

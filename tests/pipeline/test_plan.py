@@ -193,3 +193,22 @@ def test_views_and_declared_tables_are_not_expected_in_the_warehouse(tmp_path: P
     assert deps.writes == {"t", "v", "py_table"} and deps.saved == {"t"}
     assert p.warnings == ("v is a view made by a.ipynb: v will not exist in b.ipynb's kernel",)
     assert "warning: v is a view" in plan_text(p)
+
+
+def test_results_kept_as_variables_are_internal_not_sources(tmp_path: Path) -> None:
+    import nbformat
+
+    write_notebook(
+        tmp_path / "a_ingest.ipynb",
+        "%%sql carrier_delays <<\nSELECT carrier, avg(delay) AS d FROM flights GROUP BY carrier",
+        "top = %sql SELECT * FROM carrier_delays ORDER BY d DESC",
+        "%sql worst << SELECT * FROM top LIMIT 1",
+        "%%sql\nCREATE TABLE summary AS SELECT * FROM worst",
+    )
+    # another kernel: the same name there is not the first notebook's variable
+    write_notebook(tmp_path / "b_other.ipynb", "%sql SELECT * FROM carrier_delays")
+    p = plan([tmp_path])
+    assert p.sources == ("carrier_delays", "flights")
+    assert p.upstream("b_other.ipynb") == ()
+    deps = notebook_dependencies(nbformat.read(tmp_path / "a_ingest.ipynb", 4))
+    assert deps.reads == {"flights"} and deps.writes == {"summary"}
