@@ -301,7 +301,15 @@ class Session:
             )
             self._check_paths(text)
             with self._frames_in(stmt, namespace) as scope:
-                table = self.engine.execute(text, values or None, progress)
+                while True:
+                    try:
+                        table = self.engine.execute(text, values or None, progress)
+                        break
+                    except SqlError as exc:
+                        # a DataFrame named like a keyword (`FROM temp`) that sqlglot did not
+                        # read as a table: the engine says which name it missed; retry with it
+                        if not self._register_missing(exc, stmt, namespace, scope):
+                            raise
                 elapsed = time.perf_counter() - t0
                 rows, message = _outcome(stmt, table)
                 if stmt.kind is not Kind.QUERY and message is not None:
@@ -364,6 +372,30 @@ class Session:
         if hint is not None:
             exc.hint = hint
 
+    def _register_missing(
+        self, exc: SqlError, stmt: Statement, namespace: Mapping[str, Any], scope: _FrameScope
+    ) -> bool:
+        """Register the notebook DataFrame an engine reported as a missing table, if there is
+        one the statement names and it is not the statement's target; say whether it did."""
+        m = _MISSING_TABLE.search(exc.message)
+        if m is None or not namespace:
+            return False
+        missing = (m.group("name") or m.group("name2")).strip("'\"`")
+        if missing in scope.frames or missing.lower() == (stmt.target or "").lower():
+            return False
+        words = {tok.text for tok in _name_tokens(stmt, self.engine.dialect)}
+        for name in (missing, *sorted(words)):
+            if (
+                name.lower() == missing.lower()
+                and name in words
+                and name in namespace
+                and frames.is_frame(namespace[name])
+            ):
+                self.engine.register_frame(missing, namespace[name])
+                scope.frames.append(missing)
+                return True
+        return False
+
     @contextlib.contextmanager
     def _frames_in(self, stmt: Statement, namespace: Mapping[str, Any]) -> Iterator[_FrameScope]:
         """Register the notebook DataFrames ``stmt`` reads, for the statement's duration."""
@@ -382,7 +414,7 @@ class Session:
             candidates = {
                 k: v for k, v in candidates.items() if k in _table_names(stmt, self.engine.dialect)
             }
-        registered: list[str] = []
+        registered = scope.frames  # and those _register_missing adds
         try:
             for name, tok in candidates.items():
                 engine_name = name if tok.token_type.name == "IDENTIFIER" else name.lower()
@@ -393,7 +425,6 @@ class Session:
                     continue
                 self.engine.register_frame(engine_name, namespace[name])
                 registered.append(engine_name)
-                scope.frames.append(engine_name)
             yield scope
         finally:
             for name in registered:

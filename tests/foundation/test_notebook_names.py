@@ -47,3 +47,57 @@ def test_switching_to_the_engine_in_use_keeps_its_tables():
     s.sql("CREATE TABLE keep AS SELECT 1 AS a")
     s.set_engine("duckdb")
     assert s.tables() == ["keep"]
+
+
+#: everyday variable names sqlglot reads as keywords or functions; the engines take them as tables
+KEYWORD_NAMES = [
+    "values",
+    "temp",
+    "view",
+    "index",
+    "range",
+    "date",
+    "time",
+    "first",
+    "format",
+    "filter",
+    "type",
+    "text",
+    "json",
+    "map",
+    "struct",
+    "list",
+    "set",
+    "rows",
+    "schema",
+    "nullable",
+]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_dataframes_named_like_keywords_are_queryable(engine):
+    s = sqlweave.Session(engine)
+    failed = []
+    for name in KEYWORD_NAMES:
+        ns = {name: pd.DataFrame({"a": [1, 2]})}
+        try:
+            rows = s.sql(f"SELECT count(*) AS c FROM {name}", namespace=ns).to_arrow().to_pylist()
+        except sqlweave.SqlError as exc:
+            failed.append((name, str(exc)))
+            continue
+        if rows != [{"c": 2}]:
+            failed.append((name, rows))
+    assert failed == []
+    assert s.tables() == []  # registered for the statement only
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_keyword_named_dataframe_with_alias_and_join(engine):
+    s = sqlweave.Session(engine)
+    ns = {"temp": pd.DataFrame({"a": [1, 2]}), "time": pd.DataFrame({"a": [2, 3]})}
+    r = s.sql("SELECT t.a FROM temp t JOIN time x ON t.a = x.a", namespace=ns)
+    assert r.to_arrow().to_pylist() == [{"a": 2}]
+    # the DataFrame never stands in for a statement's target
+    with pytest.raises(sqlweave.SqlError):
+        s.sql("DROP TABLE temp", namespace=ns)
+    assert len(ns["temp"]) == 2
