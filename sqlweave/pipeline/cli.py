@@ -146,7 +146,10 @@ def _status(args: argparse.Namespace) -> int:
         from .errors import PipelineError
 
         raise PipelineError(f"no run {args.run_id} (see 'sqlweave pipeline history')")
-    print(status_text(runs[args.run_id] if args.run_id else list(runs.values())[-1]))
+    from .liveness import runner_alive
+
+    state = runs[args.run_id] if args.run_id else list(runs.values())[-1]
+    print(status_text(state, state.finished or runner_alive(state)))
     return 0
 
 

@@ -41,6 +41,7 @@ from .journal import (
     RunStatus,
     exec_id,
 )
+from .liveness import runner_alive
 from .openlineage import OpenLineageEmitter
 from .plan import Plan, plan
 from .report import run_report
@@ -180,7 +181,7 @@ def resume(
             raise PipelineError(f"no run {run_id} in {base} (see 'sqlweave pipeline history')")
         if state.finished:
             raise PipelineError(f"run {run_id} already finished ({state.status.value})")
-    if state.owner_host == socket.gethostname() and _alive(state.owner_pid):
+    if state.owner_host == socket.gethostname() and runner_alive(state):
         raise PipelineError(f"run {state.run_id} is still being run by process {state.owner_pid}")
     started = state.started
     recorded = {**started.options, "select": tuple(started.options.get("select", ()))}
@@ -416,20 +417,3 @@ def _relative(path: Path, root: Path) -> str:
         return path.resolve().relative_to(root).as_posix() or "."
     except ValueError:
         return str(path.resolve())
-
-
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # a zombie (killed, not yet reaped by its parent) is not running anything
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return True

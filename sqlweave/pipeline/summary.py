@@ -42,10 +42,17 @@ def run_summary(state: RunState, output: str | None = None) -> str:
     return "\n".join(lines)
 
 
-def status_text(state: RunState) -> str:
-    """Every notebook of a run with its status, attempts, time and reason."""
+def status_text(state: RunState, runner_alive: bool = True) -> str:
+    """Every notebook of a run with its status, attempts, time and reason.
+
+    ``runner_alive=False`` says an unfinished run's runner is gone (killed, crashed): the
+    journal still says running, but nothing is running it.
+    """
     width = max((len(k) for k in state.notebooks), default=0)
-    lines = [f"run {state.run_id} started {state.started.at}: {state.status.value}"]
+    status = state.status.value
+    if not state.finished and not runner_alive:
+        status = f"runner died (pid {state.owner_pid}): `sqlweave pipeline resume`"
+    lines = [f"run {state.run_id} started {state.started.at}: {status}"]
     for key, nb in state.notebooks.items():
         extra = []
         if nb.attempts > 1:
@@ -54,6 +61,8 @@ def status_text(state: RunState) -> str:
             extra.append(f"{nb.seconds:.1f} s")
         if nb.reason:
             extra.append(nb.reason)
+        if nb.status is NotebookStatus.RUNNING and not runner_alive:
+            extra.append("interrupted: its runner died")
         if nb.status is NotebookStatus.FAILED and nb.failure is not None:
             last = (nb.failure.error.strip().splitlines() or [""])[0]
             extra.append(f"cell {nb.failure.cell}: {last}")

@@ -212,3 +212,40 @@ def test_results_kept_as_variables_are_internal_not_sources(tmp_path: Path) -> N
     assert p.upstream("b_other.ipynb") == ()
     deps = notebook_dependencies(nbformat.read(tmp_path / "a_ingest.ipynb", 4))
     assert deps.reads == {"flights"} and deps.writes == {"summary"}
+
+
+def test_status_says_when_the_runner_of_an_unfinished_run_died(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import os
+    import socket
+    import subprocess
+    import sys
+    from datetime import datetime, timedelta, timezone
+
+    from sqlweave.cli import main
+    from sqlweave.pipeline.journal import Journal, NotebookStarted, RunStarted
+    from sqlweave.pipeline.liveness import pid_alive
+
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    pid = int(dead.stdout)
+    journal = Journal.of_project(tmp_path)
+    host = socket.gethostname()
+    journal.append(RunStarted("r1", notebooks=("a.ipynb",), pid=pid, host=host))
+    journal.append(NotebookStarted("r1", notebook="a.ipynb"))
+    assert main(["pipeline", "status", "--project", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert f"runner died (pid {pid}): `sqlweave pipeline resume`" in out
+    assert "interrupted" in out
+    # a live runner stays `running`; a live pid that began after the run is a reused pid
+    journal.append(RunStarted("r2", notebooks=("a.ipynb",), pid=os.getpid(), host=host))
+    assert main(["pipeline", "status", "--project", str(tmp_path)]) == 0
+    assert "runner died" not in capsys.readouterr().out
+    long_ago = (datetime.now(timezone.utc) - timedelta(days=3650)).isoformat()
+    assert pid_alive(os.getpid(), datetime.now(timezone.utc).isoformat())
+    assert not pid_alive(os.getpid(), long_ago)
