@@ -20,6 +20,10 @@ FRAME_LIBRARIES = ("pandas", "polars")
 FRAME_TYPES = ("DataFrame", "LazyFrame")
 
 
+#: the column of a pandas Series without a name, read as a table
+SERIES_COLUMN = "value"
+
+
 def library_of(value: Any) -> str:
     """The top-level package ``value``'s type comes from (``"pandas"`` for a pandas DataFrame)."""
     return type(value).__module__.split(".")[0]
@@ -52,6 +56,8 @@ def to_arrow(value: Any) -> pa.Table:
         return value.read_all()
     module = library_of(value)
     if module == "pandas":
+        if type(value).__name__ == "Series":  # a one-column table
+            value = value.to_frame(name=SERIES_COLUMN if value.name is None else value.name)
         return pa.Table.from_pandas(value, preserve_index=False)
     if module == "polars":
         if type(value).__name__ == "LazyFrame":
@@ -60,3 +66,34 @@ def to_arrow(value: Any) -> pa.Table:
     if hasattr(value, "to_arrow") and not hasattr(value, "__arrow_c_stream__"):
         return value.to_arrow()
     return pa.table(value)
+
+
+def why_not_a_table(name: str, value: Any, exc: BaseException) -> str:
+    """A short message saying why variable ``name`` could not be read as a table (``exc`` is
+    what the conversion raised) and how to fix it: duplicate or mixed-type pandas columns.
+
+    >>> import pandas as pd
+    >>> why_not_a_table("df", pd.DataFrame({"a": [1, "x"]}), ValueError("..."))
+    "column 'a' of DataFrame df mixes types (int, str): convert it, e.g. df.astype({'a': str})"
+    """
+    columns = getattr(value, "columns", None)
+    if library_of(value) == "pandas" and columns is not None:
+        duplicated = sorted({str(c) for c in columns[columns.duplicated()]})
+        if duplicated:
+            return (
+                f"DataFrame {name} has duplicate column names ({', '.join(duplicated)}): "
+                f"rename them, e.g. {name}.columns = [...]"
+            )
+        for column in columns:
+            series = value[column]
+            if series.dtype != object:
+                continue
+            # only on failure: a scan of the object columns is affordable then
+            types = sorted({type(v).__name__ for v in series.dropna()})
+            if len(types) > 1:
+                return (
+                    f"column {column!r} of DataFrame {name} mixes types ({', '.join(types)}): "
+                    f"convert it, e.g. {name}.astype({{{column!r}: str}})"
+                )
+    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return f"{name} cannot be read as a table: {first}"

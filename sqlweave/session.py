@@ -24,7 +24,7 @@ from . import frames, guard, params
 from .cluster.engine import Engine, ProgressCallback
 from .cluster.paths_policy import PathPolicy
 from .cluster.sqlerrors import did_you_mean
-from .errors import Position, QueryCancelled, SqlError, UsageError
+from .errors import Position, QueryCancelled, SqlError, SqlWeaveError, UsageError
 from .events import Listener, StatementEvent, Status
 from .file_schemas import columns_of_file, looks_like_file
 from .result import Result
@@ -372,6 +372,16 @@ class Session:
         if hint is not None:
             exc.hint = hint
 
+    def _register_frame(self, engine_name: str, variable: str, value: Any) -> None:
+        """Register a notebook DataFrame; one that cannot become a table (mixed-type or
+        duplicate pandas columns) is a short error naming the variable, not a traceback."""
+        try:
+            self.engine.register_frame(engine_name, value)
+        except (SqlWeaveError, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            raise UsageError(frames.why_not_a_table(variable, value, exc)) from None
+
     def _register_missing(
         self, exc: SqlError, stmt: Statement, namespace: Mapping[str, Any], scope: _FrameScope
     ) -> bool:
@@ -391,7 +401,7 @@ class Session:
                 and name in namespace
                 and frames.is_frame(namespace[name])
             ):
-                self.engine.register_frame(missing, namespace[name])
+                self._register_frame(missing, name, namespace[name])
                 scope.frames.append(missing)
                 return True
         return False
@@ -423,7 +433,7 @@ class Session:
                         f"note: {name} is the catalog table, not the notebook variable of the same name"
                     )
                     continue
-                self.engine.register_frame(engine_name, namespace[name])
+                self._register_frame(engine_name, name, namespace[name])
                 registered.append(engine_name)
             yield scope
         finally:

