@@ -14,6 +14,7 @@ import pyarrow as pa
 import pytest
 
 from sqlweave.cluster.localcluster import LocalCluster
+from sqlweave.errors import ExecutionError
 
 pytestmark = pytest.mark.process
 
@@ -53,7 +54,7 @@ def test_health_status_queries_and_metrics(cluster: tuple[LocalCluster, str]) ->
     e = c.client()
     e.register_arrow("nums", pa.table({"x": list(range(1000))}))
     assert e.execute("select sum(x) as s from nums").to_pylist() == [{"s": 499500}]
-    with pytest.raises(Exception):  # noqa: B017 - any error: it must show in the history
+    with pytest.raises(ExecutionError, match="Cannot cast string 'a'"):  # shows in the history
         e.execute("select cast('a' as int) as bad from nums")
     assert _get(base + "/health/live") == (200, "live\n")
     wait_for(lambda: _get(base + "/health/ready") == (200, "ready\n"), what="ready")

@@ -185,7 +185,7 @@ def test_parameters(tpch_catalog, tpch_reference, assert_result):
 
 
 def test_unknown_table_is_an_error(tpch_catalog):
-    with pytest.raises(Exception, match="nope"):
+    with pytest.raises(ValueError, match=r"table 'datafusion\.public\.nope' not found"):
         plan_query("select * from nope", tpch_catalog, TWO)
 
 
