@@ -28,6 +28,14 @@ def sql_may_use_test_files(tmp_path_factory: pytest.TempPathFactory) -> Iterator
         os.environ[ALLOW_ENV] = before
 
 
+@pytest.fixture(autouse=True)
+def _work_in_a_temporary_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test runs in its own empty folder, so what the code writes to the working
+    directory (the ``.sqlweave/`` lineage store of a loaded extension) never lands in the
+    repository. Tests find repository files through ``__file__``."""
+    monkeypatch.chdir(tmp_path)
+
+
 @pytest.fixture(scope="session")
 def tpch_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """TPC-H at scale factor 0.01 as parquet, four files per large table (about 1 s to make).

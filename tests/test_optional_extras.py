@@ -38,14 +38,14 @@ sys.meta_path.insert(0, Uninstalled())
 
 
 def run_without_frames_libraries(code: str) -> dict:
-    """Run ``code`` (which prints one JSON line last) with pandas and polars uninstallable."""
+    """Run ``code`` (which prints one JSON line last) with pandas and polars uninstallable,
+    in the test's own working folder."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run(
         [sys.executable, "-c", BLOCKER + textwrap.dedent(code)],
         capture_output=True,
         text=True,
         env=env,
-        cwd=ROOT,
         timeout=120,
         check=False,
     )

@@ -20,8 +20,10 @@ min_delay = 15
 
 
 @pytest.fixture(scope="module")
-def kernel():
-    km, kc = start_new_kernel(kernel_name="python3")
+def kernel(tmp_path_factory: pytest.TempPathFactory):
+    # its own folder: the kernel's lineage store (.sqlweave/) must not land in the repository
+    folder = tmp_path_factory.mktemp("kernel")
+    km, kc = start_new_kernel(kernel_name="python3", cwd=str(folder))
     try:
         reply = kc.execute_interactive(SETUP, timeout=60)
         assert reply["content"]["status"] == "ok", reply["content"]
