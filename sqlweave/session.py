@@ -309,6 +309,7 @@ class Session:
                         # a DataFrame named like a keyword (`FROM temp`) that sqlglot did not
                         # read as a table: the engine says which name it missed; retry with it
                         if not self._register_missing(exc, stmt, namespace, scope):
+                            _explain_exists(exc, stmt, scope)
                             raise
                 elapsed = time.perf_counter() - t0
                 rows, message = _outcome(stmt, table)
@@ -626,6 +627,30 @@ def _outcome(stmt: Statement, table: pa.Table) -> tuple[int | None, str | None]:
 _MISSING_TABLE = re.compile(
     r"^table (?P<name>\S+) not found|^Table with name (?P<name2>\S+) does not exist"
 )
+
+
+def _explain_exists(exc: SqlError, stmt: Statement, scope: _FrameScope) -> None:
+    """Point at the name a CREATE found taken, and say how to re-run the cell."""
+    if stmt.kind not in (Kind.CREATE_TABLE, Kind.CREATE_VIEW) or not stmt.target:
+        return
+    if "already exists" not in exc.message:  # DataFusion's and DuckDB's words
+        return
+    target = stmt.target
+    what = "VIEW" if stmt.kind is Kind.CREATE_VIEW else "TABLE"
+    if target.lower() in {f.lower() for f in scope.frames}:
+        exc.message = (
+            f"{target} is the notebook DataFrame this statement reads: a {what.lower()} "
+            f"cannot take its name in the same statement"
+        )
+        exc.hint = f"create it under another name, e.g. CREATE {what} {target}_2 AS ..."
+    else:
+        exc.hint = f"use CREATE OR REPLACE {what} {target}, or DROP {what} {target} first"
+    exc.args = (str(exc),)
+    for tok in stmt.tokens:
+        if tok.text.strip('"`') == target.strip('"`'):
+            exc.sql = stmt.text
+            exc.position = Position.from_offset(stmt.text, tok.start - stmt.start)
+            break
 
 
 def _name_parameters(exc: SqlError, values: Mapping[str, Any]) -> None:

@@ -46,3 +46,33 @@ def test_a_pandas_series_is_a_one_column_table(engine):
     ns = {"ser": pd.Series([1, 2], name="s"), "anon": pd.Series([3])}
     assert s.sql("SELECT sum(s) AS t FROM ser", namespace=ns).to_arrow().to_pylist() == [{"t": 3}]
     assert s.sql("SELECT * FROM anon", namespace=ns).to_arrow().to_pylist() == [{"value": 3}]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_rerunning_create_table_points_at_the_name_and_says_how(engine):
+    s = sqlweave.Session(engine)
+    cell = "SELECT 1 AS a;\nCREATE TABLE big AS SELECT 1 AS a"
+    s.sql(cell)
+    with pytest.raises(sqlweave.SqlError) as info:
+        s.sql(cell)
+    assert info.value.hint == "use CREATE OR REPLACE TABLE big, or DROP TABLE big first"
+    assert (info.value.position.line, info.value.position.column) == (2, 14)
+    assert "^" in info.value.render()
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_table_made_from_a_dataframe_of_its_own_name(engine):
+    s = sqlweave.Session(engine)
+    ns = {"airlines": pd.DataFrame({"x": [1, 2]})}
+    sql = "CREATE TABLE airlines AS SELECT * FROM airlines WHERE x > 1"
+    if engine == "duckdb":  # DuckDB reads the frame, then the catalog table shadows it
+        s.sql(sql, namespace=ns)
+        r = s.sql("SELECT * FROM airlines", namespace=ns)
+        assert r.to_arrow().to_pylist() == [{"x": 2}] and r.notices
+    else:  # DataFusion keeps both in one catalog: a clear refusal, nothing left behind
+        with pytest.raises(sqlweave.SqlError) as info:
+            s.sql(sql, namespace=ns)
+        assert "airlines is the notebook DataFrame this statement reads" in str(info.value)
+        assert "CREATE TABLE airlines_2" in info.value.hint
+        assert s.tables() == []
+    assert len(ns["airlines"]) == 2
