@@ -29,13 +29,22 @@ _DF_PREFIXES = (
 )
 
 
-def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
-    """``"Did you mean X?"`` for the closest candidate, or ``None``."""
+def did_you_mean(name: str, candidates: Iterable[str], *, folds_case: bool = False) -> str | None:
+    """``"Did you mean X?"`` for the closest candidate, or ``None``.
+
+    ``folds_case``: the engine lower-cases unquoted names (DataFusion), so a candidate with
+    capitals is suggested quoted, the only way to name it:
+
+    >>> did_you_mean("amount", ["t.Amount"], folds_case=True)
+    'Did you mean "Amount"? (unquoted names are read in lower case)'
+    """
     pool = {c.split(".")[-1].strip('"'): c for c in candidates}
     match = difflib.get_close_matches(name.lower(), [c.lower() for c in pool], n=1, cutoff=0.6)
     if not match:
         return None
     original = next(c for c in pool if c.lower() == match[0])
+    if folds_case and original != original.lower():
+        return f'Did you mean "{original}"? (unquoted names are read in lower case)'
     return f"Did you mean {original}?"
 
 
@@ -87,7 +96,7 @@ def from_datafusion(exc: BaseException, sql: str, tables: Iterable[str] = ()) ->
         fields = [f.strip() for f in valid.group(1).split(",")] if valid else []
         text = f"column {name.split('.')[-1]} not found"
         position = locate(sql, name)
-        hint = did_you_mean(name.split(".")[-1], fields)
+        hint = did_you_mean(name.split(".")[-1], fields, folds_case=True)
     first = text.strip().splitlines()[0] if text.strip() else str(exc)
     if kind is ParseError and first.endswith("found: EOF"):
         position = Position.from_offset(sql, len(sql.rstrip()))

@@ -76,3 +76,17 @@ def test_a_table_made_from_a_dataframe_of_its_own_name(engine):
         assert "CREATE TABLE airlines_2" in info.value.hint
         assert s.tables() == []
     assert len(ns["airlines"]) == 2
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_capitalised_columns_hint_says_to_quote_them(engine):
+    s = sqlweave.Session(engine)
+    ns = {"dfSales": pd.DataFrame({"Amount": [5]})}
+    quoted = s.sql('SELECT "Amount" FROM dfSales', namespace=ns)
+    assert quoted.to_arrow().to_pylist() == [{"Amount": 5}]
+    if engine == "duckdb":  # DuckDB matches names case-insensitively
+        assert s.sql("SELECT Amount FROM dfSales", namespace=ns).to_arrow().num_rows == 1
+        return
+    with pytest.raises(sqlweave.SqlError) as info:
+        s.sql("SELECT Amount FROM dfSales", namespace=ns)
+    assert info.value.hint.startswith('Did you mean "Amount"?')
