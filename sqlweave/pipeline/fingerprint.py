@@ -1,7 +1,9 @@
 """Fingerprints of a notebook's inputs, and which notebooks are stale (make/dbt style).
 
 A notebook's fingerprint covers its own inputs: its cells' sources and its
-``metadata.sqlweave`` (not outputs or execution counts), the run's parameters, and the
+``metadata.sqlweave`` (not outputs or execution counts), the run's parameters it uses
+(the names its ``parameters`` cell assigns; without such a cell, the names its code
+mentions), and the
 contents of the files it reads (declared, registered, queried by path, or saved in the
 warehouse for its source tables). Upstream notebooks are compared by the execution ids
 recorded at its last success, so an upstream that ran again makes it stale too.
@@ -9,13 +11,16 @@ recorded at its last success, so an upstream that ran again makes it stale too.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..runner import INJECTED_TAG, PARAMETERS_TAG
 from .dependencies import METADATA_KEY, read_notebook
 from .journal import NotebookSucceeded
 from .plan import Plan
@@ -57,13 +62,54 @@ def notebook_fingerprint(
     inputs: dict[str, Any] = {
         "cells": cells,
         "metadata": nb.get("metadata", {}).get(METADATA_KEY, {}),
-        "parameters": {k: repr(v) for k, v in sorted(parameters.items())},
+        "parameters": {
+            k: repr(v) for k, v in sorted(used_parameters(nb.cells, parameters).items())
+        },
         "files": {f: file_digest(_resolve(path.parent, f)) for f in sorted(files)},
     }
     if warehouse is not None:
         inputs["sources"] = {s: file_digest(warehouse / f"{s}.parquet") for s in sorted(sources)}
     blob = json.dumps(inputs, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()
+
+
+def used_parameters(cells: list[Any], parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """The run parameters a notebook uses: those its ``parameters`` cell assigns.
+
+    Without a ``parameters`` cell (or one Python cannot parse), those whose name its
+    code cells mention. A notebook that ignores a parameter is not stale when it changes.
+
+    >>> from nbformat.v4 import new_code_cell as cell
+    >>> p = cell("day = '2024-01-01'; limit: int = 5", metadata={"tags": ["parameters"]})
+    >>> used_parameters([p, cell("%sql SELECT :day")], {"day": "x", "region": "eu"})
+    {'day': 'x'}
+    >>> used_parameters([cell("%sql SELECT * FROM t WHERE r = :region")], {"day": 1, "region": 2})
+    {'region': 2}
+    """
+    code = [c for c in cells if c.get("cell_type") == "code"]
+    tagged = [c for c in code if PARAMETERS_TAG in c.get("metadata", {}).get("tags", [])]
+    names: set[str] | None = None
+    if tagged:
+        try:
+            names = {
+                t.id
+                for c in tagged
+                for node in ast.walk(ast.parse(c.get("source", "")))
+                if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign))
+                for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
+                for t in ast.walk(target)
+                if isinstance(t, ast.Name)
+            }
+        except SyntaxError:
+            names = None
+    if names is None:
+        text = "\n".join(
+            c.get("source", "")
+            for c in code
+            if INJECTED_TAG not in c.get("metadata", {}).get("tags", [])
+        )
+        names = {k for k in parameters if re.search(rf"(?<![\w.]){re.escape(k)}\b", text)}
+    return {k: v for k, v in parameters.items() if k in names}
 
 
 def _resolve(folder: Path, name: str) -> Path:

@@ -249,3 +249,20 @@ def test_status_says_when_the_runner_of_an_unfinished_run_died(
     long_ago = (datetime.now(timezone.utc) - timedelta(days=3650)).isoformat()
     assert pid_alive(os.getpid(), datetime.now(timezone.utc).isoformat())
     assert not pid_alive(os.getpid(), long_ago)
+
+
+def test_fingerprints_cover_only_the_parameters_a_notebook_uses(tmp_path: Path) -> None:
+    from sqlweave.pipeline.fingerprint import plan_fingerprints
+
+    write_notebook(tmp_path / "ingest.ipynb", "%%sql\nCREATE TABLE raw AS SELECT 1 AS x")
+    write_notebook(
+        tmp_path / "daily.ipynb",
+        "day = '2024-01-01'",
+        "%%sql\nCREATE TABLE d AS SELECT * FROM raw WHERE x = :day",
+        tags={0: ["parameters"]},
+    )
+    p = plan([tmp_path])
+    bare = plan_fingerprints(p, {}, None)
+    given = plan_fingerprints(p, {"day": "2024-02-02"}, None)
+    assert bare["ingest.ipynb"] == given["ingest.ipynb"]  # it does not use `day`
+    assert bare["daily.ipynb"] != given["daily.ipynb"]
