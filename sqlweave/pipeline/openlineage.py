@@ -40,6 +40,7 @@ from .journal import (
 from .plan import Plan
 
 JOB_NAMESPACE = "sqlweave-pipeline"
+FILE_NAMESPACE = "file://"  # files a notebook reads, named by their absolute path
 MARQUEZ_PATH = "/api/v1/lineage"
 _PARENT_FACET = "https://openlineage.io/spec/facets/1-0-1/ParentRunFacet.json#/$defs/ParentRunFacet"
 _POST_TIMEOUT = 10.0
@@ -138,9 +139,25 @@ class OpenLineageEmitter:
             "outputs": [],
         }
         if deps is not None:
-            out["inputs"] = [{"namespace": self.ns, "name": t} for t in sorted(deps.reads)]
+            out["inputs"] = [{"namespace": self.ns, "name": t} for t in sorted(deps.reads)] + [
+                {"namespace": FILE_NAMESPACE, "name": f} for f in self._files(key, deps.files)
+            ]
             out["outputs"] = self._outputs(deps.writes, deps.column_edges)
         return out
+
+    def _files(self, key: str, files: frozenset[str]) -> list[str]:
+        """Absolute paths of the files notebook ``key`` reads (as written if not local)."""
+        if self.plan.root is None:
+            return sorted(files)
+        folder = self.plan.path(key).parent
+        out = set()
+        for name in files:
+            if "://" in name and not name.startswith("file://"):
+                out.add(name)  # s3://, https://: already a URI
+                continue
+            path = Path(name.removeprefix("file://")).expanduser()
+            out.add((path if path.is_absolute() else folder / path).resolve().as_posix())
+        return sorted(out)
 
     def _pipeline_event(self, event: RunStarted | RunFinished) -> dict[str, Any]:
         if isinstance(event, RunStarted):

@@ -117,3 +117,17 @@ def test_html_report_colours_the_dag_and_shows_failing_sql() -> None:
     assert 'class="notebook failed"' in html and 'class="notebook succeeded"' in html
     assert "SELECT &lt;b&gt;" in html and "PlanError: no &lt;good&gt;" in html
     assert "<b>" not in html  # escaped
+
+
+def test_files_a_notebook_reads_are_openlineage_inputs(tmp_path: Path) -> None:
+    deps = {
+        "ingest/orders.ipynb": sql_dependencies(
+            ["CREATE TABLE raw AS SELECT * FROM 'data/orders.csv'"]
+        ),
+    }
+    emitter = OpenLineageEmitter(build_plan(deps, root=tmp_path), tmp_path / "ol.jsonl")
+    event = emitter.convert(NotebookStarted("r1", notebook="ingest/orders.ipynb"))
+    assert event is not None
+    validate(event)
+    expected = (tmp_path / "ingest" / "data" / "orders.csv").resolve().as_posix()
+    assert event["inputs"] == [{"namespace": "file://", "name": expected}]
