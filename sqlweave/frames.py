@@ -68,6 +68,26 @@ def to_arrow(value: Any) -> pa.Table:
     return pa.table(value)
 
 
+def schema_of(value: Any) -> pa.Schema:
+    """The Arrow schema ``value`` reads as, without converting its rows where possible.
+
+    >>> schema_of(pa.table({"x": [1]})).names
+    ['x']
+    """
+    if isinstance(value, (pa.Table, pa.RecordBatch, pa.RecordBatchReader)):
+        return value.schema
+    module = library_of(value)
+    if module == "pandas":
+        if type(value).__name__ == "Series":
+            value = value.to_frame(name=SERIES_COLUMN if value.name is None else value.name)
+        return pa.Schema.from_pandas(value, preserve_index=False)
+    if module == "polars":
+        if type(value).__name__ == "LazyFrame":
+            value = value.head(0).collect()
+        return value.head(0).to_arrow().schema
+    return to_arrow(value).schema
+
+
 def why_not_a_table(name: str, value: Any, exc: BaseException) -> str:
     """A short message saying why variable ``name`` could not be read as a table (``exc`` is
     what the conversion raised) and how to fix it: duplicate or mixed-type pandas columns.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+from enum import Enum
 from typing import Any
 
 import pyarrow as pa
@@ -10,13 +11,21 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class, no_var_expand
 from traitlets import Bool, Int, TraitError, Unicode, observe, validate
 
-from .. import errors
+from .. import errors, frames
 from ..result import Result
 from ..session import ENGINE_USAGE, Session, engine_kind
 from ..warehouse import WAREHOUSE_ENV, from_env
 from .args import USAGE, parse_sql_line
 from .bindings import result_binding
 from .explain import ExplainView, is_distributed_explain
+
+
+class TableKind(str, Enum):
+    """What ``%sqlweave tables`` lists: catalog tables and the notebook's DataFrames."""
+
+    TABLE = "table"
+    DATAFRAME = "dataframe"
+
 
 SQLWEAVE_USAGE = """usage:
   %sqlweave register NAME PATH [--format parquet|csv|json|arrow]
@@ -180,17 +189,50 @@ class SqlWeave(Magics):
         self.session.register(name, path, fmt)
         print(f"registered {name} ({self.session.schema(name).__len__()} columns) from {path}")
 
+    def _frames(self) -> dict[str, Any]:
+        """The notebook's DataFrames SQL can read by name (a catalog table of the same name
+        wins, so those are left out)."""
+        ns = self.shell.user_ns if self.shell is not None else {}
+        catalog = {n.lower() for n in self.session.tables()}
+        return {
+            name: value
+            for name, value in sorted(ns.items())
+            if not name.startswith("_") and frames.is_frame(value) and name.lower() not in catalog
+        }
+
     def _tables(self, args: list[str]) -> Result:
         names = self.session.tables()
         cols = [len(self.session.schema(n)) for n in names]
+        kinds = [TableKind.TABLE.value] * len(names)
+        for name, value in self._frames().items():
+            try:
+                width = len(frames.schema_of(value))
+            except Exception:  # unreadable as a table: %sql says why when it is used
+                width = None
+            names.append(name)
+            cols.append(width)
+            kinds.append(TableKind.DATAFRAME.value)
         return self._table_result(
-            pa.table({"table": pa.array(names, pa.string()), "columns": pa.array(cols, pa.int32())})
+            pa.table(
+                {
+                    "table": pa.array(names, pa.string()),
+                    "kind": pa.array(kinds, pa.string()),
+                    "columns": pa.array(cols, pa.int32()),
+                }
+            )
         )
 
     def _describe(self, args: list[str]) -> Result:
         if len(args) != 1:
             raise UsageError(f"describe needs one table name\n{SQLWEAVE_USAGE}")
-        schema = self.session.schema(args[0])
+        frame = self._frames().get(args[0])
+        if frame is not None:
+            try:
+                schema = frames.schema_of(frame)
+            except Exception as exc:
+                raise UsageError(frames.why_not_a_table(args[0], frame, exc)) from None
+        else:
+            schema = self.session.schema(args[0])
         return self._table_result(
             pa.table(
                 {

@@ -90,3 +90,19 @@ def test_capitalised_columns_hint_says_to_quote_them(engine):
     with pytest.raises(sqlweave.SqlError) as info:
         s.sql("SELECT Amount FROM dfSales", namespace=ns)
     assert info.value.hint.startswith('Did you mean "Amount"?')
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_tables_lists_and_describe_describes_notebook_dataframes(ip, engine):
+    ip.run_line_magic("sqlweave", f"engine {engine}")
+    ip.user_ns["flights"] = pd.DataFrame({"carrier": ["AA"], "dep_delay": [1.5]})
+    ip.user_ns["shadowed"] = pd.DataFrame({"z": [1]})
+    ip.run_cell_magic("sql", "", "CREATE TABLE shadowed AS SELECT 1 AS a, 2 AS b")
+    listed = ip.run_line_magic("sqlweave", "tables").to_arrow().to_pylist()
+    assert {"table": "flights", "kind": "dataframe", "columns": 2} in listed
+    assert {"table": "shadowed", "kind": "table", "columns": 2} in listed  # the catalog wins
+    assert len([r for r in listed if r["table"] == "shadowed"]) == 1
+    desc = ip.run_line_magic("sqlweave", "describe flights").to_arrow()
+    assert desc.column("column").to_pylist() == ["carrier", "dep_delay"]
+    assert desc.column("type").to_pylist()[1] == "double"
+    assert desc.column("type").to_pylist()[0] in ("string", "large_string")  # pandas version
