@@ -121,13 +121,18 @@ class Session:
         self._listeners: list[Listener] = []
         # name -> (source, format): replayed on a new engine by set_engine
         self._registered: dict[str, tuple[Any, str | None]] = {}
+        #: tables the last :meth:`set_engine` left with the old engine
+        self.left_behind: tuple[str, ...] = ()
         self.warehouse: Warehouse | None = None
         if warehouse is not None:
             self.set_warehouse(warehouse)
 
     # ----- engines --------------------------------------------------------------------
     def set_engine(self, engine: EngineSpec) -> Engine:
-        """Switch engines; tables registered with :meth:`register` follow along."""
+        """Switch engines; tables registered with :meth:`register` (and those saved in the
+        warehouse) follow along. Tables made with SQL (``CREATE TABLE``) stay behind with the
+        old engine: :attr:`left_behind` names them after the switch."""
+        self.left_behind = ()
         if isinstance(engine, str) and _same_engine(engine, self.engine):
             return self.engine  # switching to the engine in use keeps its tables
         new = make_engine(engine)
@@ -137,6 +142,13 @@ class Session:
             self.warehouse.attach(new)
         for name, (source, fmt) in self._registered.items():
             self._register_on(new, name, source, fmt)
+        try:
+            followed = {n.lower() for n in new.tables()}
+            self.left_behind = tuple(
+                sorted(n for n in self.engine.tables() if n.lower() not in followed)
+            )
+        except Exception:  # a cluster gone away: nothing to name
+            self.left_behind = ()
         old, self.engine = self.engine, new
         old.close()
         return new

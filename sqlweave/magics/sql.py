@@ -105,9 +105,16 @@ class SqlWeave(Magics):
     def use_engine(self, spec: Any) -> None:
         """Switch the session's engine, turning bad specs into ``UsageError``."""
         try:
+            old = self.session.engine.name
             self.session.set_engine(spec)
         except errors.UsageError as exc:
             raise UsageError(str(exc)) from None
+        behind = self.session.left_behind
+        if behind:
+            print(
+                f"note: {', '.join(behind)} stayed behind on {old} (tables made with SQL do "
+                "not follow an engine switch; registered files and warehouse tables do)"
+            )
 
     # ----- %sql / %%sql ---------------------------------------------------------------
     @no_var_expand  # `$1`, `{'a': 1}` are SQL, not IPython variable expansion

@@ -106,3 +106,18 @@ def test_tables_lists_and_describe_describes_notebook_dataframes(ip, engine):
     assert desc.column("column").to_pylist() == ["carrier", "dep_delay"]
     assert desc.column("type").to_pylist()[1] == "double"
     assert desc.column("type").to_pylist()[0] in ("string", "large_string")  # pandas version
+
+
+@pytest.mark.parametrize(("first", "second"), [("local", "duckdb"), ("duckdb", "local")])
+def test_engine_switch_names_the_tables_left_behind(ip, capsys, tmp_path, first, second):
+    ip.run_line_magic("sqlweave", f"engine {first}")
+    (tmp_path / "p.csv").write_text("id\n1\n")
+    ip.run_line_magic("sqlweave", f"register people {tmp_path / 'p.csv'}")
+    ip.run_cell_magic("sql", "", "CREATE TABLE big AS SELECT 1 AS a")
+    capsys.readouterr()
+    ip.run_line_magic("sqlweave", f"engine {second}")
+    out = capsys.readouterr().out
+    assert "note: big stayed behind on" in out and "people" not in out
+    assert ip.run_line_magic("sqlweave", "tables").to_arrow().column("table").to_pylist() == [
+        "people"
+    ]
