@@ -62,20 +62,21 @@ def type_name(t: pa.DataType) -> str:
 NULL = "NULL"
 
 
-def _cell(value: Any) -> str | None:
+def _cell(value: Any, whole: bool = False) -> str | None:
     if value is None:
         return None
     text = str(value)
-    if len(text) > MAX_CELL_CHARS:
+    if not whole and len(text) > MAX_CELL_CHARS:
         text = text[: MAX_CELL_CHARS - 1] + "…"
     return text
 
 
-def head_rows(table: pa.Table, limit: int) -> list[list[str | None]]:
-    """The first ``limit`` rows as display strings (``None`` for NULL)."""
+def head_rows(table: pa.Table, limit: int, whole: bool = False) -> list[list[str | None]]:
+    """The first ``limit`` rows as display strings (``None`` for NULL); long values are
+    cut at ``MAX_CELL_CHARS`` unless ``whole`` (query plans, which are small)."""
     head = table.slice(0, limit)
     columns = [col.to_pylist() for col in head.columns]
-    return [[_cell(col[i]) for col in columns] for i in range(head.num_rows)]
+    return [[_cell(col[i], whole) for col in columns] for i in range(head.num_rows)]
 
 
 def footer(rows: int, shown: int, elapsed_s: float | None, engine: str | None) -> str:
@@ -105,14 +106,16 @@ def to_bundle(
     engine: str | None = None,
     notices: tuple[str, ...] = (),
     message: str | None = None,
+    plan: bool = False,
 ) -> dict[str, str]:
     """Both renderings as a MIME bundle (``text/plain`` and ``text/html``).
 
     The head rows are converted once for the two of them.
     """
-    rows = head_rows(table, limit)
+    rows = head_rows(table, limit, whole=plan)
     args = (limit, elapsed_s, engine, notices, message)
-    return {"text/plain": _text(table, rows, *args), "text/html": _html(table, rows, *args)}
+    text = _plan_text(table, rows, *args) if plan else _text(table, rows, *args)
+    return {"text/plain": text, "text/html": _html(table, rows, *args)}
 
 
 def to_html(
@@ -122,9 +125,11 @@ def to_html(
     engine: str | None = None,
     notices: tuple[str, ...] = (),
     message: str | None = None,
+    plan: bool = False,
 ) -> str:
     """An HTML table of the first ``limit`` rows with names, types and a footer."""
-    return _html(table, head_rows(table, limit), limit, elapsed_s, engine, notices, message)
+    rows = head_rows(table, limit, whole=plan)
+    return _html(table, rows, limit, elapsed_s, engine, notices, message)
 
 
 def _html(
@@ -176,9 +181,37 @@ def to_text(
     engine: str | None = None,
     notices: tuple[str, ...] = (),
     message: str | None = None,
+    plan: bool = False,
 ) -> str:
     """A plain-text table of the first ``limit`` rows, for terminals and headless runs."""
-    return _text(table, head_rows(table, limit), limit, elapsed_s, engine, notices, message)
+    render = _plan_text if plan else _text
+    return render(
+        table, head_rows(table, limit, whole=plan), limit, elapsed_s, engine, notices, message
+    )
+
+
+def _plan_text(
+    table: pa.Table,
+    head: list[list[str | None]],
+    limit: int,
+    elapsed_s: float | None,
+    engine: str | None,
+    notices: tuple[str, ...],
+    message: str | None,
+) -> str:
+    """An EXPLAIN result as text: each row's short cells as a heading, its plan in full below
+    (a plan's lines do not fit a column layout)."""
+    lines = list(notices)
+    for row in head:
+        values = [v for v in row if v is not None]
+        if not values:
+            continue
+        *labels, body = values
+        if labels:
+            lines.append(" · ".join(labels))
+        lines.extend(("  " + line) if labels else line for line in body.splitlines())
+    lines.append(footer(table.num_rows, min(limit, table.num_rows), elapsed_s, engine))
+    return "\n".join(lines)
 
 
 def _text(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -9,6 +10,9 @@ import pyarrow as pa
 
 from . import render
 from .extras import require
+
+#: a result of EXPLAIN [ANALYZE] …, shown whole (plans are small)
+_EXPLAIN = re.compile(r"\s*EXPLAIN\b", re.IGNORECASE)
 
 if TYPE_CHECKING:
     import pandas
@@ -86,6 +90,8 @@ class Result:
             "engine": self.engine,
             "notices": self.notices,
             "message": self.message,
+            # plans are small and only useful whole
+            "plan": bool(_EXPLAIN.match(self.sql or "")),
         }
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:

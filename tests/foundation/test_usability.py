@@ -121,3 +121,22 @@ def test_engine_switch_names_the_tables_left_behind(ip, capsys, tmp_path, first,
     assert ip.run_line_magic("sqlweave", "tables").to_arrow().column("table").to_pylist() == [
         "people"
     ]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_explain_plans_are_shown_whole(engine):
+    import html
+
+    s = sqlweave.Session(engine)
+    ns = {"flights": pd.DataFrame({"carrier": ["AA", "BB"] * 5, "d": range(10)})}
+    sql = "SELECT carrier, sum(d) AS s FROM flights WHERE d > 3 GROUP BY carrier ORDER BY s DESC"
+    for explain in ("EXPLAIN", "EXPLAIN ANALYZE"):
+        r = s.sql(f"{explain} {sql}", namespace=ns)
+        plan = r.to_arrow().column(r.to_arrow().num_columns - 1).to_pylist()[-1]
+        assert len(plan) > 200  # long enough to have been cut before
+        text, page = repr(r), r._repr_html_()
+        assert all(line.strip() in text for line in plan.splitlines())
+        assert html.escape(plan) in page and "…" not in page
+    # other long values are still cut
+    long = s.sql("SELECT repeat('x', 500) AS v")
+    assert "x" * 500 not in repr(long) and "…" in repr(long)
