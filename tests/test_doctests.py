@@ -8,6 +8,7 @@ directory, and it must be empty again afterwards.
 
 from __future__ import annotations
 
+import builtins
 import doctest
 import importlib
 import pkgutil
@@ -77,6 +78,8 @@ def test_prose_only_names_existing_modules() -> None:
 def test_docstring_examples(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     module = importlib.import_module(name)
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    # doctest's display hook sets builtins._, after which IPython never sets _ for a later test
+    monkeypatch.setattr(builtins, "_", None, raising=False)
     monkeypatch.chdir(tmp_path)
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0
