@@ -13,18 +13,29 @@ CLUSTER_COMMANDS = ("coordinator", "worker", "cluster")
 
 
 def _run(args: argparse.Namespace) -> int:
+    import os
+
+    from .pipeline.standalone import WAREHOUSE_ENV, pipeline_hint, project_warehouse
     from .runner import parse_parameter, run_notebook
 
     parameters = dict(parse_parameter(p) for p in args.parameters)
+    env = {}
+    if not os.environ.get(WAREHOUSE_ENV) and (found := project_warehouse(args.notebook)):
+        # a pipeline notebook reads the tables its upstream notebooks saved there
+        env[WAREHOUSE_ENV] = str(found)
+        print(f"warehouse: {found} (set {WAREHOUSE_ENV} to use another)", file=sys.stderr)
     report = run_notebook(
         args.notebook,
         parameters=parameters,
         output=args.output,
         timeout=args.timeout,
         kernel_name=args.kernel,
+        env=env,
     )
     if report.failure is not None:
         print(report.failure.summary(), file=sys.stderr)
+        if not env and not os.environ.get(WAREHOUSE_ENV) and (hint := pipeline_hint(args.notebook)):
+            print(f"\nhint: {hint}", file=sys.stderr)
         print(f"\nexecuted notebook (up to the failure): {report.output}", file=sys.stderr)
         return 1
     print(f"ran {report.input}: {report.cells} cells in {report.seconds:.1f} s")

@@ -45,11 +45,12 @@ from .liveness import runner_alive
 from .openlineage import OpenLineageEmitter
 from .plan import Plan, plan
 from .report import run_report
+from .standalone import WAREHOUSE_PARTS
 from .state import RunState, fold, last_successes
 
 #: the project's state folder, its default warehouse and executed notebooks
 STATE_DIR = Path(".sqlweave")
-WAREHOUSE_DIR = STATE_DIR / "warehouse"
+WAREHOUSE_DIR = Path(*WAREHOUSE_PARTS)  # `sqlweave run` of one notebook looks for it too
 RUNS_DIR = STATE_DIR / "pipeline" / "runs"
 #: environment of every kernel: which run and notebook it belongs to
 RUN_ID_ENV = "SQLWEAVE_RUN_ID"

@@ -266,3 +266,18 @@ def test_fingerprints_cover_only_the_parameters_a_notebook_uses(tmp_path: Path) 
     given = plan_fingerprints(p, {"day": "2024-02-02"}, None)
     assert bare["ingest.ipynb"] == given["ingest.ipynb"]  # it does not use `day`
     assert bare["daily.ipynb"] != given["daily.ipynb"]
+
+
+def test_a_pipeline_notebook_run_alone_finds_the_warehouse_or_gets_a_hint(tmp_path: Path) -> None:
+    from sqlweave.pipeline.standalone import pipeline_hint, project_warehouse
+
+    folder = tmp_path / "pipe"
+    write_notebook(folder / "ingest.ipynb", "%%sql\nCREATE TABLE raw_orders AS SELECT 1 AS x")
+    clean = write_notebook(folder / "clean.ipynb", "%sql SELECT * FROM raw_orders JOIN dim ON true")
+    assert project_warehouse(clean) is None
+    hint = pipeline_hint(clean)
+    assert hint is not None and "raw_orders (from ingest.ipynb)" in hint and "dim" not in hint
+    assert "--select clean" in hint and "SQLWEAVE_WAREHOUSE" in hint
+    assert pipeline_hint(folder / "ingest.ipynb") is None
+    (tmp_path / ".sqlweave" / "warehouse").mkdir(parents=True)
+    assert project_warehouse(clean) == (tmp_path / ".sqlweave" / "warehouse").resolve()
