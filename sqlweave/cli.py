@@ -31,6 +31,7 @@ def _run(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         kernel_name=args.kernel,
         env=env,
+        on_warning=lambda text: print(f"sqlweave: warning: {text}", file=sys.stderr),
     )
     if report.failure is not None:
         print(report.failure.summary(), file=sys.stderr)

@@ -14,7 +14,7 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -83,12 +83,20 @@ def parse_parameter(text: str) -> tuple[str, Any]:
     return name, raw
 
 
-def inject_parameters(nb: nbformat.NotebookNode, parameters: dict[str, Any]) -> None:
-    """Insert a cell assigning ``parameters`` after the cell tagged ``parameters`` (papermill's rule)."""
+#: what ``sqlweave run -p`` says when a notebook has no cell tagged ``parameters``
+NO_PARAMETERS_CELL = (
+    f"no cell tagged '{PARAMETERS_TAG}': parameters were injected at the top "
+    "(an assignment in the notebook overrides them; tag the cell that sets their defaults)"
+)
+
+
+def inject_parameters(nb: nbformat.NotebookNode, parameters: dict[str, Any]) -> str | None:
+    """Insert a cell assigning ``parameters`` after the cell tagged ``parameters`` (papermill's
+    rule); with no such cell at the top, and return a warning saying so (else ``None``)."""
     cells = [c for c in nb.cells if INJECTED_TAG not in c.get("metadata", {}).get("tags", [])]
     nb.cells = cells
     if not parameters:
-        return
+        return None
     source = "# Injected parameters\n" + "".join(
         f"{k} = {_literal(v)}\n" for k, v in parameters.items()
     )
@@ -102,6 +110,7 @@ def inject_parameters(nb: nbformat.NotebookNode, parameters: dict[str, Any]) -> 
         0,
     )
     nb.cells.insert(at, cell)
+    return NO_PARAMETERS_CELL if at == 0 else None
 
 
 def _literal(value: Any) -> str:
@@ -130,13 +139,15 @@ def run_notebook(
     cwd: str | os.PathLike[str] | None = None,
     env: Mapping[str, str] | None = None,
     notebook_timeout: float | None = None,
+    on_warning: Callable[[str], None] | None = None,
 ) -> RunReport:
     """Execute the notebook at ``path`` in a fresh kernel and save the executed copy.
 
     Stops at the first failing cell (cells tagged ``raises-exception`` may fail);
     the executed notebook is written either way. ``timeout`` bounds each cell,
     ``notebook_timeout`` the whole notebook (the kernel is killed when it passes);
-    ``env`` is added to the kernel's environment.
+    ``env`` is added to the kernel's environment. ``on_warning`` hears of parameters
+    injected at the top of a notebook with no cell tagged ``parameters``.
     """
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
@@ -148,7 +159,9 @@ def run_notebook(
         nb = nbformat.read(src, as_version=4)
     except Exception as exc:
         raise UsageError(f"{src} is not a readable notebook: {exc}") from None
-    inject_parameters(nb, parameters or {})
+    warning = inject_parameters(nb, parameters or {})
+    if warning is not None and on_warning is not None:
+        on_warning(warning)  # before the run, which may be long
     workdir = Path(cwd) if cwd is not None else src.resolve().parent
     name = kernel_name or nb.metadata.get("kernelspec", {}).get("name") or "python3"
     # nbclient owns the kernel: loopback TCP (jupyter_client's default ip), graceful

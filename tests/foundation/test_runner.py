@@ -56,3 +56,27 @@ def test_run_stops_on_timeout_and_dead_kernel(tmp_path, source, args, said):
     assert said in proc.stderr and source in proc.stderr
     assert nbformat.read(out, as_version=4).cells[1].get("execution_count") is None
     assert stat.S_IMODE(out.stat().st_mode) & 0o044  # an ordinary file, not 0600
+
+
+def test_parameters_without_a_tagged_cell_go_on_top_with_a_warning():
+    tagged = nbformat.v4.new_code_cell("code = 'AA'", metadata={"tags": ["parameters"]})
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1"), tagged])
+    assert inject_parameters(nb, {"code": "DL"}) is None
+    assert nb.cells[2].source.endswith("code = 'DL'\n")  # after the tagged cell
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("code = 'AA'")])
+    assert "no cell tagged 'parameters'" in inject_parameters(nb, {"code": "DL"})
+    assert nb.cells[0].source.endswith("code = 'DL'\n")
+    assert inject_parameters(nb, {}) is None  # nothing injected, nothing to say
+
+
+@pytest.mark.process
+def test_run_warns_on_stderr_when_no_cell_is_tagged_parameters(tmp_path):
+    path = _notebook(tmp_path, "code = 'AA'")
+    proc = subprocess.run(
+        [sys.executable, "-m", "sqlweave.cli", "run", str(path), "-p", "code=DL"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "sqlweave: warning: no cell tagged 'parameters'" in proc.stderr
