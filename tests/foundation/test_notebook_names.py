@@ -101,3 +101,12 @@ def test_keyword_named_dataframe_with_alias_and_join(engine):
     with pytest.raises(sqlweave.SqlError):
         s.sql("DROP TABLE temp", namespace=ns)
     assert len(ns["temp"]) == 2
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_reserved_word_dataframe_names_work_quoted(engine):
+    s = sqlweave.Session(engine)
+    for name in ("table", "window", "array"):
+        ns = {name: pd.DataFrame({"a": [1, 2, 3]})}
+        r = s.sql(f'SELECT count(*) AS c FROM "{name}"', namespace=ns)
+        assert r.to_arrow().to_pylist() == [{"c": 3}]
