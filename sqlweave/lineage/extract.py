@@ -220,7 +220,20 @@ def _analyzed(
         try:
             facts = analyze(analyzer, statement)
         except Exception as error:  # a bug of ours must not hide the rest of the script
-            facts = Facts(StatementKind.NO_LINEAGE, notes=[f"analysis failed: {error!r}"])
+            message = (
+                "too deeply nested to analyse (RecursionError)"
+                if isinstance(error, RecursionError)
+                else f"analysis failed: {error!r}"
+            )
+            # the tolerant reading still names the tables (a CTAS target stays a write)
+            failed = StatementLineage(
+                kind=StatementKind.UNPARSEABLE, sql=text, span=span, error=message
+            )
+            rescued = _approximate(failed, analyzer)
+            if rescued.approximate:
+                results.append(rescued)
+                continue
+            facts = Facts(StatementKind.NO_LINEAGE, notes=[message])
         results.append(_lineage(facts, text, span))
     return results
 

@@ -49,6 +49,8 @@ _CONFIG_ENGINE = re.compile(r"^\s*%config\s+SqlWeave\.engine\s*=\s*['\"]?([^'\"\
 # leading `NAME <<` and options of a %sql line (see sqlweave.magics.args)
 _SQL_ARGS = re.compile(r"^\s*(?:[A-Za-z_]\w*\s*<<\s*)?(?:--quiet\s+|--limit[ =]+\d+\s+)*")
 _FILE_SUFFIXES = (".csv", ".parquet", ".json", ".ndjson", ".arrow", ".ipc", ".avro", ".tsv")
+# notes of a statement the lineage analysis gave up on (not of SET, GRANT, ...)
+_ANALYSIS_FAILED = ("analysis failed", "too deeply nested")
 _DIALECTS = {"duckdb": "duckdb"}  # everything else speaks DataFusion's postgres-like SQL
 
 
@@ -84,11 +86,22 @@ class _Scan:
 
     def statements(self, sql: str, dialect: str, where: str) -> None:
         for st in extract(sql, dialect):
-            if st.kind is StatementKind.UNPARSEABLE:
+            if st.kind is StatementKind.UNPARSEABLE and not st.approximate:
                 self.warnings.append(
                     f"{where}: cannot parse SQL ({st.error}); its tables are ignored"
                 )
                 continue
+            if st.approximate:
+                found = ", ".join(
+                    [f"reads {n}" for n in sorted(st.reads)]
+                    + [f"writes {n}" for n in sorted(st.writes)]
+                )
+                self.warnings.append(
+                    f"{where}: cannot analyse SQL ({st.error}); tables read from its text "
+                    f"(approximate): {found}"
+                )
+            elif failed := [n for n in st.notes if n.startswith(_ANALYSIS_FAILED)]:
+                self.warnings.append(f"{where}: no lineage from SQL ({'; '.join(failed)})")
             for name in st.reads:
                 if is_file(name):
                     self.files.add(name)

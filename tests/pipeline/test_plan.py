@@ -281,3 +281,16 @@ def test_a_pipeline_notebook_run_alone_finds_the_warehouse_or_gets_a_hint(tmp_pa
     assert pipeline_hint(folder / "ingest.ipynb") is None
     (tmp_path / ".sqlweave" / "warehouse").mkdir(parents=True)
     assert project_warehouse(clean) == (tmp_path / ".sqlweave" / "warehouse").resolve()
+
+
+def test_sql_too_deep_to_analyse_keeps_its_tables_approximately_and_warns() -> None:
+    from sqlweave.lineage import extract
+
+    sql = "CREATE TABLE u AS SELECT " + " + ".join(["x"] * 1200) + " AS y FROM t"
+    (st,) = extract(sql)
+    assert st.approximate and st.error and "too deeply nested" in st.error
+    assert st.writes == {"u"} and st.reads == {"t"}
+    deps = sql_dependencies([sql])
+    assert deps.writes == {"u"} and deps.reads == {"t"}
+    assert any("approximate" in w and "writes u" in w for w in deps.warnings)
+    assert sql_dependencies(["SET datafusion.x = 1"]).warnings == ()
