@@ -742,9 +742,13 @@ class Coordinator:
         self.catalog.remove(name)
         if ddl.group("format").lower() != "parquet" or _DECLARED.search(sql):
             return
+        # the location DataFusion planned (the pattern can be fooled by a comment), and
+        # checked once more: it is what workers will read
+        location = self.paths.locations.get(name, ddl.group("location"))
         try:
-            self.catalog.add_files(name, ddl.group("location"), "parquet")
-        except (FileNotFoundError, OSError) as exc:
+            self.paths.check(location, Access.READ)
+            self.catalog.add_files(name, location, "parquet")
+        except (FileNotFoundError, OSError, errors.UsageError) as exc:
             log.info("external table %s is read on the coordinator: %s", name, exc)
 
     def _plan(self, sql: str, params: dict[str, Any], settings: Settings = ()) -> DistributedPlan:

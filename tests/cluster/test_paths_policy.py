@@ -220,3 +220,21 @@ def test_a_nested_comment_cannot_pass_a_statement_off_as_a_query(policy: PathPol
     sql = "/* /* */ SELECT 1 */ COPY (SELECT 1) TO '/tmp/outside.csv'"
     with pytest.raises(PathRefused, match="writing"):
         policy.check_statement(SessionContext(), sql)
+
+
+def test_a_commented_out_location_reaches_no_worker(cluster: LocalCluster, folders) -> None:
+    """The catalog (what workers read) must not take a location from a comment."""
+    e = cluster.client()
+    pq.write_table(pa.table({"v": ["allowed"]}), folders["cwd"] / "ok.parquet")
+    pq.write_table(pa.table({"v": ["secret"]}), folders["outside"] / "secret.parquet")
+    e.execute(
+        "CREATE EXTERNAL TABLE trick STORED AS PARQUET "
+        f"/* LOCATION '{folders['outside']}/secret.parquet' */ LOCATION 'ok.parquet'"
+    )
+    assert e.execute("SELECT v FROM trick").to_pylist() == [{"v": "allowed"}]
+    pq.write_table(pa.table({"v": ["decoy"]}), folders["cwd"] / "decoy.parquet")
+    e.execute(
+        "CREATE EXTERNAL TABLE trick2 STORED AS PARQUET "
+        "/* LOCATION 'decoy.parquet' */ LOCATION 'ok.parquet'"
+    )
+    assert e.execute("SELECT v FROM trick2").to_pylist() == [{"v": "allowed"}]
