@@ -20,6 +20,7 @@ leave a duplicate or stale edge. Replaying a few hundred runs takes milliseconds
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -443,7 +444,21 @@ class LineageGraph:
         for cand in candidates:
             if cand.id in self._g:
                 return cand
-        raise UnknownNodeError(f"no dataset or column named {str(ref)!r} in the lineage graph")
+        raise UnknownNodeError(self._unknown(str(ref)))
+
+    def _unknown(self, ref: str) -> str:
+        """Why ``ref`` names no node: a column no lineage mentions, or a typo (with the
+        nearest names)."""
+        if "." in ref:
+            table = ref.rsplit(".", 1)[0]
+            if dataset_node(table).id in self._g:
+                return f"{ref}: nothing depends on it (no recorded lineage uses this column)"
+        names = set(self.datasets())
+        if "." in ref:
+            names |= {f"{d}.{c}" for d in names for c in self.columns(d)}
+        close = difflib.get_close_matches(ref, sorted(names), n=3, cutoff=0.6)
+        hint = f"; did you mean {' or '.join(close)}?" if close else ""
+        return f"no dataset or column named {ref!r} in the lineage graph{hint}"
 
     def _as_node(self, nid: str) -> Node:
         a = self._g.nodes[nid]

@@ -194,6 +194,20 @@ def test_unknown_names_raise_a_usage_error() -> None:
     assert "raw" in chain() and "raw.id" in chain() and "nope" not in chain()
 
 
+def test_impact_of_a_typo_suggests_and_of_an_unused_column_says_nothing_depends() -> None:
+    g = chain()
+    with pytest.raises(UnknownNodeError, match=r"did you mean clean\?"):
+        g.impact("clan")
+    with pytest.raises(UnknownNodeError, match=r"raw\.tailnum: nothing depends on it"):
+        g.impact("raw.tailnum")
+    with pytest.raises(UnknownNodeError, match="did you mean") as typo:
+        g.impact("sumary.total")
+    assert "summary.total" in str(typo.value)
+    with pytest.raises(UnknownNodeError) as far:
+        g.impact("zzzz")
+    assert "did you mean" not in str(far.value)
+
+
 def test_dotted_dataset_names_resolve_before_columns() -> None:
     g = LineageGraph()
     add(g, "c1", 1, "x", reads=("db.raw",), writes=("db.out",), cols=(("db.raw.a", "db.out.a"),))
