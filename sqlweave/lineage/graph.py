@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import Enum
 from typing import Any
@@ -146,6 +146,17 @@ class StaleCell:
     cell: CellRef
     inputs: tuple[str, ...]
     rewritten_by: tuple[CellRef, ...] = field(default=())
+    via: tuple[CellRef, ...] = field(default=())  # stale cells that wrote one of its inputs
+
+    @property
+    def reason(self) -> str:
+        """Why it is stale, in words."""
+        parts = []
+        if self.rewritten_by:
+            parts.append(f"rewritten by {', '.join(map(str, self.rewritten_by))} after it ran")
+        if self.via:
+            parts.append(f"written by stale {', '.join(map(str, self.via))}")
+        return f"inputs {', '.join(self.inputs)}: " + "; ".join(parts)
 
 
 NodeLike = str | Node | ColumnRef
@@ -576,25 +587,58 @@ class LineageGraph:
         return Impact(start, tuple(datasets), tuple(columns), tuple(cells))
 
     def stale(self) -> list[StaleCell]:
-        """Cells that read a dataset another cell rewrote, dropped or renamed after they ran."""
+        """Cells whose inputs changed after they ran, in run order.
+
+        A cell is stale when another cell rewrote, dropped or renamed one of its inputs after
+        it ran (``rewritten_by``), or when an input was last written by a cell that is itself
+        stale (``via``: a view or table built on a replaced table is as old as its source).
+        """
+        runs = list(enumerate(self._log.runs))
         out: dict[tuple[str, str], StaleCell] = {}
-        for seq, run in enumerate(self._log.runs):
+        # the writer of each input a cell read, for the transitive pass
+        read_from: dict[tuple[str, str], list[tuple[str, tuple[str, str], CellRef]]] = {}
+        for seq, run in runs:
             rid = run_node(run.info.run_id).id
+            key = run.info.cell_key
             for ds in self._g.predecessors(rid):
                 if self._g.edges[ds, rid]["kind"] is not EdgeKind.READS:
                     continue
                 a = self._g.nodes[ds]
-                if a["modified_seq"] <= seq:
-                    continue
+                if not a["modified_by"]:
+                    continue  # a source: no cell wrote it
                 writer = self.run(a["modified_by"]).info
-                if writer.cell_key == run.info.cell_key:
+                if writer.cell_key == key:
                     continue
-                key = run.info.cell_key
+                if a["modified_seq"] <= seq:
+                    read_from.setdefault(key, []).append((a["name"], writer.cell_key, writer.cell))
+                    continue
                 prev = out.get(key, StaleCell(run.info.cell, ()))
-                inputs = tuple(sorted({*prev.inputs, a["name"]}))
-                by = tuple(sorted({*prev.rewritten_by, writer.cell}))
-                out[key] = StaleCell(run.info.cell, inputs, by)
-        return list(out.values())
+                out[key] = replace(
+                    prev,
+                    inputs=tuple(sorted({*prev.inputs, a["name"]})),
+                    rewritten_by=tuple(sorted({*prev.rewritten_by, writer.cell})),
+                )
+        changed = True
+        while changed:  # to a fixed point: staleness flows down chains of any length
+            changed = False
+            for _, run in runs:
+                key = run.info.cell_key
+                for name, writer_key, writer in read_from.get(key, ()):
+                    if writer_key not in out:
+                        continue
+                    prev = out.get(key, StaleCell(run.info.cell, ()))
+                    if writer in prev.via and name in prev.inputs:
+                        continue
+                    out[key] = replace(
+                        prev,
+                        inputs=tuple(sorted({*prev.inputs, name})),
+                        via=tuple(sorted({*prev.via, writer})),
+                    )
+                    changed = True
+        first: dict[tuple[str, str], int] = {}
+        for seq, run in runs:
+            first.setdefault(run.info.cell_key, seq)
+        return [out[k] for k in sorted(out, key=lambda k: first.get(k, -1))]
 
     def to_networkx(self, *, multigraph: bool = False) -> nx.DiGraph:
         """A copy of the underlying graph: plain-string ``kind``s, a ``label`` on every node,

@@ -367,10 +367,7 @@ def _impact_report(impact: Impact, picture: str) -> Report:
 def _stale_report(stale: list[StaleCell]) -> Report:
     if not stale:
         return Report("no stale cells", "<i>no stale cells</i>")
-    lines = [
-        f"{s.cell}: inputs {', '.join(s.inputs)} rewritten by {', '.join(map(str, s.rewritten_by))}"
-        for s in stale
-    ]
+    lines = [f"{s.cell}: {s.reason}" for s in stale]
     rows = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
     return Report("stale cells:\n  " + "\n  ".join(lines), f"<b>Stale cells</b><ul>{rows}</ul>")
 

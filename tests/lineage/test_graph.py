@@ -149,9 +149,13 @@ def test_stale_cells_after_an_input_is_rewritten() -> None:
         writes=("clean",),
     )
     stale = g.stale()
-    assert [s.cell.cell_id for s in stale] == ["c2"]
+    # c3 read summary, which stale c2 wrote: stale too, transitively
+    assert [s.cell.cell_id for s in stale] == ["c2", "c3"]
     assert stale[0].inputs == ("clean",)
     assert stale[0].rewritten_by == (CellRef("nb.ipynb", "c1", 5),)
+    assert stale[1].inputs == ("summary",) and stale[1].rewritten_by == ()
+    assert [c.cell_id for c in stale[1].via] == ["c2"]
+    assert "written by stale" in stale[1].reason
     add(
         g,
         "c2",
@@ -161,6 +165,27 @@ def test_stale_cells_after_an_input_is_rewritten() -> None:
         writes=("summary",),
     )
     assert [s.cell.cell_id for s in g.stale()] == ["c3"]
+
+
+def test_staleness_flows_through_a_view_built_on_a_replaced_table() -> None:
+    g = LineageGraph()
+    add(g, "load", 1, "CREATE TABLE big AS SELECT 1 AS x", writes=("big",))
+    add(
+        g,
+        "view",
+        2,
+        "CREATE VIEW big_named AS SELECT x FROM big",
+        reads=("big",),
+        writes=("big_named",),
+        kind=StatementKind.CREATE_VIEW,
+    )
+    add(g, "worst", 3, "SELECT max(x) FROM big_named", reads=("big_named",))
+    assert g.stale() == []
+    add(g, "load", 4, "CREATE TABLE big AS SELECT 2 AS x", writes=("big",))
+    stale = {s.cell.cell_id: s for s in g.stale()}
+    assert list(stale) == ["view", "worst"]
+    assert stale["worst"].inputs == ("big_named",)
+    assert [c.cell_id for c in stale["worst"].via] == ["view"]
 
 
 def test_cycles_do_not_break_ordering() -> None:
@@ -178,7 +203,7 @@ def test_cycles_do_not_break_ordering() -> None:
     assert names(g.upstream("summary")) == ["raw", "clean"]
     # c2 read clean before c5 rewrote it; c5 reading its own output is not stale
     stale = [(s.cell.cell_id, s.inputs, [c.cell_id for c in s.rewritten_by]) for s in g.stale()]
-    assert stale == [("c2", ("clean",), ["c5"])]
+    assert stale == [("c2", ("clean",), ["c5"]), ("c3", ("summary",), [])]
 
 
 def test_failed_runs_are_kept_without_edges() -> None:

@@ -70,7 +70,11 @@ def test_rebinding_a_variable_is_a_new_version_and_makes_readers_stale(ip) -> No
     run(ip, "a2", "%%sql per_carrier <<\nSELECT carrier, max(delay) AS d FROM flights GROUP BY 1")
     g = graph(ip)
     assert g.attrs("per_carrier")["version"] == 2
-    assert [s.cell.cell_id for s in g.stale()] == ["b"]
+    stale = g.stale()
+    # c and d read big, which b (now stale) wrote: stale through it
+    assert [s.cell.cell_id for s in stale] == ["b", "c", "d"]
+    assert stale[0].rewritten_by and not stale[0].via
+    assert [c.cell_id for c in stale[1].via] == ["b"] and not stale[1].rewritten_by
 
 
 def test_a_declared_python_cell_joins_the_chain(ip) -> None:
