@@ -21,7 +21,17 @@ WAREHOUSE_PARTS = (".sqlweave", "warehouse")  # under the project folder
 
 
 def project_warehouse(notebook: str | os.PathLike[str]) -> Path | None:
-    """The nearest ``.sqlweave/warehouse`` folder at or above the notebook's folder."""
+    """The nearest ``.sqlweave/warehouse`` folder at or above the notebook's folder.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     root = Path(tmp)
+    ...     before = project_warehouse(root / "pipe" / "clean.ipynb")
+    ...     (root / ".sqlweave" / "warehouse").mkdir(parents=True)
+    ...     after = project_warehouse(root / "pipe" / "clean.ipynb")
+    ...     before, after == (root / ".sqlweave" / "warehouse").resolve()
+    (None, True)
+    """
     folder = Path(notebook).resolve().parent
     for candidate in (folder, *folder.parents):
         warehouse = candidate.joinpath(*WAREHOUSE_PARTS)
