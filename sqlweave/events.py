@@ -41,6 +41,9 @@ class StatementEvent:
     catalog: Mapping[str, list[str]]
     frames: tuple[str, ...] = ()
     result_name: str | None = None
+    #: its tables outlive the kernel (a project warehouse, a cluster's catalog): other
+    #: notebooks see them; otherwise they are the kernel's own
+    shared_catalog: bool = False
 
 
 Listener = Callable[[StatementEvent], None]

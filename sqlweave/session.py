@@ -485,6 +485,7 @@ class Session:
             catalog=self._catalog_for(stmt) if status is Status.COMPLETE else {},
             frames=frames,
             result_name=result_name,
+            shared_catalog=self.warehouse is not None or self.engine.name == "cluster",
         )
         for listener in list(self._listeners):
             try:

@@ -211,6 +211,7 @@ class LineageCapture:
             session_id=self.session_id,
             variables=variables,
             frames=tuple(event.frames),
+            shared_catalog=event.shared_catalog,
         )
 
     def _persist(self, runs: list[Run]) -> None:

@@ -121,6 +121,26 @@ def dataset_node(name: str) -> Node:
     return Node(NodeKind.DATASET, name)
 
 
+#: dataset names ending so are files, which every kernel sees
+_FILE_SUFFIXES = (".csv", ".parquet", ".json", ".ndjson", ".arrow", ".ipc", ".avro", ".tsv")
+
+
+def _seen_by(dataset: dict[str, Any], writer: RunInfo, reader: RunInfo) -> bool:
+    """Whether what ``writer`` wrote to ``dataset`` is what ``reader`` reads.
+
+    Within one notebook, always. Across notebooks (kernels), only shared datasets: files,
+    and tables of a project warehouse or a cluster's catalog; a notebook variable or an
+    in-memory table of one kernel is not the same-named one of another kernel.
+    """
+    if writer.notebook == reader.notebook:
+        return True
+    if dataset["dataset_kind"] is not DatasetKind.TABLE:
+        return False
+    name = dataset["name"]
+    is_file = "/" in name or "\\" in name or name.lower().endswith(_FILE_SUFFIXES)
+    return is_file or (writer.shared_catalog and reader.shared_catalog)
+
+
 def column_node(dataset: str, column: str) -> Node:
     return Node(NodeKind.COLUMN, dataset, column)
 
@@ -607,7 +627,7 @@ class LineageGraph:
                 if not a["modified_by"]:
                     continue  # a source: no cell wrote it
                 writer = self.run(a["modified_by"]).info
-                if writer.cell_key == key:
+                if writer.cell_key == key or not _seen_by(a, writer, run.info):
                     continue
                 if a["modified_seq"] <= seq:
                     read_from.setdefault(key, []).append((a["name"], writer.cell_key, writer.cell))

@@ -52,6 +52,8 @@ class RunInfo:
     variables: tuple[str, ...] = ()
     #: notebook DataFrames the statement read by name
     frames: tuple[str, ...] = ()
+    #: its tables are seen by other kernels (project warehouse, cluster catalog)
+    shared_catalog: bool = False
 
     def __post_init__(self) -> None:
         if self.started_at.tzinfo is None:  # naive times are local; compare them as aware

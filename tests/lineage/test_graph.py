@@ -266,3 +266,38 @@ def test_recreating_a_dataset_forgets_its_old_column_derivations() -> None:
         writes=("summary",),
     )
     assert g.columns("clean") == ("id",)
+
+
+def test_folder_staleness_crosses_notebooks_only_through_shared_datasets() -> None:
+    from dataclasses import replace
+
+    from test_graph_builders import info as make_info
+
+    def run(g, nb, cell, n, sql, shared=False, variables=(), **kw):
+        i = replace(make_info(cell, n, sql, notebook=nb, session=nb), shared_catalog=shared)
+        g.add_run(replace(i, variables=variables), stmt(sql, **kw))
+
+    g = LineageGraph()
+    # inter.ipynb reads its own variable, an in-memory table, a warehouse table and a file
+    run(
+        g,
+        "inter.ipynb",
+        "v",
+        1,
+        "delays",
+        writes=("carrier_delays",),
+        variables=("carrier_delays",),
+    )
+    run(g, "inter.ipynb", "r1", 2, "q1", reads=("carrier_delays",))
+    run(g, "inter.ipynb", "r2", 3, "q2", reads=("mem",))
+    run(g, "inter.ipynb", "r3", 4, "q3", reads=("wh",), shared=True)
+    run(g, "inter.ipynb", "r4", 5, "q4", reads=("data/x.csv",))
+    # chain.ipynb, another kernel, then writes the same names
+    run(g, "chain.ipynb", "w1", 1, "d", writes=("carrier_delays",), variables=("carrier_delays",))
+    run(g, "chain.ipynb", "w2", 2, "m", writes=("mem",))
+    run(g, "chain.ipynb", "w3", 3, "w", writes=("wh",), shared=True)
+    run(g, "chain.ipynb", "w4", 4, "COPY", writes=("data/x.csv",))
+    assert [(s.cell.cell_id, s.inputs) for s in g.stale()] == [
+        ("r3", ("wh",)),
+        ("r4", ("data/x.csv",)),
+    ]
