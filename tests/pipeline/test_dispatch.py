@@ -71,7 +71,7 @@ def test_fingerprints_follow_cells_parameters_and_files_not_outputs(tmp_path) ->
 
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "x.csv").write_text("a\n1\n")
-    path = write_notebook(tmp_path / "nb.ipynb", "%%sql\nSELECT * FROM src")
+    path = write_notebook(tmp_path / "nb.ipynb", "%%sql\nSELECT * FROM src WHERE a > :n")
 
     def fp(params=None) -> str:
         return notebook_fingerprint(path, params or {}, tmp_path, {"src"}, {"data/x.csv"})
@@ -83,6 +83,7 @@ def test_fingerprints_follow_cells_parameters_and_files_not_outputs(tmp_path) ->
     nbformat.write(nb, path)
     assert fp() == base  # outputs and counts are not inputs
     assert fp({"n": 1}) != base
+    assert fp({"other": 1}) == base  # a parameter it does not use
     (tmp_path / "data" / "x.csv").write_text("a\n2\n")
     assert fp() != base
     changed = fp()
