@@ -58,7 +58,8 @@ def to_arrow(value: Any) -> pa.Table:
     if module == "pandas":
         if type(value).__name__ == "Series":  # a one-column table
             value = value.to_frame(name=SERIES_COLUMN if value.name is None else value.name)
-        return pa.Table.from_pandas(value, preserve_index=False)
+        # pandas' schema metadata is for round trips to pandas, which a query result is not
+        return pa.Table.from_pandas(value, preserve_index=False).replace_schema_metadata(None)
     if module == "polars":
         if type(value).__name__ == "LazyFrame":
             value = value.collect()

@@ -193,6 +193,10 @@ class DataFusionEngine(Engine):
 
     def register_arrow(self, name: str, data: pa.Table) -> None:
         self.deregister(name)
+        # schema metadata (pandas' own, say) makes DataFusion 55 refuse some plans over the
+        # table ("Physical input schema should be the same…" for a CROSS JOIN): drop it
+        if data.schema.metadata:
+            data = data.replace_schema_metadata(None)
         self.ctx.from_arrow(data, name=_ident(name))
 
     def deregister(self, name: str) -> None:

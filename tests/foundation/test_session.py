@@ -70,6 +70,20 @@ def test_frames_by_name(engine, make):
     assert s.tables() == []  # registered only for the statement
 
 
+@pytest.mark.parametrize("engine", ENGINES)
+def test_cross_join_of_frames_with_schema_metadata(engine):
+    # pandas' schema metadata made DataFusion refuse the plan ("Physical input schema should
+    # be the same as the one converted from logical input schema"), found by a new user
+    a = pd.DataFrame({"x": [1, 2, 3]})
+    b = pa.table({"y": ["p", "q"]}).replace_schema_metadata({"origin": "user"})
+    s = sqlweave.Session(engine)
+    s.register("b", b)
+    r = s.sql("SELECT count(*) AS n FROM a CROSS JOIN b", namespace={"a": a})
+    assert r.to_arrow().to_pylist() == [{"n": 6}]
+    r = s.sql("SELECT count(*) AS n FROM a CROSS JOIN a AS a2", namespace={"a": a})
+    assert r.to_arrow().to_pylist() == [{"n": 9}]
+
+
 def test_catalog_table_wins_over_variable_and_says_so():
     s = sqlweave.Session()
     s.register("t", pa.table({"a": [1]}))
