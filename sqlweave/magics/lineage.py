@@ -34,8 +34,9 @@ from ..lineage.widget import StaticDrawing, html_fallback, make_widget, view_sum
 from .bindings import running_count
 
 USAGE = """usage:
-  %lineage [--folder]                        draw this notebook's lineage (--folder: all)
-  %lineage [show] NAME [--upstream|--downstream] [--columns] [--depth N] [--static]
+  %lineage [--folder] [--interactive]        draw this notebook's lineage (--folder: all)
+  %lineage [show] NAME [--upstream|--downstream] [--columns] [--depth N] [--interactive]
+  (drawings are static and survive saving; --interactive: a live widget, kernel needed)
   %lineage impact NAME [--folder]            what depends on a dataset or column
   %lineage stale [--folder]                  cells whose inputs changed after they ran
   %lineage declare IN[,IN...] -> OUT[,OUT...]  what this Python cell reads and writes
@@ -49,6 +50,10 @@ _NAME = re.compile(r"[\w.$\"'`]+")
 
 #: commands that read the graph (of this notebook, or of the folder with --folder)
 _READERS = frozenset({"show", "impact", "stale", "export"})
+
+#: ask for the live widget; ``--static`` (the default drawing) is kept for old notebooks
+INTERACTIVE_FLAG = "--interactive"
+STATIC_FLAG = "--static"
 
 _COMMANDS = ("show", "impact", "stale", "declare", "export", "clear", "on", "off", "help")
 
@@ -117,9 +122,12 @@ class LineageMagics(Magics):
         super().__init__(shell=shell)
         self.capture = capture
         self.tracker = tracker
-        #: draw an interactive widget (with a static SVG fallback) rather than the SVG alone
-        self.interactive = True
+        #: draw the live widget by default rather than the static drawing. Off: a widget
+        #: view saved in a notebook the user trusts is what Lab shows on reopening, and
+        #: without the kernel's model (Lab saves no widget state) it reads "model not found"
+        self.interactive = False
         self._folder = False
+        self._interactive = False  # --interactive given to the running command
         self._view = capture.graph  # the graph the running command reads
 
     @property
@@ -160,7 +168,8 @@ class LineageMagics(Magics):
         except ValueError as exc:
             raise UsageError(f"{exc}\n{USAGE}") from None
         self._folder = "--folder" in words
-        words = [w for w in words if w != "--folder"]
+        self._interactive = self.interactive or INTERACTIVE_FLAG in words
+        words = [w for w in words if w not in ("--folder", INTERACTIVE_FLAG)]
         if not words:
             return self._show_all()
         command = words[0] if words[0] in _COMMANDS else "show"
@@ -193,7 +202,7 @@ class LineageMagics(Magics):
 
     def _cmd_show(self, args: list[str]) -> Any:
         flags, values, rest = _options(
-            args, {"--upstream", "--downstream", "--columns", "--static"}, {"--depth"}
+            args, {"--upstream", "--downstream", "--columns", STATIC_FLAG}, {"--depth"}
         )
         if len(rest) != 1:
             raise UsageError(f"%lineage show takes one dataset or column name\n{USAGE}")
@@ -208,7 +217,7 @@ class LineageMagics(Magics):
             picked += self._view.downstream(start, depth)
         columns = "--columns" in flags or start.kind is NodeKind.COLUMN
         shown = self._frame(picked)
-        return self._picture(columns=columns, nodes=shown, focus=start, static="--static" in flags)
+        return self._picture(columns=columns, nodes=shown, focus=start, static=STATIC_FLAG in flags)
 
     def _cmd_impact(self, args: list[str]) -> Report:
         _, _, rest = _options(args, set(), set())
@@ -283,7 +292,7 @@ class LineageMagics(Magics):
     def _picture(
         self, *, columns: bool, nodes: set[Node] | None, focus: Node | None, static: bool = False
     ) -> Any:
-        if self.interactive and not static:
+        if self._interactive and not static:
             return make_widget(self._view, columns=columns, nodes=nodes, focus=focus)
         svg = draw(self._view, columns=columns, nodes=nodes, focus=focus)
         return StaticDrawing(svg, view_summary(build_view(self._view, nodes)))

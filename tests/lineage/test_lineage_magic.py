@@ -16,6 +16,7 @@ from sqlweave.events import StatementEvent, Status
 from sqlweave.lineage.store import LineageStore
 from sqlweave.lineage.widget import StaticDrawing
 from sqlweave.magics.lineage import LineageMagics, setup_lineage
+from sqlweave.runner import WIDGET_VIEW
 
 
 class FakeSession:
@@ -109,9 +110,15 @@ def test_drawing_commands(setup) -> None:
     ip, session, _, _ = setup
     assert "no lineage" in repr(ip.run_line_magic("lineage", ""))
     tour(ip, session)
-    widget = ip.run_line_magic("lineage", "")
+    plain = ip.run_line_magic("lineage", "")  # static by default: it survives saving
+    assert isinstance(plain, StaticDrawing)
+    data = plain._repr_mimebundle_()
+    assert WIDGET_VIEW not in data and "summary" in svg_in_html(data["text/html"])
+    widget = ip.run_line_magic("lineage", "--interactive")
     data, _ = widget._repr_mimebundle_()
-    assert "<svg" in data["image/svg+xml"] and "summary" in svg_in_html(data["text/html"])
+    assert WIDGET_VIEW in data and "<svg" in data["image/svg+xml"]
+    assert "summary" in svg_in_html(data["text/html"])  # with the static drawing beside it
+    assert not isinstance(ip.run_line_magic("lineage", "show raw --interactive"), StaticDrawing)
     up = ip.run_line_magic("lineage", "summary.total --upstream --static")
     assert isinstance(up, StaticDrawing)
     svg = up._repr_mimebundle_()["image/svg+xml"]

@@ -28,6 +28,7 @@ CELLS = (
     "%lineage",
     "%lineage show late --static",
     "%lineage impact flights",
+    "%lineage --interactive",
 )
 
 
@@ -94,17 +95,28 @@ def test_result_tables_and_drawings_are_in_what_lab_shows(ran, runner) -> None:
         assert names <= labels, (source, labels)
 
 
-def _lineage(nb) -> list[dict]:
-    cell = next(c for c in nb.cells if c.source == "%lineage")
+def _lineage(nb, source: str = "%lineage") -> list[dict]:
+    cell = next(c for c in nb.cells if c.source == source)
     return [o.get("data", {}) for o in cell.outputs]
 
 
 def test_sqlweave_run_saves_the_drawing_not_a_widget_view(ran) -> None:
-    (data,) = _lineage(ran["sqlweave run"])
+    (data,) = _lineage(ran["sqlweave run"], "%lineage --interactive")
     assert WIDGET_VIEW not in data and "widgets" not in ran["sqlweave run"].metadata
     assert drawing(data).startswith("<svg") and data["text/plain"].startswith("lineage graph")
-    (live,) = _lineage(ran["nbclient"])  # without the runner the widget view stays
+    (live,) = _lineage(ran["nbclient"], "%lineage --interactive")  # without the runner it stays
     assert WIDGET_VIEW in live and "image/svg+xml" in live
+
+
+@pytest.mark.parametrize("runner", ["sqlweave run", "nbclient"])
+def test_plain_lineage_saves_no_widget_view_a_trusted_reopen_would_miss(ran, runner) -> None:
+    """A notebook the user ran and saved is trusted; Lab then prefers a widget view, and
+    after a kernel restart its model is gone ("model not found"). ``%lineage`` saves none."""
+    (data,) = _lineage(ran[runner])
+    assert WIDGET_VIEW not in data, list(data)
+    assert sorted(data) == ["image/svg+xml", "text/html", "text/plain"]
+    assert drawing(data).startswith("<svg")
+    assert svg_in_html(data["text/html"]) == data["image/svg+xml"]
 
 
 def test_nbconvert_html_shows_the_tables_and_the_drawings(ran) -> None:
@@ -113,6 +125,6 @@ def test_nbconvert_html_shows_the_tables_and_the_drawings(ran) -> None:
     html, _ = HTMLExporter().from_notebook_node(ran["sqlweave run"])
     assert "avg_delay" in html and "<table" in html
     drawn = [d for d in (svg_in_html("<img" + part) for part in html.split("<img")[1:]) if d]
-    assert len(drawn) == 3  # %lineage, %lineage show, %lineage impact
+    assert len(drawn) == 4  # %lineage, %lineage show, %lineage impact, %lineage --interactive
     assert all(ET.fromstring(d).tag.endswith("svg") for d in drawn)
     assert "jupyter.widget" not in html  # no widget manager to fetch, no widget state

@@ -31,7 +31,7 @@ INLINE_CELLS = [
         + ";\n".join(f"SELECT count(*) AS n FROM {FRAMES[(i + j) % 5]}" for j in range(size))
         for i, size in enumerate((4, 3, 3, 2, 2, 2, 2, 2))
     ),
-    "%lineage",
+    "%lineage --interactive",
 ]
 
 #: the output of the cell holding ``%lineage`` (its index is given)
