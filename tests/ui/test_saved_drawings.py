@@ -3,13 +3,15 @@ inline widget (label size, folded queries, up/downstream counts)."""
 
 from __future__ import annotations
 
+import re
+
 import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from sqlweave.runner import run_notebook
+from sqlweave.runner import WIDGET_VIEW, run_notebook
 
-from .labpage import NOTEBOOK, open_notebook, run_all, write_notebook
+from .labpage import NOTEBOOK, menu, open_notebook, run_all, wait_kernel_idle, write_notebook
 
 pytestmark = pytest.mark.browser
 
@@ -93,3 +95,38 @@ def test_inline_widget_is_readable_and_counts_what_lights_up(lab, page):
         "ps => ps.filter(p => p.style.opacity === '1').length"
     )
     assert lit == readers  # the count matches the edges that light up
+
+
+def test_drawing_saved_from_lab_survives_a_kernel_restart(lab, page):
+    """The user's scenario: run ``%lineage`` in Lab, save, restart the kernel, reopen. The
+    notebook is then trusted, so Lab picks a widget view first, and the model is gone."""
+    name = "saved-from-lab.ipynb"
+    write_notebook(lab.root, name, [*SAVED_CELLS, "%lineage --interactive"])
+    open_notebook(page, lab.lab_url(name))
+    run_all(page)
+    page.locator(OUTPUT.format(5) + " .swl-widget svg").wait_for()  # the live widget
+    menu(page, "File", "Save Notebook")
+    page.wait_for_function(
+        "sel => !document.querySelector(sel).classList.contains('jp-mod-dirty')",
+        arg=NOTEBOOK,
+    )
+    menu(page, "Kernel", "Restart Kernel…")
+    page.locator(".jp-Dialog .jp-mod-accept").click()  # "Restart"
+    page.locator(".jp-Dialog").wait_for(state="detached")
+    wait_kernel_idle(page)
+    page.reload()
+    page.wait_for_selector(f"{NOTEBOOK} .jp-Cell")
+    wait_kernel_idle(page)
+    drawing = page.locator(OUTPUT.format(4))
+    drawing.locator("img").wait_for()
+    page.wait_for_function(
+        "img => img.complete && img.naturalWidth > 0",
+        arg=drawing.locator("img").element_handle(),
+    )
+    assert drawing.get_attribute("data-mime-type") != WIDGET_VIEW
+    assert "model not found" not in drawing.inner_text()
+    # the opt-in widget shows why: the notebook is trusted, Lab picks its widget view (not
+    # the <img> beside it) and waits for a model the restarted kernel does not have
+    live = page.locator(OUTPUT.format(5))
+    live.get_by_text(re.compile("Loading widget|model not found")).wait_for()
+    assert live.locator("img").count() == 0
