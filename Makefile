@@ -15,8 +15,9 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q -U pip
 
+# the demo notebooks build pandas DataFrames: the pandas extra comes with the demo install
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e .
+	$(BIN)/python -m pip install -q -e '.[pandas]'
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
