@@ -12,7 +12,7 @@ one setting (or one small group that only makes sense together). Rounds are
 interleaved (round -> query -> candidate, the candidate order rotating), so noise from
 other processes spreads evenly; a query's time is its best round. "baseline-again"
 is a second default context: its distance from "baseline" is the noise floor. The "sqlweave" row is ``DATAFUSION_DEFAULTS`` from
-``sqlweave/cluster/tuning.py`` (what the embedded engine applies), and "duckdb" is a
+``sqlweave/engines/tuning.py`` (what the embedded engine applies), and "duckdb" is a
 plain DuckDB connection for scale. Every candidate's answers are checked against the
 baseline's.
 """
@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import tpchdata
 
-from sqlweave.cluster.tuning import DATAFUSION_DEFAULTS
+from sqlweave.engines.tuning import DATAFUSION_DEFAULTS
 
 PQ = "datafusion.execution.parquet."
 EXE = "datafusion.execution."

@@ -21,9 +21,10 @@ from typing import Any
 import pyarrow as pa
 
 from . import frames, guard, params
-from .cluster.engine import Engine, ProgressCallback
-from .cluster.paths_policy import PathPolicy
-from .cluster.sqlerrors import did_you_mean
+from .engines.engine import Engine, ProgressCallback
+from .engines.paths_policy import PathPolicy
+from .engines.registry import EngineSpec, engine_kind, make_engine
+from .engines.sqlerrors import did_you_mean
 from .errors import Position, QueryCancelled, SqlError, SqlWeaveError, UsageError
 from .events import Listener, StatementEvent, Status
 from .file_schemas import columns_of_file, looks_like_file
@@ -33,59 +34,10 @@ from .warehouse import Warehouse
 
 log = logging.getLogger(__name__)
 
-#: "local", "duckdb", a cluster address, an Engine, or anything with an ``address`` (LocalCluster)
-EngineSpec = Any
 _NAME_TOKENS = ("VAR", "IDENTIFIER")
 #: tokens that may hold a file path (a quoted table name, a read_parquet argument)
 _PATH_TOKENS = ("STRING", "IDENTIFIER")
 _NOTHING = contextlib.nullcontext()
-
-
-ENGINE_USAGE = "use 'local' (DataFusion), 'duckdb' or a cluster address like tcp://127.0.0.1:5555"
-
-
-def engine_kind(spec: str) -> str | None:
-    """``"datafusion"``, ``"duckdb"`` or ``"cluster"`` for an engine name, ``None`` if unknown.
-
-    >>> engine_kind("local"), engine_kind("tcp://127.0.0.1:5555"), engine_kind("oracle")
-    ('datafusion', 'cluster', None)
-    """
-    name = spec.strip()
-    if name in ("local", "datafusion", ""):
-        return "datafusion"
-    if name == "duckdb":
-        return "duckdb"
-    if name.startswith(("tcp://", "ipc://")):
-        return "cluster"
-    return None
-
-
-def make_engine(spec: EngineSpec, keys: Any = None) -> Engine:
-    """An engine from ``"local"``/``"datafusion"``, ``"duckdb"``, a cluster address
-    (``tcp://…``, ``ipc://…``), an ``Engine``, or an object with an ``address`` (a LocalCluster)."""
-    if isinstance(spec, Engine):
-        return spec
-    if not isinstance(spec, str) and hasattr(spec, "address"):
-        keys = keys if keys is not None else getattr(spec, "keys", None)
-        spec = spec.address
-    if not isinstance(spec, str):
-        raise UsageError(
-            f"engine must be a name or a cluster address, not {spec!r}: {ENGINE_USAGE}"
-        )
-    kind = engine_kind(spec)
-    if kind == "datafusion":
-        from .cluster.local import DataFusionEngine
-
-        return DataFusionEngine()
-    if kind == "duckdb":
-        from .cluster.duck import DuckDBEngine
-
-        return DuckDBEngine()
-    if kind == "cluster":
-        from .cluster.client import ClusterEngine
-
-        return ClusterEngine(spec.strip(), keys=keys)
-    raise UsageError(f"unknown engine {spec!r}: {ENGINE_USAGE}")
 
 
 class Session:
@@ -103,7 +55,7 @@ class Session:
         allowed_paths: opt in to the cluster's least privilege in this process: SQL run
             on embedded DataFusion may then only use files under the working directory,
             these directories and paths given to :meth:`register` (see
-            :mod:`sqlweave.cluster.paths_policy`). By default a local user's SQL reaches
+            :mod:`sqlweave.engines.paths_policy`). By default a local user's SQL reaches
             whatever the user can.
     """
 

@@ -38,7 +38,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 from sqlglot.tokens import TokenType
 
-from .cluster.engine import Engine
+from .engines.engine import Engine
 from .errors import UsageError
 from .statements import Kind, Statement
 

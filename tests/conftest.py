@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 import tpchdata
 
-from sqlweave.cluster.paths_policy import ALLOW_ENV
+from sqlweave.engines.paths_policy import ALLOW_ENV
 
 
 @pytest.fixture(scope="session", autouse=True)
 def sql_may_use_test_files(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Coordinators started by tests let SQL use files under pytest's temporary folder
-    (their default is only their working directory: see sqlweave.cluster.paths_policy)."""
+    (their default is only their working directory: see sqlweave.engines.paths_policy)."""
     before = os.environ.get(ALLOW_ENV)
     os.environ[ALLOW_ENV] = os.pathsep.join(
         p for p in (before, str(tmp_path_factory.getbasetemp())) if p

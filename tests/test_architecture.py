@@ -28,24 +28,10 @@ TOP_LEVEL_ROOMS = {
     "cellids": "runner",
 }
 CORE = "core"
-ENGINES = "engines"
 
-#: in-process engine modules still in cluster/ until sqlweave/engines/ exists (issue 11)
-PENDING_ENGINE_MODULES = frozenset(
-    f"sqlweave.cluster.{name}"
-    for name in (
-        "local",
-        "duck",
-        "engine",
-        "sqlerrors",
-        "paths",
-        "tuning",
-        "bound_statements",
-        "engine_thread",
-    )
-)
-#: while they wait, local.py takes the ``Settings`` alias from the cluster's fragments
-PENDING_EXCEPTIONS = frozenset({("sqlweave.cluster.local", "sqlweave.cluster.fragments")})
+#: the registry makes a ClusterEngine for a cluster address: the one arrow from engines/ up
+#: into cluster/, imported lazily (ARCHITECTURE.md says so)
+EXCEPTIONS = frozenset({("sqlweave.engines.registry", "sqlweave.cluster.client")})
 
 #: rooms that run in workers, the coordinator and plain Python: no IPython, no magics
 NO_IPYTHON = ("cluster", "engines", "lineage", "pipeline", "completion")
@@ -67,10 +53,6 @@ class Import:
         return f"{path}:{self.line}"
 
 
-def engines_exist() -> bool:
-    return (PACKAGE / ENGINES / "__init__.py").is_file()
-
-
 def module_name(path: Path) -> str:
     parts = path.relative_to(ROOT).with_suffix("").parts
     if parts[-1] == "__init__":
@@ -80,8 +62,6 @@ def module_name(path: Path) -> str:
 
 def room_of(module: str) -> str:
     """The room of a ``sqlweave...`` module name (see the rooms table)."""
-    if not engines_exist() and module in PENDING_ENGINE_MODULES:
-        return ENGINES
     parts = module.split(".")
     if len(parts) == 1:
         return TOP_LEVEL_ROOMS["__init__"]
@@ -148,9 +128,8 @@ def test_doc_names_every_room_and_each_exists() -> None:
     rooms = doc_table("| room          | what lives there")
     folders = {r.rstrip("/") for r in rooms if r.endswith("/")}
     on_disk = {p.parent.name for p in PACKAGE.glob("*/__init__.py")}
-    pending = set() if engines_exist() else {ENGINES}
     assert on_disk - folders == set(), "folders of sqlweave/ missing from ARCHITECTURE.md"
-    assert folders - on_disk - pending == set(), "ARCHITECTURE.md names folders that do not exist"
+    assert folders - on_disk == set(), "ARCHITECTURE.md names folders that do not exist"
     assert set(TOP_LEVEL_ROOMS.values()) | {CORE} <= set(rooms)
     assert set(allowed()) == {r.rstrip("/") for r in rooms}
 
@@ -179,7 +158,7 @@ def violations(found: list[Import]) -> list[str]:
     for imp in found:
         if not is_sqlweave(imp.imported) or not existing(imp.imported):
             continue
-        if not engines_exist() and (imp.importer, imp.imported) in PENDING_EXCEPTIONS:
+        if (imp.importer, imp.imported) in EXCEPTIONS:
             continue
         source, target = room_of(imp.importer), room_of(imp.imported)
         if source != target and target not in table[source]:

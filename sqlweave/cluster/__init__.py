@@ -1,4 +1,6 @@
-"""Engines and the distributed cluster (coordinator + DataFusion workers over ZeroMQ).
+"""The distributed engine: a coordinator and DataFusion workers over ZeroMQ, with its
+planner, scheduler, protocol and transport. The in-process engines live in
+:mod:`sqlweave.engines`.
 
 Never imports IPython: usable from plain Python and the CLI.
 """
@@ -8,13 +10,9 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from .engine import Engine, Progress
-
 _LAZY = {
     "LocalCluster": ".localcluster",
     "ClusterEngine": ".client",
-    "DataFusionEngine": ".local",
-    "DuckDBEngine": ".duck",
 }
 
 
@@ -26,11 +24,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(name)
 
 
-__all__ = [
-    "ClusterEngine",
-    "DataFusionEngine",
-    "DuckDBEngine",
-    "Engine",
-    "LocalCluster",
-    "Progress",
-]
+__all__ = ["ClusterEngine", "LocalCluster"]

@@ -182,7 +182,7 @@ class Catalog:
     def planning_context(self, settings: Iterable[tuple[str, str]] = ()) -> SessionContext:
         """A context with an empty table of each catalog schema, for planning only,
         with the client's session ``settings`` (dialect, null ordering, time zone...)."""
-        from .local import apply_settings
+        from ..engines.local import apply_settings
 
         ctx = SessionContext()
         apply_settings(ctx, settings)

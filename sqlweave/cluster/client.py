@@ -1,4 +1,4 @@
-"""``ClusterEngine``: the :class:`~sqlweave.cluster.engine.Engine` that talks to a coordinator.
+"""``ClusterEngine``: the :class:`~sqlweave.engines.engine.Engine` that talks to a coordinator.
 
 Typical use (it starts processes, so it is shown here rather than run)::
 
@@ -20,9 +20,9 @@ import pyarrow as pa
 import zmq
 
 from .. import errors, fingerprint, frames
+from ..engines.engine import Engine, Progress, ProgressCallback
 from . import curve, limits
 from . import protocol as P
-from .engine import Engine, Progress, ProgressCallback
 
 #: fingerprints of shipped frames remembered (the coordinator keeps fewer, see
 #: coordinator.FRAME_CACHE_*: a forgotten one is simply shipped again)

@@ -34,6 +34,7 @@ import pyarrow as pa
 import zmq
 
 from .. import errors, guard
+from ..engines.paths_policy import Access, PathPolicy
 from . import curve, limits
 from . import protocol as P
 from . import scheduler as S
@@ -57,7 +58,6 @@ from .fragments import (
 )
 from .frame_cache import FrameCache
 from .journal import HISTORY, Journal, Op, Record, statement_record
-from .paths_policy import Access, PathPolicy
 from .planner import NotDistributable
 from .task import concat_tables
 from .transport import keep_freed_memory
@@ -539,7 +539,7 @@ class Coordinator:
 
     def _read_path(self, name: str, path: str, format: str | None) -> tuple[str, Any]:
         """(On a pool thread) register ``path`` in the coordinator's context; its files."""
-        from . import paths
+        from ..engines import paths
 
         _refuse_special_file(path)
         try:
@@ -679,7 +679,7 @@ class Coordinator:
     def context(self) -> Any:
         """The coordinator's own engine: a mirror of the catalog for coordinator stages and DDL."""
         if self._ctx is None:
-            from .local import DataFusionEngine
+            from ..engines.local import DataFusionEngine
 
             self._ctx = DataFusionEngine()
         return self._ctx
@@ -759,7 +759,7 @@ class Coordinator:
         except (errors.SqlError, NotDistributable):
             raise
         except Exception as exc:
-            from . import sqlerrors
+            from ..engines import sqlerrors
 
             raise sqlerrors.from_datafusion(exc, sql, self.catalog.names()) from None
 
@@ -780,7 +780,7 @@ class Coordinator:
         """The client's session: its own DataFusion context over the shared catalog."""
         session = self.sessions.get(identity)
         if session is None:
-            from .local import DataFusionEngine, make_context
+            from ..engines.local import DataFusionEngine, make_context
 
             ctx = make_context()
             ctx.register_catalog_provider("datafusion", self.context().ctx.catalog())
@@ -790,7 +790,7 @@ class Coordinator:
     def _baseline(self) -> dict[str, str | None]:
         """Settings of a fresh context: a session's settings are its differences from them."""
         if self._default_settings is None:
-            from .local import make_context, settings_of
+            from ..engines.local import make_context, settings_of
 
             self._default_settings = settings_of(make_context())
         return self._default_settings
@@ -807,7 +807,7 @@ class Coordinator:
         outcome = _LocalOutcome()
 
         def run() -> pa.Table:
-            from .local import changed_settings
+            from ..engines.local import changed_settings
             from .undo import IN_PLACE, Undo
 
             undo = None
@@ -917,7 +917,7 @@ class Coordinator:
                 inputs[item] = self.catalog.partitions[item.content_hash]
 
         def run() -> tuple[dict[int, pa.Table], float]:
-            from .local import apply_settings, make_context
+            from ..engines.local import apply_settings, make_context
             from .worker import run_fragment
 
             started = time.perf_counter()

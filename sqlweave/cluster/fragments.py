@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from ..engines.tuning import Settings
+
 #: worker id under which the scheduler asks the coordinator itself to run a task
 COORDINATOR = "coordinator"
 
@@ -26,10 +28,6 @@ COORDINATOR = "coordinator"
 class FragmentFormat(str, Enum):
     SUBSTRAIT = "substrait"  # bytes of a Substrait plan; tables resolved by name on the worker
     SQL = "sql"  # SQL text in DataFusion's dialect
-
-
-#: DataFusion settings that differ from sqlweave's defaults, as sorted (key, value) pairs
-Settings = tuple[tuple[str, str], ...]
 
 
 class OutputMode(str, Enum):

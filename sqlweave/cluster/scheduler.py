@@ -36,8 +36,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
 
+from ..engines.engine import Progress
 from .catalog import Catalog
-from .engine import Progress
 from .fragments import (
     COORDINATOR,
     DistributedPlan,

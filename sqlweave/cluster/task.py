@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 from datafusion import SessionContext
 from datafusion import substrait as ss
 
+from ..engines.local import collect_table
 from .catalog import register_table, schema_from_bytes
 from .fragments import (
     EmptyShare,
@@ -38,7 +39,6 @@ from .fragments import (
     TaskInput,
     TaskSpec,
 )
-from .local import collect_table
 
 #: what a resolver returns for a MemoryShare or ExchangeShare
 Resolved = pa.Table | Sequence[pa.RecordBatch]

@@ -236,7 +236,7 @@ class Worker:
         registered per task); a few are kept, so clients' settings never mix."""
         ctx = self._contexts.pop(settings, None)
         if ctx is None:
-            from .local import apply_settings, make_context
+            from ..engines.local import apply_settings, make_context
 
             spill = os.path.join(self._links_dir.name, "spill")
             os.makedirs(spill, exist_ok=True)

@@ -263,7 +263,7 @@ def _datafusion_functions(engine: Any) -> list[tuple[str, str]]:
     if engine.name == "datafusion":
         table = engine.execute(_ROUTINES)
     else:  # a cluster: its workers run this DataFusion version
-        from ..cluster.local import make_context
+        from ..engines.local import make_context
 
         table = make_context().sql(_ROUTINES).to_arrow_table()
     return [(r["routine_name"], r["function_type"]) for r in table.to_pylist()]

@@ -12,7 +12,7 @@ from typing import Any
 import pyarrow as pa
 
 from ..cluster.coordinator_state import DEFAULT_HEARTBEAT_S
-from ..cluster.engine import Progress, ProgressCallback
+from ..engines.engine import Progress, ProgressCallback
 from ..errors import UsageError
 
 USAGE = """\

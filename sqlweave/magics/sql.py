@@ -12,8 +12,9 @@ from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 from traitlets import Bool, Int, TraitError, Unicode, observe, validate
 
 from .. import errors, frames
+from ..engines.registry import ENGINE_USAGE, engine_kind
 from ..result import Result
-from ..session import ENGINE_USAGE, Session, engine_kind
+from ..session import Session
 from ..warehouse import WAREHOUSE_ENV, from_env
 from .args import USAGE, parse_sql_line
 from .bindings import result_binding

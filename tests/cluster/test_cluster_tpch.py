@@ -18,8 +18,8 @@ from datafusion import SessionContext
 
 from sqlweave.cluster import protocol as P
 from sqlweave.cluster.client import ClusterEngine
-from sqlweave.cluster.engine import Progress
 from sqlweave.cluster.localcluster import LocalCluster
+from sqlweave.engines.engine import Progress
 
 pytestmark = pytest.mark.process
 

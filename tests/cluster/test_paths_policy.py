@@ -21,7 +21,7 @@ from datafusion import SessionContext
 from sqlweave import errors
 from sqlweave.cluster.coordinator import parse_args
 from sqlweave.cluster.localcluster import LocalCluster
-from sqlweave.cluster.paths_policy import ALLOW_ENV, Access, PathPolicy, PathRefused
+from sqlweave.engines.paths_policy import ALLOW_ENV, Access, PathPolicy, PathRefused
 
 # ----- the policy against DataFusion's plans (no processes) ------------------------------
 

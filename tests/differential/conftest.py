@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from sqlweave.cluster.paths_policy import ALLOW_ENV
+from sqlweave.engines.paths_policy import ALLOW_ENV
 
 from . import corpus
 from .runner import ClusterHolder

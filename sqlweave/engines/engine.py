@@ -1,7 +1,7 @@
 """The one small interface every engine implements.
 
 ``Session`` talks only to this interface; the embedded DataFusion engine
-(:mod:`sqlweave.cluster.local`), DuckDB (:mod:`sqlweave.cluster.duck`) and the
+(:mod:`sqlweave.engines.local`), DuckDB (:mod:`sqlweave.engines.duck`) and the
 cluster client (:mod:`sqlweave.cluster.client`) plug in behind it.
 """
 

@@ -64,6 +64,10 @@ from __future__ import annotations
 
 import os
 
+#: DataFusion settings that differ from sqlweave's defaults, as sorted (key, value) pairs
+Settings = tuple[tuple[str, str], ...]
+
+
 _OPT = "datafusion.optimizer."
 _EXE = "datafusion.execution."
 

@@ -14,8 +14,7 @@ from ..errors import PlanError, QueryCancelled, SqlError, UsageError
 from . import bound_statements, paths, sqlerrors
 from .engine import Engine, ProgressCallback
 from .engine_thread import EngineThread
-from .fragments import Settings
-from .tuning import DATAFUSION_DEFAULTS
+from .tuning import DATAFUSION_DEFAULTS, Settings
 
 _THREAD: EngineThread | None = None
 _THREAD_LOCK = threading.Lock()

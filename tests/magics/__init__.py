@@ -1,0 +1,2 @@
+"""Tests of the IPython magics and the extension's lifecycle, through a real
+InteractiveShell."""

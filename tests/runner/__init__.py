@@ -1,0 +1,1 @@
+"""Tests of ``sqlweave run``: notebooks executed headless in real kernels."""
