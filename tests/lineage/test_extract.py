@@ -75,16 +75,6 @@ def test_schema_matches_less_qualified_names() -> None:
     assert [str(e.source) for e in statement.column_edges] == ["t.a"]
 
 
-@pytest.mark.parametrize("module", ["extract", "names", "split"])
-def test_docstring_examples(module: str) -> None:
-    import doctest
-    import importlib
-
-    mod = importlib.import_module(f"sqlweave.lineage.{module}")
-    failures, _ = doctest.testmod(mod)
-    assert failures == 0
-
-
 def test_sqlglot_command_fallback_is_quiet(caplog: pytest.LogCaptureFixture) -> None:
     sql = "CREATE EXTERNAL TABLE t (a INT) STORED AS CSV LOCATION 'x.csv' OPTIONS ('k' 'v')"
     with caplog.at_level("WARNING", logger="sqlglot"):
