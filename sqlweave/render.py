@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import html
 import re
+from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import quoteattr
 
@@ -99,6 +100,41 @@ def format_duration(seconds: float) -> str:
     return f"{seconds * 1e6:.0f} µs"
 
 
+@dataclass(frozen=True)
+class Shown:
+    """What one rendering of a result shows: the table, its head rows converted once, and
+    the words around them. Both renderings (text and HTML) read the same value."""
+
+    table: pa.Table
+    rows: list[list[str | None]]
+    limit: int
+    elapsed_s: float | None = None
+    engine: str | None = None
+    notices: tuple[str, ...] = ()
+    message: str | None = None
+    plan: bool = False
+
+    @classmethod
+    def of(
+        cls,
+        table: pa.Table,
+        limit: int,
+        elapsed_s: float | None = None,
+        engine: str | None = None,
+        notices: tuple[str, ...] = (),
+        message: str | None = None,
+        plan: bool = False,
+    ) -> Shown:
+        """Convert the first ``limit`` rows of ``table`` (whole values for a plan)."""
+        rows = head_rows(table, limit, whole=plan)
+        return cls(table, rows, limit, elapsed_s, engine, notices, message, plan)
+
+    def footer(self) -> str:
+        """The line under the table: rows (and how many shown), time, engine."""
+        rows = self.table.num_rows
+        return footer(rows, min(self.limit, rows), self.elapsed_s, self.engine)
+
+
 def to_bundle(
     table: pa.Table,
     limit: int,
@@ -112,10 +148,8 @@ def to_bundle(
 
     The head rows are converted once for the two of them.
     """
-    rows = head_rows(table, limit, whole=plan)
-    args = (limit, elapsed_s, engine, notices, message)
-    text = _plan_text(table, rows, *args) if plan else _text(table, rows, *args)
-    return {"text/plain": text, "text/html": _html(table, rows, *args)}
+    shown = Shown.of(table, limit, elapsed_s, engine, notices, message, plan)
+    return {"text/plain": _text(shown), "text/html": _html(shown)}
 
 
 def to_html(
@@ -128,24 +162,16 @@ def to_html(
     plan: bool = False,
 ) -> str:
     """An HTML table of the first ``limit`` rows with names, types and a footer."""
-    rows = head_rows(table, limit, whole=plan)
-    return _html(table, rows, limit, elapsed_s, engine, notices, message)
+    return _html(Shown.of(table, limit, elapsed_s, engine, notices, message, plan))
 
 
-def _html(
-    table: pa.Table,
-    rows: list[list[str | None]],
-    limit: int,
-    elapsed_s: float | None,
-    engine: str | None,
-    notices: tuple[str, ...],
-    message: str | None,
-) -> str:
+def _html(shown: Shown) -> str:
+    table = shown.table
     out = ['<div class="sqlweave-result">']
-    for note in notices:
+    for note in shown.notices:
         out.append(f'<div class="notice" style="{_NOTICE_STYLE}">{html.escape(note)}</div>')
-    if message and table.num_columns == 0:
-        out.append(f"<div>{html.escape(message)}</div>")
+    if shown.message and table.num_columns == 0:
+        out.append(f"<div>{html.escape(shown.message)}</div>")
     if table.num_columns:
         out.append(f'<table style="{_TABLE_STYLE}"><thead><tr>')
         for field in table.schema:
@@ -154,7 +180,7 @@ def _html(
                 f'<small style="{_TYPE_STYLE}">{html.escape(type_name(field.type))}</small></th>'
             )
         out.append("</tr></thead><tbody>")
-        for row in rows:
+        for row in shown.rows:
             out.append("<tr>")
             for value in row:
                 if value is None:
@@ -165,11 +191,7 @@ def _html(
                     out.append(f"<td>{html.escape(value)}</td>")
             out.append("</tr>")
         out.append("</tbody></table>")
-    shown = min(limit, table.num_rows)
-    out.append(
-        f'<div class="meta" style="{_META_STYLE}">'
-        f"{html.escape(footer(table.num_rows, shown, elapsed_s, engine))}</div>"
-    )
+    out.append(f'<div class="meta" style="{_META_STYLE}">{html.escape(shown.footer())}</div>')
     out.append("</div>")
     return "".join(out)
 
@@ -184,25 +206,18 @@ def to_text(
     plan: bool = False,
 ) -> str:
     """A plain-text table of the first ``limit`` rows, for terminals and headless runs."""
-    render = _plan_text if plan else _text
-    return render(
-        table, head_rows(table, limit, whole=plan), limit, elapsed_s, engine, notices, message
-    )
+    return _text(Shown.of(table, limit, elapsed_s, engine, notices, message, plan))
 
 
-def _plan_text(
-    table: pa.Table,
-    head: list[list[str | None]],
-    limit: int,
-    elapsed_s: float | None,
-    engine: str | None,
-    notices: tuple[str, ...],
-    message: str | None,
-) -> str:
+def _text(shown: Shown) -> str:
+    return _plan_text(shown) if shown.plan else _table_text(shown)
+
+
+def _plan_text(shown: Shown) -> str:
     """An EXPLAIN result as text: each row's short cells as a heading, its plan in full below
     (a plan's lines do not fit a column layout)."""
-    lines = list(notices)
-    for row in head:
+    lines = list(shown.notices)
+    for row in shown.rows:
         values = [v for v in row if v is not None]
         if not values:
             continue
@@ -210,27 +225,20 @@ def _plan_text(
         if labels:
             lines.append(" · ".join(labels))
         lines.extend(("  " + line) if labels else line for line in body.splitlines())
-    lines.append(footer(table.num_rows, min(limit, table.num_rows), elapsed_s, engine))
+    lines.append(shown.footer())
     return "\n".join(lines)
 
 
-def _text(
-    table: pa.Table,
-    head: list[list[str | None]],
-    limit: int,
-    elapsed_s: float | None,
-    engine: str | None,
-    notices: tuple[str, ...],
-    message: str | None,
-) -> str:
-    lines = list(notices)
-    if message and table.num_columns == 0:
-        lines.append(message)
+def _table_text(shown: Shown) -> str:
+    table = shown.table
+    lines = list(shown.notices)
+    if shown.message and table.num_columns == 0:
+        lines.append(shown.message)
         return "\n".join(lines)
     if table.num_columns:
         header = [f.name for f in table.schema]
         types = [type_name(f.type) for f in table.schema]
-        rows = [[NULL if v is None else v for v in r] for r in head]
+        rows = [[NULL if v is None else v for v in r] for r in shown.rows]
         widths = [
             max(len(header[i]), len(types[i]), *(len(r[i]) for r in rows))
             for i in range(len(header))
@@ -239,5 +247,5 @@ def _text(
         lines.append("  ".join(t.rjust(w) for t, w in zip(types, widths)))
         lines.append("  ".join("-" * w for w in widths))
         lines.extend("  ".join(v.rjust(w) for v, w in zip(r, widths)) for r in rows)
-    lines.append(footer(table.num_rows, min(limit, table.num_rows), elapsed_s, engine))
+    lines.append(shown.footer())
     return "\n".join(lines)

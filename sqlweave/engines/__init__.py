@@ -7,9 +7,7 @@ Never imports IPython: usable from plain Python, workers and the CLI.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from ..lazy import lazy_attributes
 from .engine import Engine, Progress
 
 _LAZY = {
@@ -17,13 +15,7 @@ _LAZY = {
     "DuckDBEngine": ".duck",
 }
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(name)
+__getattr__ = lazy_attributes(__name__, _LAZY)
 
 
 __all__ = ["DataFusionEngine", "DuckDBEngine", "Engine", "Progress"]

@@ -9,9 +9,7 @@ Usable without IPython::
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from ..lazy import lazy_attributes
 from .extract import extract  # eager: the submodule of the same name must not shadow it
 from .model import (
     ColumnEdge,
@@ -32,13 +30,7 @@ _LAZY = {
     "export": ".exports",
 }
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(name)
+__getattr__ = lazy_attributes(__name__, _LAZY)
 
 
 __all__ = [

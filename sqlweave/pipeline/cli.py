@@ -135,10 +135,10 @@ def _finish(result) -> int:  # result: PipelineRun
 
 def _status(args: argparse.Namespace) -> int:
     from .journal import Journal
-    from .state import fold
+    from .state import read_runs
     from .summary import status_text
 
-    runs = fold(Journal.of_project(args.project).read())
+    runs = read_runs(Journal.of_project(args.project))
     if not runs:
         print(f"no pipeline runs in {Path(args.project).resolve()}")
         return 0
@@ -155,10 +155,10 @@ def _status(args: argparse.Namespace) -> int:
 
 def _history(args: argparse.Namespace) -> int:
     from .journal import Journal
-    from .state import fold
+    from .state import read_runs
     from .summary import history_text
 
-    runs = list(fold(Journal.of_project(args.project).read()).values())
+    runs = list(read_runs(Journal.of_project(args.project)).values())
     print(history_text(runs[-args.limit :]) if runs else "no pipeline runs")
     return 0
 

@@ -46,7 +46,7 @@ from .openlineage import OpenLineageEmitter
 from .plan import Plan, plan
 from .report import run_report
 from .standalone import WAREHOUSE_PARTS
-from .state import RunState, fold, last_successes
+from .state import RunState, last_successes, read_runs
 
 #: the project's state folder, its default warehouse and executed notebooks
 STATE_DIR = Path(".sqlweave")
@@ -170,7 +170,7 @@ def resume(
         PipelineError: no such unfinished run, or its runner is still alive.
     """
     base = Path(root).resolve()
-    runs = fold(Journal.of_project(base).read())
+    runs = read_runs(Journal.of_project(base))
     if run_id is None:
         unfinished = [r for r in runs.values() if not r.finished]
         if not unfinished:
@@ -240,7 +240,7 @@ class _Driver:
                 print(f"sqlweave: pipeline listener failed: {exc}")
 
     def state(self) -> RunState:
-        return fold(self.journal.read())[self.run_id]
+        return read_runs(self.journal)[self.run_id]
 
     def go(self, resumed: bool) -> PipelineRun:
         self.warehouse.mkdir(parents=True, exist_ok=True)
@@ -283,7 +283,7 @@ class _Driver:
             chosen = self.plan.select(self.options.select)
         reasons: dict[str, str] = {}
         if self.options.only_stale:
-            runs = fold(self.journal.read())
+            runs = read_runs(self.journal)
             last = last_successes(runs)
             reasons = stale(self.plan, self._fingerprints, last, self._missing_tables())
         todo = []
@@ -401,7 +401,7 @@ class _Driver:
 
     def _upstream_execs(self, key: str) -> dict[str, str]:
         """The executions of ``key``'s upstream notebooks whose tables it just read."""
-        last = last_successes(fold(self.journal.read()))
+        last = last_successes(read_runs(self.journal))
         return {
             u: last[u].exec_id if u in last else exec_id("?", u) for u in self.plan.upstream(key)
         }

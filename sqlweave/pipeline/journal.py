@@ -213,9 +213,10 @@ class Journal:
         finally:
             os.close(fd)  # releases the lock
 
-    def read(self) -> list[Event]:
-        """Every complete event, oldest first; a torn or unreadable line is skipped."""
-        return list(self._events())
+    def read(self, run_id: str | None = None) -> list[Event]:
+        """Every complete event (of run ``run_id`` if given), oldest first; a torn or
+        unreadable line is skipped."""
+        return [e for e in self._events() if run_id is None or e.run_id == run_id]
 
     def _events(self) -> Iterator[Event]:
         try:

@@ -17,6 +17,7 @@ from typing import Any
 
 from .journal import (
     Event,
+    Journal,
     NotebookFailed,
     NotebookSkipped,
     NotebookStarted,
@@ -80,6 +81,12 @@ class RunState:
             for n in self.notebooks.values()
             if n.failure is not None and n.status is NotebookStatus.FAILED
         ]
+
+
+def read_runs(journal: Journal) -> dict[str, RunState]:
+    """The runs a journal records, by id, in the order they started: the one way the
+    runner, the resume and the ``status``/``history`` commands read a journal."""
+    return fold(journal.read())
 
 
 def fold(events: Iterable[Event]) -> dict[str, RunState]:

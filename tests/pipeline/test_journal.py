@@ -25,7 +25,7 @@ from sqlweave.pipeline.journal import (
     decode,
     encode,
 )
-from sqlweave.pipeline.state import fold, last_successes
+from sqlweave.pipeline.state import fold, last_successes, read_runs
 from sqlweave.pipeline.summary import history_text, run_summary, status_text
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,7 +58,20 @@ def test_a_torn_last_line_is_skipped_then_cut_before_the_next_append(tmp_path: P
     journal.append(NotebookSucceeded("r", notebook="a"))
     lines = journal.path.read_text().splitlines()
     assert len(lines) == 2 and all(decode(line) for line in lines)
-    assert fold(journal.read())["r"].notebooks["a"].status is NotebookStatus.SUCCEEDED
+    assert read_runs(journal)["r"].notebooks["a"].status is NotebookStatus.SUCCEEDED
+
+
+def test_reading_one_run_leaves_out_the_others(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.jsonl")
+    for run_id in ("r1", "r2"):
+        journal.append(RunStarted(run_id, notebooks=("a",)))
+        journal.append(NotebookStarted(run_id, notebook="a"))
+    assert [(type(e).__name__, e.run_id) for e in journal.read("r2")] == [
+        ("RunStarted", "r2"),
+        ("NotebookStarted", "r2"),
+    ]
+    assert len(journal.read()) == 4
+    assert list(read_runs(journal)) == ["r1", "r2"]
 
 
 def test_appends_from_threads_never_interleave(tmp_path: Path) -> None:

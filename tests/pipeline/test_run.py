@@ -38,8 +38,8 @@ LOAD = "%load_ext sqlweave"
 def starts(folder: Path, run_id: str) -> list[str]:
     return [
         e.notebook
-        for e in Journal.of_project(folder).read()
-        if isinstance(e, NotebookStarted) and e.run_id == run_id
+        for e in Journal.of_project(folder).read(run_id)
+        if isinstance(e, NotebookStarted)
     ]
 
 
@@ -47,7 +47,7 @@ def test_example_runs_in_lineage_order_then_only_stale_reruns_downstream(example
     params = {"min_orders": 1}
     first = run([example], params, RunOptions(jobs=2))
     assert first.ok, first.state
-    events = [e for e in Journal.of_project(example).read() if e.run_id == first.run_id]
+    events = Journal.of_project(example).read(first.run_id)
     done_at = {e.notebook: i for i, e in enumerate(events) if isinstance(e, NotebookSucceeded)}
     started_at = {e.notebook: i for i, e in enumerate(events) if isinstance(e, NotebookStarted)}
     assert len(started_at) == 5
@@ -191,7 +191,7 @@ def test_a_killed_runner_resumes_without_rerunning_finished_notebooks(tmp_path: 
     (tmp_path / "go").touch()
     result = resume(tmp_path)
     assert result.ok, result.state
-    events = [e for e in Journal.of_project(tmp_path).read() if e.run_id == result.run_id]
+    events = Journal.of_project(tmp_path).read(result.run_id)
     at = next(i for i, e in enumerate(events) if isinstance(e, RunResumed))
     before = [e.notebook for e in events[:at] if isinstance(e, NotebookStarted)]
     after = [e.notebook for e in events[at:] if isinstance(e, NotebookStarted)]
