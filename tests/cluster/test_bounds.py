@@ -12,7 +12,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -27,15 +27,6 @@ from sqlweave.cluster.worker import Worker, WorkerConfig
 pytestmark = pytest.mark.process
 
 HEARTBEAT_S = 0.2
-
-
-def wait_for(condition: Callable[[], object], timeout_s: float = 20.0, what: str = "") -> object:
-    deadline = time.monotonic() + timeout_s
-    while not (value := condition()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or condition}")
-        time.sleep(0.02)
-    return value
 
 
 @pytest.fixture(scope="module")

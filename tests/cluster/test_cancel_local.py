@@ -7,10 +7,10 @@ background and is undone: afterwards the table does not exist (or is as before).
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
+from waiting import wait_for
 
 from sqlweave import errors
 from sqlweave.cluster import protocol as P
@@ -18,15 +18,6 @@ from sqlweave.cluster.client import ClusterEngine
 from sqlweave.cluster.localcluster import LocalCluster
 
 pytestmark = pytest.mark.process
-
-
-def wait_for(condition: Callable[[], object], timeout_s: float = 120.0, what: str = "") -> object:
-    deadline = time.monotonic() + timeout_s
-    while not (value := condition()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or condition}")
-        time.sleep(0.02)
-    return value
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +35,7 @@ def _cancel_while_running(
     for attempt in range(6):
         rid = f"slow-{attempt}"
         e._send(P.ExecuteQuery(rid, sql.format(rows=rows)))
-        wait_for(lambda: c.status().local_running >= 1, what="the statement to run")
+        wait_for(lambda: c.status().local_running >= 1, timeout_s=120, what="the statement to run")
         err = e._cancel(rid)
         if "too late" not in str(err):
             return err
@@ -59,7 +50,9 @@ def test_cancelled_ctas_leaves_no_table(cluster: LocalCluster) -> None:
         sql = "create table slow as select count(*) as n from generate_series(1, {rows})"
         err = _cancel_while_running(cluster, e, sql, "drop table if exists slow")
         assert "undone" in str(err)
-        wait_for(lambda: cluster.status().local_running == 0, what="the statement to end")
+        wait_for(
+            lambda: cluster.status().local_running == 0, timeout_s=120, what="the statement to end"
+        )
         assert "slow" not in e.tables()
         with pytest.raises(errors.PlanError):
             e.execute("select * from slow")
@@ -75,7 +68,9 @@ def test_cancelled_replace_keeps_the_old_table(cluster: LocalCluster) -> None:
         sql = "create or replace table slow as select count(*) as n from generate_series(1, {rows})"
         err = _cancel_while_running(cluster, e, sql, old)
         assert "undone" in str(err)
-        wait_for(lambda: cluster.status().local_running == 0, what="the statement to end")
+        wait_for(
+            lambda: cluster.status().local_running == 0, timeout_s=120, what="the statement to end"
+        )
         assert e.execute("select n from slow").to_pylist() == [{"n": 7}]
     finally:
         e.close()

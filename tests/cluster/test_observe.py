@@ -5,27 +5,18 @@ from __future__ import annotations
 
 import json
 import socket
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pyarrow as pa
 import pytest
+from waiting import wait_for
 
 from sqlweave.cluster.localcluster import LocalCluster
 from sqlweave.errors import ExecutionError
 
 pytestmark = pytest.mark.process
-
-
-def wait_for(condition: Callable[[], object], timeout_s: float = 30.0, what: str = "") -> object:
-    deadline = time.monotonic() + timeout_s
-    while not (value := condition()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or condition}")
-        time.sleep(0.05)
-    return value
 
 
 def _free_port() -> int:

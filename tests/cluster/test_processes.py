@@ -11,11 +11,11 @@ import signal
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pyarrow as pa
 import pytest
+from waiting import wait_for
 
 from sqlweave import errors
 from sqlweave.cluster import protocol as P
@@ -25,17 +25,6 @@ from sqlweave.cluster.localcluster import LocalCluster
 pytestmark = pytest.mark.process
 
 HEARTBEAT_S = 0.2
-
-
-def wait_for(condition: Callable[[], object], timeout_s: float = 20.0, what: str = "") -> object:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or condition}")
-        time.sleep(0.02)
 
 
 def running(pid: int) -> bool:

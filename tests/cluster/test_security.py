@@ -11,12 +11,12 @@ from __future__ import annotations
 import os
 import signal
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pyarrow as pa
 import pytest
 import zmq
+from waiting import wait_for
 from zmq.utils.monitor import recv_monitor_message
 
 import sqlweave
@@ -31,15 +31,6 @@ from sqlweave.cluster.worker import RegistrationError, Worker, WorkerConfig
 pytestmark = pytest.mark.process
 
 HEARTBEAT_S = 0.2
-
-
-def wait_for(condition: Callable[[], object], timeout_s: float = 20.0, what: str = "") -> object:
-    deadline = time.monotonic() + timeout_s
-    while not (value := condition()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or condition}")
-        time.sleep(0.02)
-    return value
 
 
 _OUTCOMES = (

@@ -9,11 +9,10 @@ import signal
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 
 import pyarrow as pa
 import pytest
+from waiting import wait_for
 
 from sqlweave.cluster import protocol as P
 from sqlweave.cluster.client import ClusterEngine
@@ -21,15 +20,6 @@ from sqlweave.cluster.coordinator_state import DEFAULT_HEARTBEAT_S, Membership, 
 from sqlweave.cluster.localcluster import LocalCluster
 
 HEARTBEAT_S = 0.2
-
-
-def wait_for(condition: Callable[[], object], timeout_s: float = 30.0, what: str = "") -> object:
-    deadline = time.monotonic() + timeout_s
-    while not (value := condition()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or condition}")
-        time.sleep(0.02)
-    return value
 
 
 def test_default_heartbeat_notices_a_dead_worker_within_two_seconds() -> None:

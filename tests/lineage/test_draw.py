@@ -6,12 +6,11 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 
+from graphs import chain, drop
 from lab_rules import lab_renders_untrusted, sanitizer_problems, svg_in_html
-from test_graph_builders import add, chain
 
 from sqlweave.lineage.graph import LineageGraph, NodeKind
 from sqlweave.lineage.layout import _crossings, layered_layout
-from sqlweave.lineage.model import StatementKind
 from sqlweave.lineage.svg import draw
 from sqlweave.lineage.widget import ESM, NODE_KEYS, WIDGET_TRAITS, widget_data
 
@@ -51,7 +50,7 @@ def test_crossing_reduction_untangles_a_swapped_pair() -> None:
 
 def test_svg_is_well_formed_and_labels_every_dataset() -> None:
     g = chain()
-    add(g, "c9", 9, 'DROP TABLE "raw" -- <&>', kind=StatementKind.DROP, drops=("raw",))
+    drop(g, sql='DROP TABLE "raw" -- <&>')
     svg = draw(g)
     root = ET.fromstring(svg)
     assert root.tag == f"{SVG}svg"

@@ -8,29 +8,14 @@ from pathlib import Path
 
 import networkx as nx
 import pytest
-from test_graph_builders import add, chain
+from graphs import history
 
 from sqlweave.errors import UsageError
 from sqlweave.lineage import exports
-from sqlweave.lineage.model import StatementKind
-
-
-def graph():
-    g = chain()
-    add(
-        g,
-        "c8",
-        8,
-        'RENAME clean TO "tidy"',
-        kind=StatementKind.RENAME,
-        renames=(("clean", "tidy"),),
-    )
-    add(g, "c9", 9, "DROP TABLE raw", kind=StatementKind.DROP, drops=("raw",))
-    return g
 
 
 def test_graphml_reads_back_with_every_node_and_edge() -> None:
-    g = graph()
+    g = history(rename_sql='RENAME clean TO "tidy"')
     back = nx.read_graphml(io.BytesIO(exports.to_graphml(g).encode()), force_multigraph=True)
     ref = g.to_networkx(multigraph=True)
     assert set(back.nodes) == set(ref.nodes)
@@ -43,7 +28,7 @@ def test_graphml_reads_back_with_every_node_and_edge() -> None:
 
 
 def test_node_link_json_round_trips() -> None:
-    g = graph()
+    g = history(rename_sql='RENAME clean TO "tidy"')
     data = json.loads(exports.to_json(g))
     back = nx.node_link_graph(data, edges="edges")
     assert set(back.edges(keys=True)) == set(g.to_networkx(multigraph=True).edges(keys=True))
@@ -52,7 +37,7 @@ def test_node_link_json_round_trips() -> None:
 
 
 def test_dot_and_mermaid_name_every_dataset() -> None:
-    g = graph()
+    g = history(rename_sql='RENAME clean TO "tidy"')
     dot = exports.to_dot(g)
     assert dot.startswith("digraph lineage {") and dot.rstrip().endswith("}")
     assert '"dataset:tidy" [label="tidy", shape=box];' in dot
@@ -65,7 +50,7 @@ def test_dot_and_mermaid_name_every_dataset() -> None:
 
 
 def test_export_writes_files_and_rejects_unknown_formats(tmp_path: Path) -> None:
-    g = graph()
+    g = history(rename_sql='RENAME clean TO "tidy"')
     for fmt in exports.ExportFormat:
         path = exports.export(g, fmt, tmp_path / f"out.{fmt.value}")
         assert path.read_text()

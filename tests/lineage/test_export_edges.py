@@ -10,8 +10,8 @@ from datetime import timedelta
 
 import networkx as nx
 import pytest
+from graphs import T0, info
 from helpers import load_cases
-from test_graph_builders import T0, info
 
 from sqlweave.lineage import exports, openlineage
 from sqlweave.lineage.extract import extract

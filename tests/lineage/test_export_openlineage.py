@@ -7,13 +7,12 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from graphs import chain, history, info, stmt
 from referencing import Registry, Resource
-from test_graph_builders import add, chain, info, stmt
 
 from sqlweave.events import Status
 from sqlweave.lineage import openlineage
 from sqlweave.lineage.graph import LineageGraph
-from sqlweave.lineage.model import StatementKind
 
 SCHEMAS = Path(__file__).parent / "schemas"
 
@@ -52,16 +51,7 @@ def test_facet_schema_urls_match_the_vendored_schemas() -> None:
 
 
 def test_complete_runs_validate_and_carry_column_lineage() -> None:
-    g = chain()
-    add(
-        g,
-        "c8",
-        8,
-        "ALTER TABLE clean RENAME TO tidy",
-        kind=StatementKind.RENAME,
-        renames=(("clean", "tidy"),),
-    )
-    add(g, "c9", 9, "DROP TABLE raw", kind=StatementKind.DROP, drops=("raw",))
+    g = history()
     events = openlineage.graph_events(g)
     assert [e["eventType"] for e in events[:2]] == ["START", "COMPLETE"]
     for event in events:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from test_graph_builders import add, chain, info, stmt
+from graphs import add, chain, drop, info, rename, stmt
 
 from sqlweave.errors import UsageError
 from sqlweave.events import Status
@@ -94,7 +94,7 @@ def test_older_execution_is_ignored_when_merging() -> None:
 
 def test_drop_marks_the_dataset_and_recreate_revives_it() -> None:
     g = chain()
-    add(g, "c9", 9, "DROP TABLE clean", kind=StatementKind.DROP, drops=("clean",))
+    drop(g, "clean")
     assert g.attrs("clean")["dropped"] is True
     assert "clean" not in g.datasets(include_dropped=False)
     # history stays: summary still derives from the dropped table
@@ -108,14 +108,7 @@ def test_drop_marks_the_dataset_and_recreate_revives_it() -> None:
 
 def test_rename_moves_edges_and_columns() -> None:
     g = chain()
-    add(
-        g,
-        "c8",
-        8,
-        "ALTER TABLE clean RENAME TO tidy",
-        kind=StatementKind.RENAME,
-        renames=(("clean", "tidy"),),
-    )
+    rename(g)
     assert "clean" not in g.datasets()
     assert g.attrs("tidy")["previous_names"] == ("clean",)
     assert g.columns("tidy") == ("amount", "id")
@@ -271,7 +264,7 @@ def test_recreating_a_dataset_forgets_its_old_column_derivations() -> None:
 def test_folder_staleness_crosses_notebooks_only_through_shared_datasets() -> None:
     from dataclasses import replace
 
-    from test_graph_builders import info as make_info
+    from graphs import info as make_info
 
     def run(g, nb, cell, n, sql, shared=False, variables=(), **kw):
         i = replace(make_info(cell, n, sql, notebook=nb, session=nb), shared_catalog=shared)
@@ -301,3 +294,9 @@ def test_folder_staleness_crosses_notebooks_only_through_shared_datasets() -> No
         ("r3", ("wh",)),
         ("r4", ("data/x.csv",)),
     ]
+
+
+def test_the_shared_chain_builds() -> None:
+    g = chain()
+    assert g.datasets() == ("clean", "raw", "summary")
+    assert len(g.runs) == 4

@@ -129,7 +129,7 @@ console.log(JSON.stringify(out));
 
 def test_a_displayed_result_stays_a_read_only_query_until_read_back() -> None:
     """A displayed SELECT writes IPython's ``_``: hidden, so the query still folds."""
-    from test_graph_builders import add
+    from graphs import add
 
     from sqlweave.lineage.graph import LineageGraph
     from sqlweave.lineage.model import StatementKind

@@ -11,10 +11,9 @@ from multiprocessing.synchronize import Event
 from pathlib import Path
 
 import pytest
-from test_graph_builders import T0, add, chain, info, stmt
+from graphs import T0, chain, info, rename, stmt
 
 from sqlweave.lineage.graph import EdgeKind, LineageGraph
-from sqlweave.lineage.model import StatementKind
 from sqlweave.lineage.store import (
     VERSION,
     LineageStore,
@@ -35,14 +34,7 @@ def snapshot(g: LineageGraph) -> tuple:
 def test_round_trip(tmp_path: Path) -> None:
     store = LineageStore(tmp_path / ".sqlweave")
     g = chain()
-    add(
-        g,
-        "c8",
-        8,
-        "ALTER TABLE clean RENAME TO tidy",
-        kind=StatementKind.RENAME,
-        renames=(("clean", "tidy"),),
-    )
+    rename(g)
     merged = store.save(g)
     assert snapshot(merged) == snapshot(g)
     assert snapshot(store.load()) == snapshot(g)

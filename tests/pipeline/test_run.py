@@ -7,12 +7,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import nbformat
 import pyarrow.parquet as pq
 import pytest
+from waiting import wait_for
 
 from sqlweave.cli import main
 from sqlweave.pipeline import PipelineError
@@ -139,14 +139,6 @@ def test_a_notebook_over_its_timeout_fails(tmp_path: Path) -> None:
     assert failure is not None and "timed out after 10 s" in failure.error
 
 
-def _wait_for(condition, what: str, seconds: float = 120) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting for {what}")
-        time.sleep(0.1)
-
-
 def _gone(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -178,13 +170,13 @@ def test_a_killed_runner_resumes_without_rerunning_finished_notebooks(tmp_path: 
     pid_file = tmp_path / "kernel.pid"
     kernel = None
     try:
-        _wait_for(pid_file.exists, "the second notebook to start")
+        wait_for(pid_file.exists, 120, "the second notebook to start")
         kernel = int(pid_file.read_text())
     finally:
         runner.send_signal(signal.SIGKILL)  # the runner only, never this process
         runner.wait()
     try:  # the orphaned kernel notices its parent is gone and exits
-        _wait_for(lambda: _gone(kernel), "the orphaned kernel to exit", 30)
+        wait_for(lambda: _gone(kernel), 30, "the orphaned kernel to exit")
     finally:
         if not _gone(kernel):
             os.kill(kernel, signal.SIGKILL)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,15 +22,6 @@ def native_cpu_ticks(pid: int, prefix: str = "tokio-rt") -> int:
             continue  # the thread ended meanwhile
         total += int(fields[11]) + int(fields[12])
     return total
-
-
-def wait_for(condition: Callable[[], Any], timeout_s: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while not (value := condition()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
-    return value
 
 
 def reply_to(kc: Any, msg_id: str, timeout_s: float) -> dict:

@@ -7,10 +7,9 @@ import os
 import signal
 
 import pytest
+from waiting import wait_for
 
 from sqlweave.cluster.localcluster import LocalCluster, process_log
-
-from .kernels import wait_for
 
 pytestmark = pytest.mark.process
 

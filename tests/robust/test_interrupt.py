@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import pytest
 from jupyter_client.manager import start_new_kernel
+from waiting import wait_for
 
-from .kernels import native_cpu_ticks, reply_to, wait_for
+from .kernels import native_cpu_ticks, reply_to
 
 pytestmark = pytest.mark.process
 

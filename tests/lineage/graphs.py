@@ -1,4 +1,9 @@
-"""Builders for hand-made lineage values shared by the graph, store, export and drawing tests."""
+"""Hand-made lineage graphs shared by the graph, store, export and drawing tests.
+
+The one place these tests build graphs: :func:`chain` (raw -> clean -> summary, a reader),
+:func:`history` (the chain with a rename and a drop), and the builders under them.
+Imported as ``from graphs import ...`` (``tests/lineage`` has no ``__init__.py``).
+"""
 
 from __future__ import annotations
 
@@ -117,7 +122,26 @@ def chain() -> LineageGraph:
     return g
 
 
-def test_chain_builds() -> None:
+def rename(g: LineageGraph, old: str = "clean", new: str = "tidy", sql: str | None = None) -> None:
+    """Cell c8 renames ``old`` to ``new`` (``sql``: the statement's text as shown)."""
+    add(
+        g,
+        "c8",
+        8,
+        sql or f"ALTER TABLE {old} RENAME TO {new}",
+        kind=StatementKind.RENAME,
+        renames=((old, new),),
+    )
+
+
+def drop(g: LineageGraph, name: str = "raw", sql: str | None = None) -> None:
+    """Cell c9 drops ``name`` (``sql``: the statement's text as shown)."""
+    add(g, "c9", 9, sql or f"DROP TABLE {name}", kind=StatementKind.DROP, drops=(name,))
+
+
+def history(rename_sql: str | None = None) -> LineageGraph:
+    """:func:`chain`, then clean renamed to tidy (c8) and raw dropped (c9)."""
     g = chain()
-    assert g.datasets() == ("clean", "raw", "summary")
-    assert len(g.runs) == 4
+    rename(g, sql=rename_sql)
+    drop(g)
+    return g
