@@ -54,10 +54,18 @@ class MemorySource:
 
 
 @dataclass(frozen=True)
+class StatisticsSource:
+    """A row count and no rows: a table the planner can plan for but nothing can read
+    (golden plan tests and examples describe TPC-H at SF 1 without generating it)."""
+
+    rows: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class TableEntry:
     name: str
     schema: pa.Schema
-    source: FileSource | MemorySource
+    source: FileSource | MemorySource | StatisticsSource
 
     @property
     def rows(self) -> int:
@@ -156,6 +164,21 @@ class Catalog:
         self._entries[name] = entry
         return entry
 
+    def add_statistics(self, name: str, schema: pa.Schema, rows: int) -> TableEntry:
+        """Register table ``name`` by its schema and row count only, for planning.
+
+        >>> cat = Catalog()
+        >>> cat.add_statistics("big", pa.schema([("k", pa.int64())]), rows=10_000_000).rows
+        10000000
+        >>> cat.shares("big", 2)
+        Traceback (most recent call last):
+        ...
+        ValueError: table big has statistics only (Catalog.add_statistics): it has no rows to read
+        """
+        entry = TableEntry(name, schema, StatisticsSource((rows,)))
+        self._entries[name] = entry
+        return entry
+
     def add_entry(self, entry: TableEntry, partitions: Mapping[str, pa.Table]) -> None:
         """Register again what :meth:`add_arrow` built (under ``entry.name``), without
         slicing and hashing the data anew."""
@@ -199,7 +222,7 @@ class Catalog:
         """
         entry = self._entries[name]
         empty = (EmptyShare(name, schema_to_bytes(entry.schema)),)
-        source = entry.source
+        source = _readable(entry)
         if isinstance(source, MemorySource):
             out: list[list[TaskInput]] = [[] for _ in range(n)]
             for i, h in enumerate(source.hashes):
@@ -227,13 +250,21 @@ class Catalog:
         [('all_t', 'MemoryShare'), ('all_t', 'MemoryShare')]
         """
         entry = self._entries[name]
-        source = entry.source
+        source = _readable(entry)
         if isinstance(source, MemorySource):
             shares: tuple[TaskInput, ...] = tuple(MemoryShare(alias, h) for h in source.hashes)
         else:
             schema = schema_to_bytes(entry.schema)
             shares = (FilesShare(alias, source.paths, source.format, (), schema),)
         return shares or (EmptyShare(alias, schema_to_bytes(entry.schema)),)
+
+
+def _readable(entry: TableEntry) -> FileSource | MemorySource:
+    if isinstance(entry.source, StatisticsSource):
+        raise ValueError(
+            f"table {entry.name} has statistics only (Catalog.add_statistics): it has no rows to read"
+        )
+    return entry.source
 
 
 def file_units(source: FileSource, n: int) -> list[FileUnit]:
