@@ -26,6 +26,7 @@ _PROCESSES = "starts processes or sockets: shown as prose, tested in tests/clust
 _IPYTHON = "IPython magics: tested through run_cell_magic and real kernels"
 _KERNEL = "drives real kernels: tested by tests/pipeline and tests/robust"
 _DEFINITIONS = "type and constant definitions; the modules using them carry examples"
+_MIXIN = "a part of the Coordinator acting on its sockets: tested in tests/cluster"
 _HANDLERS = "handlers reached only through lineage.extract, whose examples cover them"
 
 #: modules without examples, and why
@@ -39,8 +40,11 @@ PROSE_ONLY: dict[str, str] = {
     "sqlweave.cluster.client": _PROCESSES,
     "sqlweave.engines.engine": _DEFINITIONS,
     "sqlweave.cluster.fragments": _DEFINITIONS,
+    "sqlweave.cluster.distributed_queries": _MIXIN,
+    "sqlweave.cluster.local_statements": _MIXIN,
     "sqlweave.cluster.localcluster": _PROCESSES,
     "sqlweave.cluster.observe": _PROCESSES,
+    "sqlweave.cluster.status_views": _MIXIN,
     "sqlweave.engines.paths": "tested through Session.register in tests/session",
     "sqlweave.engines.tuning": _DEFINITIONS,
     "sqlweave.engines": _PACKAGE,

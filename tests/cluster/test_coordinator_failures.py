@@ -17,8 +17,9 @@ import zmq
 from sqlweave.cluster import protocol as P
 from sqlweave.cluster import scheduler as S
 from sqlweave.cluster.catalog import Catalog
-from sqlweave.cluster.coordinator import Coordinator, _Query
+from sqlweave.cluster.coordinator import Coordinator
 from sqlweave.cluster.coordinator_state import Versions
+from sqlweave.cluster.distributed_queries import _Query
 from sqlweave.cluster.fragments import (
     DistributedPlan,
     Fragment,

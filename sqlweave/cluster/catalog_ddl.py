@@ -1,0 +1,224 @@
+"""Catalog commands and DDL on the coordinator: registering paths, Arrow tables and
+external tables, dropping them, listing and describing, and replaying the journal.
+
+A mixin of :class:`.coordinator.Coordinator`: the methods use its sockets, catalog,
+path policy, journal and thread pool.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import os
+import re
+import time
+from typing import Any
+
+from .. import errors
+from ..engines.paths_policy import Access
+from . import limits
+from . import protocol as P
+from .journal import Op, Record
+from .routing import CREATE_EXTERNAL, DECLARED, table_name
+
+log = logging.getLogger("sqlweave.cluster.coordinator")
+
+
+class CatalogCommands:
+    """Handlers for the catalog messages and the DDL that changes the cluster catalog."""
+
+    def _recover(self) -> None:
+        """Rebuild the catalog from the journal (a table whose files are gone is skipped)."""
+        assert self.journal is not None
+        for rec in self.journal.catalog():
+            try:
+                if rec.op is Op.REGISTER_PATH:
+                    self.paths.register(rec.name, rec.path)
+                    fmt, found = self._read_path(rec.name, rec.path, rec.format)
+                    if fmt == "arrow":
+                        self.catalog.add_arrow(rec.name, found, self._parts())
+                    else:
+                        self.catalog.add_files(rec.name, found, fmt)
+                elif rec.op is Op.REGISTER_ARROW:
+                    table = self.journal.load_table(rec.file)
+                    self.context().register_arrow(rec.name, table)
+                    self.catalog.add_arrow(rec.name, table, self._parts())
+                elif rec.op is Op.EXTERNAL:
+                    self.paths.check_statement(self.context().ctx, rec.sql)
+                    self.context().execute(rec.sql)
+                    ddl = CREATE_EXTERNAL.match(rec.sql)
+                    if ddl:
+                        self._add_external(ddl, rec.sql)
+            except Exception as exc:
+                log.warning("could not restore table %s from the journal: %s", rec.name, exc)
+                self.journal.append(Record(Op.DEREGISTER, name=rec.name))
+        self.queries_run = len(self.history)
+        self.journal.compact()
+        log.info("recovered %d tables from %s", len(self.journal.catalog()), self.journal.directory)
+
+    def _record(self, record: Record) -> None:
+        """Journal a catalog change (durably, before the client hears of it)."""
+        if self.journal is not None:
+            self.journal.append(record)
+
+    def _on_register_path(self, identity: bytes, msg: P.RegisterPath) -> None:
+        # format detection, listing and schema inference read the file system, which may
+        # block as long as it likes (a slow mount): off the loop, under a deadline
+        if self._gate is None:  # anyone may connect: registering is SQL-like access
+            try:
+                self.paths.check(msg.path, Access.READ)
+            except errors.UsageError as exc:
+                return self._reply_error(identity, msg.request_id, exc)
+        self.context()
+        fut = self._offloop.submit(self._read_path, msg.name, msg.path, msg.format)
+        deadline = time.monotonic() + limits.REGISTER_TIMEOUT_S
+        self._registrations[fut] = (identity, msg, deadline)
+
+    def _read_path(self, name: str, path: str, format: str | None) -> tuple[str, Any]:
+        """(On a pool thread) register ``path`` in the coordinator's context; its files."""
+        from ..engines import paths
+
+        refuse_special_file(path)
+        try:
+            fmt = paths.detect_format(path, format)
+        except (FileNotFoundError, ValueError) as exc:
+            raise errors.UsageError(str(exc)) from None
+        self.context().register_path(name, path, fmt)
+        if fmt == "arrow":
+            return fmt, self._ctx.ctx.table(name).to_arrow_table()
+        return fmt, paths.expand(path)
+
+    def _finish_registrations(self) -> None:
+        now = time.monotonic()
+        for fut, (identity, msg, deadline) in list(self._registrations.items()):
+            if not fut.done():
+                if now > deadline:
+                    # the thread stays stuck in the file system; the client hears the truth
+                    del self._registrations[fut]
+                    fut.add_done_callback(lambda _f, n=msg.name: self._abandoned(n))
+                    self._reply_error(
+                        identity,
+                        msg.request_id,
+                        errors.UsageError(
+                            f"registering {msg.name} from {msg.path} took longer than "
+                            f"{limits.REGISTER_TIMEOUT_S:.0f} s; gave up (nothing registered)"
+                        ),
+                    )
+                continue
+            del self._registrations[fut]
+            try:
+                fmt, found = fut.result()
+                if fmt == "arrow":
+                    self.catalog.add_arrow(msg.name, found, self._parts())
+                else:
+                    self.catalog.add_files(msg.name, found, fmt)
+                self.paths.register(msg.name, msg.path)
+                self._record(Record(Op.REGISTER_PATH, msg.name, msg.path, msg.format))
+            except Exception as exc:
+                self._reply_error(identity, msg.request_id, exc)
+                continue
+            P.send(self.clients, P.Ok(msg.request_id), identity)
+
+    def _abandoned(self, name: str) -> None:
+        """(On a pool thread) a registration we gave up on finished after all: undo it."""
+        with contextlib.suppress(Exception):
+            self.context().deregister(name)
+
+    def _parts(self) -> int:
+        return max(1, len(self.membership.alive()))
+
+    def _on_register_arrow(self, identity: bytes, msg: P.RegisterArrow) -> None:
+        try:
+            self.context().register_arrow(msg.name, msg.table)
+            entry = self.catalog.add_arrow(msg.name, msg.table, self._parts())
+            if msg.key:  # a notebook DataFrame, registered for one statement: keep a copy
+                parts = {h: self.catalog.partitions[h] for h in entry.source.hashes}
+                self._frames.put(msg.key, msg.table, entry, parts)
+            elif self.journal is not None:
+                file = self.journal.save_table(msg.table)
+                self._record(Record(Op.REGISTER_ARROW, msg.name, file=file))
+        except Exception as exc:
+            return self._reply_error(identity, msg.request_id, exc)
+        P.send(self.clients, P.Ok(msg.request_id), identity)
+
+    def _on_register_known(self, identity: bytes, msg: P.RegisterKnown) -> None:
+        kept = self._frames.get(msg.key)
+        if kept is None:
+            reply = P.QueryFailed(msg.request_id, P.ErrorKind.USAGE, "no frame with that key")
+            return P.send(self.clients, reply, identity)
+        table, entry, parts = kept
+        self.context().register_arrow(msg.name, table)
+        self.catalog.add_entry(dataclasses.replace(entry, name=msg.name), parts)
+        P.send(self.clients, P.Ok(msg.request_id), identity)
+
+    def _on_deregister(self, identity: bytes, msg: P.Deregister) -> None:
+        self.catalog.remove(msg.name)
+        self.context().deregister(msg.name)
+        self._record(Record(Op.DEREGISTER, msg.name))
+        P.send(self.clients, P.Ok(msg.request_id), identity)
+
+    def _on_list_tables(self, identity: bytes, msg: P.ListTables) -> None:
+        names = tuple(sorted(set(self.catalog.names()) | set(self.context().tables())))
+        P.send(self.clients, P.TableList(msg.request_id, names), identity)
+
+    def _on_describe(self, identity: bytes, msg: P.DescribeTable) -> None:
+        try:
+            schema = (
+                self.catalog[msg.name].schema
+                if msg.name in self.catalog
+                else self.context().schema(msg.name)
+            )
+        except Exception as exc:
+            return self._reply_error(identity, msg.request_id, exc)
+        P.send(self.clients, P.TableSchema(msg.request_id, schema), identity)
+
+    def context(self) -> Any:
+        """The coordinator's own engine: a mirror of the catalog for coordinator stages and DDL."""
+        if self._ctx is None:
+            from ..engines.local import DataFusionEngine
+
+            self._ctx = DataFusionEngine()
+        return self._ctx
+
+    def _add_external(self, ddl: re.Match[str], sql: str) -> None:
+        """Put a table made by CREATE EXTERNAL TABLE in the cluster catalog, when workers
+        can read its files exactly as declared.
+
+        That is a plain parquet table (no column list, options or partitioning) whose
+        location holds files. Anything else (a declared schema, CSV options such as
+        ``has_header``, a location with no files yet) stays out of the catalog: queries
+        over it run on the coordinator, which registered it exactly as declared.
+        """
+        name = table_name(ddl.group("name"))
+        self.catalog.remove(name)
+        if ddl.group("format").lower() != "parquet" or DECLARED.search(sql):
+            return
+        # the location DataFusion planned (the pattern can be fooled by a comment), and
+        # checked once more: it is what workers will read
+        location = self.paths.locations.get(name, ddl.group("location"))
+        try:
+            self.paths.check(location, Access.READ)
+            self.catalog.add_files(name, location, "parquet")
+        except (FileNotFoundError, OSError, errors.UsageError) as exc:
+            log.info("external table %s is read on the coordinator: %s", name, exc)
+
+
+def refuse_special_file(path: str) -> None:
+    """A FIFO, device or socket would block (or never end) a reader: say so instead.
+
+    >>> refuse_special_file("/dev/null")
+    Traceback (most recent call last):
+    sqlweave.errors.UsageError: /dev/null is not a regular file or directory (a FIFO, ...
+    """
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode  # stat never opens, so it cannot block on a FIFO
+    except OSError:
+        return  # a glob or a missing path: detection says what is wrong
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise errors.UsageError(
+            f"{path} is not a regular file or directory (a FIFO, device or socket): "
+            "register data files only"
+        )
