@@ -1,115 +1,83 @@
-"""The %lineage magic and automatic capture, through a real InteractiveShell."""
+"""The %lineage magic and automatic capture: ``%load_ext sqlweave`` in a real InteractiveShell,
+cells run with ``run_cell`` (so IPython itself fires ``pre_run_cell`` with the cell id) and a
+real Session executing the SQL on DataFusion."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 from IPython.core.error import UsageError
-from IPython.core.interactiveshell import ExecutionInfo, InteractiveShell
+from IPython.core.interactiveshell import InteractiveShell
 from lab_rules import svg_in_html
-from traitlets import Bool
-from traitlets.config import Configurable
 
-from sqlweave.events import StatementEvent, Status
-from sqlweave.lineage.store import LineageStore
+from sqlweave.lineage.store import DEFAULT_PATH, LineageStore
 from sqlweave.lineage.widget import StaticDrawing
-from sqlweave.magics.lineage import LineageMagics, setup_lineage
+from sqlweave.magics import load_ipython_extension, unload_ipython_extension
+from sqlweave.magics.lineage import LineageMagics
+from sqlweave.magics.sql import SqlWeave
 from sqlweave.runner import WIDGET_VIEW
 
 
-class FakeSession:
-    """Just enough Session: holds listeners and reports statements to them."""
-
-    def __init__(self) -> None:
-        self.listeners: list = []
-        self.tables: dict[str, list[str]] = {}
-
-    def add_listener(self, fn) -> None:
-        self.listeners.append(fn)
-
-    def run(self, sql: str, status: Status = Status.COMPLETE) -> None:
-        event = StatementEvent(
-            sql=sql,
-            script=sql,
-            span=(0, len(sql)),
-            engine="datafusion",
-            dialect="postgres",
-            status=status,
-            started_at=datetime.now(timezone.utc),
-            duration_s=0.001,
-            rows=1,
-            error=None if status is Status.COMPLETE else "boom",
-            catalog=self.tables,
-        )
-        for fn in self.listeners:
-            fn(event)
-
-
-class Switch(Configurable):
-    lineage = Bool(True)
-
-    def __init__(self, session, **kw) -> None:
-        super().__init__(**kw)
-        self.session = session
+def lineage_magics(ip: InteractiveShell) -> LineageMagics:
+    (magics,) = [c for c in ip.configurables if isinstance(c, SqlWeave)]
+    return magics.lineage_magics
 
 
 @pytest.fixture
-def ip() -> InteractiveShell:
-    return InteractiveShell.instance()
+def ip(tmp_path: Path):
+    """A shell with the extension loaded; the lineage store is ``.sqlweave/`` in ``tmp_path``
+    (the working directory of every test)."""
+    shell = InteractiveShell.instance()
+    load_ipython_extension(shell)
+    magics = lineage_magics(shell)
+    yield shell
+    unload_ipython_extension(shell)
+    assert shell.events.callbacks["pre_run_cell"].count(magics.tracker.pre_run_cell) == 0
+    shell.user_ns.clear()
+    shell.init_user_ns()
 
 
-def cell(ip: InteractiveShell, session: FakeSession, cell_id: str, *sqls: str) -> None:
-    """Pretend the frontend runs a cell holding ``sqls``."""
-    ip.execution_count += 1
-    ip.events.trigger("pre_run_cell", ExecutionInfo("\n".join(sqls), True, False, True, cell_id))
-    for sql in sqls:
-        session.run(sql)
+def cell(ip: InteractiveShell, cell_id: str, *sqls: str) -> None:
+    """Run a ``%%sql`` cell holding ``sqls`` as the frontend would (with its cell id)."""
+    result = ip.run_cell("%%sql --quiet\n" + ";\n".join(sqls), store_history=True, cell_id=cell_id)
+    result.raise_error()
 
 
-@pytest.fixture
-def setup(ip: InteractiveShell, tmp_path: Path):
-    session = FakeSession()
-    switch = Switch(session)
-    ip.configurables.append(switch)
-    magics = setup_lineage(ip, session, store_path=tmp_path / "lineage.json")
-    yield ip, session, magics, switch
-    ip.configurables.remove(switch)
-    magics.close(session)
-    assert ip.events.callbacks["pre_run_cell"].count(magics.tracker.pre_run_cell) == 0
-
-
-def tour(ip, session) -> None:
-    cell(ip, session, "a", "CREATE TABLE raw AS SELECT 1 AS id, 2 AS amount")
+def tour(ip: InteractiveShell) -> None:
+    cell(ip, "a", "CREATE OR REPLACE TABLE raw AS SELECT 1 AS id, 2 AS amount")
     cell(
         ip,
-        session,
         "b",
-        "CREATE TABLE clean AS SELECT id, amount FROM raw",
-        "CREATE TABLE summary AS SELECT sum(amount) AS total FROM clean",
+        "CREATE OR REPLACE TABLE clean AS SELECT id, amount FROM raw",
+        "CREATE OR REPLACE TABLE summary AS SELECT sum(amount) AS total FROM clean",
     )
 
 
-def test_statements_are_captured_per_cell(setup) -> None:
-    ip, session, magics, _ = setup
-    tour(ip, session)
-    g = magics.graph
+def test_statements_are_captured_per_cell(ip) -> None:
+    tour(ip)
+    g = lineage_magics(ip).graph
     assert g.datasets() == ("clean", "raw", "summary")
     assert [r.info.cell_id for r in g.runs] == ["a", "b", "b"]
     assert g.runs[1].info.execution_count == g.runs[2].info.execution_count
+    assert g.runs[0].info.execution_count < g.runs[1].info.execution_count
+    assert g.columns("summary") == ("total",)
     # re-running cell b with different SQL replaces both of its statements
-    cell(ip, session, "b", "CREATE TABLE clean AS SELECT id FROM raw")
-    assert [r.info.cell_id for r in magics.graph.runs] == ["a", "b"]
-    # failed statements are not captured
-    session.run("CREATE TABLE nope AS SELECT * FROM missing", Status.FAIL)
-    assert "nope" not in g.datasets()
+    cell(ip, "b", "CREATE OR REPLACE TABLE clean AS SELECT id FROM raw")
+    g = lineage_magics(ip).graph
+    assert [r.info.cell_id for r in g.runs] == ["a", "b"]
+    assert g.columns("clean") == ("id",)
+    # a failed statement is not captured as a write
+    failed = ip.run_cell(
+        "%%sql\nCREATE TABLE nope AS SELECT * FROM missing", store_history=True, cell_id="c"
+    )
+    assert not failed.success
+    assert "nope" not in lineage_magics(ip).graph.datasets()
 
 
-def test_drawing_commands(setup) -> None:
-    ip, session, _, _ = setup
+def test_drawing_commands(ip) -> None:
     assert "no lineage" in repr(ip.run_line_magic("lineage", ""))
-    tour(ip, session)
+    tour(ip)
     plain = ip.run_line_magic("lineage", "")  # static by default: it survives saving
     assert isinstance(plain, StaticDrawing)
     data = plain._repr_mimebundle_()
@@ -128,21 +96,20 @@ def test_drawing_commands(setup) -> None:
     assert "clean" in svg and ">summary<" not in svg
 
 
-def test_impact_stale_export_clear(setup, tmp_path: Path) -> None:
-    ip, session, magics, _ = setup
-    tour(ip, session)
+def test_impact_stale_export_clear(ip, tmp_path: Path) -> None:
+    tour(ip)
     impact = ip.run_line_magic("lineage", "impact raw")
     assert "clean, summary" in repr(impact) and "<svg" in svg_in_html(impact._repr_html_())
     assert "no stale" in repr(ip.run_line_magic("lineage", "stale"))
-    cell(ip, session, "a", "CREATE TABLE raw AS SELECT 2 AS id, 3 AS amount")
+    cell(ip, "a", "CREATE OR REPLACE TABLE raw AS SELECT 2 AS id, 3 AS amount")
     stale = repr(ip.run_line_magic("lineage", "stale"))
     assert "cell b" in stale and "raw" in stale
     out = tmp_path / "out" / "g.graphml"
     ip.run_line_magic("lineage", f"export graphml '{out}'")
     assert out.read_text().startswith("<?xml")
     ip.run_line_magic("lineage", "clear")
-    assert magics.graph.datasets() == ()
-    assert len(LineageStore(tmp_path / "lineage.json").load()) == 0
+    assert lineage_magics(ip).graph.datasets() == ()
+    assert len(LineageStore(tmp_path / DEFAULT_PATH).load()) == 0
 
 
 @pytest.mark.parametrize(
@@ -162,41 +129,36 @@ def test_impact_stale_export_clear(setup, tmp_path: Path) -> None:
         "clear raw",
     ],
 )
-def test_bad_arguments_raise_usage_error(setup, line: str) -> None:
-    ip, session, _, _ = setup
-    tour(ip, session)
+def test_bad_arguments_raise_usage_error(ip, line: str) -> None:
+    tour(ip)
     with pytest.raises(UsageError):
         ip.run_line_magic("lineage", line)
 
 
-def test_capture_switches_with_the_trait_and_on_off(setup) -> None:
-    ip, session, magics, switch = setup
-    switch.lineage = False
-    tour(ip, session)
-    assert magics.graph.datasets() == ()
-    switch.lineage = True
+def test_capture_switches_with_the_config_trait_and_on_off(ip) -> None:
+    assert ip.run_cell("%config SqlWeave.lineage = False").success
+    tour(ip)
+    assert lineage_magics(ip).graph.datasets() == ()
+    assert ip.run_cell("%config SqlWeave.lineage = True").success
     ip.run_line_magic("lineage", "off")
-    tour(ip, session)
-    assert magics.graph.datasets() == ()
+    tour(ip)
+    assert lineage_magics(ip).graph.datasets() == ()
     ip.run_line_magic("lineage", "on")
-    tour(ip, session)
-    assert "summary" in magics.graph.datasets()
+    tour(ip)
+    assert "summary" in lineage_magics(ip).graph.datasets()
 
 
-def test_lineage_survives_a_kernel_restart(setup, ip, tmp_path: Path) -> None:
-    _, session, first, _ = setup
-    tour(ip, session)
-    first.capture.flush()  # what the kernel does at exit
-    again = setup_lineage(ip, FakeSession(), store_path=tmp_path / "lineage.json")
-    try:
-        assert isinstance(again, LineageMagics)
-        assert again.graph.datasets() == ("clean", "raw", "summary")
-    finally:
-        again.close()
+def test_lineage_survives_a_kernel_restart(ip) -> None:
+    tour(ip)
+    # what a restart does: the extension (and its Session) go, a fresh one loads the store
+    unload_ipython_extension(ip)
+    load_ipython_extension(ip)
+    again = lineage_magics(ip)
+    assert again.graph.datasets() == ("clean", "raw", "summary")
+    assert [r.info.cell_id for r in again.graph.runs] == ["a", "b", "b"]
 
 
-def test_notebook_path_comes_from_the_frontend(setup, monkeypatch) -> None:
-    ip, session, magics, _ = setup
+def test_notebook_path_comes_from_the_frontend(ip, monkeypatch) -> None:
     monkeypatch.setitem(ip.user_ns, "__vsc_ipynb_file__", "/proj/tour.ipynb")
-    tour(ip, session)
-    assert {r.info.notebook for r in magics.graph.runs} == {"/proj/tour.ipynb"}
+    tour(ip)
+    assert {r.info.notebook for r in lineage_magics(ip).graph.runs} == {"/proj/tour.ipynb"}
