@@ -3,8 +3,10 @@
 Conventions (as in sqllineage and OpenLineage):
 
 * CTE names and derived-table aliases are never datasets; tables only written are not reads.
-* INSERT/UPDATE/DELETE/MERGE targets are writes only (a target that is also read in a
-  FROM clause or subquery is a read as well).
+* INSERT and DELETE targets are writes only (a target that is also read in a FROM clause
+  or subquery is a read as well). A MERGE target is read too (ON matches its rows), and so
+  is an UPDATE target whose own columns SET or WHERE read: every column edge's source
+  dataset is among the statement's reads.
 * A query with no write target flows into the dataset :data:`RESULT` (``"<result>"``).
 """
 

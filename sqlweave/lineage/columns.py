@@ -2,7 +2,8 @@
 
 Every output column of a query gets a :class:`Flow`: the *base* columns it is computed from
 (through CTEs, derived tables, subqueries and set operations) with an OpenLineage DIRECT
-subtype, plus the columns that influence it INDIRECTLY. Clauses that shape every row (JOIN
+subtype, plus the columns that influence it INDIRECTLY. The right side of ``EXCEPT`` only
+removes rows: its columns FILTER every output column (as a ``NOT EXISTS`` would). Clauses that shape every row (JOIN
 conditions, WHERE/HAVING/QUALIFY, GROUP BY, ORDER BY) give query-wide indirect columns;
 window PARTITION/ORDER and CASE conditions belong to the one output column they appear in.
 
@@ -151,7 +152,7 @@ class ColumnResolver:
         ]
 
     def _set_outputs(self, scope: Scope) -> list[tuple[str, Flow]]:
-        branches = [self._scope_outputs(s) for s in scope.set_operation_scopes]
+        branches = [self._scope_outputs(s) for s in _value_branches(scope)]
         if not branches:
             return []
         first = branches[0]
@@ -342,8 +343,10 @@ class ColumnResolver:
         found: set[tuple[ColumnRef, TransformSubtype]] = set()
         expression = scope.expression
         if isinstance(expression, exp.SetOperation):
-            for branch in scope.set_operation_scopes:
+            for branch in _value_branches(scope):
                 found |= self._scope_indirect(branch)
+            for branch in _filter_branches(scope):
+                found |= self._removed_rows(branch)
         for join in expression.args.get("joins") or ():
             if join.args.get("on"):
                 found |= self._clause_indirect(scope, join.args["on"], TransformSubtype.JOIN)
@@ -363,6 +366,14 @@ class ColumnResolver:
             for child in scope.subquery_scopes + scope.derived_table_scopes:
                 found |= self._scope_indirect(child)
         self._indirect[key] = found
+        return found
+
+    def _removed_rows(self, branch: Scope) -> set[tuple[ColumnRef, TransformSubtype]]:
+        """The right side of ``EXCEPT``: every column it reads decides which rows are removed,
+        so it FILTERs every output column and supplies none of their values."""
+        found = {(ref, TransformSubtype.FILTER) for ref, _ in self._scope_indirect(branch)}
+        for _, flow in self._scope_outputs(branch):
+            found |= flow.as_indirect(TransformSubtype.FILTER)
         return found
 
     def _group_by_all(
@@ -611,3 +622,16 @@ def _role(node: exp.Expression, root: exp.Expression) -> TransformSubtype:
             direct = stronger(direct, _TRANSFORMATION)
         child, parent = parent, parent.parent
     return direct
+
+
+def _value_branches(scope: Scope) -> list[Scope]:
+    """The branches of a set operation whose rows make its output: all of them for UNION and
+    INTERSECT (an INTERSECT row's values are in both), the left one only for EXCEPT."""
+    branches = list(scope.set_operation_scopes)
+    return branches[:1] if isinstance(scope.expression, exp.Except) else branches
+
+
+def _filter_branches(scope: Scope) -> list[Scope]:
+    """The right side of an EXCEPT: it only removes rows from the left one's."""
+    branches = list(scope.set_operation_scopes)
+    return branches[1:] if isinstance(scope.expression, exp.Except) else []

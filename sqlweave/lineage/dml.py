@@ -169,6 +169,10 @@ def update(analyzer: StatementAnalyzer, statement: exp.Update) -> Facts:
     if statement.args.get("where"):
         select.set("where", statement.args["where"].copy())
     facts.edges = analyzer.query_edges(with_ctes(statement, select), target)
+    if any(edge.source.dataset == target for edge in facts.edges):
+        # SET or WHERE reads the target's own columns: it is read as well as written, and
+        # every column edge's source is among the reads
+        facts.reads.add(target)
     return facts
 
 
@@ -231,6 +235,8 @@ def merge(analyzer: StatementAnalyzer, statement: exp.Merge) -> Facts:
     facts = Facts(StatementKind.MERGE, reads=analyzer.reads_of(statement, [target_node]))
     if target is None:
         return facts
+    # ON matches the target's rows against the source's: MERGE reads its target too
+    facts.reads.add(target)
     facts.writes.add(target)
     using = statement.args.get("using")
     if using is None:

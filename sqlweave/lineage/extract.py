@@ -14,7 +14,8 @@ new name, a drop ends it).
 Statement kinds: DROP records ``drops``; ``ALTER ... RENAME``, MySQL ``RENAME TABLE`` and
 T-SQL ``sp_rename`` record ``renames`` (their reads/writes stay empty); TRUNCATE, SET, USE,
 ANALYZE, GRANT, CREATE FUNCTION/INDEX/SCHEMA, ... are ``NO_LINEAGE``. UPDATE/DELETE/MERGE
-targets are writes; they are reads only when read again elsewhere in the statement.
+targets are writes; a MERGE target is also a read (ON matches its rows), an UPDATE target
+when SET or WHERE reads its columns: every column edge's source is among the reads.
 
 Naming rule for datasets and columns:
 

@@ -23,6 +23,24 @@ def test_golden(case: Case) -> None:
     assert render(extract(case.sql, case.dialect, case.schema)) == case.expected
 
 
+def test_every_column_edge_leaves_a_dataset_the_statement_reads() -> None:
+    """``reads`` and the column edges tell one story: a MERGE or UPDATE reading its own
+    target's columns lists the target among its reads."""
+    leaks = [
+        (case.id, sorted({e.source.dataset for e in s.column_edges} - s.reads))
+        for case in CASES
+        for s in extract(case.sql, case.dialect, case.schema)
+        if {e.source.dataset for e in s.column_edges} - s.reads
+    ]
+    assert leaks == []
+
+
+def test_the_right_side_of_except_filters_and_supplies_no_values() -> None:
+    (s,) = extract("SELECT id FROM a EXCEPT SELECT id FROM b")
+    from_b = {(e.type.value, e.subtype.value) for e in s.column_edges if e.source.dataset == "b"}
+    assert from_b == {("INDIRECT", "FILTER")}
+
+
 def test_package_export_stays_callable() -> None:
     first = sqlweave.lineage.extract("SELECT x FROM a")
     again = sqlweave.lineage.extract("SELECT x FROM a")
