@@ -1,5 +1,5 @@
 """The distributed engine: a coordinator and DataFusion workers over ZeroMQ, with its
-planner, scheduler, protocol and transport. The in-process engines live in
+planner (:mod:`.planning`), scheduler, protocol and transport. The in-process engines live in
 :mod:`sqlweave.engines`.
 
 Never imports IPython: usable from plain Python and the CLI.

@@ -3,7 +3,7 @@
 Two ROUTER sockets, each with one handler table: workers (registration,
 heartbeats, task results) and clients (queries, cancels, catalog commands,
 status). Decisions live elsewhere: membership and liveness in
-:class:`.coordinator_state.Membership`, planning in :mod:`.planner`, task
+:class:`.coordinator_state.Membership`, planning in :mod:`.planning`, task
 scheduling and re-running lost work in :class:`.scheduler.QueryState`, which
 statements are distributed in :mod:`.routing`. The rest of the coordinator's
 work is in modules named after it, mixed into :class:`Coordinator`:
@@ -57,7 +57,7 @@ from .frame_cache import FrameCache
 from .journal import HISTORY, Journal, Op, Record
 from .local_statements import LocalStatements, _ClientSession, _LocalOutcome
 from .offloop import OffLoop
-from .planner import NotDistributable
+from .planning import NotDistributable
 from .replies import failure, first_line, shift_position
 from .routing import CREATE_EXTERNAL, EXPLAIN, INTO, LEADING_COMMENTS, QUERY, WRITES, table_name
 from .status_views import StatusViews

@@ -26,7 +26,7 @@ from .fragments import (
     TaskInput,
     TaskSpec,
 )
-from .planner import NotDistributable
+from .planning import NotDistributable
 from .replies import encode_dictionaries, explain_table, first_line, is_data_error
 from .task import concat_tables
 
@@ -64,7 +64,7 @@ class DistributedQueries:
     """Carrying out the scheduler's instructions for the coordinator's running queries."""
 
     def _plan(self, sql: str, params: dict[str, Any], settings: Settings = ()) -> DistributedPlan:
-        from .planner import plan_query
+        from .planning import plan_query
 
         try:
             return plan_query(sql, self.catalog, self._options(), params or None, settings)
@@ -76,7 +76,7 @@ class DistributedQueries:
             raise sqlerrors.from_datafusion(exc, sql, self.catalog.names()) from None
 
     def _options(self) -> Any:
-        from .planner import PlannerOptions
+        from .planning import PlannerOptions
 
         return PlannerOptions(workers=len(self.membership.alive()), **self.planner_options)
 
@@ -214,7 +214,7 @@ class DistributedQueries:
         """
         if q.fallback or q.message is None or is_data_error(error):
             return False
-        from .planner import NotDistributable, whole_query_plan
+        from .planning import NotDistributable, whole_query_plan
 
         log.info("query %s falls back to the coordinator: %s", q.request_id, error)
         if not self.membership.alive():

@@ -5,7 +5,7 @@ its rows and time) once the query has run.
 
 >>> import pyarrow as pa
 >>> from sqlweave.cluster.catalog import Catalog
->>> from sqlweave.cluster.planner import PlannerOptions, plan_query
+>>> from sqlweave.cluster.planning import PlannerOptions, plan_query
 >>> catalog = Catalog()
 >>> _ = catalog.add_arrow("t", pa.table({"k": [1, 2, 1], "v": [10, 20, 30]}), partitions=2)
 >>> plan = plan_query("SELECT k, sum(v) FROM t GROUP BY k", catalog, PlannerOptions(workers=2))

@@ -4,7 +4,7 @@ A query becomes a :class:`DistributedPlan`: a DAG of :class:`Stage` s. A stage
 runs as one or more :class:`TaskSpec` s (one per partition), each executing a
 plan fragment over named input tables and routing its output (to the
 coordinator, to every worker, or hash-partitioned to workers). The planner
-(:mod:`.planner`) builds plans, the scheduler (:mod:`.scheduler`) turns them
+(:mod:`.planning`) builds plans, the scheduler (:mod:`.scheduler`) turns them
 into tasks and reacts to events, :mod:`.task` runs one task on a DataFusion
 ``SessionContext``; the coordinator and worker processes only carry these
 values over ZeroMQ.

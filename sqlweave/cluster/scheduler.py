@@ -15,7 +15,7 @@ if such a producer had itself lived on the dead worker, its own producers, recur
 Results that already reached the coordinator are kept.
 
 >>> import pyarrow as pa
->>> from sqlweave.cluster.planner import PlannerOptions, plan_query
+>>> from sqlweave.cluster.planning import PlannerOptions, plan_query
 >>> catalog = Catalog()
 >>> _ = catalog.add_arrow("t", pa.table({"k": [1, 2, 1], "v": [10, 20, 30]}), partitions=2)
 >>> plan = plan_query("SELECT k, sum(v) FROM t GROUP BY k", catalog, PlannerOptions(workers=2))

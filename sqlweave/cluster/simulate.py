@@ -6,7 +6,7 @@ coordinator's loop without sockets, so plans, the exchange rules and worker-loss
 recovery are testable in pure tests.
 
 >>> import pyarrow as pa
->>> from sqlweave.cluster.planner import PlannerOptions, plan_query
+>>> from sqlweave.cluster.planning import PlannerOptions, plan_query
 >>> catalog = Catalog()
 >>> _ = catalog.add_arrow("t", pa.table({"k": [1, 2, 1, 3], "v": [10, 20, 30, 40]}), partitions=2)
 >>> sql = "SELECT k, sum(v) AS s FROM t GROUP BY k ORDER BY k"

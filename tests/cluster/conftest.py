@@ -10,7 +10,7 @@ import tpchdata
 from datafusion import SessionContext
 
 from sqlweave.cluster.catalog import Catalog
-from sqlweave.cluster.planner import PlannerOptions
+from sqlweave.cluster.planning import PlannerOptions
 
 
 @pytest.fixture(scope="session")

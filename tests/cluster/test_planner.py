@@ -12,7 +12,7 @@ from sqlweave.cluster.fragments import (
     OutputMode,
     ScanInput,
 )
-from sqlweave.cluster.planner import PlannerOptions, plan_query
+from sqlweave.cluster.planning import PlannerOptions, plan_query
 from sqlweave.cluster.simulate import simulate
 
 TWO = PlannerOptions(workers=2)
@@ -192,12 +192,12 @@ def test_unknown_table_is_an_error(tpch_catalog):
 def test_a_plan_shape_the_planner_cannot_cut_runs_on_the_coordinator(
     tpch_catalog, tpch_reference, tpch_queries, assert_result, monkeypatch
 ):
-    from sqlweave.cluster import planner
+    from sqlweave.cluster.planning.context import PlanContext
 
     def refuse(self, rel):
         raise NotImplementedError("no")
 
-    monkeypatch.setattr(planner._Builder, "plan", refuse)
+    monkeypatch.setattr(PlanContext, "plan", refuse)
     sql = tpch_queries["q18"]
     plan = plan_query(sql, tpch_catalog, TWO)
     assert "could not be distributed (NotImplementedError: no)" in plan.notes[0]

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 from datafusion import SessionContext
 
-from sqlweave.cluster.planner import plan_query
+from sqlweave.cluster.planning import plan_query
 from sqlweave.cluster.roundtrip import atoms, substrait_loss
 
 LOSSY = [

@@ -7,7 +7,7 @@ import pytest
 
 from sqlweave.cluster.catalog import Catalog
 from sqlweave.cluster.explain import explain_graph, explain_text
-from sqlweave.cluster.planner import PlannerOptions, plan_query
+from sqlweave.cluster.planning import PlannerOptions, plan_query
 from sqlweave.cluster.scheduler import WorkerLost
 from sqlweave.cluster.simulate import SimulationError, simulate
 

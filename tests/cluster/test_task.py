@@ -191,7 +191,7 @@ def test_catalog_memory_partitions_and_empty_shares():
 
 
 def test_csv_tables_are_read_by_datafusion_like_the_catalog(tmp_path, assert_result):
-    from sqlweave.cluster.planner import PlannerOptions, plan_query
+    from sqlweave.cluster.planning import PlannerOptions, plan_query
     from sqlweave.cluster.simulate import simulate
 
     for i in range(3):

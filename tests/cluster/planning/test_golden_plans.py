@@ -35,7 +35,7 @@ from datafusion import SessionContext
 
 from sqlweave.cluster.catalog import Catalog
 from sqlweave.cluster.explain import explain_text
-from sqlweave.cluster.planner import PlannerOptions, plan_query
+from sqlweave.cluster.planning import PlannerOptions, plan_query
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PLANS = FIXTURES / "plans"
