@@ -1,7 +1,9 @@
-"""Fixtures for the cluster's pure tests: a TPC-H catalog and a single-process reference."""
+"""Fixtures for the cluster's pure tests: TPC-H catalogs (statistics only, or generated files)
+and a single-process reference."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pyarrow as pa
@@ -11,6 +13,28 @@ from datafusion import SessionContext
 
 from sqlweave.cluster.catalog import Catalog
 from sqlweave.cluster.planning import PlannerOptions
+
+#: TPC-H at scale factor 1 as ``-- rows: N`` + ``CREATE TABLE`` statements
+TPCH_SF1_STATISTICS = Path(__file__).parent / "planning" / "fixtures" / "tpch_sf1.sql"
+
+
+def statistics_catalog(path: Path) -> Catalog:
+    """The tables of a ``-- rows: N`` + ``CREATE TABLE`` file, as statistics only (no rows)."""
+    ctx = SessionContext()
+    catalog = Catalog()
+    for rows, ddl in re.findall(
+        r"^-- rows: (\d+)\n(CREATE TABLE .*?;)", path.read_text(), re.M | re.S
+    ):
+        ctx.sql(ddl).collect()
+        name = re.match(r"CREATE TABLE (\w+)", ddl).group(1)
+        catalog.add_statistics(name, ctx.table(name).schema(), int(rows))
+    return catalog
+
+
+@pytest.fixture(scope="session")
+def tpch_statistics() -> Catalog:
+    """The eight TPC-H tables at SF 1 as statistics only: for plan shapes, nothing to read."""
+    return statistics_catalog(TPCH_SF1_STATISTICS)
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,13 @@
-"""The distributed planner: plan shapes, and (cheaply) that each shape gives the right answer."""
+"""The distributed planner: plan shapes, and (cheaply) that each shape gives the right answer.
+
+Shape-only tests plan over TPC-H SF 1 *statistics* (``tpch_statistics``: row counts, no rows);
+tests that also check answers run the plan over the generated SF 0.01 files. The golden plans
+of ``tests/cluster/planning`` pin every shape's EXPLAIN text.
+"""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import pytest
 from datafusion import substrait as ss
@@ -16,6 +23,10 @@ from sqlweave.cluster.planning import PlannerOptions, plan_query
 from sqlweave.cluster.simulate import simulate
 
 TWO = PlannerOptions(workers=2)
+#: at SF 1, these thresholds hash-shuffle the joins of two large sides
+SF1_SHUFFLE = PlannerOptions(
+    workers=2, broadcast_rows=200_000, broadcast_ratio=16, replicate_rows=10_000, reduce_ratio=0
+)
 
 
 def worker_stages(plan):
@@ -31,9 +42,9 @@ def check(sql, catalog, reference, assert_result, options=TWO, **params):
 
 
 def test_q1_is_a_partial_aggregate_on_workers_and_a_final_one_on_the_coordinator(
-    tpch_catalog, tpch_queries
+    tpch_statistics, tpch_queries
 ):
-    plan = plan_query(tpch_queries["q01"], tpch_catalog, TWO)
+    plan = plan_query(tpch_queries["q01"], tpch_statistics, TWO)
     assert len(plan.stages) == 2
     scan, root = plan.stages
     assert root.id == plan.root and root.location == Location.COORDINATOR
@@ -47,10 +58,8 @@ def test_q1_is_a_partial_aggregate_on_workers_and_a_final_one_on_the_coordinator
         ss.Serde.deserialize_bytes(stage.fragment.payload)  # a valid Substrait plan
 
 
-def test_large_joins_are_hash_shuffled_and_small_sides_broadcast(
-    tpch_catalog, tpch_queries, shuffle_options
-):
-    plan = plan_query(tpch_queries["q03"], tpch_catalog, shuffle_options)
+def test_large_joins_are_hash_shuffled_and_small_sides_broadcast(tpch_statistics, tpch_queries):
+    plan = plan_query(tpch_queries["q03"], tpch_statistics, SF1_SHUFFLE)
     by_mode = {m: [s for s in plan.stages if s.output.mode == m] for m in OutputMode}
     assert len(by_mode[OutputMode.HASH]) == 2
     assert all(s.output.keys and s.output.partitions == 2 for s in by_mode[OutputMode.HASH])
@@ -64,9 +73,9 @@ def test_large_joins_are_hash_shuffled_and_small_sides_broadcast(
     assert "by hash partition" in join.description
 
 
-def test_with_default_options_small_tpch_tables_are_broadcast(tpch_catalog, tpch_queries):
+def test_with_default_options_small_tpch_tables_are_broadcast(tpch_statistics, tpch_queries):
     no_replicas = PlannerOptions(workers=2, replicate_rows=0)
-    plan = plan_query(tpch_queries["q05"], tpch_catalog, no_replicas)
+    plan = plan_query(tpch_queries["q05"], tpch_statistics, no_replicas)
     modes = {s.output.mode for s in worker_stages(plan)}
     assert OutputMode.HASH not in modes and OutputMode.BROADCAST in modes
     (probe,) = [s for s in worker_stages(plan) if ScanInput("lineitem") in s.inputs]
@@ -184,9 +193,9 @@ def test_parameters(tpch_catalog, tpch_reference, assert_result):
     check(sql, tpch_catalog, tpch_reference, assert_result, q=45)
 
 
-def test_unknown_table_is_an_error(tpch_catalog):
+def test_unknown_table_is_an_error(tpch_statistics):
     with pytest.raises(ValueError, match=r"table 'datafusion\.public\.nope' not found"):
-        plan_query("select * from nope", tpch_catalog, TWO)
+        plan_query("select * from nope", tpch_statistics, TWO)
 
 
 def test_a_plan_shape_the_planner_cannot_cut_runs_on_the_coordinator(
@@ -206,8 +215,8 @@ def test_a_plan_shape_the_planner_cannot_cut_runs_on_the_coordinator(
     assert_result(got, tpch_reference.sql(sql).to_arrow_table())
 
 
-def test_co_partitioned_sides_are_not_shuffled_again(tpch_catalog, tpch_queries, shuffle_options):
-    plan = plan_query(tpch_queries["q18"], tpch_catalog, shuffle_options)
+def test_co_partitioned_sides_are_not_shuffled_again(tpch_statistics, tpch_queries):
+    plan = plan_query(tpch_queries["q18"], tpch_statistics, SF1_SHUFFLE)
     hashed = [s for s in plan.stages if s.output.mode == OutputMode.HASH]
     assert len(hashed) == 3  # orders+customer, lineitem, lineitem for the IN subquery
     (final,) = [s for s in worker_stages(plan) if s.output.mode == OutputMode.GATHER]
@@ -215,8 +224,8 @@ def test_co_partitioned_sides_are_not_shuffled_again(tpch_catalog, tpch_queries,
     assert "aggregate (partitions already by group keys)" in final.description
 
 
-def test_uncorrelated_subquery_results_are_broadcast_to_the_workers(tpch_catalog, tpch_queries):
-    plan = plan_query(tpch_queries["q22"], tpch_catalog, TWO)
+def test_uncorrelated_subquery_results_are_broadcast_to_the_workers(tpch_statistics, tpch_queries):
+    plan = plan_query(tpch_queries["q22"], tpch_statistics, TWO)
     assert not any("filter runs on the coordinator" in n for n in plan.notes)
     (probe,) = [s for s in worker_stages(plan) if "filter with broadcast subquery" in s.description]
     sub = [s for s in worker_stages(plan) if "broadcast for a subquery" in s.description]
@@ -255,30 +264,26 @@ def test_anti_joins_are_hash_shuffled_only_when_no_key_can_be_null(
     assert not any("anti join (by hash partition)" in s.description for s in plan.stages)
 
 
-def test_no_reduction_when_the_smaller_side_is_volatile(tpch_catalog):
-    options = PlannerOptions(
-        workers=2, broadcast_rows=2_000, broadcast_ratio=16, replicate_rows=100
-    )
+def test_no_reduction_when_the_smaller_side_is_volatile(tpch_statistics):
+    options = replace(SF1_SHUFFLE, reduce_ratio=4)
     sql = (
         "select count(*) from lineitem join (select o_orderkey from orders where {cond}) o"
         " on l_orderkey = o.o_orderkey"
     )
-    steady = plan_query(sql.format(cond="o_totalprice > 1000"), tpch_catalog, options)
+    steady = plan_query(sql.format(cond="o_totalprice > 1000"), tpch_statistics, options)
     assert any("(reduction)" in s.description for s in steady.stages)
     # the keys would come from a second run of the side: random() would pick other rows
-    volatile = plan_query(sql.format(cond="random() > 0.5"), tpch_catalog, options)
+    volatile = plan_query(sql.format(cond="random() > 0.5"), tpch_statistics, options)
     assert not any("(reduction)" in s.description for s in volatile.stages)
 
 
-def test_a_user_table_named_like_a_replica_is_never_shadowed(tpch_dir, tpch_queries):
-    import tpchdata
-
+def test_a_user_table_named_like_a_replica_is_never_shadowed(tpch_statistics, tpch_queries):
     from sqlweave.cluster.catalog import Catalog
 
     catalog = Catalog()
-    for name, path in tpchdata.table_paths(tpch_dir).items():
-        catalog.add_files(name, str(path))
-    catalog.add_files("__replica_nation", str(tpchdata.table_paths(tpch_dir)["nation"]))
+    for name in tpch_statistics.names():
+        catalog.add_entry(tpch_statistics[name], {})
+    catalog.add_statistics("__replica_nation", catalog["nation"].schema, rows=25)
     plan = plan_query(tpch_queries["q05"], catalog, TWO)
     inputs = {i for s in plan.stages for i in s.inputs}
     assert ScanInput("nation", replicated=True) not in inputs

@@ -1,7 +1,8 @@
 """Golden plans: SQL plus catalog statistics in, EXPLAIN text out (sqlglot's optimizer tests' style).
 
-The catalog (``fixtures/tpch_sf1.sql``) is TPC-H at scale factor 1 as statistics only: each
-table's schema and row count, no rows (:meth:`Catalog.add_statistics`). Each file in
+The catalog (``fixtures/tpch_sf1.sql``, the ``tpch_statistics`` fixture of
+``tests/cluster/conftest.py``) is TPC-H at scale factor 1 as statistics only: each table's
+schema and row count, no rows (:meth:`Catalog.add_statistics`). Each file in
 ``fixtures/plans/`` holds cases of this form::
 
     -- title: what the case shows (unique in its file)
@@ -31,7 +32,6 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 import tpchdata
-from datafusion import SessionContext
 
 from sqlweave.cluster.catalog import Catalog
 from sqlweave.cluster.explain import explain_text
@@ -61,18 +61,6 @@ class Case:
     @property
     def id(self) -> str:
         return f"{self.file.stem}: {self.title}"
-
-
-def statistics_catalog(path: Path) -> Catalog:
-    """The tables of a ``-- rows: N`` + ``CREATE TABLE`` file, as statistics only."""
-    ctx = SessionContext()
-    catalog = Catalog()
-    text = path.read_text()
-    for rows, ddl in re.findall(r"^-- rows: (\d+)\n(CREATE TABLE .*?;)", text, re.M | re.S):
-        ctx.sql(ddl).collect()
-        name = re.match(r"CREATE TABLE (\w+)", ddl).group(1)
-        catalog.add_statistics(name, ctx.table(name).schema(), int(rows))
-    return catalog
 
 
 def parse_options(text: str) -> PlannerOptions:
@@ -129,18 +117,13 @@ def all_cases() -> list[Case]:
     return [c for path in sorted(PLANS.glob("*.sql")) for c in read_cases(path)[1]]
 
 
-@pytest.fixture(scope="module")
-def catalog() -> Catalog:
-    return statistics_catalog(FIXTURES / "tpch_sf1.sql")
-
-
 def explain(case: Case, catalog: Catalog) -> str:
     return explain_text(plan_query(case.sql, catalog, case.options))
 
 
 @pytest.mark.parametrize("case", all_cases(), ids=lambda c: c.id)
-def test_golden_plan(case: Case, catalog: Catalog) -> None:
-    got = explain(case, catalog)
+def test_golden_plan(case: Case, tpch_statistics: Catalog) -> None:
+    got = explain(case, tpch_statistics)
     if UPDATE:
         prose, cases = read_cases(case.file)
         write_cases(
@@ -173,7 +156,8 @@ def test_the_fixture_reader_sees_options_queries_and_plans(tmp_path: Path) -> No
     assert [c.expected for c in read_cases(fixture)[1]] == ["new", "Distributed plan"]
 
 
-def test_the_statistics_catalog_has_tpch_at_scale_factor_one(catalog: Catalog) -> None:
+def test_the_statistics_catalog_has_tpch_at_scale_factor_one(tpch_statistics: Catalog) -> None:
+    catalog = tpch_statistics
     assert catalog["lineitem"].rows == 6_001_215 and catalog["region"].rows == 5
     assert pa.types.is_date32(catalog["orders"].schema.field("o_orderdate").type)
     with pytest.raises(ValueError, match="statistics only"):
