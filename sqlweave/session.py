@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from . import frames, guard, params
 from .engines.engine import Engine, ProgressCallback
-from .engines.paths_policy import PathPolicy
+from .engines.paths_policy import Effects, PathPolicy
 from .engines.registry import EngineSpec, engine_kind, make_engine
 from .engines.sqlerrors import did_you_mean
 from .errors import Position, QueryCancelled, SqlError, SqlWeaveError, UsageError
@@ -148,16 +148,17 @@ class Session:
         if self.paths is not None and isinstance(source, str):
             self.paths.register(name, source)
 
-    def _check_paths(self, sql: str) -> None:
-        """With ``allowed_paths``, refuse a statement using files outside them."""
+    def _check_paths(self, sql: str) -> Effects:
+        """With ``allowed_paths``, refuse a statement using files outside them; what it
+        changes in the table locations once it has run."""
         if self.paths is None or self.engine.name == "cluster":
-            return  # a coordinator enforces its own roots
+            return Effects()  # a coordinator enforces its own roots
         ctx = getattr(self.engine, "ctx", None)
         if self.engine.name != "datafusion" or ctx is None:
             raise UsageError(
                 f"allowed_paths is enforced on embedded DataFusion only, not {self.engine.name}"
             )
-        self.paths.check_statement(ctx, sql)
+        return self.paths.check_statement(ctx, sql)
 
     @staticmethod
     def _register_on(engine: Engine, name: str, source: Any, fmt: str | None) -> None:
@@ -169,6 +170,8 @@ class Session:
     def deregister(self, name: str) -> None:
         self._registered.pop(name, None)
         self.engine.deregister(name)
+        if self.paths is not None:
+            self.paths.forget(name)
 
     def registered_files(self) -> dict[str, str]:
         """``{name: path}`` of the tables registered from files."""
@@ -263,7 +266,7 @@ class Session:
             text, values = params.bind(
                 stmt.text, namespace, explicit, stmt.tokens or None, stmt.start
             )
-            self._check_paths(text)
+            effects = self._check_paths(text)
             with self._frames_in(stmt, namespace) as scope:
                 while True:
                     try:
@@ -275,6 +278,8 @@ class Session:
                         if not self._register_missing(exc, stmt, namespace, scope):
                             _explain_exists(exc, stmt, scope)
                             raise
+                if effects and self.paths is not None:
+                    self.paths.apply(effects)
                 elapsed = time.perf_counter() - t0
                 rows, message = _outcome(stmt, table)
                 if stmt.kind is not Kind.QUERY and message is not None:

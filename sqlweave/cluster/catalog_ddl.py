@@ -19,8 +19,8 @@ from .. import errors
 from ..engines.paths_policy import Access
 from . import limits
 from . import protocol as P
-from .journal import Op, Record
-from .routing import CREATE_EXTERNAL, DECLARED, table_name
+from .journal import FILE_BACKED, Op, Record
+from .routing import CREATE_EXTERNAL, DECLARED, Change, Write, table_name
 
 log = logging.getLogger("sqlweave.cluster.coordinator")
 
@@ -29,33 +29,103 @@ class CatalogCommands:
     """Handlers for the catalog messages and the DDL that changes the cluster catalog."""
 
     def _recover(self) -> None:
-        """Rebuild the catalog from the journal (a table whose files are gone is skipped)."""
+        """Rebuild the catalog from the journal (a table whose files are gone is skipped).
+
+        Records replay in the order they were made; one that fails (a view over a table
+        replaced later, say) is tried again after the others, until a pass restores
+        nothing more."""
         assert self.journal is not None
-        for rec in self.journal.catalog():
-            try:
-                if rec.op is Op.REGISTER_PATH:
-                    self.paths.register(rec.name, rec.path)
-                    fmt, found = self._read_path(rec.name, rec.path, rec.format)
-                    if fmt == "arrow":
-                        self.catalog.add_arrow(rec.name, found, self._parts())
-                    else:
-                        self.catalog.add_files(rec.name, found, fmt)
-                elif rec.op is Op.REGISTER_ARROW:
-                    table = self.journal.load_table(rec.file)
-                    self.context().register_arrow(rec.name, table)
-                    self.catalog.add_arrow(rec.name, table, self._parts())
-                elif rec.op is Op.EXTERNAL:
-                    self.paths.check_statement(self.context().ctx, rec.sql)
-                    self.context().execute(rec.sql)
-                    ddl = CREATE_EXTERNAL.match(rec.sql)
-                    if ddl:
-                        self._add_external(ddl, rec.sql)
-            except Exception as exc:
-                log.warning("could not restore table %s from the journal: %s", rec.name, exc)
-                self.journal.append(Record(Op.DEREGISTER, name=rec.name))
+        pending = self.journal.catalog()
+        failed: dict[str, Exception] = {}
+        while pending:
+            left = []
+            for rec in pending:
+                try:
+                    self._restore(rec)
+                    failed.pop(rec.name, None)
+                except Exception as exc:
+                    failed[rec.name] = exc
+                    left.append(rec)
+            if len(left) == len(pending):
+                break
+            pending = left
+        for name, exc in failed.items():
+            log.warning("could not restore table %s from the journal: %s", name, exc)
+            self.journal.append(Record(Op.DEREGISTER, name=name))
         self.queries_run = len(self.history)
         self.journal.compact()
         log.info("recovered %d tables from %s", len(self.journal.catalog()), self.journal.directory)
+
+    def _restore(self, rec: Record) -> None:
+        """Apply one catalog record of the journal."""
+        assert self.journal is not None
+        if rec.op is Op.REGISTER_PATH:
+            self.paths.register(rec.name, rec.path)
+            fmt, found = self._read_path(rec.name, rec.path, rec.format)
+            if fmt == "arrow":
+                self.catalog.add_arrow(rec.name, found, self._parts())
+            else:
+                self.catalog.add_files(rec.name, found, fmt)
+        elif rec.op is Op.REGISTER_ARROW:
+            table = self.journal.load_table(rec.file)
+            self.context().register_arrow(rec.name, table)
+            self.catalog.add_arrow(rec.name, table, self._parts())
+        elif rec.op is Op.TABLE:  # made by SQL here: it stays out of the cluster catalog
+            self.context().register_arrow(rec.name, self.journal.load_table(rec.file))
+        elif rec.op is Op.VIEW:
+            self._session_like(rec.settings).sql(rec.sql).collect()
+        elif rec.op is Op.EXTERNAL:
+            self.paths.apply(self.paths.check_statement(self.context().ctx, rec.sql))
+            self.context().execute(rec.sql)
+            ddl = CREATE_EXTERNAL.match(rec.sql)
+            if ddl:
+                self._add_external(ddl, rec.sql)
+
+    def _session_like(self, settings: tuple[tuple[str, str], ...]) -> Any:
+        """A context over the shared catalog with a client session's ``settings``."""
+        from ..engines.local import apply_settings, make_context
+
+        ctx = make_context()
+        apply_settings(ctx, settings)
+        ctx.register_catalog_provider("datafusion", self.context().ctx.catalog())
+        return ctx
+
+    def _journal_write(self, write: Write, sql: str, settings: tuple[tuple[str, str], ...]) -> None:
+        """(On the statement's thread) make what a finished statement did to a table durable.
+
+        A table made or changed here has its rows written to the state directory (an
+        Arrow file, renamed into place once complete) and journaled by reference; a view
+        is journaled as its statement and the settings it ran under; a drop as a drop.
+        Tables whose rows live in files (registered paths, external tables) need nothing.
+        Runs under one lock, so the journal's order is the order the tables were read in.
+        """
+        if self.journal is None:
+            return
+        ctx = self.context().ctx
+        with self._journal_lock:
+            try:
+                exists = ctx.table_exist(write.name)
+                if write.change is Change.DROP:
+                    if not exists:
+                        self.journal.append(Record(Op.DEREGISTER, write.name))
+                    return
+                if not exists:
+                    return  # e.g. a name the statement only seemed to write
+                if write.change is Change.VIEW:
+                    self.journal.append(Record(Op.VIEW, write.name, sql=sql, settings=settings))
+                    return
+                kept = self.journal.record_of(write.name)
+                table_kind = ctx.catalog().schema().table(write.name).kind
+                if (kept is not None and kept.op in FILE_BACKED) or table_kind == "view":
+                    return
+                file = self.journal.save_table(ctx.table(write.name).to_arrow_table())
+                self.journal.append(Record(Op.TABLE, write.name, file=file))
+            except Exception as exc:
+                log.exception("journaling %s failed", write.name)
+                raise errors.UsageError(
+                    f"the statement ran, but {write.name} could not be made durable "
+                    f"(it may be lost if the coordinator restarts): {exc}"
+                ) from None
 
     def _record(self, record: Record) -> None:
         """Journal a catalog change (durably, before the client hears of it)."""
@@ -155,6 +225,7 @@ class CatalogCommands:
     def _on_deregister(self, identity: bytes, msg: P.Deregister) -> None:
         self.catalog.remove(msg.name)
         self.context().deregister(msg.name)
+        self.paths.forget(msg.name)
         self._record(Record(Op.DEREGISTER, msg.name))
         P.send(self.clients, P.Ok(msg.request_id), identity)
 

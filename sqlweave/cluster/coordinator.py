@@ -37,7 +37,7 @@ import pyarrow as pa
 import zmq
 
 from .. import errors, guard
-from ..engines.paths_policy import PathPolicy
+from ..engines.paths_policy import Effects, PathPolicy
 from . import curve, limits
 from . import protocol as P
 from . import scheduler as S
@@ -143,7 +143,11 @@ class Coordinator(CatalogCommands, LocalStatements, DistributedQueries, StatusVi
         self._started_at = time.time()
         #: started coordinator-local statements: future -> (sql, perf_counter at start)
         self._local_started: dict[cf.Future, tuple[str, float]] = {}
+        #: what running local statements change in the path policy, once they succeed
+        self._local_effects: dict[cf.Future, Effects] = {}
         self.journal: Journal | None = None
+        #: statement threads journal their tables one at a time (see _journal_write)
+        self._journal_lock = threading.Lock()
         #: finished statements, newest last (the journal's when there is one)
         self.history: deque[Record] = deque(maxlen=HISTORY)
         if state_dir is not None:
@@ -362,8 +366,8 @@ class Coordinator(CatalogCommands, LocalStatements, DistributedQueries, StatusVi
     def _on_execute(self, identity: bytes, msg: P.ExecuteQuery) -> None:
         try:
             guard.check(msg.sql)  # from any client: a deep statement would crash this process
-            self.paths.check_statement(self._session(identity).engine.ctx, msg.sql)
-            self._start_query(identity, msg)
+            effects = self.paths.check_statement(self._session(identity).engine.ctx, msg.sql)
+            self._start_query(identity, msg, effects)
         except Exception as exc:
             log.info("query %s failed to start: %s", msg.request_id, exc)
             self._record_statement(msg.sql, "failed", 0.0, error=first_line(exc))
@@ -385,7 +389,7 @@ class Coordinator(CatalogCommands, LocalStatements, DistributedQueries, StatusVi
 
     # ----- queries ---------------------------------------------------------------------------
 
-    def _start_query(self, identity: bytes, msg: P.ExecuteQuery) -> None:
+    def _start_query(self, identity: bytes, msg: P.ExecuteQuery, effects: Effects) -> None:
         sql = LEADING_COMMENTS.sub("", msg.sql, count=1)
         explain = False
         m = EXPLAIN.match(sql)
@@ -395,6 +399,7 @@ class Coordinator(CatalogCommands, LocalStatements, DistributedQueries, StatusVi
         if ddl:
             refuse_special_file(ddl.group("location"))
             self._session(identity).engine.execute(sql)  # DataFusion validates the statement
+            self.paths.apply(effects)
             self._add_external(ddl, sql)
             self._record(Record(Op.EXTERNAL, table_name(ddl.group("name")), sql=sql))
             P.send(self.clients, P.QueryResult(msg.request_id, pa.table({})), identity)
@@ -406,14 +411,14 @@ class Coordinator(CatalogCommands, LocalStatements, DistributedQueries, StatusVi
                 # the coordinator's copy changes, the catalog's partitions would not: from
                 # now on queries over it run on the coordinator
                 self.catalog.remove(table_name(written.group("name")))
-            self._run_locally(identity, msg)
+            self._run_locally(identity, msg, effects)
             return
         settings = self._session(identity).settings if identity in self.sessions else ()
         try:
             plan = self._plan(sql, msg.params, settings)
         except NotDistributable as exc:
             log.info("running %s on the coordinator: %s", msg.request_id, exc)
-            self._run_locally(identity, msg)
+            self._run_locally(identity, msg, effects)
             return
         except errors.SqlError as exc:
             if not self._runs_locally(sql, msg.params, identity):
@@ -422,7 +427,7 @@ class Coordinator(CatalogCommands, LocalStatements, DistributedQueries, StatusVi
                 raise
             # valid for DataFusion but not (yet) distributable: run it whole on the coordinator
             log.info("running %s on the coordinator: %s", msg.request_id, exc)
-            self._run_locally(identity, msg)
+            self._run_locally(identity, msg, effects)
             return
         state = S.QueryState(msg.request_id, plan, self.membership.alive(), self.catalog)
         q = _Query(msg.request_id, identity, sql, plan, state, explain=explain, message=msg)

@@ -25,6 +25,7 @@ import dataclasses
 import json
 import logging
 import os
+import threading
 import uuid
 from collections import deque
 from dataclasses import dataclass
@@ -44,8 +45,15 @@ class Op(str, Enum):
     REGISTER_PATH = "register_path"
     REGISTER_ARROW = "register_arrow"
     EXTERNAL = "external"  # a CREATE EXTERNAL TABLE statement
+    #: a table SQL made or changed on the coordinator (CREATE TABLE AS, INSERT...): its rows
+    TABLE = "table"
+    VIEW = "view"  # a CREATE VIEW statement and the session settings it ran under
     DEREGISTER = "deregister"
     STATEMENT = "statement"  # a finished statement (query history)
+
+
+#: catalog ops whose rows live in files outside the journal (SQL writes to them go there)
+FILE_BACKED = (Op.REGISTER_PATH, Op.EXTERNAL)
 
 
 @dataclass(frozen=True)
@@ -64,9 +72,11 @@ class Record:
     bytes: int = 0
     error: str = ""
     at: float = 0.0  # wall-clock time the statement ended
+    #: VIEW: the session settings (name, value) the view was made under
+    settings: tuple[tuple[str, str], ...] = ()
 
     def to_json(self) -> str:
-        d = {k: v for k, v in dataclasses.asdict(self).items() if v not in ("", 0, 0.0, None)}
+        d = {k: v for k, v in dataclasses.asdict(self).items() if v not in ("", 0, 0.0, None, ())}
         d["op"] = self.op.value
         return json.dumps(d, separators=(",", ":"))
 
@@ -76,7 +86,8 @@ class Record:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Record:
-        return cls(**{**d, "op": Op(d["op"])})
+        settings = tuple((str(k), str(v)) for k, v in d.get("settings", ()))
+        return cls(**{**d, "op": Op(d["op"]), "settings": settings})
 
 
 class Journal:
@@ -93,6 +104,8 @@ class Journal:
         for record in self._read():
             self._apply(record)
         self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - kept open
+        # the loop appends, and so do statement threads making their tables durable
+        self._lock = threading.Lock()
 
     # ----- reading --------------------------------------------------------------
 
@@ -124,16 +137,23 @@ class Journal:
 
     def catalog(self) -> list[Record]:
         """The live catalog records, in the order they were made."""
-        return list(self._catalog.values())
+        with self._lock:
+            return list(self._catalog.values())
+
+    def record_of(self, name: str) -> Record | None:
+        """The live catalog record of table ``name``, if any."""
+        with self._lock:
+            return self._catalog.get(name)
 
     # ----- writing ----------------------------------------------------------------
 
     def append(self, record: Record) -> None:
         """Write ``record`` durably (fsync) before returning."""
-        self._apply(record)
-        self._file.write(record.to_json() + "\n")
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        with self._lock:
+            self._apply(record)
+            self._file.write(record.to_json() + "\n")
+            self._file.flush()
+            os.fsync(self._file.fileno())
 
     def save_table(self, table: pa.Table) -> str:
         """Write an in-memory table as an Arrow IPC file (fsync-ed); its relative name."""
@@ -143,6 +163,7 @@ class Journal:
             writer.write_table(table)
         _fsync_path(tmp)
         os.replace(tmp, self.directory / name)
+        _fsync_path(self.directory / "tables")  # the rename itself survives a crash
         return name
 
     def load_table(self, name: str) -> pa.Table:

@@ -18,10 +18,11 @@ from typing import Any
 
 import pyarrow as pa
 
+from ..engines.paths_policy import Effects
 from . import protocol as P
 from .fragments import Settings
 from .replies import failure, first_line
-from .routing import LEADING_COMMENTS, SETTING, WRITES, table_name
+from .routing import SETTING, Change, written
 
 log = logging.getLogger("sqlweave.cluster.coordinator")
 
@@ -76,33 +77,40 @@ class LocalStatements:
             self._default_settings = settings_of(make_context())
         return self._default_settings
 
-    def _run_locally(self, identity: bytes, msg: P.ExecuteQuery) -> None:
+    def _run_locally(
+        self, identity: bytes, msg: P.ExecuteQuery, effects: Effects | None = None
+    ) -> None:
         """Run a whole statement in the client's DataFusion session, off the loop thread.
 
         A statement that writes a table can be cancelled: it runs to its end (DataFusion
-        cannot stop it) and is then undone, before anyone is told it is done."""
+        cannot stop it) and is then undone, before anyone is told it is done. One that
+        was not cancelled is made durable (:meth:`_journal_write`) on the same thread,
+        also before anyone is told; ``effects`` (its changes to the path policy's table
+        locations) are applied once it succeeded."""
         self.queries_run += 1
         session = self._session(identity)
         baseline = self._baseline()
-        written = WRITES.match(LEADING_COMMENTS.sub("", msg.sql, count=1))
+        write = written(msg.sql)
         outcome = _LocalOutcome()
 
         def run() -> pa.Table:
             from ..engines.local import changed_settings
-            from .undo import IN_PLACE, Undo
+            from .undo import Undo
 
             undo = None
-            if written:
-                verb = written.group(1).split()[0].lower()
-                name = table_name(written.group("name"))
-                undo = Undo.before(session.engine.ctx, name, verb in IN_PLACE)
+            if write is not None:
+                undo = Undo.before(session.engine.ctx, write.name, write.change is Change.ROWS)
             try:
                 table = session.engine.execute(msg.sql, msg.params or None)
             finally:
                 with outcome.lock:
                     outcome.finished = True
-                    if outcome.cancelled and undo is not None:
+                    cancelled = outcome.cancelled
+                    if cancelled and undo is not None:
                         undo.rollback()
+            if write is not None and not cancelled:
+                # after `finished`: a cancel arriving now is told "too late", which is true
+                self._journal_write(write, msg.sql, session.settings)
             if SETTING.match(msg.sql):
                 # planning and every task of this client's queries use them from now on
                 session.settings = changed_settings(session.engine.ctx, baseline)
@@ -112,6 +120,8 @@ class LocalStatements:
         self._local_statements[fut] = (identity, msg.request_id)
         self._local_outcomes[fut] = outcome
         self._local_started[fut] = (msg.sql, time.perf_counter())
+        if effects:
+            self._local_effects[fut] = effects
 
     def _cancel_local(self, identity: bytes, request_id: str) -> bool:
         """Cancel a coordinator-local statement, telling the client only what is true."""
@@ -132,6 +142,8 @@ class LocalStatements:
             outcome.cancelled = True
         del self._local_statements[fut]
         self._local_outcomes.pop(fut, None)
+        self._local_effects.pop(fut, None)  # it will be undone: its effects never happen
+        self._local_started.pop(fut, None)
         self._cancelled_local.add(fut)
         fut.add_done_callback(lambda f: self._cancelled_local.discard(f))
         P.send(
@@ -152,10 +164,13 @@ class LocalStatements:
         for fut in [f for f in self._local_statements if f.done()]:
             identity, request_id = self._local_statements.pop(fut)
             self._local_outcomes.pop(fut, None)
+            effects = self._local_effects.pop(fut, None)
             sql, started = self._local_started.pop(fut, ("", time.perf_counter()))
             seconds = time.perf_counter() - started
             try:
                 reply: P.Message = P.QueryResult(request_id, fut.result())
+                if effects:
+                    self.paths.apply(effects)
                 rows, nbytes = reply.table.num_rows, reply.table.nbytes
                 self._record_statement(sql, "finished", seconds, rows, bytes=nbytes)
             except Exception as exc:

@@ -7,6 +7,8 @@ Pure functions of the SQL text; the coordinator acts on what they say.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from enum import Enum
 
 CREATE_EXTERNAL = re.compile(
     r"^\s*create\s+(?:or\s+replace\s+)?(?:unbounded\s+)?external\s+table\s+(?:if\s+not\s+exists\s+)?"
@@ -45,3 +47,47 @@ def table_name(name: str) -> str:
     """
     name = name.rsplit(".", 1)[-1]
     return name[1:-1] if name.startswith('"') else name.lower()
+
+
+class Change(str, Enum):
+    """What a statement run on the coordinator changes in one table."""
+
+    ROWS = "rows"  # INSERT, UPDATE, DELETE, TRUNCATE: the rows of a table
+    TABLE = "table"  # CREATE TABLE [AS], SELECT … INTO: a new table
+    VIEW = "view"  # CREATE VIEW
+    DROP = "drop"  # DROP TABLE, DROP VIEW
+
+
+@dataclass(frozen=True)
+class Write:
+    """A statement's change to table ``name`` (as DataFusion registers it)."""
+
+    change: Change
+    name: str
+
+
+#: SELECT … INTO's table
+_INTO_NAME = re.compile(r"\binto\s+(?:table\s+)?(?P<name>\"[^\"]+\"|[\w.]+)", re.IGNORECASE)
+
+
+def written(sql: str) -> Write | None:
+    """The table ``sql`` creates, changes or drops, if any.
+
+    >>> written("create or replace view v as select 1"), written("select 1")
+    (Write(change=<Change.VIEW: 'view'>, name='v'), None)
+    >>> written("SELECT * INTO Copy FROM t")
+    Write(change=<Change.TABLE: 'table'>, name='copy')
+    """
+    sql = LEADING_COMMENTS.sub("", sql, count=1)
+    m = WRITES.match(sql)
+    if m:
+        verb = m.group(1).split()[0].lower()
+        name = table_name(m.group("name"))
+        if verb == "drop":
+            return Write(Change.DROP, name)
+        if verb == "create":
+            return Write(Change.VIEW if "view" in m.group(1).lower() else Change.TABLE, name)
+        return Write(Change.ROWS, name)
+    if QUERY.match(sql) and (into := _INTO_NAME.search(sql)):
+        return Write(Change.TABLE, table_name(into.group("name")))
+    return None

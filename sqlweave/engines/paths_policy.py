@@ -66,6 +66,28 @@ class PathRefused(UsageError):
     """A statement named a path outside the allowed roots (nothing was touched)."""
 
 
+@dataclass(frozen=True)
+class Effects:
+    """What a statement will change in a policy's table locations once it has run.
+
+    :meth:`PathPolicy.check_statement` finds them before the statement runs;
+    :meth:`PathPolicy.apply` records them after it succeeded (a failed or undone
+    statement changes nothing).
+    """
+
+    #: (table, location) of a file-backed table the statement creates
+    located: tuple[tuple[str, str], ...] = ()
+    #: tables the statement drops or replaces by one not backed by files
+    forgotten: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.located or self.forgotten)
+
+
+#: plan nodes that drop a table or view, or (re)define one without files
+_UNLOCATED = ("DropTable", "DropView", "CreateMemoryTable", "CreateView")
+
+
 @dataclass
 class PathPolicy:
     """Allowed roots and the checks against them.
@@ -132,27 +154,50 @@ class PathPolicy:
         self.registered.add(_resolutions(local)[0])
         self.locations[_short(name)] = local
 
+    def forget(self, name: str) -> None:
+        """Table ``name`` was dropped or deregistered: writes to its name go nowhere it went."""
+        self.locations.pop(_short(name), None)
+
+    def apply(self, effects: Effects) -> None:
+        """Record what a statement that succeeded changed (see :meth:`check_statement`)."""
+        for name in effects.forgotten:
+            self.forget(name)
+        for name, location in effects.located:
+            self.locations[name] = location
+
     # ----- statements -------------------------------------------------------------------
 
-    def check_statement(self, ctx: Any, sql: str) -> None:
+    def check_statement(self, ctx: Any, sql: str) -> Effects:
         """Refuse ``sql`` if it reads or writes a path outside the allowed roots.
 
         ``ctx`` is the DataFusion context the statement will run in (its tables and
         prepared statements). A statement DataFusion cannot plan there is let through:
         running it fails the same way, before any file is opened.
+
+        Returns:
+            what the statement changes in the table locations: hand it to :meth:`apply`
+            once the statement succeeded.
         """
         if _PLAIN_QUERY.match(sql):
-            return  # about 1 ms of planning saved per query: queries read tables only
+            return Effects()  # about 1 ms of planning saved per query: queries read tables only
         plan = _plan(ctx, sql)
         if plan is None:
-            return
+            return Effects()
+        located: list[tuple[str, str]] = []
+        forgotten: list[str] = []
         for node in _walk(plan):
             variant = node.to_variant()
             kind = type(variant).__name__
             if kind == "CreateExternalTable":
+                name = _short(str(variant.name()))
+                forgotten.append(name)
                 for location in _locations(variant):
                     self.check(location, Access.READ)
-                    self.locations[_short(str(variant.name()))] = _local_path(location)
+                    located.append((name, _local_path(location)))
+            elif kind in _UNLOCATED:
+                # CREATE … IF NOT EXISTS of a table that exists leaves it as it was
+                if not getattr(variant, "if_not_exists", lambda: False)():
+                    forgotten.append(_short(str(variant.name())))
             elif kind == "CopyTo":
                 self.check(variant.output_url(), Access.WRITE)
             elif kind == "DmlStatement":
@@ -161,6 +206,7 @@ class PathPolicy:
                     self.check(location, Access.WRITE)
             elif kind == "SetVariable" and variant.variable().lower() in PATH_SETTINGS:
                 self.check(variant.value(), Access.WRITE)
+        return Effects(tuple(located), tuple(forgotten))
 
 
 def _plan(ctx: Any, sql: str) -> Any | None:

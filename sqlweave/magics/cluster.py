@@ -16,7 +16,10 @@ from ..engines.engine import Progress, ProgressCallback
 from ..errors import UsageError
 
 USAGE = """\
-%sqlweave cluster start [--workers N] [--heartbeat S]   start a local cluster and use it
+%sqlweave cluster start [--workers N] [--heartbeat S] [--allow-path DIR]...
+                                                        start a local cluster and use it; SQL
+                                                        may use files under the working
+                                                        directory and each DIR
 %sqlweave cluster stop                                  stop it (back to the embedded engine)
 %sqlweave cluster status                                workers, liveness, memory, fragments run
 %sqlweave cluster history                               finished statements: time, rows, state
@@ -35,6 +38,7 @@ def _start_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="%sqlweave cluster start", add_help=False)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--heartbeat", type=float, default=DEFAULT_HEARTBEAT_S)
+    p.add_argument("--allow-path", action="append", default=[], metavar="DIR")
     return p
 
 
@@ -72,12 +76,15 @@ def _start(args: list[str], magics: Any) -> None:
     from ..cluster.localcluster import LocalCluster
 
     started = time.perf_counter()
-    cluster = LocalCluster(workers=ns.workers, heartbeat_s=ns.heartbeat)
+    cluster = LocalCluster(
+        workers=ns.workers, heartbeat_s=ns.heartbeat, allowed_paths=ns.allow_path
+    )
     magics.cluster = cluster
     magics.session.set_engine(cluster)  # the cluster object: its keys come along
+    allowed = f"; SQL may also use files under {', '.join(ns.allow_path)}" if ns.allow_path else ""
     print(
         f"started a cluster with {ns.workers} workers at {cluster.address} "
-        f"in {time.perf_counter() - started:.1f} s; SQL cells now run there"
+        f"in {time.perf_counter() - started:.1f} s; SQL cells now run there{allowed}"
     )
 
 

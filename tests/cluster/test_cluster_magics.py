@@ -5,9 +5,12 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
+from sqlweave.errors import UsageError
 from sqlweave.magics.explain import ExplainView
 
 pytestmark = pytest.mark.process
@@ -54,6 +57,31 @@ def test_cluster_from_the_notebook(ip, tpch_dir, capsys):
 
     ip.run_line_magic("sqlweave", "cluster stop")
     assert ip.run_line_magic("sql", "SELECT 1 AS x").engine == "datafusion"
+
+
+def test_cluster_start_allow_path(ip, tmp_path, monkeypatch, capsys):
+    from sqlweave.engines.paths_policy import ALLOW_ENV
+
+    cwd, extra, outside = (tmp_path / d for d in ("cwd", "extra dir", "outside"))
+    for d in (cwd, extra, outside):
+        d.mkdir()
+    pq.write_table(pa.table({"x": [1, 2]}), extra / "s.parquet")
+    pq.write_table(pa.table({"x": [3]}), outside / "o.parquet")
+    monkeypatch.delenv(ALLOW_ENV, raising=False)  # only what the magic allows
+    monkeypatch.chdir(cwd)
+    ip.run_line_magic("sqlweave", f"cluster start --workers 1 --allow-path '{extra}'")
+    assert f"SQL may also use files under {extra}" in capsys.readouterr().out
+    ip.run_cell_magic(
+        "sql", "", f"CREATE EXTERNAL TABLE s STORED AS PARQUET LOCATION '{extra}/s.parquet'"
+    )
+    assert ip.run_cell_magic("sql", "", "SELECT sum(x) AS t FROM s").to_arrow().to_pylist() == [
+        {"t": 3}
+    ]
+    with pytest.raises(UsageError, match="not allowed"):
+        ip.run_cell_magic(
+            "sql", "", f"CREATE EXTERNAL TABLE o STORED AS PARQUET LOCATION '{outside}/o.parquet'"
+        )
+    ip.run_line_magic("sqlweave", "cluster stop")
 
 
 def test_cluster_tour_notebook_in_a_real_kernel(tmp_path):

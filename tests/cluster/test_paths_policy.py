@@ -95,6 +95,41 @@ def test_registered_paths_may_be_read_not_written(policy: PathPolicy, tmp_path: 
         policy.check_statement(ctx, "INSERT INTO reg VALUES (1)")
 
 
+def test_a_dropped_or_replaced_table_forgets_its_location(
+    policy: PathPolicy, tmp_path: Path
+) -> None:
+    """INSERT INTO a name checks where the table behind it now writes, not where an
+    earlier table of that name did; a statement that failed changes nothing."""
+    outside = tmp_path / "registered"
+    outside.mkdir()
+    ctx = SessionContext()
+
+    def run(sql: str) -> None:
+        effects = policy.check_statement(ctx, sql)
+        ctx.sql(sql).collect()
+        policy.apply(effects)
+
+    for make_it_memory in ("DROP TABLE reg", "CREATE OR REPLACE TABLE reg AS SELECT 1 AS x"):
+        policy.register("reg", str(outside))
+        ctx.register_parquet("reg", str(outside), schema=pa.schema([("x", pa.int64())]))
+        with pytest.raises(PathRefused, match="writing"):
+            policy.check_statement(ctx, "INSERT INTO reg VALUES (1)")
+        # IF NOT EXISTS of a table that exists changes nothing: still refused
+        run("CREATE TABLE IF NOT EXISTS reg AS SELECT 1 AS x")
+        with pytest.raises(PathRefused, match="writing"):
+            policy.check_statement(ctx, "INSERT INTO reg VALUES (1)")
+        policy.check_statement(ctx, "DROP TABLE reg")  # checked, never run: nothing changes
+        assert "reg" in policy.locations
+        run(make_it_memory)
+        assert "reg" not in policy.locations
+        ctx.sql("CREATE TABLE IF NOT EXISTS reg AS SELECT 1 AS x").collect()
+        run("INSERT INTO reg VALUES (2)")  # a memory table now: allowed
+        ctx.deregister_table("reg")
+    policy.register("reg", str(outside))
+    policy.forget("reg")  # what deregistering through the API does
+    assert "reg" not in policy.locations
+
+
 def test_allow_path_is_repeatable() -> None:
     assert parse_args(["--allow-path", "a", "--allow-path", "b"]).allow_path == ["a", "b"]
 
@@ -173,6 +208,26 @@ def test_registered_file_is_readable_not_writable(cluster: LocalCluster, folders
         e.execute("INSERT INTO reg2 VALUES (6)")
     with pytest.raises(errors.UsageError, match="writing"):
         e.execute(f"COPY (SELECT 1) TO '{d}/more.parquet'")
+    assert sorted(os.listdir(d)) == ["z.parquet"]
+
+
+def test_a_name_reused_after_drop_is_writable(cluster: LocalCluster, folders) -> None:
+    e = cluster.client()
+    d = folders["outside"] / "reused"
+    d.mkdir()
+    pq.write_table(pa.table({"z": [5]}), d / "z.parquet")
+    for forget in ("drop table reused", "deregister"):
+        e.register_path("reused", str(d))
+        with pytest.raises(errors.UsageError, match="writing"):
+            e.execute("INSERT INTO reused VALUES (6)")
+        if forget == "deregister":
+            e.deregister("reused")
+        else:
+            e.execute(forget)
+        e.execute("CREATE TABLE reused AS SELECT 1 AS z")
+        e.execute("INSERT INTO reused VALUES (6)")
+        assert e.execute("SELECT sum(z) AS s FROM reused").to_pylist() == [{"s": 7}]
+        e.execute("DROP TABLE reused")
     assert sorted(os.listdir(d)) == ["z.parquet"]
 
 
