@@ -111,6 +111,55 @@ def datafusion_schema(paths: tuple[str, ...], format: str) -> pa.Schema:
     return ctx.table("t").schema()
 
 
+def files_entry(
+    name: str, path: str | os.PathLike[str] | Iterable[str], format: str = "parquet"
+) -> TableEntry:
+    """The catalog entry of files (a file, directory, glob or list), read from their
+    listing and parquet footers: slow on a slow file system, so the coordinator calls it
+    off its loop and adds the entry with :meth:`Catalog.add_entry`."""
+    paths = _expand(path, format)
+    rows: list[int] = []
+    rg_rows: list[tuple[int, ...]] = []
+    if format == "parquet":
+        for p in paths:
+            meta = pq.ParquetFile(p).metadata
+            rows.append(meta.num_rows)
+            rg_rows.append(tuple(meta.row_group(i).num_rows for i in range(meta.num_row_groups)))
+    else:
+        rows = [max(1, os.path.getsize(p) // 100) for p in paths]  # a size-based guess
+    return TableEntry(
+        name,
+        datafusion_schema(paths, format),
+        FileSource(paths, format, tuple(rows), tuple(rg_rows)),
+    )
+
+
+def arrow_entry(
+    name: str, table: pa.Table, partitions: int = 1
+) -> tuple[TableEntry, dict[str, pa.Table]]:
+    """The catalog entry of an in-memory table cut into ``partitions`` slices of equal
+    row counts, and the slices by content hash.
+
+    Slices share the parent's schema exactly (integer widths, string types), which
+    Substrait fragments need on every worker.
+
+    >>> entry, parts = arrow_entry("t", pa.table({"x": [1, 2, 3]}), partitions=2)
+    >>> entry.source.rows, len(parts)
+    ((1, 2), 2)
+    """
+    partitions = max(1, min(partitions, max(1, table.num_rows)))
+    bounds = [table.num_rows * i // partitions for i in range(partitions + 1)]
+    hashes, rows = [], []
+    parts: dict[str, pa.Table] = {}
+    for lo, hi in itertools.pairwise(bounds):
+        part = table.slice(lo, hi - lo)
+        h = content_hash(part)
+        parts[h] = part
+        hashes.append(h)
+        rows.append(part.num_rows)
+    return TableEntry(name, table.schema, MemorySource(tuple(hashes), tuple(rows))), parts
+
+
 class Catalog:
     """Tables known to the cluster. Mutable registry; entries are immutable values."""
 
@@ -125,43 +174,15 @@ class Catalog:
         self, name: str, path: str | os.PathLike[str] | Iterable[str], format: str = "parquet"
     ) -> TableEntry:
         """Register files (a file, directory, glob or list) as table ``name``."""
-        paths = _expand(path, format)
-        rows: list[int] = []
-        rg_rows: list[tuple[int, ...]] = []
-        if format == "parquet":
-            for p in paths:
-                meta = pq.ParquetFile(p).metadata
-                rows.append(meta.num_rows)
-                rg_rows.append(
-                    tuple(meta.row_group(i).num_rows for i in range(meta.num_row_groups))
-                )
-        else:
-            rows = [max(1, os.path.getsize(p) // 100) for p in paths]  # a size-based guess
-        entry = TableEntry(
-            name,
-            datafusion_schema(paths, format),
-            FileSource(paths, format, tuple(rows), tuple(rg_rows)),
-        )
+        entry = files_entry(name, path, format)
         self._entries[name] = entry
         return entry
 
     def add_arrow(self, name: str, table: pa.Table, partitions: int = 1) -> TableEntry:
-        """Register an in-memory table, cut into ``partitions`` slices of equal row counts.
-
-        Slices share the parent's schema exactly (integer widths, string types), which
-        Substrait fragments need on every worker.
-        """
-        partitions = max(1, min(partitions, max(1, table.num_rows)))
-        bounds = [table.num_rows * i // partitions for i in range(partitions + 1)]
-        hashes, rows = [], []
-        for lo, hi in itertools.pairwise(bounds):
-            part = table.slice(lo, hi - lo)
-            h = content_hash(part)
-            self.partitions[h] = part
-            hashes.append(h)
-            rows.append(part.num_rows)
-        entry = TableEntry(name, table.schema, MemorySource(tuple(hashes), tuple(rows)))
-        self._entries[name] = entry
+        """Register an in-memory table, cut into ``partitions`` slices of equal row counts
+        (see :func:`arrow_entry`)."""
+        entry, parts = arrow_entry(name, table, partitions)
+        self.add_entry(entry, parts)
         return entry
 
     def add_statistics(self, name: str, schema: pa.Schema, rows: int) -> TableEntry:

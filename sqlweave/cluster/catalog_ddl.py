@@ -2,27 +2,56 @@
 external tables, dropping them, listing and describing, and replaying the journal.
 
 A mixin of :class:`.coordinator.Coordinator`: the methods use its sockets, catalog,
-path policy, journal and thread pool.
+path policy, journal and thread pool. Whatever reads the file system (listing, schema
+inference, parquet footers, CREATE EXTERNAL TABLE) runs on the thread pool under a
+deadline; only the catalog change itself happens on the loop.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 import os
 import re
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+import pyarrow as pa
+
 from .. import errors
-from ..engines.paths_policy import Access
+from ..engines.paths_policy import Access, Effects
 from . import limits
 from . import protocol as P
+from .catalog import TableEntry, arrow_entry, files_entry
 from .journal import FILE_BACKED, Op, Record
 from .routing import CREATE_EXTERNAL, DECLARED, Change, Write, table_name
+from .undo import Undo
 
 log = logging.getLogger("sqlweave.cluster.coordinator")
+
+
+@dataclass
+class _CatalogJob:
+    """A catalog change reading the file system on a pool thread, and how to finish it."""
+
+    identity: bytes
+    request_id: str
+    #: what it does, for the message when it takes too long
+    what: str
+    #: (on the loop) record the thread's result and make the reply
+    commit: Callable[[Any], P.Message]
+    #: (on a pool thread) undo what the thread did, when it ends after we gave up
+    abandon: Callable[[], None]
+    deadline: float = 0.0
+
+
+def _quietly(fn: Callable[[], None]) -> None:
+    try:
+        fn()
+    except Exception:
+        log.exception("undoing an abandoned catalog change failed")
 
 
 class CatalogCommands:
@@ -61,11 +90,7 @@ class CatalogCommands:
         assert self.journal is not None
         if rec.op is Op.REGISTER_PATH:
             self.paths.register(rec.name, rec.path)
-            fmt, found = self._read_path(rec.name, rec.path, rec.format)
-            if fmt == "arrow":
-                self.catalog.add_arrow(rec.name, found, self._parts())
-            else:
-                self.catalog.add_files(rec.name, found, fmt)
+            self.catalog.add_entry(*self._read_path(rec.name, rec.path, rec.format))
         elif rec.op is Op.REGISTER_ARROW:
             table = self.journal.load_table(rec.file)
             self.context().register_arrow(rec.name, table)
@@ -75,11 +100,14 @@ class CatalogCommands:
         elif rec.op is Op.VIEW:
             self._session_like(rec.settings).sql(rec.sql).collect()
         elif rec.op is Op.EXTERNAL:
-            self.paths.apply(self.paths.check_statement(self.context().ctx, rec.sql))
+            effects = self.paths.check_statement(self.context().ctx, rec.sql)
             self.context().execute(rec.sql)
+            self.paths.apply(effects)
             ddl = CREATE_EXTERNAL.match(rec.sql)
-            if ddl:
-                self._add_external(ddl, rec.sql)
+            entry = self._external_entry(rec.name, ddl, rec.sql, effects) if ddl else None
+            self.catalog.remove(rec.name)
+            if entry is not None:
+                self.catalog.add_entry(entry, {})
 
     def _session_like(self, settings: tuple[tuple[str, str], ...]) -> Any:
         """A context over the shared catalog with a client session's ``settings``."""
@@ -133,20 +161,47 @@ class CatalogCommands:
             self.journal.append(record)
 
     def _on_register_path(self, identity: bytes, msg: P.RegisterPath) -> None:
-        # format detection, listing and schema inference read the file system, which may
-        # block as long as it likes (a slow mount): off the loop, under a deadline
         if self._gate is None:  # anyone may connect: registering is SQL-like access
             try:
                 self.paths.check(msg.path, Access.READ)
             except errors.UsageError as exc:
                 return self._reply_error(identity, msg.request_id, exc)
         self.context()
-        fut = self._offloop.submit(self._read_path, msg.name, msg.path, msg.format)
-        deadline = time.monotonic() + limits.REGISTER_TIMEOUT_S
-        self._registrations[fut] = (identity, msg, deadline)
 
-    def _read_path(self, name: str, path: str, format: str | None) -> tuple[str, Any]:
-        """(On a pool thread) register ``path`` in the coordinator's context; its files."""
+        def commit(found: tuple[TableEntry, dict[str, Any]]) -> P.Message:
+            self.catalog.add_entry(*found)
+            self.paths.register(msg.name, msg.path)
+            self._record(Record(Op.REGISTER_PATH, msg.name, msg.path, msg.format))
+            return P.Ok(msg.request_id)
+
+        self._catalog_job(
+            _CatalogJob(
+                identity,
+                msg.request_id,
+                f"registering {msg.name} from {msg.path}",
+                commit,
+                lambda: self.context().deregister(msg.name),
+            ),
+            self._read_path,
+            msg.name,
+            msg.path,
+            msg.format,
+        )
+
+    def _catalog_job(self, job: _CatalogJob, fn: Callable[..., Any], *args: Any) -> None:
+        """Run ``fn(*args)`` off the loop, under :data:`.limits.REGISTER_TIMEOUT_S`.
+
+        Format detection, listing, schema inference and parquet footers read the file
+        system, which may block as long as it likes (a slow mount): other clients must
+        not wait for it."""
+        job.deadline = time.monotonic() + limits.REGISTER_TIMEOUT_S
+        self._catalog_jobs[self._offloop.submit(fn, *args)] = job
+
+    def _read_path(
+        self, name: str, path: str, format: str | None
+    ) -> tuple[TableEntry, dict[str, Any]]:
+        """(On a pool thread) register ``path`` in the coordinator's context; its catalog
+        entry and in-memory partitions (an Arrow file is read into memory)."""
         from ..engines import paths
 
         refuse_special_file(path)
@@ -156,44 +211,34 @@ class CatalogCommands:
             raise errors.UsageError(str(exc)) from None
         self.context().register_path(name, path, fmt)
         if fmt == "arrow":
-            return fmt, self._ctx.ctx.table(name).to_arrow_table()
-        return fmt, paths.expand(path)
+            return arrow_entry(name, self._ctx.ctx.table(name).to_arrow_table(), self._parts())
+        return files_entry(name, paths.expand(path), fmt), {}
 
-    def _finish_registrations(self) -> None:
+    def _finish_catalog_jobs(self) -> None:
+        """Answer the catalog jobs that ended; give up on those past their deadline."""
         now = time.monotonic()
-        for fut, (identity, msg, deadline) in list(self._registrations.items()):
+        for fut, job in list(self._catalog_jobs.items()):
             if not fut.done():
-                if now > deadline:
+                if now > job.deadline:
                     # the thread stays stuck in the file system; the client hears the truth
-                    del self._registrations[fut]
-                    fut.add_done_callback(lambda _f, n=msg.name: self._abandoned(n))
+                    del self._catalog_jobs[fut]
+                    fut.add_done_callback(lambda _f, undo=job.abandon: _quietly(undo))
                     self._reply_error(
-                        identity,
-                        msg.request_id,
+                        job.identity,
+                        job.request_id,
                         errors.UsageError(
-                            f"registering {msg.name} from {msg.path} took longer than "
-                            f"{limits.REGISTER_TIMEOUT_S:.0f} s; gave up (nothing registered)"
+                            f"{job.what} took longer than {limits.REGISTER_TIMEOUT_S:.0f} s; "
+                            "gave up (nothing registered)"
                         ),
                     )
                 continue
-            del self._registrations[fut]
+            del self._catalog_jobs[fut]
             try:
-                fmt, found = fut.result()
-                if fmt == "arrow":
-                    self.catalog.add_arrow(msg.name, found, self._parts())
-                else:
-                    self.catalog.add_files(msg.name, found, fmt)
-                self.paths.register(msg.name, msg.path)
-                self._record(Record(Op.REGISTER_PATH, msg.name, msg.path, msg.format))
+                reply = job.commit(fut.result())
             except Exception as exc:
-                self._reply_error(identity, msg.request_id, exc)
+                self._reply_error(job.identity, job.request_id, exc)
                 continue
-            P.send(self.clients, P.Ok(msg.request_id), identity)
-
-    def _abandoned(self, name: str) -> None:
-        """(On a pool thread) a registration we gave up on finished after all: undo it."""
-        with contextlib.suppress(Exception):
-            self.context().deregister(name)
+            P.send(self.clients, reply, job.identity)
 
     def _parts(self) -> int:
         return max(1, len(self.membership.alive()))
@@ -252,27 +297,59 @@ class CatalogCommands:
             self._ctx = DataFusionEngine()
         return self._ctx
 
-    def _add_external(self, ddl: re.Match[str], sql: str) -> None:
-        """Put a table made by CREATE EXTERNAL TABLE in the cluster catalog, when workers
-        can read its files exactly as declared.
+    def _create_external(
+        self, identity: bytes, request_id: str, sql: str, ddl: re.Match[str], effects: Effects
+    ) -> None:
+        """Run CREATE EXTERNAL TABLE off the loop (DataFusion lists the files and reads
+        their schema), then put the table in the cluster catalog on the loop."""
+        name = table_name(ddl.group("name"))
+        session = self._session(identity)
+        undo: list[Undo] = []
+
+        def create() -> TableEntry | None:
+            refuse_special_file(ddl.group("location"))
+            undo.append(Undo.before(session.engine.ctx, name, rows_in_place=False))
+            session.engine.execute(sql)  # DataFusion validates the statement
+            return self._external_entry(name, ddl, sql, effects)
+
+        def commit(entry: TableEntry | None) -> P.Message:
+            self.paths.apply(effects)
+            self.catalog.remove(name)
+            if entry is not None:
+                self.catalog.add_entry(entry, {})
+            self._record(Record(Op.EXTERNAL, name, sql=sql))
+            return P.QueryResult(request_id, pa.table({}))
+
+        def abandon() -> None:
+            if undo:
+                undo[0].rollback()
+
+        job = _CatalogJob(identity, request_id, f"creating external table {name}", commit, abandon)
+        self._catalog_job(job, create)
+
+    def _external_entry(
+        self, name: str, ddl: re.Match[str], sql: str, effects: Effects
+    ) -> TableEntry | None:
+        """(On a pool thread) the catalog entry of a table made by CREATE EXTERNAL TABLE,
+        when workers can read its files exactly as declared.
 
         That is a plain parquet table (no column list, options or partitioning) whose
         location holds files. Anything else (a declared schema, CSV options such as
         ``has_header``, a location with no files yet) stays out of the catalog: queries
         over it run on the coordinator, which registered it exactly as declared.
         """
-        name = table_name(ddl.group("name"))
-        self.catalog.remove(name)
         if ddl.group("format").lower() != "parquet" or DECLARED.search(sql):
-            return
+            return None
         # the location DataFusion planned (the pattern can be fooled by a comment), and
         # checked once more: it is what workers will read
-        location = self.paths.locations.get(name, ddl.group("location"))
+        planned = dict(effects.located)
+        location = planned.get(name, self.paths.locations.get(name, ddl.group("location")))
         try:
             self.paths.check(location, Access.READ)
-            self.catalog.add_files(name, location, "parquet")
+            return files_entry(name, location, "parquet")
         except (FileNotFoundError, OSError, errors.UsageError) as exc:
             log.info("external table %s is read on the coordinator: %s", name, exc)
+            return None
 
 
 def refuse_special_file(path: str) -> None:

@@ -33,7 +33,6 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import pyarrow as pa
 import zmq
 
 from .. import errors, guard
@@ -42,7 +41,7 @@ from . import curve, limits
 from . import protocol as P
 from . import scheduler as S
 from .catalog import Catalog
-from .catalog_ddl import CatalogCommands, refuse_special_file
+from .catalog_ddl import CatalogCommands, _CatalogJob
 from .coordinator_state import (
     DEFAULT_HEARTBEAT_S,
     Membership,
@@ -54,7 +53,7 @@ from .coordinator_state import (
 from .distributed_queries import DistributedQueries, _Query
 from .fragments import TaskSpec
 from .frame_cache import FrameCache
-from .journal import HISTORY, Journal, Op, Record
+from .journal import HISTORY, Journal, Record
 from .local_statements import LocalStatements, _ClientSession, _LocalOutcome
 from .offloop import OffLoop
 from .planning import NotDistributable
@@ -134,8 +133,8 @@ class Coordinator(CatalogCommands, LocalStatements, DistributedQueries, StatusVi
         self._local_outcomes: dict[cf.Future, _LocalOutcome] = {}
         #: cancelled local statements still running (their changes are undone when they end)
         self._cancelled_local: set[cf.Future] = set()
-        #: registrations reading the file system off the loop: future -> (client, msg, deadline)
-        self._registrations: dict[cf.Future, tuple[bytes, P.RegisterPath, float]] = {}
+        #: catalog changes reading the file system off the loop
+        self._catalog_jobs: dict[cf.Future, _CatalogJob] = {}
         self._stop = threading.Event()
         #: PlannerOptions overrides, e.g. from SQLWEAVE_PLANNER='{"broadcast_rows": 1000000}'
         self.planner_options: dict[str, Any] = json.loads(os.environ.get("SQLWEAVE_PLANNER", "{}"))
@@ -205,7 +204,7 @@ class Coordinator(CatalogCommands, LocalStatements, DistributedQueries, StatusVi
 
     def _finish_offloop(self) -> None:
         """Carry on with whatever the thread pool finished: registrations, statements, stages."""
-        self._finish_registrations()
+        self._finish_catalog_jobs()
         self._finish_local_statements()
         self._finish_coordinator_stages()
 
@@ -397,12 +396,7 @@ class Coordinator(CatalogCommands, LocalStatements, DistributedQueries, StatusVi
             sql, explain = inner, True
         ddl = CREATE_EXTERNAL.match(sql)
         if ddl:
-            refuse_special_file(ddl.group("location"))
-            self._session(identity).engine.execute(sql)  # DataFusion validates the statement
-            self.paths.apply(effects)
-            self._add_external(ddl, sql)
-            self._record(Record(Op.EXTERNAL, table_name(ddl.group("name")), sql=sql))
-            P.send(self.clients, P.QueryResult(msg.request_id, pa.table({})), identity)
+            self._create_external(identity, msg.request_id, sql, ddl, effects)
             return
         if not QUERY.match(sql) or INTO.search(sql) or not self.membership.alive():
             # statements the cluster does not distribute (SET, SHOW, DDL, SELECT … INTO)
