@@ -1,10 +1,12 @@
 /**
  * The lineage drawing of the side panel: datasets are the primary nodes (their columns
  * expand on demand), each cell is one small node with all its statements folded in, and
- * the layout comes from dagre. Labels keep their size (≥ 11 px); the panel scrolls.
+ * the layout comes from dagre (layout.ts, in a worker). Drawing is split in two: `draw`
+ * builds the SVG for a graph and a layout; `restyle` only toggles classes (search, focus,
+ * selection), so typing in the search box never rebuilds the drawing.
  */
 import { ICell, IDataset, IGraphMessage } from './contract';
-import { ILayout, ISize, layout } from './layout';
+import { Direction, ILayout, ILayoutRequest, ISize } from './layout';
 
 export type FocusMode = 'upstream' | 'downstream' | 'impact';
 export const FOCUS_MODES: readonly FocusMode[] = ['upstream', 'downstream', 'impact'];
@@ -17,16 +19,25 @@ export interface IViewState {
 }
 
 const SVG = 'http://www.w3.org/2000/svg';
-export const DATASET_FONT_PX = 12;
-export const CELL_FONT_PX = 11;
+export const DATASET_FONT_PX = 13;
+export const CELL_FONT_PX = 12;
+/** The smallest label size the panel shrinks a drawing to (zoom-to-fit stops there). */
+export const MIN_LABEL_PX = 11;
 const ROW = 18;
 const HEAD = 26;
 const CELL_H = 22;
 const MAX_CELL_W = 150;
 /** widths are rounded up to this step, so a label growing by a digit keeps its layout */
 const WIDTH_STEP = 24;
-const LAYOUT_CACHE = 8;
-const cache = new Map<string, ILayout>();
+
+export const CLASS = {
+  node: 'sqlweave-node',
+  dim: 'sqlweave-dim',
+  match: 'sqlweave-match',
+  current: 'sqlweave-current',
+  selected: 'sqlweave-selected',
+  toggle: 'sqlweave-toggle'
+} as const;
 
 function bucket(width: number): number {
   return Math.ceil(width / WIDTH_STEP) * WIDTH_STEP;
@@ -145,71 +156,61 @@ export function producerOf(graph: IGraphMessage, datasetId: string): ICell | nul
   return cells.length ? cells[cells.length - 1] : null;
 }
 
-export interface IRendered {
-  svg: SVGSVGElement;
-  layout: ILayout;
+/** `sales` for `reports/sales.ipynb`. */
+export function notebookName(path: string): string {
+  return (path.split('/').pop() ?? path).replace(/\.ipynb$/, '');
 }
 
-/** Draws `graph` with `state`; `onNode` gets clicks (`expand` for a dataset's toggle). */
-export function render(
-  graph: IGraphMessage,
-  state: IViewState,
-  onNode: (id: string, action: 'select' | 'expand') => void
-): IRendered {
+/**
+ * A cell's label; in the folder view cells of other notebooks are told apart by their
+ * notebook's name (`sales › [3] CREATE TABLE …`).
+ */
+export function cellLabel(graph: IGraphMessage, cell: ICell, compact = false): string {
+  const own = compact && cell.execution_count !== null ? `[${cell.execution_count}]` : cell.label;
+  return graph.scope === 'folder' ? `${notebookName(cell.notebook)} › ${own}` : own;
+}
+
+/** What to lay out for `graph`: each node's size, and the edges. */
+export function measure(graph: IGraphMessage, state: IViewState, direction: Direction): ILayoutRequest {
   startMeasuring();
-  const datasets = new Map<string, IDataset>(graph.datasets.map(d => [d.id, d]));
-  const cells = new Map<string, ICell>(graph.cells.map(c => [c.id, c]));
-  const sizes: ISize[] = [];
+  const nodes: ISize[] = [];
   for (const d of graph.datasets) {
     const open = state.expanded.has(d.id) && d.columns.length > 0;
     const colW = open ? Math.max(...d.columns.map(c => textWidth(c, CELL_FONT_PX))) : 0;
-    sizes.push({
+    nodes.push({
       id: d.id,
-      width: bucket(Math.max(80, textWidth(d.name, DATASET_FONT_PX) + 40, colW + 28)),
+      width: bucket(Math.max(72, textWidth(d.name, DATASET_FONT_PX) + 36, colW + 28)),
       height: HEAD + (open ? d.columns.length * ROW + 4 : 0)
     });
   }
+  const maxCell = graph.scope === 'folder' ? MAX_CELL_W + 60 : MAX_CELL_W;
+  const compact = direction === 'TB';
   for (const c of graph.cells) {
-    sizes.push({
+    const text = cellLabel(graph, c, compact);
+    nodes.push({
       id: c.id,
-      width: bucket(Math.min(MAX_CELL_W, textWidth(c.label, CELL_FONT_PX) + 16)),
+      width: compact
+        ? Math.ceil(Math.min(maxCell, textWidth(text, CELL_FONT_PX) + 16))
+        : bucket(Math.min(maxCell, textWidth(text, CELL_FONT_PX) + 16)),
       height: CELL_H
     });
   }
-  // the layout depends on the structure and the sizes only: re-running a cell (a new
-  // execution count, the same datasets) redraws without laying out again
-  const key = JSON.stringify([sizes.map(s => [s.id, s.width, s.height]), graph.edges.map(e => [e.source, e.target])]);
-  let placed = cache.get(key);
-  if (placed) {
-    cache.delete(key); // most recently used last
-  } else {
-    placed = layout(sizes, graph.edges);
-  }
-  cache.set(key, placed);
-  while (cache.size > LAYOUT_CACHE) {
-    cache.delete(cache.keys().next().value as string);
-  }
+  const edges = graph.edges.map(e => ({ source: e.source, target: e.target }));
+  return { nodes, edges, direction };
+}
 
-  let focus: Set<string> | null = null;
-  if (state.selected && state.mode && (datasets.has(state.selected) || cells.has(state.selected))) {
-    focus = new Reach(graph).focus(state.selected, state.mode);
-  }
-  const needle = state.search.trim().toLowerCase();
-  const matches = (id: string): boolean => {
-    const d = datasets.get(id);
-    const c = cells.get(id);
-    const text = d ? [d.name, ...d.columns].join(' ') : c ? [c.label, ...c.sql].join(' ') : '';
-    return text.toLowerCase().includes(needle);
-  };
-  const dim = (id: string): boolean =>
-    (focus !== null && !focus.has(id)) || (needle !== '' && !matches(id));
-
-  const svg = el('svg', {
-    class: 'sqlweave-graph',
-    width: Math.ceil(placed.width),
-    height: Math.ceil(placed.height),
-    viewBox: `0 0 ${Math.ceil(placed.width)} ${Math.ceil(placed.height)}`
-  });
+/**
+ * Draws `graph` at the places of `placed`; classes for the view state come from `restyle`.
+ * Top to bottom (a narrow panel) a cell shows only its execution count; its tooltip and the
+ * search have the rest.
+ */
+export function draw(graph: IGraphMessage, placed: ILayout, state: IViewState, direction: Direction): SVGSVGElement {
+  startMeasuring();
+  const datasets = new Map<string, IDataset>(graph.datasets.map(d => [d.id, d]));
+  const cells = new Map<string, ICell>(graph.cells.map(c => [c.id, c]));
+  const width = Math.ceil(placed.width);
+  const height = Math.ceil(placed.height);
+  const svg = el('svg', { class: 'sqlweave-graph', width, height, viewBox: `0 0 ${width} ${height}` });
   const defs = el('defs', {}, svg);
   const marker = el(
     'marker',
@@ -220,13 +221,14 @@ export function render(
 
   const edgeLayer = el('g', { class: 'sqlweave-edges' }, svg);
   for (const e of placed.edges) {
-    if (!e.points.length) {
+    if (e.points.length < 2) {
       continue;
     }
     const d = e.points.map((p, i) => `${i ? 'L' : 'M'}${p.x.toFixed(1)},${p.y.toFixed(1)}`).join(' ');
-    const faded = dim(e.source) || dim(e.target);
-    el('path', { d, class: `sqlweave-edge${faded ? ' sqlweave-dim' : ''}`, 'marker-end': 'url(#sqlweave-arrow)' }, edgeLayer);
+    el('path', { d, class: 'sqlweave-edge', 'data-source': e.source, 'data-target': e.target, 'marker-end': 'url(#sqlweave-arrow)' }, edgeLayer);
   }
+  // column edges go under the nodes: a dataset's box hides the part that would cross labels
+  drawColumnEdges(graph, state, placed, svg);
 
   const nodeLayer = el('g', { class: 'sqlweave-nodes' }, svg);
   for (const [id, box] of placed.nodes) {
@@ -235,16 +237,7 @@ export function render(
     if (!d && !c) {
       continue;
     }
-    const classes = ['sqlweave-node', d ? 'sqlweave-dataset' : 'sqlweave-cell'];
-    if (dim(id)) {
-      classes.push('sqlweave-dim');
-    }
-    if (needle && matches(id)) {
-      classes.push('sqlweave-match');
-    }
-    if (id === state.selected) {
-      classes.push('sqlweave-selected');
-    }
+    const classes = [CLASS.node, d ? 'sqlweave-dataset' : 'sqlweave-cell'];
     if (d) {
       classes.push(`sqlweave-kind-${d.kind.replace(/ /g, '-')}`);
     }
@@ -264,7 +257,8 @@ export function render(
         transform: `translate(${box.x.toFixed(1)},${box.y.toFixed(1)})`,
         'data-id': id,
         'data-kind': d ? 'dataset' : 'cell',
-        'data-name': d ? d.name : c!.cell_id ?? ''
+        'data-name': d ? d.name : c!.cell_id ?? '',
+        ...(c ? { 'data-notebook': c.notebook } : {})
       },
       nodeLayer
     );
@@ -273,15 +267,12 @@ export function render(
     if (d) {
       title.textContent = `${d.name} (${d.kind})${d.previous_names.length ? ` (was ${d.previous_names.join(', ')})` : ''}${d.dropped ? ' — dropped' : ''}`;
       const label = el('text', { x: 8, y: HEAD / 2, class: 'sqlweave-label', 'font-size': DATASET_FONT_PX }, g);
-      label.textContent = d.name;
+      label.textContent = fit(d.name, box.width - (d.columns.length ? 28 : 12), DATASET_FONT_PX);
       if (d.columns.length) {
         const open = state.expanded.has(id);
-        const toggle = el('text', { x: box.width - 16, y: HEAD / 2, class: 'sqlweave-toggle', 'font-size': DATASET_FONT_PX }, g);
+        const toggle = el('text', { x: box.width - 16, y: HEAD / 2, class: CLASS.toggle, 'font-size': DATASET_FONT_PX }, g);
         toggle.textContent = open ? '▾' : '▸';
-        toggle.addEventListener('click', ev => {
-          ev.stopPropagation();
-          onNode(id, 'expand');
-        });
+        el('title', {}, toggle).textContent = open ? 'Hide the columns' : 'Show the columns';
         if (open) {
           d.columns.forEach((col, i) => {
             const row = el('text', { x: 12, y: HEAD + i * ROW + ROW / 2, class: 'sqlweave-column', 'font-size': CELL_FONT_PX }, g);
@@ -290,19 +281,59 @@ export function render(
         }
       }
     } else if (c) {
+      const text = cellLabel(graph, c, direction === 'TB');
       title.textContent = [
-        c.label,
+        cellLabel(graph, c),
         ...(c.stale_inputs.length ? [`stale: ${c.stale_inputs.join(', ')} changed since it ran`] : []),
         '',
         ...c.sql
       ].join('\n');
       const label = el('text', { x: 8, y: CELL_H / 2, class: 'sqlweave-label', 'font-size': CELL_FONT_PX }, g);
-      label.textContent = fit(c.label, box.width - 16, CELL_FONT_PX);
+      label.textContent = fit(text, box.width - 16, CELL_FONT_PX);
     }
-    g.addEventListener('click', () => onNode(id, 'select'));
   }
-  drawColumnEdges(graph, state, placed, svg);
-  return { svg, layout: placed };
+  return svg;
+}
+
+/**
+ * Marks what the view state picks out: dims what is outside the focus or the search, marks
+ * search matches and the selection. Returns the ids of the matches in drawing order.
+ */
+export function restyle(svg: SVGSVGElement, graph: IGraphMessage, state: IViewState, focusOn: string | null): string[] {
+  const datasets = new Map<string, IDataset>(graph.datasets.map(d => [d.id, d]));
+  const cells = new Map<string, ICell>(graph.cells.map(c => [c.id, c]));
+  let focus: Set<string> | null = null;
+  if (focusOn && state.mode && (datasets.has(focusOn) || cells.has(focusOn))) {
+    focus = new Reach(graph).focus(focusOn, state.mode);
+  }
+  const needle = state.search.trim().toLowerCase();
+  const matches = (id: string): boolean => {
+    const d = datasets.get(id);
+    const c = cells.get(id);
+    const text = d ? [d.name, ...d.columns].join(' ') : c ? [cellLabel(graph, c), ...c.sql].join(' ') : '';
+    return text.toLowerCase().includes(needle);
+  };
+  const found: string[] = [];
+  const dimmed = new Set<string>();
+  svg.querySelectorAll<SVGGElement>(`.${CLASS.node}`).forEach(node => {
+    const id = node.dataset.id!;
+    const hit = needle !== '' && matches(id);
+    // a focus mode dims what is outside it; otherwise a search dims what does not match
+    const dim = focus !== null ? !focus.has(id) : needle !== '' && !hit;
+    if (hit) {
+      found.push(id);
+    }
+    if (dim) {
+      dimmed.add(id);
+    }
+    node.classList.toggle(CLASS.dim, dim);
+    node.classList.toggle(CLASS.match, hit);
+    node.classList.toggle(CLASS.selected, id === state.selected);
+  });
+  svg.querySelectorAll<SVGPathElement>('.sqlweave-edge').forEach(path => {
+    path.classList.toggle(CLASS.dim, dimmed.has(path.dataset.source!) || dimmed.has(path.dataset.target!));
+  });
+  return found;
 }
 
 /** Column-to-column derivations between two expanded datasets. */
@@ -327,8 +358,12 @@ function drawColumnEdges(graph: IGraphMessage, state: IViewState, placed: ILayou
     if (!a || !b) {
       continue;
     }
-    const mid = (a.x + b.x) / 2;
-    const path = el('path', { d: `M${a.x},${a.y} C${mid},${a.y} ${mid},${b.y} ${b.x},${b.y}`, class: 'sqlweave-column-edge' }, layer);
+    const bend = Math.max(40, Math.abs(b.x - a.x) / 2);
+    const path = el(
+      'path',
+      { d: `M${a.x},${a.y} C${a.x + bend},${a.y} ${b.x - bend},${b.y} ${b.x},${b.y}`, class: 'sqlweave-column-edge' },
+      layer
+    );
     const title = el('title', {}, path);
     title.textContent = `${dv.source.join('.')} → ${dv.target.join('.')} (${dv.transform})`;
   }

@@ -8,6 +8,7 @@ import { INotebookTracker } from '@jupyterlab/notebook';
 import { Widget } from '@lumino/widgets';
 
 import { ISchemaMessage } from './contract';
+import { separatorBefore } from './insertion';
 import { IKernelLinks, KernelLink } from './links';
 import { ISqlweaveSidebar } from './panel';
 
@@ -89,7 +90,9 @@ export class SchemaView extends Widget {
       return;
     }
     const quoted = /^[A-Za-z_][A-Za-z0-9_]*$/.test(text) ? text : `"${text.replace(/"/g, '""')}"`;
-    editor.replaceSelection?.(quoted);
+    const cursor = editor.getCursorPosition();
+    const before = (editor.getLine(cursor.line) ?? '').slice(0, cursor.column);
+    editor.replaceSelection?.(separatorBefore(before) + quoted);
     editor.focus();
   }
 
