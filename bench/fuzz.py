@@ -22,21 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "cluster"))
 
-from fuzzing import fuzz_socket  # noqa: E402
+from fuzzing import rss, targets  # noqa: E402
 
-from sqlweave.cluster import curve  # noqa: E402
 from sqlweave.cluster.localcluster import LocalCluster  # noqa: E402
-
-
-def _rss(pids: list[int]) -> int:
-    total = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/statm") as f:
-                total += int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-        except OSError:
-            pass
-    return total
 
 
 def main() -> None:
@@ -49,26 +37,17 @@ def main() -> None:
         e = c.client()
         e.register_arrow("nums", pa.table({"x": list(range(10_000))}))
         pids = c.pids()
-        before = _rss(pids)
-        keys = c.keys
-        worker = keys.own(curve.Role.WORKER)
-        server = keys.coordinator.public
-        targets = [
-            (c.address, "clients", keys.own(curve.Role.CLIENT), server),
-            (c.info.workers, "workers", worker, server),
-            *[(w.peer_address, "peer", worker, worker.public) for w in c.status().workers],
-        ]
+        before = rss(pids)
         print("| socket | messages | replies | seconds |")
         print("|---|---|---|---|")
-        for i, (address, kind, pair, public) in enumerate(targets):
+        for i, target in enumerate(targets(c)):
             t0 = time.perf_counter()
-            replies = fuzz_socket(address, kind, ns.messages, ns.seed + i, pair, public)
-            print(
-                f"| {kind} {address} | {ns.messages} | {replies} | {time.perf_counter() - t0:.1f} |"
-            )
+            replies = target.fuzz(ns.messages, ns.seed + i)
+            seconds = time.perf_counter() - t0
+            print(f"| {target.kind} {target.address} | {ns.messages} | {replies} | {seconds:.1f} |")
         alive = all(os.path.exists(f"/proc/{p}") for p in pids)
         right = e.execute("select sum(x) as s from nums").to_pylist() == [{"s": 49_995_000}]
-        after = _rss(pids)
+        after = rss(pids)
     print()
     print("| processes alive | answer right | RSS before MB | RSS after MB |")
     print("|---|---|---|---|")

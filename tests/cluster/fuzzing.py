@@ -1,4 +1,5 @@
-"""Seeded message fuzzing of a running cluster's sockets (used by test_fuzz and bench/fuzz.py).
+"""Seeded message fuzzing of a running cluster's sockets (used by test_fuzz and bench/fuzz.py:
+the sockets to aim at, the messages, the damage, and the memory figure both report).
 
 Every message starts from a valid one for the socket and is then damaged: bytes of
 the header flipped, the tag or version changed, the Arrow layout lied about, frames
@@ -9,8 +10,11 @@ real versions, so no fuzzed message can register a worker.
 from __future__ import annotations
 
 import json
+import os
 import random
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import pyarrow as pa
 import zmq
@@ -119,3 +123,42 @@ def fuzz_socket(
     finally:
         sock.close(linger=0)
     return replies
+
+
+@dataclass(frozen=True)
+class Target:
+    """One socket of a running cluster and the keys to reach it."""
+
+    address: str
+    kind: str  # clients, workers or peer (see :func:`templates`)
+    pair: curve.KeyPair | None
+    server_public: bytes | None
+
+    def fuzz(self, count: int, seed: int) -> int:
+        """Send ``count`` damaged messages; the number of replies read."""
+        return fuzz_socket(self.address, self.kind, count, seed, self.pair, self.server_public)
+
+
+def targets(cluster: Any) -> list[Target]:
+    """Every socket of a running ``LocalCluster``: the coordinator's client and worker
+    sockets, and each worker's peer socket (reached with the cluster's own keys)."""
+    keys = cluster.keys
+    server = keys.coordinator.public
+    worker = keys.own(curve.Role.WORKER)
+    return [
+        Target(cluster.address, "clients", keys.own(curve.Role.CLIENT), server),
+        Target(cluster.info.workers, "workers", worker, server),
+        *[Target(w.peer_address, "peer", worker, worker.public) for w in cluster.status().workers],
+    ]
+
+
+def rss(pids: list[int]) -> int:
+    """Resident memory of these processes together, in bytes (ones that ended count 0)."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/statm") as f:
+                total += int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        except OSError:
+            pass
+    return total
