@@ -101,77 +101,62 @@ def format_duration(seconds: float) -> str:
 
 
 @dataclass(frozen=True)
-class Shown:
-    """What one rendering of a result shows: the table, its head rows converted once, and
-    the words around them. Both renderings (text and HTML) read the same value."""
+class Display:
+    """How a result is shown: how many rows, and the words around them.
 
-    table: pa.Table
-    rows: list[list[str | None]]
+    >>> Display(limit=5, engine="duckdb").plan
+    False
+    """
+
     limit: int
     elapsed_s: float | None = None
     engine: str | None = None
     notices: tuple[str, ...] = ()
     message: str | None = None
+    #: an EXPLAIN result: values shown whole, and as text each plan under its label
     plan: bool = False
 
+
+@dataclass(frozen=True)
+class Shown:
+    """One rendering's input: the table, its head rows converted once, and the display."""
+
+    table: pa.Table
+    rows: list[list[str | None]]
+    display: Display
+
     @classmethod
-    def of(
-        cls,
-        table: pa.Table,
-        limit: int,
-        elapsed_s: float | None = None,
-        engine: str | None = None,
-        notices: tuple[str, ...] = (),
-        message: str | None = None,
-        plan: bool = False,
-    ) -> Shown:
-        """Convert the first ``limit`` rows of ``table`` (whole values for a plan)."""
-        rows = head_rows(table, limit, whole=plan)
-        return cls(table, rows, limit, elapsed_s, engine, notices, message, plan)
+    def of(cls, table: pa.Table, display: Display) -> Shown:
+        """Convert the first ``display.limit`` rows of ``table`` (whole values for a plan)."""
+        return cls(table, head_rows(table, display.limit, whole=display.plan), display)
 
     def footer(self) -> str:
         """The line under the table: rows (and how many shown), time, engine."""
-        rows = self.table.num_rows
-        return footer(rows, min(self.limit, rows), self.elapsed_s, self.engine)
+        rows, d = self.table.num_rows, self.display
+        return footer(rows, min(d.limit, rows), d.elapsed_s, d.engine)
 
 
-def to_bundle(
-    table: pa.Table,
-    limit: int,
-    elapsed_s: float | None = None,
-    engine: str | None = None,
-    notices: tuple[str, ...] = (),
-    message: str | None = None,
-    plan: bool = False,
-) -> dict[str, str]:
+def to_bundle(table: pa.Table, display: Display) -> dict[str, str]:
     """Both renderings as a MIME bundle (``text/plain`` and ``text/html``).
 
     The head rows are converted once for the two of them.
     """
-    shown = Shown.of(table, limit, elapsed_s, engine, notices, message, plan)
+    shown = Shown.of(table, display)
     return {"text/plain": _text(shown), "text/html": _html(shown)}
 
 
-def to_html(
-    table: pa.Table,
-    limit: int,
-    elapsed_s: float | None = None,
-    engine: str | None = None,
-    notices: tuple[str, ...] = (),
-    message: str | None = None,
-    plan: bool = False,
-) -> str:
-    """An HTML table of the first ``limit`` rows with names, types and a footer."""
-    return _html(Shown.of(table, limit, elapsed_s, engine, notices, message, plan))
+def to_html(table: pa.Table, display: Display) -> str:
+    """An HTML table of the first ``display.limit`` rows with names, types and a footer."""
+    return _html(Shown.of(table, display))
 
 
 def _html(shown: Shown) -> str:
     table = shown.table
     out = ['<div class="sqlweave-result">']
-    for note in shown.notices:
+    for note in shown.display.notices:
         out.append(f'<div class="notice" style="{_NOTICE_STYLE}">{html.escape(note)}</div>')
-    if shown.message and table.num_columns == 0:
-        out.append(f"<div>{html.escape(shown.message)}</div>")
+    if shown.display.message and table.num_columns == 0:
+        out.append(f"<div>{html.escape(shown.display.message)}</div>")
     if table.num_columns:
         out.append(f'<table style="{_TABLE_STYLE}"><thead><tr>')
         for field in table.schema:
@@ -196,27 +181,19 @@ def _html(shown: Shown) -> str:
     return "".join(out)
 
 
-def to_text(
-    table: pa.Table,
-    limit: int,
-    elapsed_s: float | None = None,
-    engine: str | None = None,
-    notices: tuple[str, ...] = (),
-    message: str | None = None,
-    plan: bool = False,
-) -> str:
-    """A plain-text table of the first ``limit`` rows, for terminals and headless runs."""
-    return _text(Shown.of(table, limit, elapsed_s, engine, notices, message, plan))
+def to_text(table: pa.Table, display: Display) -> str:
+    """A plain-text table of the first ``display.limit`` rows, for terminals and headless runs."""
+    return _text(Shown.of(table, display))
 
 
 def _text(shown: Shown) -> str:
-    return _plan_text(shown) if shown.plan else _table_text(shown)
+    return _plan_text(shown) if shown.display.plan else _table_text(shown)
 
 
 def _plan_text(shown: Shown) -> str:
     """An EXPLAIN result as text: each row's short cells as a heading, its plan in full below
     (a plan's lines do not fit a column layout)."""
-    lines = list(shown.notices)
+    lines = list(shown.display.notices)
     for row in shown.rows:
         values = [v for v in row if v is not None]
         if not values:
@@ -231,9 +208,9 @@ def _plan_text(shown: Shown) -> str:
 
 def _table_text(shown: Shown) -> str:
     table = shown.table
-    lines = list(shown.notices)
-    if shown.message and table.num_columns == 0:
-        lines.append(shown.message)
+    lines = list(shown.display.notices)
+    if shown.display.message and table.num_columns == 0:
+        lines.append(shown.display.message)
         return "\n".join(lines)
     if table.num_columns:
         header = [f.name for f in table.schema]

@@ -83,23 +83,23 @@ class Result:
         return self.table.schema
 
     # ----- display -------------------------------------------------------------------
-    def _render_args(self) -> dict[str, Any]:
-        return {
-            "limit": self.display_limit,
-            "elapsed_s": self.elapsed_s,
-            "engine": self.engine,
-            "notices": self.notices,
-            "message": self.message,
+    def _display(self) -> render.Display:
+        return render.Display(
+            limit=self.display_limit,
+            elapsed_s=self.elapsed_s,
+            engine=self.engine,
+            notices=self.notices,
+            message=self.message,
             # plans are small and only useful whole
-            "plan": bool(_EXPLAIN.match(self.sql or "")),
-        }
+            plan=bool(_EXPLAIN.match(self.sql or "")),
+        )
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         # one call for both renderings: IPython then skips its pretty-printer machinery
-        return render.to_bundle(self.table, **self._render_args())
+        return render.to_bundle(self.table, self._display())
 
     def _repr_html_(self) -> str:
-        return render.to_html(self.table, **self._render_args())
+        return render.to_html(self.table, self._display())
 
     def __repr__(self) -> str:
-        return render.to_text(self.table, **self._render_args())
+        return render.to_text(self.table, self._display())

@@ -16,14 +16,14 @@ def test_ten_million_rows_render_only_the_head():
 
 def test_html_escapes_and_marks_nulls():
     t = pa.table({"s": ["<b>x</b>", None]})
-    html = render.to_html(t, limit=5)
+    html = render.to_html(t, render.Display(limit=5))
     assert "&lt;b&gt;x&lt;/b&gt;" in html and "<b>x</b>" not in html
     assert 'class="null"' in html
 
 
 def test_text_shows_types_rows_time_and_engine():
     t = pa.table({"a": [1, 22], "b": ["x", None]})
-    text = render.to_text(t, limit=1, elapsed_s=0.0123, engine="datafusion")
+    text = render.to_text(t, render.Display(limit=1, elapsed_s=0.0123, engine="datafusion"))
     assert text.splitlines() == [
         "    a       b",
         "int64  string",
@@ -35,11 +35,13 @@ def test_text_shows_types_rows_time_and_engine():
 
 def test_message_only_result():
     t = pa.table({})
-    assert render.to_text(t, limit=5, message="created table t").splitlines() == ["created table t"]
+    assert render.to_text(t, render.Display(limit=5, message="created table t")).splitlines() == [
+        "created table t"
+    ]
 
 
 def test_the_string_null_is_not_a_null():
-    html = render.to_html(pa.table({"s": ["NULL", None]}), limit=5)
+    html = render.to_html(pa.table({"s": ["NULL", None]}), render.Display(limit=5))
     assert html.count('class="null"') == 1
 
 
