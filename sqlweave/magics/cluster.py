@@ -210,6 +210,9 @@ class _ProgressBar:
         return True
 
 
-def progress_display(show_after_s: float = SHOW_AFTER_S) -> ProgressCallback:
-    """A fresh progress callback for one query: pass it as ``Engine.execute(progress=...)``."""
-    return _ProgressBar(show_after_s)
+def progress_display(show_after_s: float | None = None) -> ProgressCallback:
+    """A fresh progress callback for one query: pass it as ``Engine.execute(progress=...)``.
+
+    ``show_after_s`` defaults to :data:`SHOW_AFTER_S`, read at each call.
+    """
+    return _ProgressBar(SHOW_AFTER_S if show_after_s is None else show_after_s)

@@ -30,3 +30,48 @@ def test_background_lineage_uses_the_schema_at_statement_time():
     )
     capture.close()
     assert capture.graph.columns("u") == ("a",)
+
+
+def test_a_statement_returns_while_its_lineage_is_still_being_extracted(tmp_path, monkeypatch):
+    """README: capture runs off the statement's path. The notebook's extractor is swapped for
+    one that blocks until released: the %%sql cell still returns, its lineage is extracted
+    on another thread, and the graph gets it only after the release."""
+    import threading
+
+    from IPython.core.interactiveshell import InteractiveShell
+    from waiting import wait_for
+
+    from sqlweave.lineage.capture import _default_extract
+    from sqlweave.magics import load_ipython_extension, unload_ipython_extension
+    from sqlweave.magics.sql import SqlWeave
+
+    entered, release = threading.Event(), threading.Event()
+    extracted_on: list[threading.Thread] = []
+
+    def blocking_extract(sql, dialect=None, schema=None):
+        extracted_on.append(threading.current_thread())
+        entered.set()
+        release.wait(60)  # a synchronous capture would hold the cell this long, then fail below
+        return _default_extract(sql, dialect, schema)
+
+    shell = InteractiveShell.instance()
+    load_ipython_extension(shell)
+    try:
+        (magics,) = [c for c in shell.configurables if isinstance(c, SqlWeave)]
+        capture = magics.lineage_magics.capture
+        monkeypatch.setattr(capture, "extract", blocking_extract)
+        result = shell.run_cell("%%sql --quiet\nCREATE TABLE slow_lineage AS SELECT 1 AS x")
+        result.raise_error()
+        assert not release.is_set()  # the cell is done and its lineage not yet released
+        assert magics.session.sql("SELECT x FROM slow_lineage").to_arrow().to_pylist() == [{"x": 1}]
+        wait_for(entered.is_set, 30, "the lineage to be extracted in the background")
+        assert extracted_on[0] is not threading.current_thread()
+        assert "slow_lineage" not in capture.graph.datasets()
+        release.set()
+        capture.flush()
+        assert "slow_lineage" in capture.graph.datasets()
+    finally:
+        release.set()
+        unload_ipython_extension(shell)
+        shell.user_ns.clear()
+        shell.init_user_ns()

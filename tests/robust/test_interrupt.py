@@ -45,3 +45,53 @@ def test_interrupt_stops_an_embedded_hash_join_build_and_the_kernel_lives() -> N
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
+
+
+#: a cross join whose 1.6e11 candidate pairs keep the workers busy for minutes
+CROSS_JOIN = "SELECT count(*) FROM nums a, nums b WHERE (a.x * 7 + b.x) % 1000003 = 5"
+
+
+def test_interrupt_cancels_a_cluster_query_on_every_worker() -> None:
+    """README: interrupting the kernel cancels the query on every worker. The kernel runs
+    %%sql on a cluster it connected to with %sqlweave connect; this test watches the cluster."""
+    import pyarrow as pa
+
+    from sqlweave.cluster import protocol as P
+    from sqlweave.cluster.localcluster import LocalCluster
+
+    with LocalCluster(workers=2, heartbeat_s=0.2) as cluster:
+        cluster.client().register_arrow("nums", pa.table({"x": list(range(400_000))}))
+        km, kc = start_new_kernel(kernel_name="python3")
+        try:
+            connect = f"%sqlweave connect {cluster.address} --keys {cluster.keys.directory}"
+            kc.execute_interactive(f"%load_ext sqlweave\n{connect}", timeout=120)
+
+            def running() -> int:
+                return sum(w.running for w in cluster.status().workers)
+
+            msg_id = kc.execute(f"%%sql\n{CROSS_JOIN}")
+            wait_for(lambda: running() >= 1, 120, "the workers to run the query")
+            km.interrupt_kernel()
+            reply = reply_to(kc, msg_id, 120)["content"]
+            assert reply["status"] == "error"
+            assert reply["ename"] == "QueryCancelled", reply
+
+            def idle() -> bool:
+                live = [
+                    w for w in cluster.status().workers if w.liveness is not P.WorkerLiveness.LOST
+                ]
+                return len(live) == 2 and all(w.running == 0 for w in live)
+
+            # minutes of work left, yet every worker stops (or is replaced by a fresh one)
+            wait_for(idle, 60, "every worker to stop the cancelled query")
+            assert km.is_alive()
+            again = kc.execute(
+                "_r = %sql SELECT count(*) AS n FROM nums",
+                user_expressions={"v": "_r.to_arrow().to_pylist()"},
+            )
+            content = reply_to(kc, again, 120)["content"]
+            assert content["status"] == "ok", content
+            assert content["user_expressions"]["v"]["data"]["text/plain"] == "[{'n': 400000}]"
+        finally:
+            kc.stop_channels()
+            km.shutdown_kernel(now=True)
