@@ -33,6 +33,7 @@ import pyarrow as pa
 import pytest
 import tpchdata
 
+from sqlweave.cluster import planning
 from sqlweave.cluster.catalog import Catalog
 from sqlweave.cluster.explain import explain_text
 from sqlweave.cluster.planning import PlannerOptions, plan_query
@@ -162,3 +163,12 @@ def test_the_statistics_catalog_has_tpch_at_scale_factor_one(tpch_statistics: Ca
     assert pa.types.is_date32(catalog["orders"].schema.field("o_orderdate").type)
     with pytest.raises(ValueError, match="statistics only"):
         catalog.shares("lineitem", 2)
+
+
+def test_each_fixture_file_is_named_after_a_planning_rule() -> None:
+    """``fixtures/plans/<module>.sql`` holds the cases of ``planning/<module>.py`` (and
+    ``tpch.sql`` the 22 TPC-H queries), so a rule's goldens are found by its name."""
+    modules = {p.stem for p in Path(planning.__file__).parent.glob("*.py")}
+    stems = {p.stem for p in PLANS.glob("*.sql")}
+    assert stems - {"tpch"} <= modules
+    assert {"relations", "aggregates", "joins", "reduce", "subqueries", "fallback"} <= stems
