@@ -31,7 +31,16 @@ from typing import Any
 
 from . import estimates
 from .context import Local, Pipeline, PlanContext, Planned
-from .substrait import Expr, Rel, cast, direct_field, field_ref, same_type
+from .substrait import (
+    INVOCATION_ALL,
+    INVOCATION_DISTINCT,
+    Expr,
+    Rel,
+    cast,
+    direct_field,
+    field_ref,
+    same_type,
+)
 
 #: aggregate functions whose partial results combine with another function
 DECOMPOSABLE = {"sum": "sum", "count": "sum", "min": "min", "max": "max"}
@@ -79,7 +88,7 @@ def plan_aggregate(ctx: PlanContext, rel: Rel, body: dict[str, Any]) -> Planned:
 
 def _decomposable(ctx: PlanContext, m: Mapping[str, Any]) -> bool:
     measure = m["measure"]
-    if measure.get("invocation") == "AGGREGATION_INVOCATION_DISTINCT" or measure.get("sorts"):
+    if measure.get("invocation") == INVOCATION_DISTINCT or measure.get("sorts"):
         return False
     name = ctx.substrait.function_name(int(measure.get("functionReference", 0)))
     return name in DECOMPOSABLE or name == "avg"
@@ -138,7 +147,7 @@ def _two_phase(
                     "measure": {
                         "functionReference": sp.function_anchor(fn),
                         "arguments": [{"value": field_ref(c)}],
-                        "invocation": "AGGREGATION_INVOCATION_ALL",
+                        "invocation": INVOCATION_ALL,
                     }
                 }
             )

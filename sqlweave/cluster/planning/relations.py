@@ -26,7 +26,15 @@ from typing import Any
 from . import estimates
 from .context import Local, Pipeline, PlanContext, Planned
 from .fallback import plan_local
-from .substrait import PlanningError, Rel, has_key, has_subquery, kind_of, literal_int
+from .substrait import (
+    SET_OP_UNION_ALL,
+    PlanningError,
+    Rel,
+    has_key,
+    has_subquery,
+    kind_of,
+    literal_int,
+)
 
 
 def plan_read(ctx: PlanContext, rel: Rel, body: dict[str, Any]) -> Planned:
@@ -107,7 +115,7 @@ def plan_sort(ctx: PlanContext, rel: Rel, body: dict[str, Any]) -> Planned:
 
 def plan_set(ctx: PlanContext, rel: Rel, body: dict[str, Any]) -> Planned:
     """UNION ALL of pipelines is one pipeline; other set operations run on the coordinator."""
-    if body.get("op") != "SET_OP_UNION_ALL":
+    if body.get("op") != SET_OP_UNION_ALL:
         return plan_local(ctx, rel, body, f"{body.get('op')} runs on the coordinator")
     children = [ctx.plan_inside_join(r) for r in body["inputs"]]
     if all(isinstance(c, Pipeline) for c in children):

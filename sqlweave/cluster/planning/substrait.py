@@ -60,6 +60,11 @@ REL_KINDS = frozenset(
         "update",
     }
 )
+#: the set operation that keeps every row of every input (others deduplicate or subtract)
+SET_OP_UNION_ALL = "SET_OP_UNION_ALL"
+#: how an aggregate measure is invoked: over all rows, or over distinct values
+INVOCATION_ALL = "AGGREGATION_INVOCATION_ALL"
+INVOCATION_DISTINCT = "AGGREGATION_INVOCATION_DISTINCT"
 #: the keys under which a relation holds its single inputs (``set`` has a list, ``inputs``)
 CHILD_KEYS = ("input", "left", "right")
 
