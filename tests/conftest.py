@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import tpchdata
@@ -34,6 +35,22 @@ def _work_in_a_temporary_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     directory (the ``.sqlweave/`` lineage store of a loaded extension) never lands in the
     repository. Tests find repository files through ``__file__``."""
     monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def ip() -> Iterator[Any]:
+    """IPython's shell with ``%load_ext sqlweave`` (the magics on a fresh Session; lineage
+    stored in the test's own folder). Afterwards the extension is unloaded (a cluster it
+    started stops), and its ``%config SqlWeave`` and the user namespace are reset."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "sqlweave")
+    yield shell
+    shell.run_line_magic("unload_ext", "sqlweave")
+    shell.config.pop("SqlWeave", None)
+    shell.user_ns.clear()
+    shell.init_user_ns()
 
 
 @pytest.fixture(scope="session")

@@ -8,22 +8,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from IPython.core.interactiveshell import InteractiveShell
 
 from sqlweave.errors import UsageError
 from sqlweave.magics.explain import ExplainView
 
 pytestmark = pytest.mark.process
-
-
-@pytest.fixture
-def ip():
-    shell = InteractiveShell.instance()
-    shell.run_line_magic("load_ext", "sqlweave")
-    yield shell
-    shell.run_line_magic("unload_ext", "sqlweave")  # stops a cluster still running
-    shell.user_ns.clear()
-    shell.init_user_ns()
 
 
 def test_cluster_from_the_notebook(ip, tpch_dir, capsys):

@@ -33,17 +33,14 @@ def cluster() -> Iterator[LocalCluster]:
 
 
 @pytest.fixture
-def ip(cluster: LocalCluster, capsys: pytest.CaptureFixture[str]) -> Iterator[InteractiveShell]:
-    """A shell with the extension loaded and ``%sqlweave connect``-ed to the cluster, the
-    way the README shows (with the cluster's key directory)."""
-    shell = InteractiveShell.instance()
-    shell.run_line_magic("load_ext", "sqlweave")
-    shell.run_line_magic("sqlweave", f"connect {cluster.address} --keys {cluster.keys.directory}")
+def ip(
+    ip: InteractiveShell, cluster: LocalCluster, capsys: pytest.CaptureFixture[str]
+) -> InteractiveShell:
+    """The shell (tests/conftest.py) ``%sqlweave connect``-ed to the cluster, the way the
+    README shows (with the cluster's key directory)."""
+    ip.run_line_magic("sqlweave", f"connect {cluster.address} --keys {cluster.keys.directory}")
     assert f"connected to {cluster.address} (2 workers)" in capsys.readouterr().out
-    yield shell
-    shell.run_line_magic("unload_ext", "sqlweave")
-    shell.user_ns.clear()
-    shell.init_user_ns()
+    return ip
 
 
 def _session(ip: InteractiveShell):

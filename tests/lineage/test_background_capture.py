@@ -32,17 +32,15 @@ def test_background_lineage_uses_the_schema_at_statement_time():
     assert capture.graph.columns("u") == ("a",)
 
 
-def test_a_statement_returns_while_its_lineage_is_still_being_extracted(tmp_path, monkeypatch):
+def test_a_statement_returns_while_its_lineage_is_still_being_extracted(ip, monkeypatch):
     """README: capture runs off the statement's path. The notebook's extractor is swapped for
     one that blocks until released: the %%sql cell still returns, its lineage is extracted
     on another thread, and the graph gets it only after the release."""
     import threading
 
-    from IPython.core.interactiveshell import InteractiveShell
     from waiting import wait_for
 
     from sqlweave.lineage.capture import _default_extract
-    from sqlweave.magics import load_ipython_extension, unload_ipython_extension
     from sqlweave.magics.sql import SqlWeave
 
     entered, release = threading.Event(), threading.Event()
@@ -54,13 +52,11 @@ def test_a_statement_returns_while_its_lineage_is_still_being_extracted(tmp_path
         release.wait(60)  # a synchronous capture would hold the cell this long, then fail below
         return _default_extract(sql, dialect, schema)
 
-    shell = InteractiveShell.instance()
-    load_ipython_extension(shell)
     try:
-        (magics,) = [c for c in shell.configurables if isinstance(c, SqlWeave)]
+        (magics,) = [c for c in ip.configurables if isinstance(c, SqlWeave)]
         capture = magics.lineage_magics.capture
         monkeypatch.setattr(capture, "extract", blocking_extract)
-        result = shell.run_cell("%%sql --quiet\nCREATE TABLE slow_lineage AS SELECT 1 AS x")
+        result = ip.run_cell("%%sql --quiet\nCREATE TABLE slow_lineage AS SELECT 1 AS x")
         result.raise_error()
         assert not release.is_set()  # the cell is done and its lineage not yet released
         assert magics.session.sql("SELECT x FROM slow_lineage").to_arrow().to_pylist() == [{"x": 1}]
@@ -72,6 +68,3 @@ def test_a_statement_returns_while_its_lineage_is_still_being_extracted(tmp_path
         assert "slow_lineage" in capture.graph.datasets()
     finally:
         release.set()
-        unload_ipython_extension(shell)
-        shell.user_ns.clear()
-        shell.init_user_ns()

@@ -13,7 +13,6 @@ from lab_rules import svg_in_html
 
 from sqlweave.lineage.store import DEFAULT_PATH, LineageStore
 from sqlweave.lineage.widget import StaticDrawing
-from sqlweave.magics import load_ipython_extension, unload_ipython_extension
 from sqlweave.magics.lineage import LineageMagics
 from sqlweave.magics.sql import SqlWeave
 from sqlweave.runner import WIDGET_VIEW
@@ -22,20 +21,6 @@ from sqlweave.runner import WIDGET_VIEW
 def lineage_magics(ip: InteractiveShell) -> LineageMagics:
     (magics,) = [c for c in ip.configurables if isinstance(c, SqlWeave)]
     return magics.lineage_magics
-
-
-@pytest.fixture
-def ip(tmp_path: Path):
-    """A shell with the extension loaded; the lineage store is ``.sqlweave/`` in ``tmp_path``
-    (the working directory of every test)."""
-    shell = InteractiveShell.instance()
-    load_ipython_extension(shell)
-    magics = lineage_magics(shell)
-    yield shell
-    unload_ipython_extension(shell)
-    assert shell.events.callbacks["pre_run_cell"].count(magics.tracker.pre_run_cell) == 0
-    shell.user_ns.clear()
-    shell.init_user_ns()
 
 
 def cell(ip: InteractiveShell, cell_id: str, *sqls: str) -> None:
@@ -150,9 +135,11 @@ def test_capture_switches_with_the_config_trait_and_on_off(ip) -> None:
 
 def test_lineage_survives_a_kernel_restart(ip) -> None:
     tour(ip)
+    first = lineage_magics(ip)
     # what a restart does: the extension (and its Session) go, a fresh one loads the store
-    unload_ipython_extension(ip)
-    load_ipython_extension(ip)
+    ip.run_line_magic("unload_ext", "sqlweave")
+    assert first.tracker.pre_run_cell not in ip.events.callbacks["pre_run_cell"]
+    ip.run_line_magic("load_ext", "sqlweave")
     again = lineage_magics(ip)
     assert again.graph.datasets() == ("clean", "raw", "summary")
     assert [r.info.cell_id for r in again.graph.runs] == ["a", "b", "b"]

@@ -9,16 +9,6 @@ from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
 from sqlweave.lineage.graph import DatasetKind
-from sqlweave.magics import load_ipython_extension, unload_ipython_extension
-
-
-@pytest.fixture
-def ip(tmp_path: Path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    shell = InteractiveShell.instance()
-    load_ipython_extension(shell)
-    yield shell
-    unload_ipython_extension(shell)
 
 
 def run(ip: InteractiveShell, cell_id: str, source: str) -> None:

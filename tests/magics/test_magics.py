@@ -3,21 +3,9 @@
 import pandas as pd
 import pytest
 from IPython.core.error import UsageError
-from IPython.core.interactiveshell import InteractiveShell
 
 from sqlweave.errors import PlanError
 from sqlweave.result import Result
-
-
-@pytest.fixture
-def ip():
-    shell = InteractiveShell.instance()
-    shell.run_line_magic("load_ext", "sqlweave")
-    yield shell
-    shell.run_line_magic("unload_ext", "sqlweave")
-    shell.config.pop("SqlWeave", None)
-    shell.user_ns.clear()
-    shell.init_user_ns()
 
 
 def test_cell_magic_assigns_and_sets_underscore(ip):

@@ -4,21 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from IPython.core.interactiveshell import InteractiveShell
 
 import sqlweave
 from sqlweave.errors import PlanError
-
-
-@pytest.fixture
-def ip():
-    shell = InteractiveShell.instance()
-    shell.run_line_magic("load_ext", "sqlweave")
-    yield shell
-    shell.run_line_magic("unload_ext", "sqlweave")
-    shell.config.pop("SqlWeave", None)
-    shell.user_ns.clear()
-    shell.init_user_ns()
 
 
 @pytest.mark.parametrize("engine", ["local", "duckdb"])

@@ -6,22 +6,10 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from IPython.core.interactiveshell import InteractiveShell
 
 import sqlweave
 
 ENGINES = ["local", "duckdb"]
-
-
-@pytest.fixture
-def ip():
-    shell = InteractiveShell.instance()
-    shell.run_line_magic("load_ext", "sqlweave")
-    yield shell
-    shell.run_line_magic("unload_ext", "sqlweave")
-    shell.config.pop("SqlWeave", None)
-    shell.user_ns.clear()
-    shell.init_user_ns()
 
 
 def test_unconvertible_frames_are_one_short_error_without_a_traceback(ip, capsys):
