@@ -30,3 +30,15 @@ def reply_to(kc: Any, msg_id: str, timeout_s: float) -> dict:
         reply = kc.get_shell_msg(timeout=timeout_s)
         if reply["parent_header"].get("msg_id") == msg_id:
             return reply
+
+
+def answer(kc: Any, code: str, expression: str, timeout_s: float = 120) -> str:
+    """Run ``code`` in the kernel, then ``expression``; its ``text/plain`` value.
+
+    The answer is read from the shell reply, which (unlike IOPub, a PUB socket) the kernel
+    never drops.
+    """
+    msg_id = kc.execute(code, user_expressions={"v": expression})
+    content = reply_to(kc, msg_id, timeout_s)["content"]
+    assert content["status"] == "ok", content
+    return content["user_expressions"]["v"]["data"]["text/plain"]
