@@ -261,7 +261,16 @@ class ClusterEngine(Engine):
                 continue  # a late answer to an earlier, abandoned request
             if isinstance(reply, P.QueryProgress):
                 if progress is not None:
-                    progress(Progress(reply.fragments_done, reply.fragments_total, reply.rows))
+                    progress(
+                        Progress(
+                            reply.fragments_done,
+                            reply.fragments_total,
+                            reply.rows,
+                            reply.rows_scanned,
+                            reply.bytes_scanned,
+                            reply.seconds,
+                        )
+                    )
                 continue
             return reply
 

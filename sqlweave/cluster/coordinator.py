@@ -293,14 +293,23 @@ class Coordinator(CatalogCommands, LocalStatements, DistributedQueries, StatusVi
         )
         if msg.output is not None:
             q.gathered.setdefault((msg.stage, 0), {})[msg.index] = msg.output
+        q.tasks_progress.task_done(msg.stage, msg.index, msg.attempt, msg.figures)
         key = (msg.query_id, msg.stage, msg.index)
         self._feed(q, [S.TaskDone(key, msg.worker_id, msg.rows, msg.seconds, msg.attempt)])
+
+    def _on_task_progress(self, identity: bytes, msg: P.TaskProgress) -> None:
+        q = self.queries.get(msg.query_id)
+        if q is not None and q.tasks_progress.task_progress(
+            msg.stage, msg.index, msg.attempt, msg.figures
+        ):
+            self._progress(q, mid_task=True)
 
     def _on_task_failed(self, identity: bytes, msg: P.TaskFailed) -> None:
         self.membership.seen(msg.worker_id, time.monotonic())
         q = self.queries.get(msg.query_id)
         if q is None or msg.kind is P.ErrorKind.CANCELLED:
             return
+        q.tasks_progress.task_failed(msg.stage, msg.index)
         key = (msg.query_id, msg.stage, msg.index)
         self._feed(q, [S.TaskFailed(key, msg.worker_id, msg.error, msg.attempt)])
 
@@ -312,6 +321,7 @@ class Coordinator(CatalogCommands, LocalStatements, DistributedQueries, StatusVi
         P.Heartbeat: _on_heartbeat,
         P.WorkerExiting: _on_worker_exiting,
         P.TaskDone: _on_task_done,
+        P.TaskProgress: _on_task_progress,
         P.TaskFailed: _on_task_failed,
         P.ErrorReply: _on_worker_error,
     }

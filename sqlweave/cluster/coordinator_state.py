@@ -84,6 +84,7 @@ class Channel(str, Enum):
     RESULTS = "results"
     HEARTBEAT = "heartbeat"
     EXITING = "exiting"
+    PROGRESS = "progress"
 
 
 def socket_identity(session: str, channel: Channel) -> bytes:

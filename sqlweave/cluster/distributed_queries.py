@@ -29,6 +29,7 @@ from .fragments import (
 from .planning import NotDistributable
 from .replies import encode_dictionaries, explain_table, first_line, is_data_error
 from .task import concat_tables
+from .task_progress import CLIENT_INTERVAL_S, QueryProgressTracker
 
 log = logging.getLogger("sqlweave.cluster.coordinator")
 
@@ -54,7 +55,8 @@ class _Query:
     rows: int = 0
     #: gathered outputs kept on the coordinator: (stage, partition) -> {producer: table}
     gathered: dict[tuple[int, int], dict[int, pa.Table]] = field(default_factory=dict)
-    last_progress: float = 0.0
+    #: figures of its finished and running tasks (mid-task progress from workers)
+    tasks_progress: QueryProgressTracker = field(default_factory=QueryProgressTracker)
 
     def __post_init__(self) -> None:
         self.key = self.key or self.request_id
@@ -168,13 +170,24 @@ class DistributedQueries:
             q.gathered.setdefault((spec.stage, 0), {})[spec.index] = output
             self._feed(q, [S.TaskDone(spec.key, COORDINATOR, rows, seconds, spec.attempt)])
 
-    def _progress(self, q: _Query) -> None:
+    def _progress(self, q: _Query, mid_task: bool = False) -> None:
+        """Tell the query's client how far it got (throttled; the last fragment always)."""
         p = q.state.progress
         now = time.perf_counter()
-        if p.fragments_done < p.fragments_total and now - q.last_progress < 0.05:
-            return
-        q.last_progress = now
-        msg = P.QueryProgress(q.request_id, p.fragments_done, p.fragments_total, p.rows)
+        if p.fragments_done < p.fragments_total:
+            interval = CLIENT_INTERVAL_S if mid_task else 0.05
+            if not q.tasks_progress.due(now, interval):
+                return
+        totals = q.tasks_progress.totals()
+        msg = P.QueryProgress(
+            q.request_id,
+            p.fragments_done,
+            p.fragments_total,
+            p.rows + q.tasks_progress.running_rows_out(),
+            totals.rows_scanned,
+            totals.bytes_scanned,
+            now - q.started,
+        )
         P.send(self.clients, msg, q.client)
 
     def _finish(self, q: _Query) -> None:

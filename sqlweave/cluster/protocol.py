@@ -17,6 +17,7 @@ Who sends what (request -> reply):
 
 * worker -> coordinator (workers ROUTER): ``RegisterWorker -> Registered |
   RegistrationRefused``; ``Heartbeat`` (from the worker's heartbeat thread);
+  ``TaskProgress`` (while a task runs, from the worker's progress thread);
   ``TaskDone``/``TaskFailed``; ``WorkerExiting``.
 * coordinator -> worker: ``PeerDirectory``, ``StoreTable`` (an in-memory partition,
   once per worker), ``RunTask``, ``CancelQuery``, ``ReleaseQuery``, ``Shutdown``.
@@ -61,8 +62,9 @@ from .transport import (
 
 #: bumped on any incompatible change to the messages below or their framing
 #: (2: Arrow tables as raw buffer frames instead of one IPC frame per batch;
-#: 3: tasks carry the client's session settings)
-PROTOCOL_VERSION = 3
+#: 3: tasks carry the client's session settings;
+#: 4: TaskProgress, and figures in TaskDone and QueryProgress)
+PROTOCOL_VERSION = 4
 
 
 class ErrorKind(str, Enum):
@@ -132,6 +134,47 @@ class FragmentRun:
     rows: int
     seconds: float
     attempt: int = 0
+
+
+@dataclass(frozen=True)
+class TaskFigures:
+    """How far one task got: what its scans read and what it produced, so far or in all.
+
+    ``rows_scanned``/``bytes_scanned``: rows DataFusion's scans produced (where a scan
+    does not count them, as over in-memory tables, the first operator above it that
+    does) and the bytes they read (files) or hold (in-memory inputs, estimated from the
+    rows scanned); ``rows_out``/``bytes_out``: the task's output batches; ``seconds``:
+    time since the task started.
+    """
+
+    rows_scanned: int = 0
+    bytes_scanned: int = 0
+    rows_out: int = 0
+    bytes_out: int = 0
+    seconds: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("rows_scanned", "bytes_scanned", "rows_out", "bytes_out"):
+            _check_count(self, name)
+        _check_seconds(self, "seconds")
+
+
+def _check_count(msg: object, name: str) -> None:
+    value = getattr(msg, name)
+    if type(value) is not int or value < 0:
+        raise ProtocolError(f"{type(msg).__name__}.{name} must be a count, got {value!r}")
+
+
+def _check_seconds(msg: object, name: str) -> None:
+    value = getattr(msg, name)
+    if type(value) not in (int, float) or not 0 <= value < float("inf"):
+        raise ProtocolError(f"{type(msg).__name__}.{name} must be seconds, got {value!r}")
+
+
+def _check_text(msg: object, name: str) -> None:
+    value = getattr(msg, name)
+    if type(value) is not str:
+        raise ProtocolError(f"{type(msg).__name__}.{name} must be a string, got {value!r}")
 
 
 # ----- coordinator <-> worker -----------------------------------------------
@@ -231,6 +274,30 @@ class TaskDone(Message):
     rows: int
     seconds: float
     output: pa.Table | None = None
+    #: the task's final figures (None from a sender that does not measure them)
+    figures: TaskFigures | None = None
+
+
+@message
+@dataclass(frozen=True)
+class TaskProgress(Message):
+    """How far a running task got; sent while it runs (see :mod:`.task_progress`)."""
+
+    TAG: ClassVar[str] = "task_progress"
+    worker_id: str
+    query_id: str
+    stage: int
+    index: int
+    attempt: int
+    figures: TaskFigures
+
+    def __post_init__(self) -> None:
+        for name in ("worker_id", "query_id"):
+            _check_text(self, name)
+        for name in ("stage", "index", "attempt"):
+            _check_count(self, name)
+        if not isinstance(self.figures, TaskFigures):
+            raise ProtocolError(f"TaskProgress.figures must be TaskFigures, got {self.figures!r}")
 
 
 @message
@@ -327,6 +394,16 @@ class QueryProgress(Message):
     fragments_done: int
     fragments_total: int
     rows: int
+    rows_scanned: int = 0
+    bytes_scanned: int = 0
+    #: since the coordinator started the query
+    seconds: float = 0.0
+
+    def __post_init__(self) -> None:
+        _check_text(self, "request_id")
+        for name in ("fragments_done", "fragments_total", "rows", "rows_scanned", "bytes_scanned"):
+            _check_count(self, name)
+        _check_seconds(self, "seconds")
 
 
 @message
@@ -542,7 +619,7 @@ class ConnectionInfo:
 
 # ----- encoding ------------------------------------------------------------------
 
-for _cls in (ErrorKind, WorkerLiveness, WorkerStatus, FragmentRun, HistoryEntry):
+for _cls in (ErrorKind, WorkerLiveness, WorkerStatus, FragmentRun, HistoryEntry, TaskFigures):
     register_value(_cls)
 # every value of the planner contract may travel (it grows additively)
 for _cls in vars(fragments).values():

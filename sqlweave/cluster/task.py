@@ -39,6 +39,7 @@ from .fragments import (
     TaskInput,
     TaskSpec,
 )
+from .task_progress import TaskMeter, collect_metered
 
 #: what a resolver returns for a MemoryShare or ExchangeShare
 Resolved = pa.Table | Sequence[pa.RecordBatch]
@@ -50,6 +51,7 @@ def run_task(
     spec: TaskSpec,
     resolve_input: InputResolver,
     links: FileLinks | None = None,
+    meter: TaskMeter | None = None,
 ) -> dict[int, list[pa.RecordBatch]]:
     """Run ``spec`` and return its output pieces by destination partition.
 
@@ -62,6 +64,7 @@ def run_task(
             ExchangeShare (the concatenated pieces of all producers); FilesShare and
             EmptyShare are handled here.
         links: where file shares are linked from (default: a directory for this task).
+        meter: measures the run while it goes (see :mod:`.task_progress`).
 
     Returns:
         GATHER: ``{0: batches}``; BROADCAST: the same batches under every partition
@@ -76,7 +79,7 @@ def run_task(
         names: list[str] = []
         stack.callback(_deregister, ctx, names)
         register_inputs(ctx, spec.inputs, resolve_input, links, names)
-        table = execute_fragment(ctx, spec.fragment)
+        table = execute_fragment(ctx, spec.fragment, meter)
     return split_output(table, spec.output.mode, spec.output.keys, spec.output.partitions)
 
 
@@ -251,8 +254,11 @@ def _common_schema(schemas: list[pa.Schema]) -> pa.Schema:
     return pa.schema(fields, metadata=first.metadata)
 
 
-def execute_fragment(ctx: SessionContext, fragment: Fragment) -> pa.Table:
-    """Run a fragment over the registered inputs and collect its output as one table."""
+def execute_fragment(
+    ctx: SessionContext, fragment: Fragment, meter: TaskMeter | None = None
+) -> pa.Table:
+    """Run a fragment over the registered inputs and collect its output as one table
+    (measured by ``meter`` while it runs, when given)."""
     if fragment.format == FragmentFormat.SUBSTRAIT:
         payload = fragment.payload
         plan = ss.Serde.deserialize_bytes(
@@ -261,6 +267,8 @@ def execute_fragment(ctx: SessionContext, fragment: Fragment) -> pa.Table:
         df = ctx.create_dataframe_from_logical_plan(ss.Consumer.from_substrait_plan(ctx, plan))
     else:
         df = ctx.sql(str(fragment.payload))
+    if meter is not None:
+        return collect_metered(ctx, df, meter)
     return collect_table(df)
 
 

@@ -50,6 +50,7 @@ from . import protocol as P
 from .coordinator_state import Channel, Versions, socket_identity
 from .fragments import ExchangeShare, MemoryShare, OutputMode, Settings, TaskInput, TaskSpec
 from .task import FileLinks, concat_tables, run_task
+from .task_progress import ProgressReporter, TaskMeter, memory_bytes_per_row
 from .transport import keep_freed_memory
 
 log = logging.getLogger("sqlweave.cluster.worker")
@@ -169,6 +170,9 @@ class Worker:
         #: names this process's sockets to the coordinator (see coordinator_state.socket_identity)
         self._session = uuid.uuid4().hex
         self._gate: curve.Gatekeeper | None = None
+        self._reporter = ProgressReporter(
+            lambda: self._coordinator_socket(Channel.PROGRESS), self._stop
+        )
 
     # ----- startup ----------------------------------------------------------
 
@@ -257,6 +261,7 @@ class Worker:
         threads = [
             threading.Thread(target=self._io_loop, name="io", daemon=True),
             threading.Thread(target=self._heartbeat_loop, name="heartbeat", daemon=True),
+            self._reporter.thread(),
         ]
         for t in threads:
             t.start()
@@ -311,10 +316,17 @@ class Worker:
                 return
             self._running = spec
         started = time.perf_counter()
+        meter = TaskMeter()
+        self._reporter.watch(
+            self.worker_id, spec.query_id, spec.stage, spec.index, spec.attempt, meter
+        )
         try:
             inputs = self._inputs(spec)
+            meter.memory_bytes_per_row = memory_bytes_per_row(inputs.values())
             ready = time.perf_counter()
-            outputs = run_fragment(lambda: self._context(spec.settings), spec, inputs, self._links)
+            outputs = run_fragment(
+                lambda: self._context(spec.settings), spec, inputs, self._links, meter
+            )
             ran = time.perf_counter()
             if spec.output.mode is OutputMode.BROADCAST:
                 rows = outputs[0].num_rows if outputs else 0
@@ -345,7 +357,9 @@ class Worker:
                 rows=rows,
                 seconds=time.perf_counter() - started,
                 output=gathered,
+                figures=meter.figures(),
             )
+            self._reporter.unwatch()
             with self._lock:
                 self._running = None
                 self._interrupt_key = None
@@ -359,6 +373,7 @@ class Worker:
             error = limits.memory_error(exc, self.config.memory_limit) or _first_line(exc)
             self._fail(spec, error, P.ErrorKind.EXECUTION)
         finally:
+            self._reporter.unwatch()
             with self._lock:
                 self._running = None
                 self._interrupt_key = None
@@ -676,9 +691,10 @@ def run_fragment(
     spec: TaskSpec,
     inputs: dict[TaskInput, pa.Table],
     links: FileLinks | None = None,
+    meter: TaskMeter | None = None,
 ) -> dict[int, pa.Table]:
     """Run one task through :func:`.task.run_task`; output tables by destination partition."""
-    result = run_task(ctx_factory, spec, inputs.__getitem__, links)
+    result = run_task(ctx_factory, spec, inputs.__getitem__, links, meter)
     return {int(p): _as_table(v) for p, v in result.items()}
 
 

@@ -17,11 +17,19 @@ import pyarrow as pa
 
 @dataclass(frozen=True)
 class Progress:
-    """Progress of a running query, reported by engines that can (the cluster)."""
+    """Progress of a running query, reported by engines that can (the cluster).
+
+    ``rows``: rows the query's fragments produced so far; ``rows_scanned`` and
+    ``bytes_scanned``: what their scans read so far (running fragments included);
+    ``elapsed_s``: seconds since the query started.
+    """
 
     fragments_done: int
     fragments_total: int
     rows: int = 0
+    rows_scanned: int = 0
+    bytes_scanned: int = 0
+    elapsed_s: float = 0.0
 
 
 ProgressCallback = Callable[[Progress], None]

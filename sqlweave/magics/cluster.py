@@ -1,4 +1,4 @@
-"""``%sqlweave cluster start|stop|status`` and ``%sqlweave connect``, plus the progress bar.
+"""``%sqlweave cluster start|stop|status`` and ``%sqlweave connect``.
 
 A thin skin over :mod:`sqlweave.cluster`: parse the words, call the library, display.
 """
@@ -12,7 +12,6 @@ from typing import Any
 import pyarrow as pa
 
 from ..cluster.coordinator_state import DEFAULT_HEARTBEAT_S
-from ..engines.engine import Progress, ProgressCallback
 from ..errors import UsageError
 
 USAGE = """\
@@ -24,9 +23,6 @@ USAGE = """\
 %sqlweave cluster status                                workers, liveness, memory, fragments run
 %sqlweave cluster history                               finished statements: time, rows, state
 %sqlweave connect ADDRESS [--keys DIR]                 use a running cluster (tcp://host:port)"""
-
-#: queries shorter than this never show a progress bar
-SHOW_AFTER_S = 0.5
 
 
 class _Parser(argparse.ArgumentParser):
@@ -172,47 +168,3 @@ def status_table(status: Any) -> pa.Table:
             "last_seen_s": [w.last_seen_s for w in workers],
         }
     )
-
-
-class _ProgressBar:
-    """An ipywidgets bar (fragments done/total, rows) shown once a query runs long enough."""
-
-    def __init__(self, show_after_s: float = SHOW_AFTER_S) -> None:
-        self.started = time.perf_counter()
-        self.show_after_s = show_after_s
-        self.bar: Any = None
-        self.label: Any = None
-
-    def __call__(self, progress: Progress) -> None:
-        if self.bar is None:
-            if time.perf_counter() - self.started < self.show_after_s:
-                return
-            if not self._show():
-                return
-        self.bar.max = max(1, progress.fragments_total)
-        self.bar.value = progress.fragments_done
-        self.label.value = (
-            f"{progress.fragments_done}/{progress.fragments_total} fragments, "
-            f"{progress.rows:,} rows"
-        )
-        if progress.fragments_total and progress.fragments_done >= progress.fragments_total:
-            self.bar.bar_style = "success"
-
-    def _show(self) -> bool:
-        try:
-            import ipywidgets as w
-            from IPython.display import display
-        except ImportError:
-            return False
-        self.bar = w.IntProgress(value=0, min=0, max=1, description="cluster")
-        self.label = w.Label("")
-        display(w.HBox([self.bar, self.label]))
-        return True
-
-
-def progress_display(show_after_s: float | None = None) -> ProgressCallback:
-    """A fresh progress callback for one query: pass it as ``Engine.execute(progress=...)``.
-
-    ``show_after_s`` defaults to :data:`SHOW_AFTER_S`, read at each call.
-    """
-    return _ProgressBar(SHOW_AFTER_S if show_after_s is None else show_after_s)

@@ -132,13 +132,18 @@ class SqlWeave(Magics):
         text = cell if cell is not None else args.sql
         if not text.strip():
             raise UsageError(f"no SQL to run\n{USAGE}")
-        result = self.session.sql(
-            text,
-            namespace=self.shell.user_ns if self.shell is not None else {},
-            feedback=print if self.feedback else None,
-            progress=self._progress(),
-            result_name=self._binding(args, line, cell),
-        )
+        progress = self._progress()
+        try:
+            result = self.session.sql(
+                text,
+                namespace=self.shell.user_ns if self.shell is not None else {},
+                feedback=print if self.feedback else None,
+                progress=progress,
+                result_name=self._binding(args, line, cell),
+            )
+        finally:
+            if progress is not None:
+                progress.close()  # the result (or the error) replaces it
         if args.limit is not None:
             result.display_limit = args.limit
         shown: Any = result
@@ -159,7 +164,7 @@ class SqlWeave(Magics):
     def _progress(self) -> Any:
         if self.session.engine.name != "cluster":
             return None
-        from .cluster import progress_display
+        from .progress import progress_display
 
         return progress_display()
 

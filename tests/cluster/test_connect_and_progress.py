@@ -1,5 +1,5 @@
 """README claims of the notebook face of the cluster: ``%sqlweave connect ADDRESS`` puts the
-notebook's ``%%sql`` on a running cluster, and long queries show a progress bar (short ones
+notebook's ``%%sql`` on a running cluster, and long queries show their progress (short ones
 none). A real 2-worker cluster; the magics in a real InteractiveShell."""
 
 from __future__ import annotations
@@ -10,16 +10,14 @@ import pyarrow as pa
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
-from ipywidgets.widgets.widget import _instances as widget_instances
 from waiting import wait_for
 
 from sqlweave.cluster.localcluster import LocalCluster
-from sqlweave.magics import cluster as cluster_magics
+from sqlweave.magics import progress as progress_magics
 from sqlweave.magics.sql import SqlWeave
 
 pytestmark = pytest.mark.process
 
-WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 GROUPED = "SELECT x % 3 AS k, count(*) AS n FROM nums GROUP BY x % 3 ORDER BY k"
 ANSWER = [{"k": 0, "n": 13334}, {"k": 1, "n": 13333}, {"k": 2, "n": 13333}]
 
@@ -61,32 +59,38 @@ def test_connect_runs_the_notebooks_sql_on_the_cluster(
     assert {"w1", "w2"} <= workers
 
 
-def test_a_long_query_shows_a_progress_bar_and_a_short_one_none(
+def test_a_long_query_shows_its_progress_in_place_and_a_short_one_none(
     ip: InteractiveShell, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    bars: list = []
-    make_bar = cluster_magics.progress_display
+    shown_displays: list = []
+    make_display = progress_magics.progress_display
 
     def recording_progress_display(*args: object):
-        bars.append(make_bar(*args))
-        return bars[-1]
+        shown_displays.append(make_display(*args))
+        return shown_displays[-1]
 
-    monkeypatch.setattr(cluster_magics, "progress_display", recording_progress_display)
-    # every query counts as long: the bar shows at the first progress report
-    monkeypatch.setattr(cluster_magics, "SHOW_AFTER_S", 0.0)
+    monkeypatch.setattr(progress_magics, "progress_display", recording_progress_display)
+    # every query counts as long: the progress shows at the first report
+    monkeypatch.setattr(progress_magics, "SHOW_AFTER_S", 0.0)
     with capture_output() as shown:
         assert ip.run_cell_magic("sql", "", GROUPED).to_arrow().to_pylist() == ANSWER
-    (bar,) = bars
-    assert bar.bar is not None, "no progress bar was shown"
-    (shown_id,) = [o.data[WIDGET_VIEW]["model_id"] for o in shown.outputs if WIDGET_VIEW in o.data]
-    # what the cell displayed is that bar (beside its label)
-    assert widget_instances[shown_id].children == (bar.bar, bar.label)
-    assert bar.bar.max >= 2 and bar.bar.value == bar.bar.max  # every fragment counted done
-    assert bar.bar.bar_style == "success"
-    assert f"{bar.bar.max}/{bar.bar.max} fragments" in bar.label.value
+    (display,) = shown_displays
+    last = display.latest
+    assert last is not None and last.fragments_total >= 2
+    assert last.fragments_done == last.fragments_total  # every fragment counted done
+    # one output, made once and updated in place; the last update empties it (the
+    # result is what the cell shows)
+    made = [o for o in shown.outputs if not o.update]
+    assert len(made) == 1 and made[0].data["text/plain"].startswith("cluster: ")
+    (display_id,) = {o.transient["display_id"] for o in shown.outputs}
+    assert display_id
+    assert f"{last.fragments_total}/{last.fragments_total} fragments" in "".join(
+        o.data["text/plain"] for o in shown.outputs
+    )
+    assert shown.outputs[-1].update and shown.outputs[-1].data["text/plain"] == ""
     # no query is long: nothing is displayed besides the result
-    monkeypatch.setattr(cluster_magics, "SHOW_AFTER_S", 3600.0)
+    monkeypatch.setattr(progress_magics, "SHOW_AFTER_S", 3600.0)
     with capture_output() as shown:
         ip.run_cell_magic("sql", "", GROUPED)
-    assert len(bars) == 2 and bars[1].bar is None
-    assert not [o for o in shown.outputs if WIDGET_VIEW in o.data]
+    assert len(shown_displays) == 2 and shown_displays[1].latest is not None
+    assert shown.outputs == []

@@ -59,6 +59,8 @@ EXAMPLES: list[P.Message] = [
     P.ExecuteQuery("r", "select $x", {"x": 1, "y": "s", "z": None, "f": 1.5}),
     P.CancelRequest("r"),
     P.QueryProgress("r", 1, 3, 10),
+    P.QueryProgress("r", 1, 3, 10, 4_000, 32_000, 1.5),
+    P.TaskProgress("w1", "q", 1, 0, 2, P.TaskFigures(4_000, 32_000, 1, 8, 0.75)),
     P.QueryFailed("r", P.ErrorKind.PARSE, "bad", None, 1, 5, "hint"),
     P.RegisterPath("r", "t", "/x.parquet", None),
     P.Deregister("r", "t"),
@@ -77,6 +79,7 @@ EXAMPLES: list[P.Message] = [
 ARROW_EXAMPLES: list[P.Message] = [
     P.StoreTable("h", TABLE),
     P.TaskDone("w1", "q", 1, 0, 0, 1000, 0.5, TABLE),
+    P.TaskDone("w1", "q", 1, 0, 0, 1000, 0.5, None, P.TaskFigures(10, 80, 1000, 8000, 0.5)),
     P.PushPartition("q", 1, 0, 1, 0, TABLE),
     P.QueryResult("r", TABLE, (P.FragmentRun(0, 1, "w1", 5, 0.1),)),
     P.RegisterArrow("r", "t", TABLE),
