@@ -24,25 +24,14 @@ import tempfile
 import time
 from pathlib import Path
 
-import nbformat
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from notebook_files import write_notebook
 
 from sqlweave.pipeline import RunOptions, plan, run
 
 PLAN_GOAL_S = 2.0
 SPEEDUP_GOAL = 1.6
-
-
-def write_notebook(path: Path, *cells: str) -> None:
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
-    nbformat.write(nb, path)
 
 
 def synthetic(folder: Path, n: int, width: int = 10) -> None:

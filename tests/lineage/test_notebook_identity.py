@@ -10,6 +10,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from jupyter_client.manager import KernelManager
+from notebook_files import write_notebook
 
 from sqlweave.lineage.graph import DatasetKind
 from sqlweave.lineage.store import LineageStore
@@ -41,14 +42,7 @@ PRODUCERS = ("delays", "big", "view", "final")
 
 
 def notebook(path: Path, cells=CELLS) -> None:
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nb.cells = [nbformat.v4.new_code_cell(src, id=cell_id) for cell_id, src in cells]
-    nbformat.write(nb, path)
+    write_notebook(path, *cells)
 
 
 def impact_text(nb: nbformat.NotebookNode) -> str:

@@ -14,6 +14,7 @@ import nbformat
 import pytest
 from lab_rules import drawing, lab_renders_untrusted, sanitizer_problems, svg_in_html
 from nbclient import NotebookClient
+from notebook_files import write_notebook
 
 from sqlweave.runner import WIDGET_VIEW, run_notebook
 
@@ -32,23 +33,11 @@ CELLS = (
 )
 
 
-def _notebook(path):
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nb.cells = [nbformat.v4.new_code_cell(src) for src in CELLS]
-    nbformat.write(nb, path)
-    return path
-
-
 @pytest.fixture(scope="module")
 def ran(tmp_path_factory):
     """The notebook executed by ``sqlweave run`` and by plain nbclient, as saved."""
     work = tmp_path_factory.mktemp("saved")
-    src = _notebook(work / "report.ipynb")
+    src = write_notebook(work / "report.ipynb", *CELLS)
     report = run_notebook(src, output=work / "report.run.ipynb")
     assert report.ok, report.failure and report.failure.summary()
     nb = nbformat.read(src, as_version=4)

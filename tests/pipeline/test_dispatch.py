@@ -64,10 +64,9 @@ def test_stale_runs_what_changed_and_everything_downstream() -> None:
 
 def test_fingerprints_follow_cells_parameters_and_files_not_outputs(tmp_path) -> None:
     import nbformat
+    from notebook_files import write_notebook
 
     from sqlweave.pipeline.fingerprint import notebook_fingerprint
-
-    from .helpers import write_notebook
 
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "x.csv").write_text("a\n1\n")

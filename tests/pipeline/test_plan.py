@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from notebook_files import write_notebook
 
 from sqlweave.pipeline import (
     ConflictingWritersError,
@@ -16,8 +17,6 @@ from sqlweave.pipeline import (
 )
 from sqlweave.pipeline.dependencies import notebook_dependencies, sql_dependencies
 from sqlweave.pipeline.discover import discover
-
-from .helpers import write_notebook
 
 
 def test_sql_cells_lines_registrations_and_metadata(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 import nbformat
 import pyarrow.parquet as pq
 import pytest
+from notebook_files import write_notebook
 from waiting import wait_for
 
 from sqlweave.cli import main
@@ -26,7 +27,6 @@ from sqlweave.pipeline.journal import (
     RunResumed,
 )
 
-from .helpers import write_notebook
 from .receiver import receiver
 
 pytestmark = pytest.mark.process
