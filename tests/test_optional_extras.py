@@ -37,22 +37,12 @@ sys.meta_path.insert(0, Uninstalled())
 """
 
 
-# The child leaves without interpreter finalization: once in a few runs a process that used
-# DataFusion died of SIGSEGV at exit, after all its output (an open bug, see the session
-# notes); this test is about imports and messages, so it must not hang on that.
-EXIT = """
-import os as _os, sys as _sys
-_sys.stdout.flush()
-_os._exit(0)
-"""
-
-
 def run_without_frames_libraries(code: str) -> dict:
     """Run ``code`` (which prints one JSON line last) with pandas and polars uninstallable,
     in the test's own working folder."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run(
-        [sys.executable, "-c", BLOCKER + textwrap.dedent(code) + EXIT],
+        [sys.executable, "-c", BLOCKER + textwrap.dedent(code)],
         capture_output=True,
         text=True,
         env=env,

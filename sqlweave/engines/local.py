@@ -104,7 +104,11 @@ def settings_of(ctx: SessionContext) -> dict[str, str | None]:
 async def collect_table_async(df: DataFrame) -> pa.Table:
     """:func:`collect_table`, reading DataFusion's stream asynchronously so that cancelling
     the awaiting task drops the stream (and with it the query's work)."""
-    batches = [batch.to_pyarrow() async for batch in df.execute_stream()]
+    stream = df.execute_stream()
+    try:
+        batches = [batch.to_pyarrow() async for batch in stream]
+    finally:
+        del stream  # see EngineThread: nothing may keep the stream once cancelled
     return pa.Table.from_batches(batches) if batches else df.schema().empty_table()
 
 

@@ -1,8 +1,10 @@
-"""Interrupting a real kernel stops a long query, embedded DataFusion or on a cluster (every
-worker stops): the cell ends with "query cancelled" and the kernel stays usable. The
-interrupt goes to the kernel's process only, never to pytest's."""
+"""Interrupting a real kernel stops a long query, embedded DataFusion (whose threads stop
+working too) or on a cluster (every worker stops): the cell ends with "query cancelled" and
+the kernel stays usable. The interrupt goes to the kernel's process only, never to pytest's."""
 
 from __future__ import annotations
+
+import time
 
 import pytest
 from jupyter_client.manager import start_new_kernel
@@ -17,6 +19,16 @@ HASH_JOIN_BUILD = (
     "SELECT count(*) FROM generate_series(1, 300000000) a(x)"
     " JOIN generate_series(1, 300000000) b(y) ON a.x = b.y"
 )
+#: DataFusion's threads count as stopped once they use at most this many CPU ticks (1/100 s)
+#: in a whole second; the join, left running, keeps them busy for minutes
+QUIET_TICKS = 5
+
+
+def native_threads_quiet(pid: int) -> bool:
+    """Whether the kernel's DataFusion threads used (almost) no CPU over one second."""
+    before = native_cpu_ticks(pid)
+    time.sleep(1.0)  # the measuring window, not a wait for an event
+    return native_cpu_ticks(pid) - before <= QUIET_TICKS
 
 
 def test_interrupt_stops_an_embedded_hash_join_build_and_the_kernel_lives() -> None:
@@ -33,6 +45,8 @@ def test_interrupt_stops_an_embedded_hash_join_build_and_the_kernel_lives() -> N
         assert reply["status"] == "error"
         assert (reply["ename"], reply["evalue"]) == ("QueryCancelled", "query cancelled")
         assert km.is_alive()
+        # the work stops too, not only the cell: nothing keeps the cancelled stream alive
+        wait_for(lambda: native_threads_quiet(pid), 60, "DataFusion's threads to stop")
         seven = answer(kc, "_r = %sql SELECT 7 AS seven", "_r.to_arrow().to_pylist()")
         assert seven == "[{'seven': 7}]"
     finally:
