@@ -4,7 +4,11 @@ the kernel stays usable. The interrupt goes to the kernel's process only, never 
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 from jupyter_client.manager import start_new_kernel
@@ -22,6 +26,9 @@ HASH_JOIN_BUILD = (
 #: DataFusion's threads count as stopped once they use at most this many CPU ticks (1/100 s)
 #: in a whole second; the join, left running, keeps them busy for minutes
 QUIET_TICKS = 5
+#: goal: about a second; the margin is for a loaded machine (left running, the join's
+#: threads stay busy for a minute or more)
+STOPS_WITHIN_S = 15
 
 
 def native_threads_quiet(pid: int) -> bool:
@@ -46,7 +53,7 @@ def test_interrupt_stops_an_embedded_hash_join_build_and_the_kernel_lives() -> N
         assert (reply["ename"], reply["evalue"]) == ("QueryCancelled", "query cancelled")
         assert km.is_alive()
         # the work stops too, not only the cell: nothing keeps the cancelled stream alive
-        wait_for(lambda: native_threads_quiet(pid), 60, "DataFusion's threads to stop")
+        wait_for(lambda: native_threads_quiet(pid), STOPS_WITHIN_S, "DataFusion's threads to stop")
         seven = answer(kc, "_r = %sql SELECT 7 AS seven", "_r.to_arrow().to_pylist()")
         assert seven == "[{'seven': 7}]"
     finally:
@@ -97,3 +104,54 @@ def test_interrupt_cancels_a_cluster_query_on_every_worker() -> None:
         finally:
             kc.stop_channels()
             km.shutdown_kernel(now=True)
+
+
+# a Python program that keeps the QueryCancelled it caught (its traceback reaches the frames
+# that read DataFusion's stream); SIGINT goes to this child only
+KEEPS_THE_CANCEL = """
+import os, signal, sys, threading, time
+sys.path.insert(0, {tests!r})
+from robust.kernels import native_cpu_ticks
+import sqlweave
+
+me = os.getpid()
+before = native_cpu_ticks(me)
+
+def interrupt_once_running():
+    while native_cpu_ticks(me) - before < 25:
+        time.sleep(0.01)
+    os.kill(me, signal.SIGINT)
+
+threading.Thread(target=interrupt_once_running, daemon=True).start()
+try:
+    sqlweave.Session().sql({query!r})
+except sqlweave.QueryCancelled as exc:
+    kept = exc
+deadline = time.monotonic() + {within_s}
+while True:
+    start = native_cpu_ticks(me)
+    time.sleep(1.0)  # the measuring window
+    if native_cpu_ticks(me) - start <= {quiet}:
+        print("quiet")
+        break
+    if time.monotonic() > deadline:
+        print("still busy")
+        break
+"""
+
+
+def test_a_kept_cancel_does_not_keep_the_query_running() -> None:
+    tests = Path(__file__).resolve().parents[1]
+    code = KEEPS_THE_CANCEL.format(
+        tests=str(tests), query=HASH_JOIN_BUILD, quiet=QUIET_TICKS, within_s=STOPS_WITHIN_S
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(tests.parent)},
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["quiet"], done.stdout
