@@ -56,6 +56,7 @@ from .frame_cache import FrameCache
 from .journal import HISTORY, Journal, Record
 from .local_statements import LocalStatements, _ClientSession, _LocalOutcome
 from .offloop import OffLoop
+from .plan_cache import PlanCache
 from .planning import NotDistributable
 from .replies import failure, first_line, shift_position
 from .routing import CREATE_EXTERNAL, EXPLAIN, INTO, LEADING_COMMENTS, QUERY, WRITES, table_name
@@ -117,6 +118,8 @@ class Coordinator(CatalogCommands, LocalStatements, DistributedQueries, StatusVi
         self.paths = PathPolicy.configured(allowed_paths)
         self.catalog = Catalog()
         self._frames = FrameCache()
+        #: distributed plans of statements asked again (see :mod:`.plan_cache`)
+        self.plans = PlanCache()
         self.queries: dict[str, _Query] = {}
         self.queries_run = 0
         self._ctx: Any = None

@@ -68,8 +68,16 @@ class DistributedQueries:
     def _plan(self, sql: str, params: dict[str, Any], settings: Settings = ()) -> DistributedPlan:
         from .planning import plan_query
 
+        options = self._options()
         try:
-            return plan_query(sql, self.catalog, self._options(), params or None, settings)
+            return self.plans.plan(
+                sql,
+                params,
+                settings,
+                options,
+                self.catalog,
+                lambda: plan_query(sql, self.catalog, options, params or None, settings),
+            )
         except (errors.SqlError, NotDistributable):
             raise
         except Exception as exc:
