@@ -33,6 +33,8 @@ CANCEL_WAIT_S = 2.0
 PING_AFTER_S = 5.0
 #: how long a request may wait for a live connection to the coordinator
 SEND_TIMEOUT_S = 10.0
+#: how long closing keeps trying to deliver requests sent without waiting for their answer
+CLOSE_LINGER_S = 1.0
 
 
 class CoordinatorRestarted(UserWarning):
@@ -71,6 +73,10 @@ class ClusterEngine(Engine):
         self._closed = False
         #: fingerprints of the frames the coordinator keeps (insertion-ordered)
         self._shipped: dict[str, None] = {}
+        #: the status request sent ahead of the current request, not answered yet
+        self._status_rid: str | None = None
+        #: requests sent without waiting for their answer (read and dropped when it comes)
+        self._unanswered: set[str] = set()
         #: where each fragment of the last query ran (worker, rows, seconds)
         self.last_runs: tuple[P.FragmentRun, ...] = ()
 
@@ -128,8 +134,13 @@ class ClusterEngine(Engine):
                 self._shipped.pop(next(iter(self._shipped)))
 
     def unregister_frame(self, name: str) -> None:
-        # right after the statement that used it: that statement noticed any restart
-        self._expect(P.Deregister(_rid(), name), P.Ok, check_incarnation=False)
+        # right after the statement that used it: that statement noticed any restart. Not
+        # waited for: the coordinator handles one client's requests in order, so the next
+        # request of this client already sees the name gone
+        msg = P.Deregister(_rid(), name)
+        with self._lock:
+            self._send(msg)
+            self._unanswered.add(msg.request_id)
 
     def deregister(self, name: str) -> None:
         self._expect(P.Deregister(_rid(), name), P.Ok)
@@ -151,7 +162,8 @@ class ClusterEngine(Engine):
     def close(self) -> None:
         if not self._closed:
             self._closed = True
-            self._sock.close(linger=0)
+            linger = CLOSE_LINGER_S if self._unanswered else 0
+            self._sock.close(linger=int(linger * 1000))
 
     # ----- plumbing -----------------------------------------------------------------------
 
@@ -172,6 +184,8 @@ class ClusterEngine(Engine):
         """A fresh socket after lost contact: nothing queued on the old one is ever delivered."""
         self._sock.close(linger=0)
         self._sock = self._open()
+        self._status_rid = None
+        self._unanswered.clear()
 
     def _send(self, msg: P.Message) -> None:
         self._sock.sndtimeo = int(self.send_timeout_s * 1000)
@@ -185,13 +199,13 @@ class ClusterEngine(Engine):
             ) from None
 
     def _check_incarnation(self) -> None:
-        """Before each request: is it still the coordinator we talked to? (~0.1 ms; a
-        coordinator restarted between two statements is otherwise invisible)."""
+        """Before each request: is it still the coordinator we talked to? (A coordinator
+        restarted between two statements is otherwise invisible.) The status request goes
+        out just ahead of the request, and :meth:`_wait` reads its answer, which comes
+        first, on the way to the request's: no round trip of its own."""
         msg = P.StatusRequest(_rid())
         self._send(msg)
-        reply = self._wait(msg.request_id, self.timeout_s, None)
-        if isinstance(reply, P.ClusterStatus):
-            self._note(reply)
+        self._status_rid = msg.request_id
 
     def _note(self, status: P.ClusterStatus) -> bool:
         """Record the coordinator's incarnation; True (and a warning) if it changed."""
@@ -248,7 +262,16 @@ class ClusterEngine(Engine):
                 continue
             _, reply = P.recv(self._sock)
             last_heard = time.monotonic()
-            if ping is not None and getattr(reply, "request_id", None) == ping:
+            answered = getattr(reply, "request_id", None)
+            if answered is not None and answered == self._status_rid:
+                self._status_rid = None
+                if isinstance(reply, P.ClusterStatus):
+                    self._note(reply)
+                continue
+            if answered in self._unanswered:
+                self._unanswered.discard(answered)
+                continue
+            if ping is not None and answered == ping:
                 ping = None
                 if isinstance(reply, P.ClusterStatus) and self._note(reply):
                     self._reset()
@@ -257,7 +280,7 @@ class ClusterEngine(Engine):
                         "it did not finish and will not run later"
                     )
                 continue
-            if getattr(reply, "request_id", None) not in (rid, ""):
+            if answered not in (rid, ""):
                 continue  # a late answer to an earlier, abandoned request
             if isinstance(reply, P.QueryProgress):
                 if progress is not None:
