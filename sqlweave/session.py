@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import re
@@ -528,18 +529,28 @@ _EXPLAIN = re.compile(
 def _table_names(stmt: Statement, dialect: str) -> set[str]:
     """Unqualified names of the tables ``stmt`` reads; never its target (a notebook variable
     must not stand in for a table being created, inserted into or dropped)."""
+    text = stmt.text
+    names = _tables_read(text, dialect) if len(text) <= _KEPT_TEXT else _read(text, dialect)
+    if names is None:  # sqlglot cannot parse it: any name may be a table
+        return {t.text for t in stmt.tokens} - {stmt.target}
+    return set(names)
+
+
+def _read(text: str, dialect: str) -> frozenset[str] | None:
+    """:func:`_table_names` of a statement's text; None if sqlglot cannot parse it."""
     import sqlglot
     from sqlglot import exp
 
     # EXPLAIN <statement>: sqlglot keeps it as a raw command; the explained statement reads
-    explained = _EXPLAIN.match(stmt.text)
-    text = stmt.text[explained.end() :] if explained else stmt.text
+    explained = _EXPLAIN.match(text)
+    if explained:
+        text = text[explained.end() :]
     try:
         tree = sqlglot.parse_one(text, read=dialect)
     except Exception:
-        return {t.text for t in stmt.tokens} - {stmt.target}
+        return None
     if tree is None:
-        return set()
+        return frozenset()
     targets: set[int] = set()
     if isinstance(tree, (exp.Create, exp.Insert, exp.Drop, exp.Delete, exp.Update, exp.Merge)):
         target = tree.this
@@ -548,11 +559,17 @@ def _table_names(stmt: Statement, dialect: str) -> set[str]:
         if isinstance(target, exp.Table):
             targets.add(id(target))
     ctes = {c.alias for c in tree.find_all(exp.CTE)}
-    return {
+    return frozenset(
         t.name
         for t in tree.find_all(exp.Table)
         if not t.db and t.name not in ctes and id(t) not in targets
-    }
+    )
+
+
+#: :func:`_read`, kept per text: parsing was a third of a small DuckDB statement's own
+#: overhead, and a notebook runs the same cells again (texts up to ``_KEPT_TEXT`` chars)
+_tables_read = functools.lru_cache(maxsize=256)(_read)
+_KEPT_TEXT = 10_000
 
 
 #: what a DML statement reports: (verb, preposition)
