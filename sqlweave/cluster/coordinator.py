@@ -61,6 +61,7 @@ from .planning import NotDistributable
 from .replies import failure, first_line, shift_position
 from .routing import CREATE_EXTERNAL, EXPLAIN, INTO, LEADING_COMMENTS, QUERY, WRITES, table_name
 from .status_views import StatusViews
+from .task_progress import MeteredJob
 from .transport import keep_freed_memory
 
 log = logging.getLogger("sqlweave.cluster.coordinator")
@@ -145,6 +146,8 @@ class Coordinator(CatalogCommands, LocalStatements, DistributedQueries, StatusVi
         self._started_at = time.time()
         #: started coordinator-local statements: future -> (sql, perf_counter at start)
         self._local_started: dict[cf.Future, tuple[str, float]] = {}
+        #: how far running coordinator-local statements got (reported by the loop)
+        self._local_progress: dict[cf.Future, MeteredJob] = {}
         #: what running local statements change in the path policy, once they succeed
         self._local_effects: dict[cf.Future, Effects] = {}
         self.journal: Journal | None = None

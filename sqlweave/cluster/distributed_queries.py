@@ -29,7 +29,7 @@ from .fragments import (
 from .planning import NotDistributable
 from .replies import encode_dictionaries, explain_table, first_line, is_data_error
 from .task import concat_tables
-from .task_progress import CLIENT_INTERVAL_S, QueryProgressTracker
+from .task_progress import CLIENT_INTERVAL_S, MeteredJob, QueryProgressTracker
 
 log = logging.getLogger("sqlweave.cluster.coordinator")
 
@@ -57,6 +57,8 @@ class _Query:
     gathered: dict[tuple[int, int], dict[int, pa.Table]] = field(default_factory=dict)
     #: figures of its finished and running tasks (mid-task progress from workers)
     tasks_progress: QueryProgressTracker = field(default_factory=QueryProgressTracker)
+    #: its measured coordinator-located tasks, by (stage, index, attempt)
+    coordinator_jobs: dict[tuple[int, int, int], MeteredJob] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.key = self.key or self.request_id
@@ -138,6 +140,10 @@ class DistributedQueries:
                 inputs[item] = concat_tables([parts[i] for i in sorted(parts)])
             elif isinstance(item, MemoryShare):
                 inputs[item] = self.catalog.partitions[item.content_hash]
+        job = None
+        if not any(isinstance(item, ExchangeShare) for item in spec.inputs):
+            # it reads tables itself (the whole query, say): its scans are the query's
+            job = q.coordinator_jobs[(spec.stage, spec.index, spec.attempt)] = MeteredJob()
 
         def run() -> tuple[dict[int, pa.Table], float]:
             from ..engines.local import apply_settings, make_context
@@ -150,24 +156,37 @@ class DistributedQueries:
                 apply_settings(ctx, spec.settings)
                 return ctx
 
-            out = run_fragment(context, spec, inputs)
+            out = run_fragment(context, spec, inputs, meter=job.meter if job else None)
             return out, time.perf_counter() - started
 
         fut = self._offloop.submit(run)
         self._local_tasks[fut] = (q.key, spec)
 
     def _finish_coordinator_stages(self) -> None:
-        """Feed the scheduler the outcome of coordinator-located stages that ended."""
+        """Feed the scheduler the outcome of coordinator-located stages that ended; report
+        how far the running ones that read tables got."""
+        now = time.perf_counter()
+        for q in list(self.queries.values()):
+            for (stage, index, attempt), job in q.coordinator_jobs.items():
+                figures = job.due(now)
+                if figures is not None and q.tasks_progress.task_progress(
+                    stage, index, attempt, figures
+                ):
+                    self._progress(q, mid_task=True)
         for fut in [f for f in self._local_tasks if f.done()]:
             key, spec = self._local_tasks.pop(fut)
             q = self.queries.get(key)
             if q is None:
                 continue
+            job = q.coordinator_jobs.pop((spec.stage, spec.index, spec.attempt), None)
             try:
                 outputs, seconds = fut.result()
             except Exception as exc:
+                q.tasks_progress.task_failed(spec.stage, spec.index)
                 self._feed(q, [S.TaskFailed(spec.key, COORDINATOR, first_line(exc), spec.attempt)])
                 continue
+            figures = job.meter.figures() if job is not None else None
+            q.tasks_progress.task_done(spec.stage, spec.index, spec.attempt, figures)
             rows = sum(t.num_rows for t in outputs.values())
             q.runs.append(P.FragmentRun(spec.stage, spec.index, COORDINATOR, rows, seconds))
             try:

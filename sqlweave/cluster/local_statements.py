@@ -23,6 +23,7 @@ from . import protocol as P
 from .fragments import Settings
 from .replies import failure, first_line
 from .routing import SETTING, Change, written
+from .task_progress import MeteredJob, statement_progress
 
 log = logging.getLogger("sqlweave.cluster.coordinator")
 
@@ -92,6 +93,7 @@ class LocalStatements:
         baseline = self._baseline()
         write = written(msg.sql)
         outcome = _LocalOutcome()
+        progress = MeteredJob()
 
         def run() -> pa.Table:
             from ..engines.local import changed_settings
@@ -101,7 +103,7 @@ class LocalStatements:
             if write is not None:
                 undo = Undo.before(session.engine.ctx, write.name, write.change is Change.ROWS)
             try:
-                table = session.engine.execute(msg.sql, msg.params or None)
+                table = session.engine.execute(msg.sql, msg.params or None, meter=progress.meter)
             finally:
                 with outcome.lock:
                     outcome.finished = True
@@ -120,6 +122,7 @@ class LocalStatements:
         self._local_statements[fut] = (identity, msg.request_id)
         self._local_outcomes[fut] = outcome
         self._local_started[fut] = (msg.sql, time.perf_counter())
+        self._local_progress[fut] = progress
         if effects:
             self._local_effects[fut] = effects
 
@@ -144,6 +147,7 @@ class LocalStatements:
         self._local_outcomes.pop(fut, None)
         self._local_effects.pop(fut, None)  # it will be undone: its effects never happen
         self._local_started.pop(fut, None)
+        self._local_progress.pop(fut, None)
         self._cancelled_local.add(fut)
         fut.add_done_callback(lambda f: self._cancelled_local.discard(f))
         P.send(
@@ -160,9 +164,16 @@ class LocalStatements:
         return True
 
     def _finish_local_statements(self) -> None:
-        """Answer the clients of coordinator-local statements that ended."""
+        """Answer the clients of coordinator-local statements that ended; tell those of
+        long running ones how far they got."""
+        now = time.perf_counter()
+        for fut, progress in self._local_progress.items():
+            if not fut.done() and (figures := progress.due(now)) is not None:
+                identity, request_id = self._local_statements[fut]
+                P.send(self.clients, statement_progress(request_id, figures), identity)
         for fut in [f for f in self._local_statements if f.done()]:
             identity, request_id = self._local_statements.pop(fut)
+            self._local_progress.pop(fut, None)
             self._local_outcomes.pop(fut, None)
             effects = self._local_effects.pop(fut, None)
             sql, started = self._local_started.pop(fut, ("", time.perf_counter()))

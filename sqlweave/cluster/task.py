@@ -27,6 +27,7 @@ from datafusion import SessionContext
 from datafusion import substrait as ss
 
 from ..engines.local import collect_table
+from ..engines.metering import PlanMeter, collect_metered
 from .catalog import register_table, schema_from_bytes
 from .fragments import (
     EmptyShare,
@@ -39,7 +40,6 @@ from .fragments import (
     TaskInput,
     TaskSpec,
 )
-from .task_progress import TaskMeter, collect_metered
 
 #: what a resolver returns for a MemoryShare or ExchangeShare
 Resolved = pa.Table | Sequence[pa.RecordBatch]
@@ -51,7 +51,7 @@ def run_task(
     spec: TaskSpec,
     resolve_input: InputResolver,
     links: FileLinks | None = None,
-    meter: TaskMeter | None = None,
+    meter: PlanMeter | None = None,
 ) -> dict[int, list[pa.RecordBatch]]:
     """Run ``spec`` and return its output pieces by destination partition.
 
@@ -64,7 +64,7 @@ def run_task(
             ExchangeShare (the concatenated pieces of all producers); FilesShare and
             EmptyShare are handled here.
         links: where file shares are linked from (default: a directory for this task).
-        meter: measures the run while it goes (see :mod:`.task_progress`).
+        meter: measures the run while it goes (see :mod:`sqlweave.engines.metering`).
 
     Returns:
         GATHER: ``{0: batches}``; BROADCAST: the same batches under every partition
@@ -255,7 +255,7 @@ def _common_schema(schemas: list[pa.Schema]) -> pa.Schema:
 
 
 def execute_fragment(
-    ctx: SessionContext, fragment: Fragment, meter: TaskMeter | None = None
+    ctx: SessionContext, fragment: Fragment, meter: PlanMeter | None = None
 ) -> pa.Table:
     """Run a fragment over the registered inputs and collect its output as one table
     (measured by ``meter`` while it runs, when given)."""

@@ -5,10 +5,12 @@ show nothing until its tasks end. So, while a task runs:
 
 * :class:`TaskMeter` counts the task's output batches and reads DataFusion's live metrics of
   the physical plan it runs (the rows and bytes its scans read so far), see
-  :func:`collect_metered` and :func:`scan_figures`;
+  :mod:`sqlweave.engines.metering`;
 * :class:`ProgressReporter`, a worker thread with its own socket, sends a
   :class:`~.protocol.TaskProgress` for the running task every :data:`REPORT_INTERVAL_S`
   (never for a task that ends sooner);
+* what the coordinator runs itself (a statement it does not distribute, a stage that
+  reads tables) is measured the same way and reported by its loop (:class:`MeteredJob`);
 * on the coordinator, :class:`QueryProgressTracker` sums the figures of a query's finished
   and running tasks and says when its client is due the next
   :class:`~.protocol.QueryProgress` (at most one per :data:`CLIENT_INTERVAL_S`).
@@ -26,167 +28,31 @@ TaskFigures(rows_scanned=25, bytes_scanned=200, rows_out=1, bytes_out=0, seconds
 from __future__ import annotations
 
 import contextlib
-import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
-import pyarrow as pa
 import zmq
 
+from ..engines.metering import PlanMeter
 from . import protocol as P
-
-log = logging.getLogger("sqlweave.cluster.task_progress")
 
 #: a worker reports a running task this often, starting once the task has run this long
 REPORT_INTERVAL_S = 0.5
 #: a client hears at most this often about a query's running tasks
 CLIENT_INTERVAL_S = 0.25
-#: DataFusion's name for the bytes a file scan read
-_BYTES_SCANNED = "bytes_scanned"
 
 
 # ----- measuring one task (worker) ------------------------------------------------------
 
 
-class TaskMeter:
-    """How far one running task got; written by the threads running it, read by the reporter.
-
-    Args:
-        memory_bytes_per_row: average bytes per row of the task's in-memory inputs, to
-            estimate the bytes read by scans DataFusion does not count bytes for.
-        clock: seconds, for the elapsed time.
-    """
-
-    def __init__(
-        self, memory_bytes_per_row: float = 0.0, clock: Callable[[], float] = time.perf_counter
-    ) -> None:
-        self.memory_bytes_per_row = memory_bytes_per_row
-        self._clock = clock
-        self.started = clock()
-        self._plan: Any = None
-        # one slot per partition: each is written by one thread only, so no lock is needed
-        self._rows: list[int] = [0]
-        self._bytes: list[int] = [0]
-
-    def watch(self, plan: Any) -> None:
-        """Read scan figures from ``plan`` (a DataFusion ``ExecutionPlan`` about to run)."""
-        n = max(1, plan.partition_count)
-        self._rows, self._bytes = [0] * n, [0] * n
-        self._plan = plan
-
-    def count(self, partition: int, batch: pa.RecordBatch) -> None:
-        """One output batch of ``partition`` (the hot path: two additions)."""
-        self._rows[partition] += batch.num_rows
-        self._bytes[partition] += batch.nbytes
-
-    def elapsed(self) -> float:
-        return self._clock() - self.started
+class TaskMeter(PlanMeter):
+    """A :class:`~sqlweave.engines.metering.PlanMeter` for one task, saying its figures."""
 
     def figures(self) -> P.TaskFigures:
         """The task's figures so far (final once the task has run)."""
-        rows = bytes_ = 0
-        if self._plan is not None:
-            try:
-                rows, bytes_ = scan_figures(self._plan, self.memory_bytes_per_row)
-            except Exception:  # metrics are a nicety: never fail a task over them
-                log.debug("reading plan metrics failed", exc_info=True)
-        return P.TaskFigures(rows, bytes_, sum(self._rows), sum(self._bytes), self.elapsed())
-
-
-def scan_figures(plan: Any, memory_bytes_per_row: float = 0.0) -> tuple[int, int]:
-    """Rows and bytes the scans of a DataFusion ``ExecutionPlan`` have read so far.
-
-    DataFusion updates its operators' metrics while they run. A file scan counts its rows
-    (``output_rows``) and bytes (``bytes_scanned``); an in-memory scan counts nothing, so
-    the first operator above it that counts rows stands in for it (its bytes estimated
-    from ``memory_bytes_per_row``).
-    """
-    rows = 0
-    bytes_ = 0.0
-
-    def walk(node: Any) -> bool:
-        """Add the reads below ``node``; whether they are all counted."""
-        nonlocal rows, bytes_
-        metrics = node.metrics()
-        counted = metrics.output_rows if metrics is not None else None
-        children = node.children()
-        if not children:
-            if counted is None:
-                return False
-            rows += counted
-            bytes_ += metrics.sum_by_name(_BYTES_SCANNED) or 0
-            return True
-        if all([walk(child) for child in children]):  # (a list: walk every child)
-            return True
-        if counted is None:
-            return False
-        rows += counted
-        bytes_ += counted * memory_bytes_per_row
-        return True
-
-    walk(plan)
-    return rows, int(bytes_)
-
-
-def collect_metered(ctx: Any, df: Any, meter: TaskMeter) -> pa.Table:
-    """Run DataFusion DataFrame ``df`` as ``collect`` would, measured by ``meter``.
-
-    The plan's partitions run at once, as ``collect`` runs them: one on this thread
-    (which must stay the one that takes interrupts), the others on threads of their own.
-    An interrupt stops every partition at its next batch before it propagates.
-    """
-    plan = df.execution_plan()
-    meter.watch(plan)
-    n = plan.partition_count
-    parts: list[list[pa.RecordBatch]] = [[] for _ in range(max(1, n))]
-    stop = threading.Event()
-    failures: list[BaseException] = []
-
-    def drain(partition: int) -> None:
-        out = parts[partition]
-        try:
-            for batch in ctx.execute(plan, partition):
-                if stop.is_set():
-                    return
-                rb = batch.to_pyarrow()
-                out.append(rb)
-                meter.count(partition, rb)
-        except BaseException as exc:  # handed to the task's thread, which raises it
-            failures.append(exc)
-            stop.set()
-
-    others = [
-        threading.Thread(target=drain, args=(i,), name=f"partition-{i}", daemon=True)
-        for i in range(1, n)
-    ]
-    for t in others:
-        t.start()
-    try:
-        if n >= 1:
-            drain(0)
-        for t in others:
-            while t.is_alive():
-                t.join(0.1)  # in slices: an interrupt must land on this thread
-    except BaseException:
-        stop.set()
-        for t in others:  # the worker's watchdog ends the process if one is stuck
-            t.join()
-        raise
-    if failures:
-        raise failures[0]
-    batches = [b for p in parts for b in p]
-    return pa.Table.from_batches(batches) if batches else df.schema().empty_table()
-
-
-def memory_bytes_per_row(tables: Any) -> float:
-    """Average bytes per row over in-memory ``tables`` (0 when they hold no rows)."""
-    rows = nbytes = 0
-    for t in tables:
-        rows += t.num_rows
-        nbytes += t.nbytes
-    return nbytes / rows if rows else 0.0
+        rows, nbytes = self.scanned()
+        return P.TaskFigures(rows, nbytes, self.rows_out(), self.bytes_out(), self.elapsed())
 
 
 # ----- reporting (worker) -----------------------------------------------------------------
@@ -327,3 +193,44 @@ class QueryProgressTracker:
             return False
         self._last_sent = now
         return True
+
+
+# ----- what the coordinator runs itself ------------------------------------------------------
+
+
+class MeteredJob:
+    """Work the coordinator runs on a pool thread (a whole statement, or a stage that
+    reads tables itself), measured there by :attr:`meter` and reported by the loop: every
+    ``interval_s``, never in its first.
+
+    >>> job = MeteredJob(clock=lambda: 0.0)
+    >>> job.due(0.0) is None  # too young
+    True
+    """
+
+    def __init__(
+        self, interval_s: float = REPORT_INTERVAL_S, clock: Callable[[], float] = time.perf_counter
+    ) -> None:
+        self.interval_s = interval_s
+        self.meter = TaskMeter(clock=clock)
+        self._last_sent = float("-inf")
+
+    def due(self, now: float) -> P.TaskFigures | None:
+        """Its figures, when a report is due at ``now`` (a loop tick)."""
+        if self.meter.elapsed() < self.interval_s or now - self._last_sent < self.interval_s:
+            return None
+        self._last_sent = now
+        return self.meter.figures()
+
+
+def statement_progress(request_id: str, figures: P.TaskFigures) -> P.QueryProgress:
+    """How far a statement the coordinator runs whole (one fragment) got."""
+    return P.QueryProgress(
+        request_id,
+        0,
+        1,
+        figures.rows_out,
+        figures.rows_scanned,
+        figures.bytes_scanned,
+        figures.seconds,
+    )

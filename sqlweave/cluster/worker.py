@@ -45,12 +45,13 @@ import pyarrow as pa
 import zmq
 from zmq.utils.monitor import recv_monitor_message
 
+from ..engines.metering import PlanMeter, memory_bytes_per_row
 from . import curve, limits
 from . import protocol as P
 from .coordinator_state import Channel, Versions, socket_identity
 from .fragments import ExchangeShare, MemoryShare, OutputMode, Settings, TaskInput, TaskSpec
 from .task import FileLinks, concat_tables, run_task
-from .task_progress import ProgressReporter, TaskMeter, memory_bytes_per_row
+from .task_progress import ProgressReporter, TaskMeter
 from .transport import keep_freed_memory
 
 log = logging.getLogger("sqlweave.cluster.worker")
@@ -691,7 +692,7 @@ def run_fragment(
     spec: TaskSpec,
     inputs: dict[TaskInput, pa.Table],
     links: FileLinks | None = None,
-    meter: TaskMeter | None = None,
+    meter: PlanMeter | None = None,
 ) -> dict[int, pa.Table]:
     """Run one task through :func:`.task.run_task`; output tables by destination partition."""
     result = run_task(ctx_factory, spec, inputs.__getitem__, links, meter)

@@ -14,6 +14,7 @@ from ..errors import PlanError, QueryCancelled, SqlError, UsageError
 from . import bound_statements, paths, sqlerrors
 from .engine import Engine, ProgressCallback
 from .engine_thread import EngineThread
+from .metering import PlanMeter, collect_metered
 from .tuning import DATAFUSION_DEFAULTS, Settings
 
 _THREAD: EngineThread | None = None
@@ -147,7 +148,11 @@ class DataFusionEngine(Engine):
         sql: str,
         params: Mapping[str, Any] | None = None,
         progress: ProgressCallback | None = None,
+        meter: PlanMeter | None = None,
     ) -> pa.Table:
+        """See :meth:`Engine.execute`; off the main thread, ``meter`` (when given) measures
+        the run while it goes (the coordinator reports long statements with it)."""
+
         async def run() -> pa.Table:
             df = bound_statements.plan(self.ctx, sql, params, self._error)
             return await collect_table_async(df)
@@ -157,7 +162,7 @@ class DataFusionEngine(Engine):
                 # a server's worker thread (the coordinator's): no interrupt arrives there,
                 # and statements of concurrent clients must not queue behind one another
                 df = bound_statements.plan(self.ctx, sql, params, self._error)
-                return collect_table(df)
+                return collect_table(df) if meter is None else collect_metered(self.ctx, df, meter)
             # planned and run on the engine thread: its stack fits what the guard admits,
             # and this thread stays free to take an interrupt
             return engine_thread().run_async(run)

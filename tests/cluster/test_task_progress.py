@@ -16,16 +16,10 @@ from datafusion import SessionContext
 
 from sqlweave.cluster import protocol as P
 from sqlweave.cluster.catalog import register_table
-from sqlweave.cluster.task_progress import (
-    ProgressReporter,
-    QueryProgressTracker,
-    TaskMeter,
-    collect_metered,
-    memory_bytes_per_row,
-    scan_figures,
-)
+from sqlweave.cluster.task_progress import ProgressReporter, QueryProgressTracker, TaskMeter
 from sqlweave.engines.engine import Progress
 from sqlweave.engines.local import collect_table
+from sqlweave.engines.metering import collect_metered, memory_bytes_per_row, scan_figures
 
 FIGURES = P.TaskFigures(rows_scanned=4_000, bytes_scanned=32_000, rows_out=1, bytes_out=8)
 
@@ -267,3 +261,47 @@ def test_a_long_single_stage_query_reports_progress_before_its_result() -> None:
     assert last.fragments_done == last.fragments_total == 3
     assert last.rows_scanned == LONG_ROWS
     assert last.bytes_scanned == 8 * LONG_ROWS
+
+
+#: not distributable (a table function): the coordinator runs it whole, for seconds
+LONG_LOCAL_QUERY = (
+    "SELECT count(*) AS n FROM generate_series(1, 6000000) g(x)"
+    " WHERE length(md5(md5(CAST(x AS VARCHAR)))) = 32"
+)
+
+
+@pytest.mark.process
+def test_a_long_query_the_coordinator_runs_whole_reports_progress_too() -> None:
+    from sqlweave.cluster.localcluster import LocalCluster
+
+    seen: list[Progress] = []
+    with LocalCluster(workers=2) as cluster:
+        engine = cluster.client()
+        result = engine.execute(LONG_LOCAL_QUERY, progress=seen.append)
+        assert {r.worker for r in engine.last_runs} == {"coordinator"}
+    assert result.column("n").to_pylist() == [6_000_000]
+    mid = [p for p in seen if p.fragments_done == 0]
+    assert len(mid) >= 2, seen
+    assert mid[0].rows_scanned > 0 and all(p.fragments_total == 1 for p in seen)
+    for a, b in itertools.pairwise(seen):
+        assert a.rows_scanned <= b.rows_scanned and a.elapsed_s <= b.elapsed_s
+    assert seen[-1].fragments_done == 1
+    assert seen[-1].rows_scanned == 6_000_000, seen
+
+
+@pytest.mark.process
+def test_a_long_statement_the_coordinator_runs_in_its_own_session_reports_progress() -> None:
+    from sqlweave.cluster.localcluster import LocalCluster
+
+    seen: list[Progress] = []
+    with LocalCluster(workers=2) as cluster:
+        engine = cluster.client()
+        engine.execute("CREATE TABLE counted (n BIGINT)")
+        # a write: the coordinator runs it whole, as a statement of the client's session
+        engine.execute(f"INSERT INTO counted {LONG_LOCAL_QUERY}", progress=seen.append)
+        assert engine.execute("SELECT n FROM counted").column("n").to_pylist() == [6_000_000]
+    assert len(seen) >= 2, seen
+    assert all((p.fragments_done, p.fragments_total) == (0, 1) for p in seen)
+    assert seen[0].rows_scanned > 0
+    for a, b in itertools.pairwise(seen):
+        assert a.rows_scanned <= b.rows_scanned <= 6_000_000 and a.elapsed_s <= b.elapsed_s
