@@ -11,7 +11,8 @@ from pathlib import Path
 import nbformat
 import pytest
 from jupyter_client.manager import start_new_kernel
-from robust.kernels import native_cpu_ticks, reply_to, wait_for
+from robust.kernels import native_cpu_ticks, reply_to
+from waiting import wait_for
 
 from sqlweave.runner import run_notebook
 
