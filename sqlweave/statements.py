@@ -7,6 +7,10 @@ identifiers and comments never split a statement.
 ['CREATE TABLE t AS SELECT 1 AS a', "SELECT ';' FROM t"]
 >>> split("INSERT INTO t VALUES (1)")[0].kind
 <Kind.INSERT: 'insert'>
+
+Finer questions about one statement (what a distributed engine routes on) are functions
+of its tokens: :func:`explained`, :func:`reads_only`, :func:`is_setting`,
+:func:`selects_into`, :func:`external_table`, and :attr:`Statement.table`.
 """
 
 from __future__ import annotations
@@ -46,6 +50,19 @@ class Statement:
     @property
     def end(self) -> int:
         return self.start + len(self.text)
+
+    @property
+    def table(self) -> str | None:
+        """The target's own name as an engine that folds unquoted names to lower case
+        (DataFusion, PostgreSQL) registers it: without catalog and schema.
+
+        >>> split('DROP TABLE Sales."Orders"')[0].table, split("DROP TABLE Sales.Orders")[0].table
+        ('Orders', 'orders')
+        """
+        keywords = _TARGET_AFTER.get(self.kind)
+        if keywords is None or self.target is None:
+            return None
+        return _name_after(list(self.tokens), keywords, fold=True)
 
 
 @lru_cache(maxsize=8)
@@ -130,6 +147,17 @@ def split(script: str, dialect: str = "postgres") -> list[Statement]:
     return statements
 
 
+#: the keywords a statement's target name follows, by kind
+_TARGET_AFTER: dict[Kind, set[str]] = {
+    Kind.INSERT: {"INTO", "TABLE", "OVERWRITE"},
+    Kind.UPDATE: {"UPDATE"},
+    Kind.DELETE: {"FROM"},
+    Kind.CREATE_VIEW: {"VIEW", "EXISTS"},
+    Kind.CREATE_TABLE: {"TABLE", "EXISTS"},
+    Kind.DROP: {"TABLE", "VIEW", "EXISTS"},
+}
+
+
 def classify(tokens: list[Token] | tuple[Token, ...]) -> tuple[Kind, str | None]:
     """Kind of the statement made of ``tokens`` and the object it targets, if any."""
     words = [t.text.upper() for t in tokens[:8]]
@@ -137,23 +165,26 @@ def classify(tokens: list[Token] | tuple[Token, ...]) -> tuple[Kind, str | None]
     if first in _QUERY_STARTS or (words and words[0] in _QUERY_WORDS):
         return Kind.QUERY, None
     if first == TokenType.INSERT or (words and words[0] == "INSERT"):
-        return Kind.INSERT, _name_after(tokens, {"INTO", "TABLE", "OVERWRITE"})
+        return Kind.INSERT, _name_after(tokens, _TARGET_AFTER[Kind.INSERT])
     if first == TokenType.UPDATE:
-        return Kind.UPDATE, _name_after(tokens, {"UPDATE"})
+        return Kind.UPDATE, _name_after(tokens, _TARGET_AFTER[Kind.UPDATE])
     if first == TokenType.DELETE:
-        return Kind.DELETE, _name_after(tokens, {"FROM"})
+        return Kind.DELETE, _name_after(tokens, _TARGET_AFTER[Kind.DELETE])
     if first == TokenType.CREATE:
         if "VIEW" in words:
-            return Kind.CREATE_VIEW, _name_after(tokens, {"VIEW", "EXISTS"})
+            return Kind.CREATE_VIEW, _name_after(tokens, _TARGET_AFTER[Kind.CREATE_VIEW])
         if "TABLE" in words:
-            return Kind.CREATE_TABLE, _name_after(tokens, {"TABLE", "EXISTS"})
+            return Kind.CREATE_TABLE, _name_after(tokens, _TARGET_AFTER[Kind.CREATE_TABLE])
     if first == TokenType.DROP:
-        return Kind.DROP, _name_after(tokens, {"TABLE", "VIEW", "EXISTS"})
+        return Kind.DROP, _name_after(tokens, _TARGET_AFTER[Kind.DROP])
     return Kind.OTHER, None
 
 
-def _name_after(tokens: list[Token] | tuple[Token, ...], keywords: set[str]) -> str | None:
-    """The dotted name following the last of ``keywords`` among the leading tokens."""
+def _name_after(
+    tokens: list[Token] | tuple[Token, ...], keywords: set[str], fold: bool = False
+) -> str | None:
+    """The dotted name following the last of ``keywords`` among the leading tokens
+    (with ``fold``: its last part only, lower case unless quoted)."""
     idx = -1
     for i, tok in enumerate(tokens[:12]):
         if tok.text.upper() in keywords and tok.token_type not in (
@@ -170,9 +201,150 @@ def _name_after(tokens: list[Token] | tuple[Token, ...], keywords: set[str]) -> 
         if tok.token_type in (TokenType.VAR, TokenType.IDENTIFIER, TokenType.STRING) or (
             tok.text.isidentifier() and tok.text.upper() not in {"IF", "NOT", "EXISTS", "AS"}
         ):
-            parts.append(tok.text)
+            quoted = tok.token_type == TokenType.IDENTIFIER
+            parts.append(tok.text if quoted or not fold else tok.text.lower())
             nxt = tokens.index(tok) + 1
             if nxt < len(tokens) and tokens[nxt].token_type == TokenType.DOT:
                 continue
         break
+    if fold:
+        return parts[-1] if parts else None
     return ".".join(parts) or None
+
+
+# ----- finer questions about one statement ------------------------------------------------
+
+
+def name_after(stmt: Statement, keywords: set[str]) -> str | None:
+    """The name following the last of ``keywords`` (upper case) among ``stmt``'s leading
+    tokens, as :attr:`Statement.table` names it.
+
+    >>> name_after(split("TRUNCATE TABLE Sales.Orders")[0], {"TRUNCATE", "TABLE"})
+    'orders'
+    """
+    return _name_after(list(stmt.tokens), keywords, fold=True)
+
+
+#: words that may follow EXPLAIN before the statement explained
+_EXPLAIN_OPTIONS = {"ANALYZE", "VERBOSE", "FORMAT"}
+_EXPLAIN_FORMATS = {"TEXT", "INDENT", "TREE", "PGJSON", "GRAPHVIZ", "JSON"}
+
+
+def explained(stmt: Statement) -> Statement | None:
+    """The statement an ``EXPLAIN [ANALYZE] [VERBOSE] …`` explains, at its place in
+    ``stmt``'s script; ``None`` when ``stmt`` is no EXPLAIN.
+
+    >>> inner = explained(split("EXPLAIN ANALYZE /* why */ SELECT 1")[0])
+    >>> inner.text, inner.start, inner.kind
+    ('SELECT 1', 26, <Kind.QUERY: 'query'>)
+    """
+    tokens = stmt.tokens
+    if not tokens or tokens[0].text.upper() != "EXPLAIN":
+        return None
+    inner = expand_commands(stmt.text, tokens, stmt.start)[1:]
+    while inner and inner[0].text.upper() in (_EXPLAIN_OPTIONS | _EXPLAIN_FORMATS):
+        inner = inner[1:]
+    if not inner:
+        return None
+    start = inner[0].start
+    kind, target = classify(inner)
+    return Statement(stmt.text[start - stmt.start :], start, kind, target, tuple(inner))
+
+
+#: what a statement that only reads starts with (after opening parentheses)
+_READS = {TokenType.SELECT, TokenType.WITH, TokenType.VALUES}
+
+
+def reads_only(stmt: Statement) -> bool:
+    """Whether ``stmt`` is a plain query: SELECT, WITH or VALUES, changing nothing
+    (no ``SELECT … INTO``, no ``WITH … INSERT``).
+
+    >>> [reads_only(s) for s in split("((SELECT 1)); SELECT 'into' AS x; SELECT 1 INTO t; SHOW ALL")]
+    [True, True, False, False]
+    """
+    first = next((t for t in stmt.tokens if t.token_type != TokenType.L_PAREN), None)
+    if first is None or first.token_type not in _READS:
+        return False
+    writes = {TokenType.INTO, TokenType.INSERT, TokenType.UPDATE, TokenType.DELETE}
+    return not any(t.token_type in writes for t in stmt.tokens)
+
+
+def is_setting(stmt: Statement) -> bool:
+    """Whether ``stmt`` changes a session setting (``SET``, ``RESET``).
+
+    >>> [is_setting(s) for s in split("/* x */ SET a.b = 1; RESET a.b; SELECT 1")]
+    [True, True, False]
+    """
+    return bool(stmt.tokens) and stmt.tokens[0].text.upper() in ("SET", "RESET")
+
+
+def selects_into(stmt: Statement) -> str | None:
+    """The table a ``SELECT … INTO t`` creates, named as :attr:`Statement.table` names.
+
+    >>> selects_into(split('SELECT * INTO "Copy" FROM t')[0]), selects_into(split("SELECT 1")[0])
+    ('Copy', None)
+    """
+    first = next((t for t in stmt.tokens if t.token_type != TokenType.L_PAREN), None)
+    if first is None or first.token_type not in _READS:
+        return None
+    types = {t.token_type for t in stmt.tokens}
+    if TokenType.INTO not in types or types & {TokenType.INSERT, TokenType.UPDATE}:
+        return None
+    return _name_after(list(stmt.tokens), {"INTO"}, fold=True)
+
+
+@dataclass(frozen=True)
+class ExternalTable:
+    """What a ``CREATE EXTERNAL TABLE`` declares, read from its tokens (so a comment
+    cannot pass for a location)."""
+
+    name: str  # as :attr:`Statement.table` names it
+    format: str  # upper case: PARQUET, CSV...
+    location: str
+    #: it declares more than files and a format (columns, options, partitioning,
+    #: order, compression, CSV header or delimiter, unbounded): a reader that only
+    #: knows the files would not honour it
+    declared: bool
+
+
+_DECLARING = {"OPTIONS", "PARTITIONED", "ORDER", "COMPRESSION", "DELIMITER", "HEADER", "UNBOUNDED"}
+
+
+def external_table(stmt: Statement) -> ExternalTable | None:
+    """What ``stmt`` declares, when it is a ``CREATE EXTERNAL TABLE``.
+
+    >>> external_table(split(
+    ...     "CREATE EXTERNAL TABLE T STORED AS PARQUET /* LOCATION 'x' */ LOCATION 'd/'")[0])
+    ExternalTable(name='t', format='PARQUET', location='d/', declared=False)
+    >>> external_table(split("CREATE EXTERNAL TABLE t (a INT) STORED AS CSV LOCATION 'a.csv'")[0]
+    ...     ).declared
+    True
+    """
+    tokens = stmt.tokens
+    head = [t.text.upper() for t in tokens[:8]]
+    if not tokens or tokens[0].token_type != TokenType.CREATE or "EXTERNAL" not in head:
+        return None
+    if "TABLE" not in head or stmt.table is None:
+        return None
+    words = [t.text.upper() if t.token_type != TokenType.STRING else "" for t in tokens]
+    try:
+        fmt = tokens[words.index("STORED") + 2].text.upper()
+        location = tokens[words.index("LOCATION") + 1]
+    except (ValueError, IndexError):
+        return None
+    if location.token_type != TokenType.STRING:
+        return None
+    name_at = next(i for i, w in enumerate(words) if w == "TABLE")
+    after_name = next(
+        (
+            t
+            for t in tokens[name_at + 1 :]
+            if t.text.upper() not in {"IF", "NOT", "EXISTS"}
+            and t.token_type not in (TokenType.VAR, TokenType.IDENTIFIER, TokenType.DOT)
+        ),
+        None,
+    )
+    declared = bool(_DECLARING & set(words)) or (
+        after_name is not None and after_name.token_type == TokenType.L_PAREN
+    )
+    return ExternalTable(stmt.table, fmt, location.text, declared)

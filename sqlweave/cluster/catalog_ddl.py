@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,11 +21,12 @@ import pyarrow as pa
 
 from .. import errors
 from ..engines.paths_policy import Access, Effects
+from ..statements import ExternalTable
 from . import limits
 from . import protocol as P
 from .catalog import TableEntry, arrow_entry, files_entry
 from .journal import FILE_BACKED, Op, Record
-from .routing import CREATE_EXTERNAL, DECLARED, Change, Write, table_name
+from .routing import Change, Write, route
 from .undo import Undo
 
 log = logging.getLogger("sqlweave.cluster.coordinator")
@@ -103,8 +103,8 @@ class CatalogCommands:
             effects = self.paths.check_statement(self.context().ctx, rec.sql)
             self.context().execute(rec.sql)
             self.paths.apply(effects)
-            ddl = CREATE_EXTERNAL.match(rec.sql)
-            entry = self._external_entry(rec.name, ddl, rec.sql, effects) if ddl else None
+            declared = route(rec.sql).external
+            entry = self._external_entry(declared, effects) if declared else None
             self.catalog.remove(rec.name)
             if entry is not None:
                 self.catalog.add_entry(entry, {})
@@ -298,19 +298,24 @@ class CatalogCommands:
         return self._ctx
 
     def _create_external(
-        self, identity: bytes, request_id: str, sql: str, ddl: re.Match[str], effects: Effects
+        self,
+        identity: bytes,
+        request_id: str,
+        sql: str,
+        declared: ExternalTable,
+        effects: Effects,
     ) -> None:
         """Run CREATE EXTERNAL TABLE off the loop (DataFusion lists the files and reads
         their schema), then put the table in the cluster catalog on the loop."""
-        name = table_name(ddl.group("name"))
+        name = declared.name
         session = self._session(identity)
         undo: list[Undo] = []
 
         def create() -> TableEntry | None:
-            refuse_special_file(ddl.group("location"))
+            refuse_special_file(declared.location)
             undo.append(Undo.before(session.engine.ctx, name, rows_in_place=False))
             session.engine.execute(sql)  # DataFusion validates the statement
-            return self._external_entry(name, ddl, sql, effects)
+            return self._external_entry(declared, effects)
 
         def commit(entry: TableEntry | None) -> P.Message:
             self.paths.apply(effects)
@@ -327,9 +332,7 @@ class CatalogCommands:
         job = _CatalogJob(identity, request_id, f"creating external table {name}", commit, abandon)
         self._catalog_job(job, create)
 
-    def _external_entry(
-        self, name: str, ddl: re.Match[str], sql: str, effects: Effects
-    ) -> TableEntry | None:
+    def _external_entry(self, declared: ExternalTable, effects: Effects) -> TableEntry | None:
         """(On a pool thread) the catalog entry of a table made by CREATE EXTERNAL TABLE,
         when workers can read its files exactly as declared.
 
@@ -338,12 +341,12 @@ class CatalogCommands:
         ``has_header``, a location with no files yet) stays out of the catalog: queries
         over it run on the coordinator, which registered it exactly as declared.
         """
-        if ddl.group("format").lower() != "parquet" or DECLARED.search(sql):
+        name = declared.name
+        if declared.format != "PARQUET" or declared.declared:
             return None
-        # the location DataFusion planned (the pattern can be fooled by a comment), and
-        # checked once more: it is what workers will read
+        # the location DataFusion planned, checked once more: it is what workers will read
         planned = dict(effects.located)
-        location = planned.get(name, self.paths.locations.get(name, ddl.group("location")))
+        location = planned.get(name, self.paths.locations.get(name, declared.location))
         try:
             self.paths.check(location, Access.READ)
             return files_entry(name, location, "parquet")

@@ -59,7 +59,7 @@ from .offloop import OffLoop
 from .plan_cache import PlanCache
 from .planning import NotDistributable
 from .replies import failure, first_line, shift_position
-from .routing import CREATE_EXTERNAL, EXPLAIN, INTO, LEADING_COMMENTS, QUERY, WRITES, table_name
+from .routing import Route, route
 from .status_views import StatusViews
 from .task_progress import MeteredJob
 from .transport import keep_freed_memory
@@ -405,22 +405,16 @@ class Coordinator(CatalogCommands, LocalStatements, DistributedQueries, StatusVi
     # ----- queries ---------------------------------------------------------------------------
 
     def _start_query(self, identity: bytes, msg: P.ExecuteQuery, effects: Effects) -> None:
-        sql = LEADING_COMMENTS.sub("", msg.sql, count=1)
-        explain = False
-        m = EXPLAIN.match(sql)
-        if m and QUERY.match(inner := LEADING_COMMENTS.sub("", m.group("sql"), count=1)):
-            sql, explain = inner, True
-        ddl = CREATE_EXTERNAL.match(sql)
-        if ddl:
-            self._create_external(identity, msg.request_id, sql, ddl, effects)
+        routing = route(msg.sql)
+        sql, explain = routing.sql, routing.explain
+        if routing.external is not None:
+            self._create_external(identity, msg.request_id, sql, routing.external, effects)
             return
-        if not QUERY.match(sql) or INTO.search(sql) or not self.membership.alive():
-            # statements the cluster does not distribute (SET, SHOW, DDL, SELECT … INTO)
-            written = WRITES.match(sql)
-            if written:
+        if routing.route is Route.LOCAL or not self.membership.alive():
+            if routing.write is not None:
                 # the coordinator's copy changes, the catalog's partitions would not: from
                 # now on queries over it run on the coordinator
-                self.catalog.remove(table_name(written.group("name")))
+                self.catalog.remove(routing.write.name)
             self._run_locally(identity, msg, effects)
             return
         settings = self._session(identity).settings if identity in self.sessions else ()

@@ -22,7 +22,7 @@ from ..engines.paths_policy import Effects
 from . import protocol as P
 from .fragments import Settings
 from .replies import failure, first_line
-from .routing import SETTING, Change, written
+from .routing import Change, route
 from .task_progress import MeteredJob, statement_progress
 
 log = logging.getLogger("sqlweave.cluster.coordinator")
@@ -91,7 +91,8 @@ class LocalStatements:
         self.queries_run += 1
         session = self._session(identity)
         baseline = self._baseline()
-        write = written(msg.sql)
+        routing = route(msg.sql)
+        write = routing.write
         outcome = _LocalOutcome()
         progress = MeteredJob()
 
@@ -113,7 +114,7 @@ class LocalStatements:
             if write is not None and not cancelled:
                 # after `finished`: a cancel arriving now is told "too late", which is true
                 self._journal_write(write, msg.sql, session.settings)
-            if SETTING.match(msg.sql):
+            if routing.setting:
                 # planning and every task of this client's queries use them from now on
                 session.settings = changed_settings(session.engine.ctx, baseline)
             return table

@@ -1,52 +1,47 @@
 """How the coordinator routes a statement: which statements it distributes, which it
 runs itself, and which change the catalog.
 
-Pure functions of the SQL text; the coordinator acts on what they say.
+A pure function of the SQL text, read with the product's one statement model
+(:mod:`sqlweave.statements`: sqlglot's tokens, so comments, strings and quoted names
+never fool it); the coordinator acts on what :func:`route` says.
+
+>>> route("/* hi */ SELECT 1").route, route("EXPLAIN SELECT 1").explain
+(<Route.DISTRIBUTE: 'distribute'>, True)
+>>> r = route("INSERT INTO Sales VALUES (1)")
+>>> r.route, r.write
+(<Route.LOCAL: 'local'>, Write(change=<Change.ROWS: 'rows'>, name='sales'))
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from enum import Enum
 
-CREATE_EXTERNAL = re.compile(
-    r"^\s*create\s+(?:or\s+replace\s+)?(?:unbounded\s+)?external\s+table\s+(?:if\s+not\s+exists\s+)?"
-    r"(?P<name>[\w.\"]+).*?stored\s+as\s+(?P<format>\w+).*?location\s+'(?P<location>[^']*)'",
-    re.IGNORECASE | re.DOTALL,
-)
-LEADING_COMMENTS = re.compile(r"^(\s*(--[^\n]*(\n|$)|/\*.*?\*/))*\s*", re.S)
-EXPLAIN = re.compile(r"^\s*explain\s+(?P<analyze>analyze\s+)?(?P<sql>.*)$", re.I | re.S)
-QUERY = re.compile(r"^\s*(\(\s*)*(select|with|values)\b", re.IGNORECASE)
-SETTING = re.compile(r"^\s*(--[^\n]*\n\s*|/\*.*?\*/\s*)*(set|reset)\b", re.IGNORECASE | re.DOTALL)
-#: parts of CREATE EXTERNAL TABLE that workers reading the files themselves would not honour
-DECLARED = re.compile(
-    r"\btable\s+(if\s+not\s+exists\s+)?[\w.\"]+\s*\(|\boptions\b|\bpartitioned\b|"
-    r"\bwith\s+order\b|\bcompression\b|\bdelimiter\b|\bheader\b|\bunbounded\b",
-    re.IGNORECASE,
+from ..statements import (
+    ExternalTable,
+    Kind,
+    Statement,
+    expand_commands,
+    explained,
+    external_table,
+    is_setting,
+    name_after,
+    reads_only,
+    selects_into,
+    split,
 )
 
 
-#: SELECT … INTO creates a table: it runs on the coordinator, like other DDL
-INTO = re.compile(r"\binto\b", re.IGNORECASE)
-#: statements that change a table's rows or definition, and the table's name
-WRITES = re.compile(
-    r"^\s*(insert\s+(overwrite\s+|into\s+)?(table\s+)?|delete\s+from\s+|update\s+|"
-    r"truncate\s+(table\s+)?|drop\s+(table|view)\s+(if\s+exists\s+)?|"
-    r"create\s+(or\s+replace\s+)?(temporary\s+)?(table|view)\s+(if\s+not\s+exists\s+)?)"
-    r"(?P<name>\"[^\"]+\"|[\w.]+)",
-    re.IGNORECASE,
-)
+class Route(str, Enum):
+    """Where a statement runs."""
 
-
-def table_name(name: str) -> str:
-    """A table name as DataFusion registers it: unquoted names fold to lower case.
-
-    >>> table_name("Sales.Orders"), table_name('"Orders"')
-    ('orders', 'Orders')
-    """
-    name = name.rsplit(".", 1)[-1]
-    return name[1:-1] if name.startswith('"') else name.lower()
+    #: a query the planner may cut into stages for the workers (or run here if it cannot)
+    DISTRIBUTE = "distribute"
+    #: CREATE EXTERNAL TABLE: registered here, and in the cluster catalog when workers can
+    #: read its files as declared
+    EXTERNAL = "external"
+    #: anything else (SET, SHOW, DDL, writes, SELECT … INTO): whole, on the coordinator
+    LOCAL = "local"
 
 
 class Change(str, Enum):
@@ -66,8 +61,55 @@ class Write:
     name: str
 
 
-#: SELECT … INTO's table
-_INTO_NAME = re.compile(r"\binto\s+(?:table\s+)?(?P<name>\"[^\"]+\"|[\w.]+)", re.IGNORECASE)
+@dataclass(frozen=True)
+class Routing:
+    """What :func:`route` says about one statement."""
+
+    route: Route
+    #: what to plan: the statement from its first token (EXPLAIN's statement when
+    #: ``explain``), to the end of the text the client sent
+    sql: str
+    #: EXPLAIN of a query: answer with the distributed plan
+    explain: bool = False
+    #: the table the statement creates, changes or drops
+    write: Write | None = None
+    #: it changes session settings (SET, RESET)
+    setting: bool = False
+    external: ExternalTable | None = None
+
+
+_CHANGES = {
+    Kind.INSERT: Change.ROWS,
+    Kind.UPDATE: Change.ROWS,
+    Kind.DELETE: Change.ROWS,
+    Kind.CREATE_TABLE: Change.TABLE,
+    Kind.CREATE_VIEW: Change.VIEW,
+    Kind.DROP: Change.DROP,
+}
+
+
+def route(sql: str) -> Routing:
+    """Route one statement (several, or none, run here: DataFusion says what is wrong)."""
+    statements = split(sql)
+    if len(statements) != 1 or not statements[0].tokens:
+        return Routing(Route.LOCAL, sql)
+    stmt = statements[0]
+    inner = explained(stmt)
+    if inner is not None and reads_only(inner) and _explain_options(stmt, inner) <= {"ANALYZE"}:
+        return Routing(Route.DISTRIBUTE, sql[inner.start :], explain=True)
+    external = external_table(stmt)
+    if external is not None:
+        return Routing(Route.EXTERNAL, sql[stmt.start :], external=external)
+    if reads_only(stmt):
+        return Routing(Route.DISTRIBUTE, sql[stmt.start :])
+    return Routing(Route.LOCAL, sql[stmt.start :], write=_write(stmt), setting=is_setting(stmt))
+
+
+def _explain_options(stmt: Statement, inner: Statement) -> set[str]:
+    """The words between EXPLAIN and the statement it explains (VERBOSE asks DataFusion
+    for its own plans, which only the coordinator's engine gives)."""
+    tokens = expand_commands(stmt.text, stmt.tokens, stmt.start)[1:]
+    return {t.text.upper() for t in tokens if t.start < inner.start}
 
 
 def written(sql: str) -> Write | None:
@@ -75,19 +117,25 @@ def written(sql: str) -> Write | None:
 
     >>> written("create or replace view v as select 1"), written("select 1")
     (Write(change=<Change.VIEW: 'view'>, name='v'), None)
-    >>> written("SELECT * INTO Copy FROM t")
-    Write(change=<Change.TABLE: 'table'>, name='copy')
+    >>> written("SELECT * INTO Copy FROM t"), written('TRUNCATE TABLE "T"')
+    (Write(change=<Change.TABLE: 'table'>, name='copy'), Write(change=<Change.ROWS: 'rows'>, name='T'))
+    >>> written("DROP SCHEMA s")
     """
-    sql = LEADING_COMMENTS.sub("", sql, count=1)
-    m = WRITES.match(sql)
-    if m:
-        verb = m.group(1).split()[0].lower()
-        name = table_name(m.group("name"))
-        if verb == "drop":
-            return Write(Change.DROP, name)
-        if verb == "create":
-            return Write(Change.VIEW if "view" in m.group(1).lower() else Change.TABLE, name)
-        return Write(Change.ROWS, name)
-    if QUERY.match(sql) and (into := _INTO_NAME.search(sql)):
-        return Write(Change.TABLE, table_name(into.group("name")))
-    return None
+    statements = split(sql)
+    return _write(statements[0]) if len(statements) == 1 else None
+
+
+def _write(stmt: Statement) -> Write | None:
+    into = selects_into(stmt)
+    if into is not None:
+        return Write(Change.TABLE, into)
+    words = {t.text.upper() for t in stmt.tokens[:6]}
+    if "TRUNCATE" in words and stmt.tokens[0].text.upper() == "TRUNCATE":
+        name = name_after(stmt, {"TRUNCATE", "TABLE"})
+        return Write(Change.ROWS, name) if name else None
+    change = _CHANGES.get(stmt.kind)
+    if change is Change.DROP and not words & {"TABLE", "VIEW"}:
+        return None  # DROP SCHEMA, DROP FUNCTION…: no table
+    if change is None or stmt.table is None:
+        return None
+    return Write(change, stmt.table)
