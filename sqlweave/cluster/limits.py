@@ -29,6 +29,8 @@ REGISTER_TIMEOUT_S = float(os.environ.get("SQLWEAVE_REGISTER_TIMEOUT", 30.0))
 ORPHAN_EXCHANGE_TTL_S = 120.0
 #: finished or cancelled queries a worker remembers, to drop their late shuffle data
 REMEMBERED_QUERIES = 10_000
+#: bytes of shuffle data a worker may hold for running queries (see :mod:`.exchange_buffer`)
+EXCHANGE_BYTES_ENV = "SQLWEAVE_EXCHANGE_BYTES"
 #: environment default of a worker's memory pool (``--memory-limit``)
 WORKER_MEMORY_ENV = "SQLWEAVE_WORKER_MEMORY"
 

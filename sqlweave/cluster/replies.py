@@ -23,6 +23,7 @@ DATA_ERRORS = (
     "overflow",
     "parser error",
     "resources exhausted",
+    "exchange buffer limit",
     "out of range",
 )
 

@@ -49,6 +49,7 @@ from ..engines.metering import PlanMeter, memory_bytes_per_row
 from . import curve, limits
 from . import protocol as P
 from .coordinator_state import Channel, Versions, socket_identity
+from .exchange_buffer import ExchangeBuffer, configured_limit
 from .fragments import ExchangeShare, MemoryShare, OutputMode, Settings, TaskInput, TaskSpec
 from .task import FileLinks, concat_tables, run_task
 from .task_progress import ProgressReporter, TaskMeter
@@ -147,7 +148,7 @@ class Worker:
         self._lock = threading.Condition()
         self._tasks: queue.Queue[TaskSpec | None] = queue.Queue()
         self._cache: dict[str, pa.Table] = {}
-        self._exchange: dict[tuple[str, int, int], dict[int, pa.Table]] = {}
+        self._exchange = ExchangeBuffer(configured_limit())
         #: released or cancelled queries (bounded): their late shuffle data is dropped
         self._finished: OrderedDict[str, None] = OrderedDict()
         #: queries with shuffle data but no task here yet -> when their data last came
@@ -418,17 +419,19 @@ class Worker:
                     out[item] = table
                 elif isinstance(item, ExchangeShare):
                     key = (spec.query_id, item.stage, item.partition)
-                    while len(self._exchange.get(key, {})) < item.producers:
+                    while self._exchange.count(key) < item.producers:
                         left = deadline - time.monotonic()
                         if self._latest.get(spec.key, 0) > spec.attempt:
                             raise Superseded()
+                        if (why := self._exchange.exceeded(spec.query_id)) is not None:
+                            raise RuntimeError(why)
                         if left <= 0 or spec.query_id in self._finished:
-                            have = len(self._exchange.get(key, {}))
+                            have = self._exchange.count(key)
                             raise RuntimeError(
                                 f"exchange {key} has {have} of {item.producers} inputs"
                             )
                         self._lock.wait(min(left, 0.2))
-                    parts = self._exchange[key]
+                    parts = self._exchange.parts(key)
                     out[item] = concat_tables([parts[p] for p in sorted(parts)])
         return out
 
@@ -502,7 +505,10 @@ class Worker:
                 return  # a straggler's data for a query that is over: keeping it would leak
             if not any(k[0] == query_id for k in self._latest):
                 self._orphans[query_id] = time.monotonic()
-            self._exchange.setdefault((query_id, stage, partition), {})[producer] = table
+            refused_before = self._exchange.exceeded(query_id) is not None
+            kept = self._exchange.put(query_id, stage, partition, producer, table)
+            if not kept and not refused_before:
+                log.warning("query %s: %s", query_id, self._exchange.exceeded(query_id))
             self._lock.notify_all()
 
     def _drop_orphans(self, now: float) -> None:
@@ -615,8 +621,7 @@ class Worker:
                 kept.append(spec)
         for spec in kept:
             self._tasks.put(spec)
-        for key in [k for k in self._exchange if k[0] == query_id]:
-            del self._exchange[key]
+        self._exchange.forget(query_id)
         for key in [k for k in self._latest if k[0] == query_id]:
             del self._latest[key]
 

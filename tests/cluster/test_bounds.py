@@ -72,6 +72,26 @@ def test_worker_memory_limit_gives_a_clear_error(cluster: LocalCluster, tmp_path
     e.deregister("big")
 
 
+def test_exchange_buffer_limit_fails_only_the_query_that_exceeds_it(monkeypatch) -> None:
+    monkeypatch.setenv("SQLWEAVE_EXCHANGE_BYTES", "256K")
+    # one-phase aggregation: workers shuffle the rows themselves by the group keys
+    monkeypatch.setenv("SQLWEAVE_PLANNER", '{"partial_aggregates": false}')
+    with LocalCluster(workers=2, heartbeat_s=HEARTBEAT_S) as c:
+        e = ClusterEngine(c.address)
+        try:
+            e.register_arrow("wide", pa.table({"k": range(400_000), "v": [1] * 400_000}))
+            e.register_arrow("narrow", pa.table({"k": range(3_000), "v": [1] * 3_000}))
+            # 6 MB of rows shuffled by k
+            with pytest.raises(errors.WorkerError, match="exchange buffer limit of 256 KiB"):
+                e.execute("select k, sum(v) as s from wide group by k")
+            # the workers live on, and a shuffle that fits goes through
+            got = e.execute("select k % 3 as g, count(*) as n from narrow group by 1 order by 1")
+            assert got.to_pylist() == [{"g": g, "n": 1_000} for g in range(3)]
+            assert [w.liveness.value for w in e.status().workers] == ["alive", "alive"]
+        finally:
+            e.close()
+
+
 def test_oversized_frames_are_refused_and_the_coordinator_lives(monkeypatch) -> None:
     monkeypatch.setenv("SQLWEAVE_MAX_FRAME_BYTES", str(1 << 20))
     with LocalCluster(workers=0, heartbeat_s=HEARTBEAT_S) as c:
