@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from . import render
+from .explained import DistributedExplain
 from .extras import require
 
 #: a result of EXPLAIN [ANALYZE] …, shown whole (plans are small)
@@ -43,6 +44,8 @@ class Result:
     display_limit: int = 20
     #: what every statement of the script did, in order
     messages: tuple[str, ...] = field(default=())
+    #: the typed plan, when the statement was EXPLAIN of a distributed query
+    explain: DistributedExplain | None = None
 
     # ----- conversions ---------------------------------------------------------------
     def to_arrow(self) -> pa.Table:

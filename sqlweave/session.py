@@ -272,6 +272,7 @@ class Session:
                 while True:
                     try:
                         table = self.engine.execute(text, values or None, progress)
+                        explained = getattr(self.engine, "last_explain", None)
                         break
                     except SqlError as exc:
                         # a DataFrame named like a keyword (`FROM temp`) that sqlglot did not
@@ -318,6 +319,7 @@ class Session:
             message=message,
             notices=tuple(scope.notices),
             display_limit=self.display_limit,
+            explain=explained,
         )
 
     def _suggest_frames(self, exc: SqlError, namespace: Mapping[str, Any]) -> None:

@@ -79,6 +79,7 @@ class ClusterEngine(Engine):
         self._unanswered: set[str] = set()
         #: where each fragment of the last query ran (worker, rows, seconds)
         self.last_runs: tuple[P.FragmentRun, ...] = ()
+        self.last_explain = None
 
     # ----- Engine -----------------------------------------------------------------------
 
@@ -89,6 +90,7 @@ class ClusterEngine(Engine):
         progress: ProgressCallback | None = None,
     ) -> pa.Table:
         rid = uuid.uuid4().hex
+        self.last_explain = None
         with self._lock:
             self._check_incarnation()
             self._send(P.ExecuteQuery(rid, sql, dict(params or {})))
@@ -98,6 +100,7 @@ class ClusterEngine(Engine):
                 raise self._cancel(rid) from None
         if isinstance(reply, P.QueryResult):
             self.last_runs = reply.runs
+            self.last_explain = reply.explain
             return reply.table
         if isinstance(reply, P.QueryFailed):
             raise to_error(reply, sql)

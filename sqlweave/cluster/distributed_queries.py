@@ -27,7 +27,7 @@ from .fragments import (
     TaskSpec,
 )
 from .planning import NotDistributable
-from .replies import encode_dictionaries, explain_table, first_line, is_data_error
+from .replies import encode_dictionaries, explain_answer, first_line, is_data_error
 from .task import concat_tables
 from .task_progress import CLIENT_INTERVAL_S, MeteredJob, QueryProgressTracker
 
@@ -221,9 +221,11 @@ class DistributedQueries:
         parts = q.gathered.get((q.plan.root, 0), {})
         table = encode_dictionaries(concat_tables([parts[i] for i in sorted(parts)]), q.plan.schema)
         self.queries.pop(q.key, None)
-        if q.explain:
-            table = explain_table(q.plan, q.state.tasks)
-        P.send(self.clients, P.QueryResult(q.request_id, table, tuple(q.runs)), q.client)
+        explained = explain_answer(q.plan, q.state.tasks) if q.explain else None
+        if explained is not None:
+            table = explained.table()
+        reply = P.QueryResult(q.request_id, table, tuple(q.runs), explained)
+        P.send(self.clients, reply, q.client)
         for wid in self.membership.alive():
             self._send_worker(wid, P.ReleaseQuery(q.key))
         seconds = time.perf_counter() - q.started

@@ -22,9 +22,16 @@ Stage 1 on the coordinator: result
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
 from typing import Protocol
 
+from ..explained import (
+    DistributedExplain,
+    ExplainEdge,
+    ExplainGraph,
+    ExplainNode,
+    NodeKind,
+    TaskInfo,
+)
 from .fragments import DistributedPlan, ExchangeInput, Location, OutputMode, ScanInput, Stage
 from .scheduler import TaskRecord, TaskStatus
 
@@ -44,58 +51,12 @@ class TaskRun(Protocol):
 Tasks = Mapping[int, Sequence[TaskRecord]] | Iterable[TaskRun]
 
 
-class NodeKind:
-    TABLE = "table"
-    STAGE = "stage"
-
-
 class EdgeKind:
     SCAN = "scan"
     REPLICA = "scan whole"  # every task reads the whole table
     GATHER = OutputMode.GATHER.value
     BROADCAST = OutputMode.BROADCAST.value
     HASH = OutputMode.HASH.value
-
-
-@dataclass(frozen=True)
-class TaskInfo:
-    index: int
-    worker: str
-    status: str
-    rows: int
-    seconds: float
-    attempt: int
-
-
-@dataclass(frozen=True)
-class ExplainNode:
-    id: str
-    kind: str
-    label: str
-    location: str = ""
-    parallelism: int = 0
-    rows: int = 0
-    seconds: float = 0.0
-    tasks: tuple[TaskInfo, ...] = ()
-
-
-@dataclass(frozen=True)
-class ExplainEdge:
-    source: str
-    target: str
-    kind: str
-    keys: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class ExplainGraph:
-    nodes: tuple[ExplainNode, ...]
-    edges: tuple[ExplainEdge, ...]
-    notes: tuple[str, ...]
-
-    def to_dict(self) -> dict:
-        """Plain JSON-able data for the notebook's drawing code."""
-        return asdict(self)
 
 
 def _stage_id(stage: int) -> str:
@@ -151,6 +112,12 @@ def explain_graph(plan: DistributedPlan, tasks: Tasks | None = None) -> ExplainG
                 )
     table_nodes = [ExplainNode(f"table:{t}", NodeKind.TABLE, t) for t in tables]
     return ExplainGraph(tuple(table_nodes + nodes), tuple(edges), plan.notes)
+
+
+def explain(plan: DistributedPlan, tasks: Tasks | None = None) -> DistributedExplain:
+    """The typed answer to EXPLAIN: :func:`explain_text` and :func:`explain_graph`."""
+    tasks = tasks if tasks is None or isinstance(tasks, Mapping) else list(tasks)
+    return DistributedExplain(explain_text(plan, tasks), explain_graph(plan, tasks))
 
 
 def explain_text(plan: DistributedPlan, tasks: Tasks | None = None) -> str:

@@ -49,6 +49,8 @@ from typing import Any, ClassVar, TypeVar
 import pyarrow as pa
 import zmq
 
+from ..explained import VALUE_TYPES as EXPLAIN_TYPES
+from ..explained import DistributedExplain
 from . import fragments, limits
 from .transport import (
     ProtocolError,
@@ -414,6 +416,8 @@ class QueryResult(Message):
     request_id: str
     table: pa.Table
     runs: tuple[FragmentRun, ...] = ()
+    #: the plan, typed, when the statement was EXPLAIN of a distributed query
+    explain: DistributedExplain | None = None
 
 
 @message
@@ -620,6 +624,8 @@ class ConnectionInfo:
 # ----- encoding ------------------------------------------------------------------
 
 for _cls in (ErrorKind, WorkerLiveness, WorkerStatus, FragmentRun, HistoryEntry, TaskFigures):
+    register_value(_cls)
+for _cls in EXPLAIN_TYPES:
     register_value(_cls)
 # every value of the planner contract may travel (it grows additively)
 for _cls in vars(fragments).values():

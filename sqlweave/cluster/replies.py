@@ -5,12 +5,12 @@ Pure functions of values; the coordinator's loop only sends what they build.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pyarrow as pa
 
 from .. import errors
+from ..explained import DistributedExplain
 from . import protocol as P
 from .fragments import DistributedPlan
 from .journal import Record
@@ -105,10 +105,9 @@ def first_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
-def explain_table(plan: DistributedPlan, tasks: Any = None) -> pa.Table:
-    """The answer to ``EXPLAIN`` of a distributed query: its plan as text and as a graph."""
-    from .explain import explain_graph, explain_text
+def explain_answer(plan: DistributedPlan, tasks: Any = None) -> DistributedExplain:
+    """The answer to ``EXPLAIN`` of a distributed query: its plan as text and as a graph
+    (its rows are :meth:`~sqlweave.explained.DistributedExplain.table`)."""
+    from .explain import explain
 
-    text = explain_text(plan, tasks)
-    graph = json.dumps(explain_graph(plan, tasks).to_dict())
-    return pa.table({"plan_type": ["distributed_plan"], "graph": [graph], "plan": [text]})
+    return explain(plan, tasks)

@@ -14,6 +14,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from ..explained import DistributedExplain
+
 
 @dataclass(frozen=True)
 class Progress:
@@ -48,6 +50,9 @@ class Engine(abc.ABC):
     name: str = "engine"
     #: sqlglot dialect used to parse this engine's SQL (lineage, parameters)
     dialect: str = "postgres"
+    #: the typed plan of the last statement :meth:`execute` ran, when that was EXPLAIN of
+    #: a distributed query (engines that distribute set it; ``Result.explain`` carries it)
+    last_explain: DistributedExplain | None = None
 
     @abc.abstractmethod
     def execute(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import json
 from typing import Any
 
 from ..lineage.layout import layered_layout
@@ -14,15 +13,6 @@ _W, _H = 230.0, 46.0
 _COLORS = {"table": "#eef4fb", "workers": "#eef8ee", "coordinator": "#fbf3e6"}
 
 
-def is_distributed_explain(result: Result) -> bool:
-    t = result.table
-    return (
-        t.num_rows == 1
-        and t.column_names == ["plan_type", "graph", "plan"]
-        and t.column("plan_type")[0].as_py() == "distributed_plan"
-    )
-
-
 class ExplainView:
     """The text of the distributed plan plus an SVG of its stages (tables -> stages -> result).
 
@@ -30,9 +20,11 @@ class ExplainView:
     """
 
     def __init__(self, result: Result) -> None:
+        if result.explain is None:
+            raise ValueError("not the result of EXPLAIN of a distributed query")
         self.result = result
-        self.text: str = result.table.column("plan")[0].as_py()
-        self.graph: dict[str, Any] = json.loads(result.table.column("graph")[0].as_py())
+        self.text: str = result.explain.text
+        self.graph: dict[str, Any] = result.explain.graph.to_dict()
 
     def __repr__(self) -> str:
         return self.text

@@ -18,7 +18,7 @@ from ..session import Session
 from ..warehouse import WAREHOUSE_ENV, from_env
 from .args import USAGE, parse_sql_line
 from .bindings import result_binding
-from .explain import ExplainView, is_distributed_explain
+from .explain import ExplainView
 
 
 class TableKind(str, Enum):
@@ -147,7 +147,7 @@ class SqlWeave(Magics):
         if args.limit is not None:
             result.display_limit = args.limit
         shown: Any = result
-        if result.engine == "cluster" and is_distributed_explain(result):
+        if result.explain is not None:
             shown = ExplainView(result)
         if args.target:
             self.shell.user_ns[args.target] = shown

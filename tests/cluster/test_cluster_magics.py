@@ -10,6 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from sqlweave.errors import UsageError
+from sqlweave.explained import DistributedExplain
 from sqlweave.magics.explain import ExplainView
 
 pytestmark = pytest.mark.process
@@ -34,6 +35,12 @@ def test_cluster_from_the_notebook(ip, tpch_dir, capsys):
     )
     assert isinstance(view, ExplainView)
     assert view.text.startswith("Distributed plan:")
+    # a typed value, not a JSON cell: the rows are the plan's text only
+    explained = view.result.explain
+    assert isinstance(explained, DistributedExplain) and explained.text == view.text
+    assert {n.kind for n in explained.graph.nodes} == {"table", "stage"}
+    assert view.to_arrow().column_names == ["plan_type", "plan"]
+    assert r.explain is None  # an answer, not a plan
     assert "partial aggregate" in view.text and "on w1" in view.text and "on w2" in view.text
     svg = ET.fromstring(view.svg())
     labels = " ".join(t.text or "" for t in svg.iter("{http://www.w3.org/2000/svg}text"))

@@ -25,6 +25,7 @@ from sqlweave.cluster.fragments import (
     OutputMode,
     TaskSpec,
 )
+from sqlweave.explained import DistributedExplain, ExplainEdge, ExplainGraph, ExplainNode, TaskInfo
 
 TABLE = pa.table({"a": list(range(1000)), "s": [f"v{i % 13}" for i in range(1000)]})
 SPEC = TaskSpec(
@@ -82,6 +83,22 @@ ARROW_EXAMPLES: list[P.Message] = [
     P.TaskDone("w1", "q", 1, 0, 0, 1000, 0.5, None, P.TaskFigures(10, 80, 1000, 8000, 0.5)),
     P.PushPartition("q", 1, 0, 1, 0, TABLE),
     P.QueryResult("r", TABLE, (P.FragmentRun(0, 1, "w1", 5, 0.1),)),
+    P.QueryResult(
+        "r",
+        TABLE,
+        explain=DistributedExplain(
+            "Distributed plan: 1 stages",
+            ExplainGraph(
+                (
+                    ExplainNode(
+                        "stage0", "stage", "scan t", tasks=(TaskInfo(0, "w1", "done", 3, 0.1, 0),)
+                    ),
+                ),
+                (ExplainEdge("table:t", "stage0", "hash", ("k",)),),
+                ("a note",),
+            ),
+        ),
+    ),
     P.RegisterArrow("r", "t", TABLE),
     P.RegisterArrow("r", "t", TABLE, "pandas:0123abcd"),
 ]
