@@ -40,6 +40,7 @@ PROSE_ONLY: dict[str, str] = {
     "sqlweave.cluster.client": _PROCESSES,
     "sqlweave.engines.engine": _DEFINITIONS,
     "sqlweave.cluster.fragments": _DEFINITIONS,
+    "sqlweave.cluster.coordinator_main": _PROCESSES,
     "sqlweave.cluster.distributed_queries": _MIXIN,
     "sqlweave.cluster.local_statements": _MIXIN,
     "sqlweave.cluster.localcluster": _PROCESSES,

@@ -110,7 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     command, rest = argv[0], argv[1:]
     if command == "coordinator":
-        from .coordinator import main as coordinator_main
+        from .coordinator_main import main as coordinator_main
 
         return coordinator_main(rest)
     if command == "worker":

@@ -19,7 +19,7 @@ import pytest
 from datafusion import SessionContext
 
 from sqlweave import errors
-from sqlweave.cluster.coordinator import parse_args
+from sqlweave.cluster.coordinator_main import parse_args
 from sqlweave.cluster.localcluster import LocalCluster
 from sqlweave.engines.paths_policy import ALLOW_ENV, Access, PathPolicy, PathRefused
 
