@@ -77,6 +77,12 @@ class ClusterEngine(Engine):
         self._status_rid: str | None = None
         #: requests sent without waiting for their answer (read and dropped when it comes)
         self._unanswered: set[str] = set()
+        #: frames being registered from the coordinator's copy, by request id, answer not
+        #: read yet: (name, frame, fingerprint)
+        self._registering: dict[str, tuple[str, Any, str]] = {}
+        #: those the coordinator had no copy of (restart, eviction): shipped before the
+        #: next statement runs
+        self._refused: list[tuple[str, Any, str]] = []
         #: where each fragment of the last query ran (worker, rows, seconds)
         self.last_runs: tuple[P.FragmentRun, ...] = ()
         self.last_explain = None
@@ -89,15 +95,15 @@ class ClusterEngine(Engine):
         params: Mapping[str, Any] | None = None,
         progress: ProgressCallback | None = None,
     ) -> pa.Table:
-        rid = uuid.uuid4().hex
         self.last_explain = None
         with self._lock:
-            self._check_incarnation()
-            self._send(P.ExecuteQuery(rid, sql, dict(params or {})))
-            try:
-                reply = self._wait(rid, None, progress)
-            except KeyboardInterrupt:
-                raise self._cancel(rid) from None
+            self._ship_refused()
+            reply = self._run(sql, params, progress)
+            if self._refused and isinstance(reply, P.QueryFailed):
+                # a frame it reads was refused while it ran: it failed for want of it
+                self._ship_refused()
+                reply = self._run(sql, params, progress)
+            self._registering.clear()  # answered ahead of the statement (or cancelled)
         if isinstance(reply, P.QueryResult):
             self.last_runs = reply.runs
             self.last_explain = reply.explain
@@ -105,6 +111,17 @@ class ClusterEngine(Engine):
         if isinstance(reply, P.QueryFailed):
             raise to_error(reply, sql)
         raise self._unexpected(reply)
+
+    def _run(
+        self, sql: str, params: Mapping[str, Any] | None, progress: ProgressCallback | None
+    ) -> P.Message:
+        rid = uuid.uuid4().hex
+        self._check_incarnation()
+        self._send(P.ExecuteQuery(rid, sql, dict(params or {})))
+        try:
+            return self._wait(rid, None, progress)
+        except KeyboardInterrupt:
+            raise self._cancel(rid) from None
 
     def register_path(self, name: str, path: str, format: str | None = None) -> None:
         if "://" not in path and not os.path.isabs(path):
@@ -121,12 +138,18 @@ class ClusterEngine(Engine):
         the coordinator registers the copy it kept (a changed frame is shipped again)."""
         key = fingerprint.of(frame)
         if key is not None and key in self._shipped:
-            try:
-                # no incarnation check: a restarted coordinator has no copy and says so
-                self._expect(P.RegisterKnown(_rid(), name, key), P.Ok, check_incarnation=False)
-                return
-            except errors.UsageError:  # the coordinator dropped it (restart, eviction)
-                self._shipped.pop(key, None)
+            # Not waited for: the answer comes ahead of the statement's (one client's
+            # requests are handled in order). No incarnation check: a restarted coordinator
+            # has no copy and says so; the frame is then shipped and the statement, which
+            # failed without it, runs again (see execute).
+            msg = P.RegisterKnown(_rid(), name, key)
+            with self._lock:
+                self._send(msg)
+                self._registering[msg.request_id] = (name, frame, key)
+            return
+        self._ship(name, frame, key)
+
+    def _ship(self, name: str, frame: Any, key: str | None) -> None:
         data = frames.to_arrow(frame)
         if isinstance(data, pa.RecordBatch):
             data = pa.Table.from_batches([data])
@@ -136,12 +159,20 @@ class ClusterEngine(Engine):
             while len(self._shipped) > SHIPPED_KEYS:
                 self._shipped.pop(next(iter(self._shipped)))
 
+    def _ship_refused(self) -> None:
+        """Ship the frames the coordinator had no copy of."""
+        while self._refused:
+            name, frame, key = self._refused.pop(0)
+            self._ship(name, frame, key)
+
     def unregister_frame(self, name: str) -> None:
         # right after the statement that used it: that statement noticed any restart. Not
         # waited for: the coordinator handles one client's requests in order, so the next
         # request of this client already sees the name gone
         msg = P.Deregister(_rid(), name)
         with self._lock:
+            # a refused copy the statement did without must not be shipped later
+            self._refused = [r for r in self._refused if r[0] != name]
             self._send(msg)
             self._unanswered.add(msg.request_id)
 
@@ -189,6 +220,9 @@ class ClusterEngine(Engine):
         self._sock = self._open()
         self._status_rid = None
         self._unanswered.clear()
+        # their answers will never come: ship them with the next statement
+        self._refused.extend(self._registering.values())
+        self._registering.clear()
 
     def _send(self, msg: P.Message) -> None:
         self._sock.sndtimeo = int(self.send_timeout_s * 1000)
@@ -266,13 +300,7 @@ class ClusterEngine(Engine):
             _, reply = P.recv(self._sock)
             last_heard = time.monotonic()
             answered = getattr(reply, "request_id", None)
-            if answered is not None and answered == self._status_rid:
-                self._status_rid = None
-                if isinstance(reply, P.ClusterStatus):
-                    self._note(reply)
-                continue
-            if answered in self._unanswered:
-                self._unanswered.discard(answered)
+            if self._side_answer(answered, reply):
                 continue
             if ping is not None and answered == ping:
                 ping = None
@@ -300,6 +328,27 @@ class ClusterEngine(Engine):
                 continue
             return reply
 
+    def _side_answer(self, answered: str | None, reply: P.Message) -> bool:
+        """Take in the answer to a request sent ahead without waiting (the incarnation
+        check, a frame registration, an unregistration); False for any other message."""
+        if answered is None:
+            return False
+        if answered == self._status_rid:
+            self._status_rid = None
+            if isinstance(reply, P.ClusterStatus):
+                self._note(reply)
+            return True
+        if answered in self._unanswered:
+            self._unanswered.discard(answered)
+            return True
+        registering = self._registering.pop(answered, None)
+        if registering is not None:
+            if not isinstance(reply, P.Ok):  # the coordinator dropped its copy
+                self._shipped.pop(registering[2], None)
+                self._refused.append(registering)
+            return True
+        return False
+
     def _cancel(self, rid: str) -> errors.QueryCancelled:
         """Ask the coordinator to cancel ``rid``; the error to raise says what became of it."""
         try:
@@ -312,7 +361,10 @@ class ClusterEngine(Engine):
             if not self._sock.poll(50):
                 continue
             _, reply = P.recv(self._sock)
-            if getattr(reply, "request_id", None) != rid or isinstance(reply, P.QueryProgress):
+            answered = getattr(reply, "request_id", None)
+            if self._side_answer(answered, reply):
+                continue
+            if answered != rid or isinstance(reply, P.QueryProgress):
                 continue
             if isinstance(reply, P.QueryFailed) and reply.kind is P.ErrorKind.CANCELLED:
                 return errors.QueryCancelled(reply.message)
