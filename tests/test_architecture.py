@@ -212,3 +212,73 @@ def test_package_builds_no_path_into_the_repository() -> None:
         if pattern.search(line)
     ]
     assert wrong == []
+
+
+#: what the cluster's processes share: whoever imports them uses public names only
+SHARED_BY_PROCESSES = frozenset(
+    f"sqlweave.cluster.{m}"
+    for m in (
+        "worker",
+        "worker_state",
+        "worker_events",
+        "worker_heartbeat",
+        "worker_main",
+        "supervision",
+        "registration",
+        "fragment_run",
+        "coordinator_state",
+        "scheduler",
+    )
+)
+
+
+def private_imports(path: Path, module: str | None = None) -> Iterator[str]:
+    """``from <shared module> import _name`` in ``path`` (see :data:`SHARED_BY_PROCESSES`)."""
+    module = module or module_name(path)
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if not isinstance(node, ast.ImportFrom):
+            continue
+        source = node.module or ""
+        if node.level:
+            base = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+            source = ".".join(base + ([node.module] if node.module else []))
+        if source not in SHARED_BY_PROCESSES:
+            continue
+        for alias in node.names:
+            if alias.name.startswith("_") and not alias.name.startswith("__"):
+                yield f"{path}:{node.lineno}: {module} imports {source}.{alias.name}"
+
+
+def test_nobody_imports_private_names_of_what_the_processes_share() -> None:
+    """Worker, coordinator and LocalCluster share public names, never ``_private`` ones."""
+    assert [w for path in sorted(PACKAGE.rglob("*.py")) for w in private_imports(path)] == []
+
+
+def test_the_private_import_check_is_not_blind(tmp_path: Path) -> None:
+    fake = tmp_path / "fake.py"
+    fake.write_text("def f():\n    from .worker import _die_with_parent\n")
+    assert list(private_imports(fake, "sqlweave.cluster.fake")) == [
+        f"{fake}:2: sqlweave.cluster.fake imports sqlweave.cluster.worker._die_with_parent"
+    ]
+
+
+#: processes of the cluster that share modules but never import each other
+CLUSTER_PROCESSES = {
+    "sqlweave.cluster.worker": {
+        "sqlweave.cluster.coordinator",
+        "sqlweave.cluster.coordinator_state",
+    },
+    "sqlweave.cluster.coordinator": {"sqlweave.cluster.worker"},
+    "sqlweave.cluster.coordinator_state": {"sqlweave.cluster.worker"},
+    "sqlweave.cluster.localcluster": {"sqlweave.cluster.worker", "sqlweave.cluster.coordinator"},
+}
+
+
+def test_worker_and_coordinator_never_import_each_other() -> None:
+    wrong = [
+        f"{imp.where()}: {imp.importer} imports {imp.imported}"
+        for imp in package_imports()
+        if imp.imported in CLUSTER_PROCESSES.get(imp.importer, ())
+    ]
+    assert wrong == []

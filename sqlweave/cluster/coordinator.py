@@ -39,14 +39,12 @@ from .. import errors, guard
 from ..engines.paths_policy import Effects, PathPolicy
 from . import curve, limits
 from . import protocol as P
-from . import scheduler as S
 from .catalog import Catalog
 from .catalog_ddl import CatalogCommands, _CatalogJob
 from .coordinator_state import (
     DEFAULT_HEARTBEAT_S,
     Membership,
     MembershipEvent,
-    Versions,
     WorkerJoined,
     WorkerLost,
 )
@@ -58,8 +56,10 @@ from .local_statements import LocalStatements, _ClientSession, _LocalOutcome
 from .offloop import OffLoop
 from .plan_cache import PlanCache
 from .planning import NotDistributable
+from .registration import Versions
 from .replies import failure, first_line, shift_position
 from .routing import Route, route
+from .scheduler import QueryState, TaskCompleted, TaskErrored, WorkerGone
 from .status_views import StatusViews
 from .task_progress import MeteredJob
 
@@ -300,7 +300,7 @@ class Coordinator(CatalogCommands, LocalStatements, DistributedQueries, StatusVi
             q.gathered.setdefault((msg.stage, 0), {})[msg.index] = msg.output
         q.tasks_progress.task_done(msg.stage, msg.index, msg.attempt, msg.figures)
         key = (msg.query_id, msg.stage, msg.index)
-        self._feed(q, [S.TaskDone(key, msg.worker_id, msg.rows, msg.seconds, msg.attempt)])
+        self._feed(q, [TaskCompleted(key, msg.worker_id, msg.rows, msg.seconds, msg.attempt)])
 
     def _on_task_progress(self, identity: bytes, msg: P.TaskProgress) -> None:
         q = self.queries.get(msg.query_id)
@@ -316,7 +316,7 @@ class Coordinator(CatalogCommands, LocalStatements, DistributedQueries, StatusVi
             return
         q.tasks_progress.task_failed(msg.stage, msg.index)
         key = (msg.query_id, msg.stage, msg.index)
-        self._feed(q, [S.TaskFailed(key, msg.worker_id, msg.error, msg.attempt)])
+        self._feed(q, [TaskErrored(key, msg.worker_id, msg.error, msg.attempt)])
 
     def _on_worker_error(self, identity: bytes, msg: P.ErrorReply) -> None:
         log.warning("a worker could not handle our %s: %s", msg.tag, msg.error)
@@ -338,7 +338,7 @@ class Coordinator(CatalogCommands, LocalStatements, DistributedQueries, StatusVi
                 log.warning("worker %s lost: %s", ev.worker_id, ev.reason)
                 changed = True
                 for q in list(self.queries.values()):
-                    self._feed(q, [S.WorkerLost(ev.worker_id)])
+                    self._feed(q, [WorkerGone(ev.worker_id)])
             elif isinstance(ev, WorkerJoined):
                 changed = True  # running queries keep their placement; new ones use it
         if changed:
@@ -432,7 +432,7 @@ class Coordinator(CatalogCommands, LocalStatements, DistributedQueries, StatusVi
             log.info("running %s on the coordinator: %s", msg.request_id, exc)
             self._run_locally(identity, msg, effects)
             return
-        state = S.QueryState(msg.request_id, plan, self.membership.alive(), self.catalog)
+        state = QueryState(msg.request_id, plan, self.membership.alive(), self.catalog)
         q = _Query(msg.request_id, identity, sql, plan, state, explain=explain, message=msg)
         self.queries[q.key] = q
         self.queries_run += 1

@@ -8,7 +8,7 @@ that has been silent for ``probation_after`` periods on probation and declares
 it lost after ``lost_after`` periods (like ipyparallel's heart monitor).
 
 >>> m = Membership(Versions("1.0", "55.0.0"), heartbeat_s=1.0)
->>> reply = m.register(b"id", _example_registration(), now=0.0)
+>>> reply = m.register(b"id", example_registration(), now=0.0)
 >>> reply.worker_id, m.tick(now=2.5)
 ('w1', [WorkerOnProbation(worker_id='w1')])
 >>> m.tick(now=6.0)
@@ -19,10 +19,8 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
-from enum import Enum
 
 from .protocol import (
-    PROTOCOL_VERSION,
     PeerDirectory,
     Registered,
     RegisterWorker,
@@ -30,27 +28,11 @@ from .protocol import (
     WorkerLiveness,
     WorkerStatus,
 )
+from .registration import Versions, session_of
 
 #: heartbeat period handed to workers: a silent worker is lost after
 #: ``lost_after`` (5) periods, so a killed worker is noticed within 1.75 s
 DEFAULT_HEARTBEAT_S = 0.35
-
-
-@dataclass(frozen=True)
-class Versions:
-    """What a worker must run to join: the same sqlweave and DataFusion versions."""
-
-    sqlweave: str
-    datafusion: str
-    protocol: int = PROTOCOL_VERSION
-
-    @classmethod
-    def current(cls) -> Versions:
-        import datafusion
-
-        from .._version import __version__
-
-        return cls(__version__, datafusion.__version__)
 
 
 @dataclass(frozen=True)
@@ -75,30 +57,6 @@ class WorkerLost:
 
 
 MembershipEvent = WorkerJoined | WorkerOnProbation | WorkerRecovered | WorkerLost
-
-
-class Channel(str, Enum):
-    """A worker's sockets to the coordinator; each is named ``SESSION/CHANNEL`` on the wire."""
-
-    CONTROL = "control"
-    RESULTS = "results"
-    HEARTBEAT = "heartbeat"
-    EXITING = "exiting"
-    PROGRESS = "progress"
-
-
-def socket_identity(session: str, channel: Channel) -> bytes:
-    """The ZeroMQ routing id of a worker socket: a random per-process session plus the channel.
-
-    The session is secret between one worker process and the coordinator (CURVE encrypts it),
-    so a message naming worker ``w1`` proves it comes from ``w1`` when its routing id carries
-    the session ``w1`` registered with.
-    """
-    return f"{session}/{channel.value}".encode()
-
-
-def _session_of(identity: bytes) -> bytes:
-    return identity.rsplit(b"/", 1)[0] if b"/" in identity else identity
 
 
 @dataclass
@@ -198,7 +156,7 @@ class Membership:
         A worker we never heard of has nothing to impersonate (the answer tells it to go).
         """
         rec = self.workers.get(worker_id)
-        return rec is None or _session_of(rec.identity) == _session_of(identity)
+        return rec is None or session_of(rec.identity) == session_of(identity)
 
     def worker_at(self, identity: bytes) -> str | None:
         """The live worker registered from socket ``identity``, if any."""
@@ -318,7 +276,8 @@ class Membership:
         )
 
 
-def _example_registration() -> RegisterWorker:
+def example_registration() -> RegisterWorker:
+    """A registration matching ``Versions("1.0", "55.0.0")`` (examples and tests)."""
     return RegisterWorker(
         peer_address="tcp://127.0.0.1:1",
         pid=1,

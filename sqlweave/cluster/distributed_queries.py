@@ -16,7 +16,6 @@ import pyarrow as pa
 
 from .. import errors
 from . import protocol as P
-from . import scheduler as S
 from .fragments import (
     COORDINATOR,
     DistributedPlan,
@@ -28,6 +27,15 @@ from .fragments import (
 )
 from .planning import NotDistributable
 from .replies import encode_dictionaries, explain_answer, first_line, is_data_error
+from .scheduler import (
+    LaunchTask,
+    QueryAborted,
+    QueryCompleted,
+    QueryState,
+    TaskCompleted,
+    TaskErrored,
+    WorkerGone,
+)
 from .task import concat_tables
 from .task_progress import CLIENT_INTERVAL_S, MeteredJob, QueryProgressTracker
 
@@ -42,7 +50,7 @@ class _Query:
     client: bytes
     sql: str
     plan: DistributedPlan
-    state: Any  # scheduler.QueryState
+    state: QueryState
     explain: bool = False
     #: what the client sent (a fallback runs it again)
     message: P.ExecuteQuery | None = None
@@ -103,24 +111,24 @@ class DistributedQueries:
         except Exception as exc:
             log.exception("query %s failed in the coordinator", q.request_id)
             if self.queries.get(q.key) is q:
-                self._fail(q, S.QueryFailed(q.key, first_line(exc), COORDINATOR))
+                self._fail(q, QueryAborted(q.key, first_line(exc), COORDINATOR))
 
     def _feed_events(self, q: _Query, events: list[Any]) -> None:
         pending = list(events)
         while pending and self.queries.get(q.key) is q:
             item = pending.pop(0)
-            if isinstance(item, (S.TaskDone, S.TaskFailed, S.WorkerLost)):
+            if isinstance(item, (TaskCompleted, TaskErrored, WorkerGone)):
                 pending[:0] = q.state.handle(item)
-                if isinstance(item, S.TaskDone):
+                if isinstance(item, TaskCompleted):
                     self._progress(q)
-            elif isinstance(item, S.RunTask):
+            elif isinstance(item, LaunchTask):
                 if item.worker == COORDINATOR:
                     self._run_on_coordinator(q, item.spec)
                 else:
                     self._run_on_worker(item.worker, item.spec)
-            elif isinstance(item, S.QueryDone):
+            elif isinstance(item, QueryCompleted):
                 self._finish(q)
-            elif isinstance(item, S.QueryFailed):
+            elif isinstance(item, QueryAborted):
                 self._fail(q, item)
 
     def _run_on_worker(self, worker: str, spec: TaskSpec) -> None:
@@ -147,7 +155,7 @@ class DistributedQueries:
 
         def run() -> tuple[dict[int, pa.Table], float]:
             from ..engines.local import apply_settings, make_context
-            from .worker import run_fragment
+            from .fragment_run import run_fragment
 
             started = time.perf_counter()
 
@@ -183,7 +191,7 @@ class DistributedQueries:
                 outputs, seconds = fut.result()
             except Exception as exc:
                 q.tasks_progress.task_failed(spec.stage, spec.index)
-                self._feed(q, [S.TaskFailed(spec.key, COORDINATOR, first_line(exc), spec.attempt)])
+                self._feed(q, [TaskErrored(spec.key, COORDINATOR, first_line(exc), spec.attempt)])
                 continue
             figures = job.meter.figures() if job is not None else None
             q.tasks_progress.task_done(spec.stage, spec.index, spec.attempt, figures)
@@ -192,10 +200,10 @@ class DistributedQueries:
             try:
                 output = concat_tables([outputs[p] for p in sorted(outputs)])
             except Exception as exc:
-                self._feed(q, [S.TaskFailed(spec.key, COORDINATOR, first_line(exc), spec.attempt)])
+                self._feed(q, [TaskErrored(spec.key, COORDINATOR, first_line(exc), spec.attempt)])
                 continue
             q.gathered.setdefault((spec.stage, 0), {})[spec.index] = output
-            self._feed(q, [S.TaskDone(spec.key, COORDINATOR, rows, seconds, spec.attempt)])
+            self._feed(q, [TaskCompleted(spec.key, COORDINATOR, rows, seconds, spec.attempt)])
 
     def _progress(self, q: _Query, mid_task: bool = False) -> None:
         """Tell the query's client how far it got (throttled; the last fragment always)."""
@@ -231,7 +239,7 @@ class DistributedQueries:
         seconds = time.perf_counter() - q.started
         self._record_statement(q.sql, "finished", seconds, table.num_rows, bytes=table.nbytes)
 
-    def _fail(self, q: _Query, outcome: S.QueryFailed) -> None:
+    def _fail(self, q: _Query, outcome: QueryAborted) -> None:
         self.queries.pop(q.key, None)
         for wid in self.membership.alive():
             self._send_worker(wid, P.CancelQuery(q.key))
@@ -272,7 +280,7 @@ class DistributedQueries:
             self._run_locally(q.client, q.message)
             return True
         key = f"{q.request_id}.fallback"
-        state = S.QueryState(key, plan, self.membership.alive(), self.catalog)
+        state = QueryState(key, plan, self.membership.alive(), self.catalog)
         again = _Query(
             q.request_id, q.client, q.sql, plan, state, q.explain, q.message, key, fallback=True
         )

@@ -30,22 +30,12 @@ from ..errors import UsageError
 from . import curve
 from . import protocol as P
 from .coordinator_state import DEFAULT_HEARTBEAT_S
-from .worker import WORKER_TMP_ENV
+from .supervision import WORKER_TMP_ENV, child_setup, server_env, terminate
 
 _REPO_ROOT = str(Path(__file__).resolve().parents[2])
 
 
-def _child_setup(cpus: frozenset[int] | None) -> None:
-    from .worker import _die_with_parent
-
-    _die_with_parent()
-    if cpus:
-        os.sched_setaffinity(0, cpus)
-
-
 def _env() -> dict[str, str]:
-    from .worker import server_env
-
     env = server_env()
     path = env.get("PYTHONPATH", "")
     env["PYTHONPATH"] = _REPO_ROOT + (os.pathsep + path if path else "")
@@ -67,29 +57,6 @@ def _forward_log(pipe: IO[bytes]) -> None:
             level = next((v for k, v in _LEVELS.items() if f" {k} " in line), logging.INFO)
             with contextlib.suppress(Exception):  # never stop draining: the child would block
                 process_log.log(level, "%s", line)
-
-
-def _terminate(procs: list[subprocess.Popen], grace_s: float = 3.0) -> None:
-    """SIGTERM every process group, then SIGKILL whatever is left."""
-    for p in procs:
-        if p.poll() is None:
-            try:
-                os.killpg(p.pid, signal.SIGTERM)
-            except (ProcessLookupError, PermissionError):
-                pass
-    deadline = time.monotonic() + grace_s
-    for p in procs:
-        try:
-            p.wait(max(0.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            pass
-    for p in procs:
-        try:
-            os.killpg(p.pid, signal.SIGKILL)  # also any child the group still holds
-        except (ProcessLookupError, PermissionError):
-            pass
-        if p.poll() is None:
-            p.wait(5)
 
 
 class LocalCluster:
@@ -138,7 +105,7 @@ class LocalCluster:
         self._env = _env()
         if log_level:
             self._env["SQLWEAVE_LOG"] = log_level
-        self._finalizer = weakref.finalize(self, _terminate, self._procs)
+        self._finalizer = weakref.finalize(self, terminate, self._procs)
         self._tmp = tempfile.TemporaryDirectory(prefix="sqlweave-cluster-")
         self._client = None
         self.keys: curve.ClusterKeys | None = None
@@ -194,7 +161,7 @@ class LocalCluster:
             # ("worker pid … ended; starting a new one") goes to logging instead
             stderr=subprocess.PIPE,
             start_new_session=True,
-            preexec_fn=lambda: _child_setup(cpus),
+            preexec_fn=lambda: child_setup(cpus),
         )
         threading.Thread(
             target=_forward_log, args=(proc.stderr,), name="sqlweave-cluster-log", daemon=True

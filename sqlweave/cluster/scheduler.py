@@ -1,8 +1,8 @@
 """The per-query scheduler: a pure state machine, no sockets, no threads.
 
 :class:`QueryState` takes the plan, the live workers and the catalog; ``start()`` and
-``handle(event)`` return instructions (:class:`RunTask`, :class:`QueryDone`,
-:class:`QueryFailed`) that the coordinator's I/O loop (or :mod:`.simulate`) carries out.
+``handle(event)`` return instructions (:class:`LaunchTask`, :class:`QueryCompleted`,
+:class:`QueryAborted`) that the coordinator's I/O loop (or :mod:`.simulate`) carries out.
 
 Placement: task ``i`` of every worker stage has a *home* worker (round-robin over the
 live workers at start) and always runs there. HASH/BROADCAST producers push piece ``p``
@@ -22,12 +22,12 @@ Results that already reached the coordinator are kept.
 >>> state = QueryState("q1", plan, ["w0", "w1"], catalog)
 >>> [(i.worker, i.spec.key) for i in state.start()]
 [('w0', ('q1', 0, 0)), ('w1', ('q1', 0, 1))]
->>> state.handle(TaskDone(("q1", 0, 0), "w0", rows=2))
+>>> state.handle(TaskCompleted(("q1", 0, 0), "w0", rows=2))
 []
->>> [(i.worker, i.spec.key) for i in state.handle(TaskDone(("q1", 0, 1), "w1", rows=1))]
+>>> [(i.worker, i.spec.key) for i in state.handle(TaskCompleted(("q1", 0, 1), "w1", rows=1))]
 [('coordinator', ('q1', 1, 0))]
->>> state.handle(TaskDone(("q1", 1, 0), "coordinator", rows=2))
-[QueryDone(query_id='q1', rows=2, seconds=0.0)]
+>>> state.handle(TaskCompleted(("q1", 1, 0), "coordinator", rows=2))
+[QueryCompleted(query_id='q1', rows=2, seconds=0.0)]
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ TaskKey = tuple[str, int, int]  # (query id, stage, index)
 
 
 @dataclass(frozen=True)
-class TaskDone:
+class TaskCompleted:
     """A task finished and its output pieces were delivered."""
 
     key: TaskKey
@@ -69,7 +69,7 @@ class TaskDone:
 
 
 @dataclass(frozen=True)
-class TaskFailed:
+class TaskErrored:
     key: TaskKey
     worker: str
     error: str
@@ -77,18 +77,18 @@ class TaskFailed:
 
 
 @dataclass(frozen=True)
-class WorkerLost:
+class WorkerGone:
     worker: str
 
 
-Event = TaskDone | TaskFailed | WorkerLost
+Event = TaskCompleted | TaskErrored | WorkerGone
 
 
 # ----- instructions (out) ----------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class RunTask:
+class LaunchTask:
     """Run ``spec`` on ``worker`` (:data:`COORDINATOR` = on the coordinator itself)."""
 
     worker: str
@@ -96,7 +96,7 @@ class RunTask:
 
 
 @dataclass(frozen=True)
-class QueryDone:
+class QueryCompleted:
     """The root task is done: its gathered output is the result."""
 
     query_id: str
@@ -105,14 +105,14 @@ class QueryDone:
 
 
 @dataclass(frozen=True)
-class QueryFailed:
+class QueryAborted:
     query_id: str
     error: str
     worker: str | None = None
     stage: int | None = None
 
 
-Instruction = RunTask | QueryDone | QueryFailed
+Instruction = LaunchTask | QueryCompleted | QueryAborted
 
 
 class TaskStatus(str, Enum):
@@ -151,7 +151,7 @@ class QueryState:
         self.plan = plan
         self.live: list[str] = list(workers)
         self.retries = retries
-        self.outcome: QueryDone | QueryFailed | None = None
+        self.outcome: QueryCompleted | QueryAborted | None = None
         self._stages = {s.id: s for s in plan.stages}
         #: the stages reading each stage's output (a semi-join reduction reads one twice)
         self._consumers: dict[int, list[int]] = {}
@@ -196,12 +196,12 @@ class QueryState:
     def handle(self, event: Event) -> list[Instruction]:
         if self.finished:
             return []
-        if isinstance(event, WorkerLost):
+        if isinstance(event, WorkerGone):
             return self._worker_lost(event.worker)
         rec = self._current(event)
         if rec is None:
             return []  # stale: an earlier attempt, or a task already moved elsewhere
-        if isinstance(event, TaskFailed):
+        if isinstance(event, TaskErrored):
             if rec.attempt < self.retries:
                 rec.status, rec.attempt = TaskStatus.PENDING, rec.attempt + 1
                 return self._launch_ready()
@@ -214,19 +214,19 @@ class QueryState:
         rec.status, rec.rows, rec.seconds = TaskStatus.DONE, event.rows, event.seconds
         if rec.stage == self.plan.root:
             total = sum(r.seconds for rs in self.tasks.values() for r in rs)
-            self.outcome = QueryDone(self.query_id, rec.rows, total)
+            self.outcome = QueryCompleted(self.query_id, rec.rows, total)
             return [self.outcome]
         return self._launch_ready()
 
     def cancel(self, reason: str = "cancelled") -> list[Instruction]:
-        """Stop scheduling; later events are ignored. Returns the QueryFailed to report."""
+        """Stop scheduling; later events are ignored. Returns the QueryAborted to report."""
         if self.finished:
             return []
         return self._fail(reason)
 
     # -- internals -----------------------------------------------------------------
 
-    def _current(self, event: TaskDone | TaskFailed) -> TaskRecord | None:
+    def _current(self, event: TaskCompleted | TaskErrored) -> TaskRecord | None:
         query, stage, index = event.key
         if query != self.query_id or stage not in self.tasks:
             return None
@@ -306,7 +306,7 @@ class QueryState:
             for rec in self.tasks[stage.id]:
                 if rec.status == TaskStatus.PENDING:
                     rec.status = TaskStatus.RUNNING
-                    out.append(RunTask(rec.home, self._spec(rec)))
+                    out.append(LaunchTask(rec.home, self._spec(rec)))
         return out
 
     def _worker_lost(self, worker: str) -> list[Instruction]:
@@ -348,5 +348,5 @@ class QueryState:
                         self._reset(producer)
 
     def _fail(self, error: str, worker: str | None = None, stage: int | None = None):
-        self.outcome = QueryFailed(self.query_id, error, worker, stage)
+        self.outcome = QueryAborted(self.query_id, error, worker, stage)
         return [self.outcome]

@@ -38,13 +38,13 @@ from .fragments import (
 )
 from .scheduler import (
     Event,
-    QueryDone,
-    QueryFailed,
+    LaunchTask,
+    QueryAborted,
+    QueryCompleted,
     QueryState,
-    RunTask,
-    TaskDone,
-    TaskFailed,
-    WorkerLost,
+    TaskCompleted,
+    TaskErrored,
+    WorkerGone,
 )
 from .task import run_task
 
@@ -54,7 +54,7 @@ PieceKey = tuple[int, int, int]  # (stage, producer index, partition)
 class SimulationError(Exception):
     """The simulated query failed; ``outcome`` says where."""
 
-    def __init__(self, outcome: QueryFailed) -> None:
+    def __init__(self, outcome: QueryAborted) -> None:
         super().__init__(outcome.error)
         self.outcome = outcome
 
@@ -121,11 +121,11 @@ def simulate(
 
     while queue:
         instr = queue.popleft()
-        if isinstance(instr, QueryFailed):
+        if isinstance(instr, QueryAborted):
             raise SimulationError(instr)
-        if isinstance(instr, QueryDone):
+        if isinstance(instr, QueryCompleted):
             break
-        assert isinstance(instr, RunTask)
+        assert isinstance(instr, LaunchTask)
         spec, worker = instr.spec, instr.worker
         if worker in dead:
             continue
@@ -134,7 +134,7 @@ def simulate(
         try:
             pieces = run_task(ctx_factory, spec, resolver(worker))
         except Exception as exc:  # a task error travels as data, like from a real worker
-            feed(TaskFailed(spec.key, worker, f"{type(exc).__name__}: {exc}", spec.attempt))
+            feed(TaskErrored(spec.key, worker, f"{type(exc).__name__}: {exc}", spec.attempt))
             continue
         seconds = time.perf_counter() - t0
         counted = [pieces[0]] if spec.output.mode == OutputMode.BROADCAST else pieces.values()
@@ -149,13 +149,13 @@ def simulate(
         if spec.stage == plan.root:
             batches = pieces[0]
             result.table = pa.Table.from_batches(batches, schema=batches[0].schema)
-        feed(TaskDone(spec.key, worker, rows, seconds, spec.attempt))
+        feed(TaskCompleted(spec.key, worker, rows, seconds, spec.attempt))
         finished += 1
         if finished in lose_after:
             lost = lose_after.pop(finished)
             dead.add(lost)
             inbox[lost].clear()
-            feed(WorkerLost(lost))
-    if isinstance(state.outcome, QueryFailed):
+            feed(WorkerGone(lost))
+    if isinstance(state.outcome, QueryAborted):
         raise SimulationError(state.outcome)
     return result

@@ -12,6 +12,7 @@ from typing import Any
 from . import protocol as P
 from .journal import statement_record
 from .replies import history_entry
+from .supervision import rss_bytes
 
 
 class StatusViews:
@@ -54,7 +55,6 @@ class StatusViews:
         from dataclasses import asdict
 
         from .observe import Snapshot
-        from .worker import _rss_bytes
 
         workers = tuple(
             {**asdict(w), "liveness": w.liveness.value}
@@ -65,7 +65,7 @@ class StatusViews:
             pid=os.getpid(),
             incarnation=self.incarnation,
             started=self._started_at,
-            rss_bytes=_rss_bytes(),
+            rss_bytes=rss_bytes(),
             queries_running=len(self.queries) + len(self._local_statements),
             local_running=len(self._local_statements) + len(self._cancelled_local),
             queries_run=self.queries_run,

@@ -16,7 +16,7 @@ Threads and sockets (a ZeroMQ socket never crosses threads):
 Cancel: the I/O thread interrupts the main thread with SIGINT; if the task has
 not stopped after ``cancel_grace_s`` (stuck in native code without signal
 checks) the process says goodbye and exits with :data:`EXIT_REPLACE`, and its
-supervisor (:func:`supervise`, used by the CLI and ``LocalCluster``) starts a
+supervisor (:func:`.supervision.supervise`, used by the CLI and ``LocalCluster``) starts a
 fresh worker in its place.
 """
 
@@ -27,17 +27,15 @@ import contextlib
 import logging
 import os
 import queue
-import shutil
 import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,28 +43,20 @@ import pyarrow as pa
 import zmq
 from zmq.utils.monitor import recv_monitor_message
 
-from ..engines.metering import PlanMeter, memory_bytes_per_row
-from . import curve, limits
+from ..engines.metering import memory_bytes_per_row
+from . import curve, limits, supervision
 from . import protocol as P
-from .coordinator_state import Channel, Versions, socket_identity
 from .exchange_buffer import ExchangeBuffer, configured_limit
+from .fragment_run import run_fragment
 from .fragments import ExchangeShare, MemoryShare, OutputMode, Settings, TaskInput, TaskSpec
-from .task import FileLinks, concat_tables, run_task
+from .registration import Channel, Versions, socket_identity
+from .supervision import EXIT_REFUSED, EXIT_REPLACE, EXIT_RETRY, WORKER_TMP_ENV, rss_bytes
+from .task import FileLinks, concat_tables
 from .task_progress import ProgressReporter, TaskMeter
 from .transport import keep_freed_memory
 
 log = logging.getLogger("sqlweave.cluster.worker")
 
-#: exit status asking the supervisor for a replacement worker
-EXIT_REPLACE = 75
-#: exit status for "no coordinator answered": the supervisor tries again, backing off
-EXIT_RETRY = 76
-#: a supervisor's pauses before restarting a worker that died young (killed, crashed)
-RESTART_BACKOFF_S = (0.1, 0.5, 1.0, 2.0, 5.0, 10.0)
-#: a worker that ran this long before dying starts again without delay
-HEALTHY_RUN_S = 30.0
-#: where a worker makes its temporary directory (its supervisor empties it after each exit)
-WORKER_TMP_ENV = "SQLWEAVE_WORKER_TMP"
 PUSH_TIMEOUT_S = 60.0
 INPUT_TIMEOUT_S = 30.0
 #: DataFusion contexts kept for different session settings
@@ -126,14 +116,6 @@ def discover(
         return P.ConnectionInfo(workers=reply.workers, clients=reply.clients)
     finally:
         sock.close()
-
-
-def _rss_bytes() -> int:
-    try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        return 0
 
 
 class Worker:
@@ -669,7 +651,7 @@ class Worker:
                 with contextlib.suppress(zmq.Again):
                     P.send(
                         sock,
-                        P.Heartbeat(self.worker_id, _rss_bytes(), self.fragments_run, running),
+                        P.Heartbeat(self.worker_id, rss_bytes(), self.fragments_run, running),
                     )
                 while monitor.poll(0):
                     event = recv_monitor_message(monitor)["event"]
@@ -692,29 +674,6 @@ class Worker:
             sock.close()
 
 
-def run_fragment(
-    ctx_factory: Callable[[], Any],
-    spec: TaskSpec,
-    inputs: dict[TaskInput, pa.Table],
-    links: FileLinks | None = None,
-    meter: PlanMeter | None = None,
-) -> dict[int, pa.Table]:
-    """Run one task through :func:`.task.run_task`; output tables by destination partition."""
-    result = run_task(ctx_factory, spec, inputs.__getitem__, links, meter)
-    return {int(p): _as_table(v) for p, v in result.items()}
-
-
-def _as_table(value: Any) -> pa.Table:
-    if isinstance(value, pa.Table):
-        return value
-    if isinstance(value, pa.RecordBatch):
-        return pa.Table.from_batches([value])
-    batches = list(value)
-    if not batches:
-        raise ValueError("an output partition with no batches and no schema")
-    return pa.Table.from_batches(batches)
-
-
 def _loopback_host(host: str) -> bool:
     return host in ("localhost", "::1", "[::1]") or host.startswith("127.")
 
@@ -730,104 +689,14 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0][:2000]
 
 
-# ----- supervision -----------------------------------------------------------------
-
-
-def _die_with_parent() -> None:
-    """Linux: kill this child if the process that started it dies (no orphans)."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except Exception:
-        pass
-
-
 def worker_command(args: Sequence[str]) -> list[str]:
+    """The command line of one worker process (what a supervisor starts)."""
     return [sys.executable, "-m", "sqlweave.cluster.worker", *args]
 
 
-def server_env(env: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment for a worker or coordinator process.
-
-    DataFusion allocates through mimalloc, which by default hands freed memory back to
-    the system after 10 ms; a server process then faults every page of its next query's
-    hash tables in again. Keeping it (``MIMALLOC_PURGE_DELAY=-1``) made the 22 TPC-H SF1
-    queries on 2 workers 12% faster (q18: 1337 -> 733 ms). An explicit setting wins.
-    """
-    out = dict(os.environ if env is None else env)
-    out.setdefault("MIMALLOC_PURGE_DELAY", "-1")
-    return out
-
-
 def supervise(args: Sequence[str]) -> int:
-    """Run a worker process and keep one running.
-
-    A worker that asks to be replaced starts again at once; one that was killed, crashed
-    or found no coordinator starts again after a pause that grows while it keeps dying
-    young (:data:`RESTART_BACKOFF_S`). A clean exit or a refusal (exit 2: wrong version or
-    keys, which a retry would not fix) ends the supervisor. The worker's temporary
-    directory lives in one the supervisor empties after every exit, ``os._exit`` and
-    SIGKILL included.
-    """
-    logging.basicConfig(  # its messages reach whoever reads its stderr (LocalCluster: logging)
-        level=os.environ.get("SQLWEAVE_LOG", "WARNING"),
-        format="%(asctime)s supervisor %(process)d %(levelname)s %(message)s",
-    )
-    stopping = False
-    child: subprocess.Popen[bytes] | None = None
-    base = tempfile.mkdtemp(prefix="sqlweave-supervisor-", dir=os.environ.get(WORKER_TMP_ENV))
-    env = server_env()
-    env[WORKER_TMP_ENV] = base
-    young_deaths = 0
-
-    def forward(signum: int, frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-        if child is not None and child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-
-    old = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        while True:
-            started = time.monotonic()
-            child = subprocess.Popen(worker_command(args), env=env, preexec_fn=_die_with_parent)
-            while True:
-                try:
-                    rc = child.wait()
-                    break
-                except KeyboardInterrupt:
-                    forward(signal.SIGINT, None)
-            _empty_dir(base)
-            if stopping or rc in (0, 2):
-                return 0 if stopping else rc
-            if rc == EXIT_REPLACE:
-                delay = 0.0
-            else:
-                young = time.monotonic() - started < HEALTHY_RUN_S
-                young_deaths = young_deaths + 1 if young else 0
-                last = len(RESTART_BACKOFF_S) - 1
-                delay = RESTART_BACKOFF_S[min(young_deaths - 1, last)] if young else 0.0
-            log.warning(
-                "worker pid %d ended (status %d); starting a new one in %.1f s",
-                child.pid,
-                rc,
-                delay,
-            )
-            deadline = time.monotonic() + delay
-            while not stopping and time.monotonic() < deadline:
-                time.sleep(0.05)
-            if stopping:
-                return 0
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
-        shutil.rmtree(base, ignore_errors=True)
-
-
-def _empty_dir(path: str) -> None:
-    for entry in os.listdir(path):
-        shutil.rmtree(os.path.join(path, entry), ignore_errors=True)
+    """Run a worker process with ``args`` and keep one running (see :mod:`.supervision`)."""
+    return supervision.supervise(worker_command(args), "worker")
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -866,7 +735,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         keys = curve.ClusterKeys.load(ns.keys) if ns.keys else curve.ClusterKeys.from_env()
     except curve.KeysError as exc:
         print(f"sqlweave worker: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_REFUSED
     config = WorkerConfig(
         coordinator=ns.coordinator,
         host=ns.host,
@@ -885,7 +754,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_RETRY
     except RegistrationError as exc:
         print(f"sqlweave worker: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_REFUSED
 
 
 if __name__ == "__main__":

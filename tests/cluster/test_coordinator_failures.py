@@ -15,10 +15,8 @@ import pytest
 import zmq
 
 from sqlweave.cluster import protocol as P
-from sqlweave.cluster import scheduler as S
 from sqlweave.cluster.catalog import Catalog
 from sqlweave.cluster.coordinator import Coordinator
-from sqlweave.cluster.coordinator_state import Versions
 from sqlweave.cluster.distributed_queries import _Query
 from sqlweave.cluster.fragments import (
     DistributedPlan,
@@ -28,6 +26,8 @@ from sqlweave.cluster.fragments import (
     Output,
     Stage,
 )
+from sqlweave.cluster.registration import Versions
+from sqlweave.cluster.scheduler import QueryCompleted, QueryState
 
 
 @pytest.fixture
@@ -52,11 +52,11 @@ def test_a_result_that_cannot_be_assembled_fails_the_query_for_its_client(coordi
     client.connect("inproc://fail-clients")
     stage = Stage(0, Fragment(FragmentFormat.SQL, "SELECT 1"), (), Output(), Location.COORDINATOR)
     plan = DistributedPlan((stage,), 0)
-    q = _Query("r1", b"client-1", "SELECT 1", plan, S.QueryState("r1", plan, [], Catalog()))
+    q = _Query("r1", b"client-1", "SELECT 1", plan, QueryState("r1", plan, [], Catalog()))
     q.gathered[(0, 0)] = {0: pa.table({"x": [1]}), 1: pa.table({"x": ["not a number"]})}
     coord.queries[q.key] = q
 
-    coord._feed(q, [S.QueryDone("r1", 2, 0.0)])  # must not raise into the socket loop
+    coord._feed(q, [QueryCompleted("r1", 2, 0.0)])  # must not raise into the socket loop
 
     assert client.poll(5000), "the client got no answer"
     _, reply = P.recv(client)

@@ -8,7 +8,6 @@ import pytest
 
 from sqlweave.cluster.coordinator_state import (
     Membership,
-    Versions,
     WorkerLost,
     WorkerOnProbation,
     WorkerRecovered,
@@ -19,6 +18,7 @@ from sqlweave.cluster.protocol import (
     RegistrationRefused,
     WorkerLiveness,
 )
+from sqlweave.cluster.registration import Versions
 
 V = Versions("1.2.3", "55.0.0")
 

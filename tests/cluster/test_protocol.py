@@ -13,7 +13,6 @@ import zmq
 
 from sqlweave.cluster import protocol as P
 from sqlweave.cluster.coordinator import Coordinator
-from sqlweave.cluster.coordinator_state import Versions
 from sqlweave.cluster.fragments import (
     EmptyShare,
     ExchangeShare,
@@ -25,6 +24,7 @@ from sqlweave.cluster.fragments import (
     OutputMode,
     TaskSpec,
 )
+from sqlweave.cluster.registration import Versions
 from sqlweave.explained import DistributedExplain, ExplainEdge, ExplainGraph, ExplainNode, TaskInfo
 
 TABLE = pa.table({"a": list(range(1000)), "s": [f"v{i % 13}" for i in range(1000)]})

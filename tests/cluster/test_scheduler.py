@@ -21,13 +21,13 @@ from sqlweave.cluster.fragments import (
     Stage,
 )
 from sqlweave.cluster.scheduler import (
-    QueryDone,
-    QueryFailed,
+    LaunchTask,
+    QueryAborted,
+    QueryCompleted,
     QueryState,
-    RunTask,
-    TaskDone,
-    TaskFailed,
-    WorkerLost,
+    TaskCompleted,
+    TaskErrored,
+    WorkerGone,
 )
 
 SQL = Fragment(FragmentFormat.SQL, "select * from t")
@@ -52,12 +52,12 @@ def catalog() -> Catalog:
     return cat
 
 
-def done(instr: RunTask, rows: int = 1) -> TaskDone:
-    return TaskDone(instr.spec.key, instr.worker, rows, 0.01, instr.spec.attempt)
+def done(instr: LaunchTask, rows: int = 1) -> TaskCompleted:
+    return TaskCompleted(instr.spec.key, instr.worker, rows, 0.01, instr.spec.attempt)
 
 
-def by_stage(instrs, stage: int) -> list[RunTask]:
-    return [i for i in instrs if isinstance(i, RunTask) and i.spec.stage == stage]
+def by_stage(instrs, stage: int) -> list[LaunchTask]:
+    return [i for i in instrs if isinstance(i, LaunchTask) and i.spec.stage == stage]
 
 
 def test_start_runs_scan_tasks_with_shares_and_destinations(catalog):
@@ -85,7 +85,7 @@ def test_consumers_wait_for_every_producer_then_read_their_partition(catalog):
     root = state.handle(done(s1[0])) + state.handle(done(s1[1]))
     assert len(root) == 1 and root[0].worker == COORDINATOR
     assert root[0].spec.inputs == (ExchangeShare("__stage1", 1, 0, 2),)
-    assert state.handle(done(root[0], rows=5)) == [QueryDone("q", 5, pytest.approx(0.05))]
+    assert state.handle(done(root[0], rows=5)) == [QueryCompleted("q", 5, pytest.approx(0.05))]
     assert state.finished
     assert state.progress.fragments_done == state.progress.fragments_total == 5
 
@@ -93,9 +93,9 @@ def test_consumers_wait_for_every_producer_then_read_their_partition(catalog):
 def test_stale_and_unknown_events_are_ignored(catalog):
     state = QueryState("q", shuffle_plan(), ["a", "b"], catalog)
     s0 = state.start()
-    stale = TaskDone(s0[0].spec.key, "a", 1, 0.0, attempt=7)
-    wrong_worker = TaskDone(s0[0].spec.key, "b", 1, 0.0, 0)
-    other_query = TaskDone(("other", 0, 0), "a")
+    stale = TaskCompleted(s0[0].spec.key, "a", 1, 0.0, attempt=7)
+    wrong_worker = TaskCompleted(s0[0].spec.key, "b", 1, 0.0, 0)
+    other_query = TaskCompleted(("other", 0, 0), "a")
     for event in (stale, wrong_worker, other_query):
         assert state.handle(event) == []
     assert state.progress.fragments_done == 0
@@ -107,7 +107,7 @@ def test_losing_a_consumer_home_reruns_all_producers_toward_the_survivor(catalog
     state.handle(done(s0[0]))
     s1 = state.handle(done(s0[1]))
     assert {i.worker for i in s1} == {"a", "b"}
-    again = state.handle(WorkerLost("b"))
+    again = state.handle(WorkerGone("b"))
     # b held partition 1 of stage 0's output: both producers run again, sending to a only
     rerun = by_stage(again, 0)
     assert sorted(i.spec.index for i in rerun) == [0, 1]
@@ -126,7 +126,7 @@ def test_lost_worker_with_finished_gather_output_is_not_rerun(catalog):
     state.handle(done(s0[0]))
     s1 = state.handle(done(s0[1]))
     state.handle(done(s1[1]))  # b's gathered output already reached the coordinator
-    assert state.handle(WorkerLost("b")) == []
+    assert state.handle(WorkerGone("b")) == []
     root = state.handle(done(s1[0]))
     assert [i.worker for i in root] == [COORDINATOR]
 
@@ -134,22 +134,22 @@ def test_lost_worker_with_finished_gather_output_is_not_rerun(catalog):
 def test_losing_the_last_worker_fails_the_query(catalog):
     state = QueryState("q", shuffle_plan(), ["a"], catalog)
     state.start()
-    out = state.handle(WorkerLost("a"))
-    assert isinstance(out[0], QueryFailed) and "no workers are left" in out[0].error
-    assert state.handle(WorkerLost("a")) == []
+    out = state.handle(WorkerGone("a"))
+    assert isinstance(out[0], QueryAborted) and "no workers are left" in out[0].error
+    assert state.handle(WorkerGone("a")) == []
 
 
 def test_task_failure_names_worker_and_stage(catalog):
     state = QueryState("q", shuffle_plan(), ["a", "b"], catalog)
     s0 = state.start()
-    out = state.handle(TaskFailed(s0[1].spec.key, "b", "boom", 0))
-    assert out == [QueryFailed("q", "stage 0 task 1 failed on worker b: boom", "b", 0)]
+    out = state.handle(TaskErrored(s0[1].spec.key, "b", "boom", 0))
+    assert out == [QueryAborted("q", "stage 0 task 1 failed on worker b: boom", "b", 0)]
 
 
 def test_retries_rerun_a_failed_task(catalog):
     state = QueryState("q", shuffle_plan(), ["a", "b"], catalog, retries=1)
     s0 = state.start()
-    out = state.handle(TaskFailed(s0[1].spec.key, "b", "flaky", 0))
+    out = state.handle(TaskErrored(s0[1].spec.key, "b", "flaky", 0))
     assert [(i.worker, i.spec.attempt) for i in out] == [("b", 1)]
 
 
@@ -165,7 +165,7 @@ def test_more_tasks_than_workers_share_workers(catalog):
 def test_cancel_stops_the_query(catalog):
     state = QueryState("q", shuffle_plan(), ["a", "b"], catalog)
     s0 = state.start()
-    assert state.cancel() == [QueryFailed("q", "cancelled")]
+    assert state.cancel() == [QueryAborted("q", "cancelled")]
     assert state.handle(done(s0[0])) == [] and state.cancel() == []
 
 
@@ -201,12 +201,12 @@ def test_a_stage_read_by_two_consumers_keeps_one_destination_per_partition(catal
         out += q.handle(done(instr))
     for instr in by_stage(out, 1):  # K finishes everywhere
         q.handle(done(instr))
-    q.handle(WorkerLost("w1"))  # J's inputs on w1 are gone; K.1 was done there
-    later = q.handle(WorkerLost("w0"))
+    q.handle(WorkerGone("w1"))  # J's inputs on w1 are gone; K.1 was done there
+    later = q.handle(WorkerGone("w0"))
     live = {"w2", "w3"}
     homes = {s: [r.home for r in q.tasks[s]] for s in (1, 3)}
     assert homes[1] == homes[3] and set(homes[3]) <= live
-    reruns = [i for i in later if isinstance(i, RunTask) and i.spec.stage == 0]
+    reruns = [i for i in later if isinstance(i, LaunchTask) and i.spec.stage == 0]
     for instr in reruns:
         assert set(instr.spec.destinations) <= live
         assert list(instr.spec.destinations) == homes[3]

@@ -8,7 +8,7 @@ import pytest
 from sqlweave.cluster.catalog import Catalog
 from sqlweave.cluster.explain import explain_graph, explain_text
 from sqlweave.cluster.planning import PlannerOptions, plan_query
-from sqlweave.cluster.scheduler import WorkerLost
+from sqlweave.cluster.scheduler import WorkerGone
 from sqlweave.cluster.simulate import SimulationError, simulate
 
 QUERIES = [f"q{i:02d}" for i in range(1, 23)]
@@ -43,7 +43,7 @@ def test_worker_lost_mid_shuffle_still_gives_the_answer(
     plan = plan_query(sql, tpch_catalog, shuffle_options)
     run = simulate(plan, tpch_catalog, workers=2, lose_after={lost_after: "w1"})
     assert_result(run.table, tpch_reference.sql(sql).to_arrow_table())
-    assert WorkerLost("w1") in run.events
+    assert WorkerGone("w1") in run.events
     later = run.runs[lost_after:]
     assert later and all(worker != "w1" for worker, *_ in later)
     assert any(attempt > 0 for *_, attempt in run.runs)
@@ -81,7 +81,7 @@ def test_reduction_keys_read_by_two_stages_survive_a_lost_worker(
     assert max(readers.values()) == 2  # a stage with two consumers
     run = simulate(plan, tpch_catalog, workers=2, lose_after={lost_after: "w1"})
     assert_result(run.table, tpch_reference.sql(sql).to_arrow_table())
-    assert WorkerLost("w1") in run.events
+    assert WorkerGone("w1") in run.events
 
 
 @pytest.mark.parametrize("losses", [{2: "w1", 6: "w0"}, {4: "w1", 9: "w0"}, {1: "w3", 12: "w1"}])
@@ -97,7 +97,7 @@ def test_two_losses_keep_every_consumer_of_a_stage_on_one_home(
     plan = plan_query(sql, tpch_catalog, options)
     run = simulate(plan, tpch_catalog, workers=4, lose_after=losses)
     assert_result(run.table, tpch_reference.sql(sql).to_arrow_table())
-    assert sum(isinstance(e, WorkerLost) for e in run.events) == 2
+    assert sum(isinstance(e, WorkerGone) for e in run.events) == 2
 
 
 def test_losing_every_worker_fails_the_query(tpch_catalog, tpch_queries):

@@ -16,8 +16,21 @@ from waiting import wait_for
 
 from sqlweave.cluster import protocol as P
 from sqlweave.cluster.client import ClusterEngine
-from sqlweave.cluster.coordinator_state import DEFAULT_HEARTBEAT_S, Membership, Versions
+from sqlweave.cluster.coordinator_state import (
+    DEFAULT_HEARTBEAT_S,
+    Membership,
+    example_registration,
+)
 from sqlweave.cluster.localcluster import LocalCluster
+from sqlweave.cluster.registration import Versions
+from sqlweave.cluster.supervision import (
+    EXIT_REFUSED,
+    EXIT_REPLACE,
+    EXIT_RETRY,
+    HEALTHY_RUN_S,
+    RESTART_BACKOFF_S,
+    Backoff,
+)
 
 HEARTBEAT_S = 0.2
 
@@ -28,16 +41,25 @@ def test_default_heartbeat_notices_a_dead_worker_within_two_seconds() -> None:
 
 
 def test_lost_workers_are_listed_for_a_grace_period_then_forgotten() -> None:
-    from sqlweave.cluster.coordinator_state import _example_registration
-
     m = Membership(Versions("1.0", "55.0.0"), heartbeat_s=1.0, forget_after=10)
-    m.register(b"a", _example_registration(), now=0.0)
+    m.register(b"a", example_registration(), now=0.0)
     m.tick(now=6.0)  # lost
     assert [r.liveness for r in m.workers.values()] == [P.WorkerLiveness.LOST]
     m.tick(now=15.0)
     assert m.workers  # still listed, as lost
     m.tick(now=16.1)
     assert not m.workers
+
+
+def test_backoff_grows_while_a_child_dies_young_and_resets_after_a_healthy_run() -> None:
+    b = Backoff()
+    young = [b.after_exit(-signal.SIGKILL, ran_s=0.5) for _ in range(len(RESTART_BACKOFF_S) + 2)]
+    assert young == [*RESTART_BACKOFF_S, RESTART_BACKOFF_S[-1], RESTART_BACKOFF_S[-1]]
+    assert b.after_exit(EXIT_RETRY, ran_s=HEALTHY_RUN_S) == 0.0  # a healthy run resets
+    assert b.after_exit(EXIT_RETRY, ran_s=0.5) == RESTART_BACKOFF_S[0]
+    assert b.after_exit(EXIT_REPLACE, ran_s=0.5) == 0.0  # asked to be replaced: at once
+    assert b.after_exit(0, ran_s=0.5) is None  # a clean exit ends supervision
+    assert b.after_exit(EXIT_REFUSED, ran_s=0.5) is None  # a retry would not fix a refusal
 
 
 def _worker_dirs(c: LocalCluster) -> list[str]:
