@@ -116,21 +116,36 @@ def _context(partitions: int) -> SessionContext:
 
 
 @pytest.mark.parametrize("partitions", [1, 3])
-def test_metered_run_of_an_in_memory_scan(numbers: pa.Table, partitions: int) -> None:
+def test_metered_run_of_an_aggregate_over_an_in_memory_table(
+    numbers: pa.Table, partitions: int
+) -> None:
     ctx = _context(partitions)
     register_table(ctx, "t", numbers)
-    sql = "SELECT a, b * 2 AS c FROM t WHERE a % 3 = 0"
+    sql = "SELECT a % 1000 AS k, count(*) AS n, sum(b) AS s FROM t WHERE a % 3 = 0 GROUP BY 1"
     assert ctx.sql(sql).execution_plan().partition_count == partitions  # 3: on 3 threads
     meter = TaskMeter(memory_bytes_per_row([numbers]))
     got = collect_metered(ctx, ctx.sql(sql), meter)
     expected = collect_table(ctx.sql(sql))
-    assert got.num_rows == expected.num_rows == ROWS // 3
-    assert got.sort_by("a").equals(expected.sort_by("a"))
+    assert got.num_rows == expected.num_rows == 1000
+    assert got.sort_by("k").equals(expected.sort_by("k"))
     f = meter.figures()
     # the in-memory scan counts nothing: the first operator above it counts for it
     assert f.rows_scanned in (ROWS, ROWS // 3)
     assert f.bytes_scanned == int(f.rows_scanned * numbers.nbytes / ROWS)
     assert (f.rows_out, f.bytes_out) == (got.num_rows, sum(b.nbytes for b in got.to_batches()))
+
+
+def test_a_plain_scan_runs_as_collect_runs_it_and_only_its_output_is_counted(
+    numbers: pa.Table,
+) -> None:
+    ctx = _context(3)
+    register_table(ctx, "t", numbers)
+    sql = "SELECT a, b * 2 AS c FROM t WHERE a % 3 = 0"
+    meter = TaskMeter()
+    got = collect_metered(ctx, ctx.sql(sql), meter)
+    assert got.sort_by("a").equals(collect_table(ctx.sql(sql)).sort_by("a"))
+    f = meter.figures()
+    assert (f.rows_scanned, f.rows_out) == (0, ROWS // 3)
 
 
 def test_metered_run_of_a_parquet_scan_counts_every_row_and_the_bytes_read(
@@ -152,8 +167,10 @@ def test_metered_run_of_a_parquet_scan_counts_every_row_and_the_bytes_read(
 def test_an_error_in_a_partition_thread_reaches_the_caller() -> None:
     ctx = _context(3)
     register_table(ctx, "t", pa.table({"s": ["1", "2", "x"] * 20_000}))
+    sql = "SELECT CAST(s AS INT) % 7 AS k, count(*) AS n FROM t GROUP BY 1"
+    assert ctx.sql(sql).execution_plan().partition_count == 3
     with pytest.raises(Exception, match=r"[Cc]ast|x"):
-        collect_metered(ctx, ctx.sql("SELECT CAST(s AS INT) AS i FROM t"), TaskMeter())
+        collect_metered(ctx, ctx.sql(sql), TaskMeter())
 
 
 def test_scan_figures_before_the_plan_runs_are_zero(numbers: pa.Table) -> None:
