@@ -10,6 +10,17 @@ Sections:
                 asks right after a cell ran (the catalog cache is re-read), "warm" asks again
                 without running anything. The time is from sending the request to reading the
                 reply, as a frontend sees it. Goal: p50 and p99 <= 50 ms.
+    panel       a notebook of ``--panel-cells`` ``%%sql`` cells (2 nodes each) in real JupyterLab
+                and Chromium; each round re-runs the last cell, or rewrites it to read another
+                table (a new statement: the graph's structure changes). Browser performance
+                marks: ``received`` when the graph message arrives, ``rendered`` once the
+                browser has painted the new graph (a frame after it was put in the page),
+                ``settled`` once the exact dagre layout (computed in a Web Worker) is painted;
+                builds without a worker have no ``settled`` mark: there it equals ``rendered``.
+                ``executed`` is Lab's own "cell executed" signal, which comes with the execute
+                reply, after the kernel pushed the graph: "cell done -> painted" is negative
+                when the drawing was on screen before Lab marked the cell done.
+                Goal: message -> painted p50 and p99 <= 300 ms.
 """
 
 from __future__ import annotations
@@ -51,6 +62,8 @@ class Row:
     p99: float
     samples: int
     matches: int
+    #: held to the section's goal (the panel's breakdown rows are not)
+    graded: bool = True
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -188,6 +201,7 @@ _MARK_NAMES = {
     "render-start": "sqlweave:render-start",
     "rendered": "sqlweave:graph-rendered",
     "executed": "sqlweave:cell-executed",
+    "settled": "sqlweave:graph-settled",
 }
 
 
@@ -214,7 +228,7 @@ def bench_panel(args: argparse.Namespace) -> list[Row]:
         root.mkdir()
         home.mkdir()
         write_notebook(root, "panel.ipynb", _panel_notebook(n))
-        server = LabServer(root, home)
+        server = LabServer(root, home, extension=args.extension)
         pw = None
         try:
             pw = sync_playwright().start()
@@ -243,11 +257,20 @@ def bench_panel(args: argparse.Namespace) -> list[Row]:
                     arg=[_MARK_NAMES["rendered"], _MARK_NAMES["executed"]],
                 )
                 wait_executed(page)
-                return page.evaluate(
+                # the exact layout, where the build lays out in a worker (data-layout is set)
+                page.wait_for_function(
+                    """name => performance.getEntriesByName(name).length
+                        || !document.querySelector('.sqlweave-canvas[data-layout]')""",
+                    arg=_MARK_NAMES["settled"],
+                )
+                marks = page.evaluate(
                     """names => Object.fromEntries(Object.entries(names).map(
-                        ([k, m]) => [k, performance.getEntriesByName(m).at(-1).startTime]))""",
+                        ([k, m]) => [k, performance.getEntriesByName(m).at(-1)?.startTime]))""",
                     _MARK_NAMES,
                 )
+                if marks["settled"] is None:
+                    marks["settled"] = marks["rendered"]
+                return marks
 
             scenarios = {
                 "re-run a cell": lambda r: None,
@@ -260,11 +283,13 @@ def bench_panel(args: argparse.Namespace) -> list[Row]:
                 samples = [measure(edit(r)) for r in range(args.rounds)]
                 render = [m["rendered"] - m["received"] for m in samples]
                 draw = [m["rendered"] - m["render-start"] for m in samples]
+                exact = [m["settled"] - m["received"] for m in samples]
                 after = [m["rendered"] - m["executed"] for m in samples]
-                for case, values in (
-                    (f"{name}: message -> drawn", render),
-                    (f"{name}:   of which layout + SVG", draw),
-                    (f"{name}: cell done -> drawn", after),
+                for case, values, graded in (
+                    (f"{name}: message -> painted", render, True),
+                    (f"{name}:   of which drawing -> painted", draw, False),
+                    (f"{name}: message -> exact layout", exact, False),
+                    (f"{name}: cell done -> painted", after, False),
                 ):
                     rows.append(
                         Row(
@@ -273,6 +298,7 @@ def bench_panel(args: argparse.Namespace) -> list[Row]:
                             _percentile(values, 0.99),
                             len(values),
                             nodes,
+                            graded,
                         )
                     )
             browser.close()
@@ -299,14 +325,15 @@ GOALS_MS = {
 def _print(section: str, rows: list[Row], goal_ms: float) -> bool:
     print(f"\n## {section} (goal: p50 and p99 <= {goal_ms:.0f} ms)")
     count = "nodes" if section == "panel" else "matches"
-    print(f"{'case':38} {'p50 ms':>8} {'p99 ms':>8} {'n':>5} {count:>8}")
+    print(f"{'case':46} {'p50 ms':>8} {'p99 ms':>8} {'n':>5} {count:>8}")
     ok = True
     for r in rows:
-        flag = "" if r.p99 <= goal_ms else "  over goal"
-        ok = ok and r.p99 <= goal_ms
-        print(f"{r.case:38} {r.p50:8.1f} {r.p99:8.1f} {r.samples:5d} {r.matches:8d}{flag}")
+        met = not r.graded or (r.p50 <= goal_ms and r.p99 <= goal_ms)
+        flag = "" if met else "  over goal"
+        ok = ok and met
+        print(f"{r.case:46} {r.p50:8.1f} {r.p99:8.1f} {r.samples:5d} {r.matches:8d}{flag}")
     every = [r.p50 for r in rows]
-    print(f"{'median of the p50s':38} {statistics.median(every):8.1f}")
+    print(f"{'median of the p50s':46} {statistics.median(every):8.1f}")
     return ok
 
 
@@ -317,6 +344,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tables", type=int, default=200)
     parser.add_argument("--columns", type=int, default=20)
     parser.add_argument("--panel-cells", type=int, default=150, help="%%%%sql cells (x2 nodes)")
+    parser.add_argument(
+        "--extension",
+        type=Path,
+        default=None,
+        help="a built labextension folder to measure instead of this checkout's (e.g. an older build)",
+    )
     args = parser.parse_args(argv)
     ok = True
     for section in args.sections.split(","):

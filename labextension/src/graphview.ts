@@ -1,12 +1,12 @@
 /**
  * The lineage drawing of the side panel: datasets are the primary nodes (their columns
  * expand on demand), each cell is one small node with all its statements folded in, and
- * the layout comes from dagre (layout.ts, in a worker). Drawing is split in two: `draw`
- * builds the SVG for a graph and a layout; `restyle` only toggles classes (search, focus,
- * selection), so typing in the search box never rebuilds the drawing.
+ * the layout comes from dagre (layout.ts, in a worker). A `Drawing` keeps its SVG between
+ * graphs and changes only what changed; `restyle` only toggles classes (search, focus,
+ * selection), so typing in the search box never rebuilds anything.
  */
 import { ICell, IDataset, IGraphMessage } from './contract';
-import { Direction, ILayout, ILayoutRequest, ISize } from './layout';
+import { Direction, ILayout, ILayoutRequest, IPlaced, ISize } from './layout';
 
 export type FocusMode = 'upstream' | 'downstream' | 'impact';
 export const FOCUS_MODES: readonly FocusMode[] = ['upstream', 'downstream', 'impact'];
@@ -47,8 +47,18 @@ let measurer: CanvasRenderingContext2D | null = null;
 let fontFamily = 'sans-serif';
 const widths = new Map<string, number>();
 
-/** Read the theme's font once per drawing (reading styles per label forces style recalcs). */
+let fontReadAt = -Infinity;
+
+/**
+ * Read the theme's font at most once a second (reading styles per label, or per drawing while
+ * cells run, forces style recalculations).
+ */
 function startMeasuring(): void {
+  const now = performance.now();
+  if (now - fontReadAt < 1000) {
+    return;
+  }
+  fontReadAt = now;
   const family =
     getComputedStyle(document.body).getPropertyValue('--jp-ui-font-family').trim() ||
     'sans-serif';
@@ -199,100 +209,164 @@ export function measure(graph: IGraphMessage, state: IViewState, direction: Dire
   return { nodes, edges, direction };
 }
 
+interface IDrawnNode {
+  el: SVGGElement;
+  /** everything the node's content depends on: equal means the element can stay */
+  sig: string;
+  transform: string;
+}
+
 /**
- * Draws `graph` at the places of `placed`; classes for the view state come from `restyle`.
- * Top to bottom (a narrow panel) a cell shows only its execution count; its tooltip and the
- * search have the rest.
+ * The drawing of a graph, kept between updates: nodes and edges are keyed by id, and an
+ * update only moves, adds or removes what changed (re-running a cell rewrites one label; a
+ * new layout moves nodes without rebuilding them). Top to bottom (a narrow panel) a cell
+ * shows only its execution count; its tooltip and the search have the rest. Classes for
+ * the view state come from `restyle`.
  */
-export function draw(graph: IGraphMessage, placed: ILayout, state: IViewState, direction: Direction): SVGSVGElement {
-  startMeasuring();
-  const datasets = new Map<string, IDataset>(graph.datasets.map(d => [d.id, d]));
-  const cells = new Map<string, ICell>(graph.cells.map(c => [c.id, c]));
-  const width = Math.ceil(placed.width);
-  const height = Math.ceil(placed.height);
-  const svg = el('svg', { class: 'sqlweave-graph', width, height, viewBox: `0 0 ${width} ${height}` });
-  const defs = el('defs', {}, svg);
-  const marker = el(
-    'marker',
-    { id: 'sqlweave-arrow', viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 6, markerHeight: 6, orient: 'auto' },
-    defs
-  );
-  el('path', { d: 'M0,0 L10,5 L0,10 z', class: 'sqlweave-arrowhead' }, marker);
+export class Drawing {
+  readonly svg: SVGSVGElement;
 
-  const edgeLayer = el('g', { class: 'sqlweave-edges' }, svg);
-  for (const e of placed.edges) {
-    if (e.points.length < 2) {
-      continue;
-    }
-    const d = e.points.map((p, i) => `${i ? 'L' : 'M'}${p.x.toFixed(1)},${p.y.toFixed(1)}`).join(' ');
-    el('path', { d, class: 'sqlweave-edge', 'data-source': e.source, 'data-target': e.target, 'marker-end': 'url(#sqlweave-arrow)' }, edgeLayer);
-  }
-  // column edges go under the nodes: a dataset's box hides the part that would cross labels
-  drawColumnEdges(graph, state, placed, svg);
-
-  const nodeLayer = el('g', { class: 'sqlweave-nodes' }, svg);
-  for (const [id, box] of placed.nodes) {
-    const d = datasets.get(id);
-    const c = cells.get(id);
-    if (!d && !c) {
-      continue;
-    }
-    const classes = [CLASS.node, d ? 'sqlweave-dataset' : 'sqlweave-cell'];
-    if (d) {
-      classes.push(`sqlweave-kind-${d.kind.replace(/ /g, '-')}`);
-    }
-    if (d?.dropped) {
-      classes.push('sqlweave-dropped');
-    }
-    if (c?.stale_inputs.length) {
-      classes.push('sqlweave-stale-node');
-    }
-    if (c?.read_only) {
-      classes.push('sqlweave-readonly');
-    }
-    const g = el(
-      'g',
-      {
-        class: classes.join(' '),
-        transform: `translate(${box.x.toFixed(1)},${box.y.toFixed(1)})`,
-        'data-id': id,
-        'data-kind': d ? 'dataset' : 'cell',
-        'data-name': d ? d.name : c!.cell_id ?? '',
-        ...(c ? { 'data-notebook': c.notebook } : {})
-      },
-      nodeLayer
+  constructor() {
+    this.svg = el('svg', { class: 'sqlweave-graph', width: 0, height: 0, viewBox: '0 0 0 0' });
+    const defs = el('defs', {}, this.svg);
+    const marker = el(
+      'marker',
+      { id: 'sqlweave-arrow', viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 6, markerHeight: 6, orient: 'auto' },
+      defs
     );
-    el('rect', { width: box.width, height: box.height, rx: d ? 4 : 11 }, g);
-    const title = el('title', {}, g);
-    if (d) {
-      title.textContent = `${d.name} (${d.kind})${d.previous_names.length ? ` (was ${d.previous_names.join(', ')})` : ''}${d.dropped ? ' — dropped' : ''}`;
-      const label = el('text', { x: 8, y: HEAD / 2, class: 'sqlweave-label', 'font-size': DATASET_FONT_PX }, g);
-      label.textContent = fit(d.name, box.width - (d.columns.length ? 28 : 12), DATASET_FONT_PX);
-      if (d.columns.length) {
-        const open = state.expanded.has(id);
-        const toggle = el('text', { x: box.width - 16, y: HEAD / 2, class: CLASS.toggle, 'font-size': DATASET_FONT_PX }, g);
-        toggle.textContent = open ? '▾' : '▸';
-        el('title', {}, toggle).textContent = open ? 'Hide the columns' : 'Show the columns';
-        if (open) {
-          d.columns.forEach((col, i) => {
-            const row = el('text', { x: 12, y: HEAD + i * ROW + ROW / 2, class: 'sqlweave-column', 'font-size': CELL_FONT_PX }, g);
-            row.textContent = col;
-          });
-        }
+    el('path', { d: 'M0,0 L10,5 L0,10 z', class: 'sqlweave-arrowhead' }, marker);
+    this._edgeLayer = el('g', { class: 'sqlweave-edges' }, this.svg);
+    // column edges go under the nodes: a dataset's box hides the part that would cross labels
+    this._columnLayer = el('g', { class: 'sqlweave-column-edges' }, this.svg);
+    this._nodeLayer = el('g', { class: 'sqlweave-nodes' }, this.svg);
+  }
+
+  /** Draws `graph` at the places of `placed`. */
+  update(graph: IGraphMessage, placed: ILayout, state: IViewState, direction: Direction): void {
+    startMeasuring();
+    const width = Math.ceil(placed.width);
+    const height = Math.ceil(placed.height);
+    this.svg.setAttribute('viewBox', `0 0 ${width} ${height}`);
+    this._updateEdges(placed);
+    this._columnLayer.replaceChildren();
+    drawColumnEdges(graph, state, placed, this._columnLayer);
+    const datasets = new Map<string, IDataset>(graph.datasets.map(d => [d.id, d]));
+    const cells = new Map<string, ICell>(graph.cells.map(c => [c.id, c]));
+    const seen = new Set<string>();
+    for (const [id, box] of placed.nodes) {
+      const d = datasets.get(id);
+      const c = cells.get(id);
+      if (!d && !c) {
+        continue;
       }
-    } else if (c) {
-      const text = cellLabel(graph, c, direction === 'TB');
-      title.textContent = [
-        cellLabel(graph, c),
-        ...(c.stale_inputs.length ? [`stale: ${c.stale_inputs.join(', ')} changed since it ran`] : []),
-        '',
-        ...c.sql
-      ].join('\n');
-      const label = el('text', { x: 8, y: CELL_H / 2, class: 'sqlweave-label', 'font-size': CELL_FONT_PX }, g);
-      label.textContent = fit(text, box.width - 16, CELL_FONT_PX);
+      seen.add(id);
+      const open = !!d && state.expanded.has(id);
+      const text = c ? cellLabel(graph, c, direction === 'TB') : '';
+      const sig = JSON.stringify(
+        d ? [d, open, box.width, box.height] : [c, text, graph.scope, box.width, box.height]
+      );
+      const transform = `translate(${box.x.toFixed(1)},${box.y.toFixed(1)})`;
+      let drawn = this._nodes.get(id);
+      if (drawn && drawn.sig !== sig) {
+        drawn.el.remove();
+        drawn = undefined;
+      }
+      if (!drawn) {
+        const made = d ? datasetNode(d, box, open) : cellNode(graph, c!, box, text);
+        made.setAttribute('transform', transform);
+        this._nodeLayer.appendChild(made);
+        this._nodes.set(id, { el: made, sig, transform });
+      } else if (drawn.transform !== transform) {
+        drawn.el.setAttribute('transform', transform);
+        drawn.transform = transform;
+      }
+    }
+    for (const [id, drawn] of this._nodes) {
+      if (!seen.has(id)) {
+        drawn.el.remove();
+        this._nodes.delete(id);
+      }
     }
   }
-  return svg;
+
+  private _updateEdges(placed: ILayout): void {
+    const seen = new Set<string>();
+    for (const e of placed.edges) {
+      if (e.points.length < 2) {
+        continue;
+      }
+      const key = `${e.source}\n${e.target}`;
+      seen.add(key);
+      const d = e.points.map((p, i) => `${i ? 'L' : 'M'}${p.x.toFixed(1)},${p.y.toFixed(1)}`).join(' ');
+      const path = this._edges.get(key);
+      if (!path) {
+        this._edges.set(
+          key,
+          el('path', { d, class: 'sqlweave-edge', 'data-source': e.source, 'data-target': e.target, 'marker-end': 'url(#sqlweave-arrow)' }, this._edgeLayer)
+        );
+      } else if (path.getAttribute('d') !== d) {
+        path.setAttribute('d', d);
+      }
+    }
+    for (const [key, path] of this._edges) {
+      if (!seen.has(key)) {
+        path.remove();
+        this._edges.delete(key);
+      }
+    }
+  }
+
+  private _edgeLayer: SVGGElement;
+  private _columnLayer: SVGGElement;
+  private _nodeLayer: SVGGElement;
+  private _nodes = new Map<string, IDrawnNode>();
+  private _edges = new Map<string, SVGPathElement>();
+}
+
+function datasetNode(d: IDataset, box: IPlaced, open: boolean): SVGGElement {
+  const classes = [CLASS.node, 'sqlweave-dataset', `sqlweave-kind-${d.kind.replace(/ /g, '-')}`];
+  if (d.dropped) {
+    classes.push('sqlweave-dropped');
+  }
+  const g = el('g', { class: classes.join(' '), 'data-id': d.id, 'data-kind': 'dataset', 'data-name': d.name });
+  el('rect', { width: box.width, height: box.height, rx: 4 }, g);
+  el('title', {}, g).textContent =
+    `${d.name} (${d.kind})${d.previous_names.length ? ` (was ${d.previous_names.join(', ')})` : ''}${d.dropped ? ' — dropped' : ''}`;
+  const label = el('text', { x: 8, y: HEAD / 2, class: 'sqlweave-label', 'font-size': DATASET_FONT_PX }, g);
+  label.textContent = fit(d.name, box.width - (d.columns.length ? 28 : 12), DATASET_FONT_PX);
+  if (d.columns.length) {
+    const toggle = el('text', { x: box.width - 16, y: HEAD / 2, class: CLASS.toggle, 'font-size': DATASET_FONT_PX }, g);
+    toggle.textContent = open ? '▾' : '▸';
+    el('title', {}, toggle).textContent = open ? 'Hide the columns' : 'Show the columns';
+    if (open) {
+      d.columns.forEach((col, i) => {
+        const row = el('text', { x: 12, y: HEAD + i * ROW + ROW / 2, class: 'sqlweave-column', 'font-size': CELL_FONT_PX }, g);
+        row.textContent = col;
+      });
+    }
+  }
+  return g;
+}
+
+function cellNode(graph: IGraphMessage, c: ICell, box: IPlaced, text: string): SVGGElement {
+  const classes = [CLASS.node, 'sqlweave-cell'];
+  if (c.stale_inputs.length) {
+    classes.push('sqlweave-stale-node');
+  }
+  if (c.read_only) {
+    classes.push('sqlweave-readonly');
+  }
+  const g = el('g', { class: classes.join(' '), 'data-id': c.id, 'data-kind': 'cell', 'data-name': c.cell_id ?? '', 'data-notebook': c.notebook });
+  el('rect', { width: box.width, height: box.height, rx: 11 }, g);
+  el('title', {}, g).textContent = [
+    cellLabel(graph, c),
+    ...(c.stale_inputs.length ? [`stale: ${c.stale_inputs.join(', ')} changed since it ran`] : []),
+    '',
+    ...c.sql
+  ].join('\n');
+  const label = el('text', { x: 8, y: CELL_H / 2, class: 'sqlweave-label', 'font-size': CELL_FONT_PX }, g);
+  label.textContent = fit(text, box.width - 16, CELL_FONT_PX);
+  return g;
 }
 
 /**
@@ -337,8 +411,7 @@ export function restyle(svg: SVGSVGElement, graph: IGraphMessage, state: IViewSt
 }
 
 /** Column-to-column derivations between two expanded datasets. */
-function drawColumnEdges(graph: IGraphMessage, state: IViewState, placed: ILayout, svg: SVGSVGElement): void {
-  const layer = el('g', { class: 'sqlweave-column-edges' }, svg);
+function drawColumnEdges(graph: IGraphMessage, state: IViewState, placed: ILayout, layer: SVGGElement): void {
   const byName = new Map(graph.datasets.map(d => [d.name, d]));
   const anchor = (dataset: string, column: string, right: boolean) => {
     const d = byName.get(dataset);

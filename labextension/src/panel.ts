@@ -18,7 +18,7 @@ import { ICell, IGraphMessage } from './contract';
 import {
   CELL_FONT_PX,
   CLASS,
-  draw,
+  Drawing,
   FOCUS_MODES,
   FocusMode,
   IViewState,
@@ -138,6 +138,35 @@ export class LineageView extends Widget {
     this.node.querySelector('.sqlweave-zoom-in')!.addEventListener('click', () => this._zoom(ZOOM_STEP));
     this.node.querySelector('.sqlweave-zoom-out')!.addEventListener('click', () => this._zoom(1 / ZOOM_STEP));
     this._canvas.addEventListener('click', ev => this._onClick(ev));
+    // the canvas's size and scroll are cached, so drawing never forces a synchronous layout
+    this._resizes = new ResizeObserver(entries => {
+      const box = entries[entries.length - 1].contentRect;
+      const grew = Math.round(box.width) !== Math.round(this._view.width) || Math.round(box.height) !== Math.round(this._view.height);
+      this._view.width = box.width;
+      this._view.height = box.height;
+      if (grew && this._fit) {
+        this._applyScale();
+      }
+      if (grew && this._following) {
+        this._reveal(this._following); // the text above the canvas took or gave back a line
+      }
+      if (this._drawnGraph && this._direction() !== this._drawnDirection) {
+        this.update();
+      }
+    });
+    this._resizes.observe(this._canvas);
+    this._canvas.addEventListener(
+      'scroll',
+      () => {
+        const { scrollLeft, scrollTop } = this._canvas;
+        if (scrollLeft !== this._view.left || scrollTop !== this._view.top) {
+          this._following = null; // the user scrolled: stop following the last cell
+        }
+        this._view.left = scrollLeft;
+        this._view.top = scrollTop;
+      },
+      { passive: true }
+    );
     this._scope.addEventListener('change', () => {
       this._link?.setScope(this._scope.checked ? 'folder' : 'notebook');
     });
@@ -155,6 +184,7 @@ export class LineageView extends Widget {
   }
 
   dispose(): void {
+    this._resizes.disconnect();
     this._layouts.dispose();
     super.dispose();
   }
@@ -175,15 +205,6 @@ export class LineageView extends Widget {
 
   protected onAfterShow(): void {
     this.update();
-  }
-
-  protected onResize(): void {
-    if (this._fit) {
-      this._applyScale();
-    }
-    if (this._drawnGraph && this._direction() !== this._drawnDirection) {
-      this.update();
-    }
   }
 
   private _render(): void {
@@ -247,22 +268,27 @@ export class LineageView extends Widget {
       performance.mark(MARK_RENDER_START);
     }
     const newLink = this._drawnLink !== this._link;
-    const scroll = newLink ? { left: 0, top: 0 } : { left: this._canvas.scrollLeft, top: this._canvas.scrollTop };
-    this._svg = draw(graph, placed, this._state, direction);
-    this._canvas.replaceChildren(this._svg);
+    if (newLink || !this._drawing) {
+      this._drawing = new Drawing();
+      this._canvas.replaceChildren(this._drawing.svg);
+      this._canvas.scrollLeft = this._view.left = 0;
+      this._canvas.scrollTop = this._view.top = 0;
+    }
+    this._drawing.update(graph, placed, this._state, direction);
+    this._svg = this._drawing.svg;
     this._placed = placed;
     this._drawnGraph = graph;
     this._drawnKey = key;
     this._drawnLink = this._link;
     this._drawnDirection = direction;
     this._applyScale();
-    this._canvas.scrollLeft = scroll.left;
-    this._canvas.scrollTop = scroll.top;
     this._canvas.dataset.layout = key === null ? 'provisional' : 'exact';
     this._restyle(false);
-    const latest = fresh && !newLink ? this._latestCell(graph) : null;
-    if (latest) {
-      this._reveal(latest); // follow the cell that just ran
+    if (fresh) {
+      this._following = newLink ? null : this._latestCell(graph);
+    }
+    if (this._following) {
+      this._reveal(this._following); // follow the cell that just ran
     }
     if (fresh) {
       markAfterPaint(MARK_RENDERED);
@@ -274,6 +300,7 @@ export class LineageView extends Widget {
 
   private _clear(): void {
     this._canvas.replaceChildren();
+    this._drawing = null;
     this._svg = null;
     this._placed = null;
     this._drawnGraph = null;
@@ -282,8 +309,8 @@ export class LineageView extends Widget {
   }
 
   private _direction(): Direction {
-    const width = this.node.clientWidth; // 0 before the first layout: a sidebar is narrow
-    return width < TOP_DOWN_BELOW_PX ? 'TB' : 'LR';
+    // 0 before the canvas is first measured: a sidebar is narrow
+    return this._view.width < TOP_DOWN_BELOW_PX ? 'TB' : 'LR';
   }
 
   /** Search, focus and selection marks; pans to the current search match if `pan`. */
@@ -354,25 +381,24 @@ export class LineageView extends Widget {
       return;
     }
     const s = this._scale;
-    const c = this._canvas;
     const left = Math.min(...boxes.map(b => b.x)) * s;
     const right = Math.max(...boxes.map(b => b.x + b.width)) * s;
     const top = Math.min(...boxes.map(b => b.y)) * s;
     const bottom = Math.max(...boxes.map(b => b.y + b.height)) * s;
     const nearest = (start: number, end: number, scroll: number, room: number) =>
       end > scroll + room ? Math.min(start - 8, end - room + 8) : start < scroll ? start - 8 : scroll;
-    c.scrollLeft = nearest(left, right, c.scrollLeft, c.clientWidth);
-    c.scrollTop = nearest(top, bottom, c.scrollTop, c.clientHeight);
+    const v = this._view;
+    this._scrollTo(nearest(left, right, v.left, v.width), nearest(top, bottom, v.top, v.height));
   }
 
   private _panTo(id: string): void {
+    this._following = null;
     const box = this._placed?.nodes.get(id);
     if (!box) {
       return;
     }
     const s = this._scale;
-    this._canvas.scrollLeft = (box.x + box.width / 2) * s - this._canvas.clientWidth / 2;
-    this._canvas.scrollTop = (box.y + box.height / 2) * s - this._canvas.clientHeight / 2;
+    this._scrollTo((box.x + box.width / 2) * s - this._view.width / 2, (box.y + box.height / 2) * s - this._view.height / 2);
   }
 
   private _applyScale(): void {
@@ -382,30 +408,46 @@ export class LineageView extends Widget {
       return;
     }
     if (this._fit) {
-      const style = getComputedStyle(this._canvas);
-      const padX = parseFloat(style.paddingLeft) + parseFloat(style.paddingRight) || 0;
-      const padY = parseFloat(style.paddingTop) + parseFloat(style.paddingBottom) || 0;
-      const room = Math.min(
-        (this._canvas.clientWidth - padX) / Math.max(1, placed.width),
-        (this._canvas.clientHeight - padY) / Math.max(1, placed.height)
-      );
-      this._scale = this._canvas.clientWidth > 0 ? Math.min(MAX_FIT_SCALE, Math.max(MIN_FIT_SCALE, room)) : 1;
+      const room = Math.min(this._view.width / Math.max(1, placed.width), this._view.height / Math.max(1, placed.height));
+      this._scale = this._view.width > 0 ? Math.min(MAX_FIT_SCALE, Math.max(MIN_FIT_SCALE, room)) : 1;
     }
-    svg.setAttribute('width', String(Math.ceil(placed.width * this._scale)));
-    svg.setAttribute('height', String(Math.ceil(placed.height * this._scale)));
+    const width = String(Math.ceil(placed.width * this._scale));
+    const height = String(Math.ceil(placed.height * this._scale));
+    if (svg.getAttribute('width') !== width || svg.getAttribute('height') !== height) {
+      svg.setAttribute('width', width);
+      svg.setAttribute('height', height);
+    }
     this._canvas.dataset.scale = this._scale.toFixed(3);
     this._canvas.dataset.layoutThread = this._layouts.thread;
   }
 
   private _zoom(factor: number): void {
-    const c = this._canvas;
+    const v = this._view;
     const before = this._scale;
-    const center = { x: (c.scrollLeft + c.clientWidth / 2) / before, y: (c.scrollTop + c.clientHeight / 2) / before };
+    const center = { x: (v.left + v.width / 2) / before, y: (v.top + v.height / 2) / before };
     this._fit = false;
+    this._following = null;
     this._scale = Math.min(MAX_ZOOM, Math.max(MIN_ZOOM, before * factor));
     this._applyScale();
-    c.scrollLeft = center.x * this._scale - c.clientWidth / 2;
-    c.scrollTop = center.y * this._scale - c.clientHeight / 2;
+    this._scrollTo(center.x * this._scale - v.width / 2, center.y * this._scale - v.height / 2);
+  }
+
+  /** Scrolls the canvas (clamped as the browser will), keeping the cached position right. */
+  private _scrollTo(left: number, top: number): void {
+    const placed = this._placed;
+    const s = this._scale;
+    const maxLeft = placed ? Math.max(0, Math.ceil(placed.width * s) - this._view.width) : 0;
+    const maxTop = placed ? Math.max(0, Math.ceil(placed.height * s) - this._view.height) : 0;
+    const v = this._view;
+    left = Math.round(Math.min(maxLeft, Math.max(0, left)));
+    top = Math.round(Math.min(maxTop, Math.max(0, top)));
+    // setting a scroll position lays the page out: only when it changes
+    if (left !== v.left) {
+      this._canvas.scrollLeft = v.left = left;
+    }
+    if (top !== v.top) {
+      this._canvas.scrollTop = v.top = top;
+    }
   }
 
   private _onClick(ev: MouseEvent): void {
@@ -460,6 +502,7 @@ export class LineageView extends Widget {
 
   private _link: KernelLink | null = null;
   private _layouts = new LayoutService();
+  private _drawing: Drawing | null = null;
   private _svg: SVGSVGElement | null = null;
   private _placed: ILayout | null = null;
   private _drawnGraph: IGraphMessage | null = null;
@@ -469,6 +512,11 @@ export class LineageView extends Widget {
   private _drawnDirection: Direction | null = null;
   private _wanted: string | null = null;
   private _fit = true;
+  /** the nodes kept in view while nothing else moved the view (the last cell run) */
+  private _following: string[] | null = null;
+  private _resizes: ResizeObserver;
+  /** the canvas's content size and scroll position, kept by observers */
+  private _view = { width: 0, height: 0, left: 0, top: 0 };
   private _scale = 1;
   private _matches: string[] = [];
   private _current = 0;

@@ -30,7 +30,24 @@ export class SchemaView extends Widget {
       return;
     }
     this._shown = schema;
+    // the kernel sends the schema after every cell; most cells leave it as it was, and then
+    // the list (and which tables the user opened) stays as it is
+    const text = JSON.stringify(schema?.tables ?? null);
+    if (text === this._shownText && this.node.childElementCount) {
+      return;
+    }
+    this._shownText = text;
+    const open = new Set(
+      [...this.node.querySelectorAll<HTMLElement>('.sqlweave-table')]
+        .filter(item => item.querySelector('details')?.open)
+        .map(item => item.dataset.name)
+    );
     this.node.replaceChildren(this._draw(schema));
+    this.node.querySelectorAll<HTMLElement>('.sqlweave-table').forEach(item => {
+      if (open.has(item.dataset.name)) {
+        item.querySelector('details')!.open = true;
+      }
+    });
   }
 
   private _draw(schema: ISchemaMessage | null): HTMLElement {
@@ -47,6 +64,7 @@ export class SchemaView extends Widget {
       const item = document.createElement('li');
       item.className = 'sqlweave-table';
       item.dataset.source = table.source;
+      item.dataset.name = table.name;
       const details = document.createElement('details');
       const summary = document.createElement('summary');
       summary.appendChild(this._name(table.name, 'sqlweave-table-name'));
@@ -97,6 +115,7 @@ export class SchemaView extends Widget {
   }
 
   private _shown: ISchemaMessage | null = null;
+  private _shownText = '';
 }
 
 export const schemaPlugin: JupyterFrontEndPlugin<void> = {

@@ -38,14 +38,14 @@ def _free_port() -> int:
 class LabServer:
     """A running ``jupyter lab`` (its URL, token and notebook folder)."""
 
-    def __init__(self, root: Path, home: Path) -> None:
+    def __init__(self, root: Path, home: Path, extension: Path | None = None) -> None:
         self.root = root
         self.port = _free_port()
         self.token = uuid.uuid4().hex
         self.url = f"http://127.0.0.1:{self.port}"
         path = home / "jupyter_path"
         (path / "labextensions").mkdir(parents=True)
-        (path / "labextensions" / "sqlweave").symlink_to(BUILT)
+        (path / "labextensions" / "sqlweave").symlink_to(extension or BUILT)
         self.env = {
             **os.environ,
             "JUPYTER_CONFIG_DIR": str(home / "config"),

@@ -98,8 +98,24 @@ def test_schema_browser_lists_tables_and_inserts_names(lineage_notebook):
     page.keyboard.press("Control+End")
     page.keyboard.type("\nSELECT * FROM ")
     page.locator(f"{PANEL} .sqlweave-table-name", has_text="by_carrier").first.click()
+    _wait_cell_text(page, 4, "FROM by_carrier")
+
+    # names follow each other with sensible separators, never glued together
+    flights = page.locator(f"{PANEL} .sqlweave-table").filter(has_text="flights")
+    target.click()
+    page.keyboard.press("Control+End")
+    page.keyboard.type("\nSELECT")
+    flights.locator(".sqlweave-column-name", has_text="carrier").click()
+    flights.locator(".sqlweave-column-name", has_text="dep_delay").click()
+    page.keyboard.type(" FROM")
+    page.locator(f"{PANEL} .sqlweave-table-name", has_text="flights").first.click()
+    page.locator(f"{PANEL} .sqlweave-table-name", has_text="delays").first.click()
+    _wait_cell_text(page, 4, "SELECT carrier, dep_delay FROM flights, delays")
+
+
+def _wait_cell_text(page, index: int, text: str) -> None:
     page.wait_for_function(
-        """sel => [...document.querySelectorAll(sel + ' .jp-Cell')][4]
-                  .querySelector('.cm-content').textContent.includes('FROM by_carrier')""",
-        arg=NOTEBOOK,
+        """([sel, i, text]) => [...document.querySelectorAll(sel + ' .jp-Cell')][i]
+                  .querySelector('.cm-content').textContent.includes(text)""",
+        arg=[NOTEBOOK, index, text],
     )

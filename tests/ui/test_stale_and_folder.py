@@ -60,6 +60,17 @@ def test_stale_cells_are_marked_and_the_folder_switch_shows_other_notebooks(lab,
 
     page.locator(f"{PANEL} .sqlweave-scope input").check()
     wait_datasets(page, {"raw", "clean", "elsewhere"})
+    # cells of different notebooks are told apart by their notebook's name
+    labels = page.locator(f"{PANEL} .sqlweave-graph [data-kind='cell']").evaluate_all(
+        "ns => ns.map(n => [n.dataset.notebook, n.querySelector('title').textContent])"
+    )
+    by_notebook = {nb: title.split("\n")[0] for nb, title in labels}
+    assert by_notebook.get("elsewhere_src.ipynb", "").startswith("elsewhere_src › "), labels
+    assert by_notebook["stale.ipynb"].startswith("stale › "), labels
+    drawn = page.locator(
+        f"{PANEL} .sqlweave-graph [data-kind='cell'][data-notebook='elsewhere_src.ipynb'] text"
+    ).first.text_content()
+    assert drawn.startswith("elsewhere_src")
     page.locator(f"{PANEL} .sqlweave-scope input").uncheck()
     page.wait_for_function(
         """sel => ![...document.querySelectorAll(sel)].some(n => n.dataset.name === 'elsewhere')""",
