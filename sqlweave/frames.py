@@ -89,6 +89,27 @@ def schema_of(value: Any) -> pa.Schema:
     return to_arrow(value).schema
 
 
+def column_names(value: Any) -> list[str] | None:
+    """A DataFrame's column names as every engine reads them, without touching its rows:
+    known only when they are unique strings (else None: engines name such columns their
+    own way, so ask the engine).
+
+    >>> column_names(pa.table({"x": [1], "y": [2]}))
+    ['x', 'y']
+    >>> column_names(pa.table([[1], [2]], names=["x", "x"])) is None
+    True
+    """
+    if isinstance(value, (pa.Table, pa.RecordBatch)):
+        names = list(value.schema.names)
+    elif library_of(value) in FRAME_LIBRARIES and type(value).__name__ == "DataFrame":
+        names = list(value.columns)
+    else:
+        return None
+    if not all(isinstance(n, str) for n in names) or len(set(names)) != len(names):
+        return None
+    return names
+
+
 def why_not_a_table(name: str, value: Any, exc: BaseException) -> str:
     """A short message saying why variable ``name`` could not be read as a table (``exc`` is
     what the conversion raised) and how to fix it: duplicate or mixed-type pandas columns.

@@ -295,6 +295,7 @@ class Session:
                     rows,
                     None,
                     frames=tuple(scope.frames),
+                    frame_values=scope.values,
                     result_name=result_name,
                 )
         except SqlError as exc:
@@ -376,6 +377,7 @@ class Session:
             ):
                 self._register_frame(missing, name, namespace[name])
                 scope.frames.append(missing)
+                scope.values[missing] = namespace[name]
                 return True
         return False
 
@@ -408,6 +410,7 @@ class Session:
                     continue
                 self._register_frame(engine_name, name, namespace[name])
                 registered.append(engine_name)
+                scope.values[engine_name] = namespace[name]
             yield scope
         finally:
             for name in registered:
@@ -425,6 +428,7 @@ class Session:
         error: str | None,
         *,
         frames: tuple[str, ...] = (),
+        frame_values: Mapping[str, Any] | None = None,
         result_name: str | None = None,
     ) -> None:
         if not self._listeners:
@@ -442,7 +446,9 @@ class Session:
             error=error,
             # taken now, while the statement's DataFrames are registered and before later
             # statements change the tables: lineage expands `*` against it afterwards
-            catalog=self._catalog_for(stmt) if status is Status.COMPLETE else {},
+            catalog=self._catalog_for(stmt, frame_values or {})
+            if status is Status.COMPLETE
+            else {},
             frames=frames,
             result_name=result_name,
             shared_catalog=self.warehouse is not None or self.engine.name == "cluster",
@@ -453,9 +459,13 @@ class Session:
             except Exception:  # a listener never fails the statement
                 log.exception("sqlweave listener %r failed", listener)
 
-    def _catalog_for(self, stmt: Statement) -> dict[str, list[str]]:
+    def _catalog_for(
+        self, stmt: Statement, frame_values: Mapping[str, Any]
+    ) -> dict[str, list[str]]:
         """Columns of the catalog tables ``stmt`` names (a name token matching a table) and of
-        the local files it names by path."""
+        the local files it names by path. The statement's own DataFrames (``frame_values``,
+        by engine name) say their columns themselves: asking the engine cost a thread
+        handoff and a bind of the frame (1-2 ms a cell on DuckDB)."""
         out: dict[str, list[str]] = {}
         # files read by path ('data/x.parquet', read_csv('y.csv')): lineage names them so
         for tok in stmt.tokens:
@@ -472,6 +482,11 @@ class Session:
             return out
         named = {by_lower[word] for word in words if word in by_lower}
         for name in sorted(named):
+            value = frame_values.get(name)
+            columns = frames.column_names(value) if value is not None else None
+            if columns is not None:
+                out[name] = columns
+                continue
             with contextlib.suppress(Exception):
                 out[name] = self.engine.schema(name).names
         return out
@@ -493,6 +508,8 @@ class _FrameScope:
     notices: list[str] = field(default_factory=list)
     #: engine names of the notebook DataFrames registered for the statement
     frames: list[str] = field(default_factory=list)
+    #: those DataFrames, by engine name
+    values: dict[str, Any] = field(default_factory=dict)
 
 
 def _same_engine(spec: str, engine: Engine) -> bool:

@@ -67,6 +67,9 @@ class DuckDBEngine(Engine):
         self._closed = False
         #: lower-case names of the catalog's tables and views, or None when unknown
         self._names: set[str] | None = None
+        #: what :meth:`tables` answered, kept as long as ``_names`` (lineage lists the
+        #: catalog after every statement)
+        self._listing: list[str] | None = None
         #: notebook DataFrames to register before the connection's next job
         self._frames: dict[str, Any] = {}
 
@@ -93,7 +96,7 @@ class DuckDBEngine(Engine):
         progress: ProgressCallback | None = None,
     ) -> pa.Table:
         if not _READ_ONLY.match(sql):
-            self._names = None  # the statement may create or drop tables
+            self._forget_names()  # the statement may create or drop tables
         future = self._submit(self._run, sql, params)
         try:
             return future.result()
@@ -137,7 +140,7 @@ class DuckDBEngine(Engine):
 
     def register_arrow(self, name: str, data: pa.Table) -> None:
         self.deregister(name)
-        self._names = None
+        self._forget_names()
         self._submit(self.con.register, name, data).result()
 
     def register_frame(self, name: str, frame: Any) -> None:
@@ -148,6 +151,8 @@ class DuckDBEngine(Engine):
         self._frames[name] = frame  # registered by the next job (DuckDB's register does not fail)
         if self._names is not None:
             self._names.add(name.lower())
+        if self._listing is not None and name not in self._listing:
+            self._listing = sorted([*self._listing, name])
 
     def unregister_frame(self, name: str) -> None:
         if self._frames.pop(name, None) is None:
@@ -156,9 +161,11 @@ class DuckDBEngine(Engine):
             self._runner.submit(_quietly, self.con.unregister, name)
         if self._names is not None:
             self._names.discard(name.lower())
+        if self._listing is not None and name in self._listing:
+            self._listing = [n for n in self._listing if n != name]
 
     def deregister(self, name: str) -> None:
-        self._names = None
+        self._forget_names()
         kind = self._kind(name)
         if kind is None:
             return
@@ -190,11 +197,21 @@ class DuckDBEngine(Engine):
         return "VIEW" if "VIEW" in rows[0][0] else "TABLE"
 
     def tables(self) -> list[str]:
-        rows = self._fetch(
-            "SELECT DISTINCT table_name FROM information_schema.tables"
-            " WHERE table_schema NOT IN ('information_schema', 'pg_catalog') ORDER BY 1"
-        )
-        return [r[0] for r in rows]
+        listing = self._listing
+        if listing is None:
+            rows = self._fetch(
+                "SELECT DISTINCT table_name FROM information_schema.tables"
+                " WHERE table_schema NOT IN ('information_schema', 'pg_catalog') ORDER BY 1"
+            )
+            listing = [r[0] for r in rows]
+            if self._names is not None:  # nothing changed the catalog meanwhile
+                self._listing = listing
+        return list(listing)
+
+    def _forget_names(self) -> None:
+        """The catalog may change: list it again when asked."""
+        self._names = None
+        self._listing = None
 
     def has_table(self, name: str) -> bool:
         # asked before every statement that reads a notebook DataFrame: answered from a
@@ -215,7 +232,7 @@ class DuckDBEngine(Engine):
 
     def _fetch(self, sql: str, args: list[Any] | None = None) -> list[tuple[Any, ...]]:
         if not _READ_ONLY.match(sql):
-            self._names = None
+            self._forget_names()
         if threading.current_thread().name.startswith("sqlweave-duckdb"):
             # DuckDB 2 refuses new work on a connection until the last result is drained
             cur = self.con.execute(sql, args) if args else self.con.execute(sql)

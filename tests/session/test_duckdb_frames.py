@@ -62,3 +62,44 @@ def test_session_statements_over_frames_leave_nothing_behind() -> None:
         assert "df" not in s.tables()
     finally:
         s.close()
+
+
+def test_the_kept_table_list_follows_every_change(engine) -> None:
+    assert not engine.has_table("t")
+    assert engine.tables() == []
+    engine.execute("CREATE TABLE t AS SELECT 1 AS x")
+    assert engine.tables() == ["t"]
+    engine.register_frame("f", pa.table({"x": [1]}))
+    assert engine.tables() == ["f", "t"]
+    engine.unregister_frame("f")
+    assert engine.tables() == ["t"]
+    engine.register_arrow("a", pa.table({"x": [1]}))
+    engine.execute("CREATE VIEW v AS SELECT * FROM t")
+    assert engine.tables() == ["a", "t", "v"]
+    engine.execute("DROP VIEW v")
+    engine.deregister("a")
+    assert engine.tables() == ["t"]
+
+
+def test_lineage_sees_a_frames_columns_without_asking_the_engine(monkeypatch) -> None:
+    import pandas as pd
+
+    events = []
+    s = sqlweave.Session("duckdb")
+    s.add_listener(events.append)
+    try:
+        asked: list[str] = []
+        real = s.engine.schema
+        monkeypatch.setattr(s.engine, "schema", lambda name: asked.append(name) or real(name))
+        s.sql("CREATE TABLE t AS SELECT 1 AS k")
+        asked.clear()
+        df = pd.DataFrame({"k": [1], "v": [2.0]})
+        s.sql("SELECT * FROM df JOIN t USING (k)", namespace={"df": df})
+        assert events[-1].catalog == {"df": ["k", "v"], "t": ["k"]}
+        assert asked == ["t"]  # the catalog table only
+        dup = pd.DataFrame([[1, 2]], columns=["a", "a"])  # DuckDB names these its own way
+        s.sql("SELECT * FROM dup", namespace={"dup": dup})
+        assert asked[-1] == "dup"  # asked: the engine says what it calls them
+        assert len(events[-1].catalog["dup"]) == 2
+    finally:
+        s.close()
