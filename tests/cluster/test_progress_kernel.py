@@ -16,10 +16,12 @@ SETUP = """\
 %load_ext sqlweave
 %sqlweave cluster start --workers 2
 import numpy as np, pyarrow as pa
-big = pa.table({"a": np.arange(6_000_000, dtype=np.int64)})
+big = pa.table({"a": np.arange(10_000_000, dtype=np.int64)})
 """
-#: keeps every row while hashing each twice: seconds of work on two workers
-LONG_CELL = "%%sql\nSELECT count(*) AS n FROM big WHERE length(md5(md5(CAST(a AS VARCHAR)))) = 32"
+#: keeps every row while hashing each three times: seconds of work on two workers
+LONG_CELL = (
+    "%%sql\nSELECT count(*) AS n FROM big WHERE length(md5(md5(md5(CAST(a AS VARCHAR))))) = 32"
+)
 PROGRESS_PREFIX = "cluster: "
 
 
@@ -74,7 +76,7 @@ def test_progress_is_shown_in_place_and_cleared_by_the_result() -> None:
         assert updates and _plain(updates[-1]) == ""
         assert updates[-1]["content"]["data"].get("text/html", "") == ""
         results = [m for m in cell if m["msg_type"] == "execute_result"]
-        assert len(results) == 1 and "6000000" in _plain(results[0]).replace(",", "")
+        assert len(results) == 1 and "10000000" in _plain(results[0]).replace(",", "")
         assert cell.index(updates[-1]) < cell.index(results[0])
         assert not any(PROGRESS_PREFIX in _plain(m) for m in cell if m["msg_type"] == "stream")
 

@@ -249,10 +249,11 @@ def test_tracker_throttles_the_client() -> None:
 
 # ----- a long single-stage query on a real cluster ------------------------------------------
 
-#: rows of the long query's table; each costs two md5s (the query takes seconds)
-LONG_ROWS = 6_000_000
-#: keeps every row (an md5 is 32 hex digits) while making DataFusion hash each one twice
-LONG_QUERY = "SELECT count(*) AS n FROM big WHERE length(md5(md5(CAST(a AS VARCHAR)))) = 32"
+#: rows of the long queries; each costs three md5s (about 5 s of CPU on this machine)
+LONG_ROWS = 10_000_000
+#: true of every row (an md5 is 32 hex digits), after hashing it three times
+EXPENSIVE_TRUE = "length(md5(md5(md5(CAST({} AS VARCHAR))))) = 32"
+LONG_QUERY = f"SELECT count(*) AS n FROM big WHERE {EXPENSIVE_TRUE.format('a')}"
 
 
 @pytest.mark.process
@@ -282,8 +283,8 @@ def test_a_long_single_stage_query_reports_progress_before_its_result() -> None:
 
 #: not distributable (a table function): the coordinator runs it whole, for seconds
 LONG_LOCAL_QUERY = (
-    "SELECT count(*) AS n FROM generate_series(1, 6000000) g(x)"
-    " WHERE length(md5(md5(CAST(x AS VARCHAR)))) = 32"
+    f"SELECT count(*) AS n FROM generate_series(1, {LONG_ROWS}) g(x)"
+    f" WHERE {EXPENSIVE_TRUE.format('x')}"
 )
 
 
@@ -296,14 +297,14 @@ def test_a_long_query_the_coordinator_runs_whole_reports_progress_too() -> None:
         engine = cluster.client()
         result = engine.execute(LONG_LOCAL_QUERY, progress=seen.append)
         assert {r.worker for r in engine.last_runs} == {"coordinator"}
-    assert result.column("n").to_pylist() == [6_000_000]
+    assert result.column("n").to_pylist() == [LONG_ROWS]
     mid = [p for p in seen if p.fragments_done == 0]
     assert len(mid) >= 2, seen
     assert mid[0].rows_scanned > 0 and all(p.fragments_total == 1 for p in seen)
     for a, b in itertools.pairwise(seen):
         assert a.rows_scanned <= b.rows_scanned and a.elapsed_s <= b.elapsed_s
     assert seen[-1].fragments_done == 1
-    assert seen[-1].rows_scanned == 6_000_000, seen
+    assert seen[-1].rows_scanned == LONG_ROWS, seen
 
 
 @pytest.mark.process
@@ -316,9 +317,9 @@ def test_a_long_statement_the_coordinator_runs_in_its_own_session_reports_progre
         engine.execute("CREATE TABLE counted (n BIGINT)")
         # a write: the coordinator runs it whole, as a statement of the client's session
         engine.execute(f"INSERT INTO counted {LONG_LOCAL_QUERY}", progress=seen.append)
-        assert engine.execute("SELECT n FROM counted").column("n").to_pylist() == [6_000_000]
+        assert engine.execute("SELECT n FROM counted").column("n").to_pylist() == [LONG_ROWS]
     assert len(seen) >= 2, seen
     assert all((p.fragments_done, p.fragments_total) == (0, 1) for p in seen)
     assert seen[0].rows_scanned > 0
     for a, b in itertools.pairwise(seen):
-        assert a.rows_scanned <= b.rows_scanned <= 6_000_000 and a.elapsed_s <= b.elapsed_s
+        assert a.rows_scanned <= b.rows_scanned <= LONG_ROWS and a.elapsed_s <= b.elapsed_s
