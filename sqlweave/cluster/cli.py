@@ -96,7 +96,7 @@ def _keys(directory: str, clients: list[str]) -> int:
 
 
 def _worker(argv: Sequence[str]) -> int:
-    from .worker import parse_args, supervise
+    from .worker_main import parse_args, supervise
 
     parse_args(argv)  # validate (and answer --help) before starting anything
     return supervise(list(argv))

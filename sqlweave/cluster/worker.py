@@ -1,15 +1,23 @@
 """A worker process: registers with the coordinator, runs tasks on DataFusion, shuffles to peers.
 
+This module is the worker's I/O: every decision (which task runs next, whether its
+inputs are here, where its output goes, when it is done, superseded or timed out, which
+data to drop) is made by the pure :class:`.worker_state.WorkerState`. Threads turn
+messages and finished fragments into its stimuli and carry out its instructions; one
+re-entrant lock guards it.
+
 Threads and sockets (a ZeroMQ socket never crosses threads):
 
 * the **main thread** executes one task at a time (DataFusion checks for
   signals only on the main thread, which is what makes a running query
   interruptible); it sends results on its own DEALER and pushes shuffle
-  output straight to peer workers, waiting for their acknowledgements before
-  it reports the task done;
+  output straight to peer workers, waiting for their confirmations (the
+  state reports the task done once all arrived);
 * the **I/O thread** owns the registered control DEALER (tasks, in-memory
   partitions, cancels, the peer directory) and the peer ROUTER where other
-  workers push partitions;
+  workers push partitions; it also tells the state the time (timeouts). What
+  it cannot carry out itself (start a task, send a result) it queues for the
+  main thread;
 * the **heartbeat thread** sends heartbeats at the period the coordinator
   handed out, so a long native query never looks like death.
 
@@ -22,43 +30,67 @@ fresh worker in its place.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import logging
 import os
 import queue
 import signal
 import socket
-import sys
 import tempfile
 import threading
 import time
 import uuid
-from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import pyarrow as pa
 import zmq
-from zmq.utils.monitor import recv_monitor_message
 
 from ..engines.metering import memory_bytes_per_row
-from . import curve, limits, supervision
+from . import curve, limits
 from . import protocol as P
-from .exchange_buffer import ExchangeBuffer, configured_limit
+from .exchange_buffer import configured_limit
 from .fragment_run import run_fragment
-from .fragments import ExchangeShare, MemoryShare, OutputMode, Settings, TaskInput, TaskSpec
+from .fragments import ExchangeShare, Settings
 from .registration import Channel, Versions, socket_identity
-from .supervision import EXIT_REFUSED, EXIT_REPLACE, EXIT_RETRY, WORKER_TMP_ENV, rss_bytes
+from .supervision import EXIT_REPLACE, WORKER_TMP_ENV, rss_bytes
 from .task import FileLinks, concat_tables
 from .task_progress import ProgressReporter, TaskMeter
-from .transport import keep_freed_memory
+from .worker_events import (
+    CancelRequested,
+    DropData,
+    DropTask,
+    ExchangeArrived,
+    Execute,
+    FragmentErred,
+    FragmentSucceeded,
+    Instruction,
+    Interrupt,
+    PeersChanged,
+    PushConfirmed,
+    PushFailed,
+    QueryReleased,
+    SendResult,
+    SendToPeer,
+    Stimulus,
+    TableStored,
+    TaskAssigned,
+    Tick,
+)
+from .worker_heartbeat import send_heartbeats
+from .worker_state import WorkerState
 
 log = logging.getLogger("sqlweave.cluster.worker")
 
-PUSH_TIMEOUT_S = 60.0
-INPUT_TIMEOUT_S = 30.0
+#: the stimulus each control message becomes (the state decides what follows)
+_STIMULI: dict[type, Callable[[Any], Stimulus]] = {
+    P.RunTask: lambda m: TaskAssigned(m.spec),
+    P.StoreTable: lambda m: TableStored(m.content_hash, m.table),
+    P.PeerDirectory: lambda m: PeersChanged(m.peers),
+    P.CancelQuery: lambda m: CancelRequested(m.query_id),
+    P.ReleaseQuery: lambda m: QueryReleased(m.query_id),
+}
+
 #: DataFusion contexts kept for different session settings
 MAX_CONTEXTS = 4
 
@@ -69,10 +101,6 @@ class RegistrationError(Exception):
 
 class CoordinatorUnreachable(RegistrationError):
     """No coordinator answered (yet): worth trying again later."""
-
-
-class Superseded(Exception):
-    """A newer attempt of the same task arrived (the scheduler re-ran it after a worker loss)."""
 
 
 class TaskCancelled(BaseException):
@@ -126,21 +154,14 @@ class Worker:
         self.zctx = zmq.Context()
         self.worker_id = ""
         self.heartbeat_s = 1.0
-        self.fragments_run = 0
-        self._lock = threading.Condition()
-        self._tasks: queue.Queue[TaskSpec | None] = queue.Queue()
-        self._cache: dict[str, pa.Table] = {}
-        self._exchange = ExchangeBuffer(configured_limit())
-        #: released or cancelled queries (bounded): their late shuffle data is dropped
-        self._finished: OrderedDict[str, None] = OrderedDict()
-        #: queries with shuffle data but no task here yet -> when their data last came
-        self._orphans: dict[str, float] = {}
-        self._peers: dict[str, str] = {}
-        self._running: TaskSpec | None = None
-        #: newest attempt seen per task key; older attempts are dropped
-        self._latest: dict[tuple[str, int, int], int] = {}
-        self._interrupt_key: tuple[str, int, int] | None = None
+        #: every decision; guarded by ``_lock`` (re-entrant: the SIGINT handler takes it too)
+        self.state = WorkerState("", exchange_limit_bytes=configured_limit())
+        self._lock = threading.RLock()
+        #: what the main thread carries out next: tasks to execute, results to send
+        self._main: queue.Queue[Execute | SendResult | None] = queue.Queue()
         self._own_sigints = 0  # SIGINTs we sent ourselves to interrupt a task
+        #: the task whose fragment the main thread is inside (only then may SIGINT stop it)
+        self._in_fragment: tuple[str, int, int] | None = None
         self._stop = threading.Event()
         self._main_thread = threading.get_ident()
         #: one DataFusion context for every task with the same session settings (each task
@@ -151,7 +172,7 @@ class Worker:
             prefix="sqlweave-worker-", dir=os.environ.get(WORKER_TMP_ENV) or None
         )
         self._links = FileLinks(self._links_dir.name)
-        #: names this process's sockets to the coordinator (see coordinator_state.socket_identity)
+        #: names this process's sockets to the coordinator (see registration.socket_identity)
         self._session = uuid.uuid4().hex
         self._gate: curve.Gatekeeper | None = None
         self._reporter = ProgressReporter(
@@ -199,6 +220,8 @@ class Worker:
         if not isinstance(reply, P.Registered):
             raise RegistrationError(f"unexpected reply to registration: {reply}")
         self.worker_id, self.heartbeat_s = reply.worker_id, reply.heartbeat_s
+        with self._lock:
+            self.state.worker_id = reply.worker_id
         self.results = self._coordinator_socket(Channel.RESULTS)
         self.results.linger = 1000
         log.info("registered as %s (heartbeat %.2f s)", self.worker_id, self.heartbeat_s)
@@ -252,15 +275,13 @@ class Worker:
         try:
             while not self._stop.is_set():
                 try:
-                    spec = self._tasks.get(timeout=0.5)
-                except queue.Empty:
+                    item = self._main.get(timeout=0.5)
+                except (queue.Empty, TaskCancelled):
                     continue
-                except TaskCancelled:
-                    continue
-                if spec is None:
+                if item is None:
                     break
                 try:
-                    self._run_one(spec)
+                    self._carry_out(item)
                 except TaskCancelled:
                     continue  # the interrupt landed just after the task ended
         finally:
@@ -273,6 +294,10 @@ class Worker:
             self._links_dir.cleanup()
         return 0
 
+    def _feed(self, stimulus: Stimulus) -> list[Instruction]:
+        with self._lock:
+            return self.state.handle(stimulus, time.monotonic())
+
     # ----- signals ------------------------------------------------------------
 
     def _on_sigint(self, signum: int, frame: object) -> None:
@@ -280,90 +305,116 @@ class Worker:
             ours = self._own_sigints > 0
             if ours:
                 self._own_sigints -= 1
-            running = self._running
-            wanted = self._interrupt_key
+            running = self._in_fragment
+            wanted = self.state.interrupted
         if not ours:
             raise KeyboardInterrupt  # a real Ctrl-C from a terminal
-        if running is not None and wanted == running.key:
+        if running is not None and running == wanted:
             raise TaskCancelled()
-        # the task ended before our interrupt landed: nothing to stop
+        # the fragment ended before our interrupt landed: nothing to stop
 
     def _on_sigterm(self, signum: int, frame: object) -> None:
         self._stop.set()
-        self._tasks.put(None)
+        self._main.put(None)
 
-    # ----- executing ------------------------------------------------------------
+    # ----- main thread: executing -----------------------------------------------
 
-    def _run_one(self, spec: TaskSpec) -> None:
-        with self._lock:
-            if spec.query_id in self._finished or self._latest.get(spec.key, 0) > spec.attempt:
-                return
-            self._running = spec
+    def _carry_out(self, item: Instruction, peers: dict[str, zmq.Socket] | None = None) -> None:
+        """(Main thread) carry out one instruction; ``peers`` collects push sockets."""
+        if isinstance(item, Execute):
+            if peers is None:
+                self._execute(item)
+            else:
+                self._main.put(item)  # after the current task's push
+        elif isinstance(item, SendResult):
+            P.send(self.results, item.message)
+        elif isinstance(item, SendToPeer):
+            assert peers is not None, "pushes follow an executed fragment"
+            sock = peers.get(item.worker)
+            if sock is None:
+                sock = peers[item.worker] = self.zctx.socket(zmq.DEALER)
+                sock.linger = 0
+                self._secure_client(sock, peer=True)
+                sock.connect(item.address)
+            P.send(sock, item.message)
+        else:
+            self._carry_out_anywhere(item)
+
+    def _execute(self, item: Execute) -> None:
+        spec = item.spec
         started = time.perf_counter()
         meter = TaskMeter()
+        # progress reports run until the task's push is over
         self._reporter.watch(
             self.worker_id, spec.query_id, spec.stage, spec.index, spec.attempt, meter
         )
+        stimulus: Stimulus
         try:
-            inputs = self._inputs(spec)
+            inputs = {
+                key: concat_tables(list(pieces)) if isinstance(key, ExchangeShare) else pieces[0]
+                for key, pieces in item.inputs.items()
+            }
             meter.memory_bytes_per_row = memory_bytes_per_row(inputs.values())
-            ready = time.perf_counter()
-            outputs = run_fragment(
-                lambda: self._context(spec.settings), spec, inputs, self._links, meter
-            )
-            ran = time.perf_counter()
-            if spec.output.mode is OutputMode.BROADCAST:
-                rows = outputs[0].num_rows if outputs else 0
-            else:
-                rows = sum(t.num_rows for t in outputs.values())
-            gathered = None
-            if spec.output.mode is OutputMode.GATHER:
-                gathered = outputs.get(0)
-                if gathered is None and outputs:
-                    gathered = pa.concat_tables(list(outputs.values()))
-            else:
-                self._push(spec, outputs)
-            log.info(
-                "task %s: inputs %.3f s, run %.3f s, push %.3f s, %d rows",
-                spec.key[1:],
-                ready - started,
-                ran - ready,
-                time.perf_counter() - ran,
-                rows,
-            )
-            self.fragments_run += 1
-            done = P.TaskDone(
-                worker_id=self.worker_id,
-                query_id=spec.query_id,
-                stage=spec.stage,
-                index=spec.index,
-                attempt=spec.attempt,
-                rows=rows,
-                seconds=time.perf_counter() - started,
-                output=gathered,
-                figures=meter.figures(),
-            )
-            self._reporter.unwatch()
-            with self._lock:
-                self._running = None
-                self._interrupt_key = None
-            P.send(self.results, done)
+            self._in_fragment = spec.key
+            try:
+                outputs = run_fragment(
+                    lambda: self._context(spec.settings), spec, inputs, self._links, meter
+                )
+            finally:
+                self._in_fragment = None
+            stimulus = FragmentSucceeded(spec.key, spec.attempt, outputs, meter.figures())
         except TaskCancelled:
-            self._fail(spec, "cancelled", P.ErrorKind.CANCELLED)
-        except Superseded:
-            log.info("task %s attempt %d superseded", spec.key, spec.attempt)
+            stimulus = FragmentErred(spec.key, spec.attempt, "cancelled", P.ErrorKind.CANCELLED)
         except Exception as exc:
             log.warning("task %s attempt %d failed: %s", spec.key, spec.attempt, exc)
             error = limits.memory_error(exc, self.config.memory_limit) or _first_line(exc)
-            self._fail(spec, error, P.ErrorKind.EXECUTION)
+            stimulus = FragmentErred(spec.key, spec.attempt, error)
         finally:
-            self._reporter.unwatch()
-            with self._lock:
-                self._running = None
-                self._interrupt_key = None
             # no interrupt can land from here on: drop whatever a cancelled task (whose
             # TaskCancelled may have cut its own clean-up short) left registered
             self._clear_context(spec.settings)
+        ran = time.perf_counter()
+        peers: dict[str, zmq.Socket] = {}
+        try:
+            for instruction in self._feed(stimulus):
+                self._carry_out(instruction, peers)
+            if peers:
+                self._await_confirmations(spec.key, spec.attempt, peers)
+        except Exception as exc:  # a transport error fails the task, not the worker
+            log.warning("task %s: pushing its output failed: %s", spec.key, exc)
+            for instruction in self._feed(PushFailed(spec.key, spec.attempt, _first_line(exc))):
+                self._carry_out(instruction, peers)
+        finally:
+            self._reporter.unwatch()
+            for sock in peers.values():
+                sock.close()
+        log.info(
+            "task %s: run %.3f s, push %.3f s",
+            spec.key[1:],
+            ran - started,
+            time.perf_counter() - ran,
+        )
+
+    def _await_confirmations(
+        self, key: tuple[str, int, int], attempt: int, peers: dict[str, zmq.Socket]
+    ) -> None:
+        """Feed each peer's confirmation to the state until the push is over.
+
+        The state ends it when every piece is confirmed, or (fed by the I/O thread) when a
+        peer is lost, the push times out or a newer attempt supersedes it.
+        """
+        poller = zmq.Poller()
+        for sock in peers.values():
+            poller.register(sock, zmq.POLLIN)
+        worker_of = {sock: worker for worker, sock in peers.items()}
+        while True:
+            with self._lock:
+                if not self.state.still_pushing(key, attempt):
+                    return
+            for sock, _ in poller.poll(100):
+                P.recv(sock)
+                for instruction in self._feed(PushConfirmed(key, attempt, worker_of[sock])):
+                    self._carry_out(instruction, peers)
 
     def _clear_context(self, settings: Settings) -> None:
         ctx = self._context(settings)
@@ -371,146 +422,37 @@ class Worker:
             with contextlib.suppress(Exception):
                 ctx.deregister_table(name)
 
-    def _fail(self, spec: TaskSpec, error: str, kind: P.ErrorKind) -> None:
-        with self._lock:
-            self._running = None
-            self._interrupt_key = None
-        P.send(
-            self.results,
-            P.TaskFailed(
-                worker_id=self.worker_id,
-                query_id=spec.query_id,
-                stage=spec.stage,
-                index=spec.index,
-                attempt=spec.attempt,
-                error=error,
-                kind=kind,
-            ),
-        )
+    # ----- any thread --------------------------------------------------------------
 
-    def _inputs(self, spec: TaskSpec) -> dict[TaskInput, pa.Table]:
-        """Cached in-memory and received exchange inputs; exchange waits for every producer."""
-        out: dict[TaskInput, pa.Table] = {}
-        deadline = time.monotonic() + INPUT_TIMEOUT_S
-        with self._lock:
-            for item in spec.inputs:
-                if isinstance(item, MemoryShare):
-                    table = self._cache.get(item.content_hash)
-                    if table is None:
-                        raise RuntimeError(f"in-memory partition {item.content_hash} not shipped")
-                    out[item] = table
-                elif isinstance(item, ExchangeShare):
-                    key = (spec.query_id, item.stage, item.partition)
-                    while self._exchange.count(key) < item.producers:
-                        left = deadline - time.monotonic()
-                        if self._latest.get(spec.key, 0) > spec.attempt:
-                            raise Superseded()
-                        if (why := self._exchange.exceeded(spec.query_id)) is not None:
-                            raise RuntimeError(why)
-                        if left <= 0 or spec.query_id in self._finished:
-                            have = self._exchange.count(key)
-                            raise RuntimeError(
-                                f"exchange {key} has {have} of {item.producers} inputs"
-                            )
-                        self._lock.wait(min(left, 0.2))
-                    parts = self._exchange.parts(key)
-                    out[item] = concat_tables([parts[p] for p in sorted(parts)])
-        return out
+    def _carry_out_anywhere(self, item: Instruction) -> None:
+        """Instructions that need no thread's sockets: interrupts and log lines."""
+        if isinstance(item, Interrupt):
+            with self._lock:
+                self._own_sigints += 1
+            signal.pthread_kill(self._main_thread, signal.SIGINT)
+            threading.Thread(target=self._watchdog, args=(item.key,), daemon=True).start()
+        elif isinstance(item, DropTask):
+            log.info("task %s attempt %d dropped: %s", item.key, item.attempt, item.reason)
+        elif isinstance(item, DropData):
+            log.warning("dropping shuffle data of query %s: %s", item.query_id, item.reason)
 
-    def _push(self, spec: TaskSpec, outputs: dict[int, pa.Table]) -> None:
-        """Send each consumer partition to the worker that owns it; wait for every ack."""
-        pending: dict[zmq.Socket, int] = {}
-        sockets: dict[str, zmq.Socket] = {}
-        broadcast = spec.output.mode is OutputMode.BROADCAST
-        started = time.perf_counter()
-        try:
-            for partition, dest in enumerate(spec.destinations):
-                table = outputs.get(partition)
-                if table is None:
-                    table = outputs.get(0) if broadcast else _empty_like(outputs)
-                if dest == self.worker_id:
-                    self._store_exchange(spec.query_id, spec.stage, partition, spec.index, table)
-                    continue
-                with self._lock:
-                    address = self._peers.get(dest)
-                if address is None:
-                    raise RuntimeError(f"no address for peer worker {dest}")
-                sock = sockets.get(dest)
-                if sock is None:
-                    sock = sockets[dest] = self.zctx.socket(zmq.DEALER)
-                    sock.linger = 0
-                    self._secure_client(sock, peer=True)
-                    sock.connect(address)
-                P.send(
-                    sock,
-                    P.PushPartition(
-                        spec.query_id, spec.stage, partition, spec.index, spec.attempt, table
-                    ),
-                )
-                pending[sock] = pending.get(sock, 0) + 1
-            sent = time.perf_counter()
-            log.debug("push %s: encoded and queued in %.3f s", spec.key[1:], sent - started)
-            poller = zmq.Poller()
-            for sock in pending:
-                poller.register(sock, zmq.POLLIN)
-            deadline = time.monotonic() + PUSH_TIMEOUT_S
-            while any(pending.values()):
-                with self._lock:
-                    gone = [
-                        w for w, s in sockets.items() if pending.get(s) and w not in self._peers
-                    ]
-                    if self._latest.get(spec.key, 0) > spec.attempt:
-                        raise Superseded()
-                if gone:
-                    raise RuntimeError(f"peer worker(s) {', '.join(gone)} lost during the shuffle")
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    late = [w for w, s in sockets.items() if pending.get(s)]
-                    raise RuntimeError(
-                        f"peer worker(s) {', '.join(late)} did not take shuffle data"
-                    )
-                for sock, _ in poller.poll(int(min(left, 0.5) * 1000)):
-                    P.recv(sock)
-                    pending[sock] -= 1
-            log.debug(
-                "push %s: acked %.3f s after sending", spec.key[1:], time.perf_counter() - sent
-            )
-        finally:
-            for sock in sockets.values():
-                sock.close()
-
-    def _store_exchange(
-        self, query_id: str, stage: int, partition: int, producer: int, table: pa.Table
-    ) -> None:
-        with self._lock:
-            if query_id in self._finished:
-                return  # a straggler's data for a query that is over: keeping it would leak
-            if not any(k[0] == query_id for k in self._latest):
-                self._orphans[query_id] = time.monotonic()
-            refused_before = self._exchange.exceeded(query_id) is not None
-            kept = self._exchange.put(query_id, stage, partition, producer, table)
-            if not kept and not refused_before:
-                log.warning("query %s: %s", query_id, self._exchange.exceeded(query_id))
-            self._lock.notify_all()
-
-    def _drop_orphans(self, now: float) -> None:
-        """Drop shuffle data of queries no task here ever asked for, once it is old."""
-        with self._lock:
-            for qid, at in list(self._orphans.items()):
-                if any(k[0] == qid for k in self._latest):
-                    del self._orphans[qid]  # a task arrived: the query's data is wanted
-                elif now - at > limits.ORPHAN_EXCHANGE_TTL_S:
-                    log.warning("dropping shuffle data of query %s: no task here asked for it", qid)
-                    self._finish_query(qid)
-
-    def _finish_query(self, query_id: str) -> None:
-        """(Lock held) forget a query's data and drop whatever arrives for it later."""
-        self._drop_query(query_id)
-        self._orphans.pop(query_id, None)
-        self._finished[query_id] = None
-        self._finished.move_to_end(query_id)
-        while len(self._finished) > limits.REMEMBERED_QUERIES:
-            self._finished.popitem(last=False)
+    def _watchdog(self, key: tuple[str, int, int]) -> None:
+        """End the process if the interrupted task is stuck in native code."""
+        deadline = time.monotonic() + self.config.cancel_grace_s
+        while time.monotonic() < deadline:
+            with self._lock:
+                running = self.state.executing
+                if running is None or running.key != key:
+                    return
+            time.sleep(0.02)
+        reason = f"task {key} ignored cancel for {self.config.cancel_grace_s} s; replacing worker"
+        log.warning(reason)
+        sock = self._coordinator_socket(Channel.EXITING)
+        sock.linger = 500
+        P.send(sock, P.WorkerExiting(self.worker_id, reason))
+        sock.close()
+        time.sleep(0.1)
+        os._exit(EXIT_REPLACE)
 
     # ----- I/O thread --------------------------------------------------------------
 
@@ -518,11 +460,8 @@ class Worker:
         poller = zmq.Poller()
         poller.register(self.control, zmq.POLLIN)
         poller.register(self.peer, zmq.POLLIN)
-        next_sweep = time.monotonic()
         while not self._stop.is_set():
-            if time.monotonic() >= next_sweep:
-                self._drop_orphans(time.monotonic())
-                next_sweep = time.monotonic() + limits.ORPHAN_EXCHANGE_TTL_S / 10
+            self._from_io(self._feed(Tick()))
             for sock, _ in poller.poll(100):
                 routed = sock is self.peer
                 identity, frames = P.recv_frames(sock, routed)
@@ -547,215 +486,55 @@ class Worker:
                 if reply is not None:
                     P.send(sock, reply, identity)
 
-    def _on_run_task(self, msg: P.RunTask) -> None:
-        with self._lock:
-            if msg.spec.query_id in self._finished:
-                return
-            key = msg.spec.key
-            self._latest[key] = max(self._latest.get(key, 0), msg.spec.attempt)
-            self._lock.notify_all()
-        self._tasks.put(msg.spec)
+    def _from_io(self, instructions: list[Instruction]) -> None:
+        """(I/O thread) carry out what the state decided; hand the main thread its part."""
+        for item in instructions:
+            if isinstance(item, (Execute, SendResult)):
+                self._main.put(item)
+            elif isinstance(item, SendToPeer):  # only an executed fragment pushes
+                log.error("a push decided outside the main thread was dropped: %s", item.worker)
+            else:
+                self._carry_out_anywhere(item)
 
-    def _on_store_table(self, msg: P.StoreTable) -> None:
-        with self._lock:
-            self._cache[msg.content_hash] = msg.table
-
-    def _on_peers(self, msg: P.PeerDirectory) -> None:
-        with self._lock:
-            self._peers = dict(msg.peers)
-
-    def _on_cancel(self, msg: P.CancelQuery) -> None:
-        with self._lock:
-            self._finish_query(msg.query_id)
-            running = self._running
-            if running is None or running.query_id != msg.query_id:
-                return
-            self._interrupt_key = running.key
-            self._own_sigints += 1
-        signal.pthread_kill(self._main_thread, signal.SIGINT)
-        threading.Thread(target=self._watchdog, args=(running.key,), daemon=True).start()
-
-    def _watchdog(self, key: tuple[str, int, int]) -> None:
-        """End the process if the interrupted task is stuck in native code."""
-        deadline = time.monotonic() + self.config.cancel_grace_s
-        while time.monotonic() < deadline:
-            with self._lock:
-                if self._running is None or self._running.key != key:
-                    return
-            time.sleep(0.02)
-        reason = f"task {key} ignored cancel for {self.config.cancel_grace_s} s; replacing worker"
-        log.warning(reason)
-        sock = self._coordinator_socket(Channel.EXITING)
-        sock.linger = 500
-        P.send(sock, P.WorkerExiting(self.worker_id, reason))
-        sock.close()
-        time.sleep(0.1)
-        os._exit(EXIT_REPLACE)
-
-    def _drop_query(self, query_id: str) -> None:
-        kept = []
-        while True:
-            try:
-                spec = self._tasks.get_nowait()
-            except queue.Empty:
-                break
-            if spec is None or spec.query_id != query_id:
-                kept.append(spec)
-        for spec in kept:
-            self._tasks.put(spec)
-        self._exchange.forget(query_id)
-        for key in [k for k in self._latest if k[0] == query_id]:
-            del self._latest[key]
-
-    def _on_release(self, msg: P.ReleaseQuery) -> None:
-        with self._lock:
-            self._finish_query(msg.query_id)
+    def _on_news(self, msg: P.Message) -> None:
+        """A control message that only informs the state (see :data:`_STIMULI`)."""
+        self._from_io(self._feed(_STIMULI[type(msg)](msg)))
 
     def _on_shutdown(self, msg: P.Shutdown) -> None:
         log.info("shutdown requested: %s", msg.reason)
         self._stop.set()
-        self._tasks.put(None)
+        self._main.put(None)
 
     def _on_error_reply(self, msg: P.ErrorReply) -> None:
         log.warning("coordinator could not handle our %s: %s", msg.tag, msg.error)
 
     def _on_push(self, msg: P.PushPartition) -> P.PushAck:
-        self._store_exchange(msg.query_id, msg.stage, msg.partition, msg.producer, msg.table)
+        arrived = ExchangeArrived(msg.query_id, msg.stage, msg.partition, msg.producer, msg.table)
+        self._from_io(self._feed(arrived))
         return P.PushAck(msg.query_id, msg.stage, msg.partition, msg.producer)
 
     _control_handlers: dict[type, Any] = {
-        P.RunTask: _on_run_task,
-        P.StoreTable: _on_store_table,
-        P.PeerDirectory: _on_peers,
-        P.CancelQuery: _on_cancel,
-        P.ReleaseQuery: _on_release,
+        **dict.fromkeys(_STIMULI, _on_news),
         P.Shutdown: _on_shutdown,
         P.ErrorReply: _on_error_reply,
     }
     _peer_handlers: dict[type, Any] = {P.PushPartition: _on_push}
 
-    # ----- heartbeat thread ----------------------------------------------------------
-
     def _heartbeat_loop(self) -> None:
         sock = self._coordinator_socket(Channel.HEARTBEAT)
-        sock.sndtimeo = 0  # a heartbeat nobody takes is dropped, never queued up
-        monitor = sock.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED)
-        gone_since: float | None = None
-        # the coordinator is gone this long: register afresh (it may be back on its client
-        # address with a new worker port, and a restarted coordinator does not know us)
-        rejoin_after = max(3.0, 5 * self.heartbeat_s)
-        try:
-            while True:
-                with self._lock:
-                    running = int(self._running is not None)
-                with contextlib.suppress(zmq.Again):
-                    P.send(
-                        sock,
-                        P.Heartbeat(self.worker_id, rss_bytes(), self.fragments_run, running),
-                    )
-                while monitor.poll(0):
-                    event = recv_monitor_message(monitor)["event"]
-                    connected = event == zmq.EVENT_HANDSHAKE_SUCCEEDED
-                    gone_since = None if connected else (gone_since or time.monotonic())
-                if gone_since is not None and time.monotonic() - gone_since > rejoin_after:
-                    log.warning("lost the coordinator for %.1f s; registering afresh", rejoin_after)
-                    os._exit(EXIT_REPLACE)
-                while sock.poll(0):
-                    _, msg = P.recv(sock)
-                    if isinstance(msg, P.Shutdown):
-                        # the coordinator gave up on us: make way for a fresh worker
-                        log.warning("coordinator declared this worker lost: %s", msg.reason)
-                        os._exit(EXIT_REPLACE)
-                if self._stop.wait(self.heartbeat_s):
-                    return
-        finally:
-            sock.disable_monitor()
-            monitor.close(linger=0)
-            sock.close()
+
+        def status() -> P.Heartbeat:
+            with self._lock:
+                running, ran = self.state.running, self.state.fragments_run
+            return P.Heartbeat(self.worker_id, rss_bytes(), ran, running)
+
+        send_heartbeats(sock, status, self.heartbeat_s, self._stop)
 
 
 def _loopback_host(host: str) -> bool:
     return host in ("localhost", "::1", "[::1]") or host.startswith("127.")
 
 
-def _empty_like(outputs: dict[int, pa.Table]) -> pa.Table:
-    for table in outputs.values():
-        return table.schema.empty_table()
-    return pa.table({})
-
-
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0][:2000]
-
-
-def worker_command(args: Sequence[str]) -> list[str]:
-    """The command line of one worker process (what a supervisor starts)."""
-    return [sys.executable, "-m", "sqlweave.cluster.worker", *args]
-
-
-def supervise(args: Sequence[str]) -> int:
-    """Run a worker process with ``args`` and keep one running (see :mod:`.supervision`)."""
-    return supervision.supervise(worker_command(args), "worker")
-
-
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="sqlweave worker", description="Run a sqlweave worker.")
-    parser.add_argument("--coordinator", required=True, help="the coordinator's address")
-    parser.add_argument("--host", default="127.0.0.1", help="interface for the peer socket")
-    parser.add_argument("--partitions", type=int, default=None, help="DataFusion partitions")
-    parser.add_argument("--cancel-grace", type=float, default=1.0)
-    parser.add_argument(
-        "--memory-limit",
-        default=os.environ.get(limits.WORKER_MEMORY_ENV),
-        help=f"DataFusion memory pool, e.g. 2G (spills beyond; default ${limits.WORKER_MEMORY_ENV})",
-    )
-    parser.add_argument(
-        "--keys",
-        default=None,
-        help=f"CURVE key directory (default: ${curve.KEYS_ENV}; see `sqlweave cluster keys`)",
-    )
-    parser.add_argument("--fake-version", default=None, help=argparse.SUPPRESS)
-    return parser.parse_args(argv)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of one worker process (no supervision: see :func:`supervise`)."""
-    ns = parse_args(argv)
-    logging.basicConfig(
-        level=os.environ.get("SQLWEAVE_LOG", "WARNING"),
-        format="%(asctime)s worker %(process)d %(levelname)s %(message)s",
-    )
-    keep_freed_memory()  # received tables reuse heap pages instead of faulting in new ones
-    versions = None
-    if ns.fake_version:
-        current = Versions.current()
-        versions = Versions(ns.fake_version, current.datafusion, current.protocol)
-    try:
-        keys = curve.ClusterKeys.load(ns.keys) if ns.keys else curve.ClusterKeys.from_env()
-    except curve.KeysError as exc:
-        print(f"sqlweave worker: {exc}", file=sys.stderr)
-        return EXIT_REFUSED
-    config = WorkerConfig(
-        coordinator=ns.coordinator,
-        host=ns.host,
-        target_partitions=ns.partitions,
-        cancel_grace_s=ns.cancel_grace,
-        versions=versions,
-        keys=keys,
-        memory_limit=limits.parse_bytes(ns.memory_limit) if ns.memory_limit else None,
-    )
-    try:
-        return Worker(config).run()
-    except KeyboardInterrupt:
-        return 0
-    except CoordinatorUnreachable as exc:
-        print(f"sqlweave worker: {exc}", file=sys.stderr)
-        return EXIT_RETRY
-    except RegistrationError as exc:
-        print(f"sqlweave worker: {exc}", file=sys.stderr)
-        return EXIT_REFUSED
-
-
-if __name__ == "__main__":
-    sys.exit(main())

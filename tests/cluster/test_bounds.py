@@ -11,7 +11,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 
 import pyarrow as pa
@@ -19,10 +18,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from sqlweave import errors
-from sqlweave.cluster import protocol as P
 from sqlweave.cluster.client import ClusterEngine, CoordinatorRestarted
 from sqlweave.cluster.localcluster import LocalCluster
-from sqlweave.cluster.worker import Worker, WorkerConfig
 
 pytestmark = pytest.mark.process
 
@@ -162,26 +159,3 @@ def test_statement_sent_while_coordinator_is_down_never_runs_later() -> None:
         _kill(first)
         if second is not None:
             _kill(second)
-
-
-def test_shuffle_data_of_finished_or_orphaned_queries_is_dropped() -> None:
-    w = Worker(WorkerConfig("tcp://127.0.0.1:1"))
-    try:
-        t = pa.table({"x": [1, 2, 3]})
-        w._on_push(P.PushPartition("done", 0, 0, 0, 0, t))
-        assert w._exchange
-        w._on_release(P.ReleaseQuery("done"))
-        assert not w._exchange
-        w._on_push(P.PushPartition("done", 0, 0, 1, 0, t))  # a straggler
-        assert not w._exchange
-        w._on_push(P.PushPartition("nobody-asked", 0, 0, 0, 0, t))
-        w._drop_orphans(time.monotonic())
-        assert w._exchange  # young: its consumer task may still be on its way
-        w._drop_orphans(time.monotonic() + 3600)
-        assert not w._exchange
-        for i in range(20_000):  # the memory of finished queries is bounded too
-            w._on_release(P.ReleaseQuery(f"q{i}"))
-        assert len(w._finished) <= 10_000
-    finally:
-        w.zctx.destroy(linger=0)
-        w._links_dir.cleanup()

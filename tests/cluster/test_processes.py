@@ -165,7 +165,7 @@ def test_version_mismatch_is_refused(cluster: LocalCluster) -> None:
         [
             sys.executable,
             "-m",
-            "sqlweave.cluster.worker",
+            "sqlweave.cluster.worker_main",
             "--coordinator",
             cluster.address,
             "--fake-version",
