@@ -61,6 +61,35 @@ def test_interrupt_stops_an_embedded_hash_join_build_and_the_kernel_lives() -> N
         km.shutdown_kernel(now=True)
 
 
+#: a nested-loop join with 1e11 candidate pairs: DataFusion cannot stop it before it ends
+#: (it never yields), which takes far longer than the next query's 120 s to answer
+NESTED_LOOP_JOIN = (
+    "SELECT count(*) FROM generate_series(1, 1000000) a(x), generate_series(1, 100000) b(y)"
+    " WHERE (a.x * 7 + b.y) % 1000003 = 5"
+)
+
+
+def test_the_next_query_answers_while_a_cancelled_nested_loop_join_winds_down() -> None:
+    """The cancelled join keeps DataFusion threads until it ends; spare runtime threads
+    (engines.local.RUNTIME_THREADS_PER_CORE) let the next query run meanwhile instead of
+    waiting minutes for them."""
+    km, kc = start_new_kernel(kernel_name="python3")
+    try:
+        kc.execute_interactive("%load_ext sqlweave\n%sql SELECT 1", timeout=120)
+        pid = km.provisioner.pid
+        before = native_cpu_ticks(pid)
+        msg_id = kc.execute(f"%sql {NESTED_LOOP_JOIN}")
+        wait_for(lambda: native_cpu_ticks(pid) - before > 25, 120, "the join to run")
+        km.interrupt_kernel()
+        reply = reply_to(kc, msg_id, 120)["content"]
+        assert (reply["ename"], reply["evalue"]) == ("QueryCancelled", "query cancelled")
+        seven = answer(kc, "_r = %sql SELECT 7 AS seven", "_r.to_arrow().to_pylist()")
+        assert seven == "[{'seven': 7}]"
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
 #: a cross join whose 1.6e11 candidate pairs keep the workers busy for minutes
 CROSS_JOIN = "SELECT count(*) FROM nums a, nums b WHERE (a.x * 7 + b.x) % 1000003 = 5"
 
