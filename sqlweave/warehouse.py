@@ -36,7 +36,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow.parquet as pq
-from sqlglot.tokens import TokenType
 
 from .engines.engine import Engine
 from .errors import UsageError
@@ -156,10 +155,7 @@ def _target(stmt: Statement) -> str | None:
         return None
     if stmt.kind is Kind.DROP and not any(t.text.upper() == "TABLE" for t in stmt.tokens[:3]):
         return None
-    quoted = any(
-        t.token_type == TokenType.IDENTIFIER and t.text == stmt.target for t in stmt.tokens[:12]
-    )
-    return stmt.target if quoted else stmt.target.lower()
+    return stmt.table
 
 
 def _if_not_exists(stmt: Statement) -> bool:
