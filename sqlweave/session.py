@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import os
 import re
@@ -30,7 +29,7 @@ from .errors import Position, QueryCancelled, SqlError, SqlWeaveError, UsageErro
 from .events import Listener, StatementEvent, Status
 from .file_schemas import columns_of_file, looks_like_file
 from .result import Result
-from .statements import Kind, Statement, split
+from .statements import Kind, Statement, explained, split, tables_read, tokenize
 from .warehouse import Warehouse
 
 log = logging.getLogger(__name__)
@@ -397,7 +396,7 @@ class Session:
         }
         if candidates:
             candidates = {
-                k: v for k, v in candidates.items() if k in _table_names(stmt, self.engine.dialect)
+                k: v for k, v in candidates.items() if k in tables_read(stmt, self.engine.dialect)
             }
         registered = scope.frames  # and those _register_missing adds
         try:
@@ -526,69 +525,10 @@ def _has_table(engine: Engine, name: str) -> bool:
 
 def _name_tokens(stmt: Statement, dialect: str) -> list[Any]:
     """The statement's tokens; for ``EXPLAIN <statement>`` (which tokenizes as a command and
-    one string) the explained statement's tokens."""
-    explained = _EXPLAIN.match(stmt.text)
-    if explained is None:
-        return list(stmt.tokens)
-    from sqlglot.dialects.dialect import Dialect
-
-    try:
-        return list(Dialect.get_or_raise(dialect).tokenize(stmt.text[explained.end() :]))
-    except Exception:  # not tokenizable: the engine reports the error
-        return list(stmt.tokens)
-
-
-#: ``EXPLAIN [ANALYZE] [VERBOSE] [FORMAT x | (options)]`` before the explained statement
-_EXPLAIN = re.compile(
-    r"^\s*EXPLAIN\b(?:\s+(?:ANALYZE|VERBOSE|QUERY\s+PLAN|FORMAT\s+\w+)\b|\s*\([^)]*\))*\s*",
-    re.IGNORECASE,
-)
-
-
-def _table_names(stmt: Statement, dialect: str) -> set[str]:
-    """Unqualified names of the tables ``stmt`` reads; never its target (a notebook variable
-    must not stand in for a table being created, inserted into or dropped)."""
-    text = stmt.text
-    names = _tables_read(text, dialect) if len(text) <= _KEPT_TEXT else _read(text, dialect)
-    if names is None:  # sqlglot cannot parse it: any name may be a table
-        return {t.text for t in stmt.tokens} - {stmt.target}
-    return set(names)
-
-
-def _read(text: str, dialect: str) -> frozenset[str] | None:
-    """:func:`_table_names` of a statement's text; None if sqlglot cannot parse it."""
-    import sqlglot
-    from sqlglot import exp
-
-    # EXPLAIN <statement>: sqlglot keeps it as a raw command; the explained statement reads
-    explained = _EXPLAIN.match(text)
-    if explained:
-        text = text[explained.end() :]
-    try:
-        tree = sqlglot.parse_one(text, read=dialect)
-    except Exception:
-        return None
-    if tree is None:
-        return frozenset()
-    targets: set[int] = set()
-    if isinstance(tree, (exp.Create, exp.Insert, exp.Drop, exp.Delete, exp.Update, exp.Merge)):
-        target = tree.this
-        if isinstance(target, exp.Schema):
-            target = target.this
-        if isinstance(target, exp.Table):
-            targets.add(id(target))
-    ctes = {c.alias for c in tree.find_all(exp.CTE)}
-    return frozenset(
-        t.name
-        for t in tree.find_all(exp.Table)
-        if not t.db and t.name not in ctes and id(t) not in targets
-    )
-
-
-#: :func:`_read`, kept per text: parsing was a third of a small DuckDB statement's own
-#: overhead, and a notebook runs the same cells again (texts up to ``_KEPT_TEXT`` chars)
-_tables_read = functools.lru_cache(maxsize=256)(_read)
-_KEPT_TEXT = 10_000
+    one string) the explained statement's tokens, as ``dialect`` reads them."""
+    inner = explained(stmt)
+    tokens = tokenize(inner.text, dialect) if inner is not None else None
+    return list(stmt.tokens) if tokens is None else tokens
 
 
 #: what a DML statement reports: (verb, preposition)

@@ -10,7 +10,8 @@ identifiers and comments never split a statement.
 
 Finer questions about one statement (what a distributed engine routes on) are functions
 of its tokens: :func:`explained`, :func:`reads_only`, :func:`is_setting`,
-:func:`selects_into`, :func:`external_table`, and :attr:`Statement.table`.
+:func:`selects_into`, :func:`external_table`, and :attr:`Statement.table`; the tables a
+statement reads (what the session matches notebook DataFrames against) are :func:`tables_read`.
 """
 
 from __future__ import annotations
@@ -225,30 +226,56 @@ def name_after(stmt: Statement, keywords: set[str]) -> str | None:
     return _name_after(list(stmt.tokens), keywords, fold=True)
 
 
-#: words that may follow EXPLAIN before the statement explained
-_EXPLAIN_OPTIONS = {"ANALYZE", "VERBOSE", "FORMAT"}
+#: words that may follow EXPLAIN before the statement explained, alone or with the next word
+_EXPLAIN_WORDS = {"ANALYZE", "VERBOSE"}
+_EXPLAIN_PAIRS = {"QUERY": "PLAN", "FORMAT": None}  # None: any word
+#: formats DataFusion names without FORMAT (``EXPLAIN TREE …``), kept for the routing's sake
 _EXPLAIN_FORMATS = {"TEXT", "INDENT", "TREE", "PGJSON", "GRAPHVIZ", "JSON"}
 
 
 def explained(stmt: Statement) -> Statement | None:
-    """The statement an ``EXPLAIN [ANALYZE] [VERBOSE] …`` explains, at its place in
-    ``stmt``'s script; ``None`` when ``stmt`` is no EXPLAIN.
+    """The statement an ``EXPLAIN [ANALYZE] [VERBOSE] [QUERY PLAN] [FORMAT x | (options)]``
+    explains, at its place in ``stmt``'s script; ``None`` when ``stmt`` is no EXPLAIN.
 
     >>> inner = explained(split("EXPLAIN ANALYZE /* why */ SELECT 1")[0])
     >>> inner.text, inner.start, inner.kind
     ('SELECT 1', 26, <Kind.QUERY: 'query'>)
+    >>> explained(split("EXPLAIN (ANALYZE, FORMAT JSON) SELECT 1")[0]).text
+    'SELECT 1'
+    >>> explained(split("EXPLAIN (SELECT 1)")[0]).text
+    '(SELECT 1)'
     """
     tokens = stmt.tokens
     if not tokens or tokens[0].text.upper() != "EXPLAIN":
         return None
     inner = expand_commands(stmt.text, tokens, stmt.start)[1:]
-    while inner and inner[0].text.upper() in (_EXPLAIN_OPTIONS | _EXPLAIN_FORMATS):
-        inner = inner[1:]
+    while inner:
+        word = inner[0].text.upper()
+        second = inner[1].text.upper() if len(inner) > 1 else None
+        if word in _EXPLAIN_WORDS or word in _EXPLAIN_FORMATS:
+            inner = inner[1:]
+        elif word in _EXPLAIN_PAIRS and second and _EXPLAIN_PAIRS[word] in (None, second):
+            inner = inner[2:]
+        elif _option_list_end(inner):
+            inner = inner[_option_list_end(inner) :]
+        else:
+            break
     if not inner:
         return None
     start = inner[0].start
     kind, target = classify(inner)
     return Statement(stmt.text[start - stmt.start :], start, kind, target, tuple(inner))
+
+
+def _option_list_end(tokens: list[Token]) -> int:
+    """Where PostgreSQL's ``(option [value], …)`` opening ``tokens`` ends; 0 when they open
+    with something else, such as a parenthesized query."""
+    if len(tokens) < 2 or tokens[0].token_type is not TokenType.L_PAREN:
+        return 0
+    if tokens[1].token_type in _QUERY_STARTS:
+        return 0
+    closing = (i for i, t in enumerate(tokens) if t.token_type is TokenType.R_PAREN)
+    return next(closing, -1) + 1
 
 
 #: what a statement that only reads starts with (after opening parentheses)
@@ -348,3 +375,56 @@ def external_table(stmt: Statement) -> ExternalTable | None:
         after_name is not None and after_name.token_type == TokenType.L_PAREN
     )
     return ExternalTable(stmt.table, fmt, location.text, declared)
+
+
+# ----- what a statement reads ---------------------------------------------------------------
+
+
+def tables_read(stmt: Statement, dialect: str = "postgres") -> set[str]:
+    """Unqualified names of the tables ``stmt`` reads (for ``EXPLAIN <statement>``, those the
+    explained statement reads); never its target, nor a CTE. When sqlglot cannot parse the
+    statement, any name among its tokens may be a table.
+
+    >>> sorted(tables_read(split("WITH c AS (SELECT 1) INSERT INTO t SELECT * FROM c, s.u, v")[0]))
+    ['v']
+    >>> sorted(tables_read(split("EXPLAIN ANALYZE SELECT * FROM a JOIN b USING (k)")[0]))
+    ['a', 'b']
+    """
+    inner = explained(stmt)
+    text = stmt.text if inner is None else inner.text
+    names = _parsed_reads(text, dialect) if len(text) <= _KEPT_TEXT else _reads(text, dialect)
+    if names is None:
+        return {t.text for t in stmt.tokens} - {stmt.target}
+    return set(names)
+
+
+def _reads(text: str, dialect: str) -> frozenset[str] | None:
+    """:func:`tables_read` of one statement's text; ``None`` if sqlglot cannot parse it."""
+    import sqlglot
+    from sqlglot import exp
+
+    try:
+        tree = sqlglot.parse_one(text, read=dialect)
+    except Exception:  # any parse failure: the caller falls back to the tokens
+        return None
+    if tree is None or isinstance(tree, exp.Drop):  # a drop only names targets
+        return frozenset()
+    targets: set[int] = set()
+    if isinstance(tree, (exp.Create, exp.Insert, exp.Delete, exp.Update, exp.Merge)):
+        target = tree.this
+        if isinstance(target, exp.Schema):
+            target = target.this
+        if isinstance(target, exp.Table):
+            targets.add(id(target))
+    ctes = {c.alias for c in tree.find_all(exp.CTE)}
+    return frozenset(
+        t.name
+        for t in tree.find_all(exp.Table)
+        if not t.db and t.name not in ctes and id(t) not in targets
+    )
+
+
+#: :func:`_reads`, kept per text: parsing was a third of a small DuckDB statement's own
+#: overhead, and a notebook runs the same cells again (texts up to ``_KEPT_TEXT`` chars)
+_parsed_reads = lru_cache(maxsize=256)(_reads)
+_KEPT_TEXT = 10_000

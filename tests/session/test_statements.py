@@ -1,6 +1,6 @@
 import pytest
 
-from sqlweave.statements import Kind, split
+from sqlweave.statements import Kind, explained, split, tables_read
 
 
 @pytest.mark.parametrize(
@@ -65,3 +65,43 @@ def test_statements_after_quoted_tokens_keep_their_offsets():
         ("'a'", 5),
         ('SELECT "x" FROM t', 10),
     ]
+
+
+@pytest.mark.parametrize(
+    ("sql", "inner"),
+    [
+        ("EXPLAIN SELECT a FROM t", "SELECT a FROM t"),
+        ("explain analyze verbose select a from t", "select a from t"),
+        ("EXPLAIN QUERY PLAN SELECT a FROM t", "SELECT a FROM t"),
+        ("EXPLAIN FORMAT indent SELECT a FROM t", "SELECT a FROM t"),
+        ("EXPLAIN (ANALYZE, FORMAT JSON) SELECT a FROM t", "SELECT a FROM t"),
+        ("EXPLAIN (SELECT a FROM t)", "(SELECT a FROM t)"),
+        ("EXPLAIN", None),
+        ("SELECT 'EXPLAIN'", None),
+    ],
+)
+def test_explained_statement_follows_every_explain_option_form(sql, inner):
+    found = explained(split(sql)[0])
+    assert (found.text if found else None) == inner
+
+
+@pytest.mark.parametrize(
+    ("sql", "dialect", "tables"),
+    [
+        ("SELECT * FROM a JOIN b ON a.k = b.k", "postgres", {"a", "b"}),
+        ("CREATE TABLE t AS SELECT * FROM df", "duckdb", {"df"}),
+        ("INSERT INTO t SELECT * FROM s.u, v", "postgres", {"v"}),
+        ("WITH c AS (SELECT 1) SELECT * FROM c, d", "postgres", {"d"}),
+        ("EXPLAIN (ANALYZE) SELECT * FROM df", "postgres", {"df"}),
+        ("DROP TABLE t", "postgres", set()),
+        ("DROP TABLE IF EXISTS t, u", "duckdb", set()),
+        ("DELETE FROM t WHERE k IN (SELECT k FROM df)", "postgres", {"df"}),
+    ],
+)
+def test_tables_read_are_never_the_target_a_cte_or_a_qualified_name(sql, dialect, tables):
+    assert tables_read(split(sql, dialect)[0], dialect) == tables
+
+
+def test_tables_read_of_unparsable_text_are_its_names_but_the_target():
+    stmt = split("INSERT INTO t frobnicate df")[0]
+    assert "df" in tables_read(stmt) and "t" not in tables_read(stmt)
