@@ -214,26 +214,8 @@ def test_package_builds_no_path_into_the_repository() -> None:
     assert wrong == []
 
 
-#: what the cluster's processes share: whoever imports them uses public names only
-SHARED_BY_PROCESSES = frozenset(
-    f"sqlweave.cluster.{m}"
-    for m in (
-        "worker",
-        "worker_state",
-        "worker_events",
-        "worker_heartbeat",
-        "worker_main",
-        "supervision",
-        "registration",
-        "fragment_run",
-        "coordinator_state",
-        "scheduler",
-    )
-)
-
-
 def private_imports(path: Path, module: str | None = None) -> Iterator[str]:
-    """``from <shared module> import _name`` in ``path`` (see :data:`SHARED_BY_PROCESSES`)."""
+    """``from <another sqlweave module> import _name`` in ``path``."""
     module = module or module_name(path)
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
@@ -243,23 +225,38 @@ def private_imports(path: Path, module: str | None = None) -> Iterator[str]:
         if node.level:
             base = package.split(".")[: len(package.split(".")) - (node.level - 1)]
             source = ".".join(base + ([node.module] if node.module else []))
-        if source not in SHARED_BY_PROCESSES:
+        if source != "sqlweave" and not source.startswith("sqlweave."):
             continue
         for alias in node.names:
             if alias.name.startswith("_") and not alias.name.startswith("__"):
                 yield f"{path}:{node.lineno}: {module} imports {source}.{alias.name}"
 
 
-def test_nobody_imports_private_names_of_what_the_processes_share() -> None:
-    """Worker, coordinator and LocalCluster share public names, never ``_private`` ones."""
+def test_no_module_imports_private_names_of_another() -> None:
+    """Modules share public names, never ``_private`` ones: what worker, coordinator,
+    ``LocalCluster`` (or any two rooms) share is a public name of the module that owns it."""
     assert [w for path in sorted(PACKAGE.rglob("*.py")) for w in private_imports(path)] == []
 
 
-def test_the_private_import_check_is_not_blind(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("module", "line", "imported"),
+    [
+        (
+            "sqlweave.cluster.fake",
+            "from .worker import _die_with_parent",
+            "cluster.worker._die_with_parent",
+        ),
+        ("sqlweave.magics.fake", "from ..statements import _reads", "statements._reads"),
+        ("sqlweave.lineage.fake", "from sqlweave.engines import _x", "engines._x"),
+    ],
+)
+def test_the_private_import_check_is_not_blind(
+    tmp_path: Path, module: str, line: str, imported: str
+) -> None:
     fake = tmp_path / "fake.py"
-    fake.write_text("def f():\n    from .worker import _die_with_parent\n")
-    assert list(private_imports(fake, "sqlweave.cluster.fake")) == [
-        f"{fake}:2: sqlweave.cluster.fake imports sqlweave.cluster.worker._die_with_parent"
+    fake.write_text(f"def f():\n    {line}\n    from .public import __all__, name\n")
+    assert list(private_imports(fake, module)) == [
+        f"{fake}:2: {module} imports sqlweave.{imported}"
     ]
 
 

@@ -33,7 +33,7 @@ log = logging.getLogger("sqlweave.cluster.coordinator")
 
 
 @dataclass
-class _CatalogJob:
+class CatalogJob:
     """A catalog change reading the file system on a pool thread, and how to finish it."""
 
     identity: bytes
@@ -175,7 +175,7 @@ class CatalogCommands:
             return P.Ok(msg.request_id)
 
         self._catalog_job(
-            _CatalogJob(
+            CatalogJob(
                 identity,
                 msg.request_id,
                 f"registering {msg.name} from {msg.path}",
@@ -188,7 +188,7 @@ class CatalogCommands:
             msg.format,
         )
 
-    def _catalog_job(self, job: _CatalogJob, fn: Callable[..., Any], *args: Any) -> None:
+    def _catalog_job(self, job: CatalogJob, fn: Callable[..., Any], *args: Any) -> None:
         """Run ``fn(*args)`` off the loop, under :data:`.limits.REGISTER_TIMEOUT_S`.
 
         Format detection, listing, schema inference and parquet footers read the file
@@ -329,7 +329,7 @@ class CatalogCommands:
             if undo:
                 undo[0].rollback()
 
-        job = _CatalogJob(identity, request_id, f"creating external table {name}", commit, abandon)
+        job = CatalogJob(identity, request_id, f"creating external table {name}", commit, abandon)
         self._catalog_job(job, create)
 
     def _external_entry(self, declared: ExternalTable, effects: Effects) -> TableEntry | None:

@@ -40,7 +40,7 @@ from ..engines.paths_policy import Effects, PathPolicy
 from . import curve, limits
 from . import protocol as P
 from .catalog import Catalog
-from .catalog_ddl import CatalogCommands, _CatalogJob
+from .catalog_ddl import CatalogCommands, CatalogJob
 from .coordinator_state import (
     DEFAULT_HEARTBEAT_S,
     Membership,
@@ -48,11 +48,11 @@ from .coordinator_state import (
     WorkerJoined,
     WorkerLost,
 )
-from .distributed_queries import DistributedQueries, _Query
+from .distributed_queries import DistributedQueries, RunningQuery
 from .fragments import TaskSpec
 from .frame_cache import FrameCache
 from .journal import HISTORY, Journal, Record
-from .local_statements import LocalStatements, _ClientSession, _LocalOutcome
+from .local_statements import ClientSession, LocalOutcome, LocalStatements
 from .offloop import OffLoop
 from .plan_cache import PlanCache
 from .planning import NotDistributable
@@ -120,11 +120,11 @@ class Coordinator(CatalogCommands, LocalStatements, DistributedQueries, StatusVi
         self._frames = FrameCache()
         #: distributed plans of statements asked again (see :mod:`.plan_cache`)
         self.plans = PlanCache()
-        self.queries: dict[str, _Query] = {}
+        self.queries: dict[str, RunningQuery] = {}
         self.queries_run = 0
         self._ctx: Any = None
         #: each client's own session (settings, context), by socket identity
-        self.sessions: dict[bytes, _ClientSession] = {}
+        self.sessions: dict[bytes, ClientSession] = {}
         self._default_settings: dict[str, str | None] | None = None
         #: statements, stages and file-system reads run here, off the loop
         self._offloop = OffLoop()
@@ -133,11 +133,11 @@ class Coordinator(CatalogCommands, LocalStatements, DistributedQueries, StatusVi
         #: whole statements running on the coordinator: future -> (client, request_id)
         self._local_statements: dict[cf.Future, tuple[bytes, str]] = {}
         #: what became of each coordinator-local statement (cancelled ones are undone)
-        self._local_outcomes: dict[cf.Future, _LocalOutcome] = {}
+        self._local_outcomes: dict[cf.Future, LocalOutcome] = {}
         #: cancelled local statements still running (their changes are undone when they end)
         self._cancelled_local: set[cf.Future] = set()
         #: catalog changes reading the file system off the loop
-        self._catalog_jobs: dict[cf.Future, _CatalogJob] = {}
+        self._catalog_jobs: dict[cf.Future, CatalogJob] = {}
         self._stop = threading.Event()
         #: PlannerOptions overrides, e.g. from SQLWEAVE_PLANNER='{"broadcast_rows": 1000000}'
         self.planner_options: dict[str, Any] = json.loads(os.environ.get("SQLWEAVE_PLANNER", "{}"))
@@ -433,7 +433,7 @@ class Coordinator(CatalogCommands, LocalStatements, DistributedQueries, StatusVi
             self._run_locally(identity, msg, effects)
             return
         state = QueryState(msg.request_id, plan, self.membership.alive(), self.catalog)
-        q = _Query(msg.request_id, identity, sql, plan, state, explain=explain, message=msg)
+        q = RunningQuery(msg.request_id, identity, sql, plan, state, explain=explain, message=msg)
         self.queries[q.key] = q
         self.queries_run += 1
         self._feed(q, state.start())

@@ -43,7 +43,7 @@ log = logging.getLogger("sqlweave.cluster.coordinator")
 
 
 @dataclass
-class _Query:
+class RunningQuery:
     """A running query: its scheduler state plus what the loop needs to answer the client."""
 
     request_id: str
@@ -100,7 +100,7 @@ class DistributedQueries:
 
         return PlannerOptions(workers=len(self.membership.alive()), **self.planner_options)
 
-    def _feed(self, q: _Query, events: list[Any]) -> None:
+    def _feed(self, q: RunningQuery, events: list[Any]) -> None:
         """Hand events to the query's scheduler and carry out its instructions.
 
         Whatever goes wrong here fails (or falls back) this query, answering its client:
@@ -113,7 +113,7 @@ class DistributedQueries:
             if self.queries.get(q.key) is q:
                 self._fail(q, QueryAborted(q.key, first_line(exc), COORDINATOR))
 
-    def _feed_events(self, q: _Query, events: list[Any]) -> None:
+    def _feed_events(self, q: RunningQuery, events: list[Any]) -> None:
         pending = list(events)
         while pending and self.queries.get(q.key) is q:
             item = pending.pop(0)
@@ -140,7 +140,7 @@ class DistributedQueries:
         if not self._send_worker(worker, P.RunTask(spec)):
             log.warning("task %s for lost worker %s dropped", spec.key, worker)
 
-    def _run_on_coordinator(self, q: _Query, spec: TaskSpec) -> None:
+    def _run_on_coordinator(self, q: RunningQuery, spec: TaskSpec) -> None:
         inputs: dict[TaskInput, pa.Table] = {}
         for item in spec.inputs:
             if isinstance(item, ExchangeShare):
@@ -205,7 +205,7 @@ class DistributedQueries:
             q.gathered.setdefault((spec.stage, 0), {})[spec.index] = output
             self._feed(q, [TaskCompleted(spec.key, COORDINATOR, rows, seconds, spec.attempt)])
 
-    def _progress(self, q: _Query, mid_task: bool = False) -> None:
+    def _progress(self, q: RunningQuery, mid_task: bool = False) -> None:
         """Tell the query's client how far it got (throttled; the last fragment always)."""
         p = q.state.progress
         now = time.perf_counter()
@@ -225,7 +225,7 @@ class DistributedQueries:
         )
         P.send(self.clients, msg, q.client)
 
-    def _finish(self, q: _Query) -> None:
+    def _finish(self, q: RunningQuery) -> None:
         parts = q.gathered.get((q.plan.root, 0), {})
         table = encode_dictionaries(concat_tables([parts[i] for i in sorted(parts)]), q.plan.schema)
         self.queries.pop(q.key, None)
@@ -239,7 +239,7 @@ class DistributedQueries:
         seconds = time.perf_counter() - q.started
         self._record_statement(q.sql, "finished", seconds, table.num_rows, bytes=table.nbytes)
 
-    def _fail(self, q: _Query, outcome: QueryAborted) -> None:
+    def _fail(self, q: RunningQuery, outcome: QueryAborted) -> None:
         self.queries.pop(q.key, None)
         for wid in self.membership.alive():
             self._send_worker(wid, P.CancelQuery(q.key))
@@ -255,7 +255,7 @@ class DistributedQueries:
         reply = P.QueryFailed(q.request_id, kind, outcome.error, outcome.worker)
         P.send(self.clients, reply, q.client)
 
-    def _fall_back(self, q: _Query, error: str) -> bool:
+    def _fall_back(self, q: RunningQuery, error: str) -> bool:
         """Run a failed distributed query again, whole, on the coordinator.
 
         Only once, and only for failures that come from distributing it (a fragment that
@@ -281,7 +281,7 @@ class DistributedQueries:
             return True
         key = f"{q.request_id}.fallback"
         state = QueryState(key, plan, self.membership.alive(), self.catalog)
-        again = _Query(
+        again = RunningQuery(
             q.request_id, q.client, q.sql, plan, state, q.explain, q.message, key, fallback=True
         )
         self.queries[key] = again

@@ -29,7 +29,7 @@ log = logging.getLogger("sqlweave.cluster.coordinator")
 
 
 @dataclass
-class _LocalOutcome:
+class LocalOutcome:
     """Shared by a coordinator-local statement's thread and the loop: was it cancelled
     before it finished (then its thread undoes it)?"""
 
@@ -39,7 +39,7 @@ class _LocalOutcome:
 
 
 @dataclass
-class _ClientSession:
+class ClientSession:
     """What the coordinator keeps per client: a DataFusion context sharing the cluster's
     catalog (where its statements run, so ``SET`` stays the client's own) and the
     settings that differ from the defaults, which plan and run its distributed queries."""
@@ -59,7 +59,7 @@ class LocalStatements:
         except Exception:
             return False
 
-    def _session(self, identity: bytes) -> _ClientSession:
+    def _session(self, identity: bytes) -> ClientSession:
         """The client's session: its own DataFusion context over the shared catalog."""
         session = self.sessions.get(identity)
         if session is None:
@@ -67,7 +67,7 @@ class LocalStatements:
 
             ctx = make_context()
             ctx.register_catalog_provider("datafusion", self.context().ctx.catalog())
-            session = self.sessions[identity] = _ClientSession(DataFusionEngine(context=ctx))
+            session = self.sessions[identity] = ClientSession(DataFusionEngine(context=ctx))
         return session
 
     def _baseline(self) -> dict[str, str | None]:
@@ -93,7 +93,7 @@ class LocalStatements:
         baseline = self._baseline()
         routing = route(msg.sql)
         write = routing.write
-        outcome = _LocalOutcome()
+        outcome = LocalOutcome()
         progress = MeteredJob()
 
         def run() -> pa.Table:

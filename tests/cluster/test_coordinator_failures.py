@@ -17,7 +17,7 @@ import zmq
 from sqlweave.cluster import protocol as P
 from sqlweave.cluster.catalog import Catalog
 from sqlweave.cluster.coordinator import Coordinator
-from sqlweave.cluster.distributed_queries import _Query
+from sqlweave.cluster.distributed_queries import RunningQuery
 from sqlweave.cluster.fragments import (
     DistributedPlan,
     Fragment,
@@ -52,7 +52,7 @@ def test_a_result_that_cannot_be_assembled_fails_the_query_for_its_client(coordi
     client.connect("inproc://fail-clients")
     stage = Stage(0, Fragment(FragmentFormat.SQL, "SELECT 1"), (), Output(), Location.COORDINATOR)
     plan = DistributedPlan((stage,), 0)
-    q = _Query("r1", b"client-1", "SELECT 1", plan, QueryState("r1", plan, [], Catalog()))
+    q = RunningQuery("r1", b"client-1", "SELECT 1", plan, QueryState("r1", plan, [], Catalog()))
     q.gathered[(0, 0)] = {0: pa.table({"x": [1]}), 1: pa.table({"x": ["not a number"]})}
     coord.queries[q.key] = q
 
