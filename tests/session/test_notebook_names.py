@@ -26,6 +26,16 @@ def test_a_statement_target_is_never_a_notebook_variable(engine):
     assert len(ns["df"]) == 3  # the variable was never touched
 
 
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_dropped_table_is_never_a_notebook_variable(engine):
+    s = sqlweave.Session(engine)
+    ns = {"df": pd.DataFrame({"a": [1, 2, 3]})}
+    with pytest.raises(sqlweave.SqlError):  # not "dropped df": there is no such table
+        s.sql("DROP TABLE df", namespace=ns)
+    s.sql("DROP TABLE IF EXISTS df", namespace=ns)
+    assert s.tables() == [] and len(ns["df"]) == 3
+
+
 def test_duckdb_catalog_wins_case_insensitively():
     s = sqlweave.Session("duckdb")
     s.sql("CREATE TABLE Sales AS SELECT 1 AS a")
