@@ -1,5 +1,9 @@
 """``Session``: the public Python API. The magics are a thin skin over it.
 
+At about 540 lines this module is a little over the house's ~500: what a statement reports
+lives in :mod:`.statement_reports`, and what stays is one class whose statement loop and
+notebook-DataFrame registration share its engine, listeners and retry state.
+
 >>> import sqlweave
 >>> s = sqlweave.Session()
 >>> s.sql("CREATE TABLE t AS SELECT 1 AS x; SELECT x + 1 AS y FROM t").to_arrow().to_pylist()
@@ -25,10 +29,11 @@ from .engines.engine import Engine, ProgressCallback
 from .engines.paths_policy import Effects, PathPolicy
 from .engines.registry import EngineSpec, engine_kind, make_engine
 from .engines.sqlerrors import did_you_mean
-from .errors import Position, QueryCancelled, SqlError, SqlWeaveError, UsageError
+from .errors import QueryCancelled, SqlError, SqlWeaveError, UsageError
 from .events import Listener, StatementEvent, Status
 from .file_schemas import columns_of_file, looks_like_file
 from .result import Result
+from .statement_reports import explain_exists, name_parameters, outcome, relocate
 from .statements import Kind, Statement, explained, split, tables_read, tokenize
 from .warehouse import Warehouse
 
@@ -277,12 +282,12 @@ class Session:
                         # a DataFrame named like a keyword (`FROM temp`) that sqlglot did not
                         # read as a table: the engine says which name it missed; retry with it
                         if not self._register_missing(exc, stmt, namespace, scope):
-                            _explain_exists(exc, stmt, scope)
+                            explain_exists(exc, stmt, scope.frames)
                             raise
                 if effects and self.paths is not None:
                     self.paths.apply(effects)
                 elapsed = time.perf_counter() - t0
-                rows, message = _outcome(stmt, table)
+                rows, message = outcome(stmt, table)
                 if stmt.kind is not Kind.QUERY and message is not None:
                     table = pa.table({})
                 self._emit(
@@ -299,10 +304,10 @@ class Session:
                 )
         except SqlError as exc:
             if values:
-                _name_parameters(exc, values)
+                name_parameters(exc, values)
             if namespace:
                 self._suggest_frames(exc, namespace)
-            _relocate(exc, script, stmt)
+            relocate(exc, script, stmt)
             self._emit(script, stmt, Status.FAIL, started, time.perf_counter() - t0, None, str(exc))
             raise
         except KeyboardInterrupt:  # outside an engine's wait (binding, registering frames)
@@ -531,86 +536,7 @@ def _name_tokens(stmt: Statement, dialect: str) -> list[Any]:
     return list(stmt.tokens) if tokens is None else tokens
 
 
-#: what a DML statement reports: (verb, preposition)
-_DML_WORDS = {
-    Kind.INSERT: ("inserted", "into"),
-    Kind.UPDATE: ("updated", "in"),
-    Kind.DELETE: ("deleted", "from"),
-}
-#: what a DDL statement reports
-_DDL_WORDS = {
-    Kind.CREATE_TABLE: "created table",
-    Kind.CREATE_VIEW: "created view",
-    Kind.DROP: "dropped",
-}
-
-
-def _outcome(stmt: Statement, table: pa.Table) -> tuple[int | None, str | None]:
-    """Rows affected and a message like "inserted 3 rows into t" for ``stmt``."""
-    if stmt.kind is Kind.QUERY:
-        return table.num_rows, None
-    count = None
-    if table.num_rows == 1 and table.num_columns == 1 and table.column_names[0].lower() == "count":
-        count = table.column(0)[0].as_py()
-    target = stmt.target or "?"
-    if stmt.kind in _DML_WORDS:
-        verb, prep = _DML_WORDS[stmt.kind]
-        if count is None:
-            return None, f"{verb} {prep} {target}"
-        return count, f"{verb} {count:,} row{'' if count == 1 else 's'} {prep} {target}"
-    if stmt.kind in _DDL_WORDS:
-        return (
-            count if stmt.kind is Kind.CREATE_TABLE else None,
-            f"{_DDL_WORDS[stmt.kind]} {target}",
-        )
-    if table.num_columns == 0 or count is not None:
-        words = " ".join(t.text for t in stmt.tokens[:3]) or "statement"
-        return count, f"done: {words}"
-    return table.num_rows, None
-
-
 #: an engine's words for an unknown table: DataFusion's (as sqlerrors words it), DuckDB's
 _MISSING_TABLE = re.compile(
     r"^table (?P<name>\S+) not found|^Table with name (?P<name2>\S+) does not exist"
 )
-
-
-def _explain_exists(exc: SqlError, stmt: Statement, scope: _FrameScope) -> None:
-    """Point at the name a CREATE found taken, and say how to re-run the cell."""
-    if stmt.kind not in (Kind.CREATE_TABLE, Kind.CREATE_VIEW) or not stmt.target:
-        return
-    if "already exists" not in exc.message:  # DataFusion's and DuckDB's words
-        return
-    target = stmt.target
-    what = "VIEW" if stmt.kind is Kind.CREATE_VIEW else "TABLE"
-    if target.lower() in {f.lower() for f in scope.frames}:
-        exc.message = (
-            f"{target} is the notebook DataFrame this statement reads: a {what.lower()} "
-            f"cannot take its name in the same statement"
-        )
-        exc.hint = f"create it under another name, e.g. CREATE {what} {target}_2 AS ..."
-    else:
-        exc.hint = f"use CREATE OR REPLACE {what} {target}, or DROP {what} {target} first"
-    exc.args = (str(exc),)
-    for tok in stmt.tokens:
-        if tok.text.strip('"`') == target.strip('"`'):
-            exc.sql = stmt.text
-            exc.position = Position.from_offset(stmt.text, tok.start - stmt.start)
-            break
-
-
-def _name_parameters(exc: SqlError, values: Mapping[str, Any]) -> None:
-    """Say ``:name`` where an engine's message names its ``$name`` placeholder."""
-    for name in sorted(values, key=len, reverse=True):
-        exc.message = exc.message.replace(f"${name}", f":{name}")
-    exc.args = (exc.message,)
-
-
-def _relocate(exc: SqlError, script: str, stmt: Statement) -> None:
-    """Make an error raised for one statement point into the whole script."""
-    if exc.position is not None and exc.sql is not None:
-        offset = stmt.start + exc.position.to_offset(exc.sql)
-        exc.position = Position.from_offset(script, offset)
-    elif exc.position is None and exc.sql is None:
-        exc.position = Position.from_offset(script, stmt.start)
-    exc.sql = script
