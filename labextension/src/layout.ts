@@ -42,6 +42,12 @@ export interface ILayoutRequest {
   nodes: ISize[];
   edges: { source: string; target: string }[];
   direction: Direction;
+  /**
+   * Top to bottom only: the widest the drawing may be (layout units). A rank wider than this
+   * wraps into several rows (wrapRanks), so a narrow sidebar shows every node without scrolling
+   * sideways. Absent: no limit.
+   */
+  wrapWidth?: number;
 }
 
 /**
@@ -83,13 +89,132 @@ export function layout(request: ILayoutRequest): ILayout {
     points: (g.edge(e).points ?? []) as IPoint[]
   }));
   const graph = g.graph();
-  return { nodes: placed, edges: out, width: graph.width ?? 0, height: graph.height ?? 0 };
+  const laid = { nodes: placed, edges: out, width: graph.width ?? 0, height: graph.height ?? 0 };
+  return direction === 'TB' && request.wrapWidth ? wrapRanks(laid, request.wrapWidth) : laid;
+}
+
+/** The gaps of a wrapped top-to-bottom layout, as dagre's (layout() above) plus a row gap. */
+const WRAP_MARGIN = 8;
+const WRAP_NODESEP = 14;
+const WRAP_ROWSEP = 10;
+const WRAP_RANKSEP = 22;
+
+/** One row of a wrapped layout: its top and bottom, and its boxes left to right. */
+interface IRow {
+  top: number;
+  bottom: number;
+  boxes: IPlaced[];
+}
+
+/**
+ * An edge of a wrapped layout, from the bottom middle of `a` (on row `from`) to the top middle
+ * of `b` (on row `to`): straight down, stepping sideways in the gap above any row in between
+ * where it would cross a box, to the nearest space between that row's boxes. An edge that
+ * does not run downwards is a straight line.
+ */
+function route(a: IPlaced, b: IPlaced, from: number, to: number, rows: IRow[]): IPoint[] {
+  const start = { x: a.x + a.width / 2, y: a.y + a.height };
+  const end = { x: b.x + b.width / 2, y: b.y };
+  if (to <= from) {
+    return [start, end];
+  }
+  const points = [start];
+  let x = start.x;
+  const gapAbove = (k: number) => (rows[k - 1].bottom + rows[k].top) / 2;
+  for (let k = from + 1; k < to; k++) {
+    const boxes = rows[k].boxes;
+    if (!boxes.some(n => x > n.x - 2 && x < n.x + n.width + 2)) {
+      continue;
+    }
+    const free = [boxes[0].x - WRAP_NODESEP / 2, ...boxes.map(n => n.x + n.width + WRAP_NODESEP / 2)];
+    const next = free.reduce((best, f) => (Math.abs(f - x) < Math.abs(best - x) ? f : best));
+    const level = gapAbove(k);
+    points.push({ x, y: level }, { x: next, y: level });
+    x = next;
+  }
+  if (x !== end.x) {
+    const level = gapAbove(to);
+    points.push({ x, y: level }, { x: end.x, y: level });
+  }
+  points.push(end);
+  return points;
+}
+
+/**
+ * A top-to-bottom layout no wider than `maxWidth` (unless one node is wider): each rank
+ * (the nodes dagre centred on one line) keeps its left-to-right order and fills rows of at
+ * most `maxWidth`, each row centred; later ranks move down. Edges are re-routed (route():
+ * down and sideways through the gaps, never across a box). A layout that already
+ * fits is returned as it is.
+ */
+export function wrapRanks(placed: ILayout, maxWidth: number): ILayout {
+  if (placed.width <= maxWidth) {
+    return placed;
+  }
+  const ranks = new Map<number, IPlaced[]>();
+  for (const n of placed.nodes.values()) {
+    const centre = Math.round(n.y + n.height / 2);
+    ranks.set(centre, [...(ranks.get(centre) ?? []), n]);
+  }
+  const widest = Math.max(0, ...[...placed.nodes.values()].map(n => n.width));
+  const room = Math.max(maxWidth - 2 * WRAP_MARGIN, widest);
+  const rows: IPlaced[][][] = [];
+  for (const centre of [...ranks.keys()].sort((a, b) => a - b)) {
+    const rank = ranks.get(centre)!.sort((a, b) => a.x - b.x);
+    const wrapped: IPlaced[][] = [];
+    let row: IPlaced[] = [];
+    let used = 0;
+    for (const n of rank) {
+      const need = row.length ? used + WRAP_NODESEP + n.width : n.width;
+      if (row.length && need > room) {
+        wrapped.push(row);
+        row = [n];
+        used = n.width;
+      } else {
+        row.push(n);
+        used = need;
+      }
+    }
+    wrapped.push(row);
+    rows.push(wrapped);
+  }
+  const rowWidth = (row: IPlaced[]) => row.reduce((sum, n) => sum + n.width, 0) + WRAP_NODESEP * (row.length - 1);
+  const width = Math.max(...rows.flat().map(rowWidth)) + 2 * WRAP_MARGIN;
+  const nodes = new Map<string, IPlaced>();
+  const lines: IRow[] = [];
+  const rowOf = new Map<string, number>();
+  let y = WRAP_MARGIN;
+  for (const rank of rows) {
+    for (const row of rank) {
+      const tall = Math.max(...row.map(n => n.height));
+      let x = (width - rowWidth(row)) / 2;
+      const boxes: IPlaced[] = [];
+      for (const n of row) {
+        const box = { ...n, x, y: y + (tall - n.height) / 2 };
+        nodes.set(n.id, box);
+        boxes.push(box);
+        rowOf.set(n.id, lines.length);
+        x += n.width + WRAP_NODESEP;
+      }
+      lines.push({ top: y, bottom: y + tall, boxes });
+      y += tall + WRAP_ROWSEP;
+    }
+    y += WRAP_RANKSEP - WRAP_ROWSEP;
+  }
+  const height = y - WRAP_RANKSEP + WRAP_MARGIN;
+  const edges = placed.edges.map(e => {
+    const a = nodes.get(e.source);
+    const b = nodes.get(e.target);
+    return a && b ? { ...e, points: route(a, b, rowOf.get(e.source)!, rowOf.get(e.target)!, lines) } : e;
+  });
+  return { nodes, edges, width, height };
 }
 
 /** The key of a layout: it depends on the structure, the sizes and the direction only. */
 export function layoutKey(request: ILayoutRequest): string {
   return JSON.stringify([
     request.direction,
+    request.wrapWidth ?? null,
     request.nodes.map(s => [s.id, s.width, s.height]),
     request.edges.map(e => [e.source, e.target])
   ]);
@@ -131,9 +256,11 @@ export function provisional(request: ILayoutRequest, previous: ILayout): ILayout
       ? Math.max(...before.map(p => (wide ? p.x + p.width : p.y + p.height))) + (wide ? 32 : 22)
       : 8;
     const across = (wide ? height : width) + 8;
-    const box = wide
-      ? { ...n, x: along, y: across }
-      : { ...n, x: across, y: along };
+    let box = wide ? { ...n, x: along, y: across } : { ...n, x: across, y: along };
+    if (!wide && request.wrapWidth && box.x + box.width + 8 > request.wrapWidth) {
+      // no room beside what is there in a narrow panel: below all of it, at the left
+      box = { ...n, x: 8, y: Math.max(along, height) };
+    }
     placed.set(n.id, box);
     width = Math.max(width, box.x + box.width + 8);
     height = Math.max(height, box.y + box.height + 8);

@@ -46,6 +46,10 @@ const MIN_ZOOM = 0.4;
 const MAX_ZOOM = 3;
 /** Narrower than this, the drawing runs top to bottom (sources on top). */
 const TOP_DOWN_BELOW_PX = 420;
+/** Left for a vertical scrollbar when a narrow drawing's width is chosen. */
+const SCROLLBAR_ROOM_PX = 16;
+/** The wrap width moves in steps of this, so resizing by a few pixels keeps the layout. */
+const WRAP_STEP_PX = 20;
 const NO_TARGET = 'Select a node first: click one in the drawing, or search for it';
 
 const STATUS: Record<LinkState, string> = {
@@ -150,7 +154,7 @@ export class LineageView extends Widget {
       if (grew && this._following) {
         this._reveal(this._following); // the text above the canvas took or gave back a line
       }
-      if (this._drawnGraph && this._direction() !== this._drawnDirection) {
+      if (this._drawnGraph && (this._direction() !== this._drawnDirection || this._wrapWidth() !== this._drawnWrap)) {
         this.update();
       }
     });
@@ -225,6 +229,7 @@ export class LineageView extends Widget {
     }
     const direction = this._direction();
     const request = measure(graph, this._state, direction);
+    request.wrapWidth = this._wrapWidth();
     const key = layoutKey(request);
     if (graph !== this._drawnGraph || key !== this._drawnKey) {
       const exact = this._layouts.cached(key);
@@ -255,6 +260,8 @@ export class LineageView extends Widget {
           this._show(graph, quick, null, direction);
         } else if (!sameLink) {
           this._clear();
+        } else if (this._canvas.dataset.layout) {
+          this._canvas.dataset.layout = 'pending'; // what is on screen is not what was asked
         }
       }
     }
@@ -281,6 +288,7 @@ export class LineageView extends Widget {
     this._drawnKey = key;
     this._drawnLink = this._link;
     this._drawnDirection = direction;
+    this._drawnWrap = this._wrapWidth();
     this._applyScale();
     this._canvas.dataset.layout = key === null ? 'provisional' : 'exact';
     this._restyle(false);
@@ -311,6 +319,19 @@ export class LineageView extends Widget {
   private _direction(): Direction {
     // 0 before the canvas is first measured: a sidebar is narrow
     return this._view.width < TOP_DOWN_BELOW_PX ? 'TB' : 'LR';
+  }
+
+  /**
+   * How wide a top-to-bottom drawing may be (layout units): what zoom-to-fit can show in the
+   * panel's width at its smallest readable scale. Undefined (no wrapping) left to right, and
+   * before the canvas is first measured.
+   */
+  private _wrapWidth(): number | undefined {
+    const room = this._view.width - SCROLLBAR_ROOM_PX;
+    if (this._direction() !== 'TB' || room <= 0) {
+      return undefined;
+    }
+    return Math.max(WRAP_STEP_PX, Math.floor(room / MIN_FIT_SCALE / WRAP_STEP_PX) * WRAP_STEP_PX);
   }
 
   /** Search, focus and selection marks; pans to the current search match if `pan`. */
@@ -484,7 +505,7 @@ export class LineageView extends Widget {
     const isDataset = (n: string) => n.startsWith('dataset:');
     if (!id) {
       const readOnly = graph.cells.filter(c => c.read_only).length;
-      return `${graph.datasets.length} datasets, ${graph.cells.length} cells (${readOnly} only read)`;
+      return `${plural(graph.datasets.length, 'dataset')}, ${plural(graph.cells.length, 'cell')} (${readOnly} only read)`;
     }
     const reach = new Reach(graph);
     const up = [...reach.walk(id, false)];
@@ -492,7 +513,7 @@ export class LineageView extends Widget {
     const readers = graph.edges.filter(e => e.source === id && e.kind === 'reads').length;
     let text =
       `${this._name(graph, id)}: ${up.filter(isDataset).length} upstream, ${down.filter(isDataset).length} downstream datasets` +
-      (isDataset(id) ? `; read by ${readers} cell${readers === 1 ? '' : 's'}` : '');
+      (isDataset(id) ? `; read by ${plural(readers, 'cell')}` : '');
     if (this._state.mode === 'impact') {
       const cells = graph.cells.filter(c => down.includes(c.id) && !c.read_only);
       text += `. Re-run: ${cells.map(c => (c.execution_count === null ? c.label : `[${c.execution_count}]`)).join(', ') || 'nothing'}`;
@@ -512,6 +533,8 @@ export class LineageView extends Widget {
   private _drawnDirection: Direction | null = null;
   private _wanted: string | null = null;
   private _fit = true;
+  /** the wrap width of the layout on screen */
+  private _drawnWrap: number | undefined = undefined;
   /** the nodes kept in view while nothing else moved the view (the last cell run) */
   private _following: string[] | null = null;
   private _resizes: ResizeObserver;
@@ -554,3 +577,8 @@ export const panelPlugin: JupyterFrontEndPlugin<ISqlweaveSidebar> = {
     };
   }
 };
+
+/** "1 cell", "0 cells", "2 cells". */
+export function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
+}
