@@ -1,27 +1,41 @@
 """Refuse statements deep or large enough to crash an engine, before any engine sees them.
 
-DataFusion plans and evaluates expressions recursively on native stacks: measured with
-datafusion 55, ``SELECT 1+1+…+1`` segfaults the process past about 9,000 terms on an 8 MiB
-thread, and evaluating ``x+x+…+x`` on DataFusion's own 2 MiB runtime threads past about
-2,500 (they cannot be enlarged from Python). A left-deep operator chain is not nesting to
-its parser, whose own recursion limit (50) only covers parentheses and subqueries. So this
-module estimates the depth of the expression trees a statement will produce from its
-tokens, with operator precedence, and refuses anything deeper than :data:`MAX_DEPTH` (the
-same limit DuckDB applies, ``max_expression_depth``): at least 2.5x below the smallest
-crash depth measured. Every engine runs behind it: the Session checks every statement and
-the coordinator checks every request, whichever client sent it.
+DataFusion plans and evaluates expressions recursively on native stacks, and a flat chain
+(``a OR b OR …``, ``1+1+…``) is as deep to it as nested parentheses: its parser builds a
+left-deep tree, and only OR chains of equalities on one column get flattened (into IN
+lists). Measured with datafusion 55 on this machine (in child processes):
+
+- evaluating ``x < 0 OR x < -1 OR …`` on DataFusion's runtime threads at their Rust default
+  of 2 MiB segfaulted between 2,500 and 3,000 terms; with :data:`NATIVE_STACK_BYTES` it
+  ran 3,000 (and :func:`enlarge_native_stacks` gives every sqlweave process that size);
+- planning ``SELECT 1+1+…+1`` segfaulted past about 9,000 terms on an 8 MiB thread (the
+  cluster coordinator's), far past that on the 64 MiB engine thread;
+- planning a chain of 6,000 ``SELECT … UNION ALL`` died on an 8 MiB thread (3,000 ran);
+- DuckDB refuses expressions deeper than 1,000 itself, with a clear error, and flattens
+  AND/OR chains; a UNION ALL chain of 20,000 ran on it (in 4 minutes).
+
+So this module estimates the depth of the expression trees a statement will produce from
+its tokens, with operator precedence, and refuses anything deeper than :data:`MAX_DEPTH`
+(2,000: 4.5x below the smallest crash depth on the threads sqlweave plans and runs on),
+or :data:`SMALL_STACK_MAX_DEPTH` when DataFusion's runtime was started before sqlweave could
+enlarge its stacks. Deep chains also plan slowly (quadratic: a 2,000-term ``x+x+…`` chain
+took about a minute on 2 busy cores), one more reason for a limit. Every engine runs behind
+it: the Session checks every statement and the coordinator checks every request, whichever
+client sent it.
 
 >>> check("SELECT " + "+".join(["1"] * 10))
->>> check("SELECT " + "+".join(["1"] * 5000))
+>>> check("SELECT " + "+".join(["1"] * 5000), max_depth=2000)
 Traceback (most recent call last):
 ...
-sqlweave.errors.LimitError: expression nested deeper than 1,000 levels (line 1, column 2009) ...
+sqlweave.errors.LimitError: expression nested deeper than 2,000 levels (line 1, column 4009) ...
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlglot.tokens import Token, TokenType
 
@@ -29,7 +43,17 @@ from .errors import LimitError, Position
 from .statements import expand_commands, tokenize
 
 #: deepest expression tree admitted (operators on the longest path, leaves count 1)
-MAX_DEPTH = 1000
+MAX_DEPTH = 2000
+#: levels one UNION/INTERSECT/EXCEPT counts for: planning a chain of them costs more stack
+#: than an operator (a 6,000-SELECT UNION ALL died planning on an 8 MiB thread, the
+#: coordinator's, where 3,000 ran), so chains of more than 1,000 are refused
+SET_OPERATION_DEPTH = 2
+#: the limit when DataFusion's runtime threads kept Rust's 2 MiB default stack
+SMALL_STACK_MAX_DEPTH = 1000
+#: stack for DataFusion's own runtime threads, which evaluate expressions; Rust's standard
+#: library reads it from ``RUST_MIN_STACK`` once, when a process starts its first thread
+NATIVE_STACK_BYTES = 32 * 1024 * 1024
+RUST_MIN_STACK = "RUST_MIN_STACK"
 #: longest script admitted; tokenizing costs about 0.3 s per MB before any engine starts
 MAX_SCRIPT_CHARS = 16 * 1024 * 1024
 #: stack for the threads that run engines: a statement the guard admits needs far less
@@ -119,6 +143,43 @@ _BREAKS = {
 }
 
 
+def enlarge_native_stacks() -> bool:
+    """Give DataFusion's runtime threads :data:`NATIVE_STACK_BYTES` (unless the
+    environment chose a size); whether they will have at least that much.
+
+    Too late when DataFusion already started its runtime in this process (it did if a
+    ``tokio-rt-worker`` thread runs): then :data:`SMALL_STACK_MAX_DEPTH` applies.
+    """
+    os.environ.setdefault(RUST_MIN_STACK, str(NATIVE_STACK_BYTES))
+    try:
+        enough = int(os.environ[RUST_MIN_STACK]) >= NATIVE_STACK_BYTES
+    except ValueError:
+        enough = False
+    return enough and not _runtime_started()
+
+
+def _runtime_started() -> bool:
+    tasks = Path("/proc/self/task")
+    if not tasks.is_dir():
+        return False
+    for task in tasks.iterdir():
+        try:
+            if (task / "comm").read_text().startswith("tokio-"):
+                return True
+        except OSError:
+            continue
+    return False
+
+
+#: set once, when sqlweave is imported (before any engine ran a query)
+_MAX_DEPTH = MAX_DEPTH if enlarge_native_stacks() else SMALL_STACK_MAX_DEPTH
+
+
+def max_depth() -> int:
+    """The depth limit in force in this process (see :func:`enlarge_native_stacks`)."""
+    return _MAX_DEPTH
+
+
 def check_script(script: str) -> None:
     """Refuse a script longer than :data:`MAX_SCRIPT_CHARS` (before it is tokenized)."""
     if len(script) > MAX_SCRIPT_CHARS:
@@ -132,12 +193,14 @@ def check(
     sql: str,
     tokens: Sequence[Token] | None = None,
     base: int = 0,
-    max_depth: int = MAX_DEPTH,
+    max_depth: int | None = None,
 ) -> None:
     """Raise ``LimitError`` (with the position) if ``sql`` is too large or too deep.
 
-    ``tokens`` may come from a larger script in which ``sql`` starts at offset ``base``.
+    ``tokens`` may come from a larger script in which ``sql`` starts at offset ``base``;
+    ``max_depth`` defaults to :func:`max_depth`.
     """
+    max_depth = max_depth or _MAX_DEPTH
     check_script(sql)
     toks = list(tokens) if tokens else tokenize(sql)
     if toks is None:
@@ -198,7 +261,7 @@ class _Level:
         return self.deepest
 
     def result(self) -> int:
-        return self.end_expression() + self.set_operations
+        return self.end_expression() + SET_OPERATION_DEPTH * self.set_operations
 
 
 def _too_deep(tokens: Sequence[Token], max_depth: int) -> Token | None:
@@ -220,7 +283,7 @@ def _too_deep(tokens: Sequence[Token], max_depth: int) -> Token | None:
         elif kind in _SET_OPERATIONS:
             level.end_expression()
             level.set_operations += 1
-            depth = level.deepest + level.set_operations
+            depth = level.deepest + SET_OPERATION_DEPTH * level.set_operations
         elif level.expect_operand and kind in _PREFIX:
             level.prefix += 1
             depth = level.prefix
