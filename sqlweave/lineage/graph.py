@@ -6,6 +6,10 @@ the end is applied incrementally; anything else (re-running a cell replaces that
 cell's earlier runs, merging another kernel's log, removing a cell) replays the
 whole log into a fresh networkx graph, so renames, drops and re-runs can never
 leave a duplicate or stale edge. Replaying a few hundred runs takes milliseconds.
+How one run changes the graph is :func:`.apply_run.apply_run`; the node and edge kinds
+are in :mod:`.nodes`. At a little over 500 lines this module stays one: what is left is
+the graph's interface, whose queries (upstream, downstream, impact, stale) all read the
+private networkx graph it keeps.
 
     >>> from sqlweave.lineage.model import Span, StatementKind, StatementLineage
     >>> g = LineageGraph()
@@ -24,14 +28,23 @@ import difflib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from enum import Enum
 from typing import Any
 
 import networkx as nx
 
 from ..errors import UsageError
-from ..events import Status
-from .model import ColumnRef, StatementKind, StatementLineage, TransformSubtype, TransformType
+from .apply_run import apply_run, columns_of
+from .model import ColumnRef, StatementLineage, TransformSubtype, TransformType
+from .nodes import (
+    FLOW_EDGES,
+    DatasetKind,
+    EdgeKind,
+    Node,
+    NodeKind,
+    column_node,
+    dataset_node,
+    run_node,
+)
 from .runs import INTERACTIVE, CellRef, LogChange, Run, RunInfo, RunLog
 
 __all__ = [
@@ -52,73 +65,8 @@ __all__ = [
 ]
 
 
-class NodeKind(str, Enum):
-    """What a graph node stands for."""
-
-    DATASET = "dataset"
-    COLUMN = "column"
-    RUN = "run"
-
-
-class DatasetKind(str, Enum):
-    """What a dataset node is, as far as the notebook knows (node attribute ``dataset_kind``)."""
-
-    TABLE = "table"  # a catalog table or view (or a file) of the engine
-    NOTEBOOK_VARIABLE = "notebook variable"  # a result bound by ``%%sql name <<``, ``x = %sql``
-    DATAFRAME = "dataframe"  # a notebook DataFrame read by its name
-
-
-class EdgeKind(str, Enum):
-    """What a graph edge stands for (direction in the comment)."""
-
-    READS = "reads"  # dataset -> run
-    WRITES = "writes"  # run -> dataset
-    HAS_COLUMN = "has_column"  # dataset -> column
-    DERIVES = "derives"  # column -> column
-    DROPS = "drops"  # run -> dataset
-    RENAMES = "renames"  # run -> dataset (its new name)
-
-
-#: edges along which data flows; the only ones lineage queries follow
-FLOW_EDGES = frozenset({EdgeKind.READS, EdgeKind.WRITES, EdgeKind.DERIVES})
-
-#: statements that replace a dataset's whole definition (old column derivations go away)
-REPLACING_KINDS = frozenset(
-    {
-        StatementKind.SELECT,  # a SELECT writes only when its rows are bound to a variable
-        StatementKind.DECLARED,
-        StatementKind.CREATE_TABLE_AS,
-        StatementKind.CREATE_TABLE,
-        StatementKind.CREATE_VIEW,
-        StatementKind.CREATE_EXTERNAL_TABLE,
-    }
-)
-
-
 class UnknownNodeError(UsageError):
     """A query named a dataset or column the graph does not hold."""
-
-
-@dataclass(frozen=True, order=True)
-class Node:
-    """A node of the graph: a dataset, a column of a dataset, or a run (key = run id)."""
-
-    kind: NodeKind
-    name: str
-    column: str | None = None
-
-    @property
-    def id(self) -> str:
-        if self.kind is NodeKind.COLUMN:
-            return f"column:{self.name}.{self.column}"
-        return f"{self.kind.value}:{self.name}"
-
-    def __str__(self) -> str:
-        return f"{self.name}.{self.column}" if self.kind is NodeKind.COLUMN else self.name
-
-
-def dataset_node(name: str) -> Node:
-    return Node(NodeKind.DATASET, name)
 
 
 #: dataset names ending so are files, which every kernel sees
@@ -139,14 +87,6 @@ def _seen_by(dataset: dict[str, Any], writer: RunInfo, reader: RunInfo) -> bool:
     name = dataset["name"]
     is_file = "/" in name or "\\" in name or name.lower().endswith(_FILE_SUFFIXES)
     return is_file or (writer.shared_catalog and reader.shared_catalog)
-
-
-def column_node(dataset: str, column: str) -> Node:
-    return Node(NodeKind.COLUMN, dataset, column)
-
-
-def run_node(run_id: str) -> Node:
-    return Node(NodeKind.RUN, run_id)
 
 
 @dataclass(frozen=True)
@@ -215,7 +155,7 @@ class LineageGraph:
             if change is LogChange.REWRITTEN:
                 replay = True
             elif change is LogChange.APPENDED and not replay:
-                self._apply(run, len(self._log) - 1)
+                apply_run(self._g, run, len(self._log) - 1)
         if replay:
             self._rebuild()
         return taken
@@ -257,145 +197,7 @@ class LineageGraph:
     def _rebuild(self) -> None:
         self._g = nx.DiGraph()
         for seq, run in enumerate(self._log.runs):
-            self._apply(run, seq)
-
-    def _apply(self, run: Run, seq: int) -> None:
-        info, sl = run.info, run.lineage
-        rid = run_node(info.run_id).id
-        self._g.add_node(rid, kind=NodeKind.RUN, name=info.run_id, seq=seq)
-        if info.status is not Status.COMPLETE:
-            return
-        for name in sorted(sl.reads | sl.writes | sl.drops):
-            self._used_by(self._dataset(name), info.notebook)
-        for name in sorted(sl.reads):
-            ds = self._dataset(name)
-            attrs = self._g.nodes[ds]
-            if name in info.frames and attrs["version"] == 0:  # never written: a notebook frame
-                attrs["dataset_kind"] = DatasetKind.DATAFRAME
-            self._edge(ds, rid, EdgeKind.READS)
-        for name in sorted(sl.writes):
-            ds = self._dataset(name)
-            if sl.kind in REPLACING_KINDS:
-                self._forget_derivations(name)
-            self._touch(ds, seq, info.run_id, dropped=False)
-            self._g.nodes[ds]["dataset_kind"] = (
-                DatasetKind.NOTEBOOK_VARIABLE if name in info.variables else DatasetKind.TABLE
-            )
-            self._edge(rid, ds, EdgeKind.WRITES)
-        targets = sl.writes | {new for _, new in sl.renames}
-        for edge in sl.column_edges:
-            if edge.target.dataset not in targets:  # a SELECT's result set is no dataset
-                continue
-            src = self._column(edge.source)
-            dst = self._column(edge.target)
-            # one graph edge per column pair; every (type, subtype) of it is kept, so a column
-            # both copied and filtered on keeps its DIRECT and its INDIRECT transformation
-            if self._g.has_edge(src, dst) and self._g.edges[src, dst]["kind"] is EdgeKind.DERIVES:
-                transforms = self._g.edges[src, dst]["transforms"]
-            else:
-                transforms = {}
-                self._edge(src, dst, EdgeKind.DERIVES, transforms=transforms)
-            transforms[(edge.type, edge.subtype)] = info.run_id
-        for name in sorted(sl.drops):
-            ds = self._dataset(name)
-            self._touch(ds, seq, info.run_id, dropped=True)
-            self._edge(rid, ds, EdgeKind.DROPS)
-        for old, new in sl.renames:
-            self._rename(old, new)
-            ds = self._dataset(new)
-            self._used_by(ds, info.notebook)
-            self._touch(ds, seq, info.run_id, dropped=False)
-            self._edge(rid, ds, EdgeKind.RENAMES)
-
-    def _edge(self, u: str, v: str, kind: EdgeKind, **attrs: Any) -> None:
-        self._g.add_edge(u, v, kind=kind, **attrs)
-
-    def _dataset(self, name: str) -> str:
-        nid = dataset_node(name).id
-        if nid not in self._g:
-            self._g.add_node(
-                nid,
-                kind=NodeKind.DATASET,
-                name=name,
-                dropped=False,
-                previous_names=(),
-                modified_seq=-1,
-                modified_by="",
-                version=0,
-                dataset_kind=DatasetKind.TABLE,
-                notebooks=(),
-            )
-        return nid
-
-    def _column(self, ref: ColumnRef) -> str:
-        ds = self._dataset(ref.dataset)
-        nid = column_node(ref.dataset, ref.column).id
-        if nid not in self._g:
-            self._g.add_node(
-                nid,
-                kind=NodeKind.COLUMN,
-                name=ref.dataset,
-                column=ref.column,
-                unresolved=ref.unresolved,
-            )
-            self._edge(ds, nid, EdgeKind.HAS_COLUMN)
-        return nid
-
-    def _used_by(self, nid: str, notebook: str) -> None:
-        """Record that ``notebook`` reads or writes the dataset (node attribute ``notebooks``)."""
-        attrs = self._g.nodes[nid]
-        if notebook not in attrs["notebooks"]:
-            attrs["notebooks"] = tuple(sorted({*attrs["notebooks"], notebook}))
-
-    def _touch(self, nid: str, seq: int, run_id: str, *, dropped: bool) -> None:
-        attrs = self._g.nodes[nid]
-        attrs.update(modified_seq=seq, modified_by=run_id, dropped=dropped)
-        if not dropped:  # every write (a re-bound variable, a re-created table) is a new version
-            attrs["version"] += 1
-
-    def _forget_derivations(self, dataset: str) -> None:
-        """A dataset being re-created: its columns' old derivations no longer hold.
-
-        Columns left without any derivation are dropped too; the new statement's
-        column edges add back the ones it knows.
-        """
-        for col in self._columns_of(dataset):
-            self._g.remove_edges_from(
-                [
-                    (u, col)
-                    for u in list(self._g.predecessors(col))
-                    if self._g.edges[u, col]["kind"] is EdgeKind.DERIVES
-                ]
-            )
-        for col in self._columns_of(dataset):
-            if not any(
-                self._g.edges[e]["kind"] is EdgeKind.DERIVES
-                for e in [*self._g.in_edges(col), *self._g.out_edges(col)]
-            ):
-                self._g.remove_node(col)
-
-    def _columns_of(self, dataset: str) -> list[str]:
-        nid = dataset_node(dataset).id
-        if nid not in self._g:
-            return []
-        return [
-            v
-            for v in self._g.successors(nid)
-            if self._g.edges[nid, v]["kind"] is EdgeKind.HAS_COLUMN
-        ]
-
-    def _rename(self, old: str, new: str) -> None:
-        old_id = dataset_node(old).id
-        if old_id not in self._g:
-            return
-        mapping = {old_id: dataset_node(new).id}
-        for col in self._columns_of(old):
-            column = self._g.nodes[col]["column"]
-            mapping[col] = column_node(new, column).id
-            self._g.nodes[col]["name"] = new
-        previous = self._g.nodes[old_id]["previous_names"]
-        nx.relabel_nodes(self._g, mapping, copy=False)
-        self._g.nodes[mapping[old_id]].update(name=new, previous_names=(*previous, old))
+            apply_run(self._g, run, seq)
 
     # ---- reading ------------------------------------------------------------------------------
 
@@ -448,7 +250,7 @@ class LineageGraph:
         )
 
     def columns(self, dataset: str) -> tuple[str, ...]:
-        return tuple(sorted(self._g.nodes[c]["column"] for c in self._columns_of(dataset)))
+        return tuple(sorted(self._g.nodes[c]["column"] for c in columns_of(self._g, dataset)))
 
     def attrs(self, node: NodeLike) -> dict[str, Any]:
         """A copy of a node's attributes (run nodes get their RunInfo fields too)."""
@@ -582,7 +384,7 @@ class LineageGraph:
         start = self.node(node)
         found = self.downstream(start)
         if start.kind is NodeKind.DATASET:
-            for col in self._columns_of(start.name):
+            for col in columns_of(self._g, start.name):
                 found += self.downstream(self._as_node(col))
         ids = self._topological({n.id for n in found})
         datasets: list[str] = []
