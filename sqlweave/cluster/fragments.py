@@ -10,7 +10,7 @@ into tasks and reacts to events, :mod:`.task` runs one task on a DataFusion
 values over ZeroMQ.
 
 All values are frozen dataclasses, picklable-free: they serialise to JSON
-headers via ``to_json``/``from_json`` defined in :mod:`.protocol`.
+headers via ``to_json``/``from_json`` defined in :mod:`.json_values`.
 """
 
 from __future__ import annotations

@@ -52,15 +52,8 @@ import zmq
 from ..explained import VALUE_TYPES as EXPLAIN_TYPES
 from ..explained import DistributedExplain
 from . import fragments, limits
-from .transport import (
-    ProtocolError,
-    frame_buffer,
-    from_json,
-    read_table,
-    register_value,
-    table_frames,
-    to_json,
-)
+from .json_values import from_json, register_value, to_json
+from .transport import ProtocolError, frame_buffer, read_table, table_frames
 
 #: bumped on any incompatible change to the messages below or their framing
 #: (2: Arrow tables as raw buffer frames instead of one IPC frame per batch;
