@@ -33,7 +33,7 @@ Nobody builds message dicts at call sites: construct the dataclass and call
 for anything malformed or unknown so each socket's loop can answer with an
 :class:`ErrorReply` instead of crashing.
 
-At about 720 lines this module is over the house's ~500 on purpose: the house keeps every
+At about 730 lines this module is over the house's ~500 on purpose: the house keeps every
 message in one protocol module, so all the message classes, the list above of who sends
 what, and the registry :func:`decode` checks tags against are read in one place (the
 framing under them is :mod:`.transport` and :mod:`.json_values`).
