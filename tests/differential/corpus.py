@@ -103,6 +103,8 @@ def base(corpus: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # run as a module, pytest's pythonpath (bench/, for tpchdata) is not set up
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
     from . import runner
 
     ap = argparse.ArgumentParser(prog="python -m tests.differential.corpus", description=__doc__)
