@@ -116,6 +116,13 @@ def main(argv: list[str] | None = None) -> int:
     if corpus is None:
         print(f"no corpus: set {ENV_VAR} (see this module's docstring)", file=sys.stderr)
         return 2
+    from sqlweave.engines.paths_policy import ALLOW_ENV
+
+    # the corpus's statements read its data files and write scratch files (as the pytest
+    # fixture allows them); set before the cluster starts, which reads it
+    scratch_root = tempfile.gettempdir()
+    allowed = (os.environ.get(ALLOW_ENV), str(corpus), scratch_root)
+    os.environ[ALLOW_ENV] = os.pathsep.join(p for p in allowed if p)
     mode = runner.Mode(args.mode)
     holder = runner.ClusterHolder()
     totals: dict[str, int] = {}
