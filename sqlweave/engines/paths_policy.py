@@ -131,9 +131,13 @@ class PathPolicy:
         for real in resolved:
             if not _inside_any(real, allowed):
                 raise self._refused(path, real, access)
-        for link, target in _links_under(resolved[0]):
-            if not _inside_any(target, allowed):
-                raise self._refused(path, target, access, via=link)
+        if access is Access.READ:
+            # a listing reads through the links under a folder; a write (COPY TO, a temp or
+            # INSERT folder) makes new files there and follows none: a project folder with
+            # a virtualenv in it stays writable
+            for link, target in _links_under(resolved[0]):
+                if not _inside_any(target, allowed):
+                    raise self._refused(path, target, access, via=link)
         return resolved[0]
 
     def _refused(self, path: str, real: str, access: Access, via: str | None = None) -> PathRefused:

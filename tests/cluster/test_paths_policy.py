@@ -82,6 +82,17 @@ def test_a_symlink_pointing_outside_is_refused(policy: PathPolicy) -> None:
         policy.check_statement(ctx, "CREATE EXTERNAL TABLE e STORED AS CSV LOCATION 'dir/'")
 
 
+def test_a_folder_with_a_link_outside_may_be_written_not_read(policy: PathPolicy) -> None:
+    """A project folder holding a virtualenv (links to the system's Python) may take temp
+    files, but reading it as a table would list through the link."""
+    os.mkdir("project")
+    os.symlink("/etc", "project/etc")
+    ctx = SessionContext()
+    policy.check_statement(ctx, "SET datafusion.runtime.temp_directory = 'project'")
+    with pytest.raises(PathRefused, match="through the symlink"):
+        policy.check_statement(ctx, "CREATE EXTERNAL TABLE e STORED AS CSV LOCATION 'project/'")
+
+
 def test_registered_paths_may_be_read_not_written(policy: PathPolicy, tmp_path: Path) -> None:
     outside = tmp_path / "registered"
     outside.mkdir()
