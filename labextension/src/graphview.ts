@@ -407,7 +407,10 @@ export function restyle(svg: SVGSVGElement, graph: IGraphMessage, state: IViewSt
   svg.querySelectorAll<SVGPathElement>('.sqlweave-edge').forEach(path => {
     path.classList.toggle(CLASS.dim, dimmed.has(path.dataset.source!) || dimmed.has(path.dataset.target!));
   });
-  return found;
+  // the graph's order (datasets first), not the drawing's: nodes are appended as cells run,
+  // so the order in the SVG depends on which graphs arrived while the panel was drawing
+  const rank = new Map<string, number>([...graph.datasets, ...graph.cells].map((n, i) => [n.id, i]));
+  return found.sort((a, b) => (rank.get(a) ?? 0) - (rank.get(b) ?? 0));
 }
 
 /** Column-to-column derivations between two expanded datasets. */

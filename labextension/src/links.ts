@@ -3,6 +3,11 @@
  * the graph and the schema after every cell; the link only (re)opens the comm: when the
  * notebook opens, after each executed cell (so a later `%load_ext sqlweave` connects), and
  * after a restart. Kernels of other languages are left alone.
+ *
+ * `%load_ext sqlweave` also opens a comm from the kernel side: that comm_open comes on IOPub
+ * and is handled at once, while one sent from here is a shell message that waits behind every
+ * queued cell of a "Run All". Each kernel gets a comm target of the same name, and the
+ * notebook's link adopts the comm (closing a frontend-opened one still waiting for its answer).
  */
 import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { INotebookTracker, NotebookActions, NotebookPanel } from '@jupyterlab/notebook';
@@ -92,22 +97,31 @@ export class KernelLink implements IDisposable {
       return; // another connect won, or the kernel changed meanwhile
     }
     const comm = kernel.createComm(COMM_TARGET);
-    this._comm = comm;
+    this._wire(comm);
     this._setState('connecting');
-    comm.onMsg = msg => this._onMessage(comm, msg.content.data);
-    comm.onClose = () => {
-      // the target is not registered (no %load_ext yet) or the kernel went away
-      if (this._comm === comm) {
-        this._comm = null;
-        this._setState('not-loaded');
-      }
-    };
     try {
       comm.open(request(this._scope) as any);
     } catch {
       this._comm = null;
       this._setState('not-loaded');
     }
+  }
+
+  /**
+   * Take a comm the kernel opened. Returns false when this link already has a live one (the
+   * caller closes the new comm, so a notebook never has two).
+   */
+  adopt(comm: Kernel.IComm, data: unknown): boolean {
+    if (this._disposed || (this._comm && this._state === 'connected')) {
+      return false;
+    }
+    this._closeComm(); // a frontend-opened comm still queued behind the running cells
+    this._wire(comm);
+    this._setState('connecting');
+    if (data && typeof data === 'object' && Object.keys(data).length > 0) {
+      this._onMessage(comm, data);
+    }
+    return true;
   }
 
   /** A cell of this notebook finished: connect if not connected yet. */
@@ -125,6 +139,18 @@ export class KernelLink implements IDisposable {
     this._disposed = true;
     this._closeComm();
     Signal.clearData(this);
+  }
+
+  private _wire(comm: Kernel.IComm): void {
+    this._comm = comm;
+    comm.onMsg = msg => this._onMessage(comm, msg.content.data);
+    comm.onClose = () => {
+      // the target is not registered (no %load_ext yet) or the kernel went away
+      if (this._comm === comm) {
+        this._comm = null;
+        this._setState('not-loaded');
+      }
+    };
   }
 
   private _onMessage(comm: Kernel.IComm, data: unknown): void {
@@ -237,11 +263,32 @@ class KernelLinks implements IKernelLinks {
         this._links.delete(panel);
         made.dispose();
       });
+      const watch = () => this._watchKernel(panel.sessionContext.session?.kernel ?? null);
+      panel.sessionContext.kernelChanged.connect(watch);
+      void panel.sessionContext.ready.then(watch);
+      watch();
     }
     return link;
   }
 
+  /** Register the comm target on a kernel once (the registry outlives its restarts). */
+  private _watchKernel(kernel: Kernel.IKernelConnection | null): void {
+    if (!kernel || kernel.isDisposed || this._kernels.has(kernel)) {
+      return;
+    }
+    this._kernels.add(kernel);
+    kernel.registerCommTarget(COMM_TARGET, (comm, msg) => {
+      for (const [panel, link] of this._links) {
+        if (panel.sessionContext.session?.kernel === kernel && link.adopt(comm, msg.content.data)) {
+          return;
+        }
+      }
+      comm.close(); // every notebook on this kernel has a comm already
+    });
+  }
+
   private _links = new Map<NotebookPanel, KernelLink>();
+  private _kernels = new WeakSet<Kernel.IKernelConnection>();
   private _changed = new Signal<IKernelLinks, KernelLink | null>(this);
 }
 

@@ -1,7 +1,10 @@
 """The kernel end of the JupyterLab extension: a comm target that pushes lineage and schema.
 
 ``%load_ext sqlweave`` registers the ``sqlweave.lab`` comm target when it runs in a kernel
-(plain IPython has no comms and skips it). The Lab panel opens a comm to it; after every
+(plain IPython has no comms and skips it), and opens one comm to the frontend itself: a
+comm_open from the frontend is a shell message and would wait behind every cell of a "Run
+All", while one from the kernel goes out on IOPub and the panel adopts it at once. The
+panel also opens comms itself (sqlweave loaded before the panel, restarts); after every
 cell the bridge sends the notebook's lineage graph and the session's tables, but only what
 changed since the last send, so the panel updates as soon as a cell finishes and never
 has to poll a busy kernel.
@@ -52,6 +55,27 @@ class LabBridge:
         data = (open_msg.get("content") or {}).get("data") or {}
         with contextlib.suppress(errors.UsageError):
             peer.scope = parse_request(data)
+        self._adopt(peer)
+
+    def open_from_kernel(self) -> None:
+        """Open a comm to the frontend now, unless a panel is connected already.
+
+        A frontend without the extension has no such target and closes it; then it is
+        forgotten like any closed comm.
+        """
+        if self.peers:
+            return
+        try:
+            import comm as comm_package
+
+            comm = comm_package.create_comm(target_name=COMM_TARGET, data={})
+        except Exception:  # no frontend to talk to: the panel connects itself later
+            log.debug("sqlweave lab: opening the comm from the kernel failed", exc_info=True)
+            return
+        self._adopt(_Peer(comm))
+
+    def _adopt(self, peer: _Peer) -> None:
+        comm = peer.comm
         self.peers[comm.comm_id] = peer
         comm.on_msg(lambda msg: self._on_msg(peer, msg))
         comm.on_close(lambda msg: self.peers.pop(comm.comm_id, None))
@@ -141,4 +165,5 @@ def setup_lab(shell: Any, session: Any, lineage: Any) -> LabBridge | None:
     bridge = LabBridge(shell, session, lineage)
     manager.register_target(COMM_TARGET, bridge.open)
     shell.events.register("post_run_cell", bridge.post_run_cell)
+    bridge.open_from_kernel()
     return bridge

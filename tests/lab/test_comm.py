@@ -115,3 +115,30 @@ def test_plain_ipython_loads_without_a_comm_target():
     finally:
         shell.run_line_magic("unload_ext", "sqlweave")
         shell.config.pop("SqlWeave", None)
+
+
+def test_kernel_opens_one_comm_itself_at_load_ext(kernel):
+    """The kernel opens the comm on IOPub at ``%load_ext``, so a panel connects during a
+    Run All instead of after it; it opens one, not one per cell or per load."""
+    kc = kernel
+    msg_id = kc.execute("%load_ext sqlweave")
+    msgs = _until(kc, _idle_after(msg_id))
+    opens = [
+        m["content"]
+        for m in msgs
+        if m["msg_type"] == "comm_open" and m["content"]["target_name"] == COMM_TARGET
+    ]
+    assert len(opens) == 1
+    comm_id = opens[0]["comm_id"]
+    (graph,) = _comm_data(msgs, comm_id, "graph")  # pushed right after opening
+    assert graph["datasets"] == []
+
+    msg_id = kc.execute("%%sql\nCREATE TABLE trips AS SELECT 1 AS id")
+    msgs = _until(kc, _idle_after(msg_id))
+    assert [m for m in msgs if m["msg_type"] == "comm_open"] == []
+    (graph,) = _comm_data(msgs, comm_id, "graph")  # the kernel-opened comm is a peer
+    assert [d["name"] for d in graph["datasets"]] == ["trips"]
+
+    msg_id = kc.execute("%load_ext sqlweave")  # loaded already: nothing reopens
+    msgs = _until(kc, _idle_after(msg_id))
+    assert [m for m in msgs if m["msg_type"] == "comm_open"] == []
