@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from jupyter_client.manager import start_new_kernel
@@ -38,17 +39,23 @@ def native_threads_quiet(pid: int) -> bool:
     return native_cpu_ticks(pid) - before <= QUIET_TICKS
 
 
+def interrupt_while_running(km: Any, kc: Any, sql: str) -> dict:
+    """Run ``%sql sql`` in a kernel with sqlweave loaded, interrupt it once DataFusion's
+    threads have worked a quarter second on it, and return the cell's reply content."""
+    kc.execute_interactive("%load_ext sqlweave\n%sql SELECT 1", timeout=120)
+    pid = km.provisioner.pid
+    before = native_cpu_ticks(pid)
+    msg_id = kc.execute(f"%sql {sql}")
+    wait_for(lambda: native_cpu_ticks(pid) - before > 25, 120, "the query to run")
+    km.interrupt_kernel()
+    return reply_to(kc, msg_id, 120)["content"]
+
+
 def test_interrupt_stops_an_embedded_hash_join_build_and_the_kernel_lives() -> None:
     km, kc = start_new_kernel(kernel_name="python3")
     try:
-        kc.execute_interactive("%load_ext sqlweave\n%sql SELECT 1", timeout=120)
+        reply = interrupt_while_running(km, kc, HASH_JOIN_BUILD)
         pid = km.provisioner.pid
-        before = native_cpu_ticks(pid)
-        msg_id = kc.execute(f"%sql {HASH_JOIN_BUILD}")
-        # the join is under way once DataFusion's threads have worked a quarter second
-        wait_for(lambda: native_cpu_ticks(pid) - before > 25, 120, "the join to run")
-        km.interrupt_kernel()
-        reply = reply_to(kc, msg_id, 120)["content"]
         assert reply["status"] == "error"
         assert (reply["ename"], reply["evalue"]) == ("QueryCancelled", "query cancelled")
         assert km.is_alive()
@@ -75,13 +82,7 @@ def test_the_next_query_answers_while_a_cancelled_nested_loop_join_winds_down() 
     waiting minutes for them."""
     km, kc = start_new_kernel(kernel_name="python3")
     try:
-        kc.execute_interactive("%load_ext sqlweave\n%sql SELECT 1", timeout=120)
-        pid = km.provisioner.pid
-        before = native_cpu_ticks(pid)
-        msg_id = kc.execute(f"%sql {NESTED_LOOP_JOIN}")
-        wait_for(lambda: native_cpu_ticks(pid) - before > 25, 120, "the join to run")
-        km.interrupt_kernel()
-        reply = reply_to(kc, msg_id, 120)["content"]
+        reply = interrupt_while_running(km, kc, NESTED_LOOP_JOIN)
         assert (reply["ename"], reply["evalue"]) == ("QueryCancelled", "query cancelled")
         seven = answer(kc, "_r = %sql SELECT 7 AS seven", "_r.to_arrow().to_pylist()")
         assert seven == "[{'seven': 7}]"
