@@ -16,6 +16,10 @@ from xml.sax.saxutils import quoteattr
 import pyarrow as pa
 
 MAX_CELL_CHARS = 200
+#: longest column name shown in a header; an unaliased expression can run to hundreds
+MAX_HEADER_CHARS = 48
+#: bytes of a binary value shown as hex before the rest is left out
+MAX_BINARY_BYTES = 32
 _SPACING = re.compile(r"\s\s|\n|^\s|\s$")
 # Inline styles only, each from JupyterLab's sanitizer allowlist: an untrusted notebook
 # (any notebook executed headless and reopened) renders text/html through that sanitizer,
@@ -63,10 +67,58 @@ def type_name(t: pa.DataType) -> str:
 NULL = "NULL"
 
 
+def short_name(name: str, limit: int = MAX_HEADER_CHARS) -> str:
+    """``name`` cut in the middle to ``limit`` characters, keeping its start and its end
+    (an expression's shape shows at both).
+
+    >>> short_name("count(a > b AND c < d)", 15)
+    'count(a >… < d)'
+    """
+    if len(name) <= limit:
+        return name
+    head = (limit - 1) * 2 // 3
+    tail = limit - 1 - head
+    return f"{name[:head]}…{name[-tail:]}" if tail else f"{name[:head]}…"
+
+
+def binary_hex(value: bytes, limit: int = MAX_BINARY_BYTES) -> str:
+    r"""A binary value as hex with a ``\x`` prefix, as PostgreSQL prints ``bytea``; only the
+    first ``limit`` bytes are shown, then how many there are.
+
+    >>> binary_hex(bytes([1, 2, 255]))
+    '\\x0102ff'
+    >>> binary_hex(bytes(40), 2)
+    '\\x0000… (40 bytes)'
+    """
+    if len(value) <= limit:
+        return "\\x" + value.hex()
+    return f"\\x{value[:limit].hex()}… ({len(value):,} bytes)"
+
+
+def _shown(value: Any) -> str:
+    """A value as display text: binary as hex, also inside lists, maps and structs, whose
+    other members read as Python's ``repr`` (as ``str`` of a list would show them)."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return binary_hex(bytes(value))
+    if isinstance(value, list):
+        return "[" + ", ".join(_member(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k!r}: {_member(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, tuple):  # a map's (key, value) pairs
+        return "(" + ", ".join(_member(v) for v in value) + ")"
+    return str(value)
+
+
+def _member(value: Any) -> str:
+    if isinstance(value, (bytes, bytearray, memoryview, list, dict, tuple)):
+        return _shown(value)
+    return repr(value)
+
+
 def _cell(value: Any, whole: bool = False) -> str | None:
     if value is None:
         return None
-    text = str(value)
+    text = _shown(value)
     if not whole and len(text) > MAX_CELL_CHARS:
         text = text[: MAX_CELL_CHARS - 1] + "…"
     return text
@@ -160,8 +212,11 @@ def _html(shown: Shown) -> str:
     if table.num_columns:
         out.append(f'<table style="{_TABLE_STYLE}"><thead><tr>')
         for field in table.schema:
+            name = short_name(field.name)
+            # the whole name in a tooltip when the header shows only part of it
+            title = f" title={quoteattr(field.name)}" if name != field.name else ""
             out.append(
-                f'<th style="{_TH_STYLE}">{html.escape(field.name)}'
+                f'<th style="{_TH_STYLE}"{title}>{html.escape(name)}'
                 f'<small style="{_TYPE_STYLE}">{html.escape(type_name(field.type))}</small></th>'
             )
         out.append("</tr></thead><tbody>")
@@ -213,7 +268,7 @@ def _table_text(shown: Shown) -> str:
         lines.append(shown.display.message)
         return "\n".join(lines)
     if table.num_columns:
-        header = [f.name for f in table.schema]
+        header = [short_name(f.name) for f in table.schema]
         types = [type_name(f.type) for f in table.schema]
         rows = [[NULL if v is None else v for v in r] for r in shown.rows]
         widths = [

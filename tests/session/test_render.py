@@ -1,3 +1,5 @@
+import re
+
 import pyarrow as pa
 
 import sqlweave
@@ -53,3 +55,55 @@ def test_ipython_gets_both_renderings_in_one_bundle():
     assert data["text/html"] == r._repr_html_()
     assert data["text/plain"] == repr(r)
     assert "NULL" in data["text/plain"] and 'class="null"' in data["text/html"]
+
+
+LONG = (
+    "count(flights.dep_delay > weather.temp AND flights.arr_delay > weather.dewp"
+    " AND flights.origin = weather.origin)"
+)
+
+
+def test_long_unaliased_headers_are_cut_in_the_middle_with_the_whole_name_as_tooltip():
+    r = sqlweave.Session().sql(
+        "SELECT count(a > b AND a > c AND a > b + c AND a > b * c AND a > b - c AND a > b / c)"
+        " FROM (VALUES (1, 2, 3)) AS t(a, b, c)"
+    )
+    name = r.table.schema.names[0]
+    assert len(name) > 100
+    html = r._repr_html_()
+    shown = render.short_name(name)
+    assert len(shown) == render.MAX_HEADER_CHARS and "…" in shown
+    assert f'title="{name.replace(">", "&gt;")}">{shown.replace(">", "&gt;")}<small' in html
+    assert html.count(name.replace(">", "&gt;")) == 1  # only in the tooltip
+    assert repr(r).splitlines()[0].strip() == shown
+    assert r.to_pandas().columns[0] == name  # the data keeps the whole name
+
+
+def test_short_headers_get_no_tooltip():
+    html = render.to_html(pa.table({"carrier": ["AA"]}), render.Display(limit=5))
+    assert "title=" not in html
+
+
+def test_binary_values_render_as_hex_never_as_python_bytes():
+    t = pa.table(
+        {
+            "b": pa.array([b"\x01\x02\xff", bytes(range(40)), None], pa.binary()),
+            "l": pa.array([[b"\x00"], [], None], pa.list_(pa.large_binary())),
+        }
+    )
+    text = render.to_text(t, render.Display(limit=5))
+    assert [re.split(r"\s{2,}", line.strip()) for line in text.splitlines()[3:6]] == [
+        ["\\x0102ff", "[\\x00]"],
+        ["\\x000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f… (40 bytes)", "[]"],
+        ["NULL", "NULL"],
+    ]
+    html = render.to_html(t, render.Display(limit=5))
+    assert "<td>\\x0102ff</td>" in html and "<td>[\\x00]</td>" in html
+    assert "b&#x27;" not in html and "b'" not in text
+
+
+def test_binary_from_the_engines_renders_as_hex():
+    for engine in ("local", "duckdb"):
+        sql = "SELECT X'CAFE' AS b" if engine == "local" else "SELECT '\\xCA\\xFE'::BLOB AS b"
+        r = sqlweave.Session(engine).sql(sql)
+        assert repr(r).splitlines()[3].strip() == "\\xcafe", engine
