@@ -12,11 +12,14 @@ import re
 from collections.abc import Iterable
 
 from ..errors import ExecutionError, ParseError, PlanError, Position, SqlError
+from . import syntax_hints
 
 _LINE_COL = re.compile(r"at Line: (\d+), Column: (\d+)")
 _DF_TABLE = re.compile(r"table '([^']+)' not found")
 _DF_FIELD = re.compile(r"No field named ([^\s]+?)\.?(?:\s|$)")
 _DF_VALID = re.compile(r"Valid fields are (.+?)\.?$", re.S)
+_DF_NOT_BOOLEAN = re.compile(r"non-boolean predicate '(.+)' returning (\w+)")
+_QUALIFIER = re.compile(r"\b[A-Za-z_]\w*\.(?=[A-Za-z_\"])")
 _DF_PREFIXES = (
     "SQL error: ",
     "Error during planning: ",
@@ -98,9 +101,52 @@ def from_datafusion(exc: BaseException, sql: str, tables: Iterable[str] = ()) ->
         position = locate(sql, name)
         hint = did_you_mean(name.split(".")[-1], fields, folds_case=True)
     first = text.strip().splitlines()[0] if text.strip() else str(exc)
+    if m := _DF_NOT_BOOLEAN.search(first):
+        first, position, hint = _not_boolean(sql, m.group(1), m.group(2))
     if kind is ParseError and first.endswith("found: EOF"):
         position = Position.from_offset(sql, len(sql.rstrip()))
+    if kind is ParseError:
+        return _parse_error(first.strip(), sql, position, hint, "datafusion", "postgres")
     return kind(first.strip(), sql=sql, position=position, hint=hint, engine="datafusion")
+
+
+def _not_boolean(sql: str, predicate: str, type_name: str) -> tuple[str, Position | None, str]:
+    """DataFusion's "non-boolean predicate 'count(Int64(1)) AS count(*)' returning Int64"
+    as the user wrote it: which clause, which condition, where."""
+    written = predicate.rsplit(" AS ", 1)[-1]
+    found = syntax_hints.condition_clause(sql, written)
+    if found is None:  # the columns as DataFusion qualified them: sum(flights.dep_delay)
+        written = _QUALIFIER.sub("", written)
+        found = syntax_hints.condition_clause(sql, written)
+    if found is None:
+        return (
+            f"a condition ({written}) is {type_name}, not true or false",
+            None,
+            "A condition compares something: >, =, IS NULL, LIKE…",
+        )
+    return (
+        f"the {found[0]} condition {written} is {type_name}, not true or false",
+        Position.from_offset(sql, found[1]),
+        f"Compare it with something, e.g. {written} > 1.",
+    )
+
+
+def _parse_error(
+    message: str,
+    sql: str,
+    position: Position | None,
+    hint: str | None,
+    engine: str,
+    dialect: str,
+) -> ParseError:
+    """A ``ParseError`` in the engine's words, or in plainer ones with the caret on the
+    mistake itself when :mod:`syntax_hints` recognises it."""
+    if position is not None:
+        found = syntax_hints.diagnose(sql, position.to_offset(sql), dialect)
+        if found is not None:
+            message, hint = found.message, found.hint or hint
+            position = Position.from_offset(sql, found.offset)
+    return ParseError(message, sql=sql, position=position, hint=hint, engine=engine)
 
 
 _DUCK_NEAR = re.compile(r'at or near "([^"]+)"')
@@ -127,4 +173,6 @@ def from_duckdb(exc: BaseException, sql: str) -> SqlError:
         position = Position.from_offset(sql, len(sql.rstrip()))
     hint_m = _DUCK_HINT.search(body)
     hint = hint_m.group(1) if hint_m else None
+    if kind is ParseError:
+        return _parse_error(first.strip(), sql, position, hint, "duckdb", "duckdb")
     return kind(first.strip(), sql=sql, position=position, hint=hint, engine="duckdb")

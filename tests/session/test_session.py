@@ -126,10 +126,10 @@ def test_conversions(engine):
 @pytest.mark.parametrize(
     ("engine", "sql", "kind", "position", "hint"),
     [
-        ("local", "SELECT 1;\nSELEC 2", ParseError, Position(2, 1), None),
+        ("local", "SELECT 1;\nSELEC 2", ParseError, Position(2, 1), "Did you mean SELECT?"),
         ("local", "SELECT *\nFROM ordrs", PlanError, Position(2, 6), "Did you mean orders?"),
         ("local", "SELECT amout FROM orders", PlanError, Position(1, 8), "Did you mean amount?"),
-        ("duckdb", "SELECT 1;\nSELEC 2", ParseError, Position(2, 1), None),
+        ("duckdb", "SELECT 1;\nSELEC 2", ParseError, Position(2, 1), "Did you mean SELECT?"),
         ("duckdb", "SELECT *\nFROM ordrs", PlanError, Position(2, 6), 'Did you mean "orders"?'),
     ],
 )
