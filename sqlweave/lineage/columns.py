@@ -26,6 +26,7 @@ from sqlglot.optimizer.scope import Scope, build_scope
 
 from .model import ColumnRef, TransformSubtype
 from .names import Catalog, Namer
+from .pivots import NewColumn, PivotShape, pivot_of, shape
 
 STAR = "*"
 
@@ -111,6 +112,9 @@ class ColumnResolver:
         self._indirect: dict[int, set[tuple[ColumnRef, TransformSubtype]]] = {}
         self._sources: dict[int, dict[str, exp.Table | Scope]] = {}
         self._children: dict[int, dict[int, Scope]] = {}
+        self._pivots: dict[int, PivotShape | None] = {}
+        self._pivot_nodes: dict[int, exp.Pivot] = {}
+        self._using_cache: dict[int, set[str]] = {}
 
     def query(self, query: exp.Expression) -> QueryColumns | None:
         """Column lineage of ``query`` (a SELECT, set operation, ...), None if not a query."""
@@ -206,18 +210,29 @@ class ColumnResolver:
             chosen = [sources.get(name.lower()) for name in scope.selected_sources]
         outputs: list[tuple[str, Flow]] = []
         for source in chosen:
-            if source is None:
-                continue
-            if isinstance(source, Scope):
-                outputs.extend(self._scope_outputs(source))
-                continue
+            if source is not None:
+                outputs.extend(self._source_star(source))
+        return outputs
+
+    def _source_star(self, source: exp.Table | Scope) -> list[tuple[str, Flow]]:
+        """Every column of one FROM item, in order (through its PIVOT/UNPIVOT, if any)."""
+        if isinstance(source, Scope):
+            outputs = list(self._scope_outputs(source))
+        else:
             dataset = self._dataset_of(source)
             if dataset is None:
-                continue
-            columns = self._catalog.columns(dataset)
-            for column in columns or (STAR,):
-                outputs.append((column, Flow({ColumnRef(dataset, column): _IDENTITY})))
-        return outputs
+                return []
+            columns = self._catalog.columns(dataset) or (STAR,)
+            outputs = [(c, Flow({ColumnRef(dataset, c): _IDENTITY})) for c in columns]
+        pivot = self._pivot_shape(source)
+        if pivot is None:
+            return outputs
+        kept = [(name, flow) for name, flow in outputs if name not in pivot.consumed]
+        pivoted = kept + [(c.name, self._made(source, c)) for c in pivot.made]
+        if pivot.renamed and STAR not in (name for name, _ in kept):
+            names = pivot.renamed  # ``PIVOT (...) AS p (id, jan, feb)``: by position
+            pivoted = [(names[i] if i < len(names) else n, f) for i, (n, f) in enumerate(pivoted)]
+        return pivoted
 
     def _udtf_outputs(self, scope: Scope) -> list[tuple[str, Flow]]:
         """UNNEST / LATERAL / table functions: every output depends on every input column."""
@@ -472,6 +487,13 @@ class ColumnResolver:
             return None
         if len(sources) == 1:
             return self._from_source(sources[0], name)
+        if name in self._using_names(scope):
+            # ``a JOIN b USING (k)``: k is COALESCE(a.k, b.k), a value of both sides
+            flow = Flow()
+            for source in sources:
+                if self._knows(source, name) is not False:
+                    flow.merge(self._from_source(source, name))
+            return flow
         known = [self._knows(s, name) for s in sources]
         owners = [s for s, k in zip(sources, known) if k is True]
         if owners:
@@ -487,8 +509,29 @@ class ColumnResolver:
                 flow.add_direct(ColumnRef(ref.dataset, ref.column, unresolved=True), subtype)
         return flow
 
+    def _using_names(self, scope: Scope) -> set[str]:
+        """Columns named in ``JOIN ... USING (...)`` clauses of ``scope``."""
+        key = id(scope)
+        found = self._using_cache.get(key)
+        if found is None:
+            found = {
+                self._namer.identifier(name)
+                for join in scope.expression.args.get("joins") or ()
+                for name in join.args.get("using") or ()
+            }
+            self._using_cache[key] = found
+        return found
+
     def _knows(self, source: exp.Table | Scope, name: str) -> bool | None:
         """Whether ``source`` has column ``name``: True, False, or None when unknown."""
+        pivot = self._pivot_shape(source)
+        if pivot is not None:
+            if pivot.renamed:
+                return name in pivot.renamed
+            if pivot.made_column(name) is not None:
+                return True
+            if name in pivot.consumed:
+                return False
         if isinstance(source, Scope):
             names = [n for n, _ in self._scope_outputs(source)]
             if name in names:
@@ -501,6 +544,28 @@ class ColumnResolver:
         return name in columns
 
     def _from_source(self, source: exp.Table | Scope, name: str) -> Flow:
+        pivot = self._pivot_shape(source)
+        if pivot is None:
+            return self._unpivoted(source, name)
+        if pivot.renamed:
+            outputs = self._source_star(source)
+            return next((flow for output, flow in outputs if output == name), _EMPTY)
+        made = pivot.made_column(name)
+        if made is not None:
+            return self._made(source, made)
+        return _EMPTY if name in pivot.consumed else self._unpivoted(source, name)
+
+    def _made(self, source: exp.Table | Scope, made: NewColumn) -> Flow:
+        """Flow of a column a PIVOT/UNPIVOT makes from its input's columns."""
+        flow = Flow()
+        for column in made.direct:
+            flow.merge(self._unpivoted(source, column), made.subtype)
+        for column in made.filters:
+            flow.indirect |= self._unpivoted(source, column).as_indirect(TransformSubtype.FILTER)
+        return flow
+
+    def _unpivoted(self, source: exp.Table | Scope, name: str) -> Flow:
+        """Column ``name`` of a FROM item before any PIVOT applies."""
         if not isinstance(source, Scope):
             dataset = self._dataset_of(source)
             if dataset is None:
@@ -533,8 +598,21 @@ class ColumnResolver:
         found = self._sources.get(key)
         if found is None:
             found = {name.lower(): source for name, source in scope.sources.items()}
+            for node, source in scope.selected_sources.values():
+                pivot = pivot_of(node)  # the FROM item: a table, derived table or CTE name
+                if pivot is not None:
+                    self._pivot_nodes[id(source)] = pivot
+                    if pivot.alias:  # ``... PIVOT (...) AS p``: p.x
+                        found.setdefault(pivot.alias.lower(), source)
             self._sources[key] = found
         return found
+
+    def _pivot_shape(self, source: exp.Table | Scope) -> PivotShape | None:
+        key = id(source)
+        if key not in self._pivots:
+            pivot = self._pivot_nodes.get(key)
+            self._pivots[key] = shape(pivot, self._namer) if pivot is not None else None
+        return self._pivots[key]
 
     def _selected(self, scope: Scope) -> list[exp.Table | Scope]:
         """The sources in the FROM/JOIN clauses of ``scope``, in order (no unused CTEs)."""

@@ -23,7 +23,8 @@ from .model import StatementKind
 
 
 def query_statement(analyzer: StatementAnalyzer, statement: exp.Query) -> Facts:
-    into = statement.args.get("into")
+    holder = _into_holder(statement)
+    into = holder.args.get("into")
     if isinstance(into, exp.Into) and isinstance(into.this, exp.Table):
         target = analyzer.dataset(into.this)
         facts = Facts(
@@ -32,7 +33,7 @@ def query_statement(analyzer: StatementAnalyzer, statement: exp.Query) -> Facts:
         if target:
             facts.writes.add(target)
             query = statement.copy()
-            query.set("into", None)
+            _into_holder(query).set("into", None)
             facts.edges = analyzer.query_edges(query, target, define=True)
         return facts
     if (swapped := _swap_partitions(analyzer, statement)) is not None:
@@ -40,6 +41,14 @@ def query_statement(analyzer: StatementAnalyzer, statement: exp.Query) -> Facts:
     facts = Facts(StatementKind.SELECT, reads=analyzer.reads_of(statement))
     facts.edges = analyzer.query_edges(statement, RESULT)
     return facts
+
+
+def _into_holder(statement: exp.Expression) -> exp.Expression:
+    """``SELECT ... INTO t FROM a UNION SELECT ... FROM b``: the INTO sits on the first
+    branch of the set operation, yet the whole union fills ``t``."""
+    while isinstance(statement, exp.SetOperation) and not statement.args.get("into"):
+        statement = statement.this
+    return statement
 
 
 def _swap_partitions(analyzer: StatementAnalyzer, statement: exp.Query) -> Facts | None:
@@ -214,7 +223,44 @@ def delete(analyzer: StatementAnalyzer, statement: exp.Delete) -> Facts:
         skip.append(statement.this)
     facts = Facts(StatementKind.DELETE, reads=analyzer.reads_of(statement, skip))
     facts.writes = writes
+    facts.reads |= _filtered_targets(analyzer, statement, targets, writes)
     return facts
+
+
+def _filtered_targets(
+    analyzer: StatementAnalyzer,
+    statement: exp.Delete,
+    targets: list[exp.Expression],
+    writes: set[str],
+) -> set[str]:
+    """Targets whose own columns the WHERE or a join condition reads (``DELETE FROM t WHERE
+    t.d < 5`` reads ``t``): the condition resolved as a query over the same FROM items."""
+    conditions = [statement.args.get("where")]
+    conditions += [j.args.get("on") for j in statement.args.get("joins") or ()]
+    this = statement.this
+    if isinstance(this, exp.Table):
+        conditions += [j.args.get("on") for j in this.args.get("joins") or ()]
+    present = [c.this if isinstance(c, exp.Where) else c for c in conditions if c is not None]
+    if not present or not writes:
+        return set()
+    items = [_without_joins(t) for t in targets if isinstance(t, exp.Table)]
+    if isinstance(this, exp.Table) and all(
+        analyzer.dataset(t) != analyzer.dataset(this) for t in targets
+    ):
+        items.append(_without_joins(this))
+    items += [j.this.copy() for j in (this.args.get("joins") or []) if isinstance(this, exp.Table)]
+    items += [j.this.copy() for j in statement.args.get("joins") or ()]
+    items += [u.copy() for u in statement.args.get("using") or ()]
+    if not items:
+        return set()
+    condition = exp.and_(*(c.copy() for c in present))
+    select = exp.Select(expressions=[exp.alias_(condition, "_condition")]).from_(
+        items[0], copy=False
+    )
+    if items[1:]:
+        select.set("joins", [exp.Join(this=item) for item in items[1:]])
+    edges = analyzer.query_edges(with_ctes(statement, select), "<condition>")
+    return {e.source.dataset for e in edges} & writes
 
 
 def _is_top(table: exp.Expression) -> bool:
