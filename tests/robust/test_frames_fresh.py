@@ -30,6 +30,38 @@ def test_in_place_change_is_seen_on_every_engine(session: sqlweave.Session) -> N
     assert got.to_arrow().to_pylist() == [{"n": 1}]
 
 
+#: ways to change a DataFrame in place between two statements (same object each time)
+IN_PLACE = {
+    "loc-number": lambda df: df.loc.__setitem__((2, "a"), 9),
+    # writes straight into the column's buffer, past pandas' copy-on-write
+    "array-number": lambda df: df["a"].array.__setitem__(2, 9),
+    "array-str": lambda df: df["s"].array.__setitem__(2, "w"),
+    "array-object": lambda df: df["o"].array.__setitem__(2, "w"),
+    "column-replaced": lambda df: df.__setitem__("a", df["a"] + pd.Series([0, 0, 6])),
+    "row-added": lambda df: df.loc.__setitem__(3, [0, "w", "w"]),
+}
+
+
+@pytest.mark.parametrize("change", IN_PLACE.values(), ids=IN_PLACE.keys())
+def test_every_kind_of_in_place_change_is_seen(session: sqlweave.Session, change) -> None:
+    df = pd.DataFrame(
+        {"a": [1, 2, 3], "s": ["x", "y", "z"], "o": pd.Series(["x", "y", "z"], dtype=object)}
+    )
+    ns = {"df": df}
+
+    def answer() -> dict:
+        got = session.sql(
+            "SELECT sum(a) AS a, count(*) AS n FROM df WHERE s = 'w' OR o = 'w' OR a = 9",
+            namespace=ns,
+        )
+        return got.to_arrow().to_pylist()[0]
+
+    assert answer() == {"a": None, "n": 0}
+    assert answer() == {"a": None, "n": 0}  # twice: the cluster now uses its kept copy
+    change(df)
+    assert answer()["n"] == 1
+
+
 def test_frames_are_not_left_in_the_catalog(session: sqlweave.Session) -> None:
     ns = {"flights": pd.DataFrame({"dep_delay": [1.0]})}
     _total(session, ns)

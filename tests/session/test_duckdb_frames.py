@@ -1,5 +1,7 @@
-"""DuckDB registers a statement's notebook DataFrames with the statement itself (one wait
-for its thread instead of three): what a statement and the catalog see stays the same."""
+"""DuckDB reads a statement's notebook DataFrames as its own replacement scan reads Python
+variables (the statement runs in a frame whose only variables are those DataFrames): no
+catalog change around each statement, and every statement binds the frame afresh. What a
+statement and the catalog listing see stays what registering them showed."""
 
 from __future__ import annotations
 
@@ -103,3 +105,57 @@ def test_lineage_sees_a_frames_columns_without_asking_the_engine(monkeypatch) ->
         assert len(events[-1].catalog["dup"]) == 2
     finally:
         s.close()
+
+
+def test_frames_never_enter_duckdbs_catalog(engine) -> None:
+    engine.register_frame("f", pa.table({"x": [1]}))
+    views = engine.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal")
+    assert views.num_rows == 0
+    assert engine.tables() == ["f"] and engine.has_table("F")  # yet listed as a table
+
+
+def test_a_name_written_in_another_case_reads_the_frame() -> None:
+    import pandas as pd
+
+    s = sqlweave.Session("duckdb")
+    try:
+        ns = {"Flights": pd.DataFrame({"a": [1, 2]})}
+        # sqlweave registers an unquoted name lower-cased; DuckDB's scan looks it up as written
+        got = s.sql("SELECT sum(a) AS s FROM Flights", namespace=ns).to_arrow().to_pylist()
+        assert got == [{"s": 3}]
+        assert "flights" not in s.tables() and "Flights" not in s.tables()
+    finally:
+        s.close()
+
+
+def test_the_engine_reads_a_frame_by_any_case_of_its_name(engine) -> None:
+    engine.register_frame("flights", pa.table({"a": [1, 2]}))
+    got = engine.execute("SELECT sum(a) AS s FROM FLIGHTS")
+    assert got.to_pylist() == [{"s": 3}]
+    assert engine.execute("SELECT count(*) AS n FROM duckdb_views() WHERE NOT internal")[
+        "n"
+    ].to_pylist() == [0]  # registered for that one run only
+
+
+def test_frames_are_read_with_duckdbs_variable_scan_turned_off() -> None:
+    import pandas as pd
+
+    s = sqlweave.Session("duckdb")
+    try:
+        s.sql("SET python_enable_replacements = false")
+        df = pd.DataFrame({"a": [1, 2]})
+        got = s.sql("SELECT sum(a) AS s FROM df", namespace={"df": df}).to_arrow().to_pylist()
+        assert got == [{"s": 3}]
+        df.loc[0, "a"] = 10
+        got = s.sql("SELECT sum(a) AS s FROM df", namespace={"df": df}).to_arrow().to_pylist()
+        assert got == [{"s": 12}]
+        assert "df" not in s.tables()
+    finally:
+        s.close()
+
+
+@pytest.mark.parametrize("name", ["sql", "params", "self", "frames"])
+def test_the_engines_own_variables_are_not_tables(engine, name: str) -> None:
+    engine.register_frame("f", pa.table({"x": [1]}))
+    with pytest.raises(sqlweave.errors.PlanError, match=f"{name} does not exist"):
+        engine.execute(f"SELECT * FROM {name}")
