@@ -577,6 +577,10 @@ class ColumnResolver:
                 return flow
         stars = [flow for output, flow in outputs if output == STAR]
         result = Flow()
+        if not stars and source.is_udtf and len(outputs) == 1:
+            # ``UNNEST(e.items) AS item`` ... ``item.sku``: a field of the one element value
+            result.merge(outputs[0][1], _TRANSFORMATION)
+            return result
         for flow in stars:
             for ref, subtype in flow.direct.items():
                 column = name if ref.column == STAR else ref.column

@@ -393,3 +393,44 @@ def export(analyzer: StatementAnalyzer, statement: exp.Export) -> Facts:
         facts.writes.add(uri)
         facts.edges = analyzer.query_edges(query, uri)
     return facts
+
+
+#: T-SQL's names for a changed row's new and old values in an OUTPUT clause
+_CHANGED_ROWS = ("inserted", "deleted")
+
+
+def output_into(analyzer: StatementAnalyzer, statement: exp.Expression, facts: Facts) -> None:
+    """T-SQL ``OUTPUT inserted.id, deleted.v INTO audit (id, v)``: the changed rows of the
+    target (and, for MERGE, the source's columns) flow into ``audit``."""
+    returning = statement.args["returning"]
+    into = returning.args.get("into")
+    table = into.this if isinstance(into, exp.Schema) else into
+    if isinstance(table, exp.Identifier):
+        table = exp.Table(this=table.copy())
+    name = analyzer.dataset(table)
+    target_node = statement.this.this if isinstance(statement.this, exp.Schema) else statement.this
+    if name is None or not isinstance(target_node, exp.Table):
+        return
+    facts.writes.add(name)
+    facts.reads.discard(name)  # the INTO table is only written
+    rows = target_node.alias_or_name
+    projections = []
+    for expression in returning.expressions:
+        expression = expression.copy()
+        for column in list(expression.find_all(exp.Column)):
+            if column.name.startswith("$"):  # $action: which WHEN branch ran, no column
+                column = column.replace(exp.null())
+                if column is not None and column.parent is None:
+                    expression = column
+            elif column.table.lower() in _CHANGED_ROWS:
+                column.set("table", exp.to_identifier(rows))
+        projections.append(expression)
+    select = exp.Select(expressions=projections).from_(_without_joins(target_node), copy=False)
+    using = statement.args.get("using")
+    if isinstance(statement, exp.Merge) and isinstance(using, exp.Expression):
+        on = statement.args.get("on")
+        select.set("joins", [exp.Join(this=using.copy(), on=on.copy() if on else None)])
+    columns = target_columns(analyzer, into) if isinstance(into, exp.Schema) else None
+    edges = analyzer.query_edges(select, name, columns)
+    facts.edges |= edges
+    facts.reads |= {e.source.dataset for e in edges}

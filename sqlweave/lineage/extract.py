@@ -53,7 +53,7 @@ from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ParseError
 
 from ..errors import Position
-from . import tolerant
+from . import repairs, tolerant
 from .analysis import Facts, StatementAnalyzer
 from .model import ColumnEdge, Span, StatementKind, StatementLineage
 from .names import Catalog, Namer
@@ -151,10 +151,35 @@ def _statement(
         first = error.errors[0] if error.errors else {}
         message = first.get("description") or str(error)
         failed = _unparseable(sql, text, span, message, first.get("line"), first.get("col"))
-        return _resplit(sql, chunk, dialect, analyzer) or [_approximate(failed, analyzer)]
     except Exception as error:
         failed = _unparseable(sql, text, span, str(error) or type(error).__name__, None, None)
-        return _resplit(sql, chunk, dialect, analyzer) or [_approximate(failed, analyzer)]
+    else:
+        return _analyzed(parsed, text, span, analyzer)
+    return (
+        _repaired(text, span, dialect, analyzer)
+        or _resplit(sql, chunk, dialect, analyzer)
+        or [_approximate(failed, analyzer)]
+    )
+
+
+def _repaired(
+    text: str, span: Span, dialect: Dialect, analyzer: StatementAnalyzer
+) -> list[StatementLineage] | None:
+    """T-SQL the parser rejects but :mod:`.repairs` can rewrite (``+=``, ``OUTPUT INTO``)."""
+    fixed = repairs.repair(text, dialect)
+    if fixed is None:
+        return None
+    token = _PARSING.set(True)
+    try:
+        parsed = [s for s in dialect.parse(fixed.text) if s is not None]
+    except Exception:
+        return None
+    finally:
+        _PARSING.reset(token)
+    if len(parsed) != 1:
+        return None
+    if fixed.output is not None:
+        parsed[0].set("returning", fixed.output)
     return _analyzed(parsed, text, span, analyzer)
 
 

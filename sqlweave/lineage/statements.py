@@ -73,7 +73,10 @@ def analyze(analyzer: StatementAnalyzer, statement: exp.Expression) -> Facts:
     """Facts about one parsed statement; unknown statement types have kind NO_LINEAGE."""
     for node_type, handler in HANDLERS + _COMPOSITES:
         if isinstance(statement, node_type):
-            return handler(analyzer, statement)
+            facts = handler(analyzer, statement)
+            if isinstance(statement.args.get("returning"), exp.Returning):
+                dml.output_into(analyzer, statement, facts)
+            return facts
     # SET x = (SELECT ...), DECLARE ... DEFAULT (SELECT ...): no rows written, tables read
     reads = analyzer.reads_of(statement) if statement.find(exp.Query) else set()
     return Facts(StatementKind.NO_LINEAGE, reads=reads)

@@ -1,0 +1,84 @@
+"""T-SQL that sqlglot's parser rejects although its lineage is plain: repaired, then parsed.
+
+* ``SET v += 1`` (compound assignment) is read as ``SET v = v + 1``.
+* ``OUTPUT inserted.id, deleted.v INTO dbo.audit (id, v)`` on INSERT/UPDATE/DELETE/MERGE:
+  sqlglot takes only a bare name after INTO, and none on DELETE. The clause is blanked out
+  of the text (positions stay put), and given back as a ``Returning`` node for the statement
+  handlers (:func:`sqlweave.lineage.dml.output_into`).
+
+:func:`repair` returns None when nothing applies; :mod:`.extract` then tries its other
+rescues. The statement's text and span stay the original ones.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
+
+from .procedural import mask
+
+_I = re.IGNORECASE
+_COMPOUND = re.compile(r"(?P<target>[\w@#$.\[\]\"]+)\s*(?P<op>[-+*/%&|^])=(?!=)")
+_OUTPUT = re.compile(
+    r"\bOUTPUT\b(?P<list>.+?)\bINTO\s+(?P<name>[\w@#$.\[\]\"]+)\s*(?P<columns>\([^()]*\))?",
+    _I | re.DOTALL,
+)
+_DIALECTS = frozenset({"tsql", "fabric"})
+
+
+@dataclass(frozen=True)
+class Repaired:
+    """A parseable text for a statement, and the ``OUTPUT ... INTO`` it had, if any."""
+
+    text: str
+    output: exp.Returning | None = None
+
+
+def repair(text: str, dialect: Dialect) -> Repaired | None:
+    """A parseable rewrite of ``text`` (one statement), or None when no repair applies."""
+    if type(dialect).__name__.lower() not in _DIALECTS:
+        return None
+    masked = mask(text)
+    output = None
+    found = _OUTPUT.search(masked)
+    if found is not None:
+        output = _returning(text, found, dialect)
+        if output is not None:
+            blank = " " * (found.end() - found.start())
+            text = text[: found.start()] + blank + text[found.end() :]
+            masked = masked[: found.start()] + blank + masked[found.end() :]
+    compound = [m for m in _COMPOUND.finditer(masked) if _in_set_clause(masked, m.start())]
+    for m in reversed(compound):
+        target = text[m.start("target") : m.end("target")]
+        text = f"{text[: m.start()]}{target} = {target} {m['op']} {text[m.end() :]}"
+    if output is None and not compound:
+        return None
+    return Repaired(text, output)
+
+
+def _in_set_clause(masked: str, offset: int) -> bool:
+    before = masked[:offset]
+    return re.search(r"\bSET\b", before, _I) is not None
+
+
+def _returning(text: str, found: re.Match[str], dialect: Dialect) -> exp.Returning | None:
+    try:
+        select = sqlglot.parse_one(
+            f"SELECT {text[found.start('list') : found.end('list')]}", dialect=dialect
+        )
+        table = exp.to_table(found["name"], dialect=dialect)
+    except Exception:
+        return None
+    if not isinstance(select, exp.Select):
+        return None
+    into: exp.Expression = table
+    if found["columns"]:
+        names = [c.strip() for c in found["columns"][1:-1].split(",") if c.strip()]
+        into = exp.Schema(
+            this=table, expressions=[exp.to_identifier(n.strip('[]"')) for n in names]
+        )
+    return exp.Returning(expressions=select.expressions, into=into)
