@@ -55,6 +55,7 @@ FACETS = {
         "ErrorMessageRunFacet",
         "https://openlineage.io/spec/facets/1-0-1/ErrorMessageRunFacet.json",
     ),
+    "parent": ("ParentRunFacet", "https://openlineage.io/spec/facets/1-2-0/ParentRunFacet.json"),
 }
 
 _LIFECYCLE = {
@@ -71,6 +72,7 @@ class EventType(str, Enum):
     START = "START"
     COMPLETE = "COMPLETE"
     FAIL = "FAIL"
+    ABORT = "ABORT"  # stopped on purpose (a pipeline interrupted with Ctrl-C)
 
 
 def _facet(key: str, **fields: Any) -> dict[str, Any]:

@@ -3,8 +3,12 @@
 START when a notebook starts, COMPLETE or FAIL when it ends; inputs and outputs are the
 tables the plan read from its SQL, outputs carry the ``columnLineage`` facet, and every
 run names the pipeline run as its ``parent``. The pipeline itself is a job too (named
-after the project folder), with START and COMPLETE/FAIL events of its own. Events go to a JSONL file and, given a URL,
-are POSTed to a Marquez-compatible endpoint (``/api/v1/lineage``).
+after the project folder), with START and COMPLETE/FAIL events of its own. Events go to a
+JSONL file and, given a URL, are POSTed to a Marquez-compatible endpoint (``/api/v1/lineage``).
+
+Files a notebook reads are named as OpenLineage's naming conventions say
+(https://openlineage.io/docs/spec/naming): a local file has namespace ``file`` and its
+absolute path as name; ``s3://bucket/key`` has namespace ``s3://bucket`` and name ``key``.
 """
 
 from __future__ import annotations
@@ -34,19 +38,42 @@ from .journal import (
     NotebookStarted,
     NotebookSucceeded,
     RunFinished,
+    RunResumed,
     RunStarted,
     RunStatus,
 )
 from .plan import Plan
 
 JOB_NAMESPACE = "sqlweave-pipeline"
-FILE_NAMESPACE = "file://"  # files a notebook reads, named by their absolute path
+FILE_NAMESPACE = "file"  # local files, named by their absolute path
 MARQUEZ_PATH = "/api/v1/lineage"
-_PARENT_FACET = "https://openlineage.io/spec/facets/1-0-1/ParentRunFacet.json#/$defs/ParentRunFacet"
+INTEGRATION = "SQLWEAVE"
 _POST_TIMEOUT = 10.0
+# object stores name a dataset by its key, without the leading slash
+_BUCKET_SCHEMES = ("s3", "s3a", "s3n", "gs", "gcs", "abfs", "abfss", "wasbs")
 
 
-def run_uuid(run_id: str, notebook: str = "", attempt: int = 0) -> str:
+def file_dataset(name: str, folder: Path | None = None) -> dict[str, str]:
+    """The OpenLineage dataset of a file a notebook reads (``name`` as its SQL wrote it).
+
+    >>> file_dataset("data/x.csv", Path("/p/nb"))
+    {'namespace': 'file', 'name': '/p/nb/data/x.csv'}
+    >>> file_dataset("s3://bucket/raw/x.parquet"), file_dataset("file:///tmp/y.csv")
+    ({'namespace': 's3://bucket', 'name': 'raw/x.parquet'}, {'namespace': 'file', 'name': '/tmp/y.csv'})
+    """
+    parts = urlsplit(name)
+    if parts.scheme and parts.scheme != "file" and "://" in name:
+        path = parts.path.lstrip("/") if parts.scheme in _BUCKET_SCHEMES else parts.path or "/"
+        return {"namespace": f"{parts.scheme}://{parts.netloc}", "name": path}
+    if parts.scheme == "file" and parts.netloc not in ("", "localhost"):
+        return {"namespace": f"file://{parts.netloc}", "name": parts.path}
+    path = Path(parts.path if parts.scheme == "file" else name).expanduser()
+    if not path.is_absolute():
+        path = (folder or Path.cwd()) / path
+    return {"namespace": FILE_NAMESPACE, "name": path.resolve().as_posix()}
+
+
+def run_uuid(run_id: str, notebook: str = "", attempt: int | str = 0) -> str:
     """A stable UUID for a pipeline run, or for one attempt of a notebook in it."""
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"sqlweave:{run_id}:{notebook}:{attempt}"))
 
@@ -78,6 +105,7 @@ class OpenLineageEmitter:
         self.ns = dataset_namespace(engine)
         self.errors: list[str] = []
         self.pipeline_job = plan.root.name if plan.root is not None else "pipeline"
+        self._resumed = ""  # when this process resumed the run: its attempts are new runs
         self._lock = threading.Lock()
 
     def __call__(self, event: Event) -> None:
@@ -104,6 +132,9 @@ class OpenLineageEmitter:
 
     def convert(self, event: Event) -> dict[str, Any] | None:
         """The OpenLineage event for a journal event, or None for events without one."""
+        if isinstance(event, RunResumed):
+            self._resumed = event.at  # the attempts from now on are new runs
+            return None
         if isinstance(event, (RunStarted, RunFinished)):
             return self._pipeline_event(event)
         if isinstance(event, NotebookStarted):
@@ -117,63 +148,60 @@ class OpenLineageEmitter:
         key = event.notebook
         deps = self.plan.notebooks.get(key)
         run_facets: dict[str, Any] = {
-            "parent": {
-                "_producer": PRODUCER,
-                "_schemaURL": _PARENT_FACET,
-                "run": {"runId": run_uuid(event.run_id)},
-                "job": {"namespace": JOB_NAMESPACE, "name": self.pipeline_job},
-            }
+            "parent": facet(
+                "parent",
+                run={"runId": run_uuid(event.run_id)},
+                job={"namespace": JOB_NAMESPACE, "name": self.pipeline_job},
+            )
         }
         if isinstance(event, NotebookFailed):
             run_facets["errorMessage"] = facet(
                 "errorMessage", message=event.error or "failed", programmingLanguage="SQL"
             )
-        out: dict[str, Any] = {
-            "eventType": kind.value,
-            "eventTime": event.at,
-            "producer": PRODUCER,
-            "schemaURL": f"{SPEC_URL}#/$defs/RunEvent",
-            "run": {"runId": run_uuid(event.run_id, key, event.attempt), "facets": run_facets},
-            "job": {"namespace": JOB_NAMESPACE, "name": key},
-            "inputs": [],
-            "outputs": [],
-        }
+        attempt = f"{event.attempt}{'@' + self._resumed if self._resumed else ''}"
+        out = self._event(kind, event.at, run_uuid(event.run_id, key, attempt), key, "TASK")
+        out["run"]["facets"] = run_facets
         if deps is not None:
             out["inputs"] = [{"namespace": self.ns, "name": t} for t in sorted(deps.reads)] + [
-                {"namespace": FILE_NAMESPACE, "name": f} for f in self._files(key, deps.files)
+                self._file(key, f) for f in sorted(deps.files)
             ]
             out["outputs"] = self._outputs(deps.writes, deps.column_edges)
         return out
 
-    def _files(self, key: str, files: frozenset[str]) -> list[str]:
-        """Absolute paths of the files notebook ``key`` reads (as written if not local)."""
-        if self.plan.root is None:
-            return sorted(files)
-        folder = self.plan.path(key).parent
-        out = set()
-        for name in files:
-            if "://" in name and not name.startswith("file://"):
-                out.add(name)  # s3://, https://: already a URI
-                continue
-            path = Path(name.removeprefix("file://")).expanduser()
-            out.add((path if path.is_absolute() else folder / path).resolve().as_posix())
-        return sorted(out)
+    def _file(self, key: str, name: str) -> dict[str, str]:
+        """The dataset of a file notebook ``key`` reads (relative to the notebook's folder)."""
+        folder = self.plan.path(key).parent if self.plan.root is not None else None
+        return file_dataset(name, folder)
+
+    def _event(
+        self, kind: EventType, at: str, run_id: str, job: str, job_type: str
+    ) -> dict[str, Any]:
+        """A RunEvent with the fields the spec requires (and no inputs or outputs yet)."""
+        return {
+            "eventType": kind.value,
+            "eventTime": at,
+            "producer": PRODUCER,
+            "schemaURL": f"{SPEC_URL}#/$defs/RunEvent",
+            "run": {"runId": run_id, "facets": {}},
+            "job": {
+                "namespace": JOB_NAMESPACE,
+                "name": job,
+                "facets": {
+                    "jobType": facet(
+                        "jobType", processingType="BATCH", integration=INTEGRATION, jobType=job_type
+                    )
+                },
+            },
+            "inputs": [],
+            "outputs": [],
+        }
 
     def _pipeline_event(self, event: RunStarted | RunFinished) -> dict[str, Any]:
         if isinstance(event, RunStarted):
             kind = EventType.START
         else:
             kind = EventType.COMPLETE if event.status is RunStatus.SUCCEEDED else EventType.FAIL
-        return {
-            "eventType": kind.value,
-            "eventTime": event.at,
-            "producer": PRODUCER,
-            "schemaURL": f"{SPEC_URL}#/$defs/RunEvent",
-            "run": {"runId": run_uuid(event.run_id), "facets": {}},
-            "job": {"namespace": JOB_NAMESPACE, "name": self.pipeline_job},
-            "inputs": [],
-            "outputs": [],
-        }
+        return self._event(kind, event.at, run_uuid(event.run_id), self.pipeline_job, "DAG")
 
     def _outputs(self, writes: frozenset[str], edges: tuple[ColumnEdge, ...]) -> list[dict]:
         by_target: dict[str, list[ColumnEdge]] = defaultdict(list)

@@ -17,6 +17,7 @@ from sqlweave.pipeline.journal import (
     NotebookStatus,
     NotebookSucceeded,
     RunFinished,
+    RunResumed,
     RunStarted,
     RunStatus,
 )
@@ -33,16 +34,28 @@ REGISTRY = Registry().with_resources((s["$id"], Resource.from_contents(s)) for s
 BY_ID = {s["$id"]: s for s in _ALL}
 
 
+CHECKER = jsonschema.Draft202012Validator.FORMAT_CHECKER  # runId must be a UUID, times dates
+
+
 def validate(event: dict) -> None:
-    """The core spec, then every facet we vendored a schema for."""
-    jsonschema.Draft202012Validator(BY_ID[ol.SPEC_URL], registry=REGISTRY).validate(event)
-    facets = list(event["run"]["facets"].items())
+    """The core spec (formats checked), then every facet against its own schema: a facet we
+    have no schema for fails."""
+    spec = BY_ID[ol.SPEC_URL]
+    jsonschema.Draft202012Validator(spec, registry=REGISTRY, format_checker=CHECKER).validate(event)
+    facets = [*event["run"].get("facets", {}).items(), *event["job"].get("facets", {}).items()]
     for ds in event["inputs"] + event["outputs"]:
         facets += ds.get("facets", {}).items()
     for key, facet in facets:
-        if key in ol.FACETS:
-            schema = BY_ID[ol.FACETS[key][1]]
-            jsonschema.Draft202012Validator(schema, registry=REGISTRY).validate({key: facet})
+        name, schema_id = ol.FACETS[key]
+        assert facet["_schemaURL"] == f"{schema_id}#/$defs/{name}"
+        schema = BY_ID[schema_id]
+        validator = jsonschema.Draft202012Validator(
+            schema, registry=REGISTRY, format_checker=CHECKER
+        )
+        validator.validate({key: facet})
+    for ds in event["inputs"] + event["outputs"]:  # the naming conventions for files
+        if ds["namespace"] == "file":
+            assert Path(ds["name"]).is_absolute(), ds
 
 
 def _plan():
@@ -130,4 +143,38 @@ def test_files_a_notebook_reads_are_openlineage_inputs(tmp_path: Path) -> None:
     assert event is not None
     validate(event)
     expected = (tmp_path / "ingest" / "data" / "orders.csv").resolve().as_posix()
-    assert event["inputs"] == [{"namespace": "file://", "name": expected}]
+    assert event["inputs"] == [{"namespace": "file", "name": expected}]
+
+
+def test_file_datasets_follow_the_openlineage_naming_conventions(tmp_path: Path) -> None:
+    deps = {
+        "nb.ipynb": sql_dependencies(
+            [
+                "CREATE TABLE a AS SELECT * FROM 's3://bucket/raw/orders.parquet'",
+                "CREATE TABLE b AS SELECT * FROM 'file:///srv/data/x.csv'",
+                "CREATE TABLE c AS SELECT * FROM '../shared/y.csv'",
+            ]
+        ),
+    }
+    emitter = OpenLineageEmitter(build_plan(deps, root=tmp_path), tmp_path / "ol.jsonl")
+    event = emitter.convert(NotebookStarted("r1", notebook="nb.ipynb"))
+    assert event is not None
+    validate(event)
+    files = [d for d in event["inputs"] if d["namespace"] != "datafusion://sqlweave"]
+    shared = (tmp_path.parent / "shared" / "y.csv").resolve().as_posix()
+    assert {(d["namespace"], d["name"]) for d in files} == {
+        ("file", shared),
+        ("file", "/srv/data/x.csv"),
+        ("s3://bucket", "raw/orders.parquet"),
+    }
+
+
+def test_a_resumed_attempt_is_a_new_openlineage_run(tmp_path: Path) -> None:
+    first = OpenLineageEmitter(_plan(), tmp_path / "ol.jsonl")
+    before = first.convert(NotebookStarted("r1", notebook="load.ipynb"))
+    later = OpenLineageEmitter(_plan(), tmp_path / "ol.jsonl")  # the resuming process
+    later(RunResumed("r1"))
+    after = later.convert(NotebookStarted("r1", notebook="load.ipynb"))
+    assert before is not None and after is not None
+    assert before["run"]["runId"] != after["run"]["runId"]
+    assert before["run"]["facets"]["parent"] == after["run"]["facets"]["parent"]

@@ -282,6 +282,26 @@ def test_a_pipeline_notebook_run_alone_finds_the_warehouse_or_gets_a_hint(tmp_pa
     assert project_warehouse(clean) == (tmp_path / ".sqlweave" / "warehouse").resolve()
 
 
+def test_the_warehouse_lookup_stops_at_the_project_boundary(tmp_path: Path) -> None:
+    from sqlweave.pipeline.standalone import project_warehouse
+
+    outer = tmp_path / ".sqlweave" / "warehouse"
+    outer.mkdir(parents=True)  # a warehouse above the project: never used
+    repo = tmp_path / "repo"
+    nb = write_notebook(repo / "pipe" / "sub" / "clean.ipynb", "%sql SELECT 1")
+    (nb.parent / ".sqlweave").mkdir()  # the notebook's own lineage store: not a boundary
+    assert project_warehouse(nb) == outer.resolve()
+    (repo / ".git").mkdir()
+    assert project_warehouse(nb) is None
+    # a pipeline's project folder (its journal) ends the lookup below the repository root
+    (repo / ".sqlweave" / "warehouse").mkdir(parents=True)
+    assert project_warehouse(nb) == (repo / ".sqlweave" / "warehouse").resolve()
+    (repo / "pipe" / ".sqlweave" / "pipeline").mkdir(parents=True)
+    assert project_warehouse(nb) is None
+    (repo / "pipe" / ".sqlweave" / "warehouse").mkdir()
+    assert project_warehouse(nb) == (repo / "pipe" / ".sqlweave" / "warehouse").resolve()
+
+
 def test_sql_too_deep_to_analyse_keeps_its_tables_approximately_and_warns() -> None:
     from sqlweave.lineage import extract
 

@@ -28,6 +28,7 @@ from sqlweave.pipeline.journal import (
 )
 
 from .receiver import receiver
+from .test_outputs import validate
 
 pytestmark = pytest.mark.process
 
@@ -127,6 +128,8 @@ def test_a_failure_stops_its_dependants_not_its_siblings(
         "START",
         "FAIL",
     ]
+    for event in received:
+        validate(event)
     report = next(tmp_path.glob(".sqlweave/pipeline/runs/*/report.html")).read_text()
     assert "CREATE TABLE bad AS SELECT no_such_col" in report
 
