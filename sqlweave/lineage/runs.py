@@ -22,8 +22,11 @@ from typing import Any
 from ..events import Status
 from .model import StatementLineage
 
-#: the notebook name of statements run outside a notebook (terminal IPython, scripts)
+#: the notebook name of statements run outside any file (terminal IPython, ``python -c``)
 INTERACTIVE = "<interactive>"
+#: the cell id of a script's statements (``ipython build.ipy`` runs the file as one cell and
+#: reports no cell id): each run of the script then replaces its previous run's lineage
+SCRIPT_CELL = "script"
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,20 @@ class CellRef:
         if self.notebook != INTERACTIVE:
             parts.append(f"of {self.notebook}")
         return " ".join(parts) or "a statement outside any cell"
+
+
+def in_folder(runs: Iterable[Run], session_id: str) -> list[Run]:
+    """The runs a folder view shows: those of the folder's notebooks and scripts, and of the
+    runs outside any file (terminal IPython, ``python -c``) only session ``session_id``'s own;
+    other sessions' belong to no file of the folder, and their cells cannot be told apart.
+
+    >>> nb = Run(RunInfo.new(notebook="a.ipynb", sql="", engine="duckdb"), None)
+    >>> mine = Run(RunInfo.new(sql="", engine="duckdb", session_id="me"), None)
+    >>> other = Run(RunInfo.new(sql="", engine="duckdb", session_id="them"), None)
+    >>> [r is nb or r is mine for r in in_folder([nb, mine, other], "me")]
+    [True, True]
+    """
+    return [r for r in runs if r.info.notebook != INTERACTIVE or r.info.session_id == session_id]
 
 
 class LogChange(str, Enum):

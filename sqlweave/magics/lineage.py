@@ -26,7 +26,7 @@ from ..lineage import exports
 from ..lineage.capture import INTERACTIVE, CellContext, LineageCapture
 from ..lineage.graph import Impact, LineageGraph, Node, NodeKind, StaleCell
 from ..lineage.model import Span, StatementKind, StatementLineage
-from ..lineage.runs import Run, RunInfo
+from ..lineage.runs import SCRIPT_CELL, Run, RunInfo, in_folder
 from ..lineage.store import DEFAULT_PATH, LineageStore, notebook_key, saved_cells
 from ..lineage.svg import draw
 from ..lineage.view import build_view
@@ -59,6 +59,8 @@ _COMMANDS = ("show", "impact", "stale", "declare", "export", "clear", "on", "off
 
 #: user_ns names frontends set to the notebook path (JupyterLab/ipykernel, VS Code)
 _NOTEBOOK_VARS = ("__session__", "__vsc_ipynb_file__")
+#: the user_ns name IPython sets to the file it runs (``ipython build.ipy``)
+_SCRIPT_VAR = "__file__"
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,9 @@ class CellTracker:
     the execute request's metadata, ipykernel hands it to IPython; the headless runner sends
     it too). The notebook path comes from ``__session__`` (ipykernel sets it from the
     ``JPY_SESSION_NAME`` that jupyter-server and the runner put in the kernel's environment)
-    or ``__vsc_ipynb_file__`` (VS Code), and is stored relative to ``folder``.
+    or ``__vsc_ipynb_file__`` (VS Code), and is stored relative to ``folder``. A script run
+    by IPython (``ipython build.ipy``: ``__file__`` set, no cell id) is keyed by its path,
+    its statements all in one cell, :data:`SCRIPT_CELL`.
     """
 
     def __init__(self, shell: Any, folder: Path | None = None) -> None:
@@ -102,16 +106,28 @@ class CellTracker:
         self.execution_count = running_count(self.shell)
 
     def notebook(self) -> str:
-        """This notebook's key in the folder's store (``<interactive>`` outside notebooks)."""
+        """This notebook's key in the folder's store: the notebook's, else the script's,
+        else ``<interactive>``."""
+        return self._file()[0]
+
+    def _file(self) -> tuple[str, bool]:
+        """This notebook's or script's key, and whether it is a script."""
         ns = getattr(self.shell, "user_ns", {}) or {}
         path = next(
             (ns[var] for var in _NOTEBOOK_VARS if isinstance(ns.get(var), str) and ns[var]),
-            os.environ.get("JPY_SESSION_NAME") or INTERACTIVE,
+            os.environ.get("JPY_SESSION_NAME"),
         )
-        return notebook_key(path, self.folder)
+        if path:
+            return notebook_key(path, self.folder), False
+        script = ns.get(_SCRIPT_VAR)
+        if isinstance(script, str) and script:
+            return notebook_key(script, self.folder), True
+        return INTERACTIVE, False
 
     def context(self) -> CellContext:
-        return CellContext(self.notebook(), self.cell_id, self.execution_count)
+        notebook, script = self._file()
+        cell_id = self.cell_id if self.cell_id or not script else SCRIPT_CELL
+        return CellContext(notebook, cell_id, self.execution_count)
 
 
 @magics_class
@@ -138,18 +154,19 @@ class LineageMagics(Magics):
 
     def notebook_graph(self, folder: bool = False) -> LineageGraph:
         """This notebook's lineage (cells deleted from the saved notebook forgotten), or with
-        ``folder`` every notebook of the folder (runs carry their ``notebook``)."""
+        ``folder`` every notebook and script of the folder (runs carry their ``notebook``);
+        runs outside any file only when this session made them."""
         notebook = self.tracker.notebook()
         saved = saved_cells(self.tracker.folder / notebook) if notebook != INTERACTIVE else None
         if saved is not None:
             self.capture.forget_cells(notebook, *saved)
         if not folder:
             return self.graph.for_notebook(notebook)
-        merged = LineageGraph(self.graph.runs)
+        runs = list(self.graph.runs)
         if self.capture.store is not None:
             with contextlib.suppress(errors.SqlWeaveError, OSError):
-                merged.merge(self.capture.store.runs())
-        return merged
+                runs += self.capture.store.runs()
+        return LineageGraph(in_folder(runs, self.capture.session_id))
 
     def close(self, session: Any = None) -> None:
         """Stop tracking cells and (given the session) stop capturing; for extension unload."""
