@@ -6,8 +6,8 @@ left-deep tree, and only OR chains of equalities on one column get flattened (in
 lists). Measured with datafusion 55 on this machine (in child processes):
 
 - evaluating ``x < 0 OR x < -1 OR …`` on DataFusion's runtime threads at their Rust default
-  of 2 MiB segfaulted between 2,500 and 3,000 terms; with :data:`NATIVE_STACK_BYTES` it
-  ran 3,000 (and :func:`enlarge_native_stacks` gives every sqlweave process that size);
+  of 2 MiB segfaulted between 2,500 and 3,000 terms; with 32 MiB it ran 3,000 (and
+  :func:`~sqlweave.native_runtime.set_runtime_defaults` gives every sqlweave process that size);
 - planning ``SELECT 1+1+…+1`` segfaulted past about 9,000 terms on an 8 MiB thread (the
   cluster coordinator's), far past that on the 64 MiB engine thread;
 - planning a chain of 6,000 ``SELECT … UNION ALL`` died on an 8 MiB thread (3,000 ran);
@@ -32,14 +32,13 @@ sqlweave.errors.LimitError: expression nested deeper than 2,000 levels (line 1, 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from sqlglot.tokens import Token, TokenType
 
 from .errors import LimitError, Position
+from .native_runtime import set_runtime_defaults
 from .statements import expand_commands, tokenize
 
 #: deepest expression tree admitted (operators on the longest path, leaves count 1)
@@ -50,10 +49,6 @@ MAX_DEPTH = 2000
 SET_OPERATION_DEPTH = 2
 #: the limit when DataFusion's runtime threads kept Rust's 2 MiB default stack
 SMALL_STACK_MAX_DEPTH = 1000
-#: stack for DataFusion's own runtime threads, which evaluate expressions; Rust's standard
-#: library reads it from ``RUST_MIN_STACK`` once, when a process starts its first thread
-NATIVE_STACK_BYTES = 32 * 1024 * 1024
-RUST_MIN_STACK = "RUST_MIN_STACK"
 #: longest script admitted; tokenizing costs about 0.3 s per MB before any engine starts
 MAX_SCRIPT_CHARS = 16 * 1024 * 1024
 #: stack for the threads that run engines: a statement the guard admits needs far less
@@ -143,40 +138,14 @@ _BREAKS = {
 }
 
 
-def enlarge_native_stacks() -> bool:
-    """Give DataFusion's runtime threads :data:`NATIVE_STACK_BYTES` (unless the
-    environment chose a size); whether they will have at least that much.
-
-    Too late when DataFusion already started its runtime in this process (it did if a
-    ``tokio-rt-worker`` thread runs): then :data:`SMALL_STACK_MAX_DEPTH` applies.
-    """
-    os.environ.setdefault(RUST_MIN_STACK, str(NATIVE_STACK_BYTES))
-    try:
-        enough = int(os.environ[RUST_MIN_STACK]) >= NATIVE_STACK_BYTES
-    except ValueError:
-        enough = False
-    return enough and not _runtime_started()
-
-
-def _runtime_started() -> bool:
-    tasks = Path("/proc/self/task")
-    if not tasks.is_dir():
-        return False
-    for task in tasks.iterdir():
-        try:
-            if (task / "comm").read_text().startswith("tokio-"):
-                return True
-        except OSError:
-            continue
-    return False
-
-
 #: set once, when sqlweave is imported (before any engine ran a query)
-_MAX_DEPTH = MAX_DEPTH if enlarge_native_stacks() else SMALL_STACK_MAX_DEPTH
+_MAX_DEPTH = MAX_DEPTH if set_runtime_defaults() else SMALL_STACK_MAX_DEPTH
 
 
 def max_depth() -> int:
-    """The depth limit in force in this process (see :func:`enlarge_native_stacks`)."""
+    """The depth limit in force in this process: :data:`SMALL_STACK_MAX_DEPTH` when
+    DataFusion's runtime threads kept small stacks (see
+    :func:`~sqlweave.native_runtime.set_runtime_defaults`)."""
     return _MAX_DEPTH
 
 

@@ -11,30 +11,16 @@ import pyarrow as pa
 from datafusion import DataFrame, SessionConfig, SessionContext
 
 from ..errors import PlanError, QueryCancelled, SqlError, UsageError
+from ..native_runtime import set_runtime_defaults
 from . import bound_statements, paths, sqlerrors
 from .engine import Engine, ProgressCallback
 from .engine_thread import EngineThread
 from .metering import PlanMeter, collect_metered
 from .tuning import DATAFUSION_DEFAULTS, Settings
 
-#: DataFusion's runtime threads per core (at least :data:`MIN_RUNTIME_THREADS`). A
-#: cancelled query stops at its operators' next yield, but a nested-loop join or an
-#: aggregate over one keeps its threads (one per partition, a partition per core) until it
-#: ends (measured: 80 s for flights x weather). With only one thread per core the next
-#: query would wait for them; spare threads let it run at once, sharing the cores meanwhile.
-RUNTIME_THREADS_PER_CORE = 2
-MIN_RUNTIME_THREADS = 8
-
-
-def _spare_runtime_threads() -> None:
-    """Size DataFusion's tokio runtime before its first query creates it (tokio reads
-    ``TOKIO_WORKER_THREADS`` then); a value the user set is kept."""
-    cores = os.cpu_count() or 2
-    threads = max(MIN_RUNTIME_THREADS, RUNTIME_THREADS_PER_CORE * cores)
-    os.environ.setdefault("TOKIO_WORKER_THREADS", str(threads))
-
-
-_spare_runtime_threads()
+# before DataFusion's first query starts its runtime (sqlweave.guard did it already when
+# sqlweave was imported; this keeps the engine right when imported on its own)
+set_runtime_defaults()
 
 _THREAD: EngineThread | None = None
 _THREAD_LOCK = threading.Lock()

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import sqlweave
-from sqlweave import guard
+from sqlweave import guard, native_runtime
 from sqlweave.cluster.client import ClusterEngine
 from sqlweave.errors import LimitError, ParseError
 
@@ -155,7 +155,7 @@ def test_a_chain_at_the_limit_runs_on_embedded_datafusion() -> None:
 def test_runtime_threads_get_big_stacks_or_the_small_limit_applies() -> None:
     """sqlweave gives DataFusion's runtime threads big stacks; when DataFusion started its
     runtime before sqlweave was imported, the guard keeps the 2 MiB-safe limit."""
-    assert int(os.environ[guard.RUST_MIN_STACK]) >= guard.NATIVE_STACK_BYTES
+    assert int(os.environ[native_runtime.RUST_MIN_STACK]) >= native_runtime.NATIVE_STACK_BYTES
     assert LIMIT == guard.MAX_DEPTH
     late = _in_a_child(
         "import os; os.environ.pop('RUST_MIN_STACK', None)\n"
@@ -163,3 +163,39 @@ def test_runtime_threads_get_big_stacks_or_the_small_limit_applies() -> None:
         "from sqlweave import guard; print(guard.max_depth())"
     )
     assert late == str(guard.SMALL_STACK_MAX_DEPTH)
+
+
+#: a child that reports the runtime variables, whether the runtime runs before and after a
+#: first query, and how many runtime worker threads it then has
+RUNTIME_REPORT = """
+import os
+from pathlib import Path
+import sqlweave
+from sqlweave import native_runtime as n
+before = n.runtime_started()
+sqlweave.Session().sql("SELECT 1")
+workers = sum(
+    (t / "comm").read_text().startswith("tokio-rt-worker") for t in Path("/proc/self/task").iterdir()
+)
+print(os.environ[n.RUST_MIN_STACK], os.environ[n.TOKIO_WORKER_THREADS], before, n.runtime_started(), workers)
+"""
+
+
+@pytest.mark.parametrize("chosen", [None, "1"])
+def test_importing_sqlweave_sets_both_runtime_defaults_and_keeps_the_users(
+    chosen: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One function sets RUST_MIN_STACK and TOKIO_WORKER_THREADS before DataFusion's runtime
+    starts; the runtime then has the threads asked for (or the user's own number)."""
+    monkeypatch.delenv(native_runtime.RUST_MIN_STACK, raising=False)
+    monkeypatch.delenv(native_runtime.TOKIO_WORKER_THREADS, raising=False)
+    if chosen:
+        monkeypatch.setenv(native_runtime.TOKIO_WORKER_THREADS, chosen)
+    stack, threads, before, after, workers = _in_a_child(RUNTIME_REPORT).split()
+    assert stack == str(native_runtime.NATIVE_STACK_BYTES)
+    assert threads == (chosen or str(native_runtime.runtime_threads()))
+    assert (before, after) == ("False", "True")
+    if chosen:
+        assert int(workers) < native_runtime.runtime_threads()
+    else:
+        assert int(workers) >= native_runtime.runtime_threads()

@@ -78,7 +78,7 @@ NESTED_LOOP_JOIN = (
 
 def test_the_next_query_answers_while_a_cancelled_nested_loop_join_winds_down() -> None:
     """The cancelled join keeps DataFusion threads until it ends; spare runtime threads
-    (engines.local.RUNTIME_THREADS_PER_CORE) let the next query run meanwhile instead of
+    (native_runtime.RUNTIME_THREADS_PER_CORE) let the next query run meanwhile instead of
     waiting minutes for them."""
     km, kc = start_new_kernel(kernel_name="python3")
     try:
