@@ -24,7 +24,7 @@ Column pairs from sqlweave's edges: DIRECT ones and the per-column INDIRECT subt
 of a value), chained through intermediate tables of the script.
 
 Prints precision and recall of tables (read and write roles) and of column pairs, per
-corpus, micro-averaged over cases.
+corpus, micro-averaged over cases, and the share of cases answered exactly ("ok").
 """
 
 from __future__ import annotations
@@ -162,36 +162,43 @@ def actual_tables(statements: list[StatementLineage]) -> tuple[set[str], set[str
 
 
 def actual_pairs(statements: list[StatementLineage], indirect: Iterable[str]) -> set[str]:
-    """End-to-end (source column -> target column) pairs, chained through the script."""
+    """End-to-end (source column -> target column) pairs, chained through the script.
+
+    A statement writing a column makes a new version of it, so ``INSERT INTO t SELECT ...
+    FROM t`` is an edge from the old ``t`` to the new one, not a loop."""
     wanted = set(indirect)
-    graph: dict[tuple[str, str], set[tuple[str, str]]] = {}
-    unresolved: set[tuple[str, str]] = set()
-    targets: set[tuple[str, str]] = set()
+    version: dict[tuple[str, str], int] = {}
+    graph: dict[tuple[str, str, int], set[tuple[str, str, int]]] = {}
+    unresolved: set[tuple[str, str, int]] = set()
+    targets: set[tuple[str, str, int]] = set()
     for s in statements:
+        written: dict[tuple[str, str], int] = {}
         for e in s.column_edges:
             if e.type is TransformType.INDIRECT and e.subtype.value not in wanted:
                 continue
-            source = (e.source.dataset, e.source.column)
+            key = (e.source.dataset, e.source.column)
+            source = (*key, version.get(key, 0))
             if e.source.unresolved:
                 unresolved.add(source)
-            target = (e.target.dataset, e.target.column)
+            out = (e.target.dataset, e.target.column)
+            written[out] = version.get(out, 0) + 1
+            target = (*out, written[out])
             graph.setdefault(source, set()).add(target)
             targets.add(target)
-    roots = [n for n in graph if n not in targets]
+        version.update(written)
     pairs: set[str] = set()
-    for root in roots:
-        seen: set[tuple[str, str]] = set()
+    for root in (n for n in graph if n not in targets):
+        seen: set[tuple[str, str, int]] = set()
         stack = [root]
         while stack:
-            node = stack.pop()
-            for nxt in graph.get(node, ()):
+            for nxt in graph.get(stack.pop(), ()):
                 if nxt in seen:
                     continue
                 seen.add(nxt)
                 if nxt in graph:
                     stack.append(nxt)
                 else:
-                    pairs.add(_pair(root, nxt, root in unresolved))
+                    pairs.add(_pair(root[:2], nxt[:2], root in unresolved))
     return pairs
 
 
@@ -254,8 +261,8 @@ def main(argv: list[str] | None = None) -> int:
     indirect = [s for s in args.indirect.split(",") if s]
 
     header = (
-        f"{'corpus':<28} {'cases':>5} {'tbl P':>6} {'tbl R':>6} {'col cases':>9} "
-        f"{'col P':>6} {'col R':>6}"
+        f"{'corpus':<16} {'tbl cases':>9} {'tbl P':>6} {'tbl R':>6} {'tbl ok':>6} "
+        f"{'col cases':>9} {'col P':>6} {'col R':>6} {'col ok':>6}"
     )
     print(header)
     print("-" * len(header))
@@ -263,17 +270,23 @@ def main(argv: list[str] | None = None) -> int:
     for path in args.corpora:
         cases = [c for c in load(path) if args.grep in c["id"]]
         tables, columns = Tally(), Tally()
-        column_cases = 0
+        table_cases = column_cases = table_ok = column_ok = 0
         for case in cases:
             score = score_case(case, indirect)
             tables.add(score.tables)
             columns.add(score.columns)
-            column_cases += case.get("columns") is not None
+            if case.get("reads") is not None or case.get("writes") is not None:
+                table_cases += 1
+                table_ok += not (score.tables.fp or score.tables.fn)
+            if case.get("columns") is not None:
+                column_cases += 1
+                column_ok += not (score.columns.fp or score.columns.fn)
             if score.missing or score.extra or score.error:
                 misses.append(score)
         print(
-            f"{path.stem:<28} {len(cases):>5} {tables.precision:>6.3f} {tables.recall:>6.3f} "
-            f"{column_cases:>9} {columns.precision:>6.3f} {columns.recall:>6.3f}"
+            f"{path.stem:<16} {table_cases:>9} {tables.precision:>6.3f} {tables.recall:>6.3f} "
+            f"{table_ok / max(table_cases, 1):>6.3f} {column_cases:>9} "
+            f"{columns.precision:>6.3f} {columns.recall:>6.3f} {column_ok / max(column_cases, 1):>6.3f}"
         )
     for score in misses[: args.misses]:
         print(f"\n{score.case_id}" + (f"  ERROR {score.error}" if score.error else ""))

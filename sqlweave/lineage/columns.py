@@ -118,8 +118,10 @@ class ColumnResolver:
 
     def query(self, query: exp.Expression) -> QueryColumns | None:
         """Column lineage of ``query`` (a SELECT, set operation, ...), None if not a query."""
+        while isinstance(query, exp.Subquery) and isinstance(query.this, exp.Query):
+            query = query.this  # ``CREATE TABLE x AS (SELECT ...)``: the parentheses only
         try:
-            scope = build_scope(_canonical_cte_references(query))
+            scope = build_scope(_derived_tables_named(_canonical_cte_references(query)))
         except Exception:
             return None
         if scope is None:
@@ -187,8 +189,7 @@ class ColumnResolver:
                 outputs.extend(self._star_outputs(scope, projection))
                 continue
             name = self._output_name(projection, index)
-            earlier = dict(outputs) if self._namer.alias_refs else None
-            outputs.append((name, self._expression_flow(scope, projection, earlier)))
+            outputs.append((name, self._expression_flow(scope, projection, dict(outputs))))
         return outputs
 
     def _output_name(self, projection: exp.Expression, index: int) -> str:
@@ -205,7 +206,7 @@ class ColumnResolver:
     def _star_outputs(self, scope: Scope, star: exp.Expression) -> list[tuple[str, Flow]]:
         sources = self._scope_sources(scope)
         if isinstance(star, exp.Column) and star.table:
-            chosen = [sources.get(star.table.lower())]
+            chosen = [sources.get(star.table.lower()) or self._by_table_name(scope, star)]
         else:
             chosen = [sources.get(name.lower()) for name in scope.selected_sources]
         outputs: list[tuple[str, Flow]] = []
@@ -315,7 +316,12 @@ class ColumnResolver:
         flow = earlier.get(name)
         if flow is None or any(ref.column == name for ref in flow.direct):
             return None  # ``x * 2 AS x, x + 1``: the source has an ``x`` of its own
-        if any(self._knows(s, name) is True for s in self._selected(scope)):
+        known = [self._knows(s, name) for s in self._selected(scope)]
+        if any(k is True for k in known):
+            return None
+        if not self._namer.alias_refs and not (known and all(k is False for k in known)):
+            # where the dialect has no lateral column aliases, only a name the schema says
+            # no source has can mean the earlier projection
             return None
         return flow
 
@@ -427,6 +433,9 @@ class ColumnResolver:
                 if source is not None:
                     return self._from_source(source, name)
                 current = current.parent
+            named = self._by_table_name(scope, column)
+            if named is not None:
+                return self._from_source(named, name)
             return self._struct_field(scope, column, allow_alias)
         while current is not None:
             flow = self._resolve_unqualified(current, name, allow_alias)
@@ -443,6 +452,19 @@ class ColumnResolver:
             if isinstance(source, exp.Table) and (dataset := self._dataset_of(source)):
                 flow.add_direct(ColumnRef(dataset, name, unresolved=True), _IDENTITY)
         return flow
+
+    def _by_table_name(self, scope: Scope, column: exp.Column) -> exp.Table | None:
+        """``SELECT db.t.x ... FROM db.t AS t1``: a qualifier naming an aliased table."""
+        parts = [p for p in (column.args.get("catalog"), column.args.get("db")) if p]
+        qualifier = ".".join(self._namer.identifier(p) for p in [*parts, column.args["table"]])
+        current: Scope | None = scope
+        while current is not None:
+            for source in self._selected(current):
+                dataset = self._dataset_of(source) if isinstance(source, exp.Table) else None
+                if dataset and (dataset == qualifier or dataset.endswith("." + qualifier)):
+                    return source
+            current = current.parent
+        return None
 
     def _struct_field(self, scope: Scope, column: exp.Column, allow_alias: bool) -> Flow:
         """``t.info.city`` / ``info.city``: a field of struct column ``info``."""
@@ -630,6 +652,25 @@ class ColumnResolver:
             found = {id(child.expression): child for child in scope.subquery_scopes}
             self._children[key] = found
         return found
+
+
+def _derived_tables_named(query: exp.Expression) -> exp.Expression:
+    """``FROM (SELECT ...) JOIN (SELECT ...) USING (k)`` (no aliases: MySQL, Hive, ...):
+    sqlglot's scopes need a distinct name per FROM item, so each gets one (in a copy)."""
+
+    def unnamed(node: exp.Expression) -> bool:
+        return (
+            isinstance(node, exp.Subquery)
+            and not node.alias
+            and isinstance(node.parent, (exp.From, exp.Join))
+        )
+
+    if sum(1 for s in query.find_all(exp.Subquery) if unnamed(s)) < 2:
+        return query
+    query = query.copy()
+    for index, subquery in enumerate(s for s in list(query.find_all(exp.Subquery)) if unnamed(s)):
+        subquery.set("alias", exp.TableAlias(this=exp.to_identifier(f"_derived_{index}")))
+    return query
 
 
 def _canonical_cte_references(query: exp.Expression) -> exp.Expression:

@@ -1,6 +1,8 @@
 """T-SQL that sqlglot's parser rejects although its lineage is plain: repaired, then parsed.
 
 * ``SET v += 1`` (compound assignment) is read as ``SET v = v + 1``.
+* Teradata's column attribute phrases ``name (TITLE 'Name')``, ``(FORMAT '...')``,
+  ``(NAMED x)`` are dropped (they label or format a column, they don't change its lineage).
 * ``OUTPUT inserted.id, deleted.v INTO dbo.audit (id, v)`` on INSERT/UPDATE/DELETE/MERGE:
   sqlglot takes only a bare name after INTO, and none on DELETE. The clause is blanked out
   of the text (positions stay put), and given back as a ``Returning`` node for the statement
@@ -27,7 +29,8 @@ _OUTPUT = re.compile(
     r"\bOUTPUT\b(?P<list>.+?)\bINTO\s+(?P<name>[\w@#$.\[\]\"]+)\s*(?P<columns>\([^()]*\))?",
     _I | re.DOTALL,
 )
-_DIALECTS = frozenset({"tsql", "fabric"})
+_TSQL = frozenset({"tsql", "fabric"})
+_ATTRIBUTE = re.compile(r"\(\s*(?:TITLE|FORMAT|NAMED)\s+[^()]*\)", _I)
 
 
 @dataclass(frozen=True)
@@ -40,7 +43,10 @@ class Repaired:
 
 def repair(text: str, dialect: Dialect) -> Repaired | None:
     """A parseable rewrite of ``text`` (one statement), or None when no repair applies."""
-    if type(dialect).__name__.lower() not in _DIALECTS:
+    name = type(dialect).__name__.lower()
+    if name == "teradata":
+        return _teradata(text)
+    if name not in _TSQL:
         return None
     masked = mask(text)
     output = None
@@ -58,6 +64,13 @@ def repair(text: str, dialect: Dialect) -> Repaired | None:
     if output is None and not compound:
         return None
     return Repaired(text, output)
+
+
+def _teradata(text: str) -> Repaired | None:
+    phrases = list(_ATTRIBUTE.finditer(mask(text)))
+    for m in reversed(phrases):
+        text = text[: m.start()] + " " * (m.end() - m.start()) + text[m.end() :]
+    return Repaired(text) if phrases else None
 
 
 def _in_set_clause(masked: str, offset: int) -> bool:
