@@ -46,6 +46,7 @@ from .nodes import (
     run_node,
 )
 from .runs import INTERACTIVE, CellRef, LogChange, Run, RunInfo, RunLog
+from .variables import LAST_RESULT
 
 __all__ = [
     "FLOW_EDGES",
@@ -91,12 +92,18 @@ def _seen_by(dataset: dict[str, Any], writer: RunInfo, reader: RunInfo) -> bool:
 
 @dataclass(frozen=True)
 class Impact:
-    """What changing a dataset or column affects, in topological order."""
+    """What changing a dataset or column affects, in topological order.
+
+    ``cells`` write the affected datasets; ``readers`` are the cells that only read the
+    source or an affected dataset (a plain ``SELECT``): nothing depends on them, but what
+    they show is out of date until they run again.
+    """
 
     source: Node
     datasets: tuple[str, ...]
     columns: tuple[ColumnRef, ...]
     cells: tuple[CellRef, ...]
+    readers: tuple[CellRef, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -377,36 +384,73 @@ class LineageGraph:
         return (self._g.nodes[nid].get("seq", -1), nid)
 
     def impact(self, node: NodeLike) -> Impact:
-        """What depends on a dataset or column, and the cells that produce it.
+        """What depends on a dataset or column, the cells that produce it, and the cells
+        that only read it.
 
-        For a dataset, its columns' downstream columns count too.
+        For a dataset, its columns' downstream columns count too. IPython's ``_`` (the last
+        displayed result) is affected only through the queries that read affected data, and
+        is listed only when a cell reads it.
         """
         start = self.node(node)
         found = self.downstream(start)
         if start.kind is NodeKind.DATASET:
             for col in columns_of(self._g, start.name):
                 found += self.downstream(self._as_node(col))
-        ids = self._topological({n.id for n in found})
+        reached = {n.id for n in found}
+        # every displayed query writes `_`: unless a cell reads it, those queries are
+        # readers of what they show, not producers, and `_` is no affected dataset
+        hide_last = not self._read(dataset_node(LAST_RESULT).id)
         datasets: list[str] = []
         columns: list[ColumnRef] = []
         run_ids: list[str] = []
-        for nid in ids:
+        for nid in self._topological(reached):
             n = self._as_node(nid)
-            if n.kind is NodeKind.DATASET and n.name not in datasets:
-                datasets.append(n.name)
-            elif n.kind is NodeKind.COLUMN:
+            if n.kind is NodeKind.RUN or (hide_last and n.name == LAST_RESULT):
+                continue
+            if n.kind is NodeKind.COLUMN:
                 columns.append(ColumnRef(n.name, n.column or ""))
-                if n.name not in datasets:
-                    datasets.append(n.name)
-            for rid in self.producers(n) if n.kind is not NodeKind.RUN else ():
-                if rid not in run_ids:
+            if n.name not in datasets:
+                datasets.append(n.name)
+            for rid in self.producers(n):
+                # of `_`'s writers, only those reading affected data
+                if rid not in run_ids and (n.name != LAST_RESULT or run_node(rid).id in reached):
                     run_ids.append(rid)
+        cells = self._cells_of(run_ids)
+        read = {dataset_node(start.name).id} | {dataset_node(d).id for d in datasets}
+        readers = [c for c in self._cells_of(self._read_only_readers(read)) if c not in cells]
+        return Impact(start, tuple(datasets), tuple(columns), tuple(cells), tuple(readers))
+
+    def _cells_of(self, run_ids: Iterable[str]) -> list[CellRef]:
+        """The cells of ``run_ids``, each once, in run order."""
         cells: list[CellRef] = []
         for rid in sorted(run_ids, key=lambda r: self._g.nodes[run_node(r).id]["seq"]):
             cell = self.cell_of(rid)
             if cell not in cells:
                 cells.append(cell)
-        return Impact(start, tuple(datasets), tuple(columns), tuple(cells))
+        return cells
+
+    def _read(self, dataset_id: str) -> bool:
+        return any(
+            d["kind"] is EdgeKind.READS for _, _, d in self._g.out_edges(dataset_id, data=True)
+        )
+
+    def _read_only_readers(self, dataset_ids: set[str]) -> set[str]:
+        """Run ids reading one of ``dataset_ids`` that change no dataset (bar ``_``)."""
+        last = dataset_node(LAST_RESULT).id
+        found: set[str] = set()
+        for ds in dataset_ids & set(self._g):
+            for _, rid, d in self._g.out_edges(ds, data=True):
+                if d["kind"] is not EdgeKind.READS:
+                    continue
+                changes = [
+                    v
+                    for _, v, e in self._g.out_edges(rid, data=True)
+                    if e["kind"] in (EdgeKind.WRITES, EdgeKind.DROPS, EdgeKind.RENAMES)
+                    and v != last
+                ]
+                if not changes:
+                    found.add(self._as_node(rid).name)
+        return found
 
     def stale(self) -> list[StaleCell]:
         """Cells whose inputs changed after they ran, in run order.

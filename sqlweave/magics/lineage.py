@@ -369,22 +369,34 @@ def _int(value: str | None, name: str) -> int | None:
     return number
 
 
+#: how the text report marks the cells that only read affected data
+RERUN = "re-run"
+
+
 def _impact_report(impact: Impact, picture: str) -> Report:
     lines = [f"impact of {impact.source}:"]
     lines.append("  datasets: " + (", ".join(impact.datasets) or "none"))
     lines.append("  columns:  " + (", ".join(map(str, impact.columns)) or "none"))
     lines.append("  cells:    " + (", ".join(map(str, impact.cells)) or "none"))
+    if impact.readers:
+        readers = ", ".join(map(str, impact.readers))
+        lines.append(f"  {RERUN}:   {readers} (cells that only read affected data)")
     esc = html.escape
 
     def items(values: Any) -> str:
         return "".join(f"<li><code>{esc(str(v))}</code></li>" for v in values) or "<li>none</li>"
 
+    readers_html = "".join(
+        f"<li><code>{esc(str(c))}</code> <i>{RERUN}</i></li>" for c in impact.readers
+    )
     body = (
         f"<div class='sqlweave-impact'><b>Impact of <code>{esc(str(impact.source))}</code></b>"
         f"<table><tr><th style='text-align:left'>datasets</th><th style='text-align:left'>"
         f"columns</th><th style='text-align:left'>cells to re-run (in order)</th></tr>"
         f"<tr style='vertical-align:top'><td><ol>{items(impact.datasets)}</ol></td>"
-        f"<td><ol>{items(impact.columns)}</ol></td><td><ol>{items(impact.cells)}</ol></td></tr>"
+        f"<td><ol>{items(impact.columns)}</ol></td>"
+        f"<td><ol>{items(impact.cells) if impact.cells or not readers_html else ''}"
+        f"{readers_html}</ol></td></tr>"
         f"</table>{html_fallback(picture)}</div>"
     )
     return Report("\n".join(lines), body)

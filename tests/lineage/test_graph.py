@@ -125,9 +125,30 @@ def test_impact_lists_datasets_columns_and_cells_in_order() -> None:
     assert imp.datasets == ("clean", "summary")
     assert ColumnRef("summary", "total") in imp.columns
     assert [c.cell_id for c in imp.cells] == ["c1", "c2"]
+    assert [c.cell_id for c in imp.readers] == ["c3"]  # SELECT total FROM summary
     col = g.impact("raw.id")
     assert col.columns == (ColumnRef("clean", "id"),)
     assert [c.cell_id for c in col.cells] == ["c1"]
+
+
+def test_impact_lists_cells_that_only_read_affected_data_as_readers() -> None:
+    g = chain()
+    # displayed queries write IPython's `_`; none of them makes the others affected
+    shown = {"kind": StatementKind.SELECT, "writes": ("_",)}
+    add(g, "c4", 5, "SELECT count(*) FROM raw", reads=("raw",), **shown)
+    add(g, "c5", 6, "SELECT 1", **shown)
+    add(g, "c6", 7, "SELECT * FROM clean", reads=("clean",), **shown)
+    imp = g.impact("clean")
+    assert imp.datasets == ("summary",)  # not `_`: no cell reads it
+    assert [c.cell_id for c in imp.cells] == ["c2"]
+    assert [c.cell_id for c in imp.readers] == ["c3", "c6"]
+    assert [c.cell_id for c in g.impact("raw").readers] == ["c3", "c4", "c6"]
+    # a cell reading `_` makes the displayed result a dataset like any other
+    add(g, "c7", 8, "CREATE TABLE kept AS SELECT * FROM _", reads=("_",), writes=("kept",))
+    imp = g.impact("clean")
+    assert imp.datasets == ("summary", "_", "kept")
+    assert [c.cell_id for c in imp.cells] == ["c2", "c6", "c7"]
+    assert [c.cell_id for c in imp.readers] == ["c3"]
 
 
 def test_stale_cells_after_an_input_is_rewritten() -> None:

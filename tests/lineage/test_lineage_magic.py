@@ -4,6 +4,7 @@ real Session executing the SQL on DataFusion."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -95,6 +96,22 @@ def test_impact_stale_export_clear(ip, tmp_path: Path) -> None:
     ip.run_line_magic("lineage", "clear")
     assert lineage_magics(ip).graph.datasets() == ()
     assert len(LineageStore(tmp_path / DEFAULT_PATH).load()) == 0
+
+
+def test_impact_marks_the_cells_that_only_read_affected_data_re_run(ip) -> None:
+    tour(ip)
+    cell(ip, "c", "SELECT total FROM summary")
+    cell(ip, "d", "SELECT 1 AS one")
+    text = re.sub(r"In \[\d+\] ", "", repr(ip.run_line_magic("lineage", "impact raw")))
+    assert text.splitlines() == [
+        "impact of raw:",
+        "  datasets: clean, summary",
+        "  columns:  clean.amount, clean.id, summary.total",
+        "  cells:    cell b",
+        "  re-run:   cell c (cells that only read affected data)",
+    ]
+    html = ip.run_line_magic("lineage", "impact raw")._repr_html_()
+    assert "<li><code>" in html and "</code> <i>re-run</i></li>" in html
 
 
 @pytest.mark.parametrize(

@@ -42,8 +42,10 @@ def test_bound_results_are_notebook_variables(ip) -> None:
     }
     impact = g.impact("flights")
     assert impact.datasets[:2] == ("per_carrier", "big")
-    assert sorted(impact.datasets[2:]) == ["_", "top"]
-    assert [c.cell_id for c in impact.cells] == ["a", "b", "c", "d"]
+    # `_` (the last displayed result) is read by no cell: the displaying cell d is a reader
+    assert impact.datasets[2:] == ("top",)
+    assert [c.cell_id for c in impact.cells] == ["a", "b", "c"]
+    assert [c.cell_id for c in impact.readers] == ["d"]
     assert g.columns("top") == ("carrier",)
 
 
