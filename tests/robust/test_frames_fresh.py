@@ -126,3 +126,19 @@ def test_cluster_ships_an_unchanged_frame_once(local_cluster, monkeypatch) -> No
     assert _total(s, ns) == 7.0
     assert len(shipped) == 2
     s.close()
+
+
+def test_cluster_reads_datetime_and_dictionary_frames_right(local_cluster) -> None:
+    s = sqlweave.Session(local_cluster)
+    try:
+        when = pd.DataFrame({"t": pd.to_datetime(["2024-01-01", "2024-01-03"]), "v": [1, 2]})
+        got = s.sql("SELECT max(t) AS t, sum(v) AS v FROM when_", namespace={"when_": when})
+        assert got.to_arrow().to_pylist()[0]["v"] == 3
+        # the same codes over other dictionary values: another table, not the kept copy
+        codes = pa.array([0, 1, 0], pa.int32())
+        for values, want in ((["a", "b"], "a"), (["x", "b"], "b")):
+            table = pa.table({"c": pa.DictionaryArray.from_arrays(codes, pa.array(values))})
+            got = s.sql("SELECT min(CAST(c AS VARCHAR)) AS c FROM d", namespace={"d": table})
+            assert got.to_arrow().to_pylist() == [{"c": want}]
+    finally:
+        s.close()
