@@ -7,12 +7,13 @@ A corpus is a JSON-lines file, one case a line (the corpora themselves stay out 
 ``bench/lineage_corpus_import.py`` builds them from public test suites)::
 
     {"id": "...", "sql": "...", "dialect": "spark" | null, "schema": {"t": ["a"]} | null,
-     "reads": ["db.t"] | null, "writes": ["u"] | null,
+     "reads": ["db.t"] | null, "writes": ["u"] | null, "tables": ["db.t", "u"] | null,
      "columns": [[["db.t", "a"], ["u", "b"]], [["?", "x"], ["<result>", "x"]]] | null}
 
 ``reads``/``writes`` are the script's source and target tables as the corpus's project sees
 them: tables written by one statement and read by a later one are neither (sqllineage's and
-OpenLineage's convention). ``columns`` are end-to-end pairs (source column, target column);
+OpenLineage's convention); ``tables`` (sql-metadata's answer) is every table the script
+names, read or written, roles not compared. ``columns`` are end-to-end pairs (source column, target column);
 a source table ``?`` is a column the corpus leaves unattributed; a target column that is not
 an identifier (an unnamed expression) is compared as ``<expr>``. A null field is not scored.
 
@@ -232,6 +233,15 @@ def score_case(case: dict[str, Any], indirect: Iterable[str]) -> CaseScore:
         score.tables, missing, extra = _match(expected, actual, _table_same)
         score.missing += sorted(missing)
         score.extra += sorted(extra)
+    elif case.get("tables") is not None:
+        every: set[str] = set()
+        for s in statements:
+            every |= s.reads | s.writes | s.drops | {n for pair in s.renames for n in pair}
+        expected = {f"t:{table_key(t)}" for t in case["tables"]}
+        actual = {f"t:{table_key(t)}" for t in every}
+        score.tables, missing, extra = _match(expected, actual, _table_same)
+        score.missing += sorted(missing)
+        score.extra += sorted(extra)
     if case.get("columns") is not None:
         expected = expected_pairs(case["columns"])
         actual = actual_pairs(statements, indirect)
@@ -275,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
             score = score_case(case, indirect)
             tables.add(score.tables)
             columns.add(score.columns)
-            if case.get("reads") is not None or case.get("writes") is not None:
+            if any(case.get(k) is not None for k in ("reads", "writes", "tables")):
                 table_cases += 1
                 table_ok += not (score.tables.fp or score.tables.fn)
             if case.get("columns") is not None:

@@ -2,6 +2,7 @@
 
     python bench/lineage_corpus_import.py sqllineage REPO_DIR OUT.jsonl
     python bench/lineage_corpus_import.py openlineage REPO_DIR OUT.jsonl
+    python bench/lineage_corpus_import.py sql-metadata REPO_DIR OUT.jsonl
 
 ``sqllineage``: reata/sqllineage's ``tests/sql`` (a checkout at ``REPO_DIR``). Their test
 functions call ``assert_table_lineage_equal`` / ``assert_column_lineage_equal`` with the SQL,
@@ -13,6 +14,10 @@ unqualified tables, columns of ambiguous origin with no table.
 ``openlineage``: OpenLineage/OpenLineage's ``integration/sql/impl/tests`` (Rust). Each
 ``#[test]`` function with one ``test_sql*`` / ``parse_sql`` call and a ``TableLineage`` and/or
 ``ColumnLineage`` expectation becomes a case; functions in other shapes are skipped.
+
+``sql-metadata``: macbre/sql-metadata's ``test/`` (table names only, reads and writes
+together): each ``Parser(sql).tables == [...]`` is recorded by a stand-in ``Parser`` under
+pytest. The dialect is guessed from the test file (``test_mssql_server`` -> tsql, ...).
 
 Keep the corpora out of git (e.g. under ``/work/corpus-cache/lineage/``).
 """
@@ -164,6 +169,107 @@ def sqllineage_cases(raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return cases
 
 
+#: sql-metadata test files that are about one dialect
+SQL_METADATA_DIALECTS = {
+    "test_mssql_server.py": "tsql",
+    "test_hive.py": "hive",
+    "test_redshift.py": "redshift",
+    "test_postgress.py": "postgres",
+    "test_sqlite.py": "sqlite",
+}
+
+_SQL_METADATA_STUB = '''"""Records ``Parser(sql).tables == expected`` as one corpus line."""
+import inspect, json, os
+
+class _Anything:
+    def __eq__(self, other):
+        return True
+    def __getattr__(self, name):
+        return _Anything()
+    def __call__(self, *a, **k):
+        return _Anything()
+    def __iter__(self):
+        return iter(())
+    def __getitem__(self, key):
+        return _Anything()
+    def __len__(self):
+        return 0
+    __hash__ = object.__hash__
+
+class _Tables(_Anything):
+    def __init__(self, sql):
+        self.sql = sql
+    def __eq__(self, other):
+        frame = inspect.stack()[1]
+        with open(os.environ["CORPUS_OUT"], "a") as f:
+            f.write(json.dumps({"sql": self.sql, "tables": list(other),
+                                "origin": f"{os.path.basename(frame.filename)}::{frame.function}"}) + "\\n")
+        return True
+
+class Parser(_Anything):
+    def __init__(self, sql="", *a, **k):
+        self._sql = sql
+    @property
+    def tables(self):
+        return _Tables(self._sql)
+'''
+
+
+def record_sql_metadata(repo: Path, work: Path) -> list[dict[str, Any]]:
+    """Run sql-metadata's tests with a recording ``Parser``; the raw recorded expectations."""
+    shutil.copytree(repo / "test", work / "test")
+    package = work / "stub" / "sql_metadata"
+    package.mkdir(parents=True)
+    anything = "from .parser import _Anything\ndef __getattr__(name):\n    return _Anything()\n"
+    (package / "__init__.py").write_text("from .parser import Parser\n" + anything)
+    (package / "parser.py").write_text(_SQL_METADATA_STUB)
+    for name in ("keywords_lists", "token", "utils", "compat", "generalizator"):
+        (package / f"{name}.py").write_text(anything)
+    out = work / "raw.jsonl"
+    env = {**os.environ, "CORPUS_OUT": str(out), "PYTHONPATH": str(work / "stub")}
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--continue-on-collection-errors",
+            "test",
+        ],
+        cwd=work,
+        env=env,
+        check=False,
+        capture_output=True,
+    )
+    return [json.loads(line) for line in out.read_text().splitlines()] if out.exists() else []
+
+
+def sql_metadata_cases(raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    cases: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for item in raw:
+        key = json.dumps([item["sql"], item["tables"]])
+        if key in seen or not isinstance(item["sql"], str):
+            continue
+        seen.add(key)
+        origin = item["origin"]
+        cases.append(
+            {
+                "id": f"sql-metadata:{origin}:{len(cases)}",
+                "sql": item["sql"],
+                "dialect": SQL_METADATA_DIALECTS.get(origin.split("::")[0], "mysql"),
+                "schema": None,
+                "reads": None,
+                "writes": None,
+                "tables": item["tables"],
+                "columns": None,
+            }
+        )
+    return cases
+
+
 #: OpenLineage's dialect names -> sqlglot's
 OPENLINEAGE_DIALECTS = {"generic": None, "sqlserver": "tsql", "mssql": "tsql", "ansi": None}
 _RUST_STRING = re.compile(r'r(#*)"(.*?)"\1|"((?:[^"\\]|\\.)*)"', re.DOTALL)
@@ -299,12 +405,15 @@ def _rust_columns(block: str) -> list[list[list[str]]] | None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("source", choices=["sqllineage", "openlineage"])
+    parser.add_argument("source", choices=["sqllineage", "openlineage", "sql-metadata"])
     parser.add_argument("repo", type=Path, help="checkout of the source project")
     parser.add_argument("out", type=Path, help="corpus .jsonl to write")
     args = parser.parse_args(argv)
     if args.source == "openlineage":
         cases = openlineage_cases(args.repo)
+    elif args.source == "sql-metadata":
+        with tempfile.TemporaryDirectory() as work:
+            cases = sql_metadata_cases(record_sql_metadata(args.repo, Path(work)))
     else:
         with tempfile.TemporaryDirectory() as work:
             cases = sqllineage_cases(record_sqllineage(args.repo, Path(work)))

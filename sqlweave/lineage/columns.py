@@ -11,14 +11,18 @@ Resolution never guesses: an unqualified column that several sources could own (
 becomes one ``unresolved`` reference per candidate table; ``*`` without a schema stays a
 ``dataset.*`` reference.
 
-At about 640 lines this module is over the house's ~500 because it is one concept: the
+A ``USING (k)`` column is a value of every joined side that has ``k``; a PIVOT/UNPIVOT
+changes its input's columns as :mod:`.pivots` says. The tree walkers the resolver uses are in
+:mod:`.query_tree`.
+
+At about 650 lines this module is over the house's ~500 because it is one concept: the
 :class:`ColumnResolver`, whose methods recurse into each other over one sqlglot scope tree
-(outputs, expressions, clauses, sources), and the small tree walkers only it uses.
+(outputs, expressions, clauses, sources).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlglot import exp
@@ -27,13 +31,23 @@ from sqlglot.optimizer.scope import Scope, build_scope
 from .model import ColumnRef, TransformSubtype
 from .names import Catalog, Namer
 from .pivots import NewColumn, PivotShape, pivot_of, shape
+from .query_tree import (
+    filter_branches,
+    is_star,
+    own_columns,
+    own_subqueries,
+    role_of,
+    scope_ready,
+    stronger,
+    value_branches,
+)
 
 STAR = "*"
 
 _IDENTITY = TransformSubtype.IDENTITY
 _TRANSFORMATION = TransformSubtype.TRANSFORMATION
 _AGGREGATION = TransformSubtype.AGGREGATION
-_RANK = {_IDENTITY: 0, _TRANSFORMATION: 1, _AGGREGATION: 2}
+_RANK = {_IDENTITY: 0, _TRANSFORMATION: 1, _AGGREGATION: 2}  # the DIRECT subtypes
 
 #: query-wide clauses and the INDIRECT subtype their columns get
 _CLAUSES = (
@@ -44,15 +58,8 @@ _CLAUSES = (
     ("order", TransformSubtype.SORT),
 )
 
-#: window functions that copy a value from another row rather than aggregate
-_VALUE_PICKERS = (exp.Lag, exp.Lead, exp.FirstValue, exp.LastValue, exp.NthValue)
 
 Indirect = frozenset[tuple[ColumnRef, TransformSubtype]]
-
-
-def stronger(a: TransformSubtype, b: TransformSubtype) -> TransformSubtype:
-    """The DIRECT subtype of a chain of two steps: IDENTITY < TRANSFORMATION < AGGREGATION."""
-    return a if _RANK[a] >= _RANK[b] else b
 
 
 @dataclass
@@ -121,7 +128,7 @@ class ColumnResolver:
         while isinstance(query, exp.Subquery) and isinstance(query.this, exp.Query):
             query = query.this  # ``CREATE TABLE x AS (SELECT ...)``: the parentheses only
         try:
-            scope = build_scope(_derived_tables_named(_canonical_cte_references(query)))
+            scope = build_scope(scope_ready(query))
         except Exception:
             return None
         if scope is None:
@@ -162,7 +169,7 @@ class ColumnResolver:
         ]
 
     def _set_outputs(self, scope: Scope) -> list[tuple[str, Flow]]:
-        branches = [self._scope_outputs(s) for s in _value_branches(scope)]
+        branches = [self._scope_outputs(s) for s in value_branches(scope)]
         if not branches:
             return []
         first = branches[0]
@@ -185,7 +192,7 @@ class ColumnResolver:
     def _select_outputs(self, scope: Scope, select: exp.Select) -> list[tuple[str, Flow]]:
         outputs: list[tuple[str, Flow]] = []
         for index, projection in enumerate(select.expressions):
-            if _is_star(projection):
+            if is_star(projection):
                 outputs.extend(self._star_outputs(scope, projection))
                 continue
             name = self._output_name(projection, index)
@@ -249,7 +256,7 @@ class ColumnResolver:
                     flow.merge(child_flow, _TRANSFORMATION)
         else:
             parent = scope.parent or scope
-            for column in _own_columns(expression):
+            for column in own_columns(expression):
                 flow.merge(self._resolve(parent, column), _TRANSFORMATION)
         names = []
         if isinstance(alias, exp.TableAlias):
@@ -270,21 +277,21 @@ class ColumnResolver:
         node = projection.this if isinstance(projection, exp.Alias) else projection
         flow = Flow()
         children = self._child_scopes(scope)
-        for column in _own_columns(node):
-            role = _role(column, node)
+        for column in own_columns(node):
+            role = role_of(column, node)
             resolved = self._lateral_alias(scope, column, earlier) or self._resolve(scope, column)
             if role in _RANK:
                 flow.merge(resolved, role)
             else:
                 flow.indirect |= resolved.as_indirect(role)
         for window in self._named_windows(scope, node):
-            for column in _own_columns(window):
+            for column in own_columns(window):
                 flow.indirect |= self._resolve(scope, column).as_indirect(TransformSubtype.WINDOW)
-        for query in _own_subqueries(node):
+        for query in own_subqueries(node):
             child = children.get(id(query))
             if child is None:
                 continue
-            role = _role(query, node)
+            role = role_of(query, node)
             child_flow = Flow()
             for _, output in self._scope_outputs(child):
                 child_flow.merge(output)
@@ -329,12 +336,12 @@ class ColumnResolver:
         self, scope: Scope, node: exp.Expression, subtype: TransformSubtype
     ) -> set[tuple[ColumnRef, TransformSubtype]]:
         found: set[tuple[ColumnRef, TransformSubtype]] = set()
-        for column in _own_columns(node):
+        for column in own_columns(node):
             found |= self._resolve(scope, column, allow_alias=True).as_indirect(subtype)
         if subtype in (TransformSubtype.GROUP_BY, TransformSubtype.SORT):
             found |= self._positional(scope, node, subtype)
         children = self._child_scopes(scope)
-        for query in _own_subqueries(node):
+        for query in own_subqueries(node):
             child = children.get(id(query))
             if child is None:
                 continue
@@ -368,9 +375,9 @@ class ColumnResolver:
         found: set[tuple[ColumnRef, TransformSubtype]] = set()
         expression = scope.expression
         if isinstance(expression, exp.SetOperation):
-            for branch in _value_branches(scope):
+            for branch in value_branches(scope):
                 found |= self._scope_indirect(branch)
-            for branch in _filter_branches(scope):
+            for branch in filter_branches(scope):
                 found |= self._removed_rows(branch)
         for join in expression.args.get("joins") or ():
             if join.args.get("on"):
@@ -407,7 +414,7 @@ class ColumnResolver:
         """``GROUP BY ALL`` groups by every projection that is not an aggregate."""
         found: set[tuple[ColumnRef, TransformSubtype]] = set()
         for projection in select.expressions:
-            if not _is_star(projection) and projection.find(exp.AggFunc) is None:
+            if not is_star(projection) and projection.find(exp.AggFunc) is None:
                 flow = self._expression_flow(scope, projection)
                 found |= flow.as_indirect(TransformSubtype.GROUP_BY)
         return found
@@ -652,113 +659,3 @@ class ColumnResolver:
             found = {id(child.expression): child for child in scope.subquery_scopes}
             self._children[key] = found
         return found
-
-
-def _derived_tables_named(query: exp.Expression) -> exp.Expression:
-    """``FROM (SELECT ...) JOIN (SELECT ...) USING (k)`` (no aliases: MySQL, Hive, ...):
-    sqlglot's scopes need a distinct name per FROM item, so each gets one (in a copy)."""
-
-    def unnamed(node: exp.Expression) -> bool:
-        return (
-            isinstance(node, exp.Subquery)
-            and not node.alias
-            and isinstance(node.parent, (exp.From, exp.Join))
-        )
-
-    if sum(1 for s in query.find_all(exp.Subquery) if unnamed(s)) < 2:
-        return query
-    query = query.copy()
-    for index, subquery in enumerate(s for s in list(query.find_all(exp.Subquery)) if unnamed(s)):
-        subquery.set("alias", exp.TableAlias(this=exp.to_identifier(f"_derived_{index}")))
-    return query
-
-
-def _canonical_cte_references(query: exp.Expression) -> exp.Expression:
-    """CTE names compare case-insensitively (``WITH Foo AS ... FROM FOO``); sqlglot's scopes
-    compare them as written, so references are spelled like their CTE (in a copy)."""
-    ctes = {c.alias.lower(): c.alias for c in query.find_all(exp.CTE) if c.alias}
-    if not ctes:
-        return query
-
-    def misspelled(table: exp.Table) -> bool:
-        name = table.name
-        return (
-            not table.args.get("db")
-            and isinstance(table.this, exp.Identifier)
-            and name.lower() in ctes
-            and name != ctes[name.lower()]
-        )
-
-    if not any(misspelled(t) for t in query.find_all(exp.Table)):
-        return query
-    query = query.copy()
-    for table in list(query.find_all(exp.Table)):
-        if misspelled(table):
-            written = table.name
-            table.set("this", exp.to_identifier(ctes[written.lower()]))
-            if table.args.get("alias") is None:  # columns may still say FOO.x
-                table.set("alias", exp.TableAlias(this=exp.to_identifier(written)))
-    return query
-
-
-def _is_star(node: exp.Expression) -> bool:
-    return isinstance(node, exp.Star) or (
-        isinstance(node, exp.Column) and isinstance(node.this, exp.Star)
-    )
-
-
-def _own_columns(node: exp.Expression) -> Iterator[exp.Column]:
-    """Columns under ``node`` that belong to its scope (not to nested queries)."""
-    if isinstance(node, exp.Column):
-        if not isinstance(node.this, exp.Star):
-            yield node
-        return
-    for child in node.iter_expressions():
-        if isinstance(child, exp.Query):
-            continue
-        yield from _own_columns(child)
-
-
-def _own_subqueries(node: exp.Expression) -> Iterator[exp.Query]:
-    """Outermost queries nested under ``node``."""
-    for child in node.iter_expressions():
-        if isinstance(child, exp.Query):
-            yield child.this if isinstance(child, exp.Subquery) else child
-        else:
-            yield from _own_subqueries(child)
-
-
-def _role(node: exp.Expression, root: exp.Expression) -> TransformSubtype:
-    """How ``node`` influences the value of ``root``: a DIRECT or an INDIRECT subtype."""
-    if node is root or (isinstance(root, exp.Subquery) and node.parent is root):
-        return _IDENTITY
-    direct = _IDENTITY  # stays so while only parentheses wrap the node
-    child, parent = node, node.parent
-    while parent is not None and child is not root:
-        if isinstance(parent, exp.Window) and child is not parent.this:
-            return TransformSubtype.WINDOW
-        if isinstance(parent, exp.If) and child is parent.this:
-            return TransformSubtype.CONDITIONAL
-        if isinstance(parent, exp.Case) and child is parent.this:
-            return TransformSubtype.CONDITIONAL
-        if isinstance(parent, exp.Filter) and child is parent.expression:
-            return TransformSubtype.FILTER
-        if isinstance(parent, exp.AggFunc) and not isinstance(parent, _VALUE_PICKERS):
-            direct = _AGGREGATION
-        elif not isinstance(parent, exp.Paren):
-            direct = stronger(direct, _TRANSFORMATION)
-        child, parent = parent, parent.parent
-    return direct
-
-
-def _value_branches(scope: Scope) -> list[Scope]:
-    """The branches of a set operation whose rows make its output: all of them for UNION and
-    INTERSECT (an INTERSECT row's values are in both), the left one only for EXCEPT."""
-    branches = list(scope.set_operation_scopes)
-    return branches[:1] if isinstance(scope.expression, exp.Except) else branches
-
-
-def _filter_branches(scope: Scope) -> list[Scope]:
-    """The right side of an EXCEPT: it only removes rows from the left one's."""
-    branches = list(scope.set_operation_scopes)
-    return branches[1:] if isinstance(scope.expression, exp.Except) else []

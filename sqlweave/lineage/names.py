@@ -105,13 +105,19 @@ class Namer:
             return this.name
         if isinstance(this, exp.Func):
             return _function_path(this)
-        if not isinstance(this, exp.Identifier):
+        extra: list[exp.Expression] = []
+        if isinstance(this, exp.Dot):
+            # T-SQL's four-part ``server.db.schema.table``: sqlglot keeps the last two as a Dot
+            *extra, this = this.flatten()
+        if not isinstance(this, exp.Identifier) or not all(
+            isinstance(p, exp.Identifier) for p in extra
+        ):
             return None
         if this.quoted and looks_like_path(this.this):
             return this.this
         if not this.quoted and not table.args.get("db") and this.this.lower() == "dual":
             return None  # Oracle/MySQL's one-row pseudo table
-        parts = [p for p in (table.args.get("catalog"), table.args.get("db"), this) if p]
+        parts = [p for p in (table.args.get("catalog"), table.args.get("db"), *extra, this) if p]
         if self._tables_case_sensitive:
             name = ".".join(p.name for p in parts)
         else:

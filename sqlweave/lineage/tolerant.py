@@ -28,7 +28,17 @@ from .procedural import mask
 _I = re.IGNORECASE
 _PART = r'(?:"[^"]*"|`[^`]*`|\[[^\]]*\]|[\w$#@]+)'
 _NAME = rf"(?P<name>{_PART}(?:\s*\.\s*{_PART}){{0,3}})"
-_READ = re.compile(rf"\b(?:FROM|JOIN|USING)\s+(?!\()(?:ONLY\s+)?{_NAME}", _I)
+_READ = re.compile(rf"\b(?:FROM|JOIN|USING)\s+(?:\(\s*)*(?:ONLY\s+)?{_NAME}", _I)
+#: words that end a ``FROM a x, b y`` list or cannot be a table alias
+_CLAUSE = (
+    r"(?:WHERE|GROUP|ORDER|HAVING|LIMIT|JOIN|INNER|LEFT|RIGHT|FULL|CROSS|OUTER|NATURAL|ON|"
+    r"UNION|EXCEPT|INTERSECT|MINUS|WINDOW|QUALIFY|SET|VALUES|SELECT|INTO|LATERAL|PIVOT|"
+    r"UNPIVOT|WITH|USING|FOR|OFFSET|FETCH)\b"
+)
+#: one more item of a comma-separated FROM list, after the previous item's optional alias
+_NEXT_ITEM = re.compile(
+    rf"\s*(?:(?:AS\s+)?(?!{_CLAUSE}){_PART}\s*)?,\s*(?:\(\s*)*(?!{_CLAUSE}){_NAME}", _I
+)
 _WRITE = re.compile(
     rf"\b(?:INSERT\s+(?:OVERWRITE\s+|INTO\s+)?(?:TABLE\s+)?|INTO\s+(?:TABLE\s+)?|UPDATE\s+|"
     rf"MERGE\s+(?:INTO\s+)?|CREATE\s+(?:OR\s+REPLACE\s+)?(?:\w+\s+){{0,3}}?(?:TABLE|VIEW)\s+"
@@ -36,6 +46,7 @@ _WRITE = re.compile(
     _I,
 )
 _CTE = re.compile(rf"(?:\bWITH\s+(?:RECURSIVE\s+)?|,\s*){_NAME}\s*(?:\([^)]*\)\s*)?AS\s*\(", _I)
+_VARIABLES = re.compile(r"\s*,")
 _INFILE = re.compile(r"\bINFILE\s+'([^']*)'", _I)
 #: words that follow FROM/INTO but are not tables
 _NOT_TABLES = frozenset(
@@ -60,8 +71,20 @@ def approximate_tables(text: str, namer: Namer) -> tuple[set[str], set[str]]:
     """``(reads, writes)`` named by ``text``, by patterns (CTE names left out)."""
     masked = _mask_keeping_names(text)
     ctes = {_name(m, text, namer) for m in _CTE.finditer(masked)}
-    writes = {_name(m, text, namer) for m in _WRITE.finditer(masked)}
-    reads = {_name(m, text, namer) for m in _READ.finditer(masked)}
+    writes = {
+        _name(m, text, namer)
+        for m in _WRITE.finditer(masked)
+        if not _VARIABLES.match(masked, m.end())  # MySQL SELECT ... INTO v1, v2: variables
+    }
+    reads = set()
+    for m in _READ.finditer(masked):
+        first = _name(m, text, namer)
+        reads.add(first)
+        if masked[m.start() : m.start() + 4].upper() != "FROM" or first.lower() in _NOT_TABLES:
+            continue
+        while following := _NEXT_ITEM.match(masked, m.end()):  # FROM a x, b y, c
+            reads.add(_name(following, text, namer))
+            m = following
     drop = ctes | {""}
     writes = {w for w in writes if w not in drop and w.lower() not in _NOT_TABLES}
     reads = {r for r in reads if r not in drop and r.lower() not in _NOT_TABLES}
