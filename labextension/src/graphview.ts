@@ -36,7 +36,9 @@ export const CLASS = {
   match: 'sqlweave-match',
   current: 'sqlweave-current',
   selected: 'sqlweave-selected',
-  toggle: 'sqlweave-toggle'
+  toggle: 'sqlweave-toggle',
+  /** what the Impact focus reaches: its own colour, not the stale cells' */
+  impacted: 'sqlweave-impacted'
 } as const;
 
 function bucket(width: number): number {
@@ -380,6 +382,7 @@ export function restyle(svg: SVGSVGElement, graph: IGraphMessage, state: IViewSt
   if (focusOn && state.mode && (datasets.has(focusOn) || cells.has(focusOn))) {
     focus = new Reach(graph).focus(focusOn, state.mode);
   }
+  const impact = focus !== null && state.mode === 'impact';
   const needle = state.search.trim().toLowerCase();
   const matches = (id: string): boolean => {
     const d = datasets.get(id);
@@ -401,6 +404,7 @@ export function restyle(svg: SVGSVGElement, graph: IGraphMessage, state: IViewSt
       dimmed.add(id);
     }
     node.classList.toggle(CLASS.dim, dim);
+    node.classList.toggle(CLASS.impacted, impact && id !== focusOn && focus!.has(id));
     node.classList.toggle(CLASS.match, hit);
     node.classList.toggle(CLASS.selected, id === state.selected);
   });

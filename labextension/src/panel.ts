@@ -66,7 +66,8 @@ const LEGEND: [string, string, string][] = [
   ['dataframe', 'sqlweave-dataset sqlweave-kind-dataframe', 'DataFrame / variable'],
   ['cell', 'sqlweave-cell', 'cell'],
   ['read-only', 'sqlweave-cell sqlweave-readonly', 'cell that only reads'],
-  ['stale', 'sqlweave-cell sqlweave-stale-node', 'stale cell']
+  ['stale', 'sqlweave-cell sqlweave-stale-node', 'stale cell'],
+  ['impact', 'sqlweave-cell sqlweave-impacted', 'affected (Impact)']
 ];
 
 /** Sets a performance mark once the browser has painted what was just drawn. */
@@ -515,8 +516,14 @@ export class LineageView extends Widget {
       `${this._name(graph, id)}: ${up.filter(isDataset).length} upstream, ${down.filter(isDataset).length} downstream datasets` +
       (isDataset(id) ? `; read by ${plural(readers, 'cell')}` : '');
     if (this._state.mode === 'impact') {
-      const cells = graph.cells.filter(c => down.includes(c.id) && !c.read_only);
-      text += `. Re-run: ${cells.map(c => (c.execution_count === null ? c.label : `[${c.execution_count}]`)).join(', ') || 'nothing'}`;
+      // cells that write affected datasets, then those that only read them: both are out of date
+      const cells = graph.cells.filter(c => down.includes(c.id));
+      const name = (c: ICell) => (c.execution_count === null ? c.label : `[${c.execution_count}]`);
+      const rerun = [
+        ...cells.filter(c => !c.read_only).map(name),
+        ...cells.filter(c => c.read_only).map(c => `${name(c)} (only reads)`)
+      ];
+      text += `. Re-run: ${rerun.join(', ') || 'nothing'}`;
     }
     return text;
   }

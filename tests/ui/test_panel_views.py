@@ -83,7 +83,7 @@ def test_default_width_shows_every_dataset_readably(lab, page):
     legend = page.locator(f"{PANEL} .sqlweave-legend-item").evaluate_all(
         "items => items.map(i => i.dataset.legend)"
     )
-    assert legend == ["table", "dataframe", "cell", "read-only", "stale"]
+    assert legend == ["table", "dataframe", "cell", "read-only", "stale", "impact"]
 
     fitted = _scale(page)
     page.locator(f"{PANEL} .sqlweave-zoom-in").click()

@@ -76,3 +76,50 @@ def test_stale_cells_are_marked_and_the_folder_switch_shows_other_notebooks(lab,
         """sel => ![...document.querySelectorAll(sel)].some(n => n.dataset.name === 'elsewhere')""",
         arg=f"{PANEL} .sqlweave-graph [data-kind='dataset']",
     )
+
+
+#: the stroke colour a node's (or legend swatch's) box is drawn with
+STROKE = "n => getComputedStyle(n.querySelector('rect')).stroke"
+
+
+def test_impact_has_its_own_colour_and_re_runs_the_cells_that_only_read(lab, page):
+    write_notebook(
+        lab.root,
+        "impact.ipynb",
+        [
+            "%load_ext sqlweave",
+            "%%sql\nCREATE TABLE raw AS SELECT 1 AS id, 2 AS amount",
+            "%%sql\nCREATE TABLE clean AS SELECT id, amount FROM raw",
+            "%%sql\nCREATE TABLE summary AS SELECT sum(amount) AS total FROM clean",
+            "%%sql\nSELECT * FROM summary",
+            "%%sql\nCREATE TABLE other AS SELECT 5 AS z",
+            "%%sql\nCREATE TABLE side AS SELECT z FROM other",
+            "%%sql\nCREATE OR REPLACE TABLE other AS SELECT 6 AS z",  # side's cell: stale
+        ],
+    )
+    open_notebook(page, lab.lab_url("impact.ipynb"))
+    open_panel(page)
+    run_all(page)
+    wait_datasets(page, {"raw", "clean", "summary", "other", "side"})
+    page.wait_for_selector(f"{PANEL} .sqlweave-stale-node")
+    page.locator(f"{PANEL} [data-kind='dataset'][data-name='clean'] .sqlweave-label").click()
+    page.locator(f"{PANEL} .sqlweave-mode[data-mode='impact']").click()
+    page.wait_for_selector(f"{PANEL} .sqlweave-impacted")
+
+    details = page.locator(f"{PANEL} .sqlweave-details").inner_text()
+    assert details.endswith("Re-run: [4], [5] (only reads)"), details
+    impacted = page.locator(f"{PANEL} .sqlweave-graph .sqlweave-impacted")
+    names = impacted.evaluate_all(
+        "ns => ns.map(n => n.dataset.kind === 'cell' ? n.querySelector('title').textContent"
+        ".split(' ')[0] : n.dataset.name)"
+    )
+    assert sorted(names) == ["[4]", "[5]", "summary"]
+    impact_colour = impacted.first.evaluate(STROKE)
+    stale_colour = page.locator(f"{PANEL} .sqlweave-graph .sqlweave-stale-node").evaluate(STROKE)
+    assert impact_colour != stale_colour
+    legend = page.locator(f"{PANEL} .sqlweave-legend-item[data-legend='impact']")
+    assert legend.inner_text() == "affected (Impact)"
+    assert legend.evaluate(STROKE) == impact_colour
+    # leaving Impact mode takes the colour away
+    page.locator(f"{PANEL} .sqlweave-mode[data-mode='upstream']").click()
+    assert page.locator(f"{PANEL} .sqlweave-graph .sqlweave-impacted").count() == 0
