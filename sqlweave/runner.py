@@ -8,9 +8,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
+import signal
 import sys
 import threading
 import time
@@ -22,12 +24,17 @@ from typing import Any
 
 import nbformat
 
+from .cancel import Cancel
 from .cellids import SESSION_ENV, CellIdKernelManager
 from .errors import SqlWeaveError, UsageError
 from .lineage import store as lineage_store
 from .lineage.widget import STATIC_CLASS
 
 PARAMETERS_TAG = "parameters"
+#: the error of a notebook stopped by its cancel token (Ctrl-C on the pipeline runner)
+INTERRUPTED = "interrupted (Ctrl-C)"
+#: seconds an interrupted kernel gets to stop before it is killed
+INTERRUPT_GRACE_S = 5.0
 INJECTED_TAG = "injected-parameters"
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -56,10 +63,11 @@ class RunReport:
     seconds: float
     failure: CellFailure | None = None
     lineage_store: Path | None = None
+    interrupted: bool = False  # stopped by its cancel token, not by an error of its own
 
     @property
     def ok(self) -> bool:
-        return self.failure is None
+        return self.failure is None and not self.interrupted
 
 
 def parse_parameter(text: str) -> tuple[str, Any]:
@@ -140,6 +148,8 @@ def run_notebook(
     env: Mapping[str, str] | None = None,
     notebook_timeout: float | None = None,
     on_warning: Callable[[str], None] | None = None,
+    cancel: Cancel | None = None,
+    interrupt_grace: float = INTERRUPT_GRACE_S,
 ) -> RunReport:
     """Execute the notebook at ``path`` in a fresh kernel and save the executed copy.
 
@@ -148,6 +158,11 @@ def run_notebook(
     ``notebook_timeout`` the whole notebook (the kernel is killed when it passes);
     ``env`` is added to the kernel's environment. ``on_warning`` hears of parameters
     injected at the top of a notebook with no cell tagged ``parameters``.
+
+    Cancelling ``cancel`` interrupts the kernel (SIGINT, as Jupyter's interrupt button) and
+    runs no further cell; a kernel still busy ``interrupt_grace`` seconds later (a native
+    query that does not yield), or when the token is forced, is killed. The report then
+    says ``interrupted``.
     """
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
@@ -176,12 +191,13 @@ def run_notebook(
         shutdown_kernel="graceful",
         resources={"metadata": {"path": str(workdir)}},
         kernel_manager_class=CellIdKernelManager,
-        on_cell_execute=lambda cell, cell_index: setattr(client.kc, "cell_id", cell.get("id")),
+        on_cell_execute=lambda cell, cell_index: _before_cell(client, cell, cancel),
     )
     started = time.perf_counter()
     started_at = datetime.now(timezone.utc)
     failure = None
     watchdog = _Watchdog(client, notebook_timeout) if notebook_timeout else None
+    interrupter = _Interrupter(client, cancel, interrupt_grace) if cancel is not None else None
     try:
         client.execute(env={**os.environ, SESSION_ENV: str(src.resolve()), **(env or {})})
     except CellExecutionError as exc:
@@ -190,13 +206,21 @@ def run_notebook(
         failure = _find_failure(nb, exc, f"cell timed out after {timeout} s")
     except DeadKernelError as exc:
         failure = _find_failure(nb, exc, "the kernel died")
-    except Exception:
-        if watchdog is None or not watchdog.fired:  # killed while starting: a timeout
+    except Exception as exc:
+        # killed while starting: a timeout; stopped before a cell or while starting: cancelled
+        if (watchdog is None or not watchdog.fired) and (cancel is None or not cancel.cancelled):
             raise
+        failure = _find_failure(nb, exc, "stopped")
     finally:
         if watchdog is not None:
             watchdog.cancel()
-    if watchdog is not None and watchdog.fired:
+        if interrupter is not None:
+            interrupter.close()
+    # a notebook whose last cell finished before the cancel took effect succeeded
+    interrupted = failure is not None and cancel is not None and cancel.cancelled
+    if interrupted:
+        failure = _find_failure(nb, None, INTERRUPTED)
+    elif watchdog is not None and watchdog.fired:
         failure = _find_failure(nb, None, f"the notebook timed out after {notebook_timeout:g} s")
     seconds = time.perf_counter() - started
     freeze_drawings(nb)
@@ -212,6 +236,7 @@ def run_notebook(
         seconds=seconds,
         failure=failure,
         lineage_store=store if store.exists() else None,
+        interrupted=interrupted,
     )
 
 
@@ -227,6 +252,56 @@ def _forget_deleted_cells(
         lineage_store.LineageStore(store).forget_cells(key, ids, started_at)
     except (SqlWeaveError, OSError) as exc:
         print(f"sqlweave: lineage of deleted cells not removed: {exc}", file=sys.stderr)
+
+
+class NotebookInterrupted(Exception):
+    """Raised before a cell once the run's cancel token is cancelled: no further cell runs."""
+
+
+def _before_cell(client: Any, cell: Any, cancel: Cancel | None) -> None:
+    if cancel is not None and cancel.cancelled:
+        raise NotebookInterrupted(INTERRUPTED)
+    client.kc.cell_id = cell.get("id")
+
+
+def _kernel_process(client: Any) -> Any:
+    """The kernel's ``Popen`` (None before it started)."""
+    return getattr(getattr(getattr(client, "km", None), "provisioner", None), "process", None)
+
+
+class _Interrupter:
+    """Interrupts the kernel of ``client`` when ``cancel`` is cancelled, kills it when the
+    kernel is still busy ``grace`` seconds later or when the token is forced."""
+
+    def __init__(self, client: Any, cancel: Cancel, grace: float) -> None:
+        self.client, self.grace = client, grace
+        self._timer: threading.Timer | None = None
+        self._forget = cancel.on_cancel(self._on_cancel)
+
+    def _on_cancel(self, force: bool) -> None:
+        # runs in the cancelling thread (a signal handler): signal and start a timer only
+        if force:
+            self._kill()
+            return
+        process = _kernel_process(self.client)
+        if process is not None and process.poll() is None:
+            # the kernel leads its own process group (jupyter_client starts a new session):
+            # the group holds what the kernel started, and never this process
+            with contextlib.suppress(OSError):
+                os.killpg(process.pid, signal.SIGINT)
+        self._timer = threading.Timer(self.grace, self._kill)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _kill(self) -> None:
+        process = _kernel_process(self.client)
+        if process is not None and process.poll() is None:
+            process.kill()  # only the kernel this run started
+
+    def close(self) -> None:
+        self._forget()
+        if self._timer is not None:
+            self._timer.cancel()
 
 
 class _Watchdog:

@@ -3,10 +3,57 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
+from ..cancel import Cancel
 from ..lineage.store import write_atomic
+
+#: signals that stop a run the way Ctrl-C does (SIGTERM: a service manager stopping it)
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def cancel_on_signals() -> Iterator[Cancel]:
+    """A :class:`Cancel` token that Ctrl-C (or SIGTERM) cancels, and a second one forces.
+
+    The first signal interrupts the running kernels and lets them stop (their executed
+    notebooks and the journal are written); the second kills them. Outside the main
+    thread signals cannot be caught: the token is then only cancelled by its owner.
+    """
+    cancel = Cancel()
+    if threading.current_thread() is not threading.main_thread():
+        yield cancel
+        return
+
+    def handle(signum: int, frame: object) -> None:
+        if cancel.cancelled:
+            _say("sqlweave: stopping now: killing the running kernels\n")
+            cancel.force()
+        else:
+            _say(
+                "sqlweave: interrupting the running notebooks; nothing new starts "
+                "(press Ctrl-C again to kill their kernels)\n"
+            )
+            cancel.cancel(signum)
+
+    previous = {s: signal.signal(s, handle) for s in STOP_SIGNALS}
+    try:
+        yield cancel
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def _say(text: str) -> None:
+    """Write from a signal handler: one unbuffered write, no lock a print may hold."""
+    with contextlib.suppress(OSError):
+        os.write(sys.stderr.fileno(), text.encode())
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -116,21 +163,41 @@ def _run(args: argparse.Namespace) -> int:
     from .execute import run
 
     parameters = dict(parse_parameter(p) for p in args.parameters)
-    return _finish(run(args.paths, parameters, options_from(args), root=args.project))
+    with cancel_on_signals() as cancel:
+        result = run(args.paths, parameters, options_from(args), root=args.project, cancel=cancel)
+    return _finish(result, cancel)
 
 
 def _resume(args: argparse.Namespace) -> int:
     from .execute import resume
 
-    return _finish(resume(args.project, args.run_id, openlineage_url=args.openlineage_url))
+    with cancel_on_signals() as cancel:
+        result = resume(
+            args.project, args.run_id, openlineage_url=args.openlineage_url, cancel=cancel
+        )
+    return _finish(result, cancel)
 
 
-def _finish(result) -> int:  # result: PipelineRun
+def _finish(result, cancel: Cancel) -> int:  # result: PipelineRun
     from .summary import run_summary
 
     text = run_summary(result.state, str(result.output)) + f"\nreport: {result.report}"
     print(text, file=sys.stdout if result.ok else sys.stderr)
+    if result.interrupted:
+        print(
+            f"resume it with: sqlweave pipeline resume --project {_shown(result.root)}",
+            file=sys.stderr,
+        )
+        return cancel.exit_code
     return 0 if result.ok else 1
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the working directory when under it (shorter to copy)."""
+    try:
+        return path.relative_to(Path.cwd().resolve()).as_posix() or "."
+    except ValueError:
+        return str(path)
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -204,12 +271,13 @@ def _schedule(args: argparse.Namespace) -> int:
     last = last_scheduled(root, args.cron) or utcnow()
     scheduler = Scheduler(schedule, last)
     current: list[threading.Thread] = []
+    stop = Cancel()
 
     def start_run(fire: datetime) -> None:
         def target() -> None:
             opts = dataclasses.replace(options, schedule=args.cron, scheduled_for=fire.isoformat())
             try:
-                result = run(args.paths, parameters, opts, root=root)
+                result = run(args.paths, parameters, opts, root=root, cancel=stop)
                 print(run_summary(result.state, str(result.output)), flush=True)
             except Exception as exc:  # one bad run (a notebook deleted) must not end the loop
                 print(f"sqlweave: scheduled run for {fire.isoformat()} failed: {exc}", flush=True)
@@ -221,8 +289,19 @@ def _schedule(args: argparse.Namespace) -> int:
     print(
         f"scheduling {' '.join(args.paths)} at '{args.cron}' (UTC); next {schedule.after(utcnow())}"
     )
-    serve(scheduler, start_run, running=lambda: bool(current) and current[0].is_alive())
-    return 0
+    with cancel_on_signals() as stop_signal:
+        # Ctrl-C ends the loop and interrupts the run in progress (resumable as any other)
+        stop_signal.on_cancel(lambda force: stop.force() if force else stop.cancel())
+        serve(
+            scheduler,
+            start_run,
+            running=lambda: bool(current) and current[0].is_alive(),
+            sleep=stop.wait,
+            stop=lambda: stop.cancelled,
+        )
+        for thread in current:
+            thread.join()
+    return stop_signal.exit_code if stop_signal.cancelled else 0
 
 
 def last_scheduled(root: Path, cron: str):  # -> datetime | None

@@ -63,13 +63,13 @@ class Dependencies:
     files: frozenset[str] = frozenset()  # as written, relative to the notebook
     warnings: tuple[str, ...] = ()
     column_edges: tuple[ColumnEdge, ...] = ()  # into the tables it writes (for OpenLineage)
-    views: frozenset[str] = frozenset()  # written as views: they live only in its kernel
+    views: frozenset[str] = frozenset()  # written as views (the warehouse keeps their SQL)
     declared: frozenset[str] = frozenset()  # writes declared in metadata (Python-only)
 
     @property
     def saved(self) -> frozenset[str]:
-        """The tables its SQL writes, which the warehouse keeps."""
-        return self.writes - self.views - self.declared
+        """The tables and views its SQL writes, which the warehouse keeps."""
+        return self.writes - self.declared
 
 
 @dataclass

@@ -20,6 +20,7 @@ STATUS_COLOURS = {
     "running": "#bbdefb",
     "pending": "#ffffff",
     "up-to-date": "#e8f5e9",
+    "interrupted": "#fff9c4",
 }
 _CHAR_WIDTH = 7.2
 _BOX_HEIGHT = 30.0

@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from ..cancel import Cancel
 from ..lineage.store import write_atomic
 from ..runner import RunReport, run_notebook
 from ..warehouse import WAREHOUSE_ENV, Warehouse
@@ -31,11 +32,13 @@ from .journal import (
     Event,
     Journal,
     NotebookFailed,
+    NotebookInterrupted,
     NotebookSkipped,
     NotebookStarted,
     NotebookStatus,
     NotebookSucceeded,
     RunFinished,
+    RunInterrupted,
     RunResumed,
     RunStarted,
     RunStatus,
@@ -103,6 +106,10 @@ class PipelineRun:
         return self.state.status is RunStatus.SUCCEEDED
 
     @property
+    def interrupted(self) -> bool:
+        return self.state.status is RunStatus.INTERRUPTED
+
+    @property
     def report(self) -> Path:
         return self.output / REPORT_FILE
 
@@ -126,6 +133,7 @@ def run(
     options: RunOptions | None = None,
     root: str | os.PathLike[str] | None = None,
     listeners: Iterable[Listener] = (),
+    cancel: Cancel | None = None,
 ) -> PipelineRun:
     """Plan and run the pipeline under ``paths``.
 
@@ -135,6 +143,8 @@ def run(
         options: jobs, retries, timeouts, selection, output and warehouse folders.
         root: the project folder (journal, warehouse); default the paths' common folder.
         listeners: called with every journaled event (the OpenLineage emitter is one).
+        cancel: cancelling it interrupts the running notebooks and starts no more; the
+            run ends ``interrupted`` and can be resumed (the CLI cancels on Ctrl-C).
     """
     options = options or RunOptions()
     parameters = dict(parameters or {})
@@ -151,7 +161,7 @@ def run(
         pid=os.getpid(),
         host=socket.gethostname(),
     )
-    driver = _Driver(p, started, options, list(listeners))
+    driver = _Driver(p, started, options, list(listeners), cancel)
     driver.emit(started)
     return driver.go(resumed=False)
 
@@ -161,8 +171,9 @@ def resume(
     run_id: str | None = None,
     listeners: Iterable[Listener] = (),
     openlineage_url: str | None = None,
+    cancel: Cancel | None = None,
 ) -> PipelineRun:
-    """Continue an unfinished run (default: the latest) whose runner died.
+    """Continue an unfinished run (default: the latest) whose runner died or was interrupted.
 
     Notebooks that reached a final state keep it; the others run, once each.
 
@@ -197,7 +208,7 @@ def resume(
             f"the notebooks under {', '.join(started.paths)} changed since run {state.run_id}"
             " started; start a new run instead"
         )
-    driver = _Driver(p, started, options, list(listeners))
+    driver = _Driver(p, started, options, list(listeners), cancel)
     driver.emit(RunResumed(state.run_id, pid=os.getpid(), host=socket.gethostname()))
     return driver.go(resumed=True)
 
@@ -206,9 +217,15 @@ class _Driver:
     """Carries out one run: journal first, then act."""
 
     def __init__(
-        self, p: Plan, started: RunStarted, options: RunOptions, listeners: list[Listener]
+        self,
+        p: Plan,
+        started: RunStarted,
+        options: RunOptions,
+        listeners: list[Listener],
+        cancel: Cancel | None = None,
     ) -> None:
         assert p.root is not None
+        self.cancel = cancel or Cancel()
         self.plan, self.started, self.options = p, started, options
         self.root = p.root
         self.run_id = started.run_id
@@ -258,17 +275,17 @@ class _Driver:
                 upstream[key] = self.plan.upstream(key)
         self._execute(upstream)
         state = self.state()
-        status = (
-            RunStatus.FAILED
-            if state.failures()
-            or any(nb.status is NotebookStatus.BLOCKED for nb in state.notebooks.values())
-            else RunStatus.SUCCEEDED
-        )
-        self.emit(
-            RunFinished(
-                self.run_id, status=status, seconds=round(time.perf_counter() - self._t0, 3)
+        seconds = round(time.perf_counter() - self._t0, 3)
+        if self.cancel.cancelled and state.pending():
+            self.emit(RunInterrupted(self.run_id, seconds=seconds, signal=self.cancel.signal))
+        else:
+            status = (
+                RunStatus.FAILED
+                if state.failures()
+                or any(nb.status is NotebookStatus.BLOCKED for nb in state.notebooks.values())
+                else RunStatus.SUCCEEDED
             )
-        )
+            self.emit(RunFinished(self.run_id, status=status, seconds=seconds))
         final = self.state()
         self.output.mkdir(parents=True, exist_ok=True)
         write_atomic(self.output / REPORT_FILE, run_report(self.plan, final))
@@ -311,7 +328,8 @@ class _Driver:
         return todo
 
     def _missing_tables(self) -> dict[str, list[str]]:
-        saved = set(Warehouse(self.warehouse).tables())
+        warehouse = Warehouse(self.warehouse)
+        saved = set(warehouse.tables()) | set(warehouse.views())
         return {
             k: sorted(t for t in d.saved if t not in saved) for k, d in self.plan.notebooks.items()
         }
@@ -321,25 +339,29 @@ class _Driver:
         with ThreadPoolExecutor(
             max_workers=self.options.jobs, thread_name_prefix="sqlweave-pipeline"
         ) as pool:
-            running: dict[Future[bool], str] = {}
+            running: dict[Future[bool | None], str] = {}
             while not dispatch.done:
-                for key in dispatch.take_ready():
-                    running[pool.submit(self._notebook, key)] = key
+                if not self.cancel.cancelled:  # once cancelled, nothing new starts
+                    for key in dispatch.take_ready():
+                        running[pool.submit(self._notebook, key)] = key
                 if not running:
                     break
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in finished:
                     key = running.pop(future)
-                    if future.result():
+                    outcome = future.result()
+                    if outcome:
                         dispatch.succeed(key)
-                    else:
+                    elif outcome is False:
                         for blocked in dispatch.fail(key):
                             self.emit(_blocked(self.run_id, blocked, key))
 
-    def _notebook(self, key: str) -> bool:
-        """Run one notebook with its retries; True when it succeeded."""
+    def _notebook(self, key: str) -> bool | None:
+        """Run one notebook with its retries; True when it succeeded, None when interrupted."""
         attempts = self.options.retries + 1
         for attempt in range(1, attempts + 1):
+            if self.cancel.cancelled:  # cancelled during a retry's backoff
+                return None
             self.emit(NotebookStarted(self.run_id, notebook=key, attempt=attempt))
             fingerprint = self._fingerprints[key]
             out = self.output / key
@@ -357,11 +379,25 @@ class _Driver:
                         NOTEBOOK_ENV: key,
                     },
                     notebook_timeout=self.options.timeout,
+                    cancel=self.cancel,
                 )
             except Exception as exc:  # a kernel that cannot start, an unreadable notebook
                 report = None
                 error, cell, source = f"{type(exc).__name__}: {exc}", None, ""
             seconds = round(time.perf_counter() - t0, 3)
+            if self.cancel.cancelled and (report is None or report.interrupted):
+                failed_cell = report.failure.index + 1 if report and report.failure else None
+                self.emit(
+                    NotebookInterrupted(
+                        self.run_id,
+                        notebook=key,
+                        attempt=attempt,
+                        seconds=seconds,
+                        output=str(out),
+                        cell=failed_cell,
+                    )
+                )
+                return None
             if report is not None:
                 self.reports[key] = report
                 if report.ok:
@@ -396,7 +432,7 @@ class _Driver:
                 )
             )
             if retry:
-                time.sleep(self.options.backoff * 2 ** (attempt - 1))
+                self.cancel.wait(self.options.backoff * 2 ** (attempt - 1))
         return False
 
     def _upstream_execs(self, key: str) -> dict[str, str]:

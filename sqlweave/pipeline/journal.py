@@ -39,6 +39,12 @@ class RunStatus(str, Enum):
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    INTERRUPTED = "interrupted"  # stopped on purpose (Ctrl-C): resumable
+
+    @property
+    def final(self) -> bool:
+        """Whether the run is over for good (an interrupted run can be resumed)."""
+        return self in (RunStatus.SUCCEEDED, RunStatus.FAILED)
 
 
 class NotebookStatus(str, Enum):
@@ -49,10 +55,15 @@ class NotebookStatus(str, Enum):
     BLOCKED = "blocked"  # an upstream notebook failed
     UP_TO_DATE = "up-to-date"  # --only-stale found nothing changed
     SKIPPED = "skipped"  # not among --select
+    INTERRUPTED = "interrupted"  # stopped by Ctrl-C: runs again when the run resumes
 
     @property
     def final(self) -> bool:
-        return self not in (NotebookStatus.PENDING, NotebookStatus.RUNNING)
+        return self not in (
+            NotebookStatus.PENDING,
+            NotebookStatus.RUNNING,
+            NotebookStatus.INTERRUPTED,
+        )
 
 
 def now() -> str:
@@ -130,6 +141,25 @@ class NotebookFailed(Event):
 
 
 @dataclass(frozen=True)
+class NotebookInterrupted(Event):
+    TYPE: ClassVar[str] = "notebook-interrupted"
+    notebook: str = ""
+    attempt: int = 1
+    seconds: float = 0.0
+    output: str = ""
+    cell: int | None = None  # 1-based: the cell it was stopped in
+
+
+@dataclass(frozen=True)
+class RunInterrupted(Event):
+    """The runner was told to stop (Ctrl-C): what ran was stopped, the rest not started."""
+
+    TYPE: ClassVar[str] = "run-interrupted"
+    seconds: float = 0.0
+    signal: int | None = None
+
+
+@dataclass(frozen=True)
 class NotebookSkipped(Event):
     TYPE: ClassVar[str] = "notebook-skipped"
     notebook: str = ""
@@ -143,9 +173,11 @@ EVENTS: dict[str, type[Event]] = {
         RunStarted,
         RunResumed,
         RunFinished,
+        RunInterrupted,
         NotebookStarted,
         NotebookSucceeded,
         NotebookFailed,
+        NotebookInterrupted,
         NotebookSkipped,
     )
 }

@@ -35,9 +35,11 @@ from ..lineage.openlineage import (
 from .journal import (
     Event,
     NotebookFailed,
+    NotebookInterrupted,
     NotebookStarted,
     NotebookSucceeded,
     RunFinished,
+    RunInterrupted,
     RunResumed,
     RunStarted,
     RunStatus,
@@ -135,7 +137,7 @@ class OpenLineageEmitter:
         if isinstance(event, RunResumed):
             self._resumed = event.at  # the attempts from now on are new runs
             return None
-        if isinstance(event, (RunStarted, RunFinished)):
+        if isinstance(event, (RunStarted, RunFinished, RunInterrupted)):
             return self._pipeline_event(event)
         if isinstance(event, NotebookStarted):
             kind = EventType.START
@@ -143,6 +145,8 @@ class OpenLineageEmitter:
             kind = EventType.COMPLETE
         elif isinstance(event, NotebookFailed):
             kind = EventType.FAIL
+        elif isinstance(event, NotebookInterrupted):
+            kind = EventType.ABORT
         else:
             return None
         key = event.notebook
@@ -196,9 +200,11 @@ class OpenLineageEmitter:
             "outputs": [],
         }
 
-    def _pipeline_event(self, event: RunStarted | RunFinished) -> dict[str, Any]:
+    def _pipeline_event(self, event: RunStarted | RunFinished | RunInterrupted) -> dict[str, Any]:
         if isinstance(event, RunStarted):
             kind = EventType.START
+        elif isinstance(event, RunInterrupted):
+            kind = EventType.ABORT
         else:
             kind = EventType.COMPLETE if event.status is RunStatus.SUCCEEDED else EventType.FAIL
         return self._event(kind, event.at, run_uuid(event.run_id), self.pipeline_job, "DAG")

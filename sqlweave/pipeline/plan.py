@@ -138,12 +138,8 @@ def build_plan(notebooks: Mapping[str, Dependencies], root: Path | None = None) 
                 else:
                     graph.add_edge(owner, key, **{TABLES: {table}})
     _check_acyclic(graph)
-    # a view exists only in the kernel that made it: another notebook cannot read it
-    warnings = tuple(
-        f"{v} is a view made by {u}: {v} will not exist in {v_reader}'s kernel"
-        for u, v_reader in sorted(graph.edges)
-        for v in sorted(graph.edges[u, v_reader][TABLES] & notebooks[u].views)
-    )
+    # views order notebooks as tables do: the warehouse keeps them for the next kernel
+    warnings: tuple[str, ...] = ()
     edges = tuple(
         Edge(u, v, tuple(sorted(graph.edges[u, v][TABLES]))) for u, v in sorted(graph.edges)
     )

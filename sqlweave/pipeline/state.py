@@ -19,11 +19,13 @@ from .journal import (
     Event,
     Journal,
     NotebookFailed,
+    NotebookInterrupted,
     NotebookSkipped,
     NotebookStarted,
     NotebookStatus,
     NotebookSucceeded,
     RunFinished,
+    RunInterrupted,
     RunResumed,
     RunStarted,
     RunStatus,
@@ -54,7 +56,12 @@ class RunState:
 
     @property
     def finished(self) -> bool:
-        return self.status is not RunStatus.RUNNING
+        """Over for good: succeeded or failed (a running or interrupted run can resume)."""
+        return self.status.final
+
+    @property
+    def interrupted(self) -> bool:
+        return self.status is RunStatus.INTERRUPTED
 
     @property
     def owner_pid(self) -> int:
@@ -108,13 +115,17 @@ def fold(events: Iterable[Event]) -> dict[str, RunState]:
 def _apply(run: RunState, event: Event) -> None:
     if isinstance(event, RunResumed):
         run.resumes.append(event)
-        # whatever was running when the runner died did not finish
+        run.status = RunStatus.RUNNING
+        # whatever was running when the runner died or was interrupted did not finish
         for nb in run.notebooks.values():
-            if nb.status is NotebookStatus.RUNNING:
+            if nb.status in (NotebookStatus.RUNNING, NotebookStatus.INTERRUPTED):
                 nb.status = NotebookStatus.PENDING
         return
     if isinstance(event, RunFinished):
         run.status, run.finished_at, run.seconds = event.status, event.at, event.seconds
+        return
+    if isinstance(event, RunInterrupted):
+        run.status, run.finished_at, run.seconds = RunStatus.INTERRUPTED, event.at, event.seconds
         return
     nb = run.notebooks.setdefault(getattr(event, "notebook", ""), NotebookState())
     if isinstance(event, NotebookStarted):
@@ -130,6 +141,8 @@ def _apply(run: RunState, event: Event) -> None:
     elif isinstance(event, NotebookFailed):
         nb.failure, nb.seconds = event, event.seconds
         nb.status = NotebookStatus.PENDING if event.retry else NotebookStatus.FAILED
+    elif isinstance(event, NotebookInterrupted):
+        nb.status, nb.seconds = NotebookStatus.INTERRUPTED, event.seconds
     elif isinstance(event, NotebookSkipped):
         nb.status, nb.reason = event.status, event.reason
 

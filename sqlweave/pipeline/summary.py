@@ -37,6 +37,15 @@ def run_summary(state: RunState, output: str | None = None) -> str:
     ]
     if blocked:
         lines.append("not run: " + "; ".join(f"{k} ({why})" for k, why in blocked))
+    if state.interrupted:
+        stopped = [
+            k for k, nb in state.notebooks.items() if nb.status is NotebookStatus.INTERRUPTED
+        ]
+        waiting = [k for k, nb in state.notebooks.items() if nb.status is NotebookStatus.PENDING]
+        if stopped:
+            lines.append("interrupted: " + ", ".join(stopped))
+        if waiting:
+            lines.append("not started: " + ", ".join(waiting))
     if output:
         lines.append(f"executed notebooks: {output}")
     return "\n".join(lines)
@@ -50,7 +59,9 @@ def status_text(state: RunState, runner_alive: bool = True) -> str:
     """
     width = max((len(k) for k in state.notebooks), default=0)
     status = state.status.value
-    if not state.finished and not runner_alive:
+    if state.interrupted:
+        status = "interrupted: `sqlweave pipeline resume` continues it"
+    elif not state.finished and not runner_alive:
         status = f"runner died (pid {state.owner_pid}): `sqlweave pipeline resume`"
     lines = [f"run {state.run_id} started {state.started.at}: {status}"]
     for key, nb in state.notebooks.items():

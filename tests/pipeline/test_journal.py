@@ -14,11 +14,13 @@ import pytest
 from sqlweave.pipeline.journal import (
     Journal,
     NotebookFailed,
+    NotebookInterrupted,
     NotebookSkipped,
     NotebookStarted,
     NotebookStatus,
     NotebookSucceeded,
     RunFinished,
+    RunInterrupted,
     RunResumed,
     RunStarted,
     RunStatus,
@@ -178,3 +180,27 @@ def test_summary_names_notebook_cell_sql_and_error() -> None:
     assert "not run: c (upstream b failed)" in text
     assert "cell 2: E: bad" in status_text(r1)
     assert "r1" in history_text(list(fold(_events()).values()))
+
+
+def test_an_interrupted_run_is_resumable_and_its_stopped_notebooks_run_again() -> None:
+    events = [
+        RunStarted("r", notebooks=("a", "b", "c")),
+        NotebookStarted("r", notebook="a"),
+        NotebookSucceeded("r", notebook="a"),
+        NotebookStarted("r", notebook="b"),
+        NotebookInterrupted("r", notebook="b", cell=2, seconds=1.0),
+        RunInterrupted("r", seconds=3.0, signal=signal.SIGINT),
+    ]
+    for event in events:
+        assert decode(encode(event)) == event
+    run = fold(events)["r"]
+    assert run.interrupted and not run.finished
+    assert run.notebooks["b"].status is NotebookStatus.INTERRUPTED
+    assert run.pending() == ["b", "c"]
+    text = run_summary(run)
+    assert "run r: interrupted" in text
+    assert "interrupted: b" in text and "not started: c" in text
+    assert "sqlweave pipeline resume" in status_text(run, runner_alive=False)
+    resumed = fold([*events, RunResumed("r", pid=3)])["r"]
+    assert resumed.status is RunStatus.RUNNING and resumed.pending() == ["b", "c"]
+    assert resumed.notebooks["b"].status is NotebookStatus.PENDING

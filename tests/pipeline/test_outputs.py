@@ -12,11 +12,13 @@ from sqlweave.lineage import openlineage as ol
 from sqlweave.pipeline.dependencies import sql_dependencies
 from sqlweave.pipeline.journal import (
     NotebookFailed,
+    NotebookInterrupted,
     NotebookSkipped,
     NotebookStarted,
     NotebookStatus,
     NotebookSucceeded,
     RunFinished,
+    RunInterrupted,
     RunResumed,
     RunStarted,
     RunStatus,
@@ -178,3 +180,14 @@ def test_a_resumed_attempt_is_a_new_openlineage_run(tmp_path: Path) -> None:
     assert before is not None and after is not None
     assert before["run"]["runId"] != after["run"]["runId"]
     assert before["run"]["facets"]["parent"] == after["run"]["facets"]["parent"]
+
+
+def test_an_interrupted_notebook_and_run_are_openlineage_aborts(tmp_path: Path) -> None:
+    emitter = OpenLineageEmitter(_plan(), tmp_path / "ol.jsonl")
+    notebook = emitter.convert(NotebookInterrupted("r1", notebook="sum.ipynb", cell=2))
+    pipeline = emitter.convert(RunInterrupted("r1", seconds=1.0))
+    assert notebook is not None and pipeline is not None
+    for event in (notebook, pipeline):
+        validate(event)
+        assert event["eventType"] == "ABORT"
+    assert notebook["run"]["facets"]["parent"]["run"]["runId"] == pipeline["run"]["runId"]

@@ -180,7 +180,9 @@ def test_the_pipeline_package_does_not_import_ipython() -> None:
     assert out.stdout.strip() == "False"
 
 
-def test_views_and_declared_tables_are_not_expected_in_the_warehouse(tmp_path: Path) -> None:
+def test_views_order_notebooks_like_tables_and_declared_tables_are_not_saved(
+    tmp_path: Path,
+) -> None:
     write_notebook(
         tmp_path / "a.ipynb",
         "%%sql\nCREATE TABLE t AS SELECT 1 AS x; CREATE VIEW v AS SELECT * FROM t",
@@ -189,9 +191,10 @@ def test_views_and_declared_tables_are_not_expected_in_the_warehouse(tmp_path: P
     write_notebook(tmp_path / "b.ipynb", "%sql SELECT * FROM v JOIN py_table ON true")
     p = plan([tmp_path])
     deps = p.notebooks["a.ipynb"]
-    assert deps.writes == {"t", "v", "py_table"} and deps.saved == {"t"}
-    assert p.warnings == ("v is a view made by a.ipynb: v will not exist in b.ipynb's kernel",)
-    assert "warning: v is a view" in plan_text(p)
+    assert deps.writes == {"t", "v", "py_table"} and deps.saved == {"t", "v"}
+    assert p.upstream("b.ipynb") == ("a.ipynb",)
+    assert p.edges[0].tables == ("py_table", "v")
+    assert p.warnings == () and "warning" not in plan_text(p)
 
 
 def test_results_kept_as_variables_are_internal_not_sources(tmp_path: Path) -> None:

@@ -21,9 +21,11 @@ from sqlweave.pipeline.execute import RunOptions, resume, run
 from sqlweave.pipeline.journal import (
     Journal,
     NotebookFailed,
+    NotebookInterrupted,
     NotebookStarted,
     NotebookStatus,
     NotebookSucceeded,
+    RunInterrupted,
     RunResumed,
 )
 
@@ -151,13 +153,18 @@ def _gone(pid: int) -> bool:
 
 
 def test_a_killed_runner_resumes_without_rerunning_finished_notebooks(tmp_path: Path) -> None:
-    write_notebook(tmp_path / "first.ipynb", LOAD, "%%sql\nCREATE TABLE t1 AS SELECT 1 AS x")
+    # a view made in one kernel is read in the next: the warehouse keeps its SQL
+    write_notebook(
+        tmp_path / "first.ipynb",
+        LOAD,
+        "%%sql\nCREATE TABLE t1 AS SELECT 1 AS x; CREATE VIEW v1 AS SELECT x FROM t1",
+    )
     write_notebook(
         tmp_path / "second.ipynb",
         LOAD,
         "import os, pathlib, time\npathlib.Path('kernel.pid').write_text(str(os.getpid()))\n"
         "while not pathlib.Path('go').exists():\n    time.sleep(0.05)",
-        "%%sql\nCREATE TABLE t2 AS SELECT x + 1 AS y FROM t1",
+        "%%sql\nCREATE TABLE t2 AS SELECT x + 1 AS y FROM v1",
     )
     write_notebook(tmp_path / "third.ipynb", LOAD, "%%sql\nCREATE TABLE t3 AS SELECT y FROM t2")
     env = {
@@ -197,3 +204,67 @@ def test_a_killed_runner_resumes_without_rerunning_finished_notebooks(tmp_path: 
     ]
     with pytest.raises(PipelineError, match="no unfinished pipeline run"):
         resume(tmp_path)
+
+
+def _waiting_notebook(path: Path, name: str, *after: str) -> None:
+    """A notebook whose kernel writes ``NAME.pid`` and then waits for the file ``go``."""
+    write_notebook(
+        path,
+        LOAD,
+        f"import os, pathlib, time\npathlib.Path('{name}.pid').write_text(str(os.getpid()))\n"
+        "while not pathlib.Path('go').exists():\n    time.sleep(0.05)",
+        *after,
+    )
+
+
+def test_ctrl_c_interrupts_the_running_kernels_and_the_run_resumes(tmp_path: Path) -> None:
+    write_notebook(tmp_path / "first.ipynb", LOAD, "%%sql\nCREATE TABLE t1 AS SELECT 1 AS x")
+    _waiting_notebook(
+        tmp_path / "second.ipynb", "second", "%%sql\nCREATE TABLE t2 AS SELECT x + 1 AS y FROM t1"
+    )
+    _waiting_notebook(tmp_path / "sibling.ipynb", "sibling", "%%sql\nCREATE TABLE s AS SELECT 1")
+    write_notebook(tmp_path / "third.ipynb", LOAD, "%%sql\nCREATE TABLE t3 AS SELECT y FROM t2")
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "sqlweave.cli", "pipeline", "run", ".", "--jobs", "2"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group: a signal for it reaches nothing else
+    )
+    pids = [tmp_path / "second.pid", tmp_path / "sibling.pid"]
+    try:
+        wait_for(lambda: all(p.exists() for p in pids), 120, "both waiting notebooks to start")
+        kernels = [int(p.read_text()) for p in pids]
+        runner.send_signal(signal.SIGINT)  # the runner only, as Ctrl-C in its terminal
+        _, err = runner.communicate(timeout=120)
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+            runner.wait()
+    assert runner.returncode == 130, err
+    assert "interrupted: second.ipynb, sibling.ipynb" in err
+    assert "not started: third.ipynb" in err
+    assert "resume it with: sqlweave pipeline resume --project .\n" in err
+    for kernel in kernels:  # stopped by the interrupt, not left running
+        wait_for(lambda k=kernel: _gone(k), 30, f"kernel {kernel} to exit")
+    events = Journal.of_project(tmp_path).read()
+    interrupted = [e for e in events if isinstance(e, NotebookInterrupted)]
+    assert sorted(e.notebook for e in interrupted) == ["second.ipynb", "sibling.ipynb"]
+    assert all(e.cell == 2 for e in interrupted)  # the waiting cell
+    assert isinstance(events[-1], RunInterrupted) and events[-1].signal == signal.SIGINT
+    (tmp_path / "go").touch()
+    result = resume(tmp_path)
+    assert result.ok, result.state
+    events = Journal.of_project(tmp_path).read(result.run_id)
+    at = next(i for i, e in enumerate(events) if isinstance(e, RunResumed))
+    after = [e.notebook for e in events[at:] if isinstance(e, NotebookStarted)]
+    assert sorted(after) == ["second.ipynb", "sibling.ipynb", "third.ipynb"]
+    assert pq.read_table(tmp_path / ".sqlweave" / "warehouse" / "t3.parquet").to_pylist() == [
+        {"y": 2}
+    ]

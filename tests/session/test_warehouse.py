@@ -98,3 +98,52 @@ def test_magic_config_and_environment(tmp_path: Path, monkeypatch: pytest.Monkey
         ip.run_line_magic("unload_ext", "sqlweave")
         ip.config.pop("SqlWeave", None)
         InteractiveShell.clear_instance()
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_views_outlive_the_session_in_dependency_order(engine: str, tmp_path: Path) -> None:
+    with sqlweave.Session(engine, warehouse=tmp_path) as first:
+        first.sql(
+            "CREATE TABLE t AS SELECT 1 AS x UNION ALL SELECT 2;"
+            # named so that alphabetical order would create the outer view first
+            "CREATE VIEW b_inner AS SELECT x * 10 AS y FROM t;"
+            "CREATE VIEW a_outer AS SELECT y + 1 AS z FROM b_inner"
+        )
+        if engine == "duckdb":  # DataFusion has no temporary views
+            first.sql("CREATE TEMP VIEW scratch AS SELECT 1 AS s")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "a_outer.view.sql",
+        "b_inner.view.sql",
+        "t.parquet",
+    ]
+    with sqlweave.Session(engine, warehouse=tmp_path) as second:
+        assert rows(second, "SELECT z FROM a_outer ORDER BY z") == [{"z": 11}, {"z": 21}]
+        second.sql("CREATE VIEW b_inner AS SELECT x * 100 AS y FROM t")  # re-run: replaced
+        second.sql("DROP VIEW a_outer")
+    assert "x * 100" in (tmp_path / "b_inner.view.sql").read_text()
+    with sqlweave.Session(engine, warehouse=tmp_path) as third:
+        assert rows(third, "SELECT y FROM b_inner ORDER BY y") == [{"y": 100}, {"y": 200}]
+        assert not third.engine.has_table("a_outer") and not third.engine.has_table("scratch")
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_view_that_no_longer_runs_is_named_and_the_others_load(
+    engine: str, tmp_path: Path
+) -> None:
+    with sqlweave.Session(engine, warehouse=tmp_path) as first:
+        first.sql("CREATE TABLE t AS SELECT 1 AS x; CREATE TABLE gone AS SELECT 2 AS g")
+        first.sql("CREATE VIEW good AS SELECT x FROM t; CREATE VIEW stale AS SELECT g FROM gone")
+    (tmp_path / "gone.parquet").unlink()  # its table went away behind the warehouse's back
+    with pytest.warns(warehouse_module.WarehouseWarning, match=r"view stale saved in the ware"):
+        session = sqlweave.Session(engine, warehouse=tmp_path)
+    assert session.warehouse is not None and list(session.warehouse.broken_views) == ["stale"]
+    assert "gone" in session.warehouse.broken_views["stale"]
+    assert rows(session, "SELECT x FROM good") == [{"x": 1}]
+    session.close()
+
+
+def test_a_view_binding_notebook_parameters_stays_in_its_session(tmp_path: Path) -> None:
+    with sqlweave.Session(warehouse=tmp_path) as session:
+        session.sql("CREATE TABLE t AS SELECT 1 AS x")
+        session.sql("CREATE VIEW v AS SELECT x FROM t WHERE x >= :lo", params={"lo": 0})
+    assert not (tmp_path / "v.view.sql").exists()
