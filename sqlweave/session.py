@@ -350,11 +350,17 @@ class Session:
         if hint is not None:
             exc.hint = hint
 
-    def _register_frame(self, engine_name: str, variable: str, value: Any) -> None:
-        """Register a notebook DataFrame; one that cannot become a table (mixed-type or
+    def _register_frame(
+        self, engine_name: str, variable: str, value: Any, unless_table: bool = False
+    ) -> bool:
+        """Register a notebook DataFrame (with ``unless_table``, only if the catalog has no
+        table of that name); whether it did. One that cannot become a table (mixed-type or
         duplicate pandas columns) is a short error naming the variable, not a traceback."""
         try:
+            if unless_table:
+                return self.engine.register_frame_unless_table(engine_name, value)
             self.engine.register_frame(engine_name, value)
+            return True
         except (SqlWeaveError, KeyboardInterrupt):
             raise
         except Exception as exc:
@@ -407,12 +413,11 @@ class Session:
         try:
             for name, tok in candidates.items():
                 engine_name = name if tok.token_type.name == "IDENTIFIER" else name.lower()
-                if _has_table(self.engine, engine_name):
+                if not self._register_frame(engine_name, name, namespace[name], unless_table=True):
                     scope.notices.append(
                         f"note: {name} is the catalog table, not the notebook variable of the same name"
                     )
                     continue
-                self._register_frame(engine_name, name, namespace[name])
                 registered.append(engine_name)
                 scope.values[engine_name] = namespace[name]
             yield scope
@@ -521,11 +526,6 @@ def _same_engine(spec: str, engine: Engine) -> bool:
     if kind == "cluster":
         return getattr(engine, "address", None) == spec.strip()
     return kind is not None and engine.name == kind
-
-
-def _has_table(engine: Engine, name: str) -> bool:
-    has = getattr(engine, "has_table", None)
-    return bool(has(name)) if has else name in engine.tables()
 
 
 def _name_tokens(stmt: Statement, dialect: str) -> list[Any]:

@@ -82,6 +82,16 @@ class Engine(abc.ABC):
 
         self.register_arrow(name, to_arrow(frame))
 
+    def register_frame_unless_table(self, name: str, frame: Any) -> bool:
+        """:meth:`register_frame`, unless the catalog has a table ``name`` (a catalog table
+        wins over a notebook variable of the same name); whether it registered the frame.
+        Engines that can ask their catalog while they prepare the frame override this."""
+        has = getattr(self, "has_table", None)
+        if has(name) if has is not None else name in self.tables():
+            return False
+        self.register_frame(name, frame)
+        return True
+
     def unregister_frame(self, name: str) -> None:
         """Undo :meth:`register_frame`."""
         self.deregister(name)

@@ -62,6 +62,19 @@ def test_every_kind_of_in_place_change_is_seen(session: sqlweave.Session, change
     assert answer()["n"] == 1
 
 
+def test_a_catalog_table_wins_over_a_frame_of_its_name(session: sqlweave.Session) -> None:
+    session.sql("CREATE TABLE flights AS SELECT 5.0 AS dep_delay")
+    ns = {"flights": pd.DataFrame({"dep_delay": [1.0, 2.0]})}
+    for _ in range(2):  # the cluster: shipped, then known
+        r = session.sql("SELECT sum(dep_delay) AS d FROM flights", namespace=ns)
+        assert r.to_arrow().to_pylist() == [{"d": 5.0}]
+        assert r.notices == (
+            "note: flights is the catalog table, not the notebook variable of the same name",
+        )
+    # the statements left the catalog table alone
+    assert session.sql("SELECT count(*) AS n FROM flights").to_arrow().to_pylist() == [{"n": 1}]
+
+
 def test_frames_are_not_left_in_the_catalog(session: sqlweave.Session) -> None:
     ns = {"flights": pd.DataFrame({"dep_delay": [1.0]})}
     _total(session, ns)
