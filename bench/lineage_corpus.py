@@ -24,6 +24,11 @@ Column pairs from sqlweave's edges: DIRECT ones and the per-column INDIRECT subt
 ``--indirect`` (default CONDITIONAL, WINDOW: what sqllineage and datahub count as sources
 of a value), chained through intermediate tables of the script.
 
+A case with ``"parse_only": true`` has no answer (sqlfluff's dialect fixtures): the report
+for such a corpus is per dialect, the share of statements sqlweave could not parse, and of
+those the share for which the tolerant reading found no table either ("blind"), plus any
+exception extract raised (there should be none).
+
 Prints precision and recall of tables (read and write roles) and of column pairs, per
 corpus, micro-averaged over cases, and the share of cases answered exactly ("ok").
 """
@@ -45,7 +50,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from sqlweave.lineage.extract import extract  # noqa: E402
-from sqlweave.lineage.model import StatementLineage, TransformType  # noqa: E402
+from sqlweave.lineage.model import StatementKind, StatementLineage, TransformType  # noqa: E402
 
 DEFAULT_INDIRECT = ("CONDITIONAL", "WINDOW")
 UNKNOWN = "?"
@@ -251,6 +256,54 @@ def score_case(case: dict[str, Any], indirect: Iterable[str]) -> CaseScore:
     return score
 
 
+@dataclass
+class ParseTally:
+    """Parse-ability of one dialect's files."""
+
+    files: int = 0
+    statements: int = 0
+    unparseable: int = 0
+    blind: int = 0
+    crashes: int = 0
+
+
+def parse_report(cases: list[dict[str, Any]]) -> dict[str, ParseTally]:
+    """Per dialect: statements, how many did not parse, how many of those named no table."""
+    by_dialect: dict[str, ParseTally] = {}
+    for case in cases:
+        tally = by_dialect.setdefault(case.get("dialect") or "postgres", ParseTally())
+        tally.files += 1
+        try:
+            statements = extract(case["sql"], case.get("dialect"), case.get("schema"))
+        except Exception:
+            tally.crashes += 1
+            continue
+        for s in statements:
+            tally.statements += 1
+            if s.kind is StatementKind.UNPARSEABLE:
+                tally.unparseable += 1
+                tally.blind += not (s.reads or s.writes)
+    return by_dialect
+
+
+def print_parse_report(name: str, by_dialect: dict[str, ParseTally]) -> None:
+    header = f"{name + ' dialect':<22} {'files':>6} {'stmts':>6} {'unparsed':>9} {'blind':>7} {'crash':>6}"
+    print(header)
+    print("-" * len(header))
+    total = ParseTally()
+    for dialect, t in sorted(by_dialect.items()):
+        for attr in ("files", "statements", "unparseable", "blind", "crashes"):
+            setattr(total, attr, getattr(total, attr) + getattr(t, attr))
+        print(_parse_row(dialect, t))
+    print(_parse_row("all", total))
+
+
+def _parse_row(label: str, t: ParseTally) -> str:
+    share = t.unparseable / max(t.statements, 1)
+    blind = t.blind / max(t.statements, 1)
+    return f"{label:<22} {t.files:>6} {t.statements:>6} {share:>9.3f} {blind:>7.3f} {t.crashes:>6}"
+
+
 def load(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
@@ -277,8 +330,12 @@ def main(argv: list[str] | None = None) -> int:
     print(header)
     print("-" * len(header))
     misses: list[CaseScore] = []
+    parse_only: list[tuple[str, dict[str, ParseTally]]] = []
     for path in args.corpora:
         cases = [c for c in load(path) if args.grep in c["id"]]
+        if cases and all(c.get("parse_only") for c in cases):
+            parse_only.append((path.stem, parse_report(cases)))
+            continue
         tables, columns = Tally(), Tally()
         table_cases = column_cases = table_ok = column_ok = 0
         for case in cases:
@@ -298,6 +355,9 @@ def main(argv: list[str] | None = None) -> int:
             f"{table_ok / max(table_cases, 1):>6.3f} {column_cases:>9} "
             f"{columns.precision:>6.3f} {columns.recall:>6.3f} {column_ok / max(column_cases, 1):>6.3f}"
         )
+    for name, by_dialect in parse_only:
+        print()
+        print_parse_report(name, by_dialect)
     for score in misses[: args.misses]:
         print(f"\n{score.case_id}" + (f"  ERROR {score.error}" if score.error else ""))
         for item in score.missing:

@@ -3,6 +3,7 @@
     python bench/lineage_corpus_import.py sqllineage REPO_DIR OUT.jsonl
     python bench/lineage_corpus_import.py openlineage REPO_DIR OUT.jsonl
     python bench/lineage_corpus_import.py sql-metadata REPO_DIR OUT.jsonl
+    python bench/lineage_corpus_import.py sqlfluff REPO_DIR OUT.jsonl
 
 ``sqllineage``: reata/sqllineage's ``tests/sql`` (a checkout at ``REPO_DIR``). Their test
 functions call ``assert_table_lineage_equal`` / ``assert_column_lineage_equal`` with the SQL,
@@ -18,6 +19,10 @@ unqualified tables, columns of ambiguous origin with no table.
 ``sql-metadata``: macbre/sql-metadata's ``test/`` (table names only, reads and writes
 together): each ``Parser(sql).tables == [...]`` is recorded by a stand-in ``Parser`` under
 pytest. The dialect is guessed from the test file (``test_mssql_server`` -> tsql, ...).
+
+``sqlfluff``: sqlfluff's dialect test fixtures (``test/fixtures/dialects/<dialect>/*.sql``),
+one case per file, with no expected answer: parse-ability only (``"parse_only": true``), for
+the dialects sqlglot also knows.
 
 Keep the corpora out of git (e.g. under ``/work/corpus-cache/lineage/``).
 """
@@ -270,6 +275,41 @@ def sql_metadata_cases(raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return cases
 
 
+#: sqlfluff dialect folders -> sqlglot dialects (folders sqlglot has no dialect for are skipped)
+SQLFLUFF_DIALECTS = {
+    "ansi": None,
+    "greenplum": "postgres",
+    "mariadb": "mysql",
+    "sparksql": "spark",
+    "impala": "hive",
+    "vertica": "postgres",
+}
+_SQLFLUFF_SKIP = frozenset({"db2", "flink", "soql"})
+
+
+def sqlfluff_cases(repo: Path) -> list[dict[str, Any]]:
+    """One parse-only case per sqlfluff dialect fixture file."""
+    cases: list[dict[str, Any]] = []
+    for folder in sorted((repo / "test/fixtures/dialects").iterdir()):
+        if not folder.is_dir() or folder.name in _SQLFLUFF_SKIP:
+            continue
+        dialect = SQLFLUFF_DIALECTS.get(folder.name, folder.name)
+        for path in sorted(folder.glob("*.sql")):
+            cases.append(
+                {
+                    "id": f"sqlfluff:{folder.name}/{path.name}",
+                    "sql": path.read_text(errors="replace"),
+                    "dialect": dialect,
+                    "schema": None,
+                    "reads": None,
+                    "writes": None,
+                    "columns": None,
+                    "parse_only": True,
+                }
+            )
+    return cases
+
+
 #: OpenLineage's dialect names -> sqlglot's
 OPENLINEAGE_DIALECTS = {"generic": None, "sqlserver": "tsql", "mssql": "tsql", "ansi": None}
 _RUST_STRING = re.compile(r'r(#*)"(.*?)"\1|"((?:[^"\\]|\\.)*)"', re.DOTALL)
@@ -405,12 +445,14 @@ def _rust_columns(block: str) -> list[list[list[str]]] | None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("source", choices=["sqllineage", "openlineage", "sql-metadata"])
+    parser.add_argument("source", choices=["sqllineage", "openlineage", "sql-metadata", "sqlfluff"])
     parser.add_argument("repo", type=Path, help="checkout of the source project")
     parser.add_argument("out", type=Path, help="corpus .jsonl to write")
     args = parser.parse_args(argv)
     if args.source == "openlineage":
         cases = openlineage_cases(args.repo)
+    elif args.source == "sqlfluff":
+        cases = sqlfluff_cases(args.repo)
     elif args.source == "sql-metadata":
         with tempfile.TemporaryDirectory() as work:
             cases = sql_metadata_cases(record_sql_metadata(args.repo, Path(work)))

@@ -83,6 +83,8 @@ class StatementAnalyzer:
         for table in node.find_all(exp.Table):
             if id(table) in skipped or is_cte_reference(table):
                 continue
+            if isinstance(table.parent, exp.Lock):  # FOR UPDATE OF q: an alias, not a read
+                continue
             name = self.dataset(table)
             if name:
                 found.add(name)

@@ -215,7 +215,7 @@ class ColumnResolver:
         if isinstance(star, exp.Column) and star.table:
             chosen = [sources.get(star.table.lower()) or self._by_table_name(scope, star)]
         else:
-            chosen = [sources.get(name.lower()) for name in scope.selected_sources]
+            chosen = [sources.get(name.lower()) for name in _selected_sources(scope)]
         outputs: list[tuple[str, Flow]] = []
         for source in chosen:
             if source is not None:
@@ -454,7 +454,7 @@ class ColumnResolver:
     def _unknown(self, scope: Scope, name: str) -> Flow:
         """A column no source is known to have (the schema disagrees): flag, don't drop."""
         flow = Flow()
-        for key in scope.selected_sources:
+        for key in _selected_sources(scope):
             source = self._scope_sources(scope).get(key.lower())
             if isinstance(source, exp.Table) and (dataset := self._dataset_of(source)):
                 flow.add_direct(ColumnRef(dataset, name, unresolved=True), _IDENTITY)
@@ -631,7 +631,7 @@ class ColumnResolver:
         found = self._sources.get(key)
         if found is None:
             found = {name.lower(): source for name, source in scope.sources.items()}
-            for node, source in scope.selected_sources.values():
+            for node, source in _selected_sources(scope).values():
                 pivot = pivot_of(node)  # the FROM item: a table, derived table or CTE name
                 if pivot is not None:
                     self._pivot_nodes[id(source)] = pivot
@@ -650,7 +650,9 @@ class ColumnResolver:
     def _selected(self, scope: Scope) -> list[exp.Table | Scope]:
         """The sources in the FROM/JOIN clauses of ``scope``, in order (no unused CTEs)."""
         sources = self._scope_sources(scope)
-        return [s for key in scope.selected_sources if (s := sources.get(key.lower())) is not None]
+        return [
+            s for key in _selected_sources(scope) if (s := sources.get(key.lower())) is not None
+        ]
 
     def _child_scopes(self, scope: Scope) -> dict[int, Scope]:
         key = id(scope)
@@ -659,3 +661,12 @@ class ColumnResolver:
             found = {id(child.expression): child for child in scope.subquery_scopes}
             self._children[key] = found
         return found
+
+
+def _selected_sources(scope: Scope) -> dict[str, tuple[exp.Expression, exp.Table | Scope]]:
+    """``scope.selected_sources``, or none when sqlglot rejects the FROM clause (one alias
+    used twice, as ``FOR SHARE OF t`` makes it look): the sources then stay unknown."""
+    try:
+        return scope.selected_sources
+    except Exception:
+        return {}

@@ -237,18 +237,17 @@ def _filtered_targets(
     t.d < 5`` reads ``t``): the condition resolved as a query over the same FROM items."""
     conditions = [statement.args.get("where")]
     conditions += [j.args.get("on") for j in statement.args.get("joins") or ()]
-    this = statement.this
-    if isinstance(this, exp.Table):
+    this = statement.this if isinstance(statement.this, exp.Table) else None
+    if this is not None:
         conditions += [j.args.get("on") for j in this.args.get("joins") or ()]
     present = [c.this if isinstance(c, exp.Where) else c for c in conditions if c is not None]
     if not present or not writes:
         return set()
     items = [_without_joins(t) for t in targets if isinstance(t, exp.Table)]
-    if isinstance(this, exp.Table) and all(
-        analyzer.dataset(t) != analyzer.dataset(this) for t in targets
-    ):
-        items.append(_without_joins(this))
-    items += [j.this.copy() for j in (this.args.get("joins") or []) if isinstance(this, exp.Table)]
+    if this is not None:
+        if all(analyzer.dataset(t) != analyzer.dataset(this) for t in targets):
+            items.append(_without_joins(this))
+        items += [j.this.copy() for j in this.args.get("joins") or ()]
     items += [j.this.copy() for j in statement.args.get("joins") or ()]
     items += [u.copy() for u in statement.args.get("using") or ()]
     if not items:

@@ -1,9 +1,10 @@
 """Walkers over one sqlglot query tree, for the column resolver (:mod:`.columns`).
 
 :func:`scope_ready` makes a query fit sqlglot's scopes (CTE references spelled like their
-CTE, unnamed derived tables named); :func:`own_columns` and :func:`own_subqueries` find what
-belongs to one scope; :func:`role_of` says how a column influences the projection it is in;
-:func:`value_branches` and :func:`filter_branches` split a set operation's branches.
+CTE, unnamed derived tables named, row locks dropped); :func:`own_columns` and
+:func:`own_subqueries` find what belongs to one scope; :func:`role_of` says how a column
+influences the projection it is in; :func:`value_branches` and :func:`filter_branches` split
+a set operation's branches.
 """
 
 from __future__ import annotations
@@ -31,7 +32,17 @@ def stronger(a: TransformSubtype, b: TransformSubtype) -> TransformSubtype:
 
 def scope_ready(query: exp.Expression) -> exp.Expression:
     """``query`` as sqlglot's scopes read it right (a copy when anything had to change)."""
-    return _derived_tables_named(_canonical_cte_references(query))
+    return _derived_tables_named(_canonical_cte_references(_without_locks(query)))
+
+
+def _without_locks(query: exp.Expression) -> exp.Expression:
+    """``FOR SHARE OF t1, t2`` names tables sqlglot's scopes would count as FROM items."""
+    if not any(s.args.get("locks") for s in query.find_all(exp.Select)):
+        return query
+    query = query.copy()
+    for select in query.find_all(exp.Select):
+        select.set("locks", None)
+    return query
 
 
 def _derived_tables_named(query: exp.Expression) -> exp.Expression:

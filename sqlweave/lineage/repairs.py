@@ -1,6 +1,8 @@
 """T-SQL that sqlglot's parser rejects although its lineage is plain: repaired, then parsed.
 
 * ``SET v += 1`` (compound assignment) is read as ``SET v = v + 1``.
+* Hive/Spark ``INSERT OVERWRITE TABLE t PARTITION (...) IF NOT EXISTS SELECT ...``: the
+  ``IF NOT EXISTS`` only skips the write when the partition exists; it is dropped.
 * Teradata's column attribute phrases ``name (TITLE 'Name')``, ``(FORMAT '...')``,
   ``(NAMED x)`` are dropped (they label or format a column, they don't change its lineage).
 * ``OUTPUT inserted.id, deleted.v INTO dbo.audit (id, v)`` on INSERT/UPDATE/DELETE/MERGE:
@@ -30,6 +32,8 @@ _OUTPUT = re.compile(
     _I | re.DOTALL,
 )
 _TSQL = frozenset({"tsql", "fabric"})
+_HIVE = frozenset({"hive", "spark", "spark2", "databricks"})
+_PARTITION_IF_NOT_EXISTS = re.compile(r"(?<=\))\s*IF\s+NOT\s+EXISTS\b", _I)
 _ATTRIBUTE = re.compile(r"\(\s*(?:TITLE|FORMAT|NAMED)\s+[^()]*\)", _I)
 
 
@@ -46,6 +50,8 @@ def repair(text: str, dialect: Dialect) -> Repaired | None:
     name = type(dialect).__name__.lower()
     if name == "teradata":
         return _teradata(text)
+    if name in _HIVE:
+        return _hive(text)
     if name not in _TSQL:
         return None
     masked = mask(text)
@@ -64,6 +70,17 @@ def repair(text: str, dialect: Dialect) -> Repaired | None:
     if output is None and not compound:
         return None
     return Repaired(text, output)
+
+
+def _hive(text: str) -> Repaired | None:
+    masked = mask(text)
+    if not re.match(r"\s*INSERT\s+OVERWRITE\b", masked, _I):
+        return None
+    found = _PARTITION_IF_NOT_EXISTS.search(masked)
+    if found is None:
+        return None
+    blank = " " * (found.end() - found.start())
+    return Repaired(text[: found.start()] + blank + text[found.end() :])
 
 
 def _teradata(text: str) -> Repaired | None:
