@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pyarrow as pa
-from datafusion import DataFrame, SessionConfig, SessionContext
+from datafusion import DataFrame, ExecutionPlan, SessionConfig, SessionContext
 
 from ..errors import PlanError, QueryCancelled, SqlError, UsageError
 from ..native_runtime import set_runtime_defaults
 from . import bound_statements, paths, sqlerrors
 from .engine import Engine, ProgressCallback
 from .engine_thread import EngineThread
+from .killable import MIN_PAIRS, ChildJob, ChildRunner, child_job, may_loop_nested
 from .metering import PlanMeter, collect_metered
 from .tuning import DATAFUSION_DEFAULTS, Settings
 
@@ -24,6 +26,12 @@ set_runtime_defaults()
 
 _THREAD: EngineThread | None = None
 _THREAD_LOCK = threading.Lock()
+
+
+@functools.cache
+def _fresh_settings() -> dict[str, str | None]:
+    """The settings of a context as :func:`make_context` makes it (what a child starts from)."""
+    return settings_of(make_context())
 
 
 def engine_thread() -> EngineThread:
@@ -107,10 +115,17 @@ def settings_of(ctx: SessionContext) -> dict[str, str | None]:
     return dict(zip(rows.column(0).to_pylist(), rows.column(1).to_pylist()))
 
 
-async def collect_table_async(df: DataFrame) -> pa.Table:
+async def collect_table_async(
+    df: DataFrame, ctx: SessionContext | None = None, plan: ExecutionPlan | None = None
+) -> pa.Table:
     """:func:`collect_table`, reading DataFusion's stream asynchronously so that cancelling
-    the awaiting task drops the stream (and with it the query's work)."""
-    stream = df.execute_stream()
+    the awaiting task drops the stream (and with it the query's work). Runs ``plan`` (``df``
+    planned on ``ctx``, never run) when given and it has one partition, rather than
+    planning ``df`` again."""
+    if ctx is not None and plan is not None and plan.partition_count == 1:
+        stream = ctx.execute(plan, 0)
+    else:
+        stream = df.execute_stream()
     try:
         batches = [batch.to_pyarrow() async for batch in stream]
     finally:
@@ -147,6 +162,10 @@ class DataFusionEngine(Engine):
         context: SessionContext | None = None,
     ) -> None:
         self.ctx = context or make_context(settings, target_partitions)
+        #: nested-loop joins over at least this many row pairs run in a killable child
+        #: process (see :mod:`~sqlweave.engines.killable`); ``None`` keeps every query here
+        self.child_min_pairs: int | None = MIN_PAIRS
+        self._children = ChildRunner()
 
     def execute(
         self,
@@ -158,9 +177,16 @@ class DataFusionEngine(Engine):
         """See :meth:`Engine.execute`; off the main thread, ``meter`` (when given) measures
         the run while it goes (the coordinator reports long statements with it)."""
 
-        async def run() -> pa.Table:
+        async def run() -> pa.Table | ChildJob:
             df = bound_statements.plan(self.ctx, sql, params, self._error)
-            return await collect_table_async(df)
+            plan = None
+            if self.child_min_pairs is not None and may_loop_nested(df):
+                plan = df.execution_plan()  # planned once: what runs here is this plan
+                baseline = _fresh_settings()
+                job = child_job(self.ctx, sql, plan, params, baseline, self.child_min_pairs)
+                if job is not None:
+                    return job
+            return await collect_table_async(df, self.ctx, plan)
 
         try:
             if threading.current_thread() is not threading.main_thread():
@@ -170,13 +196,25 @@ class DataFusionEngine(Engine):
                 return collect_table(df) if meter is None else collect_metered(self.ctx, df, meter)
             # planned and run on the engine thread: its stack fits what the guard admits,
             # and this thread stays free to take an interrupt
-            return engine_thread().run_async(run)
+            done = engine_thread().run_async(run)
+            if isinstance(done, ChildJob):  # a join DataFusion could not stop: killable
+                return self._children.run(done)
+            return done
         except (QueryCancelled, SqlError):
             raise
         except KeyboardInterrupt:
             raise QueryCancelled() from None
         except Exception as exc:  # DataFusion raises plain ValueError/Exception
             raise self._error(exc, sql) from None
+
+    @property
+    def child_pid(self) -> int | None:
+        """The process id of the child running long nested-loop joins, while it runs."""
+        return self._children.pid
+
+    def close(self) -> None:
+        """End the child process of :mod:`~sqlweave.engines.killable`, if one runs."""
+        self._children.kill()
 
     def _error(self, exc: BaseException, sql: str) -> SqlError:
         return sqlerrors.from_datafusion(exc, sql, self.tables())
@@ -188,7 +226,7 @@ class DataFusionEngine(Engine):
             raise UsageError(str(exc)) from None
         self.deregister(name)
         location = path
-        name = _ident(name)  # DataFusion lists directories and expands globs itself
+        name = ident(name)  # DataFusion lists directories and expands globs itself
         try:
             if fmt == "parquet":
                 ext = _extension(path, ".parquet")
@@ -210,27 +248,27 @@ class DataFusionEngine(Engine):
         # table ("Physical input schema should be the same…" for a CROSS JOIN): drop it
         if data.schema.metadata:
             data = data.replace_schema_metadata(None)
-        self.ctx.from_arrow(data, name=_ident(name))
+        self.ctx.from_arrow(data, name=ident(name))
 
     def deregister(self, name: str) -> None:
-        if self.ctx.table_exist(_ident(name)):
-            self.ctx.deregister_table(_ident(name))
+        if self.ctx.table_exist(ident(name)):
+            self.ctx.deregister_table(ident(name))
 
     def tables(self) -> list[str]:
         return sorted(self.ctx.catalog().schema().names())
 
     def has_table(self, name: str) -> bool:
-        return self.ctx.table_exist(_ident(name))
+        return self.ctx.table_exist(ident(name))
 
     def schema(self, name: str) -> pa.Schema:
         try:
-            return self.ctx.table(_ident(name)).schema()
+            return self.ctx.table(ident(name)).schema()
         except Exception:
             hint = sqlerrors.did_you_mean(name, self.tables())
             raise PlanError(f"table {name} not found", hint=hint) from None
 
 
-def _ident(name: str) -> str:
+def ident(name: str) -> str:
     """``name`` as DataFusion must be told it: quoted when it is not all lower case
     (DataFusion folds unquoted names to lower case)."""
     return f'"{name}"' if name != name.lower() and not name.startswith('"') else name

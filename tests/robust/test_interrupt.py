@@ -11,9 +11,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 from jupyter_client.manager import start_new_kernel
 from waiting import wait_for
+
+from sqlweave.engines.killable import CHILD_MODULE
 
 from .kernels import answer, native_cpu_ticks, reply_to
 
@@ -77,15 +80,58 @@ NESTED_LOOP_JOIN = (
 
 
 def test_the_next_query_answers_while_a_cancelled_nested_loop_join_winds_down() -> None:
-    """The cancelled join keeps DataFusion threads until it ends; spare runtime threads
-    (native_runtime.RUNTIME_THREADS_PER_CORE) let the next query run meanwhile instead of
-    waiting minutes for them."""
+    """A join whose input sizes DataFusion cannot tell (generate_series) runs in the kernel,
+    not in a killable child: cancelled, it keeps DataFusion threads until it ends; spare
+    runtime threads (native_runtime.RUNTIME_THREADS_PER_CORE) let the next query run
+    meanwhile instead of waiting minutes for them."""
     km, kc = start_new_kernel(kernel_name="python3")
     try:
         reply = interrupt_while_running(km, kc, NESTED_LOOP_JOIN)
         assert (reply["ename"], reply["evalue"]) == ("QueryCancelled", "query cancelled")
         seven = answer(kc, "_r = %sql SELECT 7 AS seven", "_r.to_arrow().to_pylist()")
         assert seven == "[{'seven': 7}]"
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
+#: notebook DataFrames whose nested-loop join (1e11 pairs, hours) runs in a killable child
+BIG_FRAMES = (
+    "import pandas as pd\n"
+    "a = pd.DataFrame({'x': range(1_000_000)})\n"
+    "b = pd.DataFrame({'y': range(100_000)})"
+)
+FRAMES_JOIN = "SELECT count(*) FROM a CROSS JOIN b WHERE (a.x * 7 + b.y) % 1000003 = 5"
+
+
+def _killable_children(pid: int) -> list[psutil.Process]:
+    """The kernel's child processes running sqlweave.engines.killable_child."""
+    found = []
+    for child in psutil.Process(pid).children(recursive=True):
+        try:
+            if CHILD_MODULE in " ".join(child.cmdline()):
+                found.append(child)
+        except psutil.Error:
+            continue  # ended meanwhile
+    return found
+
+
+def test_interrupt_kills_the_child_running_a_nested_loop_join_over_notebook_frames() -> None:
+    """A nested-loop join DataFusion could not stop runs in a child process; the interrupt
+    kills it: the cell ends, nothing computes on in the background, the kernel answers."""
+    km, kc = start_new_kernel(kernel_name="python3")
+    try:
+        kc.execute_interactive(f"%load_ext sqlweave\n{BIG_FRAMES}", timeout=120)
+        pid = km.provisioner.pid
+        msg_id = kc.execute(f"%sql {FRAMES_JOIN}")
+        wait_for(lambda: _killable_children(pid), 120, "the join to start in a child")
+        km.interrupt_kernel()
+        reply = reply_to(kc, msg_id, 120)["content"]
+        assert (reply["ename"], reply["evalue"]) == ("QueryCancelled", "query cancelled")
+        wait_for(lambda: not _killable_children(pid), 60, "the child to be gone")
+        wait_for(lambda: native_threads_quiet(pid), STOPS_WITHIN_S, "DataFusion's threads to stop")
+        n = answer(kc, "_r = %sql SELECT count(*) AS n FROM b", "_r.to_arrow().to_pylist()")
+        assert n == "[{'n': 100000}]"
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)

@@ -1,0 +1,245 @@
+"""Run a nested-loop join that cannot be cancelled in a child process that can be killed.
+
+DataFusion 55 stops a cancelled query when its tasks next yield to the runtime, and they
+yield only when a source or an exchange hands over a batch. A nested-loop (or cross) join
+makes many output batches from each input batch, and the aggregate or sort above it reads
+them all in one loop: nothing yields until the join has gone through its whole input
+(measured: flights x weather, ``count(*) … WHERE dep_delay > temp``, runs 80 s on 2 cores and
+went on using both cores after an interrupt ended the cell). No DataFusion setting changes
+that (batch sizes, partitions, piecewise merge join, join buffering: all measured), and a
+running native task cannot be stopped from outside.
+
+So a query whose physical plan joins in a nested loop over at least :data:`MIN_PAIRS` row
+pairs (known from DataFusion's own statistics) runs in a child process instead, which an
+interrupt ends with SIGKILL. The child plans the same SQL text with the same settings over
+copies of the in-memory tables it reads, shipped as Arrow IPC files; at that size the copy
+costs far less than the join (about 0.1 s per 63 MB table, for a join of many seconds).
+Everything else runs in the kernel as before: the check costs ordinary statements one look
+at the plan's text, statements with a join also a physical plan (about 1-2 ms).
+
+Statements stay in the kernel when the child could not run them the same way: anything but
+a query, bound parameters, or a read of a view or a file table (the child has no catalog but
+the shipped tables).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from datafusion import DataFrame, ExecutionPlan, SessionContext
+
+from ..errors import QueryCancelled
+from ..statements import Kind, split, tables_read
+
+#: a nested-loop join over at least this many row pairs runs in a killable child (about
+#: 10 s of work on 2 cores, where the child's start and the shipped tables cost 1-3 s)
+MIN_PAIRS = 1_000_000_000
+#: physical operators that read their whole input in one go without yielding
+NESTED_LOOP_OPERATORS = ("NestedLoopJoinExec", "CrossJoinExec")
+#: the EXPLAIN VERBOSE row that carries DataFusion's statistics
+_WITH_STATS = "physical_plan_with_stats"
+_ROWS = re.compile(r"statistics=\[Rows=(?:Exact|Inexact)\((\d+)\)")
+#: the child's module; it reads requests on stdin and answers on stdout
+CHILD_MODULE = "sqlweave.engines.killable_child"
+#: RAM-backed folder for the shipped tables when the machine has one
+_SHM = Path("/dev/shm")
+
+
+def nested_loop_pairs(plan_with_stats: str) -> int:
+    """The most row pairs one nested-loop join of the plan goes through, from the rows
+    DataFusion expects of its two inputs (0 when it has no such join, or expects nothing).
+
+    >>> nested_loop_pairs('''Aggregate
+    ...   NestedLoopJoinExec: join_type=Inner, statistics=[Rows=Absent]
+    ...     DataSourceExec: partitions=1, statistics=[Rows=Exact(26115), Bytes=Exact(9)]
+    ...     DataSourceExec: partitions=2, statistics=[Rows=Exact(336776), Bytes=Exact(9)]''')
+    8794905240
+    """
+    lines = plan_with_stats.splitlines()
+    most = 0
+    for i, line in enumerate(lines):
+        if not line.lstrip().startswith(NESTED_LOOP_OPERATORS):
+            continue
+        depth = len(line) - len(line.lstrip())
+        rows = []
+        for child in lines[i + 1 :]:
+            child_depth = len(child) - len(child.lstrip())
+            if child_depth <= depth:
+                break
+            if child_depth == depth + 2:
+                found = _ROWS.search(child)
+                rows.append(int(found.group(1)) if found else 0)
+        if len(rows) == 2:
+            most = max(most, rows[0] * rows[1])
+    return most
+
+
+@dataclass
+class ChildJob:
+    """A query for the child: its text, the settings that differ from a fresh context's,
+    and the in-memory tables it reads, by the name DataFusion knows them."""
+
+    sql: str
+    settings: tuple[tuple[str, str], ...]
+    tables: dict[str, pa.Table] = field(default_factory=dict)
+
+
+def may_loop_nested(df: DataFrame) -> bool:
+    """Whether ``df``'s plan may hold a nested-loop join (it joins or has a subquery): one
+    search in the text of the plan as written, before any optimizing."""
+    logical = df.logical_plan().display_indent()
+    return "Join" in logical or "Subquery" in logical
+
+
+def child_job(
+    ctx: SessionContext,
+    sql: str,
+    plan: ExecutionPlan,
+    params: Mapping[str, Any] | None,
+    baseline: Mapping[str, str | None],
+    min_pairs: int = MIN_PAIRS,
+) -> ChildJob | None:
+    """The job to run in a child if ``plan`` (``sql``'s physical plan on ``ctx``) joins in
+    a nested loop over at least ``min_pairs`` row pairs and the child can run it the same
+    way; ``None`` to run it here. ``baseline`` is
+    :func:`~sqlweave.engines.local.settings_of` a fresh context."""
+    if params or not any(op in plan.display_indent() for op in NESTED_LOOP_OPERATORS):
+        return None
+    statements = split(sql)
+    if len(statements) != 1 or statements[0].kind is not Kind.QUERY:
+        return None
+    explained = ctx.sql(f"EXPLAIN VERBOSE {sql}").to_arrow_table().to_pylist()
+    with_stats = next((r["plan"] for r in explained if r["plan_type"] == _WITH_STATS), "")
+    if nested_loop_pairs(with_stats) < min_pairs:
+        return None
+    tables = {}
+    for name in tables_read(statements[0]):
+        known = _known_name(ctx, name)
+        if known is None:
+            continue  # a table function or a CTE: the child has it too
+        if not _in_memory(ctx, known):
+            return None  # a view or a file table: the child has no catalog
+        tables[known] = ctx.table(known).to_arrow_table()
+    from .local import changed_settings
+
+    return ChildJob(sql, changed_settings(ctx, baseline), tables)
+
+
+def _known_name(ctx: SessionContext, name: str) -> str | None:
+    """``name`` as ``ctx`` knows it (quoted when not all lower case), if it is a table."""
+    from .local import ident
+
+    for candidate in (ident(name), name.lower()):
+        if ctx.table_exist(candidate):
+            return candidate
+    return None
+
+
+def _in_memory(ctx: SessionContext, name: str) -> bool:
+    """Whether ``name`` is a table held in memory (not a view, not files)."""
+    top = ctx.table(name).execution_plan().display_indent().lstrip()
+    return top.startswith("DataSourceExec") and "partition_sizes=" in top
+
+
+class ChildRunner:
+    """One child process, started when first needed, that runs :class:`ChildJob` s; an
+    interrupt while waiting kills it (SIGKILL) and raises ``QueryCancelled``."""
+
+    def __init__(self) -> None:
+        self._proc: subprocess.Popen[str] | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def pid(self) -> int | None:
+        """The running child's process id, if one runs."""
+        return self._proc.pid if self._proc is not None and self._proc.poll() is None else None
+
+    def run(self, job: ChildJob) -> pa.Table:
+        """Run ``job`` in the child; its result, or ``ChildError`` with the child's message."""
+        with self._lock:
+            folder = Path(tempfile.mkdtemp(prefix="sqlweave-", dir=_SHM if _SHM.is_dir() else None))
+            try:
+                return self._run(job, folder)
+            except KeyboardInterrupt:
+                self.kill()
+                raise QueryCancelled() from None
+            finally:
+                shutil.rmtree(folder, ignore_errors=True)
+
+    def _run(self, job: ChildJob, folder: Path) -> pa.Table:
+        tables = []
+        for i, (name, table) in enumerate(job.tables.items()):
+            path = folder / f"table{i}.arrow"
+            with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as w:
+                w.write_table(table)
+            tables.append([name, str(path)])
+        result = folder / "result.arrow"
+        request = {
+            "sql": job.sql,
+            "settings": [list(s) for s in job.settings],
+            "tables": tables,
+            "result": str(result),
+        }
+        proc = self._child()
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(json.dumps(request) + "\n")
+        proc.stdin.flush()
+        line = proc.stdout.readline()
+        if not line:
+            self.kill()
+            raise ChildError("the process running the query ended unexpectedly")
+        reply = json.loads(line)
+        if reply.get("error") is not None:
+            raise ChildError(reply["error"])
+        # read from the mapped file: the data stays valid once the folder is removed
+        return pa.ipc.open_file(pa.memory_map(str(result))).read_all()
+
+    def _child(self) -> subprocess.Popen[str]:
+        if self._proc is None or self._proc.poll() is not None:
+            atexit.register(self.kill)
+            package_root = str(Path(__file__).resolve().parents[2])
+            path = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", CHILD_MODULE],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+                env={**os.environ, "PYTHONPATH": path},
+                # a kernel interrupt signals the kernel's process group: the child must not
+                # die of it on its own, the runner kills it
+                start_new_session=True,
+            )
+        return self._proc
+
+    def kill(self) -> None:
+        """End the child at once, whatever it is doing."""
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        atexit.unregister(self.kill)
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        for stream in (proc.stdin, proc.stdout):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
+
+
+class ChildError(Exception):
+    """An error the child reported (DataFusion's message), or the child's unexpected end."""

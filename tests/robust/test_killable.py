@@ -1,0 +1,152 @@
+"""A nested-loop join DataFusion cannot stop runs in a child process that an interrupt kills
+(sqlweave.engines.killable): which queries go there, that they answer as in the kernel, and
+that a cancel ends the child's work. Signals go to child processes only, never to pytest."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from sqlweave.engines import killable
+from sqlweave.engines.local import DataFusionEngine, make_context, settings_of
+from sqlweave.errors import SqlError
+
+#: a nested-loop join: the condition has no equality to hash on
+NESTED = "SELECT count(*) AS n FROM a CROSS JOIN b WHERE a.x * 3 > b.y"
+
+
+def _engine(min_pairs: int | None = 1) -> DataFusionEngine:
+    engine = DataFusionEngine()
+    engine.child_min_pairs = min_pairs
+    engine.register_arrow("a", pa.table({"x": list(range(300)), "s": ["7"] * 299 + ["x"]}))
+    engine.register_arrow("b", pa.table({"y": list(range(200))}))
+    return engine
+
+
+def _job(engine: DataFusionEngine, sql: str, params: dict | None = None, min_pairs: int = 1):
+    df = engine.ctx.sql(sql, param_values=params or {})
+    plan = df.execution_plan()
+    return killable.child_job(engine.ctx, sql, plan, params, settings_of(make_context()), min_pairs)
+
+
+def test_a_big_nested_loop_join_over_memory_tables_goes_to_a_child_with_its_tables() -> None:
+    engine = _engine()
+    engine.execute("SET datafusion.execution.time_zone = '+05:00'")
+    job = _job(engine, NESTED)
+    assert job is not None
+    assert sorted(job.tables) == ["a", "b"]
+    assert job.tables["a"].num_rows == 300
+    assert ("datafusion.execution.time_zone", "+05:00") in job.settings
+
+
+@pytest.mark.parametrize(
+    ("why", "sql", "min_pairs"),
+    [
+        ("fewer pairs than the threshold", NESTED, 300 * 200 + 1),
+        ("a hash join", "SELECT count(*) FROM a JOIN b ON a.x = b.y", 1),
+        ("no join at all", "SELECT count(*) FROM a", 1),
+        (
+            "sizes DataFusion cannot tell",
+            "SELECT count(*) FROM generate_series(1, 10) s(v), a WHERE s.v > a.x",
+            1,
+        ),
+    ],
+)
+def test_other_queries_stay_in_the_kernel(why: str, sql: str, min_pairs: int) -> None:
+    assert _job(_engine(), sql, min_pairs=min_pairs) is None, why
+
+
+def test_bound_parameters_views_and_file_tables_stay_in_the_kernel(tmp_path: Path) -> None:
+    """The child has only the shipped in-memory tables: a view that computes (a bare
+    projection is its table's data, and ships as such) or files stay here."""
+    engine = _engine()
+    assert _job(engine, NESTED.replace("3", "$k"), params={"k": 3}) is None
+    engine.execute("CREATE VIEW v AS SELECT x FROM a WHERE x % 2 = 0")
+    assert _job(engine, NESTED.replace("FROM a", "FROM v a")) is None
+    pq.write_table(pa.table({"x": list(range(300))}), tmp_path / "f.parquet")
+    engine.register_path("f", str(tmp_path / "f.parquet"))
+    assert _job(engine, NESTED.replace("FROM a", "FROM f a")) is None
+
+
+def test_the_child_answers_as_the_kernel_does_with_the_sessions_settings() -> None:
+    sql = NESTED.replace("count(*) AS n", "count(*) AS n, min(arrow_typeof(now())) AS t")
+    kernel, child = _engine(None), _engine(1)
+    try:
+        for engine in (kernel, child):
+            engine.execute("SET datafusion.execution.time_zone = '+05:00'")
+        here = kernel.execute(sql).to_pylist()
+        there = child.execute(sql).to_pylist()
+        assert child.child_pid is not None  # the child ran it (and waits for more)
+        assert there == here
+        assert here[0]["n"] > 0 and "+05:00" in here[0]["t"]
+    finally:
+        child.close()
+    assert child.child_pid is None
+
+
+def test_an_error_in_the_child_is_the_usual_short_error() -> None:
+    engine = _engine()
+    try:
+        with pytest.raises(SqlError) as info:
+            engine.execute("SELECT count(*) FROM a CROSS JOIN b WHERE CAST(a.s AS INT) > b.y")
+        assert "Cannot cast string 'x'" in str(info.value)
+        assert engine.execute(NESTED).to_pylist()[0]["n"] > 0  # the child still serves
+    finally:
+        engine.close()
+
+
+# a Python program that interrupts itself while its killable child runs a join of 1e11
+# pairs (hours), then reports whether the child is gone and whether the next query answers;
+# SIGINT goes to this program only
+CANCELS_THE_CHILD = """
+import os, signal, sys, threading, time
+import pyarrow as pa
+import pyarrow.parquet as pq
+import sqlweave
+from sqlweave.engines.local import DataFusionEngine
+
+engine = DataFusionEngine()
+engine.register_arrow("a", pa.table({"x": list(range(1_000_000))}))
+engine.register_arrow("b", pa.table({"y": list(range(100_000))}))
+s = sqlweave.Session(engine)
+
+pids = []
+
+def interrupt_once_the_child_runs():
+    while engine.child_pid is None:
+        time.sleep(0.01)
+    pids.append(engine.child_pid)
+    os.kill(os.getpid(), signal.SIGINT)
+
+threading.Thread(target=interrupt_once_the_child_runs, daemon=True).start()
+try:
+    s.sql("SELECT count(*) FROM a CROSS JOIN b WHERE (a.x * 7 + b.y) % 1000003 = 5")
+    print("finished")
+except sqlweave.QueryCancelled:
+    print("cancelled")
+try:
+    os.kill(pids[0], 0)
+    print("child left")
+except ProcessLookupError:
+    print("child gone")
+print(s.sql("SELECT 7 AS seven").to_arrow().to_pylist()[0]["seven"])
+"""
+
+
+def test_an_interrupt_kills_the_child_and_the_engine_goes_on() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", CANCELS_THE_CHILD],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split("\n")[:3] == ["cancelled", "child gone", "7"], done.stdout
