@@ -80,6 +80,9 @@ class Session:
         self._registered: dict[str, tuple[Any, str | None]] = {}
         #: tables the last :meth:`set_engine` left with the old engine
         self.left_behind: tuple[str, ...] = ()
+        # embedded engines switched away from, by kind, kept (with their tables) until
+        # switched back to or the session closes, the way notebook SQL tools keep connections
+        self._parked: dict[str, Engine] = {}
         self.warehouse: Warehouse | None = None
         if warehouse is not None:
             self.set_warehouse(warehouse)
@@ -87,12 +90,24 @@ class Session:
     # ----- engines --------------------------------------------------------------------
     def set_engine(self, engine: EngineSpec) -> Engine:
         """Switch engines; tables registered with :meth:`register` (and those saved in the
-        warehouse) follow along. Tables made with SQL (``CREATE TABLE``) stay behind with the
-        old engine: :attr:`left_behind` names them after the switch."""
+        warehouse) follow along. Tables made with SQL (``CREATE TABLE``) stay with the old
+        engine, which is kept: switching back to it finds them again. :attr:`left_behind`
+        names them after the switch.
+
+        >>> s = Session()
+        >>> _ = s.sql("CREATE TABLE kept AS SELECT 1 AS a")
+        >>> _ = s.set_engine("duckdb"); s.left_behind
+        ('kept',)
+        >>> _ = s.set_engine("local"); s.sql("SELECT a FROM kept").to_arrow().to_pylist()
+        [{'a': 1}]
+        """
         self.left_behind = ()
         if isinstance(engine, str) and _same_engine(engine, self.engine):
             return self.engine  # switching to the engine in use keeps its tables
-        new = make_engine(engine)
+        kind = engine_kind(engine) if isinstance(engine, str) else None
+        new = self._parked.pop(kind, None) if kind in _PARKABLE else None
+        if new is None:
+            new = make_engine(engine)
         if new is self.engine:
             return new
         if self.warehouse is not None:
@@ -107,8 +122,22 @@ class Session:
         except Exception:  # a cluster gone away: nothing to name
             self.left_behind = ()
         old, self.engine = self.engine, new
-        old.close()
+        old_kind = engine_kind(old.name)
+        if old_kind in _PARKABLE and old_kind not in self._parked:
+            self._parked[old_kind] = old  # its CREATE TABLEs wait for a switch back
+        else:
+            old.close()  # a cluster keeps its own tables; a client holds none
         return new
+
+    def parked_with(self, table: str) -> str | None:
+        """The kept engine (``"duckdb"``, ``"datafusion"``) that has ``table``, if one has."""
+        for kind, engine in self._parked.items():
+            try:
+                if table.lower() in {n.lower() for n in engine.tables()}:
+                    return kind
+            except Exception:  # a parked engine that cannot list is no hint
+                continue
+        return None
 
     def set_warehouse(self, path: str | os.PathLike[str] | None) -> list[str]:
         """Save tables to the folder ``path`` from now on and register the tables saved
@@ -120,6 +149,9 @@ class Session:
         return self.warehouse.attach(self.engine)
 
     def close(self) -> None:
+        for engine in self._parked.values():
+            engine.close()
+        self._parked.clear()
         self.engine.close()
 
     def __enter__(self) -> Session:
@@ -305,8 +337,7 @@ class Session:
         except SqlError as exc:
             if values:
                 name_parameters(exc, values)
-            if namespace:
-                self._suggest_frames(exc, namespace)
+            self._suggest_frames(exc, namespace or {})
             relocate(exc, script, stmt)
             self._emit(script, stmt, Status.FAIL, started, time.perf_counter() - t0, None, str(exc))
             raise
@@ -328,11 +359,15 @@ class Session:
         )
 
     def _suggest_frames(self, exc: SqlError, namespace: Mapping[str, Any]) -> None:
-        """For an unknown table, suggest the closest name among the engine's tables and
-        the notebook's DataFrames and saved results (``%%sql name <<``), which engines
-        do not know of."""
+        """For an unknown table, name the kept engine that has it (after an engine switch),
+        or suggest the closest name among the engine's tables and the notebook's DataFrames
+        and saved results (``%%sql name <<``), which engines do not know of."""
         m = _MISSING_TABLE.search(exc.message)
         if m is None:
+            return
+        parked = self.parked_with((m.group("name") or m.group("name2")).strip("'\"`"))
+        if parked is not None:
+            exc.hint = f"it is on the {parked} engine: %sqlweave engine {parked} switches back"
             return
         frames_here = [
             name
@@ -519,6 +554,10 @@ class _FrameScope:
     frames: list[str] = field(default_factory=list)
     #: those DataFrames, by engine name
     values: dict[str, Any] = field(default_factory=dict)
+
+
+#: engine kinds whose tables live in this process, kept when switched away from
+_PARKABLE = frozenset({"datafusion", "duckdb"})
 
 
 def _same_engine(spec: str, engine: Engine) -> bool:

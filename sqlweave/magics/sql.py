@@ -113,8 +113,8 @@ class SqlWeave(Magics):
         behind = self.session.left_behind
         if behind:
             print(
-                f"note: {', '.join(behind)} stayed behind on {old} (tables made with SQL do "
-                "not follow an engine switch; registered files and warehouse tables do)"
+                f"note: {', '.join(behind)} stayed on {old} (tables made with SQL do not "
+                f"follow an engine switch; %sqlweave engine {old} switches back to them)"
             )
 
     # ----- %sql / %%sql ---------------------------------------------------------------

@@ -8,8 +8,11 @@ import pandas as pd
 import pytest
 
 import sqlweave
+from sqlweave import Session
+from sqlweave.errors import SqlError
 
 ENGINES = ["local", "duckdb"]
+ENGINE_NAMES = {"local": "datafusion", "duckdb": "duckdb"}
 
 
 def test_unconvertible_frames_are_one_short_error_without_a_traceback(ip, capsys):
@@ -105,10 +108,29 @@ def test_engine_switch_names_the_tables_left_behind(ip, capsys, tmp_path, first,
     capsys.readouterr()
     ip.run_line_magic("sqlweave", f"engine {second}")
     out = capsys.readouterr().out
-    assert "note: big stayed behind on" in out and "people" not in out
+    assert f"note: big stayed on {ENGINE_NAMES[first]}" in out and "people" not in out
+    assert f"%sqlweave engine {ENGINE_NAMES[first]} switches back" in out
     assert ip.run_line_magic("sqlweave", "tables").to_arrow().column("table").to_pylist() == [
         "people"
     ]
+    with pytest.raises(SqlError, match=f"on the {ENGINE_NAMES[first]} engine"):
+        ip.run_cell_magic("sql", "", "SELECT a FROM big")
+    (tmp_path / "q.csv").write_text("id\n1\n2\n")
+    ip.run_line_magic("sqlweave", f"register later {tmp_path / 'q.csv'}")
+    ip.run_line_magic("sqlweave", f"engine {first}")  # the kept engine, with its table
+    assert ip.run_cell_magic("sql", "", "SELECT a FROM big").to_arrow().to_pylist() == [{"a": 1}]
+    count = ip.run_cell_magic("sql", "", "SELECT count(*) AS n FROM later").to_arrow()
+    assert count.to_pylist() == [{"n": 2}]  # a registration made meanwhile follows back
+
+
+def test_session_close_closes_kept_engines():
+    s = Session("duckdb")
+    s.set_engine("local")
+    kept = s._parked["duckdb"]
+    s.close()
+    assert s._parked == {}
+    with pytest.raises(Exception):  # noqa: B017 - a closed engine refuses any statement
+        kept.execute("SELECT 1")
 
 
 @pytest.mark.parametrize("engine", ENGINES)
