@@ -152,6 +152,32 @@ def _parse_error(
 _DUCK_NEAR = re.compile(r'at or near "([^"]+)"')
 _DUCK_NAME = re.compile(r'(?:Table|column|Column) (?:with name )?"?([\w.]+)"?')
 _DUCK_HINT = re.compile(r'(Did you mean "[^"]+"\?|Candidate bindings: .+)')
+#: DuckDB's excerpt of the line at fault, and its caret line under it
+_DUCK_LINE = re.compile(r"\nLINE (\d+): (.*)\n( *)\^")
+_ELLIPSIS = "..."
+
+
+def duckdb_position(text: str, sql: str) -> Position | None:
+    r"""Where DuckDB's caret points in ``sql``: the excerpt it quotes (``...``-cut when the
+    line is long) is found in the line it names, so a word that also occurs earlier in the
+    statement is not taken for the one at fault.
+
+    >>> duckdb_position('x\n\nLINE 1: ...b FROM t WHER b\n                         ^', "SELECT a, b FROM t WHER b")
+    Position(line=1, column=25)
+    """
+    m = _DUCK_LINE.search(text)
+    if m is None:
+        return None
+    number, shown = int(m.group(1)), m.group(2)
+    caret = len(m.group(3)) - len(f"LINE {number}: ")
+    if shown.startswith(_ELLIPSIS):
+        shown, caret = shown[len(_ELLIPSIS) :], caret - len(_ELLIPSIS)
+    shown = shown.removesuffix(_ELLIPSIS)
+    lines = sql.split("\n")
+    if not 1 <= number <= len(lines) or not shown or caret < 0:
+        return None
+    start = lines[number - 1].find(shown)
+    return None if start < 0 else Position(number, start + caret + 1)
 
 
 def from_duckdb(exc: BaseException, sql: str) -> SqlError:
@@ -167,7 +193,9 @@ def from_duckdb(exc: BaseException, sql: str) -> SqlError:
         "BinderException": PlanError,
     }.get(name, ExecutionError)
     position = None
-    if (m := _DUCK_NEAR.search(first)) or (m := _DUCK_NAME.search(first)):
+    if kind is ParseError:
+        position = duckdb_position(text, sql)
+    if position is None and ((m := _DUCK_NEAR.search(first)) or (m := _DUCK_NAME.search(first))):
         position = locate(sql, m.group(1))
     if position is None and kind is ParseError and "end of input" in first:
         position = Position.from_offset(sql, len(sql.rstrip()))

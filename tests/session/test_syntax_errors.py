@@ -56,6 +56,14 @@ ParseError: syntax error at WHER
                                 ^
 Did you mean WHERE?""",
     ),
+    (  # the word the engine stops at also comes earlier (DuckDB quotes only the word)
+        "SELECT dep_delay FROM flights WHER dep_delay > 10",
+        """\
+ParseError: syntax error at WHER
+  line 1: SELECT dep_delay FROM flights WHER dep_delay > 10
+                                        ^
+Did you mean WHERE?""",
+    ),
     (
         "SELECT *\nFROM flights\nWHER dep_delay > 10",
         """\
