@@ -25,7 +25,7 @@ private networkx graph it keeps.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -383,13 +383,18 @@ class LineageGraph:
     def _sort_key(self, nid: str) -> tuple[int, str]:
         return (self._g.nodes[nid].get("seq", -1), nid)
 
-    def impact(self, node: NodeLike) -> Impact:
+    def impact(
+        self, node: NodeLike, positions: Mapping[tuple[str, str], int] | None = None
+    ) -> Impact:
         """What depends on a dataset or column, the cells that produce it, and the cells
         that only read it.
 
         For a dataset, its columns' downstream columns count too. IPython's ``_`` (the last
         displayed result) is affected only through the queries that read affected data, and
-        is listed only when a cell reads it.
+        is listed only when a cell reads it. Cells come in dependency order (a cell before
+        the cells reading what it writes); cells that do not depend on each other in the
+        order of ``positions`` (``(notebook, cell id)`` -> place in the saved notebook),
+        else in the order they last ran.
         """
         start = self.node(node)
         found = self.downstream(start)
@@ -415,19 +420,63 @@ class LineageGraph:
                 # of `_`'s writers, only those reading affected data
                 if rid not in run_ids and (n.name != LAST_RESULT or run_node(rid).id in reached):
                     run_ids.append(rid)
-        cells = self._cells_of(run_ids)
+        cells = self._cells_of(run_ids, positions or {})
         read = {dataset_node(start.name).id} | {dataset_node(d).id for d in datasets}
-        readers = [c for c in self._cells_of(self._read_only_readers(read)) if c not in cells]
+        readers = self._cells_of(self._read_only_readers(read), positions or {})
+        readers = [c for c in readers if c not in cells]
         return Impact(start, tuple(datasets), tuple(columns), tuple(cells), tuple(readers))
 
-    def _cells_of(self, run_ids: Iterable[str]) -> list[CellRef]:
-        """The cells of ``run_ids``, each once, in run order."""
-        cells: list[CellRef] = []
-        for rid in sorted(run_ids, key=lambda r: self._g.nodes[run_node(r).id]["seq"]):
-            cell = self.cell_of(rid)
-            if cell not in cells:
-                cells.append(cell)
-        return cells
+    def _cells_of(
+        self, run_ids: Iterable[str], positions: Mapping[tuple[str, str], int]
+    ) -> list[CellRef]:
+        """The cells of ``run_ids``, each once, in dependency order: a cell comes before the
+        cells whose runs read a dataset its runs write. Independent cells (and the cells of
+        a cycle) in notebook order where ``positions`` knows it, else in run order."""
+        run_ids = set(run_ids)
+        infos = {rid: self.run(rid).info for rid in run_ids}
+        order = nx.DiGraph()
+        first: dict[tuple[str, str], int] = {}
+        for rid, info in infos.items():
+            seq = self._g.nodes[run_node(rid).id]["seq"]
+            first[info.cell_key] = min(seq, first.get(info.cell_key, seq))
+            order.add_node(info.cell_key)
+            for _, ds, kind in self._g.out_edges(run_node(rid).id, data="kind"):
+                if kind is not EdgeKind.WRITES:
+                    continue
+                for _, reader, edge in self._g.out_edges(ds, data="kind"):
+                    other = self._as_node(reader).name
+                    if (
+                        edge is EdgeKind.READS
+                        and other in infos
+                        and infos[other].cell_key != info.cell_key
+                    ):
+                        order.add_edge(info.cell_key, infos[other].cell_key)
+
+        def place(key: tuple[str, str]) -> tuple[bool, int, int]:
+            position = positions.get(key)
+            return (position is None, position or 0, first[key])
+
+        cond = nx.condensation(order)
+        keys: list[tuple[str, str]] = []
+        for comp in nx.lexicographical_topological_sort(
+            cond, key=lambda c: min(place(k) for k in cond.nodes[c]["members"])
+        ):
+            keys.extend(sorted(cond.nodes[comp]["members"], key=place))
+        latest = self._latest_sessions()
+        cell_of = {info.cell_key: info for info in infos.values()}
+        return [self._cell(cell_of[k], latest) for k in keys]
+
+    def _latest_sessions(self) -> dict[str, str]:
+        """Each notebook's kernel session of its latest run."""
+        return {run.info.notebook: run.info.session_id for run in self._log.runs}
+
+    @staticmethod
+    def _cell(info: RunInfo, latest: Mapping[str, str]) -> CellRef:
+        """``info``'s cell, its execution count marked when from an earlier session."""
+        cell = info.cell
+        if info.session_id != latest.get(info.notebook, info.session_id):
+            cell = replace(cell, earlier_session=True)
+        return cell
 
     def _read(self, dataset_id: str) -> bool:
         return any(
@@ -460,6 +509,7 @@ class LineageGraph:
         stale (``via``: a view or table built on a replaced table is as old as its source).
         """
         runs = list(enumerate(self._log.runs))
+        latest = self._latest_sessions()
         out: dict[tuple[str, str], StaleCell] = {}
         # the writer of each input a cell read, for the transitive pass
         read_from: dict[tuple[str, str], list[tuple[str, tuple[str, str], CellRef]]] = {}
@@ -476,13 +526,15 @@ class LineageGraph:
                 if writer.cell_key == key or not _seen_by(a, writer, run.info):
                     continue
                 if a["modified_seq"] <= seq:
-                    read_from.setdefault(key, []).append((a["name"], writer.cell_key, writer.cell))
+                    read_from.setdefault(key, []).append(
+                        (a["name"], writer.cell_key, self._cell(writer, latest))
+                    )
                     continue
-                prev = out.get(key, StaleCell(run.info.cell, ()))
+                prev = out.get(key, StaleCell(self._cell(run.info, latest), ()))
                 out[key] = replace(
                     prev,
                     inputs=tuple(sorted({*prev.inputs, a["name"]})),
-                    rewritten_by=tuple(sorted({*prev.rewritten_by, writer.cell})),
+                    rewritten_by=tuple(sorted({*prev.rewritten_by, self._cell(writer, latest)})),
                 )
         changed = True
         while changed:  # to a fixed point: staleness flows down chains of any length
@@ -492,7 +544,7 @@ class LineageGraph:
                 for name, writer_key, writer in read_from.get(key, ()):
                     if writer_key not in out:
                         continue
-                    prev = out.get(key, StaleCell(run.info.cell, ()))
+                    prev = out.get(key, StaleCell(self._cell(run.info, latest), ()))
                     if writer in prev.via and name in prev.inputs:
                         continue
                     out[key] = replace(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
 from typing import Any
@@ -27,6 +27,8 @@ INTERACTIVE = "<interactive>"
 #: the cell id of a script's statements (``ipython build.ipy`` runs the file as one cell and
 #: reports no cell id): each run of the script then replaces its previous run's lineage
 SCRIPT_CELL = "script"
+#: how a cell reference marks an execution count from an earlier kernel session
+EARLIER_SESSION = "(earlier session)"
 
 
 @dataclass(frozen=True)
@@ -109,9 +111,14 @@ class CellRef:
     notebook: str
     cell_id: str | None
     execution_count: int | None
+    #: its execution count is from an earlier kernel session of the notebook than the
+    #: notebook's latest run (counts restart in each session, so ``In [5]`` would mislead)
+    earlier_session: bool = field(default=False, compare=False)
 
     def __str__(self) -> str:
         parts = [] if self.execution_count is None else [f"In [{self.execution_count}]"]
+        if parts and self.earlier_session:
+            parts.append(EARLIER_SESSION)
         if self.cell_id is not None:
             parts.append(f"cell {self.cell_id[:8]}")
         if self.notebook != INTERACTIVE:

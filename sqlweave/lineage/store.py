@@ -348,6 +348,15 @@ def saved_cells(path: str | os.PathLike[str]) -> tuple[frozenset[str], datetime]
     return frozenset(ids), saved
 
 
+def cell_order(path: str | os.PathLike[str]) -> tuple[str, ...]:
+    """The cell ids of a saved ``.ipynb`` in notebook order; empty when it cannot tell."""
+    try:
+        cells = json.loads(Path(path).read_text(encoding="utf-8"))["cells"]
+        return tuple(c["id"] for c in cells if isinstance(c.get("id"), str))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return ()
+
+
 def _deleted(run: Run, keep: set[str], before: datetime) -> bool:
     cell = run.info.cell_id
     return cell is not None and cell not in keep and _aware(run.info.started_at) < _aware(before)

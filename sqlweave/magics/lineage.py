@@ -27,7 +27,7 @@ from ..lineage.capture import INTERACTIVE, CellContext, LineageCapture
 from ..lineage.graph import Impact, LineageGraph, Node, NodeKind, StaleCell
 from ..lineage.model import Span, StatementKind, StatementLineage
 from ..lineage.runs import SCRIPT_CELL, Run, RunInfo, in_folder
-from ..lineage.store import DEFAULT_PATH, LineageStore, notebook_key, saved_cells
+from ..lineage.store import DEFAULT_PATH, LineageStore, cell_order, notebook_key, saved_cells
 from ..lineage.svg import draw
 from ..lineage.view import build_view
 from ..lineage.widget import StaticDrawing, html_fallback, make_widget, view_summary
@@ -240,7 +240,7 @@ class LineageMagics(Magics):
         _, _, rest = _options(args, set(), set())
         if len(rest) != 1:
             raise UsageError(f"%lineage impact takes one dataset or column name\n{USAGE}")
-        impact = self._view.impact(rest[0])
+        impact = self._view.impact(rest[0], self._positions())
         shown = self._frame([impact.source, *self._view.downstream(impact.source)])
         shown |= {Node(NodeKind.DATASET, d) for d in impact.datasets}
         picture = draw(
@@ -294,6 +294,15 @@ class LineageMagics(Magics):
         self.capture.clear(notebook)
         text = f"lineage of {notebook} cleared" if notebook else "lineage cleared"
         return Report(text, html.escape(text))
+
+    def _positions(self) -> dict[tuple[str, str], int]:
+        """Each saved cell's place in its notebook, for the notebooks of the viewed graph."""
+        notebooks = {r.info.notebook for r in self._view.runs if r.info.notebook.endswith(".ipynb")}
+        return {
+            (notebook, cell_id): place
+            for notebook in sorted(notebooks)
+            for place, cell_id in enumerate(cell_order(self.tracker.folder / notebook))
+        }
 
     def _frame(self, picked: list[Node]) -> set[Node]:
         """What to draw for ``picked``: columns become their datasets plus the runs deriving them."""
