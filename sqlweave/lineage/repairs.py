@@ -1,14 +1,19 @@
-"""T-SQL that sqlglot's parser rejects although its lineage is plain: repaired, then parsed.
+"""Statements sqlglot's parser rejects although their lineage is plain: repaired, then parsed.
+
+Clauses that change no lineage are blanked out (spaces keep every position), per dialect
+(:data:`BLANKED`): ``WHERE CURRENT OF cursor``; Hive/Spark ``PARTITION (...) IF NOT
+EXISTS``; Teradata's ``(TITLE '...')``/``(FORMAT '...')``/``(NAMED x)`` column phrases;
+Postgres view options ``WITH (security_barrier)``; MySQL ``INTO OUTFILE|DUMPFILE '...'`` and
+a trailing ``INTO @variable``; Oracle ``RETURNING ... INTO`` and ``LOG ERRORS INTO ...``;
+T-SQL index hints ``WITH (INDEX = ...)``, ``TOP (n) PERCENT`` and a trailing ``OPTION (...)``.
+
+T-SQL gets two rewrites besides:
 
 * ``SET v += 1`` (compound assignment) is read as ``SET v = v + 1``.
-* Hive/Spark ``INSERT OVERWRITE TABLE t PARTITION (...) IF NOT EXISTS SELECT ...``: the
-  ``IF NOT EXISTS`` only skips the write when the partition exists; it is dropped.
-* Teradata's column attribute phrases ``name (TITLE 'Name')``, ``(FORMAT '...')``,
-  ``(NAMED x)`` are dropped (they label or format a column, they don't change its lineage).
 * ``OUTPUT inserted.id, deleted.v INTO dbo.audit (id, v)`` on INSERT/UPDATE/DELETE/MERGE:
   sqlglot takes only a bare name after INTO, and none on DELETE. The clause is blanked out
-  of the text (positions stay put), and given back as a ``Returning`` node for the statement
-  handlers (:func:`sqlweave.lineage.dml.output_into`).
+  and given back as a ``Returning`` node for the statement handlers
+  (:func:`sqlweave.lineage.dml.output_into`).
 
 :func:`repair` returns None when nothing applies; :mod:`.extract` then tries its other
 rescues. The statement's text and span stay the original ones.
@@ -25,16 +30,54 @@ from sqlglot.dialects.dialect import Dialect
 
 from .procedural import mask
 
-_I = re.IGNORECASE
+_I = re.IGNORECASE | re.DOTALL
 _COMPOUND = re.compile(r"(?P<target>[\w@#$.\[\]\"]+)\s*(?P<op>[-+*/%&|^])=(?!=)")
 _OUTPUT = re.compile(
-    r"\bOUTPUT\b(?P<list>.+?)\bINTO\s+(?P<name>[\w@#$.\[\]\"]+)\s*(?P<columns>\([^()]*\))?",
-    _I | re.DOTALL,
+    r"\bOUTPUT\b(?P<list>.+?)\bINTO\s+(?P<name>[\w@#$.\[\]\"]+)\s*(?P<columns>\([^()]*\))?", _I
 )
 _TSQL = frozenset({"tsql", "fabric"})
-_HIVE = frozenset({"hive", "spark", "spark2", "databricks"})
-_PARTITION_IF_NOT_EXISTS = re.compile(r"(?<=\))\s*IF\s+NOT\s+EXISTS\b", _I)
-_ATTRIBUTE = re.compile(r"\(\s*(?:TITLE|FORMAT|NAMED)\s+[^()]*\)", _I)
+_PARENS = r"\((?:[^()]|\([^()]*\))*\)"  # one pair of parentheses, one level nested inside
+_ALL = None
+
+#: dialects (sqlglot class names, lower case; None: every dialect) -> clauses to blank
+BLANKED: tuple[tuple[frozenset[str] | None, re.Pattern[str]], ...] = (
+    (_ALL, re.compile(r"\bWHERE\s+CURRENT\s+OF\s+[\w$#@]+", _I)),
+    (
+        frozenset({"hive", "spark", "spark2", "databricks"}),
+        re.compile(r"(?<=\))\s*IF\s+NOT\s+EXISTS\b(?=\s*(?:SELECT|WITH|FROM|VALUES|\())", _I),
+    ),
+    (frozenset({"teradata"}), re.compile(r"\(\s*(?:TITLE|FORMAT|NAMED)\s+[^()]*\)", _I)),
+    (
+        frozenset({"postgres", "materialize", "risingwave"}),
+        re.compile(rf"(?<=\bVIEW)(\s+(?:IF\s+NOT\s+EXISTS\s+)?[\w$.\"]+)\s+WITH\s*{_PARENS}", _I),
+    ),
+    (
+        frozenset({"mysql", "singlestore", "doris", "starrocks"}),
+        re.compile(
+            r"\bINTO\s+(?:OUTFILE|DUMPFILE)\s+'[^']*'(?:\s+(?:FIELDS|COLUMNS|LINES|TERMINATED|"
+            r"ENCLOSED|ESCAPED|OPTIONALLY|STARTING|BY|CHARACTER\s+SET\s+\w+)|\s+'[^']*')*|"
+            r"\bINTO\s+@[\w$]+(?:\s*,\s*@[\w$]+)*\s*$",
+            _I,
+        ),
+    ),
+    (
+        frozenset({"oracle"}),
+        re.compile(
+            r"\bRETURNING\b.+?\b(?:BULK\s+COLLECT\s+)?INTO\b.+$|"
+            rf"\bLOG\s+ERRORS\b(?:\s+INTO\s+[\w$.\"]+)?(?:\s*{_PARENS})?(?:\s+REJECT\s+LIMIT\s+"
+            r"(?:\d+|UNLIMITED))?",
+            _I,
+        ),
+    ),
+    (
+        _TSQL,
+        re.compile(
+            rf"\bWITH\s*\(\s*INDEX\b(?:[^()]|{_PARENS})*\)|(\b(?:INSERT|UPDATE))\s+TOP\s*{_PARENS}(?:\s+PERCENT\b)?|"
+            rf"\bOPTION\s*{_PARENS}\s*$",
+            _I,
+        ),
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -48,46 +91,36 @@ class Repaired:
 def repair(text: str, dialect: Dialect) -> Repaired | None:
     """A parseable rewrite of ``text`` (one statement), or None when no repair applies."""
     name = type(dialect).__name__.lower()
-    if name == "teradata":
-        return _teradata(text)
-    if name in _HIVE:
-        return _hive(text)
-    if name not in _TSQL:
-        return None
     masked = mask(text)
+    changed = False
+    for dialects, pattern in BLANKED:
+        if dialects is not None and name not in dialects:
+            continue
+        for m in reversed(list(pattern.finditer(masked))):
+            # a pattern's first group, when it has one, is kept (it locates the clause)
+            start = m.end(1) if pattern.groups and m.group(1) is not None else m.start()
+            text, masked = _blank(text, start, m.end()), _blank(masked, start, m.end())
+            changed = True
     output = None
-    found = _OUTPUT.search(masked)
-    if found is not None:
-        output = _returning(text, found, dialect)
-        if output is not None:
-            blank = " " * (found.end() - found.start())
-            text = text[: found.start()] + blank + text[found.end() :]
-            masked = masked[: found.start()] + blank + masked[found.end() :]
-    compound = [m for m in _COMPOUND.finditer(masked) if _in_set_clause(masked, m.start())]
-    for m in reversed(compound):
-        target = text[m.start("target") : m.end("target")]
-        text = f"{text[: m.start()]}{target} = {target} {m['op']} {text[m.end() :]}"
-    if output is None and not compound:
+    compound: list[re.Match[str]] = []
+    if name in _TSQL:
+        found = _OUTPUT.search(masked)
+        if found is not None:
+            output = _returning(text, found, dialect)
+            if output is not None:
+                text = _blank(text, found.start(), found.end())
+                masked = _blank(masked, found.start(), found.end())
+        compound = [m for m in _COMPOUND.finditer(masked) if _in_set_clause(masked, m.start())]
+        for m in reversed(compound):
+            target = text[m.start("target") : m.end("target")]
+            text = f"{text[: m.start()]}{target} = {target} {m['op']} {text[m.end() :]}"
+    if not changed and output is None and not compound:
         return None
     return Repaired(text, output)
 
 
-def _hive(text: str) -> Repaired | None:
-    masked = mask(text)
-    if not re.match(r"\s*INSERT\s+OVERWRITE\b", masked, _I):
-        return None
-    found = _PARTITION_IF_NOT_EXISTS.search(masked)
-    if found is None:
-        return None
-    blank = " " * (found.end() - found.start())
-    return Repaired(text[: found.start()] + blank + text[found.end() :])
-
-
-def _teradata(text: str) -> Repaired | None:
-    phrases = list(_ATTRIBUTE.finditer(mask(text)))
-    for m in reversed(phrases):
-        text = text[: m.start()] + " " * (m.end() - m.start()) + text[m.end() :]
-    return Repaired(text) if phrases else None
+def _blank(text: str, start: int, end: int) -> str:
+    return text[:start] + " " * (end - start) + text[end:]
 
 
 def _in_set_clause(masked: str, offset: int) -> bool:

@@ -50,7 +50,7 @@ _VARIABLES = re.compile(r"\s*,")
 _INFILE = re.compile(r"\bINFILE\s+'([^']*)'", _I)
 #: words that follow FROM/INTO but are not tables
 _NOT_TABLES = frozenset(
-    {"select", "values", "lateral", "unnest", "table", "where", "set", "dual", "as", "on"}
+    {"select", "values", "lateral", "unnest", "table", "where", "set", "dual", "as", "on", "top"}
 )
 #: where a new statement can start inside a chunk that has no ``;``
 _STARTS = re.compile(
