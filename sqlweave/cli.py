@@ -74,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if argv is None:  # the `sqlweave` command itself (tests pass argv and keep their imports)
+        _skip_slow_optional_imports()
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] in CLUSTER_COMMANDS:
         from .cluster.cli import main as cluster_main
@@ -88,6 +90,17 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("sqlweave: interrupted", file=sys.stderr)
         return 130
+
+
+def _skip_slow_optional_imports() -> None:
+    """Keep optional modules that cost seconds at import out of this process.
+
+    nbformat imports jsonschema, which compiles ``rfc3987_syntax``'s grammar (when that
+    optional package is installed) just to check the ``iri`` format, which no notebook
+    schema uses: measured 1-4 s of every ``sqlweave`` command's start. A ``None`` in
+    ``sys.modules`` makes that import fail, which jsonschema expects and skips.
+    """
+    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
 
 
 if __name__ == "__main__":

@@ -75,6 +75,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     resume.add_argument("--project", default=".", help="project folder (default: .)")
     resume.add_argument("--run", dest="run_id", help="run id (default: the latest unfinished)")
     resume.add_argument("--openlineage-url", help="POST OpenLineage events to this endpoint")
+    resume.add_argument(
+        "-q", "--quiet", action="store_true", help="no line per notebook while the run goes on"
+    )
     resume.set_defaults(func=_resume)
 
     status = commands.add_parser("status", help="the state of the latest (or a given) run")
@@ -126,6 +129,9 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--project", help="project folder (default: the paths' common folder)")
     parser.add_argument("--kernel", help="kernel name (default: each notebook's)")
     parser.add_argument("--openlineage-url", help="POST OpenLineage events to this endpoint")
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="no line per notebook while the run goes on"
+    )
 
 
 def options_from(args: argparse.Namespace):  # -> RunOptions
@@ -163,19 +169,41 @@ def _run(args: argparse.Namespace) -> int:
     from .execute import run
 
     parameters = dict(parse_parameter(p) for p in args.parameters)
+    listeners = [] if args.quiet else [_progress]
     with cancel_on_signals() as cancel:
-        result = run(args.paths, parameters, options_from(args), root=args.project, cancel=cancel)
+        result = run(
+            args.paths,
+            parameters,
+            options_from(args),
+            root=args.project,
+            listeners=listeners,
+            cancel=cancel,
+        )
     return _finish(result, cancel)
 
 
 def _resume(args: argparse.Namespace) -> int:
     from .execute import resume
 
+    listeners = [] if args.quiet else [_progress]
     with cancel_on_signals() as cancel:
         result = resume(
-            args.project, args.run_id, openlineage_url=args.openlineage_url, cancel=cancel
+            args.project,
+            args.run_id,
+            listeners=listeners,
+            openlineage_url=args.openlineage_url,
+            cancel=cancel,
         )
     return _finish(result, cancel)
+
+
+def _progress(event) -> None:  # event: journal Event
+    """A run listener printing a line per notebook start and end (stderr: stdout keeps the
+    summary)."""
+    from .summary import progress_line
+
+    if (line := progress_line(event)) is not None:
+        print(f"{event.at[11:19]}  {line}", file=sys.stderr, flush=True)
 
 
 def _finish(result, cancel: Cancel) -> int:  # result: PipelineRun
@@ -241,13 +269,13 @@ def add_schedule_command(commands: argparse._SubParsersAction) -> None:
         "--missed",
         choices=[p.value for p in MissedPolicy],
         default=MissedPolicy.ONCE.value,
-        help="fire times missed while down: skip, one catch-up run (once), or all",
+        help="fire times missed while down: skip, one catch-up run (once, the default), or all",
     )
     schedule.add_argument(
         "--overlap",
         choices=[p.value for p in OverlapPolicy],
         default=OverlapPolicy.SKIP.value,
-        help="a fire time while a run is going: skip it or queue it",
+        help="a fire time while a run is going: skip it (the default) or queue it",
     )
     schedule.set_defaults(func=_schedule)
 
@@ -277,7 +305,10 @@ def _schedule(args: argparse.Namespace) -> int:
         def target() -> None:
             opts = dataclasses.replace(options, schedule=args.cron, scheduled_for=fire.isoformat())
             try:
-                result = run(args.paths, parameters, opts, root=root, cancel=stop)
+                listeners = [] if args.quiet else [_progress]
+                result = run(
+                    args.paths, parameters, opts, root=root, listeners=listeners, cancel=stop
+                )
                 print(run_summary(result.state, str(result.output)), flush=True)
             except Exception as exc:  # one bad run (a notebook deleted) must not end the loop
                 print(f"sqlweave: scheduled run for {fire.isoformat()} failed: {exc}", flush=True)

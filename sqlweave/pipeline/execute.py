@@ -240,6 +240,7 @@ class _Driver:
         )
         self.reports: dict[str, RunReport] = {}
         self._fingerprints: dict[str, str] = {}
+        self._reasons: dict[str, str] = {}  # why --only-stale runs a notebook
         self.lineage = OpenLineageEmitter(
             p, self.output / OPENLINEAGE_FILE, options.openlineage_url
         )
@@ -288,7 +289,7 @@ class _Driver:
             self.emit(RunFinished(self.run_id, status=status, seconds=seconds))
         final = self.state()
         self.output.mkdir(parents=True, exist_ok=True)
-        write_atomic(self.output / REPORT_FILE, run_report(self.plan, final))
+        write_atomic(self.output / REPORT_FILE, run_report(self.plan, final, self.output))
         for error in self.lineage.errors:
             print(f"sqlweave: OpenLineage {error}", file=sys.stderr)
         return PipelineRun(self.run_id, self.root, self.plan, final, self.output, self.reports)
@@ -303,6 +304,7 @@ class _Driver:
             runs = read_runs(self.journal)
             last = last_successes(runs)
             reasons = stale(self.plan, self._fingerprints, last, self._missing_tables())
+            self._reasons = reasons
         todo = []
         for key in self.plan.order:
             if key not in chosen:
@@ -320,7 +322,7 @@ class _Driver:
                         self.run_id,
                         notebook=key,
                         status=NotebookStatus.UP_TO_DATE,
-                        reason="up to date",
+                        reason="nothing it reads changed",
                     )
                 )
             else:
@@ -362,7 +364,8 @@ class _Driver:
         for attempt in range(1, attempts + 1):
             if self.cancel.cancelled:  # cancelled during a retry's backoff
                 return None
-            self.emit(NotebookStarted(self.run_id, notebook=key, attempt=attempt))
+            reason = self._reasons.get(key, "") if attempt == 1 else ""
+            self.emit(NotebookStarted(self.run_id, notebook=key, attempt=attempt, reason=reason))
             fingerprint = self._fingerprints[key]
             out = self.output / key
             t0 = time.perf_counter()

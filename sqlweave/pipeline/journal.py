@@ -110,6 +110,7 @@ class NotebookStarted(Event):
     TYPE: ClassVar[str] = "notebook-started"
     notebook: str = ""
     attempt: int = 1
+    reason: str = ""  # why --only-stale runs it ("upstream a.ipynb runs again")
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from html import escape
+from pathlib import Path
+from urllib.parse import quote
 
 from .draw import STATUS_COLOURS, plan_svg
 from .journal import NotebookStatus
@@ -19,8 +21,10 @@ pre { background: #f6f6f6; padding: 8px; overflow-x: auto; }
 """
 
 
-def run_report(plan: Plan, state: RunState) -> str:
-    """A self-contained HTML page describing one run."""
+def run_report(plan: Plan, state: RunState, folder: Path | None = None) -> str:
+    """A self-contained HTML page describing one run, to be saved in ``folder``: executed
+    notebooks there are linked by relative path (the page still works when the folder moves).
+    """
     status = {k: nb.status.value for k, nb in state.notebooks.items()}
     rows = []
     for key in plan.order:
@@ -36,7 +40,7 @@ def run_report(plan: Plan, state: RunState) -> str:
             f'<td class="num">{nb.attempts or ""}</td>'
             f'<td class="num">{f"{nb.seconds:.1f} s" if nb.seconds else ""}</td>'
             f"<td>{escape(nb.reason)}</td>"
-            f"<td>{escape(output)}</td>"
+            f"<td>{_link(output, folder)}</td>"
             "</tr>"
         )
     failures = []
@@ -65,3 +69,14 @@ def run_report(plan: Plan, state: RunState) -> str:
             "</body></html>",
         ]
     )
+
+
+def _link(output: str, folder: Path | None) -> str:
+    """A link to an executed notebook, relative to the report's folder when inside it."""
+    if not output:
+        return ""
+    path = Path(output)
+    if folder is not None and path.is_relative_to(folder):
+        rel = path.relative_to(folder).as_posix()
+        return f'<a href="{escape(quote(rel))}">{escape(rel)}</a>'
+    return escape(output)

@@ -131,6 +131,8 @@ def _apply(run: RunState, event: Event) -> None:
     if isinstance(event, NotebookStarted):
         nb.status, nb.attempts, nb.started_at = NotebookStatus.RUNNING, event.attempt, event.at
         nb.starts += 1
+        if event.reason:
+            nb.reason = f"stale: {event.reason}"
     elif isinstance(event, NotebookSucceeded):
         nb.status, nb.seconds, nb.success, nb.failure = (
             NotebookStatus.SUCCEEDED,

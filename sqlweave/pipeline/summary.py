@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from .journal import NotebookStatus
+from .journal import (
+    Event,
+    NotebookFailed,
+    NotebookInterrupted,
+    NotebookSkipped,
+    NotebookStarted,
+    NotebookStatus,
+    NotebookSucceeded,
+)
 from .state import RunState
 
 _SQL_LINES = 6
@@ -90,3 +98,26 @@ def history_text(runs: list[RunState]) -> str:
         resumed = f", resumed {len(run.resumes)}x" if run.resumes else ""
         lines.append(f"{run.run_id}  {run.started.at}  {run.status.value:<9} {parts}{resumed}")
     return "\n".join(lines)
+
+
+def progress_line(event: Event) -> str | None:
+    """One line for the terminal while a run goes on, or None for events not worth one.
+
+    >>> progress_line(NotebookSucceeded("r", notebook="clean.ipynb", seconds=5.25))
+    'done     clean.ipynb (5.2 s)'
+    """
+    if isinstance(event, NotebookStarted):
+        extra = [f"attempt {event.attempt}"] if event.attempt > 1 else []
+        extra += [f"stale: {event.reason}"] if event.reason else []
+        return f"start    {event.notebook}" + (f" ({'; '.join(extra)})" if extra else "")
+    if isinstance(event, NotebookSucceeded):
+        return f"done     {event.notebook} ({event.seconds:.1f} s)"
+    if isinstance(event, NotebookFailed):
+        where = f"cell {event.cell}" if event.cell else "before any cell"
+        retry = ", will retry" if event.retry else ""
+        return f"FAILED   {event.notebook} ({where}, {event.seconds:.1f} s{retry})"
+    if isinstance(event, NotebookInterrupted):
+        return f"stopped  {event.notebook} ({event.seconds:.1f} s)"
+    if isinstance(event, NotebookSkipped) and event.status is NotebookStatus.BLOCKED:
+        return f"blocked  {event.notebook} ({event.reason})"
+    return None

@@ -127,7 +127,9 @@ def test_html_report_colours_the_dag_and_shows_failing_sql() -> None:
         NotebookSkipped("r1", notebook="x", status=NotebookStatus.BLOCKED, reason="r"),
         EVENTS[-1],
     ]
-    html = run_report(_plan(), fold(events)["r1"])
+    events[2] = NotebookSucceeded("r1", notebook="load.ipynb", output="/runs/r1/load.ipynb")
+    html = run_report(_plan(), fold(events)["r1"], Path("/runs/r1"))
+    assert '<a href="load.ipynb">load.ipynb</a>' in html  # relative: the folder may move
     assert "Pipeline run r1: failed" in html
     assert 'class="notebook failed"' in html and 'class="notebook succeeded"' in html
     assert "SELECT &lt;b&gt;" in html and "PlanError: no &lt;good&gt;" in html

@@ -81,6 +81,9 @@ def test_example_runs_in_lineage_order_then_only_stale_reruns_downstream(example
         "report.ipynb",
     ]
     assert second.state.notebooks["ingest_orders.ipynb"].status is NotebookStatus.UP_TO_DATE
+    reasons = {k: nb.reason for k, nb in second.state.notebooks.items()}
+    assert reasons["ingest_customers.ipynb"].startswith("stale: its notebook, parameters or input")
+    assert reasons["clean.ipynb"] == "stale: upstream ingest_customers.ipynb runs again"
     third = run([example], params, RunOptions(only_stale=True))
     assert third.ok and starts(example, third.run_id) == []
 
@@ -113,6 +116,9 @@ def test_a_failure_stops_its_dependants_not_its_siblings(
         and "no_such_col" in err.split("attempts:")[1]
     )
     assert "not run: child.ipynb (upstream bad.ipynb failed)" in err
+    # a line per notebook while the run goes on
+    assert "FAILED   bad.ipynb (cell 2, " in err and "blocked  child.ipynb (upstream" in err
+    assert "start    flaky.ipynb (attempt 2)" in err and "done     flaky.ipynb (" in err
     events = Journal.of_project(tmp_path).read()
     assert [e.notebook for e in events if isinstance(e, NotebookStarted)].count("child.ipynb") == 0
     flaky = [e for e in events if getattr(e, "notebook", "") == "flaky.ipynb"]
