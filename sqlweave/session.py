@@ -315,6 +315,8 @@ class Session:
                         # read as a table: the engine says which name it missed; retry with it
                         if not self._register_missing(exc, stmt, namespace, scope):
                             explain_exists(exc, stmt, scope.frames)
+                            if self.warehouse is not None:
+                                self.warehouse.explain_missing(exc)
                             raise
                 if effects and self.paths is not None:
                     self.paths.apply(effects)

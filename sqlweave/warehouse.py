@@ -42,6 +42,7 @@ from __future__ import annotations
 import contextlib
 import graphlib
 import os
+import re
 import uuid
 import warnings
 from collections.abc import Iterator
@@ -50,7 +51,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from .engines.engine import Engine
-from .errors import UsageError
+from .errors import SqlError, UsageError
 from .params import find as find_parameters
 from .statements import Kind, Statement, split, tables_read
 
@@ -133,16 +134,31 @@ class Warehouse:
             except Exception as exc:  # any engine error: the view is named, the rest load
                 error = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 self.broken_views[name] = error
-                warnings.warn(
-                    f"view {name} saved in the warehouse ({self.file(name, VIEW_SUFFIX)}) could "
-                    f"not be re-created: {error}",
+                # told at the view's file, so the warning's source line is its SQL
+                warnings.warn_explicit(
+                    f"view {name} saved in the warehouse could not be re-created: {error}",
                     WarehouseWarning,
-                    stacklevel=2,
+                    str(self.file(name, VIEW_SUFFIX)),
+                    1,
                 )
                 continue
             self._loaded_views.add(name)
             names.append(name)
         return names
+
+    def explain_missing(self, exc: SqlError) -> None:
+        """Say so when a statement failed for want of a view the warehouse could not
+        re-create (the engine only says the name is unknown)."""
+        message = exc.message.lower()
+        if "not found" not in message and "does not exist" not in message:
+            return
+        for name, error in self.broken_views.items():
+            if re.search(rf"(?<![\w.]){re.escape(name.lower())}(?!\w)", message):
+                exc.hint = (
+                    f"{name} is a view saved in the warehouse that could not be re-created: {error}"
+                )
+                exc.args = (str(exc),)
+                return
 
     def _views_in_order(self) -> dict[str, str]:
         """``{view: SQL}`` of the saved views, every view after the views it reads."""

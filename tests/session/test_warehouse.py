@@ -134,11 +134,16 @@ def test_a_view_that_no_longer_runs_is_named_and_the_others_load(
         first.sql("CREATE TABLE t AS SELECT 1 AS x; CREATE TABLE gone AS SELECT 2 AS g")
         first.sql("CREATE VIEW good AS SELECT x FROM t; CREATE VIEW stale AS SELECT g FROM gone")
     (tmp_path / "gone.parquet").unlink()  # its table went away behind the warehouse's back
-    with pytest.warns(warehouse_module.WarehouseWarning, match=r"view stale saved in the ware"):
+    with pytest.warns(
+        warehouse_module.WarehouseWarning, match=r"view stale saved in the ware"
+    ) as w:
         session = sqlweave.Session(engine, warehouse=tmp_path)
+    assert w[0].filename == str(tmp_path / "stale.view.sql")  # shown with the view's SQL
     assert session.warehouse is not None and list(session.warehouse.broken_views) == ["stale"]
     assert "gone" in session.warehouse.broken_views["stale"]
     assert rows(session, "SELECT x FROM good") == [{"x": 1}]
+    with pytest.raises(SqlError, match="stale is a view saved in the warehouse that could not"):
+        session.sql("SELECT * FROM stale")
     session.close()
 
 
