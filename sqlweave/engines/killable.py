@@ -37,20 +37,49 @@ import tempfile
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-from datafusion import DataFrame, ExecutionPlan, SessionContext
 
 from ..errors import QueryCancelled
 from ..statements import Kind, split, tables_read
 
-#: a nested-loop join over at least this many row pairs runs in a killable child (about
-#: 10 s of work on 2 cores, where the child's start and the shipped tables cost 1-3 s)
+if TYPE_CHECKING:  # datafusion is imported when the embedded engine is first made
+    from datafusion import DataFrame, ExecutionPlan, SessionContext
+
+#: a join over at least this many row pairs runs in a killable child (for a nested loop
+#: about 10 s of work on 2 cores, where the child's start and the shipped tables cost 1-3 s)
 MIN_PAIRS = 1_000_000_000
-#: physical operators that read their whole input in one go without yielding
-NESTED_LOOP_OPERATORS = ("NestedLoopJoinExec", "CrossJoinExec")
+
+
+class Killable(str, Enum):
+    """Which joins run in a killable child (``%config SqlWeave.killable_joins``)."""
+
+    #: every query runs in the kernel
+    OFF = "off"
+    #: nested-loop and cross joins (the default): their row pairs are their work
+    NESTED_LOOP = "nested-loop"
+    #: every join, hash joins too. For those the row pairs are only an upper bound of the
+    #: work (a join on a key makes far fewer rows), so big ordinary joins pay for the copy
+    #: of their tables (about 0.1 s per 63 MB) and the child's start: opt-in
+    JOINS = "joins"
+
+
+_NESTED_LOOPS = ("NestedLoopJoinExec", "CrossJoinExec")
+#: the physical operators each policy sends to the child
+JOIN_OPERATORS: dict[Killable, tuple[str, ...]] = {
+    Killable.OFF: (),
+    Killable.NESTED_LOOP: _NESTED_LOOPS,
+    Killable.JOINS: (
+        *_NESTED_LOOPS,
+        "HashJoinExec",
+        "SortMergeJoin",
+        "SymmetricHashJoinExec",
+        "PiecewiseMergeJoin",
+    ),
+}
 #: the EXPLAIN VERBOSE row that carries DataFusion's statistics
 _WITH_STATS = "physical_plan_with_stats"
 _ROWS = re.compile(r"statistics=\[Rows=(?:Exact|Inexact)\((\d+)\)")
@@ -60,11 +89,12 @@ CHILD_MODULE = "sqlweave.engines.killable_child"
 _SHM = Path("/dev/shm")
 
 
-def nested_loop_pairs(plan_with_stats: str) -> int:
-    """The most row pairs one nested-loop join of the plan goes through, from the rows
-    DataFusion expects of its two inputs (0 when it has no such join, or expects nothing).
+def join_pairs(plan_with_stats: str, operators: tuple[str, ...] = _NESTED_LOOPS) -> int:
+    """The most row pairs one join of the plan made by one of ``operators`` can go through:
+    the product of the rows DataFusion expects of its two inputs (0 when there is no such
+    join, or it expects nothing).
 
-    >>> nested_loop_pairs('''Aggregate
+    >>> join_pairs('''Aggregate
     ...   NestedLoopJoinExec: join_type=Inner, statistics=[Rows=Absent]
     ...     DataSourceExec: partitions=1, statistics=[Rows=Exact(26115), Bytes=Exact(9)]
     ...     DataSourceExec: partitions=2, statistics=[Rows=Exact(336776), Bytes=Exact(9)]''')
@@ -73,7 +103,7 @@ def nested_loop_pairs(plan_with_stats: str) -> int:
     lines = plan_with_stats.splitlines()
     most = 0
     for i, line in enumerate(lines):
-        if not line.lstrip().startswith(NESTED_LOOP_OPERATORS):
+        if not operators or not line.lstrip().startswith(operators):
             continue
         depth = len(line) - len(line.lstrip())
         rows = []
@@ -99,9 +129,9 @@ class ChildJob:
     tables: dict[str, pa.Table] = field(default_factory=dict)
 
 
-def may_loop_nested(df: DataFrame) -> bool:
-    """Whether ``df``'s plan may hold a nested-loop join (it joins or has a subquery): one
-    search in the text of the plan as written, before any optimizing."""
+def may_join(df: DataFrame) -> bool:
+    """Whether ``df``'s plan may hold a join (it joins or has a subquery): one search in
+    the text of the plan as written, before any optimizing."""
     logical = df.logical_plan().display_indent()
     return "Join" in logical or "Subquery" in logical
 
@@ -112,20 +142,22 @@ def child_job(
     plan: ExecutionPlan,
     params: Mapping[str, Any] | None,
     baseline: Mapping[str, str | None],
+    policy: Killable = Killable.NESTED_LOOP,
     min_pairs: int = MIN_PAIRS,
 ) -> ChildJob | None:
-    """The job to run in a child if ``plan`` (``sql``'s physical plan on ``ctx``) joins in
-    a nested loop over at least ``min_pairs`` row pairs and the child can run it the same
-    way; ``None`` to run it here. ``baseline`` is
+    """The job to run in a child if ``plan`` (``sql``'s physical plan on ``ctx``) has a
+    join of ``policy`` over at least ``min_pairs`` row pairs and the child can run it the
+    same way; ``None`` to run it here. ``baseline`` is
     :func:`~sqlweave.engines.local.settings_of` a fresh context."""
-    if params or not any(op in plan.display_indent() for op in NESTED_LOOP_OPERATORS):
+    operators = JOIN_OPERATORS[policy]
+    if params or not any(op in plan.display_indent() for op in operators):
         return None
     statements = split(sql)
     if len(statements) != 1 or statements[0].kind is not Kind.QUERY:
         return None
     explained = ctx.sql(f"EXPLAIN VERBOSE {sql}").to_arrow_table().to_pylist()
     with_stats = next((r["plan"] for r in explained if r["plan_type"] == _WITH_STATS), "")
-    if nested_loop_pairs(with_stats) < min_pairs:
+    if join_pairs(with_stats, operators) < min_pairs:
         return None
     tables = {}
     for name in tables_read(statements[0]):

@@ -16,7 +16,7 @@ from ..native_runtime import set_runtime_defaults
 from . import bound_statements, paths, sqlerrors
 from .engine import Engine, ProgressCallback
 from .engine_thread import EngineThread
-from .killable import MIN_PAIRS, ChildJob, ChildRunner, child_job, may_loop_nested
+from .killable import MIN_PAIRS, ChildJob, ChildRunner, Killable, child_job, may_join
 from .metering import PlanMeter, collect_metered
 from .tuning import DATAFUSION_DEFAULTS, Settings
 
@@ -162,9 +162,10 @@ class DataFusionEngine(Engine):
         context: SessionContext | None = None,
     ) -> None:
         self.ctx = context or make_context(settings, target_partitions)
-        #: nested-loop joins over at least this many row pairs run in a killable child
-        #: process (see :mod:`~sqlweave.engines.killable`); ``None`` keeps every query here
-        self.child_min_pairs: int | None = MIN_PAIRS
+        #: which joins over at least :attr:`child_min_pairs` row pairs run in a killable
+        #: child process (see :mod:`~sqlweave.engines.killable`)
+        self.killable = Killable.NESTED_LOOP
+        self.child_min_pairs = MIN_PAIRS
         self._children = ChildRunner()
 
     def execute(
@@ -180,10 +181,17 @@ class DataFusionEngine(Engine):
         async def run() -> pa.Table | ChildJob:
             df = bound_statements.plan(self.ctx, sql, params, self._error)
             plan = None
-            if self.child_min_pairs is not None and may_loop_nested(df):
+            if self.killable is not Killable.OFF and may_join(df):
                 plan = df.execution_plan()  # planned once: what runs here is this plan
-                baseline = _fresh_settings()
-                job = child_job(self.ctx, sql, plan, params, baseline, self.child_min_pairs)
+                job = child_job(
+                    self.ctx,
+                    sql,
+                    plan,
+                    params,
+                    _fresh_settings(),
+                    Killable(self.killable),
+                    self.child_min_pairs,
+                )
                 if job is not None:
                     return job
             return await collect_table_async(df, self.ctx, plan)

@@ -12,6 +12,7 @@ from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 from traitlets import Bool, Int, TraitError, Unicode, observe, validate
 
 from .. import errors, frames
+from ..engines.killable import Killable
 from ..engines.registry import ENGINE_USAGE, engine_kind
 from ..result import Result
 from ..session import Session
@@ -52,6 +53,12 @@ class SqlWeave(Magics):
     feedback = Bool(
         True, help="Print what each statement but the last did (created table t, ...)."
     ).tag(config=True)
+    killable_joins = Unicode(
+        Killable.NESTED_LOOP.value,
+        help="Joins of at least a billion row pairs the embedded engine runs in a child process "
+        "an interrupt kills: 'nested-loop' (and cross joins), 'joins' (hash joins too: their "
+        "tables are copied to the child for each such query) or 'off'.",
+    ).tag(config=True)
     warehouse = Unicode(
         "",
         help="Folder where created tables are saved as Parquet and registered from at start "
@@ -69,6 +76,7 @@ class SqlWeave(Magics):
             display_limit=self.display_limit,
             warehouse=self.warehouse or from_env(),
         )
+        self._apply_killable_joins()
 
     @validate("display_limit")
     def _valid_display_limit(self, proposal: dict[str, Any]) -> int:
@@ -81,6 +89,26 @@ class SqlWeave(Magics):
         if engine_kind(proposal["value"]) is None:
             raise TraitError(f"SqlWeave.engine {proposal['value']!r} is unknown: {ENGINE_USAGE}")
         return proposal["value"].strip()
+
+    @validate("killable_joins")
+    def _valid_killable_joins(self, proposal: dict[str, Any]) -> str:
+        try:
+            return Killable(proposal["value"]).value
+        except ValueError:
+            choices = ", ".join(repr(k.value) for k in Killable)
+            raise TraitError(
+                f"SqlWeave.killable_joins must be one of {choices}, not {proposal['value']!r}"
+            ) from None
+
+    @observe("killable_joins")
+    def _killable_joins_changed(self, change: dict[str, Any]) -> None:
+        self._apply_killable_joins()
+
+    def _apply_killable_joins(self) -> None:
+        """Give the embedded engine (not DuckDB, not a cluster) the killable-joins policy."""
+        engine = self.session.engine if self.session is not None else None
+        if hasattr(engine, "killable"):  # the embedded engine only
+            engine.killable = Killable(self.killable_joins)
 
     @observe("display_limit")
     def _display_limit_changed(self, change: dict[str, Any]) -> None:
@@ -110,6 +138,7 @@ class SqlWeave(Magics):
             self.session.set_engine(spec)
         except errors.UsageError as exc:
             raise UsageError(str(exc)) from None
+        self._apply_killable_joins()
         behind = self.session.left_behind
         if behind:
             print(

@@ -4,6 +4,7 @@ import pandas as pd
 import pytest
 from IPython.core.error import UsageError
 
+from sqlweave.engines.killable import Killable
 from sqlweave.errors import PlanError
 from sqlweave.result import Result
 
@@ -80,3 +81,30 @@ def test_catalog_commands_and_engine_switch(ip, tmp_path, capsys):
     r = ip.run_line_magic("sql", "SELECT name FROM people")
     assert r.engine == "duckdb" and r.to_arrow().column(0).to_pylist() == ["ada"]
     assert "engine: duckdb" in capsys.readouterr().out
+
+
+def test_config_killable_joins_reaches_the_embedded_engine(ip, caplog):
+    """%config SqlWeave.killable_joins sets which joins the embedded engine runs in a
+    killable child, and survives an engine switch."""
+
+    def engine():
+        return ip.magics_manager.registry["SqlWeave"].session.engine
+
+    assert engine().killable is Killable.NESTED_LOOP
+    ip.run_line_magic("config", "SqlWeave.killable_joins = 'joins'")
+    assert engine().killable is Killable.JOINS
+    ip.run_line_magic("sqlweave", "engine duckdb")
+    ip.run_line_magic("sqlweave", "engine local")
+    assert engine().killable is Killable.JOINS
+    ip.run_cell("%config SqlWeave.killable_joins = 'hash'")
+    assert "SqlWeave.killable_joins must be one of" in caplog.text
+    assert engine().killable is Killable.JOINS
+    engine().child_min_pairs = 1  # so that this small hash join goes to the child
+    ip.user_ns["a"] = pd.DataFrame({"k": [1, 1, 2]})
+    ip.user_ns["b"] = pd.DataFrame({"k": [1, 2, 2]})
+    try:
+        r = ip.run_line_magic("sql", "SELECT count(*) AS n FROM a JOIN b USING (k)")
+        assert r.to_arrow().to_pylist() == [{"n": 4}]
+        assert engine().child_pid is not None
+    finally:
+        engine().close()

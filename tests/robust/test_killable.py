@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from sqlweave.engines import killable
+from sqlweave.engines.killable import Killable
 from sqlweave.engines.local import DataFusionEngine, make_context, settings_of
 from sqlweave.errors import SqlError
 
@@ -21,18 +22,25 @@ from sqlweave.errors import SqlError
 NESTED = "SELECT count(*) AS n FROM a CROSS JOIN b WHERE a.x * 3 > b.y"
 
 
-def _engine(min_pairs: int | None = 1) -> DataFusionEngine:
+def _engine(policy: Killable = Killable.NESTED_LOOP) -> DataFusionEngine:
     engine = DataFusionEngine()
-    engine.child_min_pairs = min_pairs
+    engine.killable, engine.child_min_pairs = policy, 1
     engine.register_arrow("a", pa.table({"x": list(range(300)), "s": ["7"] * 299 + ["x"]}))
     engine.register_arrow("b", pa.table({"y": list(range(200))}))
     return engine
 
 
-def _job(engine: DataFusionEngine, sql: str, params: dict | None = None, min_pairs: int = 1):
+def _job(
+    engine: DataFusionEngine,
+    sql: str,
+    params: dict | None = None,
+    min_pairs: int = 1,
+    policy: Killable = Killable.NESTED_LOOP,
+) -> killable.ChildJob | None:
     df = engine.ctx.sql(sql, param_values=params or {})
     plan = df.execution_plan()
-    return killable.child_job(engine.ctx, sql, plan, params, settings_of(make_context()), min_pairs)
+    baseline = settings_of(make_context())
+    return killable.child_job(engine.ctx, sql, plan, params, baseline, policy, min_pairs)
 
 
 def test_a_big_nested_loop_join_over_memory_tables_goes_to_a_child_with_its_tables() -> None:
@@ -62,6 +70,14 @@ def test_other_queries_stay_in_the_kernel(why: str, sql: str, min_pairs: int) ->
     assert _job(_engine(), sql, min_pairs=min_pairs) is None, why
 
 
+def test_hash_joins_go_to_the_child_when_every_join_should() -> None:
+    sql = "SELECT count(*) FROM a JOIN b ON a.x = b.y"
+    job = _job(_engine(), sql, policy=Killable.JOINS)
+    assert job is not None and sorted(job.tables) == ["a", "b"]
+    assert _job(_engine(), sql, policy=Killable.OFF) is None
+    assert _job(_engine(), NESTED, policy=Killable.OFF) is None
+
+
 def test_bound_parameters_views_and_file_tables_stay_in_the_kernel(tmp_path: Path) -> None:
     """The child has only the shipped in-memory tables: a view that computes (a bare
     projection is its table's data, and ships as such) or files stay here."""
@@ -76,7 +92,7 @@ def test_bound_parameters_views_and_file_tables_stay_in_the_kernel(tmp_path: Pat
 
 def test_the_child_answers_as_the_kernel_does_with_the_sessions_settings() -> None:
     sql = NESTED.replace("count(*) AS n", "count(*) AS n, min(arrow_typeof(now())) AS t")
-    kernel, child = _engine(None), _engine(1)
+    kernel, child = _engine(Killable.OFF), _engine()
     try:
         for engine in (kernel, child):
             engine.execute("SET datafusion.execution.time_zone = '+05:00'")
