@@ -202,7 +202,8 @@ class ChildRunner:
         return self._proc.pid if self._proc is not None and self._proc.poll() is None else None
 
     def run(self, job: ChildJob) -> pa.Table:
-        """Run ``job`` in the child; its result, or ``ChildError`` with the child's message."""
+        """Run ``job`` in the child; its result, or ``ChildError`` with the child's message
+        (``ChildUnavailable`` when the query never ran there)."""
         with self._lock:
             folder = Path(tempfile.mkdtemp(prefix="sqlweave-", dir=_SHM if _SHM.is_dir() else None))
             try:
@@ -237,6 +238,8 @@ class ChildRunner:
             raise ChildError("the process running the query ended unexpectedly")
         reply = json.loads(line)
         if reply.get("error") is not None:
+            if not reply.get("ran"):
+                raise ChildUnavailable(reply["error"])
             raise ChildError(reply["error"])
         # read from the mapped file: the data stays valid once the folder is removed
         return pa.ipc.open_file(pa.memory_map(str(result))).read_all()
@@ -275,3 +278,8 @@ class ChildRunner:
 
 class ChildError(Exception):
     """An error the child reported (DataFusion's message), or the child's unexpected end."""
+
+
+class ChildUnavailable(ChildError):
+    """The child could not set the query up (a setting or a table it could not take): the
+    query never ran there and may run in the kernel instead."""

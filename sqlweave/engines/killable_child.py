@@ -2,9 +2,11 @@
 
 A request is one JSON line on stdin (``sql``, ``settings``, ``tables`` as ``[name, path]``
 pairs of Arrow IPC files, and the ``result`` path to write); the answer is one JSON line on
-stdout, ``{"error": null}`` or ``{"error": "<DataFusion's message>"}``. Each request gets a
-fresh DataFusion context, so nothing of one query stays for the next. The child ends when
-its parent closes stdin, and (on Linux) when its parent dies.
+stdout: ``{"error": null, "ran": true}``, or DataFusion's message as ``error`` and whether
+the query itself ran (``false``: the settings or tables could not be taken). Each request
+gets a fresh DataFusion context, so nothing of one query stays for the next. The child ends
+when its parent closes stdin, and (on Linux) when the thread that started it ends: the
+kernel's main thread, which runs the embedded engine's queries.
 """
 
 from __future__ import annotations
@@ -28,21 +30,24 @@ def _die_with_parent() -> None:
         pass  # not Linux: the child still ends when stdin closes
 
 
-def answer(request: dict[str, Any]) -> str | None:
-    """Run one request; ``None`` when the result was written, else the error message.
+def answer(request: dict[str, Any]) -> tuple[str | None, bool]:
+    """Run one request: the error message (``None`` once the result is written) and whether
+    the query itself ran (``False``: the settings or tables could not be taken).
 
     >>> import os, pyarrow as pa
     >>> table = pa.table({"x": [1, 2]})
     >>> with pa.OSFile("t.arrow", "wb") as f, pa.ipc.new_file(f, table.schema) as w:
     ...     w.write_table(table)
     >>> request = {"settings": [], "tables": [["t", "t.arrow"]], "result": "r.arrow"}
-    >>> answer({**request, "sql": "SELECT sum(x) AS s FROM t"}) is None
-    True
+    >>> answer({**request, "sql": "SELECT sum(x) AS s FROM t"})
+    (None, True)
     >>> pa.ipc.open_file("r.arrow").read_all().to_pylist()
     [{'s': 3}]
-    >>> print(answer({**request, "sql": "SELECT nope FROM t"}))
+    >>> print(answer({**request, "sql": "SELECT nope FROM t"})[0])
     Schema error: No field named nope.
     Valid fields are t.x.
+    >>> answer({**request, "settings": [["datafusion.no.such", "1"]], "sql": "SELECT 1"})[1]
+    False
     >>> os.remove("t.arrow"), os.remove("r.arrow")
     (None, None)
     """
@@ -55,19 +60,22 @@ def answer(request: dict[str, Any]) -> str | None:
         apply_settings(ctx, [tuple(s) for s in request["settings"]])
         for name, path in request["tables"]:
             ctx.from_arrow(pa.ipc.open_file(pa.memory_map(path)).read_all(), name=ident(name))
+    except Exception as exc:  # DataFusion raises plain Exception/ValueError
+        return str(exc) or type(exc).__name__, False
+    try:
         table = collect_table(ctx.sql(request["sql"]))
         with pa.OSFile(request["result"], "wb") as sink, pa.ipc.new_file(sink, table.schema) as w:
             w.write_table(table)
-    except Exception as exc:  # DataFusion raises plain Exception/ValueError
-        return str(exc) or type(exc).__name__
-    return None
+    except Exception as exc:
+        return str(exc) or type(exc).__name__, True
+    return None, True
 
 
 def main() -> None:
     _die_with_parent()
     for line in sys.stdin:
-        error = answer(json.loads(line))
-        sys.stdout.write(json.dumps({"error": error}) + "\n")
+        error, ran = answer(json.loads(line))
+        sys.stdout.write(json.dumps({"error": error, "ran": ran}) + "\n")
         sys.stdout.flush()
 
 

@@ -16,7 +16,15 @@ from ..native_runtime import set_runtime_defaults
 from . import bound_statements, paths, sqlerrors
 from .engine import Engine, ProgressCallback
 from .engine_thread import EngineThread
-from .killable import MIN_PAIRS, ChildJob, ChildRunner, Killable, child_job, may_join
+from .killable import (
+    MIN_PAIRS,
+    ChildJob,
+    ChildRunner,
+    ChildUnavailable,
+    Killable,
+    child_job,
+    may_join,
+)
 from .metering import PlanMeter, collect_metered
 from .tuning import DATAFUSION_DEFAULTS, Settings
 
@@ -178,20 +186,12 @@ class DataFusionEngine(Engine):
         """See :meth:`Engine.execute`; off the main thread, ``meter`` (when given) measures
         the run while it goes (the coordinator reports long statements with it)."""
 
-        async def run() -> pa.Table | ChildJob:
+        async def run(may_go: bool = True) -> pa.Table | ChildJob:
             df = bound_statements.plan(self.ctx, sql, params, self._error)
             plan = None
-            if self.killable is not Killable.OFF and may_join(df):
+            if may_go and self.killable is not Killable.OFF and may_join(df):
                 plan = df.execution_plan()  # planned once: what runs here is this plan
-                job = child_job(
-                    self.ctx,
-                    sql,
-                    plan,
-                    params,
-                    _fresh_settings(),
-                    Killable(self.killable),
-                    self.child_min_pairs,
-                )
+                job = self._child_job(sql, plan, params)
                 if job is not None:
                     return job
             return await collect_table_async(df, self.ctx, plan)
@@ -206,7 +206,10 @@ class DataFusionEngine(Engine):
             # and this thread stays free to take an interrupt
             done = engine_thread().run_async(run)
             if isinstance(done, ChildJob):  # a join DataFusion could not stop: killable
-                return self._children.run(done)
+                try:
+                    return self._children.run(done)
+                except ChildUnavailable:  # it never ran there: run it here
+                    return engine_thread().run_async(lambda: run(may_go=False))
             return done
         except (QueryCancelled, SqlError):
             raise
@@ -214,6 +217,22 @@ class DataFusionEngine(Engine):
             raise QueryCancelled() from None
         except Exception as exc:  # DataFusion raises plain ValueError/Exception
             raise self._error(exc, sql) from None
+
+    def _child_job(
+        self, sql: str, plan: ExecutionPlan, params: Mapping[str, Any] | None
+    ) -> ChildJob | None:
+        try:
+            return child_job(
+                self.ctx,
+                sql,
+                plan,
+                params,
+                _fresh_settings(),
+                Killable(self.killable),
+                self.child_min_pairs,
+            )
+        except Exception:  # deciding where to run must never fail a query that runs here
+            return None
 
     @property
     def child_pid(self) -> int | None:

@@ -117,6 +117,28 @@ def test_an_error_in_the_child_is_the_usual_short_error() -> None:
         engine.close()
 
 
+class _RefusedSettings(DataFusionEngine):
+    """Ships every nested-loop join with a setting the child cannot take."""
+
+    def _child_job(self, sql, plan, params):
+        job = super()._child_job(sql, plan, params)
+        if job is not None:
+            job.settings = (*job.settings, ("datafusion.no_such_setting", "1"))
+        return job
+
+
+def test_a_query_the_child_cannot_set_up_runs_in_the_kernel() -> None:
+    engine = _RefusedSettings()
+    engine.child_min_pairs = 1
+    engine.register_arrow("a", pa.table({"x": [1, 2, 3]}))
+    engine.register_arrow("b", pa.table({"y": [1, 2]}))
+    try:
+        assert engine.execute(NESTED).to_pylist() == [{"n": 6}]
+        assert engine.child_pid is not None  # the child was asked, and refused
+    finally:
+        engine.close()
+
+
 # a Python program that interrupts itself while its killable child runs a join of 1e11
 # pairs (hours), then reports whether the child is gone and whether the next query answers;
 # SIGINT goes to this program only
