@@ -25,8 +25,9 @@ from typing import Any
 import nbformat
 
 from .cancel import Cancel
-from .cellids import SESSION_ENV, CellIdKernelManager
+from .cellids import SESSION_ENV
 from .errors import SqlWeaveError, UsageError
+from .kernels import HeadlessKernelManager
 from .lineage import store as lineage_store
 from .lineage.widget import STATIC_CLASS
 
@@ -36,6 +37,8 @@ INTERRUPTED = "interrupted (Ctrl-C)"
 #: seconds an interrupted kernel gets to stop before it is killed
 INTERRUPT_GRACE_S = 5.0
 INJECTED_TAG = "injected-parameters"
+#: how a failure in the injected parameters cell is named (it has no number of the user's)
+INJECTED_CELL = "the injected parameters cell"
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -45,14 +48,34 @@ class CellFailure:
     execution_count: int | None
     source: str
     error: str  # ename: evalue plus the rendered traceback, ANSI-free
+    injected_at: int | None = None  # index of the injected parameters cell, if any
+
+    @property
+    def number(self) -> int | None:
+        """The failing cell's 1-based number in the user's notebook (the injected parameters
+        cell not counted); None when the injected cell itself failed.
+
+        >>> CellFailure(3, 4, "1/0", "ZeroDivisionError", injected_at=2).number
+        3
+        """
+        if self.injected_at is None or self.index < self.injected_at:
+            return self.index + 1
+        return None if self.index == self.injected_at else self.index
+
+    @property
+    def where(self) -> str:
+        """``cell 3``, or ``the injected parameters cell``."""
+        return INJECTED_CELL if self.number is None else f"cell {self.number}"
 
     def summary(self, max_lines: int = 12) -> str:
         src = self.source.strip().splitlines()
         shown = src[:max_lines] + (["..."] if len(src) > max_lines else [])
-        count = f" [{self.execution_count}]" if self.execution_count else ""
-        return "\n".join(
-            [f"cell {self.index + 1}{count} failed:", *("  " + s for s in shown), "", self.error]
-        )
+        count = f"[{self.execution_count}]" if self.execution_count else ""
+        if count and self.injected_at is not None and self.index > self.injected_at:
+            # the traceback's In [n] counts the injected cell; the cell number does not
+            count = f"({count} in the executed notebook, with the injected parameters)"
+        head = " ".join(p for p in (self.where, count, "failed:") if p)
+        return "\n".join([head, *("  " + s for s in shown), "", self.error])
 
 
 @dataclass
@@ -179,9 +202,10 @@ def run_notebook(
         on_warning(warning)  # before the run, which may be long
     workdir = Path(cwd) if cwd is not None else src.resolve().parent
     name = kernel_name or nb.metadata.get("kernelspec", {}).get("name") or "python3"
-    # nbclient owns the kernel: loopback TCP (jupyter_client's default ip), graceful
-    # shutdown (the kernel writes pending lineage at exit). Given a kernel manager of
-    # our own, its cell timeout and dead-kernel detection stopped working.
+    # nbclient owns the kernel: graceful shutdown (the kernel writes pending lineage at
+    # exit). Given a kernel manager instance of our own, its cell timeout and dead-kernel
+    # detection stopped working; it makes one of our class: IPC sockets in a private
+    # folder, no TCP port (see sqlweave.kernels).
     # like JupyterLab: the kernel learns the notebook's path from JPY_SESSION_NAME and each
     # cell's id from the execute request, so headless and interactive runs share one graph
     client = NotebookClient(
@@ -190,7 +214,7 @@ def run_notebook(
         kernel_name=name,
         shutdown_kernel="graceful",
         resources={"metadata": {"path": str(workdir)}},
-        kernel_manager_class=CellIdKernelManager,
+        kernel_manager_class=HeadlessKernelManager,
         on_cell_execute=lambda cell, cell_index: _before_cell(client, cell, cancel),
     )
     started = time.perf_counter()
@@ -222,6 +246,8 @@ def run_notebook(
         failure = _find_failure(nb, None, INTERRUPTED)
     elif watchdog is not None and watchdog.fired:
         failure = _find_failure(nb, None, f"the notebook timed out after {notebook_timeout:g} s")
+    if failure is not None:
+        failure.injected_at = _injected_index(nb)
     seconds = time.perf_counter() - started
     freeze_drawings(nb)
     out = Path(output) if output is not None else default_output(src)
@@ -356,6 +382,14 @@ def freeze_drawings(nb: nbformat.NotebookNode) -> int:
         if not widgets:
             del nb.metadata["widgets"]
     return len(frozen)
+
+
+def _injected_index(nb: nbformat.NotebookNode) -> int | None:
+    """Index of the injected parameters cell in ``nb``, if it has one."""
+    tagged = (
+        i for i, c in enumerate(nb.cells) if INJECTED_TAG in c.get("metadata", {}).get("tags", [])
+    )
+    return next(tagged, None)
 
 
 def _find_failure(

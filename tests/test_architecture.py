@@ -26,6 +26,7 @@ TOP_LEVEL_ROOMS = {
     "warehouse": "warehouse",
     "runner": "runner",
     "cellids": "runner",
+    "kernels": "runner",
 }
 CORE = "core"
 

@@ -389,7 +389,7 @@ class _Driver:
                 error, cell, source = f"{type(exc).__name__}: {exc}", None, ""
             seconds = round(time.perf_counter() - t0, 3)
             if self.cancel.cancelled and (report is None or report.interrupted):
-                failed_cell = report.failure.index + 1 if report and report.failure else None
+                failed_cell = report.failure.number if report and report.failure else None
                 self.emit(
                     NotebookInterrupted(
                         self.run_id,
@@ -419,7 +419,10 @@ class _Driver:
                     return True
                 f = report.failure
                 assert f is not None
-                error, cell, source = f.error, f.index + 1, f.source
+                # numbered as the user's notebook numbers its cells (the injected one not counted)
+                error, cell, source = f.error, f.number, f.source
+                if cell is None:
+                    error = f"{f.where}: {error}"
             retry = attempt < attempts
             self.emit(
                 NotebookFailed(
