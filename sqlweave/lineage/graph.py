@@ -34,6 +34,7 @@ import networkx as nx
 
 from ..errors import UsageError
 from .apply_run import apply_run, columns_of
+from .kernel_scope import is_file_name
 from .model import ColumnRef, StatementLineage, TransformSubtype, TransformType
 from .nodes import (
     FLOW_EDGES,
@@ -70,10 +71,6 @@ class UnknownNodeError(UsageError):
     """A query named a dataset or column the graph does not hold."""
 
 
-#: dataset names ending so are files, which every kernel sees
-_FILE_SUFFIXES = (".csv", ".parquet", ".json", ".ndjson", ".arrow", ".ipc", ".avro", ".tsv")
-
-
 def _seen_by(dataset: dict[str, Any], writer: RunInfo, reader: RunInfo) -> bool:
     """Whether what ``writer`` wrote to ``dataset`` is what ``reader`` reads.
 
@@ -85,9 +82,7 @@ def _seen_by(dataset: dict[str, Any], writer: RunInfo, reader: RunInfo) -> bool:
         return True
     if dataset["dataset_kind"] is not DatasetKind.TABLE:
         return False
-    name = dataset["name"]
-    is_file = "/" in name or "\\" in name or name.lower().endswith(_FILE_SUFFIXES)
-    return is_file or (writer.shared_catalog and reader.shared_catalog)
+    return is_file_name(dataset["name"]) or (writer.shared_catalog and reader.shared_catalog)
 
 
 @dataclass(frozen=True)

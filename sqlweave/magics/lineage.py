@@ -25,6 +25,7 @@ from .. import errors
 from ..lineage import exports
 from ..lineage.capture import INTERACTIVE, CellContext, LineageCapture
 from ..lineage.graph import Impact, LineageGraph, Node, NodeKind, StaleCell
+from ..lineage.kernel_scope import scope_to_kernels
 from ..lineage.model import Span, StatementKind, StatementLineage
 from ..lineage.runs import SCRIPT_CELL, Run, RunInfo, in_folder
 from ..lineage.store import DEFAULT_PATH, LineageStore, cell_order, notebook_key, saved_cells
@@ -155,7 +156,9 @@ class LineageMagics(Magics):
     def notebook_graph(self, folder: bool = False) -> LineageGraph:
         """This notebook's lineage (cells deleted from the saved notebook forgotten), or with
         ``folder`` every notebook and script of the folder (runs carry their ``notebook``);
-        runs outside any file only when this session made them."""
+        runs outside any file only when this session made them. Other notebooks' private
+        datasets (in-memory tables, variables, DataFrames) are named ``notebook:name``: only
+        files and shared catalogs' tables join notebooks."""
         notebook = self.tracker.notebook()
         saved = saved_cells(self.tracker.folder / notebook) if notebook != INTERACTIVE else None
         if saved is not None:
@@ -166,7 +169,8 @@ class LineageMagics(Magics):
         if self.capture.store is not None:
             with contextlib.suppress(errors.SqlWeaveError, OSError):
                 runs += self.capture.store.runs()
-        return LineageGraph(in_folder(runs, self.capture.session_id))
+        runs = in_folder(runs, self.capture.session_id)
+        return LineageGraph(scope_to_kernels(runs, notebook, self.capture.session_id))
 
     def close(self, session: Any = None) -> None:
         """Stop tracking cells and (given the session) stop capturing; for extension unload."""
