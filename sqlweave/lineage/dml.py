@@ -206,25 +206,39 @@ def delete(analyzer: StatementAnalyzer, statement: exp.Delete) -> Facts:
     # MySQL's multi-table DELETE lists its targets in ``tables``; ``this`` is then the FROM
     tables = [t for t in statement.args.get("tables") or () if not _is_top(t)]
     targets = tables or [statement.this]
-    source = statement.this
-    if isinstance(source, exp.Table) and source.alias:
-        # DELETE x FROM dbo.t AS x JOIN ...: x names the FROM table's rows
-        alias = source.alias.lower()
-        targets = [
-            source if t.name.lower() == alias and not t.args.get("db") else t for t in targets
-        ]
+    # DELETE x, y FROM dbo.t AS x JOIN u AS y ...: x and y name the FROM tables' rows
+    aliases = {
+        item.alias.lower(): item
+        for item in _delete_from_items(statement)
+        if isinstance(item, exp.Table) and item.alias
+    }
+    targets = [
+        aliases.get(t.name.lower(), t) if isinstance(t, exp.Table) and not t.args.get("db") else t
+        for t in targets
+    ]
     writes = {name for t in targets if (name := analyzer.dataset(t))}
     skip = [
         *targets,
         *(statement.args.get("tables") or ()),
         *_target_aliases(analyzer, statement, next(iter(writes), None)),
     ]
-    if analyzer.dataset(statement.this) in writes:
-        skip.append(statement.this)
+    skip += [t for t in _delete_from_items(statement) if analyzer.dataset(t) in writes]
     facts = Facts(StatementKind.DELETE, reads=analyzer.reads_of(statement, skip))
     facts.writes = writes
     facts.reads |= _filtered_targets(analyzer, statement, targets, writes)
     return facts
+
+
+def _delete_from_items(statement: exp.Delete) -> list[exp.Expression]:
+    """The FROM side of a DELETE: ``this`` and its joins, the statement's joins, USING."""
+    items: list[exp.Expression] = []
+    this = statement.this
+    if isinstance(this, exp.Expression):
+        items.append(this)
+        items += [j.this for j in this.args.get("joins") or ()]
+    items += [j.this for j in statement.args.get("joins") or ()]
+    items += list(statement.args.get("using") or ())
+    return items
 
 
 def _filtered_targets(

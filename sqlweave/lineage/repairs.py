@@ -3,8 +3,9 @@
 Clauses that change no lineage are blanked out (spaces keep every position), per dialect
 (:data:`BLANKED`): ``WHERE CURRENT OF cursor``; Hive/Spark ``PARTITION (...) IF NOT
 EXISTS``; Teradata's ``(TITLE '...')``/``(FORMAT '...')``/``(NAMED x)`` column phrases;
-Postgres view options ``WITH (security_barrier)``; MySQL ``INTO OUTFILE|DUMPFILE '...'`` and
-a trailing ``INTO @variable``; Oracle ``RETURNING ... INTO`` and ``LOG ERRORS INTO ...``;
+Postgres view options ``WITH (security_barrier)``; MySQL ``INTO OUTFILE|DUMPFILE '...'``,
+``INTO`` variables, ``SELECT SQL_CACHE``-style and ``DELETE LOW_PRIORITY QUICK IGNORE``
+modifiers, ``DELETE t1.*`` and MariaDB's ``FOR PORTION OF`` / ``BEFORE SYSTEM_TIME``; Oracle ``RETURNING ... INTO`` and ``LOG ERRORS INTO ...``;
 T-SQL index hints ``WITH (INDEX = ...)``, ``TOP (n) PERCENT`` and a trailing ``OPTION (...)``.
 
 T-SQL gets two rewrites besides:
@@ -56,7 +57,14 @@ BLANKED: tuple[tuple[frozenset[str] | None, re.Pattern[str]], ...] = (
         re.compile(
             r"\bINTO\s+(?:OUTFILE|DUMPFILE)\s+'[^']*'(?:\s+(?:FIELDS|COLUMNS|LINES|TERMINATED|"
             r"ENCLOSED|ESCAPED|OPTIONALLY|STARTING|BY|CHARACTER\s+SET\s+\w+)|\s+'[^']*')*|"
-            r"\bINTO\s+@[\w$]+(?:\s*,\s*@[\w$]+)*\s*$",
+            r"\bINTO\s+@[\w$]+(?:\s*,\s*@[\w$]+)*\s*$|"
+            r"\bINTO\s+@?[\w$]+(?:\s*,\s*@?[\w$]+)+(?=\s+FROM\b)|"
+            r"(?<=\bSELECT)\s+(?:(?:SQL_CACHE|SQL_NO_CACHE|SQL_CALC_FOUND_ROWS|HIGH_PRIORITY|"
+            r"STRAIGHT_JOIN|SQL_SMALL_RESULT|SQL_BIG_RESULT|SQL_BUFFER_RESULT)\b\s*)+|"
+            r"(?<=\bDELETE)\s+(?:(?:LOW_PRIORITY|QUICK|IGNORE|HISTORY)\b\s*)+|"
+            r"(?<=[\w`])\.\*(?=\s*(?:,|\bFROM\b|\bUSING\b))|"
+            r"\bFOR\s+PORTION\s+OF\s+\w+\s+FROM\s+.+?\s+TO\s+(?:'[^']*'|\S+)|"
+            r"\bBEFORE\s+SYSTEM_TIME\b.+$",
             _I,
         ),
     ),
