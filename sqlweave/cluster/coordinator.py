@@ -285,7 +285,8 @@ class Coordinator(CatalogCommands, LocalStatements, DistributedQueries, StatusVi
         )
 
     def _on_worker_exiting(self, identity: bytes, msg: P.WorkerExiting) -> None:
-        self._membership_events(self.membership.lose(msg.worker_id, msg.reason))
+        # expected (its supervisor starts a fresh one): its tasks move as for any loss
+        self._membership_events(self.membership.lose(msg.worker_id, msg.reason), logging.INFO)
 
     def _on_task_done(self, identity: bytes, msg: P.TaskDone) -> None:
         self.membership.seen(msg.worker_id, time.monotonic())
@@ -331,11 +332,13 @@ class Coordinator(CatalogCommands, LocalStatements, DistributedQueries, StatusVi
         P.ErrorReply: _on_worker_error,
     }
 
-    def _membership_events(self, events: list[MembershipEvent]) -> None:
+    def _membership_events(
+        self, events: list[MembershipEvent], loss_level: int = logging.WARNING
+    ) -> None:
         changed = False
         for ev in events:
             if isinstance(ev, WorkerLost):
-                log.warning("worker %s lost: %s", ev.worker_id, ev.reason)
+                log.log(loss_level, "worker %s lost: %s", ev.worker_id, ev.reason)
                 changed = True
                 for q in list(self.queries.values()):
                     self._feed(q, [WorkerGone(ev.worker_id)])

@@ -155,7 +155,9 @@ def supervise(command: Sequence[str], what: str = "worker") -> int:
             delay = backoff.after_exit(rc, time.monotonic() - started)
             if delay is None:
                 return rc
-            log.warning(
+            log.log(
+                # a replacement the child asked for is routine; a death is worth a warning
+                logging.INFO if rc == EXIT_REPLACE else logging.WARNING,
                 "%s pid %d ended (status %d); starting a new one in %.1f s",
                 what,
                 child.pid,

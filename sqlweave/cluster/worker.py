@@ -21,11 +21,17 @@ Threads and sockets (a ZeroMQ socket never crosses threads):
 * the **heartbeat thread** sends heartbeats at the period the coordinator
   handed out, so a long native query never looks like death.
 
-Cancel: the I/O thread interrupts the main thread with SIGINT; if the task has
-not stopped after ``cancel_grace_s`` (stuck in native code without signal
-checks) the process says goodbye and exits with :data:`EXIT_REPLACE`, and its
-supervisor (:func:`.supervision.supervise`, used by the CLI and ``LocalCluster``) starts a
-fresh worker in its place.
+Cancel: the I/O thread interrupts the main thread with SIGINT, and a watchdog
+thread waits for the task to let go: first the main thread (DataFusion checks for
+signals once a second, or never while its runtime threads are all busy: it gets
+:data:`.native_activity.INTERRUPT_CHECK_S` plus ``cancel_grace_s``), then, for
+``cancel_grace_s``, DataFusion's runtime threads, which go on with an operator that never yields (a nested-loop
+join) after Python dropped the query (:mod:`.native_activity`). The next task waits
+meanwhile, so its work is not mistaken for the old one's. If the work goes on, the
+process says goodbye and exits with :data:`EXIT_REPLACE`; its supervisor
+(:func:`.supervision.supervise`, used by the CLI and ``LocalCluster``) starts a fresh
+worker in its place, which registers anew; the coordinator re-runs the tasks the old
+one held elsewhere, as for any lost worker.
 
 At about 540 lines this module is a little over the house's ~500: its threads share one
 lock, one state and the main thread's queue, so they stay together; the decisions are in
@@ -44,10 +50,11 @@ import socket
 import tempfile
 import threading
 import time
+import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import zmq
 
@@ -57,6 +64,14 @@ from . import protocol as P
 from .exchange_buffer import configured_limit
 from .fragment_run import run_fragment
 from .fragments import ExchangeShare, Settings
+from .native_activity import (
+    CANCEL_GRACE_S,
+    INTERRUPT_CHECK_S,
+    QUIET_WINDOW_S,
+    SettleWatch,
+    Verdict,
+    native_busy_ns,
+)
 from .registration import Channel, Versions, socket_identity
 from .supervision import EXIT_REPLACE, WORKER_TMP_ENV, rss_bytes
 from .task import FileLinks, concat_tables
@@ -117,7 +132,8 @@ class WorkerConfig:
     coordinator: str  # the coordinator's client address (workers ask it for the rest)
     host: str = "127.0.0.1"
     target_partitions: int | None = None
-    cancel_grace_s: float = 1.0
+    #: how long a cancelled task's work may go on before the process is replaced
+    cancel_grace_s: float = CANCEL_GRACE_S
     register_timeout_s: float = 30.0
     #: pretend to run another version (tests of the refusal path)
     versions: Versions | None = None
@@ -169,6 +185,11 @@ class Worker:
         self._in_fragment: tuple[str, int, int] | None = None
         self._stop = threading.Event()
         self._main_thread = threading.get_ident()
+        #: cleared while a cancelled task's work may still go on (see _watchdog); guarded
+        #: by ``_lock`` with ``_settling``, the number of watchdogs still watching
+        self._settled = threading.Event()
+        self._settled.set()
+        self._settling = 0
         #: one DataFusion context for every task with the same session settings (each task
         #: deregisters its tables), so its caches of parquet footers and file listings stay
         #: warm between tasks; the most recently used last
@@ -362,13 +383,20 @@ class Worker:
             meter.memory_bytes_per_row = memory_bytes_per_row(inputs.values())
             self._in_fragment = spec.key
             try:
+                # a cancelled task's native work may still go on: it must not be
+                # mistaken for this task's (the watchdog ends the process if it lasts)
+                while not self._settled.wait(0.05):
+                    pass
                 outputs = run_fragment(
                     lambda: self._context(spec.settings), spec, inputs, self._links, meter
                 )
             finally:
                 self._in_fragment = None
             stimulus = FragmentSucceeded(spec.key, spec.attempt, outputs, meter.figures())
-        except TaskCancelled:
+        except TaskCancelled as exc:
+            # the task's frames hold its DataFusion streams, whose native work stops only
+            # when they are dropped: free them now rather than at the next garbage collection
+            traceback.clear_frames(exc.__traceback__)
             stimulus = FragmentErred(spec.key, spec.attempt, "cancelled", P.ErrorKind.CANCELLED)
         except Exception as exc:
             log.warning("task %s attempt %d failed: %s", spec.key, spec.attempt, exc)
@@ -434,6 +462,8 @@ class Worker:
         if isinstance(item, Interrupt):
             with self._lock:
                 self._own_sigints += 1
+                self._settling += 1
+                self._settled.clear()
             signal.pthread_kill(self._main_thread, signal.SIGINT)
             threading.Thread(target=self._watchdog, args=(item.key,), daemon=True).start()
         elif isinstance(item, DropTask):
@@ -442,16 +472,43 @@ class Worker:
             log.warning("dropping shuffle data of query %s: %s", item.query_id, item.reason)
 
     def _watchdog(self, key: tuple[str, int, int]) -> None:
-        """End the process if the interrupted task is stuck in native code."""
-        deadline = time.monotonic() + self.config.cancel_grace_s
-        while time.monotonic() < deadline:
+        """Replace the process if the interrupted task's work goes on past the grace period:
+        stuck in native code on the main thread, or on DataFusion's runtime threads."""
+        started = time.monotonic()
+        grace = self.config.cancel_grace_s
+        # the main thread hears the interrupt at DataFusion's next check for signals
+        let_go_by = started + INTERRUPT_CHECK_S + grace
+        while True:
             with self._lock:
                 running = self.state.executing
-                if running is None or running.key != key:
-                    return
+            if running is None or running.key != key:
+                break
+            if time.monotonic() >= let_go_by:
+                self._replace(f"task {key} ignored its cancel for {let_go_by - started:.1f} s")
             time.sleep(0.02)
-        reason = f"task {key} ignored cancel for {self.config.cancel_grace_s} s; replacing worker"
-        log.warning(reason)
+        watch = SettleWatch(time.monotonic() + grace)
+        while True:
+            python = {t.native_id for t in threading.enumerate()}
+            verdict = watch.observe(time.monotonic(), native_busy_ns(python))
+            if verdict is Verdict.QUIET:
+                break
+            if verdict is Verdict.STUCK:
+                self._replace(
+                    f"cancelled task {key} still computing {grace} s after it let go (a "
+                    "DataFusion operator that never yields)"
+                )
+            time.sleep(QUIET_WINDOW_S)
+        log.info(
+            "cancelled task %s stopped computing after %.2f s", key, time.monotonic() - started
+        )
+        with self._lock:
+            self._settling -= 1
+            if self._settling == 0:
+                self._settled.set()
+
+    def _replace(self, reason: str) -> NoReturn:
+        """Say goodbye to the coordinator and exit, asking the supervisor for a fresh process."""
+        log.warning("%s; asking for a fresh worker process", reason)
         sock = self._coordinator_socket(Channel.EXITING)
         sock.linger = 500
         P.send(sock, P.WorkerExiting(self.worker_id, reason))

@@ -18,6 +18,7 @@ import sys
 from collections.abc import Sequence
 
 from . import curve, limits, supervision
+from .native_activity import CANCEL_GRACE_S
 from .registration import Versions
 from .supervision import EXIT_REFUSED, EXIT_RETRY
 from .transport import keep_freed_memory
@@ -40,7 +41,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--coordinator", required=True, help="the coordinator's address")
     parser.add_argument("--host", default="127.0.0.1", help="interface for the peer socket")
     parser.add_argument("--partitions", type=int, default=None, help="DataFusion partitions")
-    parser.add_argument("--cancel-grace", type=float, default=1.0)
+    parser.add_argument(
+        "--cancel-grace",
+        type=float,
+        default=CANCEL_GRACE_S,
+        help="seconds a cancelled task's work may go on before the process is replaced",
+    )
     parser.add_argument(
         "--memory-limit",
         default=os.environ.get(limits.WORKER_MEMORY_ENV),

@@ -172,8 +172,10 @@ def collect_metered(ctx: Any, df: Any, meter: PlanMeter) -> pa.Table:
 
     def drain(partition: int) -> None:
         out = parts[partition]
+        stream = None
         try:
-            for batch in ctx.execute(plan, partition):
+            stream = ctx.execute(plan, partition)
+            for batch in stream:
                 if stop.is_set():
                     return
                 rb = batch.to_pyarrow()
@@ -182,6 +184,10 @@ def collect_metered(ctx: Any, df: Any, meter: PlanMeter) -> pa.Table:
         except BaseException as exc:  # handed to the task's thread, which raises it
             failures.append(exc)
             stop.set()
+        finally:
+            # the exception keeps this frame (through its traceback) while it is handled;
+            # the stream must go now: the query's native tasks stop only when it is dropped
+            del stream
 
     others = [
         threading.Thread(target=drain, args=(i,), name=f"partition-{i}", daemon=True)
