@@ -72,7 +72,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     run.set_defaults(func=_run)
 
     resume = commands.add_parser("resume", help="continue a run whose runner was killed")
-    resume.add_argument("--project", default=".", help="project folder (default: .)")
+    _project_arguments(resume)
     resume.add_argument("--run", dest="run_id", help="run id (default: the latest unfinished)")
     resume.add_argument("--openlineage-url", help="POST OpenLineage events to this endpoint")
     resume.add_argument(
@@ -81,16 +81,38 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     resume.set_defaults(func=_resume)
 
     status = commands.add_parser("status", help="the state of the latest (or a given) run")
-    status.add_argument("--project", default=".", help="project folder (default: .)")
+    _project_arguments(status)
     status.add_argument("--run", dest="run_id", help="run id (default: the latest)")
     status.set_defaults(func=_status)
 
     history = commands.add_parser("history", help="past runs, newest last")
-    history.add_argument("--project", default=".", help="project folder (default: .)")
+    _project_arguments(history)
     history.add_argument("--limit", type=int, default=20, help="runs shown (default 20)")
     history.set_defaults(func=_history)
 
     add_schedule_command(commands)
+
+
+def _project_arguments(parser: argparse.ArgumentParser) -> None:
+    """The project folder, given as ``run`` takes its paths (``status FOLDER``) or with
+    ``--project FOLDER``; read back with :func:`project_of`."""
+    parser.add_argument("folder", nargs="?", help="project folder (default: .)")
+    parser.add_argument("--project", help="project folder (the same as FOLDER)")
+
+
+def project_of(args: argparse.Namespace) -> str:
+    """The project folder of a ``status``/``history``/``resume`` command line.
+
+    >>> project_of(argparse.Namespace(folder="pipe", project=None))
+    'pipe'
+    """
+    if args.folder and args.project and Path(args.folder).resolve() != Path(args.project).resolve():
+        from .errors import PipelineError
+
+        raise PipelineError(
+            f"two project folders given: {args.folder} and --project {args.project}; give one"
+        )
+    return args.folder or args.project or "."
 
 
 def _run_options(parser: argparse.ArgumentParser) -> None:
@@ -188,7 +210,7 @@ def _resume(args: argparse.Namespace) -> int:
     listeners = [] if args.quiet else [_progress]
     with cancel_on_signals() as cancel:
         result = resume(
-            args.project,
+            project_of(args),
             args.run_id,
             listeners=listeners,
             openlineage_url=args.openlineage_url,
@@ -233,9 +255,10 @@ def _status(args: argparse.Namespace) -> int:
     from .state import read_runs
     from .summary import status_text
 
-    runs = read_runs(Journal.of_project(args.project))
+    project = project_of(args)
+    runs = read_runs(Journal.of_project(project))
     if not runs:
-        print(f"no pipeline runs in {Path(args.project).resolve()}")
+        print(f"no pipeline runs in {Path(project).resolve()}")
         return 0
     if args.run_id and args.run_id not in runs:
         from .errors import PipelineError
@@ -253,7 +276,7 @@ def _history(args: argparse.Namespace) -> int:
     from .state import read_runs
     from .summary import history_text
 
-    runs = list(read_runs(Journal.of_project(args.project)).values())
+    runs = list(read_runs(Journal.of_project(project_of(args))).values())
     print(history_text(runs[-args.limit :]) if runs else "no pipeline runs")
     return 0
 

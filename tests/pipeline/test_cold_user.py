@@ -9,6 +9,13 @@ import pytest
 from notebook_files import write_notebook
 
 from sqlweave.cli import main
+from sqlweave.pipeline.journal import (
+    Journal,
+    NotebookSucceeded,
+    RunFinished,
+    RunStarted,
+    RunStatus,
+)
 
 LOAD = "%load_ext sqlweave"
 
@@ -29,3 +36,22 @@ def test_a_failing_cell_is_numbered_as_in_the_notebook_with_parameters(
     assert code == 1
     assert "FAILED clean.ipynb, cell 3:" in err, err
     assert "TCP" not in out + err  # the kernels listen on IPC sockets, no warning
+
+
+def test_status_history_and_resume_take_the_folder_as_run_does(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    journal = Journal.of_project(tmp_path)
+    journal.append(RunStarted("r1", paths=(".",), notebooks=("a.ipynb",)))
+    journal.append(NotebookSucceeded("r1", notebook="a.ipynb", seconds=1.0))
+    journal.append(RunFinished("r1", status=RunStatus.SUCCEEDED, seconds=1.0))
+    for command in ("status", "history"):
+        for args in ([str(tmp_path)], ["--project", str(tmp_path)]):
+            assert main(["pipeline", command, *args]) == 0
+            assert "r1" in capsys.readouterr().out, (command, args)
+    # nothing left to resume: the same answer whichever way the folder is given
+    for args in ([str(tmp_path)], ["--project", str(tmp_path)]):
+        assert main(["pipeline", "resume", *args]) == 2
+        assert "no unfinished pipeline run" in capsys.readouterr().err
+    assert main(["pipeline", "status", str(tmp_path), "--project", str(tmp_path / "x")]) == 2
+    assert "two project folders given" in capsys.readouterr().err
