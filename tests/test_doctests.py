@@ -67,12 +67,10 @@ PROSE_ONLY: dict[str, str] = {
     "sqlweave.magics.lab": _IPYTHON,
     "sqlweave.magics.lineage": _IPYTHON,
     "sqlweave.magics.sql": _IPYTHON,
-    "sqlweave.pipeline.cli": _KERNEL,
     "sqlweave.pipeline.discover": "reads folders of notebooks: tested in tests/pipeline",
     "sqlweave.pipeline.errors": _DEFINITIONS,
     "sqlweave.pipeline.execute": _KERNEL,
     "sqlweave.pipeline.report": "writes HTML reports of real runs: tested in tests/pipeline",
-    "sqlweave.pipeline.summary": "summarises real runs: tested in tests/pipeline",
 }
 
 
