@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 from enum import Enum
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -14,6 +15,7 @@ from traitlets import Bool, Int, TraitError, Unicode, observe, validate
 from .. import errors, frames
 from ..engines.killable import Killable
 from ..engines.registry import ENGINE_USAGE, engine_kind
+from ..project import kernel_notebook, project_warehouse
 from ..result import Result
 from ..session import Session
 from ..warehouse import WAREHOUSE_ENV, from_env
@@ -36,6 +38,13 @@ SQLWEAVE_USAGE = """usage:
   %sqlweave engine [local|duckdb|ADDRESS]
   %sqlweave connect ADDRESS
   %sqlweave cluster start [--workers N] | stop | status"""
+
+
+def notebook_warehouse() -> Path | None:
+    """The project warehouse of the notebook this kernel runs (``JPY_SESSION_NAME``), found
+    as ``sqlweave run`` finds it; None outside a notebook or a project with one."""
+    notebook = kernel_notebook()
+    return project_warehouse(notebook) if notebook is not None else None
 
 
 @magics_class
@@ -62,7 +71,8 @@ class SqlWeave(Magics):
     warehouse = Unicode(
         "",
         help="Folder where created tables are saved as Parquet and registered from at start "
-        f"(default: ${WAREHOUSE_ENV}; empty: tables live as long as the kernel).",
+        f"(default: ${WAREHOUSE_ENV}, else the project warehouse of the kernel's notebook, "
+        "found as `sqlweave run` finds it; else tables live as long as the kernel).",
     ).tag(config=True)
 
     session: Session | None = None  # set in __init__, after traitlets loaded the config
@@ -71,11 +81,19 @@ class SqlWeave(Magics):
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
+        found = None if self.warehouse or from_env() else notebook_warehouse()
         self.session = Session(
             engine=self.engine,
             display_limit=self.display_limit,
-            warehouse=self.warehouse or from_env(),
+            warehouse=self.warehouse or from_env() or found,
         )
+        if found is not None and self.session.warehouse is not None:
+            # the same lookup as `sqlweave run`: say where the tables come from
+            count = len(self.session.warehouse.tables())
+            print(
+                f"warehouse: {self.session.warehouse.root} ({count} tables; the project's, "
+                f"as `sqlweave run` uses it; %config SqlWeave.warehouse = '...' for another)"
+            )
         self._apply_killable_joins()
 
     @validate("display_limit")
