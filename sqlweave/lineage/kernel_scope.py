@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 from .model import ColumnEdge, ColumnRef
-from .runs import INTERACTIVE, Run, RunInfo
+from .runs import Run, RunInfo
 
 #: between a notebook and the name of a dataset private to its kernel
 SCOPE_SEPARATOR = ":"
@@ -46,15 +46,14 @@ def is_shared(name: str, info: RunInfo) -> bool:
 def scope_to_kernels(runs: Iterable[Run], notebook: str, session_id: str) -> list[Run]:
     """``runs`` with the private datasets of other kernels' runs named ``notebook:name``.
 
-    The runs of ``notebook`` (and this session's own runs outside any file) keep their
-    names: they are the asking kernel's, and ``%lineage impact t`` means its ``t``.
+    The runs of ``notebook`` (in any of its kernel sessions) and of kernel session
+    ``session_id`` keep their names: they are the asking kernel's, and ``%lineage impact t``
+    means its ``t``.
     """
     out: list[Run] = []
     for run in runs:
         info = run.info
-        own = info.notebook == notebook or (
-            info.notebook == INTERACTIVE and info.session_id == session_id
-        )
+        own = info.notebook == notebook or (bool(session_id) and info.session_id == session_id)
         out.append(run if own or run.lineage is None else _scoped(run))
     return out
 
