@@ -220,7 +220,40 @@ class ColumnResolver:
         for source in chosen:
             if source is not None:
                 outputs.extend(self._source_star(source))
-        return outputs
+        return self._star_modified(
+            scope, star.this if isinstance(star, exp.Column) else star, outputs
+        )
+
+    def _star_modified(
+        self, scope: Scope, star: exp.Expression, outputs: list[tuple[str, Flow]]
+    ) -> list[tuple[str, Flow]]:
+        """``* EXCLUDE (a)`` / ``* EXCEPT (a)`` drop columns, ``* REPLACE (a + 1 AS a)``
+        computes one in its place, ``* RENAME (a AS b)`` renames it (DuckDB, Snowflake,
+        BigQuery, DataFusion). Without a schema (one ``*`` output) nothing can be told apart."""
+        if not isinstance(star, exp.Star) or any(name == STAR for name, _ in outputs):
+            return outputs
+        dropped = {self._star_name(c) for c in star.args.get("except_") or ()}
+        replaced = {
+            self._star_name(a.args.get("alias")): self._expression_flow(scope, a)
+            for a in star.args.get("replace") or ()
+            if isinstance(a, exp.Alias)
+        }
+        renamed = {
+            self._star_name(a.this): self._star_name(a.args.get("alias"))
+            for a in star.args.get("rename") or ()
+            if isinstance(a, exp.Alias)
+        }
+        return [
+            (renamed.get(name, name), replaced.get(name, flow))
+            for name, flow in outputs
+            if name not in dropped
+        ]
+
+    def _star_name(self, node: exp.Expression | None) -> str:
+        """The column a star modifier names (``year``, ``f.year``, ``"Year"``)."""
+        if isinstance(node, exp.Column):
+            return self._namer.column(node)
+        return self._namer.identifier(node) if isinstance(node, exp.Identifier) else ""
 
     def _source_star(self, source: exp.Table | Scope) -> list[tuple[str, Flow]]:
         """Every column of one FROM item, in order (through its PIVOT/UNPIVOT, if any)."""
