@@ -169,10 +169,44 @@ def render(graph: LineageGraph, fmt: ExportFormat | str) -> str:
     return draw(graph)
 
 
-def export(graph: LineageGraph, fmt: ExportFormat | str, path: str | os.PathLike[str]) -> Path:
-    """Write ``graph`` to ``path`` in format ``fmt``; returns the path."""
+def export(
+    graph: LineageGraph,
+    fmt: ExportFormat | str,
+    path: str | os.PathLike[str],
+    *,
+    make_folders: bool = False,
+) -> Path:
+    """Write ``graph`` to ``path`` in format ``fmt``; returns the path.
+
+    Raises:
+        UsageError: ``path``'s folder does not exist (unless ``make_folders``: then it is
+            made), or cannot be written.
+    """
     text = render(graph, fmt)
     out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text, encoding="utf-8")
+    if not out.parent.is_dir():
+        if not make_folders:
+            raise UsageError(f"cannot write {out}: there is no folder {out.parent}")
+        out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write {out}: {exc.strerror or exc}") from None
     return out
+
+
+def missing_folder(path: str | os.PathLike[str]) -> Path | None:
+    """The outermost missing folder above ``path`` (what exporting there would create),
+    or None when its folder exists.
+
+    >>> missing_folder("/nonexistent_dir/deeper/x.jsonl")
+    PosixPath('/nonexistent_dir')
+    """
+    folder = Path(path).parent
+    missing = None
+    while not folder.is_dir():
+        missing = folder
+        if folder.parent == folder:
+            break
+        folder = folder.parent
+    return missing

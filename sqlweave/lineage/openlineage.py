@@ -12,7 +12,9 @@ the ``schema`` facet (the columns the graph knows), outputs the
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
+import platform
 from collections import defaultdict
 from datetime import timedelta
 from enum import Enum
@@ -80,6 +82,35 @@ def _facet(key: str, **fields: Any) -> dict[str, Any]:
     return {"_producer": PRODUCER, "_schemaURL": f"{schema_id}#/$defs/{name}", **fields}
 
 
+#: sqlweave's engine name -> (the engine's own name, the distribution whose version it is)
+_ENGINES = {
+    "datafusion": ("DataFusion", "datafusion"),
+    "duckdb": ("DuckDB", "duckdb"),
+    "cluster": ("DataFusion", "datafusion"),  # the cluster's workers run DataFusion
+}
+
+
+def processing_engine(engine: str) -> dict[str, Any]:
+    """The ``processing_engine`` run facet: the engine that ran the statement and its version
+    (DataFusion, DuckDB; Python for a declared cell), sqlweave as the adapter.
+
+    >>> facet = processing_engine("duckdb")
+    >>> facet["name"], facet["version"] != "", facet["openlineageAdapterVersion"] == __version__
+    ('DuckDB', True, True)
+    """
+    name, dist = _ENGINES.get(engine, (engine, ""))
+    if engine == "python":
+        name, version = "Python", platform.python_version()
+    else:
+        try:
+            version = importlib.metadata.version(dist) if dist else "unknown"
+        except importlib.metadata.PackageNotFoundError:
+            version = "unknown"
+    return _facet(
+        "processing_engine", version=version, name=name, openlineageAdapterVersion=__version__
+    )
+
+
 def dataset_namespace(engine: str) -> str:
     """The dataset namespace of an engine's tables, e.g. ``duckdb://sqlweave``."""
     return f"{engine}://sqlweave"
@@ -115,9 +146,7 @@ def run_events(run: Run, graph: LineageGraph | None = None) -> list[dict[str, An
             ),
         },
     }
-    run_facets: dict[str, Any] = {
-        "processing_engine": _facet("processing_engine", version=__version__, name=info.engine),
-    }
+    run_facets: dict[str, Any] = {"processing_engine": processing_engine(info.engine)}
     start = {
         "eventType": EventType.START.value,
         "eventTime": info.started_at.isoformat(),

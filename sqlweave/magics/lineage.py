@@ -20,6 +20,7 @@ from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_magic, magics_class, no_var_expand
+from IPython.display import display
 
 from .. import errors
 from ..lineage import exports
@@ -284,11 +285,24 @@ class LineageMagics(Magics):
         text = f"declared: {', '.join(reads)} -> {', '.join(writes)} (this cell)"
         return Report(text, html.escape(text))
 
-    def _cmd_export(self, args: list[str]) -> Report:
+    def _cmd_export(self, args: list[str]) -> None:
+        """Write the export and show where at once, so every export of a cell is reported."""
         _expect(args, 2, "export")
-        path = exports.export(self._view, args[0], Path(args[1]).expanduser())
+        path = Path(args[1]).expanduser()
+        missing = exports.missing_folder(path)
+        # a missing folder inside the notebook's folder (out/lineage.json) is made; elsewhere
+        # (/nonexistent_dir/x.jsonl) it is more likely a typo than a wish for a new folder
+        inside = missing is not None and _inside(missing, Path.cwd())
+        if missing is not None and not inside:
+            raise UsageError(
+                f"cannot write {path}: there is no folder {missing} "
+                "(only folders under the notebook's folder are made for an export)"
+            )
+        path = exports.export(self._view, args[0], path, make_folders=inside)
         text = f"lineage written to {path} ({args[0]})"
-        return Report(text, html.escape(text))
+        if missing is not None:
+            text += f"; made the folder {missing}"
+        display(Report(text, html.escape(text)))
 
     def _cmd_clear(self, args: list[str]) -> Report:
         flags, _, rest = _options(args, {"--notebook"}, set())
@@ -326,6 +340,15 @@ class LineageMagics(Magics):
             return make_widget(self._view, columns=columns, nodes=nodes, focus=focus)
         svg = draw(self._view, columns=columns, nodes=nodes, focus=focus)
         return StaticDrawing(svg, view_summary(build_view(self._view, nodes)))
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    """Whether ``path`` (relative paths from the working directory) is under ``folder``."""
+    try:
+        (folder / path).resolve().relative_to(folder.resolve())
+    except ValueError:
+        return False
+    return True
 
 
 def _declaration(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
