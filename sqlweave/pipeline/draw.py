@@ -45,19 +45,28 @@ def plan_text(plan: Plan) -> str:
     n = len(plan.order)
     lines = [
         f"{n} notebook{'s' if n != 1 else ''} in {len(plan.levels)} level"
-        f"{'s' if len(plan.levels) != 1 else ''}; sources: {', '.join(plan.sources) or 'none'}",
+        f"{'s' if len(plan.levels) != 1 else ''}; sources: {', '.join(plan.sources) or 'none'}"
+        + (f"; notebook DataFrames: {', '.join(plan.frames)}" if plan.frames else ""),
         "order:",
     ]
     width = max(len(k) for k in plan.order) if plan.order else 0
     for i, key in enumerate(plan.order, 1):
         deps = plan.notebooks[key]
+        frames = [(n, code) for n, code in deps.frames if n in plan.frames]
+        reads = sorted(deps.reads - {n for n, _ in frames})
+        registered = dict(deps.registered)
+        files = sorted(deps.files - set(registered.values()))
         parts = []
-        if deps.reads:
-            parts.append("reads " + ", ".join(sorted(deps.reads)))
+        if reads:
+            parts.append("reads " + ", ".join(reads))
+        if frames:
+            parts.append("DataFrames " + ", ".join(f"{n} ({code})" for n, code in frames))
+        if registered:
+            parts.append("registers " + ", ".join(f"{n} ({p})" for n, p in registered.items()))
         if deps.writes:
             parts.append("writes " + ", ".join(sorted(deps.writes)))
-        if deps.files:
-            parts.append("files " + ", ".join(sorted(deps.files)))
+        if files:
+            parts.append("files " + ", ".join(files))
         lines.append(f"  {i}. {key.ljust(width)}  {'; '.join(parts) or '(no tables)'}".rstrip())
         lines.extend(f"     warning: {w}" for w in deps.warnings)
     lines.extend(f"warning: {w}" for w in plan.warnings)

