@@ -48,6 +48,7 @@ from .nodes import (
 )
 from .runs import INTERACTIVE, CellRef, LogChange, Run, RunInfo, RunLog
 from .variables import LAST_RESULT
+from .views import binds_late
 
 __all__ = [
     "FLOW_EDGES",
@@ -502,6 +503,8 @@ class LineageGraph:
         A cell is stale when another cell rewrote, dropped or renamed one of its inputs after
         it ran (``rewritten_by``), or when an input was last written by a cell that is itself
         stale (``via``: a view or table built on a replaced table is as old as its source).
+        A view whose engine binds it at each read (DuckDB, see :mod:`.views`) is not made
+        stale by its tables changing; a cell reading it reads those tables when it runs.
         """
         runs = list(enumerate(self._log.runs))
         latest = self._latest_sessions()
@@ -509,18 +512,16 @@ class LineageGraph:
         # the writer of each input a cell read, for the transitive pass
         read_from: dict[tuple[str, str], list[tuple[str, tuple[str, str], CellRef]]] = {}
         for seq, run in runs:
-            rid = run_node(run.info.run_id).id
             key = run.info.cell_key
-            for ds in self._g.predecessors(rid):
-                if self._g.edges[ds, rid]["kind"] is not EdgeKind.READS:
-                    continue
+            follows = binds_late(run)  # a live view shows its tables as they are now
+            for ds in self._read_through(run_node(run.info.run_id).id):
                 a = self._g.nodes[ds]
                 if not a["modified_by"]:
                     continue  # a source: no cell wrote it
                 writer = self.run(a["modified_by"]).info
                 if writer.cell_key == key or not _seen_by(a, writer, run.info):
                     continue
-                if a["modified_seq"] <= seq:
+                if a["modified_seq"] <= seq or follows:
                     read_from.setdefault(key, []).append(
                         (a["name"], writer.cell_key, self._cell(writer, latest))
                     )
@@ -552,6 +553,22 @@ class LineageGraph:
         for seq, run in runs:
             first.setdefault(run.info.cell_key, seq)
         return [out[k] for k in sorted(out, key=lambda k: first.get(k, -1))]
+
+    def _read_through(self, rid: str) -> list[str]:
+        """The datasets run ``rid`` reads, and under each live view it reads (one binding by
+        name at each read, :func:`.views.binds_late`) the datasets the view reads."""
+        found: list[str] = []
+        todo = [rid]
+        while todo:
+            reader = todo.pop()
+            for ds in self._g.predecessors(reader):
+                if self._g.edges[ds, reader]["kind"] is not EdgeKind.READS or ds in found:
+                    continue
+                found.append(ds)
+                a = self._g.nodes[ds]
+                if a["modified_by"] and not a["dropped"] and binds_late(self.run(a["modified_by"])):
+                    todo.append(run_node(a["modified_by"]).id)
+        return found
 
     def to_networkx(self, *, multigraph: bool = False) -> nx.DiGraph:
         """A copy of the underlying graph: plain-string ``kind``s, a ``label`` on every node,
