@@ -53,7 +53,16 @@ def pivot_of(node: exp.Expression | None) -> exp.Pivot | None:
 
 
 def shape(pivot: exp.Pivot, namer: Namer) -> PivotShape:
-    """What ``pivot`` does to its input's columns."""
+    """What ``pivot`` does to its input's columns.
+
+    >>> import sqlglot
+    >>> from sqlglot.dialects.dialect import Dialect
+    >>> sql = "SELECT * FROM t PIVOT (SUM(v) FOR k IN ('a', 'b'))"
+    >>> pivot = sqlglot.parse_one(sql, read="spark").find(exp.Pivot)
+    >>> found = shape(pivot, Namer(Dialect.get_or_raise("spark")))
+    >>> sorted(found.consumed), [c.name for c in found.made]
+    (['k', 'v'], ['a', 'b'])
+    """
     fields = [f for f in pivot.args.get("fields") or () if isinstance(f, exp.In)]
     alias = pivot.args.get("alias")
     renamed = tuple(namer.identifier(c) for c in alias.columns) if alias else ()

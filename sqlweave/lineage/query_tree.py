@@ -31,7 +31,13 @@ def stronger(a: TransformSubtype, b: TransformSubtype) -> TransformSubtype:
 
 
 def scope_ready(query: exp.Expression) -> exp.Expression:
-    """``query`` as sqlglot's scopes read it right (a copy when anything had to change)."""
+    """``query`` as sqlglot's scopes read it right (a copy when anything had to change).
+
+    >>> import sqlglot
+    >>> query = sqlglot.parse_one("SELECT x FROM (SELECT x FROM a) JOIN (SELECT y FROM b) ON x = y")
+    >>> [s.alias for s in scope_ready(query).find_all(exp.Subquery)]
+    ['_derived_0', '_derived_1']
+    """
     return _derived_tables_named(_canonical_cte_references(_without_locks(query)))
 
 

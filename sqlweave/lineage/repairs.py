@@ -97,7 +97,14 @@ class Repaired:
 
 
 def repair(text: str, dialect: Dialect) -> Repaired | None:
-    """A parseable rewrite of ``text`` (one statement), or None when no repair applies."""
+    """A parseable rewrite of ``text`` (one statement), or None when no repair applies.
+
+    >>> tsql = Dialect.get_or_raise("tsql")
+    >>> repair("UPDATE t SET v += 1 WHERE CURRENT OF c", tsql).text.rstrip()
+    'UPDATE t SET v = v + 1'
+    >>> repair("SELECT 1", tsql) is None
+    True
+    """
     name = type(dialect).__name__.lower()
     masked = mask(text)
     changed = False
@@ -121,7 +128,7 @@ def repair(text: str, dialect: Dialect) -> Repaired | None:
         compound = [m for m in _COMPOUND.finditer(masked) if _in_set_clause(masked, m.start())]
         for m in reversed(compound):
             target = text[m.start("target") : m.end("target")]
-            text = f"{text[: m.start()]}{target} = {target} {m['op']} {text[m.end() :]}"
+            text = f"{text[: m.start()]}{target} = {target} {m['op']} {text[m.end() :].lstrip()}"
     if not changed and output is None and not compound:
         return None
     return Repaired(text, output)
