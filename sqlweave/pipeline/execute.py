@@ -27,7 +27,7 @@ from ..runner import RunReport, run_notebook
 from ..warehouse import WAREHOUSE_ENV, Warehouse
 from .dispatch import Dispatch
 from .errors import PipelineError
-from .fingerprint import plan_fingerprints, stale
+from .fingerprint import fingerprint_of, input_digests, plan_inputs, stale
 from .journal import (
     Event,
     Journal,
@@ -49,7 +49,7 @@ from .openlineage import OpenLineageEmitter
 from .plan import Plan, plan
 from .report import run_report
 from .standalone import WAREHOUSE_PARTS
-from .state import RunState, last_successes, read_runs
+from .state import RunState, last_failures, last_successes, read_runs
 
 #: the project's state folder, its default warehouse and executed notebooks
 STATE_DIR = Path(".sqlweave")
@@ -240,6 +240,7 @@ class _Driver:
         )
         self.reports: dict[str, RunReport] = {}
         self._fingerprints: dict[str, str] = {}
+        self._inputs: dict[str, dict[str, str]] = {}  # digest per input, per notebook
         self._reasons: dict[str, str] = {}  # why --only-stale runs a notebook
         self.lineage = OpenLineageEmitter(
             p, self.output / OPENLINEAGE_FILE, options.openlineage_url
@@ -262,7 +263,9 @@ class _Driver:
 
     def go(self, resumed: bool) -> PipelineRun:
         self.warehouse.mkdir(parents=True, exist_ok=True)
-        self._fingerprints = plan_fingerprints(self.plan, self.parameters, self.warehouse)
+        inputs = plan_inputs(self.plan, self.parameters, self.warehouse)
+        self._fingerprints = {k: fingerprint_of(v) for k, v in inputs.items()}
+        self._inputs = {k: input_digests(v) for k, v in inputs.items()}
         state = self.state()
         todo = state.pending() if resumed else self._choose()
         # a resumed run: notebooks below one that had failed stay blocked
@@ -303,7 +306,14 @@ class _Driver:
         if self.options.only_stale:
             runs = read_runs(self.journal)
             last = last_successes(runs)
-            reasons = stale(self.plan, self._fingerprints, last, self._missing_tables())
+            reasons = stale(
+                self.plan,
+                self._fingerprints,
+                last,
+                self._missing_tables(),
+                inputs=self._inputs,
+                failures=last_failures(runs),
+            )
             self._reasons = reasons
         todo = []
         for key in self.plan.order:
@@ -414,6 +424,7 @@ class _Driver:
                             output=str(out),
                             fingerprint=fingerprint,
                             upstream=upstream,
+                            inputs=self._inputs[key],
                         )
                     )
                     return True

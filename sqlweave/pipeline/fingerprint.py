@@ -22,7 +22,7 @@ from typing import Any
 
 from ..runner import INJECTED_TAG, PARAMETERS_TAG
 from .dependencies import METADATA_KEY, read_notebook
-from .journal import NotebookSucceeded
+from .journal import NotebookFailed, NotebookSucceeded
 from .plan import Plan
 
 _CHUNK = 1 << 20
@@ -57,6 +57,17 @@ def notebook_fingerprint(
         sources: the notebook's reads that no notebook writes (looked up in ``warehouse``).
         files: file paths it reads, relative to the notebook.
     """
+    return fingerprint_of(notebook_inputs(path, parameters, warehouse, sources, files))
+
+
+def notebook_inputs(
+    path: Path,
+    parameters: Mapping[str, Any],
+    warehouse: Path | None,
+    sources: frozenset[str] | set[str],
+    files: frozenset[str] | set[str],
+) -> dict[str, Any]:
+    """What :func:`notebook_fingerprint` digests, part by part (see :func:`input_digests`)."""
     nb = read_notebook(path)
     cells = [[c.get("cell_type"), c.get("source", "")] for c in nb.cells]
     inputs: dict[str, Any] = {
@@ -69,8 +80,67 @@ def notebook_fingerprint(
     }
     if warehouse is not None:
         inputs["sources"] = {s: file_digest(warehouse / f"{s}.parquet") for s in sorted(sources)}
-    blob = json.dumps(inputs, sort_keys=True, default=str).encode()
+    return inputs
+
+
+def fingerprint_of(inputs: Mapping[str, Any]) -> str:
+    """The fingerprint of a notebook's :func:`notebook_inputs`."""
+    return _digest(inputs)
+
+
+def _digest(value: Any) -> str:
+    blob = json.dumps(value, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()
+
+
+#: parts of a notebook's inputs, as :func:`input_digests` names them (``file:data/x.csv``)
+CONTENT, PARAMETER, FILE, SOURCE = "content", "parameter:", "file:", "source:"
+
+
+def input_digests(inputs: Mapping[str, Any]) -> dict[str, str]:
+    """One digest per part of :func:`notebook_inputs`: the notebook's content, each parameter
+    it uses, each file and each source table; recorded with a success so that a later
+    ``--only-stale`` run can say which changed.
+
+    >>> sorted(input_digests({"cells": [], "metadata": {}, "parameters": {"day": "1"},
+    ...                       "files": {"x.csv": "ab"}, "sources": {"raw": "cd"}}))
+    ['content', 'file:x.csv', 'parameter:day', 'source:raw']
+    """
+    out = {CONTENT: _digest([inputs.get("cells"), inputs.get("metadata")])}
+    out.update({PARAMETER + k: _digest(v) for k, v in inputs.get("parameters", {}).items()})
+    out.update({FILE + k: v for k, v in inputs.get("files", {}).items()})
+    out.update({SOURCE + k: v for k, v in inputs.get("sources", {}).items()})
+    return out
+
+
+def changed_inputs(before: Mapping[str, str], now: Mapping[str, str]) -> str:
+    """Why a notebook's fingerprint changed, from its input digests then and now.
+
+    >>> changed_inputs({"content": "1", "file:x.csv": "a", "parameter:day": "p"},
+    ...                {"content": "1", "file:x.csv": "b", "parameter:day": "q"})
+    'source file x.csv changed; parameter day changed'
+    >>> changed_inputs({"content": "1"}, {"content": "2", "parameter:day": "q"})
+    'notebook content changed; parameter day set'
+    """
+    reasons = []
+    for part in sorted(set(before) | set(now), key=lambda p: (p != CONTENT, p)):
+        if before.get(part) == now.get(part):
+            continue
+        kind, _, name = part.partition(":")
+        what = {
+            CONTENT: "notebook content",
+            PARAMETER: f"parameter {name}",
+            FILE: f"source file {name}",
+            SOURCE: f"source table {name}",
+        }[kind + (":" if name else "")]
+        if part not in before:
+            happened = "set" if kind + ":" == PARAMETER else "added"
+        elif part not in now:
+            happened = "no longer set" if kind + ":" == PARAMETER else "no longer read"
+        else:
+            happened = "changed"
+        reasons.append(f"{what} {happened}")
+    return "; ".join(reasons)
 
 
 def used_parameters(cells: list[Any], parameters: Mapping[str, Any]) -> dict[str, Any]:
@@ -121,9 +191,17 @@ def plan_fingerprints(
     plan: Plan, parameters: Mapping[str, Any], warehouse: Path | None
 ) -> dict[str, str]:
     """Fingerprint of every notebook of ``plan``."""
+    inputs = plan_inputs(plan, parameters, warehouse)
+    return {key: fingerprint_of(v) for key, v in inputs.items()}
+
+
+def plan_inputs(
+    plan: Plan, parameters: Mapping[str, Any], warehouse: Path | None
+) -> dict[str, dict[str, Any]]:
+    """:func:`notebook_inputs` of every notebook of ``plan``."""
     sources = set(plan.sources)
     return {
-        key: notebook_fingerprint(
+        key: notebook_inputs(
             plan.path(key),
             parameters,
             warehouse,
@@ -139,32 +217,45 @@ def stale(
     fingerprints: Mapping[str, str],
     last: Mapping[str, NotebookSucceeded],
     missing_tables: Mapping[str, list[str]] | None = None,
+    inputs: Mapping[str, Mapping[str, str]] | None = None,
+    failures: Mapping[str, NotebookFailed] | None = None,
 ) -> dict[str, str]:
     """Notebooks to run and why, in plan order; the rest are up to date.
 
-    A notebook is stale when it never succeeded, its fingerprint changed, one of its
-    tables is missing from the warehouse, an upstream notebook is stale, or an upstream
-    ran again since its last success.
+    A notebook is stale when it never ran, its last run failed, its fingerprint changed
+    (the reason names what: with ``inputs``, each notebook's :func:`input_digests` now, it
+    compares them with those its last success recorded), one of its tables is missing from
+    the warehouse, an upstream notebook is stale, or an upstream ran again since its last
+    success. ``failures`` holds each notebook's latest failure.
 
     >>> from sqlweave.pipeline.plan import build_plan
     >>> from sqlweave.pipeline.dependencies import Dependencies as D
     >>> p = build_plan({"a": D(writes=frozenset({"t"})), "b": D(reads=frozenset({"t"}))})
     >>> stale(p, {"a": "1", "b": "2"}, {})
-    {'a': 'never succeeded', 'b': 'never succeeded'}
+    {'a': 'never run', 'b': 'never run'}
     """
     missing_tables = missing_tables or {}
+    inputs = inputs or {}
+    failures = failures or {}
     out: dict[str, str] = {}
     for key in plan.order:
         prev = last.get(key)
         ups = plan.upstream(key)
-        if prev is None:
-            out[key] = "never succeeded"
+        failed = failures.get(key)
+        if failed is not None and (prev is None or failed.at > prev.at):
+            cell = f" (cell {failed.cell})" if failed.cell else ""
+            out[key] = f"last run failed{cell}"
+        elif prev is None:
+            out[key] = "never run"
         elif prev.fingerprint != fingerprints.get(key):
-            out[key] = "its notebook, parameters or input files changed"
+            changed = (
+                changed_inputs(prev.inputs, inputs[key]) if prev.inputs and key in inputs else ""
+            )
+            out[key] = changed or "its notebook, parameters or input files changed"
         elif missing_tables.get(key):
             out[key] = f"table {', '.join(missing_tables[key])} is missing from the warehouse"
         elif stale_ups := [u for u in ups if u in out]:
             out[key] = f"upstream {', '.join(stale_ups)} runs again"
         elif moved := [u for u in ups if u in last and prev.upstream.get(u) != last[u].exec_id]:
-            out[key] = f"upstream {', '.join(moved)} ran since"
+            out[key] = f"upstream {', '.join(moved)} re-ran since"
     return out

@@ -122,6 +122,8 @@ class NotebookSucceeded(Event):
     output: str = ""
     fingerprint: str = ""  # of the notebook's own inputs (see .fingerprint)
     upstream: dict[str, str] = field(default_factory=dict)  # upstream key -> its exec id
+    #: a digest per input (content, each parameter, file, source table): why it goes stale
+    inputs: dict[str, str] = field(default_factory=dict)
 
     @property
     def exec_id(self) -> str:

@@ -31,6 +31,9 @@ from .journal import (
     RunStatus,
 )
 
+#: how a notebook's reason says why ``--only-stale`` ran it ("stale: upstream a.ipynb ...")
+STALE = "stale: "
+
 
 @dataclass
 class NotebookState:
@@ -132,7 +135,7 @@ def _apply(run: RunState, event: Event) -> None:
         nb.status, nb.attempts, nb.started_at = NotebookStatus.RUNNING, event.attempt, event.at
         nb.starts += 1
         if event.reason:
-            nb.reason = f"stale: {event.reason}"
+            nb.reason = STALE + event.reason
     elif isinstance(event, NotebookSucceeded):
         nb.status, nb.seconds, nb.success, nb.failure = (
             NotebookStatus.SUCCEEDED,
@@ -156,6 +159,17 @@ def last_successes(runs: dict[str, RunState]) -> dict[str, NotebookSucceeded]:
         for key, nb in run.notebooks.items():
             if nb.success is not None and (key not in out or nb.success.at >= out[key].at):
                 out[key] = nb.success
+    return out
+
+
+def last_failures(runs: dict[str, RunState]) -> dict[str, NotebookFailed]:
+    """Each notebook's most recent failure (after its retries) over all runs."""
+    out: dict[str, NotebookFailed] = {}
+    for run in runs.values():
+        for key, nb in run.notebooks.items():
+            f = nb.failure
+            if f is not None and not f.retry and (key not in out or f.at >= out[key].at):
+                out[key] = f
     return out
 
 

@@ -11,7 +11,7 @@ from .journal import (
     NotebookStatus,
     NotebookSucceeded,
 )
-from .state import RunState
+from .state import STALE, RunState
 
 _SQL_LINES = 6
 _ERROR_LINES = 4
@@ -40,6 +40,9 @@ def run_summary(state: RunState, output: str | None = None) -> str:
         lines.extend(f"    {s}" for s in shown)
         err = [e for e in f.error.strip().splitlines() if e.strip()]
         lines.extend(f"  {e}" for e in err[-_ERROR_LINES:])
+    stale = [(k, nb.reason) for k, nb in state.notebooks.items() if nb.reason.startswith(STALE)]
+    if stale:  # --only-stale: why each ran again
+        lines.append("ran because: " + "; ".join(f"{k} ({why[len(STALE) :]})" for k, why in stale))
     blocked = [
         (k, nb.reason) for k, nb in state.notebooks.items() if nb.status is NotebookStatus.BLOCKED
     ]
