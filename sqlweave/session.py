@@ -35,7 +35,7 @@ from .file_schemas import columns_of_file, looks_like_file
 from .result import Result
 from .statement_reports import explain_exists, name_parameters, outcome, relocate
 from .statements import Kind, Statement, explained, split, tables_read, tokenize
-from .warehouse import Warehouse
+from .warehouse import Warehouse, project_warehouse_with
 
 log = logging.getLogger(__name__)
 
@@ -370,6 +370,16 @@ class Session:
         parked = self.parked_with((m.group("name") or m.group("name2")).strip("'\"`"))
         if parked is not None:
             exc.hint = f"it is on the {parked} engine: %sqlweave engine {parked} switches back"
+            return
+        saved = project_warehouse_with(
+            (m.group("name") or m.group("name2")).strip("'\"`"),
+            self.warehouse.root if self.warehouse is not None else None,
+        )
+        if saved is not None:  # a pipeline saved it; this session does not use that warehouse
+            exc.hint = (
+                f"it is saved in the project warehouse {saved}: "
+                f"%config SqlWeave.warehouse = '{saved}' (or Session(warehouse=...)) loads it"
+            )
             return
         frames_here = [
             name

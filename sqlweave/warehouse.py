@@ -53,6 +53,7 @@ import pyarrow.parquet as pq
 from .engines.engine import Engine
 from .errors import SqlError, UsageError
 from .params import find as find_parameters
+from .project import WAREHOUSE_PARTS, kernel_notebook, project_folders
 from .statements import Kind, Statement, split, tables_read
 
 #: environment variable naming the warehouse folder (set by the pipeline runner for kernels)
@@ -271,6 +272,25 @@ class Warehouse:
         with contextlib.suppress(FileNotFoundError, UsageError):
             self.file(name).unlink()
             _sync_dir(self.root)
+
+
+def project_warehouse_with(name: str, current: Path | None = None) -> Path | None:
+    """A project warehouse (other than ``current``) that saved table or view ``name``, looked
+    for as ``sqlweave run`` looks for one (see :func:`sqlweave.project.project_warehouse`),
+    from the kernel's notebook's folder, else the working folder; None when there is none.
+    """
+    notebook = kernel_notebook()
+    start = notebook.parent if notebook is not None else Path.cwd()
+    for folder in project_folders(start.resolve()):
+        root = folder.joinpath(*WAREHOUSE_PARTS)
+        if current is not None and root.resolve() == current:
+            continue
+        for candidate in {name, name.lower()}:
+            if (root / f"{candidate}{SUFFIX}").is_file() or (
+                root / f"{candidate}{VIEW_SUFFIX}"
+            ).is_file():
+                return root.resolve()
+    return None
 
 
 def from_env() -> str | None:

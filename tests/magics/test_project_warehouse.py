@@ -12,13 +12,13 @@ from jupyter_client.manager import KernelManager
 from robust.kernels import answer
 
 from sqlweave import Session
+from sqlweave.errors import PlanError
 from sqlweave.pipeline.journal import JOURNAL_PATH
 from sqlweave.project import PROJECT_MARKERS, project_warehouse
 from sqlweave.warehouse import WAREHOUSE_ENV
 
-pytestmark = pytest.mark.process
 
-
+@pytest.mark.process
 def test_a_lab_kernel_of_a_pipeline_notebook_reads_the_project_warehouse(tmp_path: Path) -> None:
     project = tmp_path / "flights"
     (project / JOURNAL_PATH.parent).mkdir(parents=True)  # a pipeline ran here
@@ -56,3 +56,24 @@ def test_a_lab_kernel_of_a_pipeline_notebook_reads_the_project_warehouse(tmp_pat
 
 def test_the_project_ends_where_pipeline_runs_keep_their_journal() -> None:
     assert JOURNAL_PATH.parent.as_posix() in PROJECT_MARKERS
+
+
+def test_a_table_not_found_names_the_project_warehouse_that_has_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = tmp_path / "flights"
+    (project / ".git").mkdir(parents=True)
+    warehouse = project / ".sqlweave" / "warehouse"
+    Session(warehouse=warehouse).sql("CREATE TABLE carrier_month AS SELECT 1 AS month")
+    (project / "notebooks").mkdir()
+    monkeypatch.chdir(project / "notebooks")  # no JPY_SESSION_NAME: a terminal IPython
+    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+    with pytest.raises(PlanError) as caught:
+        Session().sql("SELECT * FROM carrier_month")
+    assert caught.value.hint == (
+        f"it is saved in the project warehouse {warehouse.resolve()}: "
+        f"%config SqlWeave.warehouse = '{warehouse.resolve()}' (or Session(warehouse=...)) loads it"
+    )
+    with pytest.raises(PlanError) as caught:  # not a hint for a table nobody saved
+        Session().sql("SELECT * FROM carrier_year")
+    assert "project warehouse" not in str(caught.value)
