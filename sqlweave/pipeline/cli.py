@@ -37,7 +37,7 @@ def cancel_on_signals() -> Iterator[Cancel]:
             cancel.force()
         else:
             _say(
-                "sqlweave: interrupting the running notebooks; nothing new starts "
+                "sqlweave: stopping: running notebooks are interrupted, nothing new starts "
                 "(press Ctrl-C again to kill their kernels)\n"
             )
             cancel.cancel(signum)

@@ -136,7 +136,10 @@ class OpenLineageEmitter:
         """The OpenLineage event for a journal event, or None for events without one."""
         if isinstance(event, RunResumed):
             self._resumed = event.at  # the attempts from now on are new runs
-            return None
+            # the pipeline's run goes on (after an ABORT when it was interrupted)
+            return self._event(
+                EventType.START, event.at, run_uuid(event.run_id), self.pipeline_job, "DAG"
+            )
         if isinstance(event, (RunStarted, RunFinished, RunInterrupted)):
             return self._pipeline_event(event)
         if isinstance(event, NotebookStarted):

@@ -177,11 +177,14 @@ def test_a_resumed_attempt_is_a_new_openlineage_run(tmp_path: Path) -> None:
     first = OpenLineageEmitter(_plan(), tmp_path / "ol.jsonl")
     before = first.convert(NotebookStarted("r1", notebook="load.ipynb"))
     later = OpenLineageEmitter(_plan(), tmp_path / "ol.jsonl")  # the resuming process
-    later(RunResumed("r1"))
+    restarted = later.convert(RunResumed("r1"))
+    assert restarted is not None and restarted["eventType"] == "START"
+    validate(restarted)
     after = later.convert(NotebookStarted("r1", notebook="load.ipynb"))
     assert before is not None and after is not None
     assert before["run"]["runId"] != after["run"]["runId"]
     assert before["run"]["facets"]["parent"] == after["run"]["facets"]["parent"]
+    assert restarted["run"]["runId"] == after["run"]["facets"]["parent"]["run"]["runId"]
 
 
 def test_an_interrupted_notebook_and_run_are_openlineage_aborts(tmp_path: Path) -> None:
