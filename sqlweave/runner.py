@@ -32,8 +32,8 @@ from .lineage import store as lineage_store
 from .lineage.widget import STATIC_CLASS
 
 PARAMETERS_TAG = "parameters"
-#: the error of a notebook stopped by its cancel token (Ctrl-C on the pipeline runner)
-INTERRUPTED = "interrupted (Ctrl-C)"
+#: the error of a notebook stopped by its cancel token (Ctrl-C on the pipeline runner, say)
+INTERRUPTED = "interrupted"
 #: seconds an interrupted kernel gets to stop before it is killed
 INTERRUPT_GRACE_S = 5.0
 INJECTED_TAG = "injected-parameters"
@@ -280,13 +280,13 @@ def _forget_deleted_cells(
         print(f"sqlweave: lineage of deleted cells not removed: {exc}", file=sys.stderr)
 
 
-class NotebookInterrupted(Exception):
+class _Cancelled(Exception):
     """Raised before a cell once the run's cancel token is cancelled: no further cell runs."""
 
 
 def _before_cell(client: Any, cell: Any, cancel: Cancel | None) -> None:
     if cancel is not None and cancel.cancelled:
-        raise NotebookInterrupted(INTERRUPTED)
+        raise _Cancelled(INTERRUPTED)
     client.kc.cell_id = cell.get("id")
 
 

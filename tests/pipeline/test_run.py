@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import nbformat
@@ -150,6 +151,14 @@ def test_a_notebook_over_its_timeout_fails(tmp_path: Path) -> None:
     assert failure is not None and "timed out after 10 s" in failure.error
 
 
+def _text(path: Path) -> str:
+    """The file's text, or '' while it does not exist."""
+    try:
+        return path.read_text()
+    except FileNotFoundError:
+        return ""
+
+
 def _gone(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -186,7 +195,7 @@ def test_a_killed_runner_resumes_without_rerunning_finished_notebooks(tmp_path: 
     pid_file = tmp_path / "kernel.pid"
     kernel = None
     try:
-        wait_for(pid_file.exists, 120, "the second notebook to start")
+        wait_for(lambda: _text(pid_file), 120, "the second notebook to start")
         kernel = int(pid_file.read_text())
     finally:
         runner.send_signal(signal.SIGKILL)  # the runner only, never this process
@@ -245,7 +254,8 @@ def test_ctrl_c_interrupts_the_running_kernels_and_the_run_resumes(tmp_path: Pat
     )
     pids = [tmp_path / "second.pid", tmp_path / "sibling.pid"]
     try:
-        wait_for(lambda: all(p.exists() for p in pids), 120, "both waiting notebooks to start")
+        # a pid file is made, then written: wait for its text
+        wait_for(lambda: all(_text(p) for p in pids), 120, "both waiting notebooks to start")
         kernels = [int(p.read_text()) for p in pids]
         runner.send_signal(signal.SIGINT)  # the runner only, as Ctrl-C in its terminal
         _, err = runner.communicate(timeout=120)
@@ -274,3 +284,36 @@ def test_ctrl_c_interrupts_the_running_kernels_and_the_run_resumes(tmp_path: Pat
     assert pq.read_table(tmp_path / ".sqlweave" / "warehouse" / "t3.parquet").to_pylist() == [
         {"y": 2}
     ]
+
+
+def test_a_kernel_ignoring_the_interrupt_is_killed_after_the_grace(tmp_path: Path) -> None:
+    from sqlweave.cancel import Cancel
+    from sqlweave.runner import INTERRUPTED, run_notebook
+
+    nb = write_notebook(
+        tmp_path / "stubborn.ipynb",
+        "import os, pathlib, signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+        "pathlib.Path('kernel.pid').write_text(str(os.getpid()))\n"
+        "while True:\n    time.sleep(0.05)",
+        "print('never runs')",
+    )
+    cancel = Cancel()
+    pid_file = tmp_path / "kernel.pid"
+
+    def cancel_once_looping() -> None:
+        # no signal reaches pytest: the interrupt goes to the kernel's own process group
+        try:
+            wait_for(lambda: _text(pid_file), 120, "the kernel to start")
+        finally:
+            cancel.cancel()  # always: else a kernel that never wrote its pid loops forever
+
+    canceller = threading.Thread(target=cancel_once_looping)
+    canceller.start()
+    try:
+        report = run_notebook(nb, output=tmp_path / "out.ipynb", cancel=cancel, interrupt_grace=1)
+    finally:
+        canceller.join()
+    assert report.interrupted and not report.ok
+    assert report.failure is not None and report.failure.error == INTERRUPTED
+    assert report.failure.index == 0  # stopped in the loop; the next cell never ran
+    wait_for(lambda: _gone(int(pid_file.read_text())), 30, "the stubborn kernel to be killed")
