@@ -49,6 +49,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
+from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ParseError
 
@@ -154,6 +155,11 @@ def _statement(
     except Exception as error:
         failed = _unparseable(sql, text, span, str(error) or type(error).__name__, None, None)
     else:
+        if len(parsed) == 1 and isinstance(parsed[0], exp.Command):
+            # sqlglot keeps what it cannot parse as a raw command: a repair may parse it
+            repaired = _repaired(text, span, dialect, analyzer)
+            if repaired is not None:
+                return repaired
         return _analyzed(parsed, text, span, analyzer)
     return (
         _repaired(text, span, dialect, analyzer)
@@ -176,7 +182,7 @@ def _repaired(
         return None
     finally:
         _PARSING.reset(token)
-    if len(parsed) != 1:
+    if len(parsed) != 1 or isinstance(parsed[0], exp.Command):
         return None
     if fixed.output is not None:
         parsed[0].set("returning", fixed.output)

@@ -8,7 +8,8 @@ Postgres view options ``WITH (security_barrier)``; MySQL ``INTO OUTFILE|DUMPFILE
 modifiers, ``DELETE t1.*`` and MariaDB's ``FOR PORTION OF`` / ``BEFORE SYSTEM_TIME``; Oracle ``RETURNING ... INTO`` and ``LOG ERRORS INTO ...``;
 T-SQL index hints ``WITH (INDEX = ...)``, ``TOP (n) PERCENT`` and a trailing ``OPTION (...)``.
 
-T-SQL gets two rewrites besides:
+Oracle operators sqlglot does not know are rewritten to ones with the same operands
+(:data:`REWRITTEN`). T-SQL gets two rewrites besides:
 
 * ``SET v += 1`` (compound assignment) is read as ``SET v = v + 1``.
 * ``OUTPUT inserted.id, deleted.v INTO dbo.audit (id, v)`` on INSERT/UPDATE/DELETE/MERGE:
@@ -96,6 +97,21 @@ class Repaired:
     output: exp.Returning | None = None
 
 
+#: dialects -> (operator pattern, same-length replacement with the same operands): Oracle's
+#: ``a ** 2`` and ``a MOD b`` read as ``*`` and ``%``, ``MULTISET UNION`` as ``||``, and
+#: SQL*Plus substitution variables ``&v`` / ``&&v`` as bind variables
+REWRITTEN: tuple[tuple[frozenset[str], re.Pattern[str], str], ...] = (
+    (frozenset({"oracle"}), re.compile(r"\*\*"), "* "),
+    (frozenset({"oracle"}), re.compile(r"(?<=\s)MOD(?=\s)", _I), "%  "),
+    (
+        frozenset({"oracle"}),
+        re.compile(r"\bMULTISET\s+(?:UNION|EXCEPT|INTERSECT)(?:\s+(?:ALL|DISTINCT))?\b", _I),
+        "||",
+    ),
+    (frozenset({"oracle"}), re.compile(r"&&?(?=[\w$])"), ":"),
+)
+
+
 def repair(text: str, dialect: Dialect) -> Repaired | None:
     """A parseable rewrite of ``text`` (one statement), or None when no repair applies.
 
@@ -115,6 +131,14 @@ def repair(text: str, dialect: Dialect) -> Repaired | None:
             # a pattern's first group, when it has one, is kept (it locates the clause)
             start = m.end(1) if pattern.groups and m.group(1) is not None else m.start()
             text, masked = _blank(text, start, m.end()), _blank(masked, start, m.end())
+            changed = True
+    for dialects, pattern, replacement in REWRITTEN:
+        if name not in dialects:
+            continue
+        for m in reversed(list(pattern.finditer(masked))):
+            same = replacement.ljust(m.end() - m.start())  # every position stays put
+            text = text[: m.start()] + same + text[m.end() :]
+            masked = masked[: m.start()] + same + masked[m.end() :]
             changed = True
     output = None
     compound: list[re.Match[str]] = []
