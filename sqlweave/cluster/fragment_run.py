@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from ..engines.metering import PlanMeter
 from .fragments import TaskInput, TaskSpec
-from .task import FileLinks, run_task
+from .task import Collector, FileLinks, collect_fragment, run_task
 
 
 def run_fragment(
@@ -28,12 +28,14 @@ def run_fragment(
     inputs: dict[TaskInput, pa.Table],
     links: FileLinks | None = None,
     meter: PlanMeter | None = None,
+    collect: Collector = collect_fragment,
 ) -> dict[int, pa.Table]:
     """Run one task through :func:`.task.run_task`; output tables by destination partition.
 
-    ``meter``, if given, counts the rows and bytes the task scans and produces as it runs.
+    ``meter``, if given, counts the rows and bytes the task scans and produces as it runs;
+    ``collect`` runs the planned fragment (see :data:`.task.Collector`).
     """
-    result = run_task(ctx_factory, spec, inputs.__getitem__, links, meter)
+    result = run_task(ctx_factory, spec, inputs.__getitem__, links, meter, collect)
     return {int(p): as_table(v) for p, v in result.items()}
 
 

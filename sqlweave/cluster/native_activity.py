@@ -28,7 +28,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 #: how long a worker lets a cancelled task's native work go on before asking to be replaced
-CANCEL_GRACE_S = 0.5
+CANCEL_GRACE_S = 1.0
 #: how often DataFusion's Python binding checks for an interrupt while it waits for a query
 #: (when its runtime gets round to the timer: busy non-yielding operators postpone it)
 INTERRUPT_CHECK_S = 1.0

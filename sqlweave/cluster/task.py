@@ -44,6 +44,13 @@ from .fragments import (
 #: what a resolver returns for a MemoryShare or ExchangeShare
 Resolved = pa.Table | Sequence[pa.RecordBatch]
 InputResolver = Callable[[TaskInput], Resolved]
+#: runs a planned fragment (a DataFusion DataFrame) to one table, measured by the meter if given
+Collector = Callable[[SessionContext, Any, PlanMeter | None], pa.Table]
+
+
+def collect_fragment(ctx: SessionContext, df: Any, meter: PlanMeter | None = None) -> pa.Table:
+    """The default :data:`Collector`: ``collect``, measured while it runs when ``meter`` is given."""
+    return collect_table(df) if meter is None else collect_metered(ctx, df, meter)
 
 
 def run_task(
@@ -52,6 +59,7 @@ def run_task(
     resolve_input: InputResolver,
     links: FileLinks | None = None,
     meter: PlanMeter | None = None,
+    collect: Collector = collect_fragment,
 ) -> dict[int, list[pa.RecordBatch]]:
     """Run ``spec`` and return its output pieces by destination partition.
 
@@ -65,6 +73,7 @@ def run_task(
             EmptyShare are handled here.
         links: where file shares are linked from (default: a directory for this task).
         meter: measures the run while it goes (see :mod:`sqlweave.engines.metering`).
+        collect: runs the planned fragment (a worker's stops at once when cancelled).
 
     Returns:
         GATHER: ``{0: batches}``; BROADCAST: the same batches under every partition
@@ -79,7 +88,7 @@ def run_task(
         names: list[str] = []
         stack.callback(_deregister, ctx, names)
         register_inputs(ctx, spec.inputs, resolve_input, links, names)
-        table = execute_fragment(ctx, spec.fragment, meter)
+        table = execute_fragment(ctx, spec.fragment, meter, collect)
     return split_output(table, spec.output.mode, spec.output.keys, spec.output.partitions)
 
 
@@ -255,10 +264,13 @@ def _common_schema(schemas: list[pa.Schema]) -> pa.Schema:
 
 
 def execute_fragment(
-    ctx: SessionContext, fragment: Fragment, meter: PlanMeter | None = None
+    ctx: SessionContext,
+    fragment: Fragment,
+    meter: PlanMeter | None = None,
+    collect: Collector = collect_fragment,
 ) -> pa.Table:
     """Run a fragment over the registered inputs and collect its output as one table
-    (measured by ``meter`` while it runs, when given)."""
+    (measured by ``meter`` while it runs, when given) with ``collect``."""
     if fragment.format == FragmentFormat.SUBSTRAIT:
         payload = fragment.payload
         plan = ss.Serde.deserialize_bytes(
@@ -267,9 +279,7 @@ def execute_fragment(
         df = ctx.create_dataframe_from_logical_plan(ss.Consumer.from_substrait_plan(ctx, plan))
     else:
         df = ctx.sql(str(fragment.payload))
-    if meter is not None:
-        return collect_metered(ctx, df, meter)
-    return collect_table(df)
+    return collect(ctx, df, meter)
 
 
 def split_output(

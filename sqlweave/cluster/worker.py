@@ -22,18 +22,22 @@ Threads and sockets (a ZeroMQ socket never crosses threads):
   handed out, so a long native query never looks like death.
 
 Cancel: the I/O thread interrupts the main thread with SIGINT, and a watchdog
-thread waits for the task to let go: first the main thread (DataFusion checks for
-signals once a second, or never while its runtime threads are all busy: it gets
-:data:`.native_activity.INTERRUPT_CHECK_S` plus ``cancel_grace_s``), then, for
-``cancel_grace_s``, DataFusion's runtime threads, which go on with an operator that never yields (a nested-loop
-join) after Python dropped the query (:mod:`.native_activity`). The next task waits
-meanwhile, so its work is not mistaken for the old one's. If the work goes on, the
-process says goodbye and exits with :data:`EXIT_REPLACE`; its supervisor
+thread waits for the task to let go. An aggregate's task (few output batches, the
+kind that runs long without output) is read asynchronously on a reader thread while
+the main thread waits in Python, so it lets go at once and the query's streams are
+dropped; other tasks run as ``collect``, which hears the SIGINT at DataFusion's next
+check for signals (once a second, or never while its runtime threads are all busy:
+they get :data:`.native_activity.INTERRUPT_CHECK_S` plus ``cancel_grace_s``). Then,
+for ``cancel_grace_s``, the watchdog watches DataFusion's runtime threads, which go
+on with an operator that never yields (a join making thousands of rows per input
+row under an aggregate) after the query was dropped (:mod:`.cancel_watch`). The
+next task waits meanwhile, so its work is not mistaken for the old one's. If the work
+goes on, the process says goodbye and exits with :data:`EXIT_REPLACE`; its supervisor
 (:func:`.supervision.supervise`, used by the CLI and ``LocalCluster``) starts a fresh
 worker in its place, which registers anew; the coordinator re-runs the tasks the old
 one held elsewhere, as for any lost worker.
 
-At about 540 lines this module is a little over the house's ~500: its threads share one
+At about 590 lines this module is a little over the house's ~500: its threads share one
 lock, one state and the main thread's queue, so they stay together; the decisions are in
 :mod:`.worker_state`, heartbeats in :mod:`.worker_heartbeat`, the command line in
 :mod:`.worker_main`.
@@ -61,17 +65,11 @@ import zmq
 from ..engines.metering import memory_bytes_per_row
 from . import curve, limits
 from . import protocol as P
+from .cancel_watch import InterruptibleCollector, await_let_go
 from .exchange_buffer import configured_limit
 from .fragment_run import run_fragment
 from .fragments import ExchangeShare, Settings
-from .native_activity import (
-    CANCEL_GRACE_S,
-    INTERRUPT_CHECK_S,
-    QUIET_WINDOW_S,
-    SettleWatch,
-    Verdict,
-    native_busy_ns,
-)
+from .native_activity import CANCEL_GRACE_S
 from .registration import Channel, Versions, socket_identity
 from .supervision import EXIT_REPLACE, WORKER_TMP_ENV, rss_bytes
 from .task import FileLinks, concat_tables
@@ -204,6 +202,8 @@ class Worker:
         self._reporter = ProgressReporter(
             lambda: self._coordinator_socket(Channel.PROGRESS), self._stop
         )
+        #: runs each task's planned fragment so that a cancel drops it at once
+        self._collect = InterruptibleCollector()
 
     # ----- startup ----------------------------------------------------------
 
@@ -388,7 +388,12 @@ class Worker:
                 while not self._settled.wait(0.05):
                     pass
                 outputs = run_fragment(
-                    lambda: self._context(spec.settings), spec, inputs, self._links, meter
+                    lambda: self._context(spec.settings),
+                    spec,
+                    inputs,
+                    self._links,
+                    meter,
+                    self._collect,
                 )
             finally:
                 self._in_fragment = None
@@ -475,29 +480,15 @@ class Worker:
         """Replace the process if the interrupted task's work goes on past the grace period:
         stuck in native code on the main thread, or on DataFusion's runtime threads."""
         started = time.monotonic()
-        grace = self.config.cancel_grace_s
-        # the main thread hears the interrupt at DataFusion's next check for signals
-        let_go_by = started + INTERRUPT_CHECK_S + grace
-        while True:
+
+        def still_running() -> bool:
             with self._lock:
                 running = self.state.executing
-            if running is None or running.key != key:
-                break
-            if time.monotonic() >= let_go_by:
-                self._replace(f"task {key} ignored its cancel for {let_go_by - started:.1f} s")
-            time.sleep(0.02)
-        watch = SettleWatch(time.monotonic() + grace)
-        while True:
-            python = {t.native_id for t in threading.enumerate()}
-            verdict = watch.observe(time.monotonic(), native_busy_ns(python))
-            if verdict is Verdict.QUIET:
-                break
-            if verdict is Verdict.STUCK:
-                self._replace(
-                    f"cancelled task {key} still computing {grace} s after it let go (a "
-                    "DataFusion operator that never yields)"
-                )
-            time.sleep(QUIET_WINDOW_S)
+            return running is not None and running.key == key
+
+        why = await_let_go(still_running, self.config.cancel_grace_s)
+        if why is not None:
+            self._replace(f"cancelled task {key} {why}")
         log.info(
             "cancelled task %s stopped computing after %.2f s", key, time.monotonic() - started
         )

@@ -18,6 +18,7 @@ progress of long queries (see :mod:`sqlweave.cluster.task_progress`).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -208,6 +209,41 @@ def collect_metered(ctx: Any, df: Any, meter: PlanMeter) -> pa.Table:
         raise
     if failures:
         raise failures[0]
+    batches = [b for p in parts for b in p]
+    return pa.Table.from_batches(batches) if batches else df.schema().empty_table()
+
+
+async def collect_metered_async(ctx: Any, df: Any, meter: PlanMeter) -> pa.Table:
+    """:func:`collect_metered` for a plan with :func:`few_output_batches`, reading its
+    partitions' streams asynchronously on the calling event loop.
+
+    Cancelling the awaiting task drops every stream at once, and with them the query's
+    native tasks (at their next yield point); a thread blocked in a synchronous read
+    would notice an interrupt only at DataFusion's next once-a-second check, if its busy
+    runtime gets round to it.
+    """
+    plan = df.execution_plan()
+    meter.watch(plan)
+    n = max(1, plan.partition_count)
+    parts: list[list[pa.RecordBatch]] = [[] for _ in range(n)]
+
+    async def drain(partition: int) -> None:
+        stream = ctx.execute(plan, partition)
+        try:
+            async for batch in stream:
+                rb = batch.to_pyarrow()
+                parts[partition].append(rb)
+                meter.count(partition, rb)
+        finally:
+            del stream  # nothing may keep it once cancelled (see engines.engine_thread)
+
+    tasks = [asyncio.ensure_future(drain(p)) for p in range(plan.partition_count)]
+    try:
+        await asyncio.gather(*tasks)  # cancelled, it cancels them all
+    except BaseException:
+        for task in tasks:  # one failed: the others stop too
+            task.cancel()
+        raise
     batches = [b for p in parts for b in p]
     return pa.Table.from_batches(batches) if batches else df.schema().empty_table()
 
