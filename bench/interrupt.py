@@ -19,6 +19,8 @@ Columns:
                 parent's figures for waited-for children
     new procs   of that, the start-up of processes that began after idle (a worker's
                 replacement), and how many there were
+    left over   the rest: the processes that were there at idle (the cancelled query's
+                work going on in the background, until its worker ends)
 
 ``--baseline DIR`` measures another checkout too (e.g. ``git worktree add DIR COMMIT``):
 its rows come first, from kernels that import sqlweave from DIR.
@@ -129,6 +131,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--engines", default="local,local-joins,duckdb,cluster-2")
     parser.add_argument("--run-s", type=float, default=2.0)
     parser.add_argument("--baseline", default=None, help="another checkout to measure first")
+    parser.add_argument("--repeat", type=int, default=1, help="measurements per row")
     args = parser.parse_args(argv)
     engines = args.engines.split(",")
     trees = [("baseline", args.baseline), ("this", None)] if args.baseline else [("this", None)]
@@ -137,17 +140,19 @@ def main(argv: list[str] | None = None) -> None:
     )
     print(
         f"{'code':<9} {'engine':<11} {'query':<11} {'to idle':>9} {'outcome':<15} "
-        f"{'CPU after':>10} {'new procs':>14}"
+        f"{'CPU after':>10} {'new procs':>14} {'left over':>10}"
     )
     for engine in engines:
         for label, query in QUERIES.items():
-            for code, tree in trees:
-                to_idle, outcome, cpu, started, n_new = measure(engine, query, args.run_s, tree)
-                print(
-                    f"{code:<9} {engine:<11} {label:<11} {to_idle * 1000:>7.0f} ms "
-                    f"{outcome:<15} {cpu:>8.2f} s {started:>6.2f} s ({n_new})",
-                    flush=True,
-                )
+            for _ in range(args.repeat):
+                for code, tree in trees:
+                    to_idle, outcome, cpu, started, n_new = measure(engine, query, args.run_s, tree)
+                    print(
+                        f"{code:<9} {engine:<11} {label:<11} {to_idle * 1000:>7.0f} ms "
+                        f"{outcome:<15} {cpu:>8.2f} s {started:>6.2f} s ({n_new}) "
+                        f"{cpu - started:>8.2f} s",
+                        flush=True,
+                    )
 
 
 if __name__ == "__main__":
