@@ -93,7 +93,8 @@ def test_folder_view_shows_scripts_but_no_other_sessions_runs_outside_files(
     graph = magics.notebook_graph(folder=True)
     assert {r.info.notebook for r in graph.runs} == {"build.ipy", "report.ipynb"}
     assert "scratch" not in graph.datasets()
-    impact = repr(ip.run_line_magic("lineage", "impact base --folder"))
+    # the script ran in a process of its own: its in-memory tables are named after it
+    impact = repr(ip.run_line_magic("lineage", "impact build.ipy:base --folder"))
     assert "derived" in impact and f"cell {SCRIPT_CELL} of build.ipy" in impact
     assert "outside any cell" not in impact and INTERACTIVE not in impact
     drawing = ip.run_line_magic("lineage", "--folder")
@@ -107,4 +108,4 @@ def test_a_terminal_session_keeps_its_own_runs_in_both_views(folder, ip) -> None
     own = magics.notebook_graph()
     assert {"mine", "scratch"} <= set(own.datasets())  # the per-session view: every run
     in_folder = magics.notebook_graph(folder=True).datasets()
-    assert "mine" in in_folder and "base" in in_folder and "scratch" not in in_folder
+    assert "mine" in in_folder and "build.ipy:base" in in_folder and "scratch" not in in_folder
