@@ -28,6 +28,7 @@ from ..lineage.capture import INTERACTIVE, CellContext, LineageCapture
 from ..lineage.graph import Impact, LineageGraph, Node, NodeKind, StaleCell
 from ..lineage.kernel_scope import scope_to_kernels
 from ..lineage.model import Span, StatementKind, StatementLineage
+from ..lineage.notebook_finder import NotebookFinder
 from ..lineage.runs import SCRIPT_CELL, Run, RunInfo, in_folder
 from ..lineage.store import DEFAULT_PATH, LineageStore, cell_order, notebook_key, saved_cells
 from ..lineage.svg import draw
@@ -88,7 +89,9 @@ class CellTracker:
     ``JPY_SESSION_NAME`` that jupyter-server and the runner put in the kernel's environment)
     or ``__vsc_ipynb_file__`` (VS Code), and is stored relative to ``folder``. A script run
     by IPython (``ipython build.ipy``: ``__file__`` set, no cell id) is keyed by its path,
-    its statements all in one cell, :data:`SCRIPT_CELL`.
+    its statements all in one cell, :data:`SCRIPT_CELL`. A kernel told neither (``jupyter
+    nbconvert --execute``, plain nbclient) finds its notebook among the saved ones of
+    ``folder`` by the cells it runs (:class:`~sqlweave.lineage.notebook_finder.NotebookFinder`).
     """
 
     def __init__(self, shell: Any, folder: Path | None = None) -> None:
@@ -96,16 +99,52 @@ class CellTracker:
         self.folder = folder if folder is not None else Path.cwd()
         self.cell_id: str | None = None
         self.execution_count: int | None = None
+        #: the saved notebook of ``folder`` a kernel runs, found from its cells when the
+        #: frontend names none (nbconvert --execute, plain nbclient): see NotebookFinder
+        self.found: str | None = None
+        self._finder = NotebookFinder(self.folder)
 
     def pre_run_cell(self, info: Any) -> None:
         # JupyterLab and VS Code send a cell id; nbclient/papermill and terminals do not, and
         # then the cell's text stands in for it (re-running unchanged text replaces its runs)
         cell_id = getattr(info, "cell_id", None)
+        raw = getattr(info, "raw_cell", None) or ""
+        if self._unnamed_kernel():
+            cell_id = self._find(cell_id, raw)
         if not cell_id:
-            raw = getattr(info, "raw_cell", None) or ""
             cell_id = "src-" + hashlib.sha1(raw.encode("utf-8")).hexdigest()[:12]
         self.cell_id = cell_id
         self.execution_count = running_count(self.shell)
+
+    def _unnamed_kernel(self) -> bool:
+        """A kernel whose frontend names no notebook (and no script runs)."""
+        ns = getattr(self.shell, "user_ns", {}) or {}
+        return (
+            getattr(self.shell, "kernel", None) is not None
+            and self._frontend_path() is None
+            and not ns.get(_SCRIPT_VAR)
+        )
+
+    def _find(self, cell_id: str | None, raw: str) -> str | None:
+        """Look for this kernel's notebook among the folder's saved ones; the cell's id."""
+        if cell_id:
+            if self.found is None:
+                self.found = self._finder.by_cell_id(cell_id)
+            return cell_id
+        match = self._finder.by_source(raw)
+        if match is None:
+            return None
+        if self.found is None:
+            self.found = match[0]
+        return match[1] if match[0] == self.found else None
+
+    def _frontend_path(self) -> str | None:
+        """The notebook path the frontend gave the kernel, if any."""
+        ns = getattr(self.shell, "user_ns", {}) or {}
+        return next(
+            (ns[var] for var in _NOTEBOOK_VARS if isinstance(ns.get(var), str) and ns[var]),
+            os.environ.get("JPY_SESSION_NAME") or None,
+        )
 
     def notebook(self) -> str:
         """This notebook's key in the folder's store: the notebook's, else the script's,
@@ -115,15 +154,14 @@ class CellTracker:
     def _file(self) -> tuple[str, bool]:
         """This notebook's or script's key, and whether it is a script."""
         ns = getattr(self.shell, "user_ns", {}) or {}
-        path = next(
-            (ns[var] for var in _NOTEBOOK_VARS if isinstance(ns.get(var), str) and ns[var]),
-            os.environ.get("JPY_SESSION_NAME"),
-        )
+        path = self._frontend_path()
         if path:
             return notebook_key(path, self.folder), False
         script = ns.get(_SCRIPT_VAR)
         if isinstance(script, str) and script:
             return notebook_key(script, self.folder), True
+        if self.found is not None:
+            return notebook_key(str(self.folder / self.found), self.folder), False
         return INTERACTIVE, False
 
     def context(self) -> CellContext:
