@@ -5,9 +5,13 @@ yield only when a source or an exchange hands over a batch. A nested-loop (or cr
 makes many output batches from each input batch, and the aggregate or sort above it reads
 them all in one loop: nothing yields until the join has gone through its whole input
 (measured: flights x weather, ``count(*) … WHERE dep_delay > temp``, runs 80 s on 2 cores and
-went on using both cores after an interrupt ended the cell). No DataFusion setting changes
-that (batch sizes, partitions, piecewise merge join, join buffering: all measured), and a
-running native task cannot be stopped from outside.
+went on using both cores after an interrupt ended the cell). A hash join whose keys repeat
+heavily does the same (``… JOIN weather w ON f.origin = w.origin``: 2.9 billion rows, 55 s).
+No DataFusion setting changes that (batch sizes, partitions, piecewise merge join, join
+buffering: all measured; only tiny input batches help, as tokio's budget of 128 batches per
+poll then runs out sooner, at a cost to every query); the physical plan cannot be changed
+from Python short of serializing it (``to_bytes`` of a plan over flights: 0.5-1.2 s, the
+data goes along); and a running native task cannot be stopped from outside.
 
 So a query whose physical plan joins in a nested loop over at least :data:`MIN_PAIRS` row
 pairs (known from DataFusion's own statistics) runs in a child process instead, which an
@@ -15,7 +19,13 @@ interrupt ends with SIGKILL. The child plans the same SQL text with the same set
 copies of the in-memory tables it reads, shipped as Arrow IPC files; at that size the copy
 costs far less than the join (about 0.1 s per 63 MB table, for a join of many seconds).
 Everything else runs in the kernel as before: the check costs ordinary statements one look
-at the plan's text, statements with a join also a physical plan (about 1-2 ms).
+at the text of their plan; for a statement with a join it looks at the physical plan, which
+is then the plan that runs (planned once, as before); a nested-loop join adds an
+``EXPLAIN VERBOSE`` for DataFusion's statistics (2-10 ms).
+
+DataFusion expects as many rows of a hash join that makes 2.9 billion as of one that makes
+26,115 (it has no distinct counts for in-memory tables), so hash joins go to the child only
+under :attr:`Killable.JOINS`, which a user asks for.
 
 Statements stay in the kernel when the child could not run them the same way: anything but
 a query, bound parameters, or a read of a view or a file table (the child has no catalog but
