@@ -173,6 +173,7 @@ def run_notebook(
     on_warning: Callable[[str], None] | None = None,
     cancel: Cancel | None = None,
     interrupt_grace: float = INTERRUPT_GRACE_S,
+    kernel_log: str | os.PathLike[str] | None = None,
 ) -> RunReport:
     """Execute the notebook at ``path`` in a fresh kernel and save the executed copy.
 
@@ -186,6 +187,10 @@ def run_notebook(
     runs no further cell; a kernel still busy ``interrupt_grace`` seconds later (a native
     query that does not yield), or when the token is forced, is killed. The report then
     says ``interrupted``.
+
+    ``kernel_log`` receives what the kernel process writes to its stderr (its log, a crash's
+    last words) instead of this process's stderr, where parallel pipeline kernels would
+    interleave it with the runner's progress lines.
     """
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
@@ -222,8 +227,14 @@ def run_notebook(
     failure = None
     watchdog = _Watchdog(client, notebook_timeout) if notebook_timeout else None
     interrupter = _Interrupter(client, cancel, interrupt_grace) if cancel is not None else None
+    launch: dict[str, Any] = {"env": {**os.environ, SESSION_ENV: str(src.resolve()), **(env or {})}}
+    log = None
+    if kernel_log is not None:
+        Path(kernel_log).parent.mkdir(parents=True, exist_ok=True)
+        log = open(kernel_log, "wb")  # noqa: SIM115 (closed below, after the kernel is gone)
+        launch["stderr"] = log  # passed through to the kernel's Popen
     try:
-        client.execute(env={**os.environ, SESSION_ENV: str(src.resolve()), **(env or {})})
+        client.execute(**launch)
     except CellExecutionError as exc:
         failure = _find_failure(nb, exc)
     except CellTimeoutError as exc:
@@ -240,6 +251,8 @@ def run_notebook(
             watchdog.cancel()
         if interrupter is not None:
             interrupter.close()
+        if log is not None:
+            log.close()
     # a notebook whose last cell finished before the cancel took effect succeeded
     interrupted = failure is not None and cancel is not None and cancel.cancelled
     if interrupted:

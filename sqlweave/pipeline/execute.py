@@ -60,6 +60,8 @@ RUN_ID_ENV = "SQLWEAVE_RUN_ID"
 NOTEBOOK_ENV = "SQLWEAVE_NOTEBOOK"
 #: written into the output folder of every run
 REPORT_FILE = "report.html"
+#: beside each executed notebook: its kernel's stderr (kept off the terminal)
+KERNEL_LOG_SUFFIX = ".kernel.log"
 OPENLINEAGE_FILE = "openlineage.jsonl"
 
 
@@ -393,6 +395,7 @@ class _Driver:
                     },
                     notebook_timeout=self.options.timeout,
                     cancel=self.cancel,
+                    kernel_log=out.with_suffix(KERNEL_LOG_SUFFIX),
                 )
             except Exception as exc:  # a kernel that cannot start, an unreadable notebook
                 report = None
@@ -434,6 +437,8 @@ class _Driver:
                 error, cell, source = f.error, f.number, f.source
                 if cell is None:
                     error = f"{f.where}: {error}"
+            if report is None or "the kernel died" in error:
+                error += _kernel_log_note(out.with_suffix(KERNEL_LOG_SUFFIX))
             retry = attempt < attempts
             self.emit(
                 NotebookFailed(
@@ -458,6 +463,18 @@ class _Driver:
         return {
             u: last[u].exec_id if u in last else exec_id("?", u) for u in self.plan.upstream(key)
         }
+
+
+def _kernel_log_note(path: Path, lines: int = 5) -> str:
+    """The last lines a kernel that died or never started wrote to its stderr, if any."""
+    try:
+        text = path.read_text(errors="replace").strip()
+    except OSError:
+        return ""
+    if not text:
+        return ""
+    tail = "\n".join(text.splitlines()[-lines:])
+    return f"\nthe kernel's stderr ({path}) ends:\n{tail}"
 
 
 def _blocked(run_id: str, key: str, by: str) -> NotebookSkipped:

@@ -143,12 +143,22 @@ def test_a_failure_stops_its_dependants_not_its_siblings(
     assert "CREATE TABLE bad AS SELECT no_such_col" in report
 
 
-def test_a_notebook_over_its_timeout_fails(tmp_path: Path) -> None:
+def test_a_notebook_over_its_timeout_fails_and_a_dead_kernel_shows_its_stderr(
+    tmp_path: Path,
+) -> None:
     write_notebook(tmp_path / "slow.ipynb", "import time\ntime.sleep(3600)")
+    write_notebook(
+        tmp_path / "dies.ipynb",
+        "import os, sys\nsys.__stderr__.write('last words of the kernel\\n')\n"
+        "sys.__stderr__.flush()\nos._exit(3)",
+    )
     result = run([tmp_path], options=RunOptions(timeout=10))
     assert not result.ok
     failure = result.state.notebooks["slow.ipynb"].failure
     assert failure is not None and "timed out after 10 s" in failure.error
+    died = result.state.notebooks["dies.ipynb"].failure
+    assert died is not None and "the kernel died" in died.error
+    assert "dies.kernel.log) ends:" in died.error and "last words of the kernel" in died.error
 
 
 def _text(path: Path) -> str:
