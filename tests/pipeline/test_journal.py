@@ -130,7 +130,8 @@ def test_the_journal_survives_a_writer_killed_mid_write(tmp_path: Path, torn: bo
         proc.send_signal(signal.SIGKILL)  # the writer only, never this process
         proc.wait()
     journal = Journal(path)
-    assert path.read_bytes().endswith(b"\n") is not torn
+    if torn:  # without it, the kill may still land inside one big write and tear its end
+        assert not path.read_bytes().endswith(b"\n")
     before = journal.read()
     assert [e.notebook for e in before] == [str(i) for i in range(len(before))]
     assert len(before) >= 5
