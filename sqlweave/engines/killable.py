@@ -95,8 +95,12 @@ _WITH_STATS = "physical_plan_with_stats"
 _ROWS = re.compile(r"statistics=\[Rows=(?:Exact|Inexact)\((\d+)\)")
 #: the child's module; it reads requests on stdin and answers on stdout
 CHILD_MODULE = "sqlweave.engines.killable_child"
+#: the child's first line, once it has imported what it needs
+READY = '{"ready": true}'
 #: RAM-backed folder for the shipped tables when the machine has one
 _SHM = Path("/dev/shm")
+#: room left in ``/dev/shm`` for others (and for the result) after the shipped tables
+_SHM_SPARE = 64 * 1024 * 1024
 
 
 def join_pairs(plan_with_stats: str, operators: tuple[str, ...] = _NESTED_LOOPS) -> int:
@@ -198,6 +202,21 @@ def _in_memory(ctx: SessionContext, name: str) -> bool:
     return top.startswith("DataSourceExec") and "partition_sizes=" in top
 
 
+def scratch_parent(nbytes: int) -> str | None:
+    """Where to put ``nbytes`` of tables for the child: RAM-backed ``/dev/shm`` when it has
+    room for them twice over (a container's is often only 64 MB), else the temporary folder.
+
+    >>> scratch_parent(10**15) is None
+    True
+    """
+    try:
+        if _SHM.is_dir() and shutil.disk_usage(_SHM).free > 2 * nbytes + _SHM_SPARE:
+            return str(_SHM)
+    except OSError:
+        pass  # unreadable: use the temporary folder
+    return None
+
+
 class ChildRunner:
     """One child process, started when first needed, that runs :class:`ChildJob` s; an
     interrupt while waiting kills it (SIGKILL) and raises ``QueryCancelled``."""
@@ -215,7 +234,11 @@ class ChildRunner:
         """Run ``job`` in the child; its result, or ``ChildError`` with the child's message
         (``ChildUnavailable`` when the query never ran there)."""
         with self._lock:
-            folder = Path(tempfile.mkdtemp(prefix="sqlweave-", dir=_SHM if _SHM.is_dir() else None))
+            size = sum(t.nbytes for t in job.tables.values())
+            try:
+                folder = Path(tempfile.mkdtemp(prefix="sqlweave-", dir=scratch_parent(size)))
+            except OSError as exc:
+                raise ChildUnavailable(f"no folder for the child's tables: {exc}") from None
             try:
                 return self._run(job, folder)
             except KeyboardInterrupt:
@@ -228,8 +251,11 @@ class ChildRunner:
         tables = []
         for i, (name, table) in enumerate(job.tables.items()):
             path = folder / f"table{i}.arrow"
-            with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as w:
-                w.write_table(table)
+            try:
+                with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as w:
+                    w.write_table(table)
+            except OSError as exc:  # a full disk: the query can still run in the kernel
+                raise ChildUnavailable(f"cannot copy {name} for the child: {exc}") from None
             tables.append([name, str(path)])
         result = folder / "result.arrow"
         request = {
@@ -244,8 +270,10 @@ class ChildRunner:
         proc.stdin.flush()
         line = proc.stdout.readline()
         if not line:
+            code = proc.wait()
             self.kill()
-            raise ChildError("the process running the query ended unexpectedly")
+            how = f"signal {-code}" if code < 0 else f"exit code {code}"
+            raise ChildError(f"the process running the query ended unexpectedly ({how})")
         reply = json.loads(line)
         if reply.get("error") is not None:
             if not reply.get("ran"):
@@ -259,17 +287,29 @@ class ChildRunner:
             atexit.register(self.kill)
             package_root = str(Path(__file__).resolve().parents[2])
             path = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)
-            self._proc = subprocess.Popen(
-                [sys.executable, "-m", CHILD_MODULE],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                text=True,
-                env={**os.environ, "PYTHONPATH": path},
-                # a kernel interrupt signals the kernel's process group: the child must not
-                # die of it on its own, the runner kills it
-                start_new_session=True,
-            )
+            try:
+                self._proc = self._start(path)
+            except OSError as exc:
+                raise ChildUnavailable(f"cannot start the child: {exc}") from None
+            assert self._proc.stdout is not None
+            if self._proc.stdout.readline().strip() != READY:  # it could not even start
+                self.kill()
+                raise ChildUnavailable("the child process did not start")
         return self._proc
+
+    @staticmethod
+    def _start(path: str) -> subprocess.Popen[str]:
+        """The child, importing sqlweave from ``path`` first."""
+        return subprocess.Popen(
+            [sys.executable, "-m", CHILD_MODULE],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONPATH": path},
+            # a kernel interrupt signals the kernel's process group: the child must not
+            # die of it on its own, the runner kills it
+            start_new_session=True,
+        )
 
     def kill(self) -> None:
         """End the child at once, whatever it is doing."""

@@ -1,8 +1,8 @@
 """The child process of :mod:`sqlweave.engines.killable`: runs one query per request.
 
-A request is one JSON line on stdin (``sql``, ``settings``, ``tables`` as ``[name, path]``
-pairs of Arrow IPC files, and the ``result`` path to write); the answer is one JSON line on
-stdout: ``{"error": null, "ran": true}``, or DataFusion's message as ``error`` and whether
+Once started it writes :data:`~sqlweave.engines.killable.READY`. A request is one JSON line
+on stdin (``sql``, ``settings``, ``tables`` as ``[name, path]`` pairs of Arrow IPC files,
+and the ``result`` path to write); the answer is one JSON line on stdout: ``{"error": null, "ran": true}``, or DataFusion's message as ``error`` and whether
 the query itself ran (``false``: the settings or tables could not be taken). Each request
 gets a fresh DataFusion context, so nothing of one query stays for the next. The child ends
 when its parent closes stdin, and (on Linux) when the thread that started it ends: the
@@ -73,6 +73,11 @@ def answer(request: dict[str, Any]) -> tuple[str | None, bool]:
 
 def main() -> None:
     _die_with_parent()
+    from . import local  # noqa: F401 - the engine's imports, before saying it is ready
+    from .killable import READY
+
+    sys.stdout.write(READY + "\n")
+    sys.stdout.flush()
     for line in sys.stdin:
         error, ran = answer(json.loads(line))
         sys.stdout.write(json.dumps({"error": error, "ran": ran}) + "\n")

@@ -5,18 +5,23 @@ that a cancel ends the child's work. Signals go to child processes only, never t
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from waiting import wait_for
 
 from sqlweave.engines import killable
 from sqlweave.engines.killable import Killable
 from sqlweave.engines.local import DataFusionEngine, make_context, settings_of
 from sqlweave.errors import SqlError
+
+from .kernels import native_cpu_ticks
 
 #: a nested-loop join: the condition has no equality to hash on
 NESTED = "SELECT count(*) AS n FROM a CROSS JOIN b WHERE a.x * 3 > b.y"
@@ -135,6 +140,38 @@ def test_a_query_the_child_cannot_set_up_runs_in_the_kernel() -> None:
     try:
         assert engine.execute(NESTED).to_pylist() == [{"n": 6}]
         assert engine.child_pid is not None  # the child was asked, and refused
+    finally:
+        engine.close()
+
+
+def test_a_child_that_dies_mid_query_is_a_clear_error_and_the_next_query_gets_a_new_one() -> None:
+    """SIGKILL goes to the child only (as the kernel's OOM killer would send it)."""
+    engine = DataFusionEngine()
+    engine.register_arrow("a", pa.table({"x": list(range(1_000_000))}))
+    engine.register_arrow("b", pa.table({"y": list(range(100_000))}))
+    killed = []
+
+    def running_the_query() -> int | None:
+        """The child's pid once DataFusion runs there (its runtime threads exist)."""
+        pid = engine.child_pid
+        return pid if pid is not None and native_cpu_ticks(pid) > 0 else None
+
+    def kill_the_child() -> None:
+        pid = wait_for(running_the_query, 120, "the child to run the query")
+        killed.append(pid)
+        os.kill(pid, signal.SIGKILL)
+
+    killer = threading.Thread(target=kill_the_child, daemon=True)
+    killer.start()
+    try:
+        with pytest.raises(SqlError, match=r"ended unexpectedly \(signal 9\)"):
+            engine.execute(
+                "SELECT count(*) FROM a CROSS JOIN b WHERE (a.x * 7 + b.y) % 1000003 = 5"
+            )
+        killer.join()
+        engine.child_min_pairs = 1
+        assert engine.execute("SELECT count(*) AS n FROM a CROSS JOIN b WHERE a.x < 2 AND b.y < 3")
+        assert engine.child_pid not in (None, *killed)
     finally:
         engine.close()
 
