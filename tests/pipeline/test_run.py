@@ -187,7 +187,9 @@ def test_a_killed_runner_resumes_without_rerunning_finished_notebooks(tmp_path: 
     write_notebook(
         tmp_path / "second.ipynb",
         LOAD,
-        "import os, pathlib, time\npathlib.Path('kernel.pid').write_text(str(os.getpid()))\n"
+        # written whole, then renamed: the test never reads a half-written pid
+        "import os, pathlib, time\npathlib.Path('kernel.pid.tmp').write_text(str(os.getpid()))\n"
+        "os.replace('kernel.pid.tmp', 'kernel.pid')\n"
         "while not pathlib.Path('go').exists():\n    time.sleep(0.05)",
         "%%sql\nCREATE TABLE t2 AS SELECT x + 1 AS y FROM v1",
     )
