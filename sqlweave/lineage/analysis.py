@@ -3,10 +3,10 @@
 Conventions (as in sqllineage and OpenLineage):
 
 * CTE names and derived-table aliases are never datasets; tables only written are not reads.
-* INSERT and DELETE targets are writes only (a target that is also read in a FROM clause
-  or subquery is a read as well). A MERGE target is read too (ON matches its rows), and so
-  is an UPDATE target whose own columns SET or WHERE read: every column edge's source
-  dataset is among the statement's reads.
+* INSERT/UPDATE/DELETE/MERGE targets are writes only (a target that is also read in a
+  FROM clause or subquery is a read as well). A target whose own rows the statement reads
+  in place (MERGE's ON, an UPDATE's SET or WHERE, a DELETE's WHERE on its columns) is
+  among the ``rewrites``: every column edge's source dataset is in ``reads | rewrites``.
 * A query with no write target flows into the dataset :data:`RESULT` (``"<result>"``).
 """
 
@@ -34,6 +34,8 @@ class Facts:
     kind: StatementKind
     reads: set[str] = field(default_factory=set)
     writes: set[str] = field(default_factory=set)
+    #: written targets whose own rows are read in place (see StatementLineage.rewrites)
+    rewrites: set[str] = field(default_factory=set)
     edges: set[ColumnEdge] = field(default_factory=set)
     drops: set[str] = field(default_factory=set)
     renames: list[tuple[str, str]] = field(default_factory=list)

@@ -52,7 +52,7 @@ def apply_run(g: nx.DiGraph, run: Run, seq: int) -> None:
         return
     for name in sorted(sl.reads | sl.writes | sl.drops):
         _used_by(g, _dataset(g, name), info.notebook)
-    for name in sorted(sl.reads):
+    for name in sorted(sl.reads | sl.rewrites):  # an in-place change reads the old version
         ds = _dataset(g, name)
         attrs = g.nodes[ds]
         if name in info.frames and attrs["version"] == 0:  # never written: a notebook frame

@@ -95,6 +95,7 @@ def multi_insert(analyzer: StatementAnalyzer, statement: exp.MultitableInserts) 
         part = insert(analyzer, _with_source(node, source))
         facts.reads |= part.reads
         facts.writes |= part.writes
+        facts.rewrites |= part.rewrites
         facts.edges |= part.edges
     return facts
 
@@ -179,9 +180,8 @@ def update(analyzer: StatementAnalyzer, statement: exp.Update) -> Facts:
         select.set("where", statement.args["where"].copy())
     facts.edges = analyzer.query_edges(with_ctes(statement, select), target)
     if any(edge.source.dataset == target for edge in facts.edges):
-        # SET or WHERE reads the target's own columns: it is read as well as written, and
-        # every column edge's source is among the reads
-        facts.reads.add(target)
+        # SET or WHERE reads the target's own rows: the new version comes from the old
+        facts.rewrites.add(target)
     return facts
 
 
@@ -225,7 +225,7 @@ def delete(analyzer: StatementAnalyzer, statement: exp.Delete) -> Facts:
     skip += [t for t in _delete_from_items(statement) if analyzer.dataset(t) in writes]
     facts = Facts(StatementKind.DELETE, reads=analyzer.reads_of(statement, skip))
     facts.writes = writes
-    facts.reads |= _filtered_targets(analyzer, statement, targets, writes)
+    facts.rewrites |= _filtered_targets(analyzer, statement, targets, writes)
     return facts
 
 
@@ -294,8 +294,8 @@ def merge(analyzer: StatementAnalyzer, statement: exp.Merge) -> Facts:
     facts = Facts(StatementKind.MERGE, reads=analyzer.reads_of(statement, [target_node]))
     if target is None:
         return facts
-    # ON matches the target's rows against the source's: MERGE reads its target too
-    facts.reads.add(target)
+    # ON matches the target's rows against the source's: the new version comes from the old
+    facts.rewrites.add(target)
     facts.writes.add(target)
     using = statement.args.get("using")
     if using is None:

@@ -277,6 +277,7 @@ def _lineage(facts: Facts, text: str, span: Span) -> StatementLineage:
         span=span,
         reads=frozenset(facts.reads),
         writes=frozenset(facts.writes),
+        rewrites=frozenset(facts.rewrites - facts.reads),
         column_edges=tuple(sorted(facts.edges, key=_edge_order)),
         drops=frozenset(facts.drops),
         renames=tuple(facts.renames),

@@ -78,6 +78,7 @@ def _scoped(run: Run) -> Run:
         writes=names(sl.writes),
         drops=names(sl.drops),
         intermediate=names(sl.intermediate),
+        rewrites=names(sl.rewrites),
         renames=tuple((name(old), name(new)) for old, new in sl.renames),
         column_edges=tuple(
             ColumnEdge(column(e.source), column(e.target), e.type, e.subtype)

@@ -100,6 +100,11 @@ class StatementLineage:
     renames: tuple[tuple[str, str], ...] = ()
     #: datasets both written and read inside one script (intermediate)
     intermediate: frozenset[str] = frozenset()
+    #: targets changed in place whose own rows the statement reads (UPDATE/DELETE with a
+    #: SET or WHERE on the target's columns, MERGE matching ON them): written, and not in
+    #: ``reads`` (as sqllineage, OpenLineage and DataHub count them), but the new version
+    #: depends on the old one, which staleness follows
+    rewrites: frozenset[str] = frozenset()
     #: set when the statement could not be parsed: message and position
     error: str | None = None
     error_line: int | None = None

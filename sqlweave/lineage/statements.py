@@ -54,6 +54,7 @@ def _block(analyzer: StatementAnalyzer, statement: exp.Expression) -> Facts:
     for part in parts:
         facts.reads |= part.reads
         facts.writes |= part.writes
+        facts.rewrites |= part.rewrites
         facts.edges |= part.edges
         facts.drops |= part.drops
         facts.renames.extend(part.renames)

@@ -109,7 +109,7 @@ class _Scan:
                 )
             elif failed := [n for n in st.notes if n.startswith(_ANALYSIS_FAILED)]:
                 self.warnings.append(f"{where}: no lineage from SQL ({'; '.join(failed)})")
-            for name in st.reads:
+            for name in st.reads | st.rewrites:  # an in-place UPDATE needs the table first
                 if is_file(name):
                     self.files.add(name)
                 elif name not in self.written and name not in self.local:

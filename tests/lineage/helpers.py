@@ -12,7 +12,8 @@ A fixture file holds cases about one concept (file name = concept). Each case::
     -- edge: a.x -> b.y DIRECT/IDENTITY
 
 Expectation lines per statement: ``kind``, ``reads``, ``writes`` (comma-separated, sorted),
-then, only when present, ``drops``, ``renames`` (``old -> new``), ``intermediate``,
+then, only when present, ``drops``, ``renames`` (``old -> new``), ``rewrites`` (targets
+changed in place from their own rows: UPDATE/DELETE/MERGE), ``intermediate``,
 ``error`` (``line L, col C``), ``approximate`` (tables found by patterns on text the
 parser rejected), and one ``edge`` line per column edge (sorted). An
 unresolved source column ends in ``?``: ``a.x? -> <result>.x DIRECT/IDENTITY``.
@@ -110,6 +111,8 @@ def render(statements: Iterable[Any]) -> tuple[str, ...]:
             lines.append(f"-- drops: {', '.join(sorted(s.drops))}")
         for old, new in s.renames:
             lines.append(f"-- renames: {old} -> {new}")
+        if s.rewrites:
+            lines.append(f"-- rewrites: {', '.join(sorted(s.rewrites))}")
         if s.intermediate:
             lines.append(f"-- intermediate: {', '.join(sorted(s.intermediate))}")
         if s.error is not None:
