@@ -47,10 +47,12 @@ class HeadlessKernelManager(CellIdKernelManager):
         return await super()._async_pre_start_kernel(**kw)
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
-        await super()._async_cleanup_resources(restart=restart)
-        if not restart and self.runtime_dir is not None:
-            shutil.rmtree(self.runtime_dir, ignore_errors=True)
-            self.runtime_dir = None
+        try:
+            await super()._async_cleanup_resources(restart=restart)
+        finally:
+            if not restart and self.runtime_dir is not None:
+                shutil.rmtree(self.runtime_dir, ignore_errors=True)
+                self.runtime_dir = None
 
     cleanup_resources = _async_cleanup_resources  # what AsyncKernelManager and nbclient call
 
@@ -58,11 +60,57 @@ class HeadlessKernelManager(CellIdKernelManager):
 def private_runtime_dir() -> str:
     """A new folder only this user can open, short enough to hold a kernel's sockets.
 
+    Its name carries this process's id: folders left by a process that was killed (a
+    SIGKILLed pipeline runner cannot clean up) are removed here, once that process is gone.
     A long ``TMPDIR`` (macOS puts it under ``/var/folders/...``) is passed over for
     ``/tmp`` when a socket path in it would be too long.
     """
-    folder = tempfile.mkdtemp(prefix=RUNTIME_PREFIX)
+    prefix = f"{RUNTIME_PREFIX}{os.getpid()}-"
+    folder = tempfile.mkdtemp(prefix=prefix)
     if len(os.path.join(folder, "kernel-ipc-00000")) > _SOCKET_PATH_MAX and os.path.isdir("/tmp"):
         os.rmdir(folder)
-        folder = tempfile.mkdtemp(prefix=RUNTIME_PREFIX, dir="/tmp")
+        folder = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
+    remove_orphaned_runtime_dirs(os.path.dirname(folder))
     return folder
+
+
+def remove_orphaned_runtime_dirs(parent: str) -> list[str]:
+    """Remove this user's runtime folders in ``parent`` whose process has ended; their paths.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     os.mkdir(os.path.join(tmp, f"{RUNTIME_PREFIX}{2**22 + 1}-abc"))  # above pid_max
+    ...     os.mkdir(os.path.join(tmp, f"{RUNTIME_PREFIX}{os.getpid()}-def"))  # alive: kept
+    ...     [os.path.basename(p) for p in remove_orphaned_runtime_dirs(tmp)], len(os.listdir(tmp))
+    (['sqlweave-kernel-4194305-abc'], 1)
+    """
+    removed = []
+    try:
+        names = os.listdir(parent)
+    except OSError:
+        return removed
+    for name in names:
+        pid = name.removeprefix(RUNTIME_PREFIX).split("-", 1)[0]
+        path = os.path.join(parent, name)
+        if not name.startswith(RUNTIME_PREFIX) or not pid.isdigit() or _alive(int(pid)):
+            continue
+        try:
+            if os.stat(path).st_uid != os.getuid():
+                continue  # another user's: not ours to remove
+        except OSError:
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, someone else's
+    except OverflowError:
+        return False
+    return True

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from notebook_files import write_notebook
 from waiting import wait_for
 
 from sqlweave.cli import main
+from sqlweave.kernels import RUNTIME_PREFIX
 from sqlweave.pipeline import PipelineError
 from sqlweave.pipeline.execute import RunOptions, resume, run
 from sqlweave.pipeline.journal import (
@@ -218,8 +220,11 @@ def test_a_killed_runner_resumes_without_rerunning_finished_notebooks(tmp_path: 
         if not _gone(kernel):
             os.kill(kernel, signal.SIGKILL)
     (tmp_path / "go").touch()
+    orphaned = f"{RUNTIME_PREFIX}{runner.pid}-*"  # the killed runner's kernel sockets
+    assert list(Path(tempfile.gettempdir()).glob(orphaned))
     result = resume(tmp_path)
     assert result.ok, result.state
+    assert not list(Path(tempfile.gettempdir()).glob(orphaned))  # removed by the next start
     events = Journal.of_project(tmp_path).read(result.run_id)
     at = next(i for i, e in enumerate(events) if isinstance(e, RunResumed))
     before = [e.notebook for e in events[:at] if isinstance(e, NotebookStarted)]
@@ -286,6 +291,8 @@ def test_ctrl_c_interrupts_the_running_kernels_and_the_run_resumes(tmp_path: Pat
     assert sorted(e.notebook for e in interrupted) == ["second.ipynb", "sibling.ipynb"]
     assert all(e.cell == 2 for e in interrupted)  # the waiting cell
     assert isinstance(events[-1], RunInterrupted) and events[-1].signal == signal.SIGINT
+    # the interrupted runner removed its kernels' socket folders itself
+    assert not list(Path(tempfile.gettempdir()).glob(f"{RUNTIME_PREFIX}{runner.pid}-*"))
     (tmp_path / "go").touch()
     result = resume(tmp_path)
     assert result.ok, result.state
