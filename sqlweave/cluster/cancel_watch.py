@@ -10,7 +10,15 @@ output batches: the kind that runs long without output) is read asynchronously
 cancelling the read drops the streams. Then :func:`await_let_go` watches the native
 threads (:mod:`.native_activity`); if they stay busy, only a new process stops them.
 
-Shown as prose: it runs DataFusion queries on threads (tests/cluster/test_cancel_replaces.py).
+A cancel is shown in tests/cluster/test_cancel_replaces.py (real processes); reading:
+
+>>> from datafusion import SessionContext
+>>> from sqlweave.engines.metering import PlanMeter
+>>> ctx, collect = SessionContext(), InterruptibleCollector()
+>>> collect(ctx, ctx.sql("SELECT 1 AS x"), None).to_pylist()  # as collect, on this thread
+[{'x': 1}]
+>>> collect(ctx, ctx.sql("SELECT count(*) AS n FROM (VALUES (1), (2)) t(x)"), PlanMeter()).to_pylist()
+[{'n': 2}]
 """
 
 from __future__ import annotations
