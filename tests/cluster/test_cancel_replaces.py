@@ -34,8 +34,9 @@ pytestmark = pytest.mark.process
 HEARTBEAT_S = 0.2
 #: CPU seconds each worker spends on a query before the test cancels it
 BUSY_CPU_S = 1.0
-#: seconds of hash join on each worker: every probe batch meets thousands of build rows, and
-#: the aggregate takes the join's output batch after batch with nothing in between that yields
+#: a hash join whose every probe row meets 125,000 build rows: DataFusion yields only between
+#: probe batches, each of which takes many seconds (the aggregate takes the join's output
+#: batch after batch with nothing in between that yields), far beyond the cancel grace
 NEVER_YIELDS = "select count(*) as n from big join small on big.k = small.k"
 #: seconds of hashing a parquet file with small row groups: reading each waits for I/O,
 #: where DataFusion's tasks yield (and a cancelled one stops)
@@ -90,7 +91,7 @@ def engine(cluster: LocalCluster, data: Path) -> Iterator[ClusterEngine]:
     e = ClusterEngine(cluster.address, keys=cluster.keys)
     x = pa.array(range(200_000), pa.int64())
     e.register_arrow("big", pa.table({"x": x, "k": pc.bit_wise_and(x, 3)}))
-    e.register_arrow("small", pa.table({"k": pa.array([0, 1, 2, 3] * 12_500, pa.int64())}))
+    e.register_arrow("small", pa.table({"k": pa.array([0, 1, 2, 3] * 125_000, pa.int64())}))
     e.register_path("wide", str(data / "wide.parquet"))
     yield e
     e.close()
