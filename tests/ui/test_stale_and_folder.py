@@ -59,7 +59,9 @@ def test_stale_cells_are_marked_and_the_folder_switch_shows_other_notebooks(lab,
     page.wait_for_selector(f"{PANEL} .sqlweave-stale-node")
 
     page.locator(f"{PANEL} .sqlweave-scope input").check()
-    wait_datasets(page, {"raw", "clean", "elsewhere"})
+    # another notebook's in-memory table lives in its own kernel: named after its notebook
+    elsewhere = "elsewhere_src.ipynb:elsewhere"
+    wait_datasets(page, {"raw", "clean", elsewhere})
     # cells of different notebooks are told apart by their notebook's name
     labels = page.locator(f"{PANEL} .sqlweave-graph [data-kind='cell']").evaluate_all(
         "ns => ns.map(n => [n.dataset.notebook, n.querySelector('title').textContent])"
@@ -73,8 +75,9 @@ def test_stale_cells_are_marked_and_the_folder_switch_shows_other_notebooks(lab,
     assert drawn.startswith("elsewhere_src")
     page.locator(f"{PANEL} .sqlweave-scope input").uncheck()
     page.wait_for_function(
-        """sel => ![...document.querySelectorAll(sel)].some(n => n.dataset.name === 'elsewhere')""",
-        arg=f"{PANEL} .sqlweave-graph [data-kind='dataset']",
+        """([sel, name]) => ![...document.querySelectorAll(sel)].some(
+            n => n.dataset.name === name)""",
+        arg=[f"{PANEL} .sqlweave-graph [data-kind='dataset']", elsewhere],
     )
 
 
