@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import csv
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import nbformat
@@ -179,7 +181,20 @@ def _gone(pid: int) -> bool:
     return False
 
 
-def test_a_killed_runner_resumes_without_rerunning_finished_notebooks(tmp_path: Path) -> None:
+@pytest.fixture
+def private_tmp(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A temporary folder of this test's own (short: it holds kernels' IPC sockets): any
+    kernel start removes the socket folders of dead runners in its temporary folder, so in a
+    shared one another process's kernel could remove the folder this test looks for."""
+    folder = Path(tempfile.mkdtemp(prefix="swt-", dir="/tmp"))
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_killed_runner_resumes_without_rerunning_finished_notebooks(
+    tmp_path: Path, private_tmp: Path
+) -> None:
     # a view made in one kernel is read in the next: the warehouse keeps its SQL
     write_notebook(
         tmp_path / "first.ipynb",
@@ -199,6 +214,7 @@ def test_a_killed_runner_resumes_without_rerunning_finished_notebooks(tmp_path: 
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+        "TMPDIR": str(private_tmp),
     }
     runner = subprocess.Popen(
         [sys.executable, "-m", "sqlweave.cli", "pipeline", "run", str(tmp_path)],
@@ -221,10 +237,10 @@ def test_a_killed_runner_resumes_without_rerunning_finished_notebooks(tmp_path: 
             os.kill(kernel, signal.SIGKILL)
     (tmp_path / "go").touch()
     orphaned = f"{RUNTIME_PREFIX}{runner.pid}-*"  # the killed runner's kernel sockets
-    assert list(Path(tempfile.gettempdir()).glob(orphaned))
+    assert list(private_tmp.glob(orphaned))
     result = resume(tmp_path)
     assert result.ok, result.state
-    assert not list(Path(tempfile.gettempdir()).glob(orphaned))  # removed by the next start
+    assert not list(private_tmp.glob(orphaned))  # removed by the next start
     events = Journal.of_project(tmp_path).read(result.run_id)
     at = next(i for i, e in enumerate(events) if isinstance(e, RunResumed))
     before = [e.notebook for e in events[:at] if isinstance(e, NotebookStarted)]
